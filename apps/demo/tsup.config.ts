@@ -1,0 +1,3 @@
+import { vfTsup } from '@vf/tsup-config';
+
+export default vfTsup({ main: 'src/main.ts' }, { dts: false });

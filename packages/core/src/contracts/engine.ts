@@ -1,0 +1,48 @@
+import type { SerializedError } from '../errors.js';
+import type { ExecutionPlan } from '../plan/executionPlan.js';
+import type { Device } from './deviceAllocator.js';
+
+/** How one task ended. */
+export type TaskStatus = 'completed' | 'stopped' | 'failed' | 'aborted';
+
+/** Counters and timings one task measured about itself. */
+export interface TaskStats {
+  /** Aligned input sets the node handled (producers: 0). */
+  readonly received: number;
+  /** Messages published (consumers: 0). */
+  readonly emitted: number;
+  /** Input messages discarded (stale, or impossible to align). */
+  readonly dropped: number;
+  /** Items processed (produced, processed or consumed). */
+  readonly processed: number;
+  /** Sum of per-item processing time, in ms. */
+  readonly proctimeTotalMs: number;
+  /** Wall time of the task loop (after `open()`, before `close()`), in ms. */
+  readonly activeMs: number;
+}
+
+/** What an engine reports for each task once it has exited. */
+export interface TaskOutcome {
+  readonly taskId: number;
+  readonly nodeName: string;
+  readonly taskIndex: number;
+  readonly device: Device;
+  readonly status: TaskStatus;
+  readonly stats: TaskStats;
+  /** Present when `status` is `'failed'`: the error, serialised with the task's stack. */
+  readonly error?: SerializedError;
+}
+
+/**
+ * The `ExecutionEngine` port (the seed's engine): turns a plan into running tasks.
+ * Semantics (termination, ordering, errors) live in core's runtime; an engine chooses where tasks
+ * run and how their queues behave.
+ */
+export interface ExecutionEngine {
+  /** Starts every task of the plan; resolves once all are running (after their `open()`). */
+  allocateAndRunTasks(plan: ExecutionPlan): Promise<void>;
+  /** Asks the flow to stop: producers stop, the end of the stream flows down, every `close()` runs. */
+  signalFlowTermination(): void;
+  /** Resolves when every task has exited, with one outcome per task. Never hangs on a dead task. */
+  joinTaskProcesses(): Promise<readonly TaskOutcome[]>;
+}

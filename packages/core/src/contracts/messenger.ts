@@ -1,0 +1,71 @@
+/**
+ * The `Messenger` port: how one task talks to the tasks around it. Engines implement it; the
+ * task runtime of `@vf/core` is its only caller.
+ */
+
+/** Metadata that travels with every data message (what `metadata: true` consumers receive). */
+export interface MessageMetadata {
+  /** Origin index: the index of the producer item this message derives from. */
+  readonly seq: number;
+  /** Position in the publishing node's output order; restores order after replicated tasks. */
+  readonly ticket: number;
+  /** Name of the node that published the message. */
+  readonly node: string;
+  /** Task (replica) of that node that published it. */
+  readonly taskIndex: number;
+  /** Time the node spent computing this message, in ms. */
+  readonly proctimeMs: number;
+  /** Wall time since the same task's previous message, in ms (what the node actually sustains). */
+  readonly actualProctimeMs: number;
+  /** Epoch ms at which the producer emitted the origin item: end-to-end latency starts here. */
+  readonly createdAt: number;
+}
+
+/** Why a stream ended: its producers ran out, or the flow was stopped. */
+export type EndReason = 'completed' | 'stopped';
+
+/** The unit that travels on an edge: a data message or the end of the stream. */
+export type Envelope =
+  | { readonly kind: 'data'; readonly value: unknown; readonly meta: MessageMetadata }
+  | { readonly kind: 'end'; readonly reason: EndReason };
+
+/** One envelope as received, with the index of the parent it came from. */
+export interface RawMessage {
+  readonly parentIndex: number;
+  readonly envelope: Envelope;
+}
+
+/** Aligned inputs for one step of a task: one value (and metadata) per parent, same origin. */
+export type InputSet =
+  | {
+      readonly kind: 'data';
+      readonly seq: number;
+      /** Position of this set in the node's input order (shared by all its replicas). */
+      readonly ticket: number;
+      readonly values: readonly unknown[];
+      readonly metas: readonly MessageMetadata[];
+    }
+  | { readonly kind: 'end'; readonly reason: EndReason };
+
+/**
+ * One task's view of the flow (the seed's `Messenger`). Publishing sends to every child;
+ * receiving returns inputs aligned by origin. Termination is never dropped by any engine.
+ */
+export interface Messenger {
+  /** Sends a data message to every child. May block (batch) or drop stale data (realtime). */
+  publishMessage(value: unknown, meta?: MessageMetadata): Promise<void>;
+  /** Sends the end of the stream to every child. Never dropped; may wait until it can be delivered. */
+  publishTerminationMessage(reason?: EndReason): Promise<void>;
+  /** Forwards the last received message unchanged to every child (for nodes without output). */
+  passthroughMessage(): Promise<void>;
+  /** Forwards the end of the stream to every child; never dropped. */
+  passthroughTerminationMessage(): Promise<void>;
+  /** Waits for the next set of inputs aligned by origin, or the end of the stream. */
+  receiveMessage(): Promise<InputSet>;
+  /** Waits for the next envelope from any parent, unaligned. */
+  receiveRawMessage(): Promise<RawMessage>;
+  /** True once the flow has been asked to stop. Producers check it between items. */
+  checkForTermination(): boolean;
+  /** Input messages discarded so far (stale data, or items that could not be aligned). */
+  droppedCount(): number;
+}

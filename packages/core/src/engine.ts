@@ -1,0 +1,24 @@
+/**
+ * `@vf/core/engine` for engine authors: the ports (`ExecutionEngine`, `Messenger`,
+ * `DeviceAllocator`), the execution plan, and the runtime pieces every engine shares (task loop,
+ * input alignment). Semantics live here once; an engine chooses where tasks run and how queues behave.
+ * @packageDocumentation
+ */
+export { cpuOnlyAllocator, type Device, type DeviceAllocator, type DevicePlacement } from './contracts/deviceAllocator.js';
+export type { ExecutionEngine, TaskOutcome, TaskStats, TaskStatus } from './contracts/engine.js';
+export type { EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from './contracts/messenger.js';
+export { buildReport, type ReportInput } from './flow/report.js';
+export { topologicalSort, type TopologicalOrder } from './graph/topologicalSort.js';
+export { type FlowGraph, validateGraph } from './graph/validateGraph.js';
+export {
+  buildExecutionPlan,
+  type ExecutionPlan,
+  type FlowSource,
+  type PlannedNode,
+  planNodes,
+  type TaskSpec,
+} from './plan/executionPlan.js';
+export { type Clock, systemClock } from './runtime/clock.js';
+export { EdgeBuffer, InputAligner } from './runtime/inputAligner.js';
+export { runTask, type TaskRunOptions } from './runtime/taskLoop.js';
+export { AbortedError, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';

@@ -1,0 +1,174 @@
+/**
+ * The one error family of vf. Every error vf throws is a {@link VfError} with a string `code`.
+ * Errors cross process boundaries as plain JSON ({@link serializeError} / {@link deserializeError}),
+ * so they are recognised by a brand rather than by `instanceof`.
+ */
+
+const VF_ERROR_BRAND = Symbol.for('vf.error');
+
+/** Serialised form of an error, safe to send between processes (JSON only). */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly stack?: string;
+  readonly details?: Record<string, unknown>;
+  readonly cause?: SerializedError;
+}
+
+/** Options accepted by every {@link VfError} constructor. */
+export interface VfErrorOptions {
+  readonly cause?: unknown;
+  /** JSON-serialisable facts about the failure (node names, task index, ...). */
+  readonly details?: Record<string, unknown>;
+}
+
+/**
+ * Base class of every vf error.
+ *
+ * @example
+ * ```ts
+ * try { new Flow([], []) } catch (e) { if (isVfError(e)) console.log(e.code) }
+ * ```
+ */
+export class VfError extends Error {
+  readonly [VF_ERROR_BRAND] = true;
+  /** Stable machine-readable code, e.g. `'CYCLE'` or `'TASK_FAILED'`. */
+  readonly code: string;
+  /** Facts about the failure; JSON-serialisable. */
+  readonly details: Record<string, unknown>;
+
+  constructor(code: string, message: string, options: VfErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'VfError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  /** JSON form, so `JSON.stringify(error)` keeps code, details and cause. */
+  toJSON(): SerializedError {
+    return serializeError(this);
+  }
+}
+
+/** Error codes of {@link FlowValidationError}. */
+export const FlowValidationCode = {
+  Cycle: 'CYCLE',
+  Unreachable: 'UNREACHABLE',
+  NoProducer: 'NO_PRODUCER',
+  NoConsumer: 'NO_CONSUMER',
+  WiredTwice: 'WIRED_TWICE',
+  DuplicateName: 'DUPLICATE_NAME',
+  InvalidOption: 'INVALID_OPTION',
+  InvalidWiring: 'INVALID_WIRING',
+  UnlistedNode: 'UNLISTED_NODE',
+  NotReplicable: 'NOT_REPLICABLE',
+  InvalidFlowModule: 'INVALID_FLOW_MODULE',
+  InvalidState: 'INVALID_STATE',
+} as const;
+export type FlowValidationCode = (typeof FlowValidationCode)[keyof typeof FlowValidationCode];
+
+/** The graph, a node's options, or a flow module is invalid. Thrown before anything runs. */
+export class FlowValidationError extends VfError {
+  constructor(code: FlowValidationCode, message: string, options: VfErrorOptions = {}) {
+    super(code, message, options);
+    this.name = 'FlowValidationError';
+  }
+}
+
+/** Tasks cannot be placed on devices (e.g. a GPU-only node and no free GPU). */
+export class AllocationError extends VfError {
+  constructor(code: string, message: string, options: VfErrorOptions = {}) {
+    super(code, message, options);
+    this.name = 'AllocationError';
+  }
+}
+
+/** A task failed: its node threw, or its process died. Carries the node name and task index. */
+export class TaskFailedError extends VfError {
+  readonly nodeName: string;
+  readonly taskIndex: number;
+
+  constructor(nodeName: string, taskIndex: number, cause: unknown, message?: string) {
+    const causeText = cause instanceof Error ? cause.message : String(cause);
+    super('TASK_FAILED', message ?? `task ${taskIndex} of node "${nodeName}" failed: ${causeText}`, {
+      cause,
+      details: { nodeName, taskIndex },
+    });
+    this.name = 'TaskFailedError';
+    this.nodeName = nodeName;
+    this.taskIndex = taskIndex;
+  }
+}
+
+/** True for any vf error, including one rebuilt from another process or another copy of vf. */
+export function isVfError(value: unknown): value is VfError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<PropertyKey, unknown>)[VF_ERROR_BRAND] === true
+  );
+}
+
+/** Turns any thrown value into JSON that {@link deserializeError} can rebuild in another process. */
+export function serializeError(error: unknown, depth = 0): SerializedError {
+  if (!(error instanceof Error)) {
+    return { name: 'NonError', message: describeThrown(error) };
+  }
+  const base: {
+    name: string;
+    message: string;
+    stack?: string;
+    code?: string;
+    details?: Record<string, unknown>;
+    cause?: SerializedError;
+  } = { name: error.name, message: error.message };
+  if (error.stack !== undefined) base.stack = error.stack;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') base.code = code;
+  if (isVfError(error)) base.details = error.details;
+  if (error.cause !== undefined && depth < 8) base.cause = serializeError(error.cause, depth + 1);
+  return base;
+}
+
+/** Rebuilds an error serialised by {@link serializeError}, restoring vf's classes where known. */
+export function deserializeError(data: SerializedError): Error {
+  const cause = data.cause === undefined ? undefined : deserializeError(data.cause);
+  let error: Error;
+  const details = data.details ?? {};
+  switch (data.name) {
+    case 'TaskFailedError':
+      error = new TaskFailedError(
+        String(details.nodeName ?? '?'),
+        Number(details.taskIndex ?? 0),
+        cause,
+        data.message,
+      );
+      break;
+    case 'FlowValidationError':
+      error = new FlowValidationError(data.code as FlowValidationCode, data.message, { cause, details });
+      break;
+    case 'AllocationError':
+      error = new AllocationError(data.code ?? 'ALLOCATION', data.message, { cause, details });
+      break;
+    case 'VfError':
+      error = new VfError(data.code ?? 'UNKNOWN', data.message, { cause, details });
+      break;
+    default: {
+      error = new Error(data.message, cause === undefined ? undefined : { cause });
+      error.name = data.name;
+      if (data.code !== undefined) (error as Error & { code?: string }).code = data.code;
+    }
+  }
+  if (data.stack !== undefined) error.stack = data.stack;
+  return error;
+}
+
+function describeThrown(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,179 @@
+import { pathToFileURL } from 'node:url';
+import { cpuOnlyAllocator, type DeviceAllocator } from '../contracts/deviceAllocator.js';
+import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
+import { deserializeError, FlowValidationError, TaskFailedError } from '../errors.js';
+import { type FlowGraph, validateGraph } from '../graph/validateGraph.js';
+import type { ConsumerNode } from '../nodes/consumerNode.js';
+import type { Node } from '../nodes/node.js';
+import type { ProducerNode } from '../nodes/producerNode.js';
+import { buildExecutionPlan, type ExecutionPlan, type FlowSource } from '../plan/executionPlan.js';
+import { findNonJson, isFlowDefinition } from './defineFlow.js';
+import { buildReport, type FlowReport } from './report.js';
+
+/** Options of {@link Flow.run}. */
+export interface RunOptions {
+  /** Places tasks on devices. Default: everything on the CPU (`@vf/gpu` provides a GPU allocator). */
+  readonly deviceAllocator?: DeviceAllocator;
+  /** Treat SIGINT in this process as `flow.stop()` while the flow runs. Default true. */
+  readonly handleSigint?: boolean;
+}
+
+type FlowState = 'ready' | 'starting' | 'running' | 'finished';
+
+/**
+ * A validated graph of producers, processors and consumers, and one run of it.
+ *
+ * @example
+ * ```ts
+ * const numbers = new IntProducer(0, 9);
+ * const doubled = new Doubler().from(numbers);
+ * const sink = new CommandlineConsumer().from(doubled);
+ * const flow = new Flow([numbers], [sink]);
+ * await flow.run(new InProcessEngine());
+ * console.log(String(await flow.join()));
+ * ```
+ */
+export class Flow {
+  /** The graph, with every node in deterministic topological order. */
+  readonly graph: FlowGraph;
+  #source: FlowSource | undefined;
+  #state: FlowState = 'ready';
+  #engine: ExecutionEngine | undefined;
+  #plan: ExecutionPlan | undefined;
+  #startedAt = 0;
+  #stopRequested = false;
+  #joined: Promise<FlowReport> | undefined;
+  #sigintCount = 0;
+  readonly #onSigint = () => {
+    this.#sigintCount += 1;
+    if (this.#sigintCount === 1) {
+      this.stop();
+      return;
+    }
+    // A second Ctrl-C means "now": give the signal back its default behaviour.
+    this.#releaseSigint();
+    process.kill(process.pid, 'SIGINT');
+  };
+
+  /** Validates the graph; throws {@link FlowValidationError} naming the offending nodes. */
+  constructor(producers: readonly ProducerNode[], consumers: readonly ConsumerNode[]) {
+    this.graph = validateGraph(producers, consumers);
+  }
+
+  /**
+   * Imports a flow module (default export made by `defineFlow`) and builds its flow with `params`.
+   * Multi-process engines need flows made this way: every task process rebuilds the flow likewise.
+   */
+  static async load<TParams = unknown>(moduleUrl: string | URL, params?: TParams): Promise<Flow> {
+    const url = toModuleUrl(moduleUrl);
+    const nonJson = findNonJson(params ?? null);
+    if (nonJson !== undefined) {
+      throw new FlowValidationError('INVALID_OPTION', `flow params must be JSON-serialisable: ${nonJson} is not`, {
+        details: { path: nonJson },
+      });
+    }
+    let module: { default?: unknown };
+    try {
+      module = (await import(url)) as { default?: unknown };
+    } catch (error) {
+      throw new FlowValidationError('INVALID_FLOW_MODULE', `cannot import flow module ${url}: ${(error as Error).message}`, { cause: error });
+    }
+    if (!isFlowDefinition(module.default)) {
+      throw new FlowValidationError('INVALID_FLOW_MODULE', `flow module ${url} must export default defineFlow((params) => new Flow(...))`);
+    }
+    const flow = await module.default.create(params ?? (null as TParams));
+    if (!(flow instanceof Flow)) {
+      throw new FlowValidationError('INVALID_FLOW_MODULE', `the factory of flow module ${url} did not return a Flow`);
+    }
+    flow.#source = { moduleUrl: url, params: params ?? null };
+    return flow;
+  }
+
+  /** Where task processes rebuild this flow; undefined for a flow built in place with `new Flow`. */
+  get source(): FlowSource | undefined {
+    return this.#source;
+  }
+
+  /** Every node, parents before children. */
+  get nodes(): readonly Node[] {
+    return this.graph.nodes;
+  }
+
+  /**
+   * Allocates devices and starts every task. Resolves once all tasks are running; rejects with
+   * `AllocationError` / `FlowValidationError` before anything starts when that is impossible.
+   */
+  async run(engine: ExecutionEngine, options: RunOptions = {}): Promise<void> {
+    if (this.#state !== 'ready') {
+      throw new FlowValidationError('INVALID_STATE', 'this flow has already been run; build a new one (Flow.load) for another run');
+    }
+    this.#state = 'starting';
+    try {
+      this.#plan = await buildExecutionPlan(this.graph, options.deviceAllocator ?? cpuOnlyAllocator, this.#source);
+    } catch (error) {
+      this.#state = 'ready';
+      throw error;
+    }
+    this.#engine = engine;
+    this.#startedAt = performance.now();
+    if (options.handleSigint !== false) process.on('SIGINT', this.#onSigint);
+    try {
+      await engine.allocateAndRunTasks(this.#plan);
+    } catch (error) {
+      this.#releaseSigint();
+      this.#state = 'finished';
+      throw error;
+    }
+    this.#state = 'running';
+    if (this.#stopRequested) engine.signalFlowTermination();
+  }
+
+  /** Resolves with the report once every task has exited. Never rejects for a task failure. */
+  join(): Promise<FlowReport> {
+    if (this.#engine === undefined || this.#plan === undefined) {
+      return Promise.reject(new FlowValidationError('INVALID_STATE', 'flow.join() called before flow.run()'));
+    }
+    this.#joined ??= this.#collect(this.#engine, this.#plan);
+    return this.#joined;
+  }
+
+  /** Signals termination: producers stop, the end of stream flows down, every `close()` runs. */
+  stop(): void {
+    this.#stopRequested = true;
+    if (this.#state === 'running') this.#engine?.signalFlowTermination();
+  }
+
+  async #collect(engine: ExecutionEngine, plan: ExecutionPlan): Promise<FlowReport> {
+    let outcomes: readonly TaskOutcome[];
+    try {
+      outcomes = await engine.joinTaskProcesses();
+    } finally {
+      this.#releaseSigint();
+      this.#state = 'finished';
+    }
+    const durationMs = performance.now() - this.#startedAt;
+    const failed = outcomes.find((outcome) => outcome.status === 'failed');
+    const stopped = this.#stopRequested || outcomes.some((outcome) => outcome.status === 'stopped');
+    const error =
+      failed === undefined
+        ? undefined
+        : new TaskFailedError(failed.nodeName, failed.taskIndex, failed.error === undefined ? 'unknown failure' : deserializeError(failed.error));
+    return buildReport({
+      status: error !== undefined ? 'failed' : stopped ? 'stopped' : 'completed',
+      ...(error === undefined ? {} : { error }),
+      durationMs,
+      nodes: plan.nodes,
+      outcomes,
+    });
+  }
+
+  #releaseSigint(): void {
+    process.removeListener('SIGINT', this.#onSigint);
+  }
+}
+
+function toModuleUrl(moduleUrl: string | URL): string {
+  if (moduleUrl instanceof URL) return moduleUrl.href;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(moduleUrl) && !/^[a-z]:[\\/]/i.test(moduleUrl)) return moduleUrl;
+  return pathToFileURL(moduleUrl).href;
+}

@@ -1,0 +1,123 @@
+import Table from 'cli-table3';
+import type { Device } from '../contracts/deviceAllocator.js';
+import type { TaskOutcome } from '../contracts/engine.js';
+import type { TaskFailedError } from '../errors.js';
+
+/** One row of the bottleneck table: a node's tasks, counts and speeds. */
+export interface NodeReport {
+  readonly name: string;
+  readonly kind: 'producer' | 'processor' | 'consumer';
+  readonly tasks: number;
+  /** Device of each task, by task index. */
+  readonly device: readonly Device[];
+  /** Aligned input sets handled. */
+  readonly received: number;
+  /** Messages published. */
+  readonly emitted: number;
+  /** Input messages discarded. */
+  readonly dropped: number;
+  /** Mean processing time per item, in ms. */
+  readonly meanProctimeMs: number;
+  /** Items per second the node could sustain with all its tasks busy (`tasks × 1000 / meanProctimeMs`). */
+  readonly possibleFps: number;
+  /** Items per second it actually handled over its active time. */
+  readonly actualFps: number;
+  /** True for the node that limits the flow's throughput (lowest possible fps). */
+  readonly bottleneck: boolean;
+}
+
+/** What `flow.join()` resolves with. `String(report)` prints the bottleneck table. */
+export interface FlowReport {
+  readonly status: 'completed' | 'stopped' | 'failed';
+  readonly error?: TaskFailedError;
+  readonly durationMs: number;
+  readonly nodes: readonly NodeReport[];
+  /** The report as a printable table (also what `toString()` returns). */
+  format(): string;
+}
+
+/** Input of {@link buildReport}: the plan's nodes and the engine's task outcomes. */
+export interface ReportInput {
+  readonly status: FlowReport['status'];
+  readonly error?: TaskFailedError;
+  readonly durationMs: number;
+  readonly nodes: ReadonlyArray<{ readonly name: string; readonly kind: NodeReport['kind']; readonly nbTasks: number }>;
+  readonly outcomes: readonly TaskOutcome[];
+}
+
+/** Aggregates per-task outcomes into the per-node table. */
+export function buildReport(input: ReportInput): FlowReport {
+  const rows = input.nodes.map((node) => {
+    const outcomes = input.outcomes.filter((outcome) => outcome.nodeName === node.name).sort((a, b) => a.taskIndex - b.taskIndex);
+    const sum = (pick: (outcome: TaskOutcome) => number) => outcomes.reduce((total, outcome) => total + pick(outcome), 0);
+    const processed = sum((outcome) => outcome.stats.processed);
+    const meanProctimeMs = processed > 0 ? sum((outcome) => outcome.stats.proctimeTotalMs) / processed : 0;
+    const activeMs = Math.max(0, ...outcomes.map((outcome) => outcome.stats.activeMs));
+    return {
+      name: node.name,
+      kind: node.kind,
+      tasks: node.nbTasks,
+      device: outcomes.map((outcome) => outcome.device),
+      received: sum((outcome) => outcome.stats.received),
+      emitted: sum((outcome) => outcome.stats.emitted),
+      dropped: sum((outcome) => outcome.stats.dropped),
+      meanProctimeMs,
+      possibleFps: processed > 0 ? (node.nbTasks * 1000) / Math.max(meanProctimeMs, 1e-6) : 0,
+      actualFps: activeMs > 0 ? (processed * 1000) / activeMs : 0,
+      processed,
+    };
+  });
+  const measured = rows.filter((row) => row.processed > 0);
+  const slowest = measured.length > 1 ? Math.min(...measured.map((row) => row.possibleFps)) : undefined;
+  const nodes: NodeReport[] = rows.map(({ processed, ...row }) => ({
+    ...row,
+    bottleneck: slowest !== undefined && processed > 0 && row.possibleFps === slowest,
+  }));
+  const report: FlowReport = {
+    status: input.status,
+    ...(input.error === undefined ? {} : { error: input.error }),
+    durationMs: input.durationMs,
+    nodes,
+    format: () => formatReport(report),
+  };
+  Object.defineProperty(report, 'toString', { value: () => formatReport(report), enumerable: false });
+  Object.defineProperty(report, 'format', { enumerable: false });
+  return report;
+}
+
+/** Renders the report as a table, Videoflow's bottleneck table. */
+export function formatReport(report: Pick<FlowReport, 'status' | 'error' | 'durationMs' | 'nodes'>): string {
+  const table = new Table({
+    head: ['node', 'tasks', 'device', 'received', 'emitted', 'dropped', 'mean ms', 'possible fps', 'actual fps', ''],
+    style: { head: [], border: [], compact: true },
+    colAligns: ['left', 'right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+  });
+  for (const node of report.nodes) {
+    table.push([
+      node.name,
+      node.tasks,
+      compactDevices(node.device),
+      node.received,
+      node.emitted,
+      node.dropped,
+      node.meanProctimeMs.toFixed(2),
+      formatRate(node.possibleFps),
+      formatRate(node.actualFps),
+      node.bottleneck ? '<- bottleneck' : '',
+    ]);
+  }
+  const seconds = (report.durationMs / 1000).toFixed(2);
+  const headline = `flow ${report.status} in ${seconds} s${report.error === undefined ? '' : `: ${report.error.message}`}`;
+  return `${headline}\n${table.toString()}`;
+}
+
+function formatRate(rate: number): string {
+  if (rate === 0) return '-';
+  return rate >= 100 ? Math.round(rate).toString() : rate.toFixed(1);
+}
+
+function compactDevices(devices: readonly Device[]): string {
+  const counts = new Map<string, number>();
+  for (const device of devices) counts.set(device, (counts.get(device) ?? 0) + 1);
+  return [...counts].map(([device, count]) => (count > 1 ? `${device}×${count}` : device)).join(' ');
+}

@@ -1,0 +1,236 @@
+import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
+import type { EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from '../contracts/messenger.js';
+import { FlowValidationError } from '../errors.js';
+import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
+import { InputAligner } from '../runtime/inputAligner.js';
+import { runTask } from '../runtime/taskLoop.js';
+import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
+
+/** Options of {@link InProcessEngine}. */
+export interface InProcessEngineOptions {
+  /** Capacity of each edge's queue, in messages. A full queue blocks its publisher. Default 8. */
+  readonly queueSize?: number;
+}
+
+/**
+ * Runs every task in the calling process, as concurrent async loops, with the batch contract:
+ * bounded queues, a full queue blocks the publisher, nothing is dropped, order is kept (also
+ * after replicated processors). The reference for semantics, tests, debugging and tiny flows;
+ * replicas of a node share its one node object here (multi-process engines rebuild it per task).
+ *
+ * @example
+ * ```ts
+ * await flow.run(new InProcessEngine({ queueSize: 4 }));
+ * const report = await flow.join();
+ * ```
+ */
+export class InProcessEngine implements ExecutionEngine {
+  readonly #queueSize: number;
+  #run: InProcessRun | undefined;
+
+  constructor(options: InProcessEngineOptions = {}) {
+    const queueSize = options.queueSize ?? 8;
+    if (!Number.isInteger(queueSize) || queueSize < 1) {
+      throw new FlowValidationError('INVALID_OPTION', `InProcessEngine: queueSize must be a positive integer, got ${String(queueSize)}`);
+    }
+    this.#queueSize = queueSize;
+  }
+
+  async allocateAndRunTasks(plan: ExecutionPlan): Promise<void> {
+    if (this.#run !== undefined) {
+      throw new FlowValidationError('INVALID_STATE', 'this InProcessEngine is already running a flow; create one engine per run');
+    }
+    this.#run = new InProcessRun(plan, this.#queueSize);
+    await this.#run.started;
+  }
+
+  signalFlowTermination(): void {
+    this.#run?.stop();
+  }
+
+  async joinTaskProcesses(): Promise<readonly TaskOutcome[]> {
+    if (this.#run === undefined) return [];
+    return this.#run.finished;
+  }
+}
+
+/** The inputs of one node, shared by its replicas: a bounded queue per parent plus alignment. */
+class NodeInbox {
+  readonly #aligner: InputAligner;
+  readonly #capacity: number;
+  readonly #changed = new Notifier();
+  readonly #receiving = new Mutex();
+  readonly #signal: AbortSignal;
+
+  constructor(parentReplicas: readonly number[], capacity: number, signal: AbortSignal) {
+    this.#aligner = new InputAligner(parentReplicas);
+    this.#capacity = capacity;
+    this.#signal = signal;
+  }
+
+  get dropped(): number {
+    return this.#aligner.dropped;
+  }
+
+  async push(parentIndex: number, envelope: Envelope): Promise<void> {
+    while (!this.#aligner.canAccept(parentIndex, envelope, this.#capacity)) await this.#changed.wait(this.#signal);
+    if (this.#signal.aborted) throw new AbortedError();
+    this.#aligner.push(parentIndex, envelope);
+    this.#changed.notify();
+  }
+
+  next(): Promise<InputSet> {
+    return this.#receiving.run(() => this.#until(() => this.#aligner.take()));
+  }
+
+  nextRaw(): Promise<RawMessage> {
+    return this.#receiving.run(() => this.#until(() => this.#aligner.takeRaw()));
+  }
+
+  async #until<T>(attempt: () => T | undefined): Promise<T> {
+    for (;;) {
+      if (this.#signal.aborted) throw new AbortedError();
+      const result = attempt();
+      // Taking (or discarding) frees room: wake blocked publishers either way.
+      this.#changed.notify();
+      if (result !== undefined) return result;
+      await this.#changed.wait(this.#signal);
+    }
+  }
+}
+
+class InProcessMessenger implements Messenger {
+  #published = 0;
+  #lastInput: Extract<InputSet, { kind: 'data' }> | undefined;
+  #lastEnd: EndReason = 'completed';
+
+  constructor(
+    private readonly spec: TaskSpec,
+    private readonly inbox: NodeInbox | undefined,
+    private readonly outputs: ReadonlyArray<{ readonly inbox: NodeInbox; readonly parentIndex: number }>,
+    private readonly run: InProcessRun,
+  ) {}
+
+  async publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> {
+    const ticket = this.#published++;
+    const envelope: Envelope = { kind: 'data', value, meta: meta ?? this.#defaultMeta(ticket) };
+    for (const output of this.outputs) await output.inbox.push(output.parentIndex, envelope);
+  }
+
+  async publishTerminationMessage(reason: EndReason = 'completed'): Promise<void> {
+    for (const output of this.outputs) await output.inbox.push(output.parentIndex, { kind: 'end', reason });
+  }
+
+  async passthroughMessage(): Promise<void> {
+    if (this.#lastInput === undefined) return;
+    await this.publishMessage(this.#lastInput.values[0], this.#lastInput.metas[0]);
+  }
+
+  passthroughTerminationMessage(): Promise<void> {
+    return this.publishTerminationMessage(this.#lastEnd);
+  }
+
+  async receiveMessage(): Promise<InputSet> {
+    if (this.inbox === undefined) return { kind: 'end', reason: this.checkForTermination() ? 'stopped' : 'completed' };
+    const input = await this.inbox.next();
+    if (input.kind === 'data') this.#lastInput = input;
+    else this.#lastEnd = input.reason;
+    return input;
+  }
+
+  async receiveRawMessage(): Promise<RawMessage> {
+    if (this.inbox === undefined) return { parentIndex: 0, envelope: { kind: 'end', reason: 'completed' } };
+    return this.inbox.nextRaw();
+  }
+
+  checkForTermination(): boolean {
+    return this.run.stopRequested;
+  }
+
+  droppedCount(): number {
+    // Replicas share one inbox: report its drops once, on replica 0.
+    return this.spec.taskIndex === 0 ? (this.inbox?.dropped ?? 0) : 0;
+  }
+
+  #defaultMeta(ticket: number): MessageMetadata {
+    const input = this.#lastInput;
+    return {
+      seq: input?.seq ?? ticket,
+      ticket: input?.ticket ?? ticket,
+      node: this.spec.nodeName,
+      taskIndex: this.spec.taskIndex,
+      proctimeMs: 0,
+      actualProctimeMs: 0,
+      createdAt: Date.now(),
+    };
+  }
+}
+
+/** One execution of a plan in this process. */
+class InProcessRun {
+  readonly started: Promise<void>;
+  readonly finished: Promise<readonly TaskOutcome[]>;
+  stopRequested = false;
+  readonly #stop = new AbortController();
+  readonly #failure = new AbortController();
+
+  constructor(plan: ExecutionPlan, queueSize: number) {
+    const inboxes = plan.nodes.map((node) =>
+      node.parents.length === 0
+        ? undefined
+        : new NodeInbox(
+            node.parents.map((parent) => plan.nodes[parent]?.nbTasks ?? 1),
+            queueSize,
+            this.#failure.signal,
+          ),
+    );
+    const taskSignal = AbortSignal.any([this.#stop.signal, this.#failure.signal]);
+    let readyCount = 0;
+    let markStarted!: () => void;
+    this.started = new Promise<void>((resolve) => {
+      markStarted = resolve;
+    });
+    // Tasks wait here until every task has opened; rejected (aborted) if one fails first.
+    let openGate!: () => void;
+    let abortGate!: (error: Error) => void;
+    const gate = new Promise<void>((resolve, reject) => {
+      openGate = resolve;
+      abortGate = reject;
+    });
+    gate.catch(() => undefined);
+    const onReady = () => {
+      readyCount += 1;
+      if (readyCount === plan.tasks.length) {
+        openGate();
+        markStarted();
+      }
+    };
+
+    const running = plan.tasks.map(async (spec) => {
+      const node = plan.graph.nodes[spec.nodeIndex];
+      const planned = plan.nodes[spec.nodeIndex];
+      if (node === undefined || planned === undefined) throw new RangeError(`task ${spec.id} names no node`);
+      const outputs = planned.children.map((child) => ({
+        inbox: inboxes[child] as NodeInbox,
+        parentIndex: plan.nodes[child]?.parents.indexOf(spec.nodeIndex) ?? 0,
+      }));
+      const messenger = new InProcessMessenger(spec, inboxes[spec.nodeIndex], outputs, this);
+      const outcome = await runTask({ node, spec, messenger, signal: taskSignal, onReady, start: gate });
+      if (outcome.status === 'failed') {
+        // Fail fast: wake every blocked task so that each one closes and exits.
+        this.stopRequested = true;
+        abortGate(new AbortedError());
+        this.#failure.abort();
+        markStarted();
+      }
+      return outcome;
+    });
+    this.finished = Promise.all(running);
+    if (plan.tasks.length === 0) markStarted();
+  }
+
+  stop(): void {
+    this.stopRequested = true;
+    this.#stop.abort();
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * `@vf/core` for flow authors: nodes, flows, the in-process engine and the error family.
+ * Engine authors use `@vf/core/engine`; ready-made nodes are in `@vf/core/nodes`.
+ * @packageDocumentation
+ */
+export type { Device } from './contracts/deviceAllocator.js';
+export type { ExecutionEngine } from './contracts/engine.js';
+export type { MessageMetadata } from './contracts/messenger.js';
+export {
+  AllocationError,
+  deserializeError,
+  FlowValidationCode,
+  FlowValidationError,
+  isVfError,
+  type SerializedError,
+  serializeError,
+  TaskFailedError,
+  VfError,
+  type VfErrorOptions,
+} from './errors.js';
+export { defineFlow, type FlowDefinition, isFlowDefinition, type JsonValue } from './flow/defineFlow.js';
+export { Flow, type RunOptions } from './flow/flow.js';
+export { type FlowReport, formatReport, type NodeReport } from './flow/report.js';
+export type { FlowGraph } from './graph/validateGraph.js';
+export { InProcessEngine, type InProcessEngineOptions } from './inProcess/inProcessEngine.js';
+export { ConsumerNode, type ConsumerOptions } from './nodes/consumerNode.js';
+export { type DeviceType, Node, type NodeKind, type NodeOptions } from './nodes/node.js';
+export { OneTaskProcessorNode, ProcessorNode, type ProcessorOptions } from './nodes/processorNode.js';
+export { type ProduceContext, ProducerNode, type ProducerOptions } from './nodes/producerNode.js';
+export { TaskModuleNode, type TaskModuleOptions } from './nodes/taskModuleNode.js';

@@ -1,0 +1,32 @@
+import { Node, type NodeOptions, rejectReplicas } from './node.js';
+
+/** Options of a {@link ConsumerNode}. */
+export interface ConsumerOptions extends NodeOptions {
+  /** Receive each parent's message metadata instead of its output. Default false. */
+  readonly metadata?: boolean;
+}
+
+/**
+ * A sink: receives one positional input per parent, produces nothing. Never replicated.
+ *
+ * @example
+ * ```ts
+ * class Print extends ConsumerNode<[number]> {
+ *   consume(value: number) { console.log(value); }
+ * }
+ * ```
+ */
+export abstract class ConsumerNode<TIn extends unknown[] = unknown[]> extends Node {
+  readonly kind = 'consumer' as const;
+  /** When true, `consume` receives message metadata (one object per parent) instead of values. */
+  readonly wantsMetadata: boolean;
+
+  constructor(options: ConsumerOptions = {}) {
+    super(options);
+    rejectReplicas((options as { nbTasks?: unknown }).nbTasks, `consumer "${options.name ?? new.target.name}"`);
+    this.wantsMetadata = options.metadata === true;
+  }
+
+  /** Handles one aligned set of inputs. */
+  abstract consume(...inputs: TIn): void | Promise<void>;
+}

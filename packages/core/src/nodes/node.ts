@@ -1,0 +1,170 @@
+import { FlowValidationError } from '../errors.js';
+
+/** Where a node prefers to run. */
+export type DeviceType = 'cpu' | 'gpu';
+
+/** The role of a node in the graph. */
+export type NodeKind = 'producer' | 'processor' | 'consumer';
+
+/** Options every node accepts. */
+export interface NodeOptions {
+  /** Unique within a flow. Default: class name plus a per-flow counter (`Doubler_1`). */
+  readonly name?: string;
+}
+
+/**
+ * Base of every node. Holds identity, wiring and the lifecycle hooks; the work itself is defined by
+ * {@link ProducerNode}, {@link ProcessorNode} and {@link ConsumerNode}.
+ */
+export abstract class Node {
+  /** The node's role; fixed by its base class. */
+  abstract readonly kind: NodeKind;
+  readonly #explicitName: string | undefined;
+  #assignedName: string | undefined;
+  readonly #parents: Node[] = [];
+  readonly #children: Node[] = [];
+  #wired = false;
+
+  constructor(options: NodeOptions = {}) {
+    if (options.name !== undefined && (typeof options.name !== 'string' || options.name.trim() === '')) {
+      throw new FlowValidationError('INVALID_OPTION', `node name must be a non-empty string, got ${String(options.name)}`);
+    }
+    this.#explicitName = options.name;
+  }
+
+  /** The node's name: the one given in options, else the one its flow assigned, else its class name. */
+  get name(): string {
+    return this.#explicitName ?? this.#assignedName ?? this.constructor.name;
+  }
+
+  /** True when the name was given explicitly in the options. */
+  get hasExplicitName(): boolean {
+    return this.#explicitName !== undefined;
+  }
+
+  /** Parents in wiring order: the k-th parent feeds the k-th positional input. */
+  get parents(): readonly Node[] {
+    return this.#parents;
+  }
+
+  /** Children in the order they were wired. */
+  get children(): readonly Node[] {
+    return this.#children;
+  }
+
+  /** Number of tasks (OS processes, for multi-process engines) this node runs as. */
+  get nbTasks(): number {
+    return 1;
+  }
+
+  /** The device this node prefers. */
+  get deviceType(): DeviceType {
+    return 'cpu';
+  }
+
+  /** True when the node cannot run without a GPU (see `gpuOnly` in `@vf/gpu`). */
+  get requiresGpu(): boolean {
+    return false;
+  }
+
+  /**
+   * Runs once per task before the first item. Open models, files and sockets here, not in the
+   * constructor: the constructor also runs in the parent process, which never processes items.
+   */
+  open(): void | Promise<void> {}
+
+  /** Runs exactly once per task after the last item, also when the flow is stopped or fails. */
+  close(): void | Promise<void> {}
+
+  /** @internal Used by {@link Flow} to give unnamed nodes a per-flow unique name. */
+  assignName(name: string): void {
+    this.#assignedName = name;
+  }
+
+  /**
+   * Records the parents of this node, in order, and returns the node, so that
+   * `const b = new B().from(a)` reads as data flow.
+   */
+  from(...parents: Node[]): this {
+    if (this.kind === 'producer') {
+      throw new FlowValidationError('INVALID_WIRING', `producer "${this.name}" cannot have parents`, {
+        details: { node: this.name },
+      });
+    }
+    if (this.#wired) {
+      throw new FlowValidationError('WIRED_TWICE', `node "${this.name}" is already wired to ${describe(this.#parents)}`, {
+        details: { node: this.name, parents: this.#parents.map((p) => p.name) },
+      });
+    }
+    if (parents.length === 0) {
+      throw new FlowValidationError('INVALID_WIRING', `node "${this.name}" must be wired to at least one parent`, {
+        details: { node: this.name },
+      });
+    }
+    for (const [index, parent] of parents.entries()) {
+      if (!(parent instanceof Node)) {
+        throw new FlowValidationError('INVALID_WIRING', `parent ${index} of node "${this.name}" is not a node`, {
+          details: { node: this.name, index },
+        });
+      }
+      if (parent.kind === 'consumer') {
+        throw new FlowValidationError('INVALID_WIRING', `consumer "${parent.name}" cannot feed node "${this.name}": consumers have no children`, {
+          details: { node: this.name, parent: parent.name },
+        });
+      }
+      if (parent === this) {
+        throw new FlowValidationError('CYCLE', `node "${this.name}" cannot be its own parent`, { details: { nodes: [this.name] } });
+      }
+      if (parents.indexOf(parent) !== index) {
+        throw new FlowValidationError('INVALID_WIRING', `node "${this.name}" lists parent "${parent.name}" twice`, {
+          details: { node: this.name, parent: parent.name },
+        });
+      }
+    }
+    this.#wired = true;
+    this.#parents.push(...parents);
+    for (const parent of parents) parent.#children.push(this);
+    return this;
+  }
+
+  /** `Name(kind)` for messages. */
+  toString(): string {
+    return `${this.name} (${this.kind})`;
+  }
+}
+
+/** `"a", "b"` for error messages. */
+export function describe(nodes: readonly Node[]): string {
+  return nodes.map((node) => `"${node.name}"`).join(', ');
+}
+
+/** Validates the `nbTasks` option; returns the value or throws `INVALID_OPTION`. */
+export function validateNbTasks(value: unknown, nodeLabel: string): number {
+  if (value === undefined) return 1;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new FlowValidationError('INVALID_OPTION', `${nodeLabel}: nbTasks must be a positive integer, got ${String(value)}`, {
+      details: { option: 'nbTasks', value: String(value) },
+    });
+  }
+  return value;
+}
+
+/** Validates the `deviceType` option; returns the value or throws `INVALID_OPTION`. */
+export function validateDeviceType(value: unknown, nodeLabel: string): DeviceType {
+  if (value === undefined) return 'cpu';
+  if (value !== 'cpu' && value !== 'gpu') {
+    throw new FlowValidationError('INVALID_OPTION', `${nodeLabel}: deviceType must be 'cpu' or 'gpu', got ${String(value)}`, {
+      details: { option: 'deviceType', value: String(value) },
+    });
+  }
+  return value;
+}
+
+/** Rejects `nbTasks` other than 1 on nodes that cannot be replicated (producers, consumers). */
+export function rejectReplicas(value: unknown, nodeLabel: string): void {
+  if (value !== undefined && value !== 1) {
+    throw new FlowValidationError('NOT_REPLICABLE', `${nodeLabel} cannot be replicated (nbTasks ${String(value)}): producers and consumers always run as one task`, {
+      details: { option: 'nbTasks', value: String(value) },
+    });
+  }
+}

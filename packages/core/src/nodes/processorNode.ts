@@ -1,0 +1,82 @@
+import { AllocationError } from '../errors.js';
+import { type DeviceType, Node, type NodeOptions, validateDeviceType, validateNbTasks } from './node.js';
+
+/** Options of a {@link ProcessorNode}. */
+export interface ProcessorOptions extends NodeOptions {
+  /** Run as this many parallel tasks (processes). Default 1. Ignored by one-task processors. */
+  readonly nbTasks?: number;
+  /** Preferred device. Default `'cpu'`. A GPU is a request, not a guarantee (see `@vf/gpu`). */
+  readonly deviceType?: DeviceType;
+}
+
+/**
+ * A function of its parents' outputs: one positional input per parent, in wiring order.
+ *
+ * @example
+ * ```ts
+ * class Add extends ProcessorNode<[number, number], number> {
+ *   process(a: number, b: number) { return a + b; }
+ * }
+ * ```
+ */
+export abstract class ProcessorNode<TIn extends unknown[] = unknown[], TOut = unknown> extends Node {
+  readonly kind = 'processor' as const;
+  #nbTasks: number;
+  #deviceType: DeviceType;
+  /** @internal Carries the input and output types for inference. */
+  declare readonly __io?: (...inputs: TIn) => TOut;
+
+  constructor(options: ProcessorOptions = {}) {
+    super(options);
+    const label = `processor "${options.name ?? new.target.name}"`;
+    this.#nbTasks = validateNbTasks(options.nbTasks, label);
+    this.#deviceType = validateDeviceType(options.deviceType, label);
+  }
+
+  override get nbTasks(): number {
+    return this.#nbTasks;
+  }
+
+  override get deviceType(): DeviceType {
+    return this.#deviceType;
+  }
+
+  /**
+   * Switches the preferred device. The allocator calls it with `'cpu'` when no GPU is left;
+   * a GPU-only node refuses with an {@link AllocationError}.
+   */
+  changeDevice(type: DeviceType): void {
+    const device = validateDeviceType(type, `processor "${this.name}"`);
+    if (device === 'cpu' && this.requiresGpu) {
+      throw new AllocationError('GPU_REQUIRED', `processor "${this.name}" runs only on a GPU and cannot change to the CPU`, {
+        details: { node: this.name },
+      });
+    }
+    this.#deviceType = device;
+  }
+
+  /** @internal Lets one-task processors pin their task count. */
+  protected pinTaskCount(count: number): void {
+    this.#nbTasks = count;
+  }
+
+  /** Computes the output for one aligned set of inputs. */
+  abstract process(...inputs: TIn): TOut | Promise<TOut>;
+}
+
+/**
+ * A stateful processor: it always runs as exactly one task, so state carried between items is
+ * correct. An `nbTasks` passed to it is ignored with a warning (`VF_NBTASKS_IGNORED`).
+ */
+export abstract class OneTaskProcessorNode<TIn extends unknown[] = unknown[], TOut = unknown> extends ProcessorNode<TIn, TOut> {
+  constructor(options: ProcessorOptions = {}) {
+    super({ ...options, nbTasks: validateNbTasks(options.nbTasks, `processor "${options.name ?? new.target.name}"`) });
+    if (options.nbTasks !== undefined && options.nbTasks !== 1) {
+      process.emitWarning(
+        `processor "${options.name ?? new.target.name}" is a one-task processor: nbTasks ${options.nbTasks} is ignored`,
+        { code: 'VF_NBTASKS_IGNORED' },
+      );
+    }
+    this.pinTaskCount(1);
+  }
+}

@@ -1,0 +1,127 @@
+import { FlowValidationError } from '../errors.js';
+import { topologicalSort } from '../graph/topologicalSort.js';
+import { describe, type Node, validateNbTasks } from './node.js';
+import { OneTaskProcessorNode, ProcessorNode } from './processorNode.js';
+
+/** Options of a {@link TaskModuleNode}. */
+export interface TaskModuleOptions {
+  readonly name?: string;
+  /** Replicas of the whole module. Forced to 1 when the module holds a one-task processor. */
+  readonly nbTasks?: number;
+}
+
+/**
+ * Fuses a CPU-only sub-graph of processors, from `entry` down to `exit`, into one task: the items
+ * flow through the sub-graph by plain function calls, with no messaging in between. The module is
+ * then wired like any processor; its parents feed `entry`, and `exit`'s output is its output.
+ *
+ * @example
+ * ```ts
+ * const entry = new Resize();
+ * const exit = new Normalize().from(entry);
+ * const module = new TaskModuleNode(entry, exit, { nbTasks: 2 }).from(reader);
+ * ```
+ */
+export class TaskModuleNode<TIn extends unknown[] = unknown[], TOut = unknown> extends ProcessorNode<TIn, TOut> {
+  /** The module's processors in the order they run for each item. */
+  readonly members: readonly ProcessorNode[];
+  readonly entry: ProcessorNode;
+  readonly exit: ProcessorNode;
+
+  constructor(entry: ProcessorNode, exit: ProcessorNode, options: TaskModuleOptions = {}) {
+    const label = `task module "${options.name ?? 'TaskModuleNode'}"`;
+    const members = collectMembers(entry, exit, label);
+    const stateful = members.some((member) => member instanceof OneTaskProcessorNode);
+    const requested = validateNbTasks(options.nbTasks, label);
+    if (stateful && requested !== 1) {
+      process.emitWarning(`${label} holds a one-task processor: nbTasks ${requested} is ignored`, {
+        code: 'VF_NBTASKS_IGNORED',
+      });
+    }
+    super({ ...(options.name === undefined ? {} : { name: options.name }), nbTasks: stateful ? 1 : requested });
+    this.entry = entry;
+    this.exit = exit;
+    this.members = members;
+  }
+
+  override async open(): Promise<void> {
+    for (const member of this.members) await member.open();
+  }
+
+  override async close(): Promise<void> {
+    // Close every member even if one throws; report the first failure.
+    let failure: unknown;
+    for (const member of [...this.members].reverse()) {
+      try {
+        await member.close();
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  async process(...inputs: TIn): Promise<TOut> {
+    const outputs = new Map<Node, unknown>();
+    for (const member of this.members) {
+      const args = member === this.entry ? inputs : member.parents.map((parent) => outputs.get(parent));
+      outputs.set(member, await member.process(...args));
+    }
+    return outputs.get(this.exit) as TOut;
+  }
+}
+
+function collectMembers(entry: ProcessorNode, exit: ProcessorNode, label: string): ProcessorNode[] {
+  for (const [role, node] of [['entry', entry], ['exit', exit]] as const) {
+    if (!(node instanceof ProcessorNode)) {
+      throw new FlowValidationError('INVALID_WIRING', `${label}: ${role} must be a processor node`);
+    }
+  }
+  if (entry.parents.length > 0) {
+    throw new FlowValidationError('INVALID_WIRING', `${label}: entry "${entry.name}" must not be wired; wire the module instead`, {
+      details: { node: entry.name },
+    });
+  }
+  if (exit.children.length > 0) {
+    throw new FlowValidationError('INVALID_WIRING', `${label}: exit "${exit.name}" must not have children; wire them to the module instead`, {
+      details: { node: exit.name },
+    });
+  }
+  const sorted = topologicalSort([entry]);
+  if (sorted.cycle.length > 0) {
+    throw new FlowValidationError('CYCLE', `${label}: cycle through ${describe(sorted.cycle)}`, {
+      details: { nodes: sorted.cycle.map((node) => node.name) },
+    });
+  }
+  if (!sorted.order.includes(exit)) {
+    throw new FlowValidationError('UNREACHABLE', `${label}: exit "${exit.name}" is not reachable from entry "${entry.name}"`, {
+      details: { nodes: [entry.name, exit.name] },
+    });
+  }
+  const members = sorted.order;
+  const memberSet = new Set<Node>(members);
+  for (const member of members) {
+    if (!(member instanceof ProcessorNode)) {
+      throw new FlowValidationError('INVALID_WIRING', `${label}: "${member.name}" is a ${member.kind}; a module holds processors only`, {
+        details: { node: member.name },
+      });
+    }
+    if (member.deviceType !== 'cpu' || member.requiresGpu) {
+      throw new FlowValidationError('INVALID_OPTION', `${label}: "${member.name}" asks for a GPU; a task module is CPU-only`, {
+        details: { node: member.name },
+      });
+    }
+    if (member !== exit && member.children.length === 0) {
+      throw new FlowValidationError('INVALID_WIRING', `${label}: "${member.name}" leads nowhere; every member must lead to exit "${exit.name}"`, {
+        details: { node: member.name },
+      });
+    }
+    const outside = member.parents.filter((parent) => !memberSet.has(parent));
+    if (outside.length > 0) {
+      throw new FlowValidationError('INVALID_WIRING', `${label}: "${member.name}" has parents outside the module: ${describe(outside)}`, {
+        details: { node: member.name, parents: outside.map((parent) => parent.name) },
+      });
+    }
+  }
+  return members as ProcessorNode[];
+}

@@ -1,0 +1,202 @@
+import type { MessageMetadata, Messenger } from '../contracts/messenger.js';
+import type { TaskOutcome, TaskStats, TaskStatus } from '../contracts/engine.js';
+import { serializeError } from '../errors.js';
+import { ConsumerNode } from '../nodes/consumerNode.js';
+import type { Node } from '../nodes/node.js';
+import { ProcessorNode } from '../nodes/processorNode.js';
+import { ProducerNode } from '../nodes/producerNode.js';
+import type { TaskSpec } from '../plan/executionPlan.js';
+import { type Clock, systemClock } from './clock.js';
+import { isAborted, sleep } from './waiting.js';
+
+/** What {@link runTask} needs to run one task. */
+export interface TaskRunOptions {
+  readonly node: Node;
+  readonly spec: TaskSpec;
+  readonly messenger: Messenger;
+  /** Aborted when the flow is stopped or fails; handed to producers and pacing waits. */
+  readonly signal: AbortSignal;
+  /** Called once `open()` has succeeded; the task then waits for `start`. */
+  readonly onReady?: () => void;
+  /** Resolves when every task is ready (the ready handshake). */
+  readonly start?: Promise<void>;
+  readonly clock?: Clock;
+}
+
+/**
+ * Runs one task of a node: `open()`, the node's loop over its messenger, then `close()` exactly
+ * once whatever happened. Never throws: the outcome says how the task ended. Shared by every engine.
+ */
+export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
+  const { node, spec, messenger } = options;
+  const clock = options.clock ?? systemClock;
+  const meter = new TaskMeter(clock);
+  let status: TaskStatus = 'completed';
+  let failure: unknown;
+  try {
+    if (node instanceof ProcessorNode && spec.device === 'cpu' && node.deviceType === 'gpu') node.changeDevice('cpu');
+    await node.open();
+    options.onReady?.();
+    await options.start;
+    meter.begin();
+    if (node instanceof ProducerNode) status = await runProducer(node, spec, messenger, options.signal, meter, clock);
+    else if (node instanceof ProcessorNode) status = await runProcessor(node, spec, messenger, meter, clock);
+    else if (node instanceof ConsumerNode) status = await runConsumer(node, messenger, meter, clock);
+    else throw new TypeError(`node "${node.name}" is not a producer, processor or consumer`);
+  } catch (error) {
+    status = isAborted(error) ? 'aborted' : 'failed';
+    failure = error;
+  } finally {
+    meter.end();
+  }
+  // close() runs exactly once per task, whatever happened, even when open() threw part-way.
+  try {
+    await node.close();
+  } catch (error) {
+    if (status !== 'failed') {
+      status = 'failed';
+      failure = error;
+    }
+  }
+  const outcome: TaskOutcome = {
+    taskId: spec.id,
+    nodeName: spec.nodeName,
+    taskIndex: spec.taskIndex,
+    device: spec.device,
+    status,
+    stats: meter.stats(messenger.droppedCount()),
+  };
+  return status === 'failed' ? { ...outcome, error: serializeError(failure) } : outcome;
+}
+
+async function runProducer(
+  node: ProducerNode,
+  spec: TaskSpec,
+  messenger: Messenger,
+  signal: AbortSignal,
+  meter: TaskMeter,
+  clock: Clock,
+): Promise<TaskStatus> {
+  const interval = node.fps === undefined ? 0 : 1000 / node.fps;
+  let due = clock.now();
+  const source = node.produce({ signal, taskIndex: spec.taskIndex });
+  const iterator = isAsyncIterable(source) ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+  let stopped = false;
+  let exhausted = false;
+  try {
+    for (let seq = 0; ; seq++) {
+      if (interval > 0) {
+        await sleep(due - clock.now(), signal);
+        // Never burst to catch up: a camera that fell behind simply has fewer frames.
+        due = Math.max(due + interval, clock.now());
+      }
+      if (messenger.checkForTermination() || signal.aborted) {
+        stopped = true;
+        break;
+      }
+      const started = clock.now();
+      const next = await iterator.next();
+      if (next.done === true) {
+        exhausted = true;
+        break;
+      }
+      const proctimeMs = clock.now() - started;
+      await messenger.publishMessage(next.value, meter.metadata(node.name, spec.taskIndex, seq, seq, proctimeMs, clock.epochNow()));
+      meter.emitted += 1;
+      meter.processed += 1;
+    }
+  } finally {
+    // Let generators run their `finally` blocks when the stream is cut short.
+    if (!exhausted) await iterator.return?.();
+  }
+  await messenger.publishTerminationMessage(stopped ? 'stopped' : 'completed');
+  return stopped ? 'stopped' : 'completed';
+}
+
+async function runProcessor(
+  node: ProcessorNode,
+  spec: TaskSpec,
+  messenger: Messenger,
+  meter: TaskMeter,
+  clock: Clock,
+): Promise<TaskStatus> {
+  for (;;) {
+    const input = await messenger.receiveMessage();
+    if (input.kind === 'end') {
+      await messenger.publishTerminationMessage(input.reason);
+      return input.reason;
+    }
+    meter.received += 1;
+    const started = clock.now();
+    const output = await node.process(...input.values);
+    const proctimeMs = clock.now() - started;
+    const createdAt = Math.min(...input.metas.map((meta) => meta.createdAt));
+    await messenger.publishMessage(output, meter.metadata(node.name, spec.taskIndex, input.seq, input.ticket, proctimeMs, createdAt));
+    meter.emitted += 1;
+    meter.processed += 1;
+  }
+}
+
+async function runConsumer(node: ConsumerNode, messenger: Messenger, meter: TaskMeter, clock: Clock): Promise<TaskStatus> {
+  for (;;) {
+    const input = await messenger.receiveMessage();
+    if (input.kind === 'end') return input.reason;
+    meter.received += 1;
+    const started = clock.now();
+    await node.consume(...(node.wantsMetadata ? input.metas : input.values));
+    meter.addProctime(clock.now() - started);
+    meter.processed += 1;
+  }
+}
+
+function isAsyncIterable<T>(value: AsyncIterable<T> | Iterable<T>): value is AsyncIterable<T> {
+  return typeof (value as AsyncIterable<T>)[Symbol.asyncIterator] === 'function';
+}
+
+/** Counts and times one task's work. */
+class TaskMeter {
+  received = 0;
+  emitted = 0;
+  processed = 0;
+  #proctimeTotal = 0;
+  #began: number | undefined;
+  #ended: number | undefined;
+  #lastPublish: number | undefined;
+  readonly #clock: Clock;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  begin(): void {
+    this.#began = this.#clock.now();
+  }
+
+  end(): void {
+    this.#ended = this.#clock.now();
+  }
+
+  addProctime(ms: number): void {
+    this.#proctimeTotal += ms;
+  }
+
+  metadata(node: string, taskIndex: number, seq: number, ticket: number, proctimeMs: number, createdAt: number): MessageMetadata {
+    const now = this.#clock.now();
+    const actualProctimeMs = now - (this.#lastPublish ?? this.#began ?? now);
+    this.#lastPublish = now;
+    this.#proctimeTotal += proctimeMs;
+    return { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt };
+  }
+
+  stats(dropped: number): TaskStats {
+    const activeMs = this.#began === undefined ? 0 : (this.#ended ?? this.#clock.now()) - this.#began;
+    return {
+      received: this.received,
+      emitted: this.emitted,
+      dropped,
+      processed: this.processed,
+      proctimeTotalMs: this.#proctimeTotal,
+      activeMs,
+    };
+  }
+}

@@ -1,0 +1,66 @@
+import { VfError } from '../errors.js';
+
+/** Thrown out of a wait when the flow aborts it (another task failed). */
+export class AbortedError extends VfError {
+  constructor(reason = 'the flow was aborted') {
+    super('ABORTED', reason);
+    this.name = 'AbortedError';
+  }
+}
+
+/** True when `error` is the abort of a wait, not a failure of its own. */
+export function isAborted(error: unknown): boolean {
+  return error instanceof AbortedError;
+}
+
+/** Wakes every waiter on `notify()`. Waits reject with {@link AbortedError} when `signal` aborts. */
+export class Notifier {
+  #waiters: Array<() => void> = [];
+
+  notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  wait(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new AbortedError());
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.#waiters = this.#waiters.filter((waiter) => waiter !== wake);
+        reject(new AbortedError());
+      };
+      const wake = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.#waiters.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/** Sleeps `ms`, resolving early (not rejecting) when `signal` aborts: callers re-check their state. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Serialises async sections: `run(fn)` starts `fn` once every earlier section has settled. */
+export class Mutex {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(section: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(section, section);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+}

@@ -1,0 +1,6 @@
+/**
+ * `@vf/gpu`: not implemented yet. This entry point exists so the package builds and
+ * can be depended upon; its features land with their own issue (see the package README).
+ * @packageDocumentation
+ */
+export {};

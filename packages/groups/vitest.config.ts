@@ -1,0 +1,3 @@
+import { vfProject } from '@vf/vitest-config';
+
+export default vfProject('groups');
