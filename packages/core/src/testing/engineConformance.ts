@@ -1,0 +1,152 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ExecutionEngine } from '../contracts/engine.js';
+import { isVfError, TaskFailedError } from '../errors.js';
+import { Flow } from '../flow/flow.js';
+
+/** Which delivery contract the engine under test promises. */
+export type EngineContract = 'batch' | 'realtime';
+
+/** Options of {@link describeEngineConformance}. */
+export interface ConformanceOptions {
+  /** Name shown in the test output. Default: the engine's class name. */
+  readonly name?: string;
+  /** `'batch'`: nothing dropped, order kept. `'realtime'`: drops allowed, never older than delivered. */
+  readonly contract?: EngineContract;
+  /** Per-test timeout in ms. Default 30 000. */
+  readonly timeoutMs?: number;
+  /** Where the fixture flow modules live (set by `@vf/core/testing`). */
+  readonly fixturesUrl: URL;
+  /** Extension of the fixture modules: `.ts` from source, `.js` from a build. */
+  readonly fixtureExtension: string;
+}
+
+/**
+ * Registers the engine conformance suite with vitest: every engine must pass it. Flows are loaded
+ * from flow modules (`Flow.load`), so multi-process engines can rebuild them in their tasks.
+ */
+export function describeEngineConformanceWith(createEngine: () => ExecutionEngine, options: ConformanceOptions): void {
+  const contract = options.contract ?? 'batch';
+  const timeout = options.timeoutMs ?? 30_000;
+  const title = options.name ?? createEngine().constructor.name;
+  const fixture = (name: string) => new URL(`${name}${options.fixtureExtension}`, options.fixturesUrl);
+
+  describe(`engine conformance: ${title} (${contract} contract)`, () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'vf-conformance-'));
+    });
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    const lines = async (file: string): Promise<unknown[]> => {
+      const text = await readFile(file, 'utf8').catch(() => '');
+      return text
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as unknown);
+    };
+
+    const runToEnd = async (name: string, params: Record<string, unknown>) => {
+      const flow = await Flow.load(fixture(name), params);
+      await flow.run(createEngine());
+      return flow.join();
+    };
+
+    /** Batch: exactly 0..end. Realtime: a strictly increasing subset ending at the last item. */
+    const expectDelivered = (values: unknown[], end: number) => {
+      if (contract === 'batch') {
+        expect(values).toEqual(Array.from({ length: end + 1 }, (_, index) => index));
+        return;
+      }
+      const numbers = values as number[];
+      expect(numbers.length).toBeGreaterThan(0);
+      for (let index = 1; index < numbers.length; index++) expect(numbers[index]).toBeGreaterThan(numbers[index - 1] as number);
+      expect(numbers.every((value) => Number.isInteger(value) && value >= 0 && value <= end)).toBe(true);
+    };
+
+    it('a linear flow delivers every item, in order', { timeout }, async () => {
+      const out = join(dir, 'out.jsonl');
+      const report = await runToEnd('linear', { end: 199, out });
+      expect(report.status).toBe('completed');
+      expectDelivered(await lines(out), 199);
+      const sink = report.nodes.find((node) => node.name === 'sink');
+      expect(sink?.received).toBe(contract === 'batch' ? 200 : (await lines(out)).length);
+      expect(report.nodes.map((node) => node.name)).toEqual(['numbers', 'identity', 'sink']);
+    });
+
+    it('a diamond join pairs outputs of the same origin', { timeout }, async () => {
+      const out = join(dir, 'out.jsonl');
+      const report = await runToEnd('diamond', { end: 99, out });
+      expect(report.status).toBe('completed');
+      const pairs = (await lines(out)) as Array<[number, number]>;
+      for (const [doubled, shifted] of pairs) expect(doubled / 2).toBe(shifted - 1000);
+      if (contract === 'batch') expect(pairs.map(([doubled]) => doubled / 2)).toEqual(Array.from({ length: 100 }, (_, index) => index));
+    });
+
+    it('nbTasks: 3 delivers every item exactly once, in input order', { timeout }, async () => {
+      const out = join(dir, 'out.jsonl');
+      const report = await runToEnd('linear', { end: 299, out, nbTasks: 3, maxDelayMs: 3 });
+      expect(report.status).toBe('completed');
+      expectDelivered(await lines(out), 299);
+      const identity = report.nodes.find((node) => node.name === 'identity');
+      expect(identity?.tasks).toBe(3);
+      expect(identity?.device).toHaveLength(3);
+    });
+
+    it('a one-task aggregator over 0..40 ends at 820', { timeout }, async () => {
+      const out = join(dir, 'out.jsonl');
+      const report = await runToEnd('aggregate', { end: 40, out });
+      expect(report.status).toBe('completed');
+      const sums = (await lines(out)) as number[];
+      expect(sums.at(-1)).toBe(820);
+      expect(report.nodes.find((node) => node.name === 'sum')?.tasks).toBe(1);
+      if (contract === 'batch') expect(sums).toHaveLength(41);
+    });
+
+    it('stop() ends an endless flow and runs every close()', { timeout }, async () => {
+      const out = join(dir, 'out.jsonl');
+      const closeLog = join(dir, 'close.log');
+      const flow = await Flow.load(fixture('endless'), { out, closeLog, fps: 200 });
+      await flow.run(createEngine());
+      const deadline = Date.now() + timeout / 2;
+      while ((await lines(out)).length < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      flow.stop();
+      const report = await flow.join();
+      expect(report.status).toBe('stopped');
+      const delivered = (await lines(out)) as number[];
+      expect(delivered.length).toBeGreaterThanOrEqual(5);
+      for (let index = 1; index < delivered.length; index++) expect(delivered[index]).toBeGreaterThan(delivered[index - 1] as number);
+      const closed = (await readFile(closeLog, 'utf8')).split('\n').filter(Boolean).sort();
+      expect(closed).toEqual(['identity', 'identity', 'sink', 'ticker']);
+    });
+
+    it('a throwing node fails the flow with TaskFailedError naming it, without hanging', { timeout }, async () => {
+      const out = join(dir, 'out.jsonl');
+      const closeLog = join(dir, 'close.log');
+      const report = await runToEnd('throwing', { out, failAt: 25, closeLog });
+      expect(report.status).toBe('failed');
+      expect(report.error).toBeInstanceOf(TaskFailedError);
+      expect(isVfError(report.error)).toBe(true);
+      expect(report.error?.nodeName).toBe('exploder');
+      expect(report.error?.taskIndex).toBe(0);
+      expect(String((report.error?.cause as Error | undefined)?.message)).toContain('exploded on item 25');
+      expect((report.error?.cause as Error | undefined)?.stack).toContain('Exploder');
+      const delivered = (await lines(out)) as number[];
+      expect(delivered.every((value) => value < 25)).toBe(true);
+      expect((await readFile(closeLog, 'utf8')).trim()).toBe('after');
+    });
+
+    it('a flow with a consumer-less branch still ends', { timeout }, async () => {
+      const out = join(dir, 'out.jsonl');
+      const report = await runToEnd('branch', { end: 49, out });
+      expect(report.status).toBe('completed');
+      expectDelivered(await lines(out), 49);
+      const dangling = report.nodes.find((node) => node.name === 'dangling');
+      expect(dangling?.received).toBe(contract === 'batch' ? 50 : dangling?.received);
+    });
+  });
+}

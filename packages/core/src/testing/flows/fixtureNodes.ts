@@ -1,0 +1,85 @@
+/**
+ * Nodes used by the conformance flows. Side effects go to files, so that the suite can check
+ * them whatever process the task ran in.
+ */
+import { appendFileSync } from 'node:fs';
+import { OneTaskProcessorNode, ProcessorNode, type ProcessorOptions } from '../../index.js';
+import { FileAppenderConsumer, IntProducer } from '../../nodes.js';
+
+/** Appends `name:taskIndex`-free marker lines: one line per close() call. */
+function recordClose(log: string | undefined, name: string): void {
+  if (log !== undefined) appendFileSync(log, `${name}\n`);
+}
+
+/** Identity that can wait a few ms (pseudo-random per item, deterministic), and records close(). */
+export class DelayedIdentity extends ProcessorNode<[number], number> {
+  constructor(
+    private readonly maxDelayMs: number,
+    private readonly closeLog: string | undefined,
+    options: ProcessorOptions = {},
+  ) {
+    super(options);
+  }
+
+  async process(value: number): Promise<number> {
+    if (this.maxDelayMs > 0) {
+      // A cheap deterministic scramble, so replicas finish out of order.
+      const delay = ((value * 7919) % 13) / 12 * this.maxDelayMs;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    return value;
+  }
+
+  override close(): void {
+    recordClose(this.closeLog, this.name);
+  }
+}
+
+/** Applies `value * factor + offset`. */
+export class Affine extends ProcessorNode<[number], number> {
+  constructor(
+    private readonly factor: number,
+    private readonly offset: number,
+    options: ProcessorOptions = {},
+  ) {
+    super(options);
+  }
+
+  process(value: number): number {
+    return value * this.factor + this.offset;
+  }
+}
+
+/** Throws on the item equal to `failAt`. */
+export class Exploder extends OneTaskProcessorNode<[number], number> {
+  constructor(
+    private readonly failAt: number,
+    options: ProcessorOptions = {},
+  ) {
+    super(options);
+  }
+
+  process(value: number): number {
+    if (value === this.failAt) throw new Error(`exploded on item ${value}`);
+    return value;
+  }
+}
+
+/** IntProducer that records close(). */
+export class LoggedIntProducer extends IntProducer {
+  closeLog: string | undefined;
+
+  override close(): void {
+    recordClose(this.closeLog, this.name);
+  }
+}
+
+/** FileAppenderConsumer that records close(). */
+export class LoggedFileAppender extends FileAppenderConsumer<[unknown]> {
+  closeLog: string | undefined;
+
+  override async close(): Promise<void> {
+    await super.close();
+    recordClose(this.closeLog, this.name);
+  }
+}
