@@ -1,3 +1,12 @@
 import { vfTsup } from '@vf/tsup-config';
 
-export default vfTsup({ index: 'src/index.ts', engine: 'src/engine.ts', testing: 'src/testing.ts', nodes: 'src/nodes.ts' });
+// The conformance fixtures are flow modules that task processes import by URL: each one is its own entry.
+const fixtures = ['linear', 'diamond', 'aggregate', 'endless', 'throwing', 'branch'];
+
+export default vfTsup({
+  index: 'src/index.ts',
+  engine: 'src/engine.ts',
+  testing: 'src/testing.ts',
+  nodes: 'src/nodes.ts',
+  ...Object.fromEntries(fixtures.map((name) => [`testing/flows/${name}`, `src/testing/flows/${name}.ts`])),
+});

@@ -8,7 +8,7 @@ export { cpuOnlyAllocator, type Device, type DeviceAllocator, type DevicePlaceme
 export type { ExecutionEngine, TaskOutcome, TaskStats, TaskStatus } from './contracts/engine.js';
 export type { EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from './contracts/messenger.js';
 export { buildReport, type ReportInput } from './flow/report.js';
-export { topologicalSort, type TopologicalOrder } from './graph/topologicalSort.js';
+export { type TopologicalOrder, topologicalSort } from './graph/topologicalSort.js';
 export { type FlowGraph, validateGraph } from './graph/validateGraph.js';
 export {
   buildExecutionPlan,

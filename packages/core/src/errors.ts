@@ -103,11 +103,7 @@ export class TaskFailedError extends VfError {
 
 /** True for any vf error, including one rebuilt from another process or another copy of vf. */
 export function isVfError(value: unknown): value is VfError {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as Record<PropertyKey, unknown>)[VF_ERROR_BRAND] === true
-  );
+  return typeof value === 'object' && value !== null && (value as Record<PropertyKey, unknown>)[VF_ERROR_BRAND] === true;
 }
 
 /** Turns any thrown value into JSON that {@link deserializeError} can rebuild in another process. */
@@ -138,12 +134,7 @@ export function deserializeError(data: SerializedError): Error {
   const details = data.details ?? {};
   switch (data.name) {
     case 'TaskFailedError':
-      error = new TaskFailedError(
-        String(details.nodeName ?? '?'),
-        Number(details.taskIndex ?? 0),
-        cause,
-        data.message,
-      );
+      error = new TaskFailedError(String(details.nodeName ?? '?'), Number(details.taskIndex ?? 0), cause, data.message);
       break;
     case 'FlowValidationError':
       error = new FlowValidationError(data.code as FlowValidationCode, data.message, { cause, details });

@@ -26,9 +26,13 @@ export const cpuOnlyAllocator: DeviceAllocator = {
   allocate(nodes) {
     return nodes.map((node) => {
       if (node.requiresGpu) {
-        throw new AllocationError('NO_GPU', `node "${node.name}" runs only on a GPU, and no GPU allocator was given to flow.run() (see @vf/gpu)`, {
-          details: { node: node.name },
-        });
+        throw new AllocationError(
+          'NO_GPU',
+          `node "${node.name}" runs only on a GPU, and no GPU allocator was given to flow.run() (see @vf/gpu)`,
+          {
+            details: { node: node.name },
+          },
+        );
       }
       return Array.from({ length: node.nbTasks }, () => ({ device: 'cpu' as const, env: { CUDA_VISIBLE_DEVICES: '-1' } }));
     });

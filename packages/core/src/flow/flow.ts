@@ -76,7 +76,9 @@ export class Flow {
     try {
       module = (await import(url)) as { default?: unknown };
     } catch (error) {
-      throw new FlowValidationError('INVALID_FLOW_MODULE', `cannot import flow module ${url}: ${(error as Error).message}`, { cause: error });
+      throw new FlowValidationError('INVALID_FLOW_MODULE', `cannot import flow module ${url}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     if (!isFlowDefinition(module.default)) {
       throw new FlowValidationError('INVALID_FLOW_MODULE', `flow module ${url} must export default defineFlow((params) => new Flow(...))`);
@@ -157,7 +159,11 @@ export class Flow {
     const error =
       failed === undefined
         ? undefined
-        : new TaskFailedError(failed.nodeName, failed.taskIndex, failed.error === undefined ? 'unknown failure' : deserializeError(failed.error));
+        : new TaskFailedError(
+            failed.nodeName,
+            failed.taskIndex,
+            failed.error === undefined ? 'unknown failure' : deserializeError(failed.error),
+          );
     return buildReport({
       status: error !== undefined ? 'failed' : stopped ? 'stopped' : 'completed',
       ...(error === undefined ? {} : { error }),

@@ -38,29 +38,45 @@ export function validateGraph(producers: readonly unknown[], consumers: readonly
 
   const unreachableConsumers = consumerList.filter((consumer) => !reachable.has(consumer));
   if (unreachableConsumers.length > 0) {
-    throw new FlowValidationError('UNREACHABLE', `consumer ${describe(unreachableConsumers)} cannot be reached from any producer of the flow`, {
-      details: { nodes: unreachableConsumers.map((node) => node.name) },
-    });
+    throw new FlowValidationError(
+      'UNREACHABLE',
+      `consumer ${describe(unreachableConsumers)} cannot be reached from any producer of the flow`,
+      {
+        details: { nodes: unreachableConsumers.map((node) => node.name) },
+      },
+    );
   }
   for (const node of order) {
     const missing = node.parents.filter((parent) => !reachable.has(parent));
     if (missing.length === 0) continue;
     const unlistedProducers = missing.filter((parent) => parent instanceof ProducerNode);
     if (unlistedProducers.length > 0) {
-      throw new FlowValidationError('UNLISTED_NODE', `producer ${describe(unlistedProducers)} feeds "${node.name}" but is not listed among the flow's producers`, {
-        details: { nodes: unlistedProducers.map((parent) => parent.name), node: node.name },
-      });
+      throw new FlowValidationError(
+        'UNLISTED_NODE',
+        `producer ${describe(unlistedProducers)} feeds "${node.name}" but is not listed among the flow's producers`,
+        {
+          details: { nodes: unlistedProducers.map((parent) => parent.name), node: node.name },
+        },
+      );
     }
-    throw new FlowValidationError('UNREACHABLE', `node ${describe(missing)} (parent of "${node.name}") cannot be reached from any producer of the flow`, {
-      details: { nodes: missing.map((parent) => parent.name), node: node.name },
-    });
+    throw new FlowValidationError(
+      'UNREACHABLE',
+      `node ${describe(missing)} (parent of "${node.name}") cannot be reached from any producer of the flow`,
+      {
+        details: { nodes: missing.map((parent) => parent.name), node: node.name },
+      },
+    );
   }
   const listed = new Set<Node>(consumerList);
   const unlistedConsumers = order.filter((node) => node instanceof ConsumerNode && !listed.has(node));
   if (unlistedConsumers.length > 0) {
-    throw new FlowValidationError('UNLISTED_NODE', `consumer ${describe(unlistedConsumers)} is wired into the flow but not listed among its consumers`, {
-      details: { nodes: unlistedConsumers.map((node) => node.name) },
-    });
+    throw new FlowValidationError(
+      'UNLISTED_NODE',
+      `consumer ${describe(unlistedConsumers)} is wired into the flow but not listed among its consumers`,
+      {
+        details: { nodes: unlistedConsumers.map((node) => node.name) },
+      },
+    );
   }
 
   assignNames(order);

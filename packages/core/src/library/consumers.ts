@@ -17,7 +17,8 @@ export class CommandlineConsumer<TIn extends unknown[] = unknown[]> extends Cons
 
   constructor(options: CommandlineConsumerOptions = {}) {
     super(options);
-    this.#format = options.format ?? ((...inputs) => inputs.map((input) => inspect(input, { breakLength: Number.POSITIVE_INFINITY })).join(' '));
+    this.#format =
+      options.format ?? ((...inputs) => inputs.map((input) => inspect(input, { breakLength: Number.POSITIVE_INFINITY })).join(' '));
     this.#output = options.output ?? process.stdout;
   }
 

@@ -108,9 +108,13 @@ export abstract class Node {
         });
       }
       if (parent.kind === 'consumer') {
-        throw new FlowValidationError('INVALID_WIRING', `consumer "${parent.name}" cannot feed node "${this.name}": consumers have no children`, {
-          details: { node: this.name, parent: parent.name },
-        });
+        throw new FlowValidationError(
+          'INVALID_WIRING',
+          `consumer "${parent.name}" cannot feed node "${this.name}": consumers have no children`,
+          {
+            details: { node: this.name, parent: parent.name },
+          },
+        );
       }
       if (parent === this) {
         throw new FlowValidationError('CYCLE', `node "${this.name}" cannot be its own parent`, { details: { nodes: [this.name] } });
@@ -163,8 +167,12 @@ export function validateDeviceType(value: unknown, nodeLabel: string): DeviceTyp
 /** Rejects `nbTasks` other than 1 on nodes that cannot be replicated (producers, consumers). */
 export function rejectReplicas(value: unknown, nodeLabel: string): void {
   if (value !== undefined && value !== 1) {
-    throw new FlowValidationError('NOT_REPLICABLE', `${nodeLabel} cannot be replicated (nbTasks ${String(value)}): producers and consumers always run as one task`, {
-      details: { option: 'nbTasks', value: String(value) },
-    });
+    throw new FlowValidationError(
+      'NOT_REPLICABLE',
+      `${nodeLabel} cannot be replicated (nbTasks ${String(value)}): producers and consumers always run as one task`,
+      {
+        details: { option: 'nbTasks', value: String(value) },
+      },
+    );
   }
 }

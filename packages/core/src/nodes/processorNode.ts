@@ -72,10 +72,9 @@ export abstract class OneTaskProcessorNode<TIn extends unknown[] = unknown[], TO
   constructor(options: ProcessorOptions = {}) {
     super({ ...options, nbTasks: validateNbTasks(options.nbTasks, `processor "${options.name ?? new.target.name}"`) });
     if (options.nbTasks !== undefined && options.nbTasks !== 1) {
-      process.emitWarning(
-        `processor "${options.name ?? new.target.name}" is a one-task processor: nbTasks ${options.nbTasks} is ignored`,
-        { code: 'VF_NBTASKS_IGNORED' },
-      );
+      process.emitWarning(`processor "${options.name ?? new.target.name}" is a one-task processor: nbTasks ${options.nbTasks} is ignored`, {
+        code: 'VF_NBTASKS_IGNORED',
+      });
     }
     this.pinTaskCount(1);
   }

@@ -72,7 +72,10 @@ export class TaskModuleNode<TIn extends unknown[] = unknown[], TOut = unknown> e
 }
 
 function collectMembers(entry: ProcessorNode, exit: ProcessorNode, label: string): ProcessorNode[] {
-  for (const [role, node] of [['entry', entry], ['exit', exit]] as const) {
+  for (const [role, node] of [
+    ['entry', entry],
+    ['exit', exit],
+  ] as const) {
     if (!(node instanceof ProcessorNode)) {
       throw new FlowValidationError('INVALID_WIRING', `${label}: ${role} must be a processor node`);
     }
@@ -83,9 +86,13 @@ function collectMembers(entry: ProcessorNode, exit: ProcessorNode, label: string
     });
   }
   if (exit.children.length > 0) {
-    throw new FlowValidationError('INVALID_WIRING', `${label}: exit "${exit.name}" must not have children; wire them to the module instead`, {
-      details: { node: exit.name },
-    });
+    throw new FlowValidationError(
+      'INVALID_WIRING',
+      `${label}: exit "${exit.name}" must not have children; wire them to the module instead`,
+      {
+        details: { node: exit.name },
+      },
+    );
   }
   const sorted = topologicalSort([entry]);
   if (sorted.cycle.length > 0) {
@@ -112,9 +119,13 @@ function collectMembers(entry: ProcessorNode, exit: ProcessorNode, label: string
       });
     }
     if (member !== exit && member.children.length === 0) {
-      throw new FlowValidationError('INVALID_WIRING', `${label}: "${member.name}" leads nowhere; every member must lead to exit "${exit.name}"`, {
-        details: { node: member.name },
-      });
+      throw new FlowValidationError(
+        'INVALID_WIRING',
+        `${label}: "${member.name}" leads nowhere; every member must lead to exit "${exit.name}"`,
+        {
+          details: { node: member.name },
+        },
+      );
     }
     const outside = member.parents.filter((parent) => !memberSet.has(parent));
     if (outside.length > 0) {

@@ -86,9 +86,13 @@ export async function buildExecutionPlan(graph: FlowGraph, allocator: DeviceAllo
   for (const node of nodes) {
     const nodePlacements = placements[node.index] ?? [];
     if (nodePlacements.length !== node.nbTasks) {
-      throw new AllocationError('BAD_ALLOCATION', `the device allocator placed ${nodePlacements.length} tasks of node "${node.name}", expected ${node.nbTasks}`, {
-        details: { node: node.name },
-      });
+      throw new AllocationError(
+        'BAD_ALLOCATION',
+        `the device allocator placed ${nodePlacements.length} tasks of node "${node.name}", expected ${node.nbTasks}`,
+        {
+          details: { node: node.name },
+        },
+      );
     }
     for (const [taskIndex, placement] of nodePlacements.entries()) {
       tasks.push({

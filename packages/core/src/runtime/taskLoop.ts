@@ -1,5 +1,5 @@
-import type { MessageMetadata, Messenger } from '../contracts/messenger.js';
 import type { TaskOutcome, TaskStats, TaskStatus } from '../contracts/engine.js';
+import type { MessageMetadata, Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { ConsumerNode } from '../nodes/consumerNode.js';
 import type { Node } from '../nodes/node.js';

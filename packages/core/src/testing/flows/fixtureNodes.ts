@@ -24,7 +24,7 @@ export class DelayedIdentity extends ProcessorNode<[number], number> {
   async process(value: number): Promise<number> {
     if (this.maxDelayMs > 0) {
       // A cheap deterministic scramble, so replicas finish out of order.
-      const delay = ((value * 7919) % 13) / 12 * this.maxDelayMs;
+      const delay = (((value * 7919) % 13) / 12) * this.maxDelayMs;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
     return value;
