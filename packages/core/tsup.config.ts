@@ -8,5 +8,6 @@ export default vfTsup({
   engine: 'src/engine.ts',
   testing: 'src/testing.ts',
   nodes: 'src/nodes.ts',
+  taskMain: 'src/runtime/taskMain.ts',
   ...Object.fromEntries(fixtures.map((name) => [`testing/flows/${name}`, `src/testing/flows/${name}.ts`])),
 });

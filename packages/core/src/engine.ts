@@ -22,3 +22,17 @@ export { type Clock, systemClock } from './runtime/clock.js';
 export { EdgeBuffer, InputAligner } from './runtime/inputAligner.js';
 export { runTask, type TaskRunOptions } from './runtime/taskLoop.js';
 export { AbortedError, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
+export type { SpawnRequest, Spawner, TaskProcess } from './contracts/spawner.js';
+export {
+  CONTROL_PROTOCOL_VERSION,
+  type HostMessage,
+  parseHostMessage,
+  parseTaskMessage,
+  type TaskInit,
+  type TaskMessage,
+  type TransportSettings,
+} from './runtime/controlProtocol.js';
+export { forkSpawner } from './runtime/forkSpawner.js';
+export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine } from './runtime/processEngine.js';
+export { ChildLink, ReplicaLink, ZmqMessenger } from './transport/zmqMessenger.js';
+export { type Dtype, DTYPES, decodeValue, encodeValue, joinValue, splitValue, WireError } from './wire/codec.js';

@@ -1,6 +1,6 @@
 /**
- * `@vf/engine-batch`: not implemented yet. This entry point exists so the package builds and
- * can be depended upon; its features land with their own issue (see the package README).
+ * `@vf/engine-batch`: the multi-process batch engine. Full queues block; nothing is lost; order is kept.
  * @packageDocumentation
  */
-export {};
+export { type BatchEngineOptions, BatchExecutionEngine } from './batchEngine.js';
+export { BatchQueueMessenger } from './batchMessenger.js';

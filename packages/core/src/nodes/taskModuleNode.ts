@@ -28,9 +28,11 @@ export class TaskModuleNode<TIn extends unknown[] = unknown[], TOut = unknown> e
   readonly entry: ProcessorNode;
   readonly exit: ProcessorNode;
 
-  constructor(entry: ProcessorNode, exit: ProcessorNode, options: TaskModuleOptions = {}) {
+  // Typed so that any processor fits: `ProcessorNode` alone means `ProcessorNode<unknown[], unknown>`,
+  // which a processor with typed inputs (`ProcessorNode<[Frame], Frame>`) is not assignable to.
+  constructor(entry: ProcessorNode<TIn, unknown>, exit: ProcessorNode<never, TOut>, options: TaskModuleOptions = {}) {
     const label = `task module "${options.name ?? 'TaskModuleNode'}"`;
-    const members = collectMembers(entry, exit, label);
+    const members = collectMembers(entry as ProcessorNode, exit as ProcessorNode, label);
     const stateful = members.some((member) => member instanceof OneTaskProcessorNode);
     const requested = validateNbTasks(options.nbTasks, label);
     if (stateful && requested !== 1) {
@@ -39,8 +41,8 @@ export class TaskModuleNode<TIn extends unknown[] = unknown[], TOut = unknown> e
       });
     }
     super({ ...(options.name === undefined ? {} : { name: options.name }), nbTasks: stateful ? 1 : requested });
-    this.entry = entry;
-    this.exit = exit;
+    this.entry = entry as ProcessorNode;
+    this.exit = exit as ProcessorNode;
     this.members = members;
   }
 

@@ -89,8 +89,22 @@ export class InputAligner {
   #nextTicket = 0;
 
   /** @param parentReplicas number of tasks of each parent, in wiring order */
-  constructor(parentReplicas: readonly number[]) {
+  readonly #onRelease: ((parentIndex: number, envelope: Envelope) => void) | undefined;
+
+  /**
+   * @param parentReplicas number of tasks of each parent, in wiring order
+   * @param onRelease called for every message that leaves the buffers (used or discarded), so a
+   *   transport can hand back the room it took (credits)
+   */
+  constructor(parentReplicas: readonly number[], onRelease?: (parentIndex: number, envelope: Envelope) => void) {
     this.edges = parentReplicas.map((replicas) => new EdgeBuffer(replicas));
+    this.#onRelease = onRelease;
+  }
+
+  #shift(parentIndex: number): Envelope | undefined {
+    const envelope = this.edges[parentIndex]?.shift();
+    if (envelope !== undefined) this.#onRelease?.(parentIndex, envelope);
+    return envelope;
   }
 
   get dropped(): number {
@@ -111,8 +125,8 @@ export class InputAligner {
     for (;;) {
       if (this.edges.some((edge) => edge.ended)) {
         // One parent is finished: nothing more can be aligned. Drain the others until they end.
-        for (const edge of this.edges) {
-          while (edge.shift() !== undefined) this.#dropped += 1;
+        for (const parentIndex of this.edges.keys()) {
+          while (this.#shift(parentIndex) !== undefined) this.#dropped += 1;
         }
         if (!this.edges.every((edge) => edge.ended)) return undefined;
         const stopped = this.edges.some((edge) => edge.endReason === 'stopped');
@@ -123,18 +137,22 @@ export class InputAligner {
       const present = heads as DataEnvelope[];
       const newest = Math.max(...present.map((head) => head.meta.seq));
       if (present.every((head) => head.meta.seq === newest)) {
-        for (const edge of this.edges) edge.shift();
+        for (const parentIndex of this.edges.keys()) this.#shift(parentIndex);
+        // With one parent, keep its ticket: the sender's dispatch order, shared by all replicas of
+        // this node even when each replica aligns on its own (one process each).
+        const ticket = present.length === 1 ? (present[0] as DataEnvelope).meta.ticket : this.#nextTicket;
+        this.#nextTicket = ticket + 1;
         return {
           kind: 'data',
           seq: newest,
-          ticket: this.#nextTicket++,
+          ticket,
           values: present.map((head) => head.value),
           metas: present.map((head) => head.meta as MessageMetadata),
         };
       }
       for (const [index, head] of present.entries()) {
         if (head.meta.seq < newest) {
-          this.edges[index]?.shift();
+          this.#shift(index);
           this.#dropped += 1;
         }
       }
@@ -143,8 +161,8 @@ export class InputAligner {
 
   /** The next message from any parent, in parent order, unaligned (for `receiveRawMessage`). */
   takeRaw(): { parentIndex: number; envelope: Envelope } | undefined {
-    for (const [parentIndex, edge] of this.edges.entries()) {
-      const head = edge.shift();
+    for (const parentIndex of this.edges.keys()) {
+      const head = this.#shift(parentIndex);
       if (head !== undefined) return { parentIndex, envelope: head };
     }
     const finished = this.edges.findIndex((edge) => edge.ended);

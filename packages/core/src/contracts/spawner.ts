@@ -1,0 +1,31 @@
+/**
+ * The `Spawner` port: how a multi-process engine starts one task process. The default forks a
+ * Node child with an IPC channel; other launchers (ssh, srun) can implement the same shape.
+ */
+
+/** What to start. */
+export interface SpawnRequest {
+  readonly taskId: number;
+  /** `node[taskIndex]`, for process titles and messages. */
+  readonly label: string;
+  /** Extra environment (device visibility, ...), on top of the host's. */
+  readonly env: Readonly<Record<string, string>>;
+  /** True when the flow module (or vf itself) is TypeScript source and needs a loader. */
+  readonly typescript: boolean;
+}
+
+/** A started task process, as the host sees it. */
+export interface TaskProcess {
+  readonly pid: number | undefined;
+  /** Sends a control message; false when the channel is already closed. */
+  send(message: unknown): boolean;
+  onMessage(listener: (message: unknown) => void): void;
+  /** Called once when the process has exited. */
+  onExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Starts task processes. */
+export interface Spawner {
+  spawn(request: SpawnRequest): TaskProcess;
+}

@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import type { TaskOutcome } from '../contracts/engine.js';
+import type { SerializedError } from '../errors.js';
+import type { FlowSource, PlannedNode, TaskSpec } from '../plan/executionPlan.js';
+
+/**
+ * The control protocol between the host (the process that called `flow.run`) and each task
+ * process: a discriminated union per direction, versioned, and checked on receipt. It is separate
+ * from the data path (ZeroMQ) and carries no user data.
+ */
+export const CONTROL_PROTOCOL_VERSION = 1;
+
+/** Which end of an edge binds: tasks bind their inbound socket here. */
+export interface TransportSettings {
+  /** `ipc` (one host; sockets in a per-flow temporary directory) or `tcp` (loopback or other hosts). */
+  readonly kind: 'ipc' | 'tcp';
+  /** Inbound endpoint of every task, by task id. */
+  readonly endpoints: readonly string[];
+}
+
+/** Everything a task process needs to run its task. */
+export interface TaskInit {
+  readonly task: TaskSpec;
+  readonly nodes: readonly PlannedNode[];
+  readonly tasks: readonly TaskSpec[];
+  readonly source: FlowSource;
+  readonly transport: TransportSettings;
+  readonly queueSize: number;
+  /** Module and export of the engine's messenger class (the engine's queue policy). */
+  readonly messenger: { readonly moduleUrl: string; readonly exportName: string };
+}
+
+/** Host → task. */
+export type HostMessage =
+  | { readonly v: 1; readonly type: 'init'; readonly init: TaskInit }
+  | { readonly v: 1; readonly type: 'start' }
+  | { readonly v: 1; readonly type: 'stop' }
+  | { readonly v: 1; readonly type: 'abort'; readonly reason: string };
+
+/** Task → host. */
+export type TaskMessage =
+  | { readonly v: 1; readonly type: 'ready'; readonly pid: number }
+  | { readonly v: 1; readonly type: 'started' }
+  | { readonly v: 1; readonly type: 'error'; readonly error: SerializedError }
+  | { readonly v: 1; readonly type: 'done'; readonly outcome: TaskOutcome };
+
+const serializedError: z.ZodType<SerializedError> = z.lazy(() =>
+  z.object({
+    name: z.string(),
+    message: z.string(),
+    code: z.string().optional(),
+    stack: z.string().optional(),
+    details: z.record(z.string(), z.unknown()).optional(),
+    cause: serializedError.optional(),
+  }),
+);
+
+const device = z.string().regex(/^(cpu|gpu:\d+)$/) as unknown as z.ZodType<TaskSpec['device']>;
+
+const taskSpec = z.object({
+  id: z.number().int().nonnegative(),
+  nodeIndex: z.number().int().nonnegative(),
+  nodeName: z.string(),
+  taskIndex: z.number().int().nonnegative(),
+  nbTasks: z.number().int().positive(),
+  device,
+  env: z.record(z.string(), z.string()),
+});
+
+const plannedNode = z.object({
+  index: z.number().int().nonnegative(),
+  name: z.string(),
+  kind: z.enum(['producer', 'processor', 'consumer']),
+  parents: z.array(z.number().int().nonnegative()),
+  children: z.array(z.number().int().nonnegative()),
+  nbTasks: z.number().int().positive(),
+  deviceType: z.enum(['cpu', 'gpu']),
+  requiresGpu: z.boolean(),
+  fps: z.number().positive().optional(),
+  wantsMetadata: z.boolean().optional(),
+});
+
+const taskStats = z.object({
+  received: z.number(),
+  emitted: z.number(),
+  dropped: z.number(),
+  processed: z.number(),
+  proctimeTotalMs: z.number(),
+  activeMs: z.number(),
+});
+
+const hostMessage = z.discriminatedUnion('type', [
+  z.object({
+    v: z.literal(1),
+    type: z.literal('init'),
+    init: z.object({
+      task: taskSpec,
+      nodes: z.array(plannedNode),
+      tasks: z.array(taskSpec),
+      source: z.object({ moduleUrl: z.string(), params: z.unknown() }),
+      transport: z.object({ kind: z.enum(['ipc', 'tcp']), endpoints: z.array(z.string()) }),
+      queueSize: z.number().int().positive(),
+      messenger: z.object({ moduleUrl: z.string(), exportName: z.string() }),
+    }),
+  }),
+  z.object({ v: z.literal(1), type: z.literal('start') }),
+  z.object({ v: z.literal(1), type: z.literal('stop') }),
+  z.object({ v: z.literal(1), type: z.literal('abort'), reason: z.string() }),
+]);
+
+const taskMessage = z.discriminatedUnion('type', [
+  z.object({ v: z.literal(1), type: z.literal('ready'), pid: z.number().int() }),
+  z.object({ v: z.literal(1), type: z.literal('started') }),
+  z.object({ v: z.literal(1), type: z.literal('error'), error: serializedError }),
+  z.object({
+    v: z.literal(1),
+    type: z.literal('done'),
+    outcome: z.object({
+      taskId: z.number().int(),
+      nodeName: z.string(),
+      taskIndex: z.number().int(),
+      device,
+      status: z.enum(['completed', 'stopped', 'failed', 'aborted']),
+      stats: taskStats,
+      error: serializedError.optional(),
+    }),
+  }),
+]);
+
+/** Checks a message received by a task. Throws a descriptive error when it is not a valid {@link HostMessage}. */
+export function parseHostMessage(value: unknown): HostMessage {
+  return checked(hostMessage, value, 'host') as HostMessage;
+}
+
+/** Checks a message received by the host. Throws a descriptive error when it is not a valid {@link TaskMessage}. */
+export function parseTaskMessage(value: unknown): TaskMessage {
+  return checked(taskMessage, value, 'task') as TaskMessage;
+}
+
+function checked(schema: z.ZodType, value: unknown, from: string): unknown {
+  const version = (value as { v?: unknown } | null)?.v;
+  if (version !== CONTROL_PROTOCOL_VERSION) {
+    throw new Error(`control message from ${from} has protocol version ${String(version)}, expected ${CONTROL_PROTOCOL_VERSION}`);
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw new Error(`invalid control message from ${from}: ${result.error.message}`);
+  return result.data;
+}

@@ -1,0 +1,66 @@
+import { fork } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { SpawnRequest, Spawner, TaskProcess } from '../contracts/spawner.js';
+
+// The task entry sits beside this module: `.ts` when vf runs from source, `.js` once built.
+const fromSource = import.meta.url.endsWith('.ts');
+const taskEntry = fileURLToPath(new URL(fromSource ? './taskMain.ts' : './taskMain.js', import.meta.url));
+
+/** The `tsx` loader, resolved from vf's own dependencies so that users need not install it. */
+function tsxLoaderUrl(): string {
+  return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+}
+
+/**
+ * The default spawner: `child_process.fork` of vf's task entry with a JSON IPC channel (no code is
+ * ever deserialised). TypeScript flow modules run through the `tsx` loader; from source, the
+ * `@vf/source` condition makes `@vf/*` imports resolve to `.ts` files as in the tests.
+ */
+export const forkSpawner: Spawner = {
+  spawn(request: SpawnRequest): TaskProcess {
+    const execArgv: string[] = [];
+    if (request.typescript || fromSource) execArgv.push('--import', tsxLoaderUrl());
+    if (fromSource) execArgv.push('--conditions=@vf/source');
+    const child = fork(taskEntry, [request.label], {
+      execArgv,
+      env: { ...process.env, ...request.env, VF_TASK: request.label },
+      serialization: 'json',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let exited = false;
+    const exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
+    child.once('exit', (code, signal) => {
+      exited = true;
+      for (const listener of exitListeners) listener(code, signal);
+    });
+    // A failed spawn emits 'error' and no 'exit' in some cases: report it as an exit.
+    child.once('error', () => {
+      if (!exited && child.exitCode === null && child.pid === undefined) {
+        exited = true;
+        for (const listener of exitListeners) listener(null, null);
+      }
+    });
+    return {
+      pid: child.pid,
+      send: (message) => {
+        if (!child.connected) return false;
+        child.send(message as object, (error) => {
+          // A send racing the child's exit is not an error of its own: the exit is reported.
+          if (error !== null && error !== undefined) return;
+        });
+        return true;
+      },
+      onMessage: (listener) => {
+        child.on('message', listener);
+      },
+      onExit: (listener) => {
+        if (exited) listener(child.exitCode, child.signalCode);
+        else exitListeners.push(listener);
+      },
+      kill: (signal = 'SIGKILL') => {
+        if (!exited) child.kill(signal);
+      },
+    };
+  },
+};

@@ -1,0 +1,256 @@
+import { describe, expect, it } from 'vitest';
+import type { EndReason, Envelope, InputSet } from '../contracts/messenger.js';
+import { EdgeBuffer, InputAligner } from './inputAligner.js';
+
+/** A data envelope of origin `seq`; `ticket` defaults to `seq` (the parent's output position). */
+function data(seq: number, value: unknown = seq, ticket = seq): Envelope {
+  return {
+    kind: 'data',
+    value,
+    meta: { seq, ticket, node: 'parent', taskIndex: 0, proctimeMs: 0, actualProctimeMs: 0, createdAt: 0 },
+  };
+}
+
+function end(reason: EndReason = 'completed'): Envelope {
+  return { kind: 'end', reason };
+}
+
+/** The values of a data set, failing the test for anything else. */
+function values(set: InputSet | undefined): readonly unknown[] {
+  expect(set?.kind).toBe('data');
+  return set?.kind === 'data' ? set.values : [];
+}
+
+describe('InputAligner', () => {
+  describe('alignment by seq', () => {
+    it('pairs the messages of the same origin across two parents', () => {
+      const aligner = new InputAligner([1, 1]);
+      aligner.push(0, data(0, 'a0'));
+      aligner.push(0, data(1, 'a1'));
+      aligner.push(1, data(0, 'b0'));
+      const first = aligner.take();
+      expect(first).toMatchObject({ kind: 'data', seq: 0, ticket: 0, values: ['a0', 'b0'] });
+      expect(first?.kind === 'data' && first.metas.map((meta) => meta.seq)).toEqual([0, 0]);
+      // b1 has not arrived yet.
+      expect(aligner.take()).toBeUndefined();
+      aligner.push(1, data(1, 'b1'));
+      expect(aligner.take()).toMatchObject({ kind: 'data', seq: 1, ticket: 1, values: ['a1', 'b1'] });
+      expect(aligner.take()).toBeUndefined();
+      expect(aligner.dropped).toBe(0);
+    });
+
+    it('drops older messages that can no longer be matched, and counts them', () => {
+      const aligner = new InputAligner([1, 1]);
+      for (const seq of [0, 1, 2, 3]) aligner.push(0, data(seq, `a${seq}`));
+      // The second branch skipped origins 0 and 1 (e.g. a realtime queue dropped them).
+      aligner.push(1, data(2, 'b2'));
+      expect(values(aligner.take())).toEqual(['a2', 'b2']);
+      expect(aligner.dropped).toBe(2);
+      expect(aligner.take()).toBeUndefined();
+    });
+
+    it('drops on both sides when each parent skipped different origins', () => {
+      const aligner = new InputAligner([1, 1]);
+      aligner.push(0, data(0));
+      aligner.push(0, data(2));
+      aligner.push(1, data(1));
+      aligner.push(1, data(3));
+      // 0 < 1 drops a0; then 1 < 2 drops b1; then 2 < 3 drops a2; a is empty.
+      expect(aligner.take()).toBeUndefined();
+      expect(aligner.dropped).toBe(3);
+      aligner.push(0, data(3, 'a3'));
+      expect(aligner.take()).toMatchObject({ kind: 'data', seq: 3, values: ['a3', 3] });
+    });
+
+    it('numbers the aligned sets of several parents with consecutive tickets, whatever their seq', () => {
+      const aligner = new InputAligner([1, 1]);
+      for (const seq of [5, 9]) {
+        aligner.push(0, data(seq));
+        aligner.push(1, data(seq));
+      }
+      const sets = [aligner.take(), aligner.take()].map((set) => (set?.kind === 'data' ? [set.seq, set.ticket] : []));
+      expect(sets).toEqual([
+        [5, 0],
+        [9, 1],
+      ]);
+    });
+
+    it('rejects an unknown parent index', () => {
+      expect(() => new InputAligner([1]).push(1, data(0))).toThrow(RangeError);
+    });
+  });
+
+  describe('replicated parents', () => {
+    it('reorders a replicated parent by ticket', () => {
+      const aligner = new InputAligner([3]);
+      aligner.push(0, data(2, 'two'));
+      aligner.push(0, data(1, 'one'));
+      // Ticket 0 is still missing: nothing may overtake it.
+      expect(aligner.take()).toBeUndefined();
+      aligner.push(0, data(0, 'zero'));
+      expect([aligner.take(), aligner.take(), aligner.take()].map((set) => values(set)[0])).toEqual(['zero', 'one', 'two']);
+      expect(aligner.take()).toBeUndefined();
+    });
+
+    it('aligns a replicated parent with a plain one', () => {
+      const aligner = new InputAligner([2, 1]);
+      aligner.push(1, data(0, 'p0'));
+      aligner.push(1, data(1, 'p1'));
+      aligner.push(0, data(1, 'r1'));
+      expect(aligner.take()).toBeUndefined();
+      aligner.push(0, data(0, 'r0'));
+      expect(values(aligner.take())).toEqual(['r0', 'p0']);
+      expect(values(aligner.take())).toEqual(['r1', 'p1']);
+      expect(aligner.dropped).toBe(0);
+    });
+
+    it('canAccept always admits the next ticket of a replicated parent, even when full', () => {
+      const aligner = new InputAligner([2]);
+      aligner.push(0, data(1, 1, 1));
+      aligner.push(0, data(2, 2, 2));
+      expect(aligner.canAccept(0, data(3, 3, 3), 2)).toBe(false);
+      // Ticket 0 is the one the node waits for: refusing it would deadlock.
+      expect(aligner.canAccept(0, data(0, 0, 0), 2)).toBe(true);
+      expect(aligner.canAccept(0, data(3, 3, 3), 3)).toBe(true);
+      // The end of the stream is never refused.
+      expect(aligner.canAccept(0, end(), 2)).toBe(true);
+    });
+
+    it('a plain parent is refused when full (backpressure), but never its end', () => {
+      const aligner = new InputAligner([1]);
+      aligner.push(0, data(0));
+      expect(aligner.canAccept(0, data(1), 2)).toBe(true);
+      aligner.push(0, data(1));
+      expect(aligner.canAccept(0, data(2), 2)).toBe(false);
+      expect(aligner.canAccept(0, end(), 2)).toBe(true);
+      aligner.take();
+      expect(aligner.canAccept(0, data(2), 2)).toBe(true);
+    });
+  });
+
+  describe('end of the stream', () => {
+    it('ends only when every replica has ended and the edge is drained', () => {
+      const aligner = new InputAligner([2]);
+      aligner.push(0, data(0));
+      aligner.push(0, end());
+      expect(values(aligner.take())).toEqual([0]);
+      // One replica is still running.
+      expect(aligner.take()).toBeUndefined();
+      aligner.push(0, data(1, 1, 1));
+      aligner.push(0, end());
+      expect(values(aligner.take())).toEqual([1]);
+      expect(aligner.take()).toEqual({ kind: 'end', reason: 'completed' });
+      // And it stays ended.
+      expect(aligner.take()).toEqual({ kind: 'end', reason: 'completed' });
+    });
+
+    it("propagates 'stopped' when any parent stopped", () => {
+      const aligner = new InputAligner([1, 1]);
+      aligner.push(0, end('completed'));
+      aligner.push(1, end('stopped'));
+      expect(aligner.take()).toEqual({ kind: 'end', reason: 'stopped' });
+    });
+
+    it("propagates 'stopped' when only one replica stopped", () => {
+      const aligner = new InputAligner([2]);
+      aligner.push(0, end('stopped'));
+      aligner.push(0, end('completed'));
+      expect(aligner.take()).toEqual({ kind: 'end', reason: 'stopped' });
+    });
+
+    it("once a parent has ended, discards and counts the others' remaining items", () => {
+      const aligner = new InputAligner([1, 1]);
+      aligner.push(0, data(0, 'a0'));
+      aligner.push(0, end());
+      for (const seq of [0, 1, 2]) aligner.push(1, data(seq, `b${seq}`));
+      expect(values(aligner.take())).toEqual(['a0', 'b0']);
+      // b1, b2 can never be matched; the other parent has not ended yet, so no end either.
+      expect(aligner.take()).toBeUndefined();
+      expect(aligner.dropped).toBe(2);
+      aligner.push(1, data(3));
+      expect(aligner.take()).toBeUndefined();
+      expect(aligner.dropped).toBe(3);
+      aligner.push(1, end());
+      expect(aligner.take()).toEqual({ kind: 'end', reason: 'completed' });
+      expect(aligner.dropped).toBe(3);
+    });
+  });
+
+  it('takeRaw hands out messages unaligned, in parent order, then the end', () => {
+    const aligner = new InputAligner([1, 1]);
+    aligner.push(1, data(7, 'b7'));
+    aligner.push(0, data(3, 'a3'));
+    aligner.push(0, end());
+    aligner.push(1, end());
+    const first = aligner.takeRaw();
+    expect(first?.parentIndex).toBe(0);
+    expect(first?.envelope.kind === 'data' && first.envelope.value).toBe('a3');
+    const second = aligner.takeRaw();
+    expect(second?.parentIndex).toBe(1);
+    expect(second?.envelope.kind === 'data' && second.envelope.value).toBe('b7');
+    expect(aligner.takeRaw()?.envelope).toEqual({ kind: 'end', reason: 'completed' });
+  });
+});
+
+describe('EdgeBuffer', () => {
+  it('a single-replica edge is a FIFO that ignores tickets', () => {
+    const edge = new EdgeBuffer(1);
+    edge.push(data(0, 'x', 5));
+    edge.push(data(1, 'y', 2));
+    expect(edge.size).toBe(2);
+    expect(edge.shift()?.value).toBe('x');
+    expect(edge.shift()?.value).toBe('y');
+    expect(edge.shift()).toBeUndefined();
+  });
+
+  it('a replicated edge releases by ticket and counts out-of-order items in its size', () => {
+    const edge = new EdgeBuffer(2);
+    edge.push(data(1, 'one', 1));
+    expect(edge.size).toBe(1);
+    expect(edge.peek()).toBeUndefined();
+    expect(edge.shift()).toBeUndefined();
+    edge.push(data(0, 'zero', 0));
+    expect(edge.shift()?.value).toBe('zero');
+    expect(edge.shift()?.value).toBe('one');
+    expect(edge.size).toBe(0);
+  });
+
+  it('is ended only when all replicas have ended and it is drained', () => {
+    const edge = new EdgeBuffer(2);
+    edge.push(data(0));
+    edge.push(end());
+    expect(edge.allEndsReceived).toBe(false);
+    edge.push(end('stopped'));
+    expect(edge.allEndsReceived).toBe(true);
+    expect(edge.ended).toBe(false);
+    edge.shift();
+    expect(edge.ended).toBe(true);
+    expect(edge.endReason).toBe('stopped');
+  });
+
+  it('skips a ticket gap once every replica has ended (the missing ticket can never come)', () => {
+    const edge = new EdgeBuffer(2);
+    edge.push(data(3, 'three', 3));
+    edge.push(data(5, 'five', 5));
+    edge.push(end());
+    expect(edge.peek()).toBeUndefined();
+    edge.push(end());
+    expect(edge.shift()?.value).toBe('three');
+    expect(edge.shift()?.value).toBe('five');
+    expect(edge.ended).toBe(true);
+  });
+
+  it('canAccept: the next ticket always, others only below capacity', () => {
+    const edge = new EdgeBuffer(3);
+    edge.push(data(1, 1, 1));
+    expect(edge.canAccept(2, 1)).toBe(false);
+    expect(edge.canAccept(0, 1)).toBe(true);
+    expect(edge.canAccept(2, 2)).toBe(true);
+    edge.push(data(0, 0, 0));
+    edge.shift();
+    // Ticket 1 is now the next one, and already there; ticket 2 waits for room.
+    expect(edge.canAccept(2, 1)).toBe(false);
+    edge.shift();
+    expect(edge.canAccept(2, 1)).toBe(true);
+  });
+});

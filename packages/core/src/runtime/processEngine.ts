@@ -1,0 +1,268 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
+import type { Spawner, TaskProcess } from '../contracts/spawner.js';
+import { FlowValidationError, type SerializedError, serializeError } from '../errors.js';
+import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
+import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
+import { forkSpawner } from './forkSpawner.js';
+
+/** Options shared by the multi-process engines. */
+export interface ProcessEngineOptions {
+  /** Messages each task may hold per sender before the sender waits (batch) or drops (realtime). Default 8. */
+  readonly queueSize?: number;
+  /** `ipc` (default): Unix sockets in a per-flow temporary directory. `tcp`: TCP sockets on `host`. */
+  readonly transport?: 'ipc' | 'tcp';
+  /** Address tasks bind with `tcp`. Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Starts task processes. Default: fork a Node child. */
+  readonly spawner?: Spawner;
+  /** Longest wait for every task to open and report ready. Default 60 000 ms. */
+  readonly readyTimeoutMs?: number;
+  /** After a failure or stop, how long tasks get to close before they are killed. Default 2 000 ms. */
+  readonly killGraceMs?: number;
+}
+
+/** The module and export name of an engine's messenger class, imported by every task process. */
+export interface MessengerModule {
+  readonly moduleUrl: string;
+  readonly exportName: string;
+}
+
+interface LiveTask {
+  readonly spec: TaskSpec;
+  readonly process: TaskProcess;
+  ready: boolean;
+  exited: boolean;
+  outcome: TaskOutcome | undefined;
+  error: SerializedError | undefined;
+  readonly exit: Promise<void>;
+}
+
+/**
+ * Base of the multi-process engines: one OS process per task, control over the IPC channel (checked,
+ * versioned), data over ZeroMQ. The subclass names its messenger (the queue policy); everything else,
+ * the ready handshake, stop, fail-fast, kill and clean-up, is here once.
+ */
+export abstract class ProcessExecutionEngine implements ExecutionEngine {
+  protected readonly options: Required<Omit<ProcessEngineOptions, 'spawner'>> & { spawner: Spawner };
+  #tasks: LiveTask[] = [];
+  #runDir: string | undefined;
+  #failed = false;
+  #killTimer: NodeJS.Timeout | undefined;
+  #finished: Promise<readonly TaskOutcome[]> | undefined;
+
+  constructor(options: ProcessEngineOptions = {}) {
+    const queueSize = options.queueSize ?? 8;
+    if (!Number.isInteger(queueSize) || queueSize < 1) {
+      throw new FlowValidationError('INVALID_OPTION', `${new.target.name}: queueSize must be a positive integer, got ${String(queueSize)}`);
+    }
+    const transport = options.transport ?? 'ipc';
+    if (transport !== 'ipc' && transport !== 'tcp') {
+      throw new FlowValidationError('INVALID_OPTION', `${new.target.name}: transport must be 'ipc' or 'tcp', got ${String(transport)}`);
+    }
+    this.options = {
+      queueSize,
+      transport,
+      host: options.host ?? '127.0.0.1',
+      spawner: options.spawner ?? forkSpawner,
+      readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
+      killGraceMs: options.killGraceMs ?? 2_000,
+    };
+  }
+
+  /** The messenger class every task of this engine uses (its queue policy). */
+  protected abstract readonly messengerModule: MessengerModule;
+
+  async allocateAndRunTasks(plan: ExecutionPlan): Promise<void> {
+    if (this.#tasks.length > 0) throw new FlowValidationError('INVALID_STATE', `this ${this.constructor.name} is already running a flow`);
+    const source = plan.source;
+    if (source === undefined) {
+      throw new FlowValidationError(
+        'INVALID_FLOW_MODULE',
+        `${this.constructor.name} runs each task in its own process, which rebuilds the flow from its module: create the flow with Flow.load(moduleUrl, params) from a module whose default export is defineFlow(...)`,
+      );
+    }
+    checkTopology(plan);
+    const endpoints = await this.#endpoints(plan);
+    const typescript = /\.[mc]?tsx?$/.test(new URL(source.moduleUrl).pathname) || import.meta.url.endsWith('.ts');
+    let readyCount = 0;
+    let allReady!: () => void;
+    const ready = new Promise<void>((resolve) => {
+      allReady = resolve;
+    });
+
+    for (const spec of plan.tasks) {
+      const child = this.options.spawner.spawn({
+        taskId: spec.id,
+        label: `${spec.nodeName}[${spec.taskIndex}]`,
+        env: spec.env,
+        typescript,
+      });
+      let markExited!: () => void;
+      const task: LiveTask = {
+        spec,
+        process: child,
+        ready: false,
+        exited: false,
+        outcome: undefined,
+        error: undefined,
+        exit: new Promise<void>((resolve) => {
+          markExited = resolve;
+        }),
+      };
+      this.#tasks.push(task);
+      child.onMessage((raw) => {
+        let message: ReturnType<typeof parseTaskMessage>;
+        try {
+          message = parseTaskMessage(raw);
+        } catch (error) {
+          task.error ??= serializeError(error);
+          this.#fail();
+          return;
+        }
+        switch (message.type) {
+          case 'ready':
+            if (!task.ready) {
+              task.ready = true;
+              readyCount += 1;
+              if (readyCount === plan.tasks.length) allReady();
+            }
+            break;
+          case 'started':
+            break;
+          case 'error':
+            task.error ??= message.error;
+            this.#fail();
+            break;
+          case 'done':
+            task.outcome = message.outcome;
+            if (message.outcome.status === 'failed') this.#fail();
+            break;
+        }
+      });
+      child.onExit((code, signal) => {
+        task.exited = true;
+        if (task.outcome === undefined) {
+          task.error ??= {
+            name: 'TaskExitedError',
+            message: `task process ${spec.nodeName}[${spec.taskIndex}] (pid ${String(child.pid)}) exited ${signal === null ? `with code ${String(code)}` : `on signal ${signal}`} before finishing`,
+          };
+          this.#fail();
+        }
+        markExited();
+        allReady(); // never leave run() waiting on a dead task
+      });
+      const init: TaskInit = {
+        task: spec,
+        nodes: plan.nodes,
+        tasks: plan.tasks,
+        source,
+        transport: { kind: this.options.transport, endpoints },
+        queueSize: this.options.queueSize,
+        messenger: this.messengerModule,
+      };
+      this.#send(task, { v: 1, type: 'init', init });
+    }
+
+    const timeout = setTimeout(() => {
+      for (const task of this.#tasks) {
+        if (!task.ready) task.error ??= { name: 'TaskTimeoutError', message: `task ${task.spec.nodeName}[${task.spec.taskIndex}] was not ready after ${this.options.readyTimeoutMs} ms` };
+      }
+      this.#fail();
+      allReady();
+    }, this.options.readyTimeoutMs);
+    await ready;
+    clearTimeout(timeout);
+    if (!this.#failed) for (const task of this.#tasks) this.#send(task, { v: 1, type: 'start' });
+  }
+
+  signalFlowTermination(): void {
+    for (const task of this.#tasks) this.#send(task, { v: 1, type: 'stop' });
+  }
+
+  joinTaskProcesses(): Promise<readonly TaskOutcome[]> {
+    this.#finished ??= this.#join();
+    return this.#finished;
+  }
+
+  async #join(): Promise<readonly TaskOutcome[]> {
+    await Promise.all(this.#tasks.map((task) => task.exit));
+    clearTimeout(this.#killTimer);
+    if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
+    return this.#tasks.map((task) => outcomeOf(task, this.#failed));
+  }
+
+  /** Fail fast: ask every task to abort, and kill whatever is still alive after the grace period. */
+  #fail(): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    for (const task of this.#tasks) this.#send(task, { v: 1, type: 'abort', reason: 'another task of the flow failed' });
+    this.#killTimer = setTimeout(() => {
+      for (const task of this.#tasks) if (!task.exited) task.process.kill('SIGKILL');
+    }, this.options.killGraceMs);
+    this.#killTimer.unref();
+  }
+
+  #send(task: LiveTask, message: HostMessage): void {
+    if (!task.exited) task.process.send(message);
+  }
+
+  async #endpoints(plan: ExecutionPlan): Promise<string[]> {
+    if (this.options.transport === 'tcp') {
+      return Promise.all(plan.tasks.map(async () => `tcp://${this.options.host}:${await freePort(this.options.host)}`));
+    }
+    // Unix socket paths are limited to ~107 bytes: keep the directory name short.
+    this.#runDir = mkdtempSync(join(tmpdir(), 'vf-'));
+    return plan.tasks.map((task) => `ipc://${join(this.#runDir as string, `t${task.id}`)}`);
+  }
+}
+
+function outcomeOf(task: LiveTask, flowFailed: boolean): TaskOutcome {
+  const base = task.outcome ?? {
+    taskId: task.spec.id,
+    nodeName: task.spec.nodeName,
+    taskIndex: task.spec.taskIndex,
+    device: task.spec.device,
+    status: 'aborted' as const,
+    stats: { received: 0, emitted: 0, dropped: 0, processed: 0, proctimeTotalMs: 0, activeMs: 0 },
+  };
+  if (task.error !== undefined && (base.status !== 'failed' || base.error === undefined)) {
+    // A task that reported an error, or died, is the failure; one that was merely aborted is not.
+    const aborted = task.error.code === 'ABORTED' || (flowFailed && task.outcome?.status === 'aborted');
+    if (!aborted) return { ...base, status: 'failed', error: task.error };
+  }
+  return base;
+}
+
+/**
+ * Multi-process engines run a replicated node's tasks from a single sender, so that replicas take
+ * work in order and their outputs can be put back in order. Not supported yet: a replicated node
+ * with several parents, or fed by another replicated node.
+ */
+function checkTopology(plan: ExecutionPlan): void {
+  for (const node of plan.nodes) {
+    if (node.nbTasks === 1) continue;
+    const parents = node.parents.map((index) => plan.nodes[index]);
+    if (parents.length > 1 || parents.some((parent) => (parent?.nbTasks ?? 1) > 1)) {
+      throw new FlowValidationError(
+        'UNSUPPORTED_TOPOLOGY',
+        `node "${node.name}" runs as ${node.nbTasks} tasks and is fed by ${parents.map((parent) => `"${parent?.name}" (${parent?.nbTasks} tasks)`).join(', ')}: multi-process engines need a replicated node to have one parent that runs as one task; put a one-task IdentityProcessor (or, for several parents, a JoinerProcessor) in between`,
+        { details: { node: node.name } },
+      );
+    }
+  }
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}

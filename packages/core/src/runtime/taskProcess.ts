@@ -1,0 +1,101 @@
+import type { Messenger } from '../contracts/messenger.js';
+import { serializeError } from '../errors.js';
+import { Flow } from '../flow/flow.js';
+import type { ZmqMessenger } from '../transport/zmqMessenger.js';
+import { type HostMessage, parseHostMessage, type TaskInit, type TaskMessage } from './controlProtocol.js';
+import { runTask } from './taskLoop.js';
+import { AbortedError } from './waiting.js';
+
+/** How long a task may take to close its sockets and exit once its parent process is gone. */
+const ORPHAN_EXIT_MS = 1500;
+
+type MessengerClass = new (init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean) => ZmqMessenger;
+
+/**
+ * The body of a task process: waits for `init` from the host, rebuilds the flow from its module,
+ * runs its one task over the engine's messenger, reports `done`, and exits. If the host dies
+ * (the IPC channel closes), the task aborts and exits on its own: no orphans.
+ */
+export function runTaskProcess(): void {
+  const send = (message: TaskMessage) => {
+    if (process.connected) process.send?.(message);
+  };
+  const abort = new AbortController();
+  const stop = new AbortController();
+  let startGate!: () => void;
+  let cancelStart!: (error: Error) => void;
+  const started = new Promise<void>((resolve, reject) => {
+    startGate = resolve;
+    cancelStart = reject;
+  });
+  started.catch(() => undefined);
+  let running = false;
+
+  const fail = (error: unknown) => {
+    send({ v: 1, type: 'error', error: serializeError(error) });
+    abort.abort();
+    cancelStart(new AbortedError());
+  };
+
+  process.on('disconnect', () => {
+    // The host is gone: abort, and make sure the process ends even if a close() hangs.
+    abort.abort();
+    cancelStart(new AbortedError('the host process is gone'));
+    setTimeout(() => process.exit(1), ORPHAN_EXIT_MS).unref();
+  });
+
+  process.on('message', (raw: unknown) => {
+    let message: HostMessage;
+    try {
+      message = parseHostMessage(raw);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    switch (message.type) {
+      case 'init':
+        if (running) return fail(new Error('received init twice'));
+        running = true;
+        execute(message.init).catch(fail);
+        break;
+      case 'start':
+        startGate();
+        break;
+      case 'stop':
+        stop.abort();
+        break;
+      case 'abort':
+        abort.abort();
+        cancelStart(new AbortedError(message.reason));
+        break;
+    }
+  });
+  // SIGINT reaches the whole process group on Ctrl-C: the host turns it into a stop; ignore it here.
+  process.on('SIGINT', () => undefined);
+
+  async function execute(init: TaskInit): Promise<void> {
+    const flow = await Flow.load(init.source.moduleUrl, init.source.params);
+    const node = flow.nodes[init.task.nodeIndex];
+    if (node === undefined || node.name !== init.task.nodeName) {
+      throw new Error(
+        `the flow module built a different graph in this process: node ${init.task.nodeIndex} is "${node?.name}", expected "${init.task.nodeName}" (flow construction must be deterministic)`,
+      );
+    }
+    const module = (await import(init.messenger.moduleUrl)) as Record<string, unknown>;
+    const MessengerType = module[init.messenger.exportName] as MessengerClass | undefined;
+    if (typeof MessengerType !== 'function') throw new Error(`${init.messenger.moduleUrl} exports no ${init.messenger.exportName}`);
+    const messenger = new MessengerType(init, abort.signal, () => stop.signal.aborted);
+    await messenger.connect();
+    const outcome = await runTask({
+      node,
+      spec: init.task,
+      messenger: messenger as Messenger,
+      signal: AbortSignal.any([stop.signal, abort.signal]),
+      onReady: () => send({ v: 1, type: 'ready', pid: process.pid }),
+      start: started,
+    });
+    await messenger.close(outcome.status === 'completed' || outcome.status === 'stopped');
+    send({ v: 1, type: 'done', outcome });
+    process.disconnect?.();
+  }
+}

@@ -1,0 +1,341 @@
+import * as zmq from 'zeromq';
+import type { EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from '../contracts/messenger.js';
+import type { TaskInit } from '../runtime/controlProtocol.js';
+import { InputAligner } from '../runtime/inputAligner.js';
+import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
+import { joinValue, packHeader, splitValue, unpackHeader, WireError } from '../wire/codec.js';
+
+/**
+ * Frames on the data path (ZeroMQ), DEALER (publisher) → ROUTER (receiver):
+ *   hello  `['h', taskId]`                      first message of every connection
+ *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure]` + raw frames
+ *   end    `['e', reason]`                      the end of the stream; never dropped
+ * and ROUTER → DEALER:
+ *   credit `['c', n]`                           room for n more data messages
+ * Credits make every queue bounded and exact: a publisher sends only with credit, so the
+ * receiver's buffer never exceeds `queueSize` per sender. What a publisher does without credit is
+ * the engine's queue policy ({@link ZmqMessenger.deliver}).
+ */
+
+/** One task of a child node, seen from the publisher: its socket and the credit it granted. */
+export class ReplicaLink {
+  credit = 0;
+  readonly socket: zmq.Dealer;
+  readonly taskId: number;
+
+  constructor(socket: zmq.Dealer, taskId: number) {
+    this.socket = socket;
+    this.taskId = taskId;
+  }
+}
+
+/** Every task of one child node: a message goes to exactly one of them. */
+export class ChildLink {
+  readonly replicas: readonly ReplicaLink[];
+  readonly nodeName: string;
+  readonly creditArrived = new Notifier();
+  #next = 0;
+
+  constructor(nodeName: string, replicas: readonly ReplicaLink[]) {
+    this.nodeName = nodeName;
+    this.replicas = replicas;
+  }
+
+  /** A replica with credit, taken round-robin so that free replicas share the work; else undefined. */
+  pickReplica(): ReplicaLink | undefined {
+    for (let tried = 0; tried < this.replicas.length; tried++) {
+      const replica = this.replicas[(this.#next + tried) % this.replicas.length] as ReplicaLink;
+      if (replica.credit > 0) {
+        this.#next = (this.#next + tried + 1) % this.replicas.length;
+        return replica;
+      }
+    }
+    return undefined;
+  }
+}
+
+type DataEnvelope = Extract<Envelope, { kind: 'data' }>;
+
+/**
+ * A task's messenger over ZeroMQ, shared by the multi-process engines. Receiving (alignment,
+ * reordering after replicas, credits) is the same for every engine; publishing without credit is
+ * the engine's policy: subclasses implement {@link deliver}.
+ */
+export abstract class ZmqMessenger implements Messenger {
+  protected readonly init: TaskInit;
+  protected readonly signal: AbortSignal;
+  protected readonly children: ChildLink[] = [];
+  readonly #inbound: zmq.Router | undefined;
+  readonly #aligner: InputAligner | undefined;
+  readonly #received = new Notifier();
+  readonly #creditSends = new Mutex();
+  readonly #senders = new Map<string, { taskId: number; parentIndex: number }>();
+  readonly #senderOf = new WeakMap<Envelope, number>();
+  readonly #pendingCredit = new Map<number, number>();
+  readonly #routingIds = new Map<number, Buffer>();
+  readonly #creditBatch: number;
+  readonly #isStopRequested: () => boolean;
+  #fatal: Error | undefined;
+  #published = 0;
+  #lastInput: Extract<InputSet, { kind: 'data' }> | undefined;
+  #lastEnd: EndReason = 'completed';
+  #loops: Promise<void>[] = [];
+
+  constructor(init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean) {
+    this.init = init;
+    this.signal = signal;
+    this.#isStopRequested = isStopRequested;
+    this.#creditBatch = Math.max(1, Math.floor(init.queueSize / 2));
+    const node = init.nodes[init.task.nodeIndex];
+    if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);
+    if (node.parents.length > 0) {
+      this.#inbound = new zmq.Router({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0 });
+      this.#aligner = new InputAligner(
+        node.parents.map((parent) => init.nodes[parent]?.nbTasks ?? 1),
+        (_parentIndex, envelope) => this.#release(envelope),
+      );
+    }
+    signal.addEventListener('abort', () => this.#received.notify(), { once: true });
+  }
+
+  /** Binds the inbound socket and connects to every child task. Call once before use. */
+  async connect(): Promise<void> {
+    const { task, tasks, nodes, transport } = this.init;
+    if (this.#inbound !== undefined) {
+      await this.#inbound.bind(transport.endpoints[task.id] as string);
+      this.#loops.push(this.#receiveLoop(this.#inbound));
+    }
+    const node = nodes[task.nodeIndex];
+    for (const childIndex of node?.children ?? []) {
+      const childTasks = tasks.filter((candidate) => candidate.nodeIndex === childIndex);
+      const replicas = childTasks.map((childTask) => {
+        const socket = new zmq.Dealer({ routingId: `t${task.id}`, linger: 5000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+        socket.connect(transport.endpoints[childTask.id] as string);
+        return new ReplicaLink(socket, childTask.id);
+      });
+      const link = new ChildLink(nodes[childIndex]?.name ?? String(childIndex), replicas);
+      this.children.push(link);
+      for (const replica of replicas) {
+        await replica.socket.send(packHeader(['h', task.id]));
+        this.#loops.push(this.#creditLoop(link, replica));
+      }
+    }
+  }
+
+  /**
+   * Sends one encoded data message to one task of `link`'s node. Called only by the publisher.
+   * Batch waits for credit; realtime keeps only the freshest message until credit comes.
+   */
+  protected abstract deliver(link: ChildLink, frames: Buffer[]): Promise<void>;
+
+  /** Sends to a replica, spending one credit. For {@link deliver} implementations. */
+  protected async sendTo(replica: ReplicaLink, frames: Buffer[]): Promise<void> {
+    replica.credit -= 1;
+    await replica.socket.send(frames);
+  }
+
+  /** Waits until some replica of `link` grants credit (rejects with AbortedError on abort). */
+  protected waitForCredit(link: ChildLink): Promise<void> {
+    return link.creditArrived.wait(this.signal);
+  }
+
+  async publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> {
+    if (this.children.length === 0) return;
+    const ticket = this.#published++;
+    const m = meta ?? this.#defaultMeta(ticket);
+    const { structure, frames } = splitValue(value);
+    const message = [
+      packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, structure]),
+      ...frames,
+    ];
+    for (const link of this.children) await this.deliver(link, message);
+  }
+
+  async publishTerminationMessage(reason: EndReason = 'completed'): Promise<void> {
+    const frame = packHeader(['e', reason]);
+    for (const link of this.children) {
+      for (const replica of link.replicas) await replica.socket.send(frame);
+    }
+  }
+
+  async passthroughMessage(): Promise<void> {
+    if (this.#lastInput === undefined) return;
+    await this.publishMessage(this.#lastInput.values[0], this.#lastInput.metas[0]);
+  }
+
+  passthroughTerminationMessage(): Promise<void> {
+    return this.publishTerminationMessage(this.#lastEnd);
+  }
+
+  async receiveMessage(): Promise<InputSet> {
+    const input = await this.#until((aligner) => aligner.take());
+    if (input.kind === 'data') this.#lastInput = input;
+    else this.#lastEnd = input.reason;
+    return input;
+  }
+
+  receiveRawMessage(): Promise<RawMessage> {
+    return this.#until((aligner) => aligner.takeRaw());
+  }
+
+  checkForTermination(): boolean {
+    return this.#isStopRequested();
+  }
+
+  droppedCount(): number {
+    return this.#aligner?.dropped ?? 0;
+  }
+
+  /** Closes every socket. `graceful`: give queued messages (the end of stream) time to leave. */
+  async close(graceful: boolean): Promise<void> {
+    for (const link of this.children) {
+      for (const replica of link.replicas) {
+        if (!graceful) replica.socket.linger = 0;
+        replica.socket.close();
+      }
+    }
+    this.#inbound?.close();
+    await Promise.allSettled(this.#loops);
+  }
+
+  async #until<T>(attempt: (aligner: InputAligner) => T | undefined): Promise<T> {
+    const aligner = this.#aligner;
+    if (aligner === undefined) throw new Error(`node "${this.init.task.nodeName}" has no inputs to receive`);
+    for (;;) {
+      if (this.#fatal !== undefined) throw this.#fatal;
+      if (this.signal.aborted) throw new AbortedError();
+      const result = attempt(aligner);
+      if (result !== undefined) {
+        this.#flushCredits(false);
+        return result;
+      }
+      // About to wait: hand back every credit first, or sender and receiver could wait on each other.
+      this.#flushCredits(true);
+      await this.#received.wait(this.signal);
+    }
+  }
+
+  async #receiveLoop(socket: zmq.Router): Promise<void> {
+    try {
+      for await (const [routingId, header, ...raw] of socket) {
+        try {
+          this.#accept(routingId as Buffer, header, raw);
+        } catch (error) {
+          this.#fatal ??= error instanceof Error ? error : new Error(String(error));
+        }
+        this.#received.notify();
+      }
+    } catch (error) {
+      if (!isClosed(error)) this.#fatal ??= error as Error;
+      this.#received.notify();
+    }
+  }
+
+  #accept(routingId: Buffer, header: Buffer | undefined, raw: Buffer[]): void {
+    const fields = unpackHeader(header);
+    if (!Array.isArray(fields) || typeof fields[0] !== 'string') throw new WireError('envelope header must be an array starting with its kind');
+    const key = routingId.toString('latin1');
+    if (fields[0] === 'h') {
+      const taskId = fields[1];
+      const sender = typeof taskId === 'number' ? this.init.tasks[taskId] : undefined;
+      const node = this.init.nodes[this.init.task.nodeIndex];
+      const parentIndex = sender === undefined ? -1 : (node?.parents.indexOf(sender.nodeIndex) ?? -1);
+      if (sender === undefined || parentIndex < 0) throw new WireError(`hello from ${String(taskId)}, which is not a parent task`);
+      this.#senders.set(key, { taskId: sender.id, parentIndex });
+      this.#routingIds.set(sender.id, Buffer.from(routingId));
+      this.#grant(sender.id, this.init.queueSize);
+      return;
+    }
+    const sender = this.#senders.get(key);
+    if (sender === undefined) throw new WireError(`message from unknown peer ${key}`);
+    const aligner = this.#aligner as InputAligner;
+    if (fields[0] === 'e') {
+      const reason = fields[1] === 'stopped' ? 'stopped' : 'completed';
+      aligner.push(sender.parentIndex, { kind: 'end', reason });
+      return;
+    }
+    if (fields[0] !== 'd' || fields.length !== 8) throw new WireError(`unknown envelope kind ${String(fields[0])} or wrong length ${fields.length}`);
+    const [, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure] = fields as [
+      string,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      unknown,
+    ];
+    for (const number of [seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt]) {
+      if (typeof number !== 'number' || !Number.isFinite(number)) throw new WireError('data envelope has a non-numeric metadata field');
+    }
+    const parentNode = this.init.nodes[this.init.tasks[sender.taskId]?.nodeIndex ?? -1];
+    const envelope: DataEnvelope = {
+      kind: 'data',
+      value: joinValue(structure, raw),
+      meta: { seq, ticket, node: parentNode?.name ?? '?', taskIndex, proctimeMs, actualProctimeMs, createdAt },
+    };
+    this.#senderOf.set(envelope, sender.taskId);
+    aligner.push(sender.parentIndex, envelope);
+  }
+
+  #release(envelope: Envelope): void {
+    const taskId = this.#senderOf.get(envelope);
+    if (taskId === undefined) return;
+    this.#pendingCredit.set(taskId, (this.#pendingCredit.get(taskId) ?? 0) + 1);
+  }
+
+  #flushCredits(all: boolean): void {
+    for (const [taskId, count] of this.#pendingCredit) {
+      if (count === 0 || (!all && count < this.#creditBatch)) continue;
+      this.#pendingCredit.set(taskId, 0);
+      this.#grant(taskId, count);
+    }
+  }
+
+  #grant(taskId: number, count: number): void {
+    const routingId = this.#routingIds.get(taskId);
+    const socket = this.#inbound;
+    if (routingId === undefined || socket === undefined) return;
+    this.#creditSends
+      .run(() => socket.send([routingId, packHeader(['c', count])]))
+      .catch((error: unknown) => {
+        if (!isClosed(error)) this.#fatal ??= error as Error;
+      });
+  }
+
+  async #creditLoop(link: ChildLink, replica: ReplicaLink): Promise<void> {
+    try {
+      for await (const [header] of replica.socket) {
+        const fields = unpackHeader(header);
+        if (!Array.isArray(fields) || fields[0] !== 'c' || typeof fields[1] !== 'number' || !(fields[1] > 0)) {
+          throw new WireError(`bad credit frame from task ${replica.taskId}`);
+        }
+        replica.credit += fields[1];
+        link.creditArrived.notify();
+      }
+    } catch (error) {
+      if (!isClosed(error)) {
+        this.#fatal ??= error as Error;
+        link.creditArrived.notify();
+      }
+    }
+  }
+
+  #defaultMeta(ticket: number): MessageMetadata {
+    const input = this.#lastInput;
+    return {
+      seq: input?.seq ?? ticket,
+      ticket: input?.ticket ?? ticket,
+      node: this.init.task.nodeName,
+      taskIndex: this.init.task.taskIndex,
+      proctimeMs: 0,
+      actualProctimeMs: 0,
+      createdAt: Date.now(),
+    };
+  }
+}
+
+function isClosed(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'EAGAIN' || code === 'ETERM' || code === 'ENOTSOCK' || code === 'EBADF';
+}
