@@ -7,6 +7,7 @@
 export { cpuOnlyAllocator, type Device, type DeviceAllocator, type DevicePlacement } from './contracts/deviceAllocator.js';
 export type { ExecutionEngine, TaskOutcome, TaskStats, TaskStatus } from './contracts/engine.js';
 export type { EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from './contracts/messenger.js';
+export type { Spawner, SpawnRequest, TaskProcess } from './contracts/spawner.js';
 export { buildReport, type ReportInput } from './flow/report.js';
 export { type TopologicalOrder, topologicalSort } from './graph/topologicalSort.js';
 export { type FlowGraph, validateGraph } from './graph/validateGraph.js';
@@ -19,10 +20,6 @@ export {
   type TaskSpec,
 } from './plan/executionPlan.js';
 export { type Clock, systemClock } from './runtime/clock.js';
-export { EdgeBuffer, InputAligner } from './runtime/inputAligner.js';
-export { runTask, type TaskRunOptions } from './runtime/taskLoop.js';
-export { AbortedError, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
-export type { SpawnRequest, Spawner, TaskProcess } from './contracts/spawner.js';
 export {
   CONTROL_PROTOCOL_VERSION,
   type HostMessage,
@@ -33,6 +30,9 @@ export {
   type TransportSettings,
 } from './runtime/controlProtocol.js';
 export { forkSpawner } from './runtime/forkSpawner.js';
+export { EdgeBuffer, InputAligner } from './runtime/inputAligner.js';
 export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine } from './runtime/processEngine.js';
+export { runTask, type TaskRunOptions } from './runtime/taskLoop.js';
+export { AbortedError, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { ChildLink, ReplicaLink, ZmqMessenger } from './transport/zmqMessenger.js';
-export { type Dtype, DTYPES, decodeValue, encodeValue, joinValue, splitValue, WireError } from './wire/codec.js';
+export { DTYPES, type Dtype, decodeValue, encodeValue, joinValue, splitValue, WireError } from './wire/codec.js';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeviceAllocator } from '../contracts/deviceAllocator.js';
 import { AllocationError, FlowValidationError, isVfError } from '../errors.js';
 import { InProcessEngine } from '../inProcess/inProcessEngine.js';
 import { IntProducer } from '../library/intProducer.js';
@@ -111,7 +112,7 @@ describe('Flow lifecycle', () => {
     expect(sink.items).toEqual(sink.items.map((_, index) => index));
   });
 
-  it('a GPU-only node with the default allocator makes run() reject with AllocationError before anything starts', async () => {
+  it('a GPU-only node with the default allocator: run() rejects with AllocationError before anything starts; the flow can run later', async () => {
     const source = new Recording({ name: 'source' });
     const detector = new GpuOnly({ name: 'detector', deviceType: 'gpu' }).from(source);
     const sink = new Collect({ name: 'sink' }).from(detector);
@@ -131,6 +132,20 @@ describe('Flow lifecycle', () => {
     expect(process.listenerCount('SIGINT')).toBe(sigintListeners);
     // Nothing started, so there is nothing to join.
     await expectRejection(flow.join(), 'INVALID_STATE');
+
+    // The flow is still unstarted: it can run with an allocator that has a GPU.
+    const withGpu: DeviceAllocator = {
+      allocate: (planned) =>
+        planned.map((entry) =>
+          Array.from({ length: entry.nbTasks }, () => ({ device: entry.requiresGpu ? ('gpu:0' as const) : ('cpu' as const), env: {} })),
+        ),
+    };
+    await flow.run(new InProcessEngine(), { deviceAllocator: withGpu });
+    const report = await flow.join();
+    expect(report.status).toBe('completed');
+    expect(source.produced).toBe(true);
+    expect(sink.items).toEqual([1]);
+    expect(report.nodes.find((entry) => entry.name === 'detector')?.device).toEqual(['gpu:0']);
   });
 
   it('a run removes its SIGINT handler when it ends', async () => {

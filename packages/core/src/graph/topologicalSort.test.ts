@@ -76,6 +76,19 @@ describe('topologicalSort', () => {
     expectParentsFirst(order);
   });
 
+  it('among ready nodes, the one discovered first goes first (not the one that became ready first)', () => {
+    const p = new Source({ name: 'p' });
+    const a = new Step({ name: 'A' });
+    const c = new Step({ name: 'C' });
+    // p's children, in wiring order: A (which also waits for C), B, C. D hangs off B.
+    a.from(p, c);
+    const b = new Step({ name: 'B' }).from(p);
+    c.from(p);
+    new Step({ name: 'D' }).from(b);
+    // D becomes ready (after B) before A does (after C), but A was discovered first.
+    expect(names(topologicalSort([p]).order)).toEqual(['p', 'B', 'C', 'A', 'D']);
+  });
+
   it('follows the order of the roots', () => {
     const p1 = new Source({ name: 'p1' });
     const p2 = new Source({ name: 'p2' });

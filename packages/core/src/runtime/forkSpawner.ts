@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { SpawnRequest, Spawner, TaskProcess } from '../contracts/spawner.js';
+import type { Spawner, SpawnRequest, TaskProcess } from '../contracts/spawner.js';
 
 // The task entry sits beside this module: `.ts` when vf runs from source, `.js` once built.
 const fromSource = import.meta.url.endsWith('.ts');

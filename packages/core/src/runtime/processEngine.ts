@@ -169,7 +169,11 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
 
     const timeout = setTimeout(() => {
       for (const task of this.#tasks) {
-        if (!task.ready) task.error ??= { name: 'TaskTimeoutError', message: `task ${task.spec.nodeName}[${task.spec.taskIndex}] was not ready after ${this.options.readyTimeoutMs} ms` };
+        if (!task.ready)
+          task.error ??= {
+            name: 'TaskTimeoutError',
+            message: `task ${task.spec.nodeName}[${task.spec.taskIndex}] was not ready after ${this.options.readyTimeoutMs} ms`,
+          };
       }
       this.#fail();
       allReady();
@@ -177,6 +181,16 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     await ready;
     clearTimeout(timeout);
     if (!this.#failed) for (const task of this.#tasks) this.#send(task, { v: 1, type: 'start' });
+  }
+
+  /** Process ids of this run's tasks, in task order (for monitoring and tests). */
+  get pids(): readonly (number | undefined)[] {
+    return this.#tasks.map((task) => task.process.pid);
+  }
+
+  /** Directory holding this run's `ipc://` socket files; removed when the run ends. */
+  get socketDirectory(): string | undefined {
+    return this.#runDir;
   }
 
   signalFlowTermination(): void {

@@ -12,6 +12,7 @@ import { joinValue, packHeader, splitValue, unpackHeader, WireError } from '../w
  *   end    `['e', reason]`                      the end of the stream; never dropped
  * and ROUTER → DEALER:
  *   credit `['c', n]`                           room for n more data messages
+ *   ack    `['a']`                              the end arrived; the sender may close its socket
  * Credits make every queue bounded and exact: a publisher sends only with credit, so the
  * receiver's buffer never exceeds `queueSize` per sender. What a publisher does without credit is
  * the engine's queue policy ({@link ZmqMessenger.deliver}).
@@ -20,6 +21,7 @@ import { joinValue, packHeader, splitValue, unpackHeader, WireError } from '../w
 /** One task of a child node, seen from the publisher: its socket and the credit it granted. */
 export class ReplicaLink {
   credit = 0;
+  endAcknowledged = false;
   readonly socket: zmq.Dealer;
   readonly taskId: number;
 
@@ -144,10 +146,7 @@ export abstract class ZmqMessenger implements Messenger {
     const ticket = this.#published++;
     const m = meta ?? this.#defaultMeta(ticket);
     const { structure, frames } = splitValue(value);
-    const message = [
-      packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, structure]),
-      ...frames,
-    ];
+    const message = [packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, structure]), ...frames];
     for (const link of this.children) await this.deliver(link, message);
   }
 
@@ -155,6 +154,11 @@ export abstract class ZmqMessenger implements Messenger {
     const frame = packHeader(['e', reason]);
     for (const link of this.children) {
       for (const replica of link.replicas) await replica.socket.send(frame);
+    }
+    // Wait until every child has the end: zero-copy frames must not be freed (process exit) while
+    // ZeroMQ is still writing them. A dead child ends the flow through the host, which aborts this wait.
+    for (const link of this.children) {
+      while (link.replicas.some((replica) => !replica.endAcknowledged)) await link.creditArrived.wait(this.signal);
     }
   }
 
@@ -233,7 +237,8 @@ export abstract class ZmqMessenger implements Messenger {
 
   #accept(routingId: Buffer, header: Buffer | undefined, raw: Buffer[]): void {
     const fields = unpackHeader(header);
-    if (!Array.isArray(fields) || typeof fields[0] !== 'string') throw new WireError('envelope header must be an array starting with its kind');
+    if (!Array.isArray(fields) || typeof fields[0] !== 'string')
+      throw new WireError('envelope header must be an array starting with its kind');
     const key = routingId.toString('latin1');
     if (fields[0] === 'h') {
       const taskId = fields[1];
@@ -252,9 +257,11 @@ export abstract class ZmqMessenger implements Messenger {
     if (fields[0] === 'e') {
       const reason = fields[1] === 'stopped' ? 'stopped' : 'completed';
       aligner.push(sender.parentIndex, { kind: 'end', reason });
+      this.#sendToSender(sender.taskId, packHeader(['a']));
       return;
     }
-    if (fields[0] !== 'd' || fields.length !== 8) throw new WireError(`unknown envelope kind ${String(fields[0])} or wrong length ${fields.length}`);
+    if (fields[0] !== 'd' || fields.length !== 8)
+      throw new WireError(`unknown envelope kind ${String(fields[0])} or wrong length ${fields.length}`);
     const [, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure] = fields as [
       string,
       number,
@@ -293,11 +300,15 @@ export abstract class ZmqMessenger implements Messenger {
   }
 
   #grant(taskId: number, count: number): void {
+    this.#sendToSender(taskId, packHeader(['c', count]));
+  }
+
+  #sendToSender(taskId: number, frame: Buffer): void {
     const routingId = this.#routingIds.get(taskId);
     const socket = this.#inbound;
     if (routingId === undefined || socket === undefined) return;
     this.#creditSends
-      .run(() => socket.send([routingId, packHeader(['c', count])]))
+      .run(() => socket.send([routingId, frame]))
       .catch((error: unknown) => {
         if (!isClosed(error)) this.#fatal ??= error as Error;
       });
@@ -307,6 +318,11 @@ export abstract class ZmqMessenger implements Messenger {
     try {
       for await (const [header] of replica.socket) {
         const fields = unpackHeader(header);
+        if (Array.isArray(fields) && fields[0] === 'a') {
+          replica.endAcknowledged = true;
+          link.creditArrived.notify();
+          continue;
+        }
         if (!Array.isArray(fields) || fields[0] !== 'c' || typeof fields[1] !== 'number' || !(fields[1] > 0)) {
           throw new WireError(`bad credit frame from task ${replica.taskId}`);
         }

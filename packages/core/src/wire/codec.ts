@@ -137,7 +137,7 @@ function restoreFrame(ref: Record<string, unknown>, raw: readonly Buffer[], used
     throw new WireError(`frame ${index}: ${frame.length} bytes do not hold ${length} ${String(dtype)} elements`);
   }
   // Views need aligned offsets; copy only when the transport handed us an unaligned slice.
-  if (frame.byteOffset % type.BYTES_PER_ELEMENT === 0) return new type(frame.buffer, frame.byteOffset, length);
+  if (frame.byteOffset % type.BYTES_PER_ELEMENT === 0) return new type(frame.buffer as ArrayBuffer, frame.byteOffset, length);
   const copy = new type(length);
   new Uint8Array(copy.buffer).set(frame);
   return copy;

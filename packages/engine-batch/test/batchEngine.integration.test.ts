@@ -1,0 +1,124 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Flow, FlowValidationError, TaskFailedError } from '@vf/core';
+import { FileAppenderConsumer, IntProducer } from '@vf/core/nodes';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BatchExecutionEngine } from '../src/index.js';
+
+const flowUrl = (name: string) => new URL(`./flows/${name}.ts`, import.meta.url);
+const linearUrl = new URL('../../core/src/testing/flows/linear.ts', import.meta.url);
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The run left nothing behind: every task process gone, the socket directory removed. */
+function expectNothingLeft(engine: BatchExecutionEngine): void {
+  expect(engine.pids.length).toBeGreaterThan(0);
+  for (const pid of engine.pids) expect(alive(pid), `task pid ${pid} still running`).toBe(false);
+  const dir = engine.socketDirectory;
+  if (dir !== undefined) expect(existsSync(dir), `socket directory ${dir} left behind`).toBe(false);
+}
+
+const readLines = async (file: string) =>
+  (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as unknown);
+
+describe('BatchExecutionEngine', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vf-batch-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('delivers 10,000 items exactly once and in order through nbTasks: 3', { timeout: 60_000 }, async () => {
+    const out = join(dir, 'out.jsonl');
+    const flow = await Flow.load(linearUrl, { end: 9_999, out, nbTasks: 3, maxDelayMs: 0 });
+    const engine = new BatchExecutionEngine({ queueSize: 8 });
+    await flow.run(engine);
+    const report = await flow.join();
+    expect(report.status).toBe('completed');
+    expect(await readLines(out)).toEqual(Array.from({ length: 10_000 }, (_, index) => index));
+    const identity = report.nodes.find((node) => node.name === 'identity');
+    expect(identity?.tasks).toBe(3);
+    expect(identity?.received).toBe(10_000);
+    expect(report.nodes.find((node) => node.name === 'sink')?.received).toBe(10_000);
+    expectNothingLeft(engine);
+  });
+
+  it('carries 1080p frames (1920×1080×3 Uint8Array) byte-identical, also over tcp', { timeout: 60_000 }, async () => {
+    for (const transport of ['ipc', 'tcp'] as const) {
+      const out = join(dir, `${transport}.jsonl`);
+      const flow = await Flow.load(flowUrl('frames'), { count: 6, out, nbTasks: 2 });
+      const engine = new BatchExecutionEngine({ queueSize: 2, transport });
+      await flow.run(engine);
+      const report = await flow.join();
+      expect(report.status).toBe('completed');
+      const { SyntheticFrames } = await import('./flows/frames.js');
+      const { createHash } = await import('node:crypto');
+      const expected = [...new SyntheticFrames(6).produce()].map((frame) => ({
+        index: frame.index,
+        type: 'Uint8Array',
+        bytes: 1920 * 1080 * 3,
+        sha: createHash('sha256').update(frame.data).digest('hex'),
+      }));
+      expect(await readLines(out)).toEqual(expected);
+      expectNothingLeft(engine);
+    }
+  });
+
+  it('fails fast when a task is SIGKILLed: TaskFailedError, no process or socket left', { timeout: 60_000 }, async () => {
+    const pidFile = join(dir, 'pids');
+    const out = join(dir, 'out.jsonl');
+    const flow = await Flow.load(flowUrl('killable'), { pidFile, out });
+    const engine = new BatchExecutionEngine({ queueSize: 4 });
+    await flow.run(engine);
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(out) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const victimPid = Number((await readFile(pidFile, 'utf8')).trim());
+    const killedAt = Date.now();
+    process.kill(victimPid, 'SIGKILL');
+    const report = await flow.join();
+    expect(Date.now() - killedAt).toBeLessThan(5_000);
+    expect(report.status).toBe('failed');
+    expect(report.error).toBeInstanceOf(TaskFailedError);
+    expect(report.error?.nodeName).toBe('victim');
+    expect(report.error?.message).toContain('SIGKILL');
+    expectNothingLeft(engine);
+  });
+
+  it('rejects a flow built in place (no flow module) before starting anything', async () => {
+    const numbers = new IntProducer(0, 3);
+    const flow = new Flow([numbers], [new FileAppenderConsumer(join(dir, 'x')).from(numbers)]);
+    const engine = new BatchExecutionEngine();
+    await expect(flow.run(engine)).rejects.toMatchObject({ code: 'INVALID_FLOW_MODULE' });
+    expect(engine.pids).toEqual([]);
+  });
+
+  it('rejects a replicated node fed by a replicated node with a clear error', async () => {
+    const flow = await Flow.load(flowUrl('unsupported'));
+    const engine = new BatchExecutionEngine();
+    const error = await flow.run(engine).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(FlowValidationError);
+    expect((error as FlowValidationError).code).toBe('UNSUPPORTED_TOPOLOGY');
+    expect((error as Error).message).toContain('"second"');
+    expect(engine.pids).toEqual([]);
+  });
+
+  it('rejects invalid options', () => {
+    expect(() => new BatchExecutionEngine({ queueSize: 0 })).toThrow(FlowValidationError);
+    expect(() => new BatchExecutionEngine({ transport: 'udp' as 'tcp' })).toThrow(/transport/);
+  });
+});
