@@ -1,9 +1,9 @@
 import { defineFlow, Flow, ProcessorNode } from '@vf/core';
-import { CommandlineConsumer, IntProducer, SumAggregator } from '@vf/core/nodes';
+import { CommandlineConsumer, IntProducer, JoinerProcessor, SumAggregator } from '@vf/core/nodes';
 
-/** Multiplies the two aligned inputs. */
-class Product extends ProcessorNode<[number, number], number> {
-  process(a: number, b: number): number {
+/** Multiplies the two numbers of an aligned pair. */
+class Product extends ProcessorNode<[[number, number]], number> {
+  process([a, b]: [number, number]): number {
     return a * b;
   }
 }
@@ -11,7 +11,8 @@ class Product extends ProcessorNode<[number, number], number> {
 export default defineFlow((params: { end: number }) => {
   const left = new IntProducer(0, params.end, { name: 'left' });
   const right = new IntProducer(0, params.end, { name: 'right' });
-  const squares = new Product({ name: 'square', nbTasks: 2 }).from(left, right);
+  const pairs = new JoinerProcessor<[number, number]>({ name: 'pair' }).from(left, right);
+  const squares = new Product({ name: 'square', nbTasks: 2 }).from(pairs);
   const total = new SumAggregator({ name: 'sum of squares' }).from(squares);
   const printer = new CommandlineConsumer<[number, number]>({
     name: 'printer',

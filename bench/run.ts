@@ -1,0 +1,113 @@
+/**
+ * `pnpm bench`: vf's transport benchmarks. Every case prints msgs/s, MB/s and its ratio to a
+ * baseline measured in this same run on this same machine (raw ZeroMQ ipc one hop, Buffer.copy).
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Flow } from '@vf/core';
+import { encodeValue } from '@vf/core/engine';
+import { BatchExecutionEngine } from '@vf/engine-batch';
+import * as zmq from 'zeromq';
+
+const FRAME_BYTES = 1920 * 1080 * 3;
+const SMALL = { index: 1, x: 2, y: 3.5, label: 'car', ok: true };
+const SMALL_BYTES = encodeValue(SMALL).reduce((total, frame) => total + frame.length, 0);
+const scale = Number(process.env.VF_BENCH_SCALE ?? 1);
+const flowUrl = new URL('./flows/throughput.ts', import.meta.url);
+
+interface Result {
+  readonly name: string;
+  readonly perSecond: number;
+  readonly bytes: number;
+}
+
+/** Raw ZeroMQ: Push → Pull over ipc in one process, one hop, no encoding. */
+async function rawZmq(count: number, payload: Buffer): Promise<number> {
+  const address = `ipc://${join(tmpdir(), `vf-bench-${process.pid}`)}`;
+  const pull = new zmq.Pull({ receiveHighWaterMark: 1000 });
+  await pull.bind(address);
+  const push = new zmq.Push({ sendHighWaterMark: 1000 });
+  push.connect(address);
+  const header = Buffer.from('h');
+  const receiving = (async () => {
+    let received = 0;
+    let started = 0;
+    for await (const _ of pull) {
+      if (received === 0) started = performance.now();
+      received += 1;
+      if (received === count) return (count - 1) / ((performance.now() - started) / 1000);
+    }
+    return 0;
+  })();
+  for (let index = 0; index < count; index++) await push.send([header, payload]);
+  const rate = await receiving;
+  push.close();
+  pull.close();
+  return rate;
+}
+
+/** In-process Buffer.copy of one frame into a reused destination: the memory-bandwidth ceiling. */
+function bufferCopy(count: number): number {
+  const source = Buffer.alloc(FRAME_BYTES, 7);
+  const target = Buffer.alloc(FRAME_BYTES);
+  const started = performance.now();
+  for (let index = 0; index < count; index++) source.copy(target);
+  return count / ((performance.now() - started) / 1000);
+}
+
+/** A vf flow on the batch engine: rate between the first and last item at the consumer. */
+async function flowRate(params: { count: number; payload: 'small' | 'frame'; identities: number; nbTasks: number }) {
+  const out = join(tmpdir(), `vf-bench-${process.pid}-${Date.now()}.json`);
+  const flow = await Flow.load(flowUrl, { ...params, out });
+  const runAt = Date.now();
+  await flow.run(new BatchExecutionEngine({ queueSize: 16 }));
+  const report = await flow.join();
+  if (report.status !== 'completed') throw new Error(`benchmark flow ${report.status}: ${report.error?.message}`);
+  const timing = JSON.parse(readFileSync(out, 'utf8')) as { first: number; last: number; count: number };
+  const first = Number(readFileSync(`${out}.first`, 'utf8'));
+  rmSync(out, { force: true });
+  rmSync(`${out}.first`, { force: true });
+  if (timing.count !== params.count) throw new Error(`lost items: ${timing.count} of ${params.count}`);
+  return { perSecond: (timing.count - 1) / ((timing.last - timing.first) / 1000), firstAfterMs: first - runAt };
+}
+
+function line(result: Result, baselines: ReadonlyArray<[string, number]>): string {
+  const mbs = (result.perSecond * result.bytes) / 1e6;
+  const ratios = baselines.map(([name, rate]) => `${(result.perSecond / rate).toFixed(2)}× ${name}`).join(', ');
+  return `${result.name.padEnd(52)} ${Math.round(result.perSecond).toLocaleString('en').padStart(9)} msg/s ${mbs.toFixed(0).padStart(6)} MB/s   ${ratios}`;
+}
+
+const smallCount = Math.round(100_000 * scale);
+const frameCount = Math.round(300 * scale);
+console.log(`vf bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, scale ${scale}`);
+
+const rawSmall = await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer);
+const rawFrames = await rawZmq(frameCount, Buffer.alloc(FRAME_BYTES, 7));
+const copyFrames = bufferCopy(frameCount);
+console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
+console.log(line({ name: 'baseline: raw zeromq ipc, one hop, 1080p frame', perSecond: rawFrames, bytes: FRAME_BYTES }, []));
+console.log(line({ name: 'baseline: Buffer.copy, 1080p frame', perSecond: copyFrames, bytes: FRAME_BYTES }, []));
+
+const small = await flowRate({ count: smallCount, payload: 'small', identities: 1, nbTasks: 1 });
+console.log(
+  line({ name: `batch: producer→identity→consumer, ${smallCount} small`, perSecond: small.perSecond, bytes: SMALL_BYTES }, [
+    ['raw zmq', rawSmall],
+  ]),
+);
+const frames = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 1 });
+console.log(
+  line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: frames.perSecond, bytes: FRAME_BYTES }, [
+    ['raw zmq', rawFrames],
+    ['Buffer.copy', copyFrames],
+  ]),
+);
+const replicated = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 2 });
+console.log(
+  line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, [
+    ['raw zmq', rawFrames],
+    ['Buffer.copy', copyFrames],
+  ]),
+);
+const startup = await flowRate({ count: 10, payload: 'small', identities: 3, nbTasks: 1 });
+console.log(`batch: flow.run() → first consumed message, 5-task flow: ${startup.firstAfterMs.toFixed(0)} ms`);
