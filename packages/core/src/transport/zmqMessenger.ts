@@ -8,11 +8,13 @@ import { joinValue, packHeader, splitValue, unpackHeader, WireError } from '../w
 /**
  * Frames on the data path (ZeroMQ), DEALER (publisher) → ROUTER (receiver):
  *   hello  `['h', taskId]`                      first message of every connection
- *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure]` + raw frames
+ *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure, nRaw]` + nRaw raw frames
  *   end    `['e', reason]`                      the end of the stream; never dropped
  * and ROUTER → DEALER:
  *   credit `['c', n]`                           room for n more data messages
  *   ack    `['a']`                              the end arrived; the sender may close its socket
+ * Envelopes queued while a send is in flight leave together in one multipart message (each
+ * envelope is self-delimiting), so small messages are batched under load at no latency cost when idle.
  * Credits make every queue bounded and exact: a publisher sends only with credit, so the
  * receiver's buffer never exceeds `queueSize` per sender. What a publisher does without credit is
  * the engine's queue policy ({@link ZmqMessenger.deliver}).
@@ -24,10 +26,38 @@ export class ReplicaLink {
   endAcknowledged = false;
   readonly socket: zmq.Dealer;
   readonly taskId: number;
+  #outbox: Buffer[] = [];
+  #sending = false;
+  #failure: Error | undefined;
 
   constructor(socket: zmq.Dealer, taskId: number) {
     this.socket = socket;
     this.taskId = taskId;
+  }
+
+  /**
+   * Queues an envelope's frames; they leave in order, batched with whatever else queued while the
+   * previous send was in flight. Bounded by credits (data) and by one end per stream.
+   */
+  enqueue(frames: readonly Buffer[]): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    for (const frame of frames) this.#outbox.push(frame);
+    if (!this.#sending) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#sending = true;
+    try {
+      while (this.#outbox.length > 0) {
+        const batch = this.#outbox;
+        this.#outbox = [];
+        await this.socket.send(batch);
+      }
+    } catch (error) {
+      this.#failure = error instanceof Error ? error : new Error(String(error));
+    } finally {
+      this.#sending = false;
+    }
   }
 }
 
@@ -118,7 +148,7 @@ export abstract class ZmqMessenger implements Messenger {
       const link = new ChildLink(nodes[childIndex]?.name ?? String(childIndex), replicas);
       this.children.push(link);
       for (const replica of replicas) {
-        await replica.socket.send(packHeader(['h', task.id]));
+        replica.enqueue([packHeader(['h', task.id])]);
         this.#loops.push(this.#creditLoop(link, replica));
       }
     }
@@ -133,7 +163,7 @@ export abstract class ZmqMessenger implements Messenger {
   /** Sends to a replica, spending one credit. For {@link deliver} implementations. */
   protected async sendTo(replica: ReplicaLink, frames: Buffer[]): Promise<void> {
     replica.credit -= 1;
-    await replica.socket.send(frames);
+    replica.enqueue(frames);
   }
 
   /** Waits until some replica of `link` grants credit (rejects with AbortedError on abort). */
@@ -146,14 +176,17 @@ export abstract class ZmqMessenger implements Messenger {
     const ticket = this.#published++;
     const m = meta ?? this.#defaultMeta(ticket);
     const { structure, frames } = splitValue(value);
-    const message = [packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, structure]), ...frames];
+    const message = [
+      packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, structure, frames.length]),
+      ...frames,
+    ];
     for (const link of this.children) await this.deliver(link, message);
   }
 
   async publishTerminationMessage(reason: EndReason = 'completed'): Promise<void> {
     const frame = packHeader(['e', reason]);
     for (const link of this.children) {
-      for (const replica of link.replicas) await replica.socket.send(frame);
+      for (const replica of link.replicas) replica.enqueue([frame]);
     }
     // Wait until every child has the end: zero-copy frames must not be freed (process exit) while
     // ZeroMQ is still writing them. A dead child ends the flow through the host, which aborts this wait.
@@ -221,9 +254,11 @@ export abstract class ZmqMessenger implements Messenger {
 
   async #receiveLoop(socket: zmq.Router): Promise<void> {
     try {
-      for await (const [routingId, header, ...raw] of socket) {
+      for await (const [routingId, ...frames] of socket) {
         try {
-          this.#accept(routingId as Buffer, header, raw);
+          // One multipart message may hold several envelopes: each says how many raw frames follow.
+          let at = 0;
+          while (at < frames.length) at = this.#accept(routingId as Buffer, frames, at);
         } catch (error) {
           this.#fatal ??= error instanceof Error ? error : new Error(String(error));
         }
@@ -235,8 +270,9 @@ export abstract class ZmqMessenger implements Messenger {
     }
   }
 
-  #accept(routingId: Buffer, header: Buffer | undefined, raw: Buffer[]): void {
-    const fields = unpackHeader(header);
+  /** Accepts the envelope starting at `frames[at]`; returns the index of the next one. */
+  #accept(routingId: Buffer, frames: readonly Buffer[], at: number): number {
+    const fields = unpackHeader(frames[at]);
     if (!Array.isArray(fields) || typeof fields[0] !== 'string')
       throw new WireError('envelope header must be an array starting with its kind');
     const key = routingId.toString('latin1');
@@ -249,7 +285,7 @@ export abstract class ZmqMessenger implements Messenger {
       this.#senders.set(key, { taskId: sender.id, parentIndex });
       this.#routingIds.set(sender.id, Buffer.from(routingId));
       this.#grant(sender.id, this.init.queueSize);
-      return;
+      return at + 1;
     }
     const sender = this.#senders.get(key);
     if (sender === undefined) throw new WireError(`message from unknown peer ${key}`);
@@ -258,11 +294,11 @@ export abstract class ZmqMessenger implements Messenger {
       const reason = fields[1] === 'stopped' ? 'stopped' : 'completed';
       aligner.push(sender.parentIndex, { kind: 'end', reason });
       this.#sendToSender(sender.taskId, packHeader(['a']));
-      return;
+      return at + 1;
     }
-    if (fields[0] !== 'd' || fields.length !== 8)
+    if (fields[0] !== 'd' || fields.length !== 9)
       throw new WireError(`unknown envelope kind ${String(fields[0])} or wrong length ${fields.length}`);
-    const [, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure] = fields as [
+    const [, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure, rawCount] = fields as [
       string,
       number,
       number,
@@ -271,7 +307,12 @@ export abstract class ZmqMessenger implements Messenger {
       number,
       number,
       unknown,
+      number,
     ];
+    if (!Number.isInteger(rawCount) || rawCount < 0 || at + 1 + rawCount > frames.length) {
+      throw new WireError(`data envelope announces ${String(rawCount)} raw frames, ${frames.length - at - 1} present`);
+    }
+    const raw = frames.slice(at + 1, at + 1 + rawCount);
     for (const number of [seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt]) {
       if (typeof number !== 'number' || !Number.isFinite(number)) throw new WireError('data envelope has a non-numeric metadata field');
     }
@@ -283,6 +324,7 @@ export abstract class ZmqMessenger implements Messenger {
     };
     this.#senderOf.set(envelope, sender.taskId);
     aligner.push(sender.parentIndex, envelope);
+    return at + 1 + rawCount;
   }
 
   #release(envelope: Envelope): void {
