@@ -24,7 +24,8 @@ interface Result {
 
 /** Raw ZeroMQ: Push → Pull over ipc in one process, one hop, no encoding. */
 async function rawZmq(count: number, payload: Buffer): Promise<number> {
-  const address = `ipc://${join(tmpdir(), `vf-bench-${process.pid}`)}`;
+  const socketPath = join(tmpdir(), `vf-bench-${process.pid}`);
+  const address = `ipc://${socketPath}`;
   const pull = new zmq.Pull({ receiveHighWaterMark: 1000 });
   await pull.bind(address);
   const push = new zmq.Push({ sendHighWaterMark: 1000 });
@@ -44,6 +45,7 @@ async function rawZmq(count: number, payload: Buffer): Promise<number> {
   const rate = await receiving;
   push.close();
   pull.close();
+  rmSync(socketPath, { force: true });
   return rate;
 }
 

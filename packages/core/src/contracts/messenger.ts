@@ -55,7 +55,7 @@ export interface Messenger {
   /** Sends a data message to every child. May block (batch) or drop stale data (realtime). */
   publishMessage(value: unknown, meta?: MessageMetadata): Promise<void>;
   /** Sends the end of the stream to every child. Never dropped; may wait until it can be delivered. */
-  publishTerminationMessage(reason?: EndReason): Promise<void>;
+  publishTerminationMessage(reason?: EndReason, meta?: MessageMetadata): Promise<void>;
   /** Forwards the last received message unchanged to every child (for nodes without output). */
   passthroughMessage(): Promise<void>;
   /** Forwards the end of the stream to every child; never dropped. */
