@@ -31,6 +31,7 @@ export {
 } from './runtime/controlProtocol.js';
 export { forkSpawner } from './runtime/forkSpawner.js';
 export { EdgeBuffer, InputAligner } from './runtime/inputAligner.js';
+export { MessengerBase } from './runtime/messengerBase.js';
 export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine } from './runtime/processEngine.js';
 export { runTask, type TaskRunOptions } from './runtime/taskLoop.js';
 export { AbortedError, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';

@@ -1,8 +1,9 @@
 import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
-import type { EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from '../contracts/messenger.js';
+import type { EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import { FlowValidationError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { InputAligner } from '../runtime/inputAligner.js';
+import { MessengerBase } from '../runtime/messengerBase.js';
 import { runTask } from '../runtime/taskLoop.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 
@@ -99,21 +100,18 @@ class NodeInbox {
   }
 }
 
-class InProcessMessenger implements Messenger {
-  #published = 0;
-  #lastInput: Extract<InputSet, { kind: 'data' }> | undefined;
-  #lastEnd: EndReason = 'completed';
-
+class InProcessMessenger extends MessengerBase {
   constructor(
     private readonly spec: TaskSpec,
     private readonly inbox: NodeInbox | undefined,
     private readonly outputs: ReadonlyArray<{ readonly inbox: NodeInbox; readonly parentIndex: number }>,
     private readonly run: InProcessRun,
-  ) {}
+  ) {
+    super(spec);
+  }
 
   async publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> {
-    const ticket = this.#published++;
-    const envelope: Envelope = { kind: 'data', value, meta: meta ?? this.#defaultMeta(ticket) };
+    const envelope: Envelope = { kind: 'data', value, meta: this.metadataFor(meta) };
     for (const output of this.outputs) await output.inbox.push(output.parentIndex, envelope);
   }
 
@@ -121,21 +119,9 @@ class InProcessMessenger implements Messenger {
     for (const output of this.outputs) await output.inbox.push(output.parentIndex, { kind: 'end', reason });
   }
 
-  async passthroughMessage(): Promise<void> {
-    if (this.#lastInput === undefined) return;
-    await this.publishMessage(this.#lastInput.values[0], this.#lastInput.metas[0]);
-  }
-
-  passthroughTerminationMessage(): Promise<void> {
-    return this.publishTerminationMessage(this.#lastEnd);
-  }
-
-  async receiveMessage(): Promise<InputSet> {
-    if (this.inbox === undefined) return { kind: 'end', reason: this.checkForTermination() ? 'stopped' : 'completed' };
-    const input = await this.inbox.next();
-    if (input.kind === 'data') this.#lastInput = input;
-    else this.#lastEnd = input.reason;
-    return input;
+  protected nextInput(): Promise<InputSet> {
+    if (this.inbox === undefined) return Promise.resolve({ kind: 'end', reason: this.checkForTermination() ? 'stopped' : 'completed' });
+    return this.inbox.next();
   }
 
   async receiveRawMessage(): Promise<RawMessage> {
@@ -150,19 +136,6 @@ class InProcessMessenger implements Messenger {
   droppedCount(): number {
     // Replicas share one inbox: report its drops once, on replica 0.
     return this.spec.taskIndex === 0 ? (this.inbox?.dropped ?? 0) : 0;
-  }
-
-  #defaultMeta(ticket: number): MessageMetadata {
-    const input = this.#lastInput;
-    return {
-      seq: input?.seq ?? ticket,
-      ticket: input?.ticket ?? ticket,
-      node: this.spec.nodeName,
-      taskIndex: this.spec.taskIndex,
-      proctimeMs: 0,
-      actualProctimeMs: 0,
-      createdAt: Date.now(),
-    };
   }
 }
 

@@ -1,7 +1,8 @@
 import * as zmq from 'zeromq';
-import type { EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from '../contracts/messenger.js';
+import type { EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import type { TaskInit } from '../runtime/controlProtocol.js';
 import { InputAligner } from '../runtime/inputAligner.js';
+import { MessengerBase } from '../runtime/messengerBase.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { joinValue, packHeader, splitValue, unpackHeader, WireError } from '../wire/codec.js';
 
@@ -93,7 +94,7 @@ type DataEnvelope = Extract<Envelope, { kind: 'data' }>;
  * reordering after replicas, credits) is the same for every engine; publishing without credit is
  * the engine's policy: subclasses implement {@link deliver}.
  */
-export abstract class ZmqMessenger implements Messenger {
+export abstract class ZmqMessenger extends MessengerBase {
   protected readonly init: TaskInit;
   protected readonly signal: AbortSignal;
   protected readonly children: ChildLink[] = [];
@@ -108,12 +109,10 @@ export abstract class ZmqMessenger implements Messenger {
   readonly #creditBatch: number;
   readonly #isStopRequested: () => boolean;
   #fatal: Error | undefined;
-  #published = 0;
-  #lastInput: Extract<InputSet, { kind: 'data' }> | undefined;
-  #lastEnd: EndReason = 'completed';
   #loops: Promise<void>[] = [];
 
   constructor(init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean) {
+    super(init.task);
     this.init = init;
     this.signal = signal;
     this.#isStopRequested = isStopRequested;
@@ -173,8 +172,7 @@ export abstract class ZmqMessenger implements Messenger {
 
   async publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> {
     if (this.children.length === 0) return;
-    const ticket = this.#published++;
-    const m = meta ?? this.#defaultMeta(ticket);
+    const m = this.metadataFor(meta);
     const { structure, frames } = splitValue(value);
     const message = [
       packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, structure, frames.length]),
@@ -195,20 +193,8 @@ export abstract class ZmqMessenger implements Messenger {
     }
   }
 
-  async passthroughMessage(): Promise<void> {
-    if (this.#lastInput === undefined) return;
-    await this.publishMessage(this.#lastInput.values[0], this.#lastInput.metas[0]);
-  }
-
-  passthroughTerminationMessage(): Promise<void> {
-    return this.publishTerminationMessage(this.#lastEnd);
-  }
-
-  async receiveMessage(): Promise<InputSet> {
-    const input = await this.#until((aligner) => aligner.take());
-    if (input.kind === 'data') this.#lastInput = input;
-    else this.#lastEnd = input.reason;
-    return input;
+  protected nextInput(): Promise<InputSet> {
+    return this.#until((aligner) => aligner.take());
   }
 
   receiveRawMessage(): Promise<RawMessage> {
@@ -377,19 +363,6 @@ export abstract class ZmqMessenger implements Messenger {
         link.creditArrived.notify();
       }
     }
-  }
-
-  #defaultMeta(ticket: number): MessageMetadata {
-    const input = this.#lastInput;
-    return {
-      seq: input?.seq ?? ticket,
-      ticket: input?.ticket ?? ticket,
-      node: this.init.task.nodeName,
-      taskIndex: this.init.task.taskIndex,
-      proctimeMs: 0,
-      actualProctimeMs: 0,
-      createdAt: Date.now(),
-    };
   }
 }
 

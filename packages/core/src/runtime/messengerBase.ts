@@ -1,0 +1,58 @@
+import type { EndReason, InputSet, MessageMetadata, Messenger, RawMessage } from '../contracts/messenger.js';
+
+/**
+ * What every messenger does the same way, whatever its transport: remember the last input (for
+ * passthrough), and derive metadata when a caller publishes without any. Engines' messengers
+ * extend it and supply the transport.
+ */
+export abstract class MessengerBase implements Messenger {
+  readonly #task: { readonly nodeName: string; readonly taskIndex: number };
+  #lastInput: Extract<InputSet, { kind: 'data' }> | undefined;
+  #lastEnd: EndReason = 'completed';
+  #published = 0;
+
+  constructor(task: { readonly nodeName: string; readonly taskIndex: number }) {
+    this.#task = task;
+  }
+
+  abstract publishMessage(value: unknown, meta?: MessageMetadata): Promise<void>;
+  abstract publishTerminationMessage(reason?: EndReason, meta?: MessageMetadata): Promise<void>;
+  abstract receiveRawMessage(): Promise<RawMessage>;
+  abstract checkForTermination(): boolean;
+  abstract droppedCount(): number;
+
+  /** The next aligned input set (or end) from the transport. */
+  protected abstract nextInput(): Promise<InputSet>;
+
+  async receiveMessage(): Promise<InputSet> {
+    const input = await this.nextInput();
+    if (input.kind === 'data') this.#lastInput = input;
+    else this.#lastEnd = input.reason;
+    return input;
+  }
+
+  async passthroughMessage(): Promise<void> {
+    if (this.#lastInput === undefined) return;
+    await this.publishMessage(this.#lastInput.values[0], this.#lastInput.metas[0]);
+  }
+
+  passthroughTerminationMessage(): Promise<void> {
+    return this.publishTerminationMessage(this.#lastEnd);
+  }
+
+  /** `meta` itself, or metadata derived from the last input when the caller gave none. */
+  protected metadataFor(meta: MessageMetadata | undefined): MessageMetadata {
+    if (meta !== undefined) return meta;
+    const ticket = this.#published++;
+    const input = this.#lastInput;
+    return {
+      seq: input?.seq ?? ticket,
+      ticket: input?.ticket ?? ticket,
+      node: this.#task.nodeName,
+      taskIndex: this.#task.taskIndex,
+      proctimeMs: 0,
+      actualProctimeMs: 0,
+      createdAt: Date.now(),
+    };
+  }
+}
