@@ -34,6 +34,6 @@ export { EdgeBuffer, InputAligner } from './runtime/inputAligner.js';
 export { MessengerBase } from './runtime/messengerBase.js';
 export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine } from './runtime/processEngine.js';
 export { runTask, type TaskRunOptions } from './runtime/taskLoop.js';
-export { AbortedError, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
+export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { ChildLink, ReplicaLink, ZmqMessenger } from './transport/zmqMessenger.js';
 export { DTYPES, type Dtype, decodeValue, encodeValue, joinValue, splitValue, WireError } from './wire/codec.js';

@@ -5,7 +5,7 @@ import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { InputAligner } from '../runtime/inputAligner.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { runTask } from '../runtime/taskLoop.js';
-import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
+import { AbortedError, deferred, Mutex, Notifier } from '../runtime/waiting.js';
 
 /** Options of {@link InProcessEngine}. */
 export interface InProcessEngineOptions {
@@ -159,23 +159,15 @@ class InProcessRun {
     );
     const taskSignal = AbortSignal.any([this.#stop.signal, this.#failure.signal]);
     let readyCount = 0;
-    let markStarted!: () => void;
-    this.started = new Promise<void>((resolve) => {
-      markStarted = resolve;
-    });
+    const started = deferred();
+    this.started = started.promise;
     // Tasks wait here until every task has opened; rejected (aborted) if one fails first.
-    let openGate!: () => void;
-    let abortGate!: (error: Error) => void;
-    const gate = new Promise<void>((resolve, reject) => {
-      openGate = resolve;
-      abortGate = reject;
-    });
-    gate.catch(() => undefined);
+    const gate = deferred();
     const onReady = () => {
       readyCount += 1;
       if (readyCount === plan.tasks.length) {
-        openGate();
-        markStarted();
+        gate.resolve();
+        started.resolve();
       }
     };
 
@@ -188,18 +180,18 @@ class InProcessRun {
         parentIndex: plan.nodes[child]?.parents.indexOf(spec.nodeIndex) ?? 0,
       }));
       const messenger = new InProcessMessenger(spec, inboxes[spec.nodeIndex], outputs, this);
-      const outcome = await runTask({ node, spec, messenger, signal: taskSignal, onReady, start: gate });
+      const outcome = await runTask({ node, spec, messenger, signal: taskSignal, onReady, start: gate.promise });
       if (outcome.status === 'failed') {
         // Fail fast: wake every blocked task so that each one closes and exits.
         this.stopRequested = true;
-        abortGate(new AbortedError());
+        gate.reject(new AbortedError());
         this.#failure.abort();
-        markStarted();
+        started.resolve();
       }
       return outcome;
     });
     this.finished = Promise.all(running);
-    if (plan.tasks.length === 0) markStarted();
+    if (plan.tasks.length === 0) started.resolve();
   }
 
   stop(): void {

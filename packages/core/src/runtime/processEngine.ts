@@ -8,6 +8,7 @@ import { FlowValidationError, type SerializedError, serializeError } from '../er
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
 import { forkSpawner } from './forkSpawner.js';
+import { deferred } from './waiting.js';
 
 /** Options shared by the multi-process engines. */
 export interface ProcessEngineOptions {
@@ -89,10 +90,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     const endpoints = await this.#endpoints(plan);
     const typescript = /\.[mc]?tsx?$/.test(new URL(source.moduleUrl).pathname) || import.meta.url.endsWith('.ts');
     let readyCount = 0;
-    let allReady!: () => void;
-    const ready = new Promise<void>((resolve) => {
-      allReady = resolve;
-    });
+    const ready = deferred();
 
     for (const spec of plan.tasks) {
       const child = this.options.spawner.spawn({
@@ -101,7 +99,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         env: spec.env,
         typescript,
       });
-      let markExited!: () => void;
+      const exit = deferred();
       const task: LiveTask = {
         spec,
         process: child,
@@ -109,9 +107,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         exited: false,
         outcome: undefined,
         error: undefined,
-        exit: new Promise<void>((resolve) => {
-          markExited = resolve;
-        }),
+        exit: exit.promise,
       };
       this.#tasks.push(task);
       child.onMessage((raw) => {
@@ -128,7 +124,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
             if (!task.ready) {
               task.ready = true;
               readyCount += 1;
-              if (readyCount === plan.tasks.length) allReady();
+              if (readyCount === plan.tasks.length) ready.resolve();
             }
             break;
           case 'started':
@@ -152,8 +148,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
           };
           this.#fail();
         }
-        markExited();
-        allReady(); // never leave run() waiting on a dead task
+        exit.resolve();
+        ready.resolve(); // never leave run() waiting on a dead task
       });
       const init: TaskInit = {
         task: spec,
@@ -176,9 +172,9 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
           };
       }
       this.#fail();
-      allReady();
+      ready.resolve();
     }, this.options.readyTimeoutMs);
-    await ready;
+    await ready.promise;
     clearTimeout(timeout);
     if (!this.#failed) for (const task of this.#tasks) this.#send(task, { v: 1, type: 'start' });
   }

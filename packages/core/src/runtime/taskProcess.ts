@@ -4,7 +4,7 @@ import { Flow } from '../flow/flow.js';
 import type { ZmqMessenger } from '../transport/zmqMessenger.js';
 import { type HostMessage, parseHostMessage, type TaskInit, type TaskMessage } from './controlProtocol.js';
 import { runTask } from './taskLoop.js';
-import { AbortedError } from './waiting.js';
+import { AbortedError, deferred } from './waiting.js';
 
 /** How long a task may take to close its sockets and exit once its parent process is gone. */
 const ORPHAN_EXIT_MS = 1500;
@@ -22,25 +22,19 @@ export function runTaskProcess(): void {
   };
   const abort = new AbortController();
   const stop = new AbortController();
-  let startGate!: () => void;
-  let cancelStart!: (error: Error) => void;
-  const started = new Promise<void>((resolve, reject) => {
-    startGate = resolve;
-    cancelStart = reject;
-  });
-  started.catch(() => undefined);
+  const start = deferred();
   let running = false;
 
   const fail = (error: unknown) => {
     send({ v: 1, type: 'error', error: serializeError(error) });
     abort.abort();
-    cancelStart(new AbortedError());
+    start.reject(new AbortedError());
   };
 
   process.on('disconnect', () => {
     // The host is gone: abort, and make sure the process ends even if a close() hangs.
     abort.abort();
-    cancelStart(new AbortedError('the host process is gone'));
+    start.reject(new AbortedError('the host process is gone'));
     setTimeout(() => process.exit(1), ORPHAN_EXIT_MS).unref();
   });
 
@@ -59,14 +53,14 @@ export function runTaskProcess(): void {
         execute(message.init).catch(fail);
         break;
       case 'start':
-        startGate();
+        start.resolve();
         break;
       case 'stop':
         stop.abort();
         break;
       case 'abort':
         abort.abort();
-        cancelStart(new AbortedError(message.reason));
+        start.reject(new AbortedError(message.reason));
         break;
     }
   });
@@ -92,7 +86,7 @@ export function runTaskProcess(): void {
       messenger: messenger as Messenger,
       signal: AbortSignal.any([stop.signal, abort.signal]),
       onReady: () => send({ v: 1, type: 'ready', pid: process.pid }),
-      start: started,
+      start: start.promise,
     });
     await messenger.close(outcome.status === 'completed' || outcome.status === 'stopped');
     send({ v: 1, type: 'done', outcome });

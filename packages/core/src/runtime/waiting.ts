@@ -64,3 +64,25 @@ export class Mutex {
     return result;
   }
 }
+
+/** A promise with its settle functions, for gates opened from elsewhere (ready handshakes, exits). */
+export interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Creates a {@link Deferred}. Its promise never reports an unhandled rejection: a gate rejected
+ * before anyone awaits it (a task failing while others still open) is expected.
+ */
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((onResolve, onReject) => {
+    resolve = onResolve;
+    reject = onReject;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
