@@ -56,7 +56,12 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       return flow.join();
     };
 
-    /** Batch: exactly 0..end. Realtime: a strictly increasing subset ending at the last item. */
+    /** Each value is newer than the one delivered before it. */
+    const expectIncreasing = (values: readonly number[]) => {
+      for (let index = 1; index < values.length; index++) expect(values[index]).toBeGreaterThan(values[index - 1] as number);
+    };
+
+    /** Batch: exactly 0..end. Realtime: a strictly increasing subset of 0..end. */
     const expectDelivered = (values: unknown[], end: number) => {
       if (contract === 'batch') {
         expect(values).toEqual(Array.from({ length: end + 1 }, (_, index) => index));
@@ -64,7 +69,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       }
       const numbers = values as number[];
       expect(numbers.length).toBeGreaterThan(0);
-      for (let index = 1; index < numbers.length; index++) expect(numbers[index]).toBeGreaterThan(numbers[index - 1] as number);
+      expectIncreasing(numbers);
       expect(numbers.every((value) => Number.isInteger(value) && value >= 0 && value <= end)).toBe(true);
     };
 
@@ -119,7 +124,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expect(report.status).toBe('stopped');
       const delivered = (await lines(out)) as number[];
       expect(delivered.length).toBeGreaterThanOrEqual(5);
-      for (let index = 1; index < delivered.length; index++) expect(delivered[index]).toBeGreaterThan(delivered[index - 1] as number);
+      expectIncreasing(delivered);
       const closed = (await readFile(closeLog, 'utf8')).split('\n').filter(Boolean).sort();
       expect(closed).toEqual(['identity', 'identity', 'sink', 'ticker']);
     });
@@ -146,7 +151,8 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expect(report.status).toBe('completed');
       expectDelivered(await lines(out), 49);
       const dangling = report.nodes.find((node) => node.name === 'dangling');
-      expect(dangling?.received).toBe(contract === 'batch' ? 50 : dangling?.received);
+      if (contract === 'batch') expect(dangling?.received).toBe(50);
+      else expect(dangling?.received).toBeGreaterThan(0);
     });
   });
 }
