@@ -43,6 +43,22 @@ describe('BatchExecutionEngine', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('ends every run of a fan-in flow whose sink ends three streams at once', { timeout: 120_000 }, async () => {
+    // Timing-dependent when it regressed (one run in four hung): repeat to make a regression visible.
+    for (let run = 0; run < 6; run++) {
+      const out = join(dir, `fan-in-${run}.jsonl`);
+      const flow = await Flow.load(flowUrl('fanIn'), { end: 200, out });
+      const engine = new BatchExecutionEngine({ queueSize: 8 });
+      await flow.run(engine);
+      const report = await flow.join();
+      expect(report.status).toBe('completed');
+      const lines = (await readLines(out)) as [number, number][];
+      expect(lines).toHaveLength(201);
+      expect(lines.at(-1)).toEqual([200 * 200, (200 * 201 * 401) / 6]);
+      expectNothingLeft(engine);
+    }
+  });
+
   it('delivers 10,000 items exactly once and in order through nbTasks: 3', { timeout: 60_000 }, async () => {
     const out = join(dir, 'out.jsonl');
     const flow = await Flow.load(linearUrl, { end: 9_999, out, nbTasks: 3, maxDelayMs: 0 });

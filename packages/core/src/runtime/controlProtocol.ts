@@ -35,7 +35,9 @@ export type HostMessage =
   | { readonly v: 1; readonly type: 'init'; readonly init: TaskInit }
   | { readonly v: 1; readonly type: 'start' }
   | { readonly v: 1; readonly type: 'stop' }
-  | { readonly v: 1; readonly type: 'abort'; readonly reason: string };
+  | { readonly v: 1; readonly type: 'abort'; readonly reason: string }
+  /** Task `taskId` (a child of the receiver) finished: it needs nothing more, its end acknowledgement included. */
+  | { readonly v: 1; readonly type: 'peerDone'; readonly taskId: number };
 
 /** Task → host. */
 export type TaskMessage =
@@ -106,6 +108,7 @@ const hostMessage = z.discriminatedUnion('type', [
   z.object({ v: z.literal(1), type: z.literal('start') }),
   z.object({ v: z.literal(1), type: z.literal('stop') }),
   z.object({ v: z.literal(1), type: z.literal('abort'), reason: z.string() }),
+  z.object({ v: z.literal(1), type: z.literal('peerDone'), taskId: z.number().int().nonnegative() }),
 ]);
 
 const taskMessage = z.discriminatedUnion('type', [

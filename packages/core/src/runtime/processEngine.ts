@@ -10,6 +10,9 @@ import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProt
 import { forkSpawner } from './forkSpawner.js';
 import { deferred } from './waiting.js';
 
+/** How long a task that reported `done` may take to exit (beyond `killGraceMs`) before it is killed. */
+const DONE_EXIT_GRACE_MS = 5_000;
+
 /** Options shared by the multi-process engines. */
 export interface ProcessEngineOptions {
   /** Messages each task may hold per sender before the sender waits (batch) or drops (realtime). Default 8. */
@@ -136,6 +139,12 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
           case 'done':
             task.outcome = message.outcome;
             if (message.outcome.status === 'failed') this.#fail();
+            else this.#announceDone(task, plan);
+            // A task that reported done has nothing left to do: if it does not exit (a handle some
+            // node left open), end it rather than wait forever.
+            setTimeout(() => {
+              if (!task.exited) task.process.kill('SIGKILL');
+            }, this.options.killGraceMs + DONE_EXIT_GRACE_MS).unref();
             break;
         }
       });
@@ -203,6 +212,17 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     clearTimeout(this.#killTimer);
     if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
     return this.#tasks.map((task) => outcomeOf(task, this.#failed));
+  }
+
+  /**
+   * Tells the parent tasks of a finished task that it needs nothing more. Their wait for its end
+   * acknowledgement then ends even if the acknowledgement was lost with the closing socket.
+   */
+  #announceDone(finished: LiveTask, plan: ExecutionPlan): void {
+    const parents = plan.nodes[finished.spec.nodeIndex]?.parents ?? [];
+    for (const task of this.#tasks) {
+      if (parents.includes(task.spec.nodeIndex)) this.#send(task, { v: 1, type: 'peerDone', taskId: finished.spec.id });
+    }
   }
 
   /** Fail fast: ask every task to abort, and kill whatever is still alive after the grace period. */

@@ -24,6 +24,8 @@ export function runTaskProcess(): void {
   const stop = new AbortController();
   const start = deferred();
   let running = false;
+  let messenger: ZmqMessenger | undefined;
+  const finishedPeers: number[] = [];
 
   const fail = (error: unknown) => {
     send({ v: 1, type: 'error', error: serializeError(error) });
@@ -58,6 +60,11 @@ export function runTaskProcess(): void {
       case 'stop':
         stop.abort();
         break;
+      case 'peerDone':
+        // Kept for later if it ever arrives before the messenger exists (children start after parents connect).
+        if (messenger === undefined) finishedPeers.push(message.taskId);
+        else messenger.peerFinished(message.taskId);
+        break;
       case 'abort':
         abort.abort();
         start.reject(new AbortedError(message.reason));
@@ -78,17 +85,19 @@ export function runTaskProcess(): void {
     const module = (await import(init.messenger.moduleUrl)) as Record<string, unknown>;
     const MessengerType = module[init.messenger.exportName] as MessengerClass | undefined;
     if (typeof MessengerType !== 'function') throw new Error(`${init.messenger.moduleUrl} exports no ${init.messenger.exportName}`);
-    const messenger = new MessengerType(init, abort.signal, () => stop.signal.aborted);
-    await messenger.connect();
+    const taskMessenger = new MessengerType(init, abort.signal, () => stop.signal.aborted);
+    messenger = taskMessenger;
+    await taskMessenger.connect();
+    for (const taskId of finishedPeers) taskMessenger.peerFinished(taskId);
     const outcome = await runTask({
       node,
       spec: init.task,
-      messenger: messenger as Messenger,
+      messenger: taskMessenger as Messenger,
       signal: AbortSignal.any([stop.signal, abort.signal]),
       onReady: () => send({ v: 1, type: 'ready', pid: process.pid }),
       start: start.promise,
     });
-    await messenger.close(outcome.status === 'completed' || outcome.status === 'stopped');
+    await taskMessenger.close(outcome.status === 'completed' || outcome.status === 'stopped');
     send({ v: 1, type: 'done', outcome });
     process.disconnect?.();
   }

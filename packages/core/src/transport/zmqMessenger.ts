@@ -193,6 +193,21 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
   }
 
+  /**
+   * Child task `taskId` finished (the host says so): it needs nothing more from this task, so the
+   * wait for its end acknowledgement is over. The way out when the acknowledgement is lost.
+   */
+  peerFinished(taskId: number): void {
+    for (const link of this.children) {
+      for (const replica of link.replicas) {
+        if (replica.taskId === taskId) {
+          replica.endAcknowledged = true;
+          link.creditArrived.notify();
+        }
+      }
+    }
+  }
+
   protected nextInput(): Promise<InputSet> {
     return this.#until((aligner) => aligner.take());
   }
@@ -217,7 +232,12 @@ export abstract class ZmqMessenger extends MessengerBase {
         replica.socket.close();
       }
     }
-    this.#inbound?.close();
+    if (this.#inbound !== undefined) {
+      // Credits and end acknowledgements still queued must leave before the socket closes: a parent waits for its ack.
+      await this.#creditSends.run(async () => undefined);
+      this.#inbound.linger = graceful ? 1000 : 0;
+      this.#inbound.close();
+    }
     await Promise.allSettled(this.#loops);
   }
 
