@@ -1,6 +1,8 @@
 /**
- * `pnpm bench`: vf's transport benchmarks. Every case prints msgs/s, MB/s and its ratio to a
- * baseline measured in this same run on this same machine (raw ZeroMQ ipc one hop, Buffer.copy).
+ * `pnpm bench`: vf's benchmarks. Transport cases print msgs/s, MB/s and their ratio to a baseline
+ * measured in this same run on this same machine (raw ZeroMQ ipc one hop, Buffer.copy). The
+ * overload case (E4) runs one flow on the batch and the realtime engine side by side.
+ * `VF_BENCH_CASES=transport,overload` picks cases; `VF_BENCH_SCALE` scales item counts.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -8,13 +10,16 @@ import { join } from 'node:path';
 import { Flow } from '@vf/core';
 import { encodeValue } from '@vf/core/engine';
 import { BatchExecutionEngine } from '@vf/engine-batch';
+import { RealtimeExecutionEngine } from '@vf/engine-realtime';
 import * as zmq from 'zeromq';
 
 const FRAME_BYTES = 1920 * 1080 * 3;
 const SMALL = { index: 1, x: 2, y: 3.5, label: 'car', ok: true };
 const SMALL_BYTES = encodeValue(SMALL).reduce((total, frame) => total + frame.length, 0);
 const scale = Number(process.env.VF_BENCH_SCALE ?? 1);
+const cases = new Set((process.env.VF_BENCH_CASES ?? 'transport,overload').split(','));
 const flowUrl = new URL('./flows/throughput.ts', import.meta.url);
+const overloadUrl = new URL('./flows/overload.ts', import.meta.url);
 
 interface Result {
   readonly name: string;
@@ -80,36 +85,82 @@ function line(result: Result, baselines: ReadonlyArray<[string, number]>): strin
   return `${result.name.padEnd(52)} ${Math.round(result.perSecond).toLocaleString('en').padStart(9)} msg/s ${mbs.toFixed(0).padStart(6)} MB/s   ${ratios}`;
 }
 
-const smallCount = Math.round(100_000 * scale);
-const frameCount = Math.round(300 * scale);
 console.log(`vf bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, scale ${scale}`);
+if (cases.has('transport')) await transport();
+if (cases.has('overload')) await overload();
 
-const rawSmall = await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer);
-const rawFrames = await rawZmq(frameCount, Buffer.alloc(FRAME_BYTES, 7));
-const copyFrames = bufferCopy(frameCount);
-console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
-console.log(line({ name: 'baseline: raw zeromq ipc, one hop, 1080p frame', perSecond: rawFrames, bytes: FRAME_BYTES }, []));
-console.log(line({ name: 'baseline: Buffer.copy, 1080p frame', perSecond: copyFrames, bytes: FRAME_BYTES }, []));
+async function transport(): Promise<void> {
+  const smallCount = Math.round(100_000 * scale);
+  const frameCount = Math.round(300 * scale);
 
-const small = await flowRate({ count: smallCount, payload: 'small', identities: 1, nbTasks: 1 });
-console.log(
-  line({ name: `batch: producer→identity→consumer, ${smallCount} small`, perSecond: small.perSecond, bytes: SMALL_BYTES }, [
-    ['raw zmq', rawSmall],
-  ]),
-);
-const frames = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 1 });
-console.log(
-  line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: frames.perSecond, bytes: FRAME_BYTES }, [
-    ['raw zmq', rawFrames],
-    ['Buffer.copy', copyFrames],
-  ]),
-);
-const replicated = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 2 });
-console.log(
-  line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, [
-    ['raw zmq', rawFrames],
-    ['Buffer.copy', copyFrames],
-  ]),
-);
-const startup = await flowRate({ count: 10, payload: 'small', identities: 3, nbTasks: 1 });
-console.log(`batch: flow.run() → first consumed message, 5-task flow: ${startup.firstAfterMs.toFixed(0)} ms`);
+  const rawSmall = await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer);
+  const rawFrames = await rawZmq(frameCount, Buffer.alloc(FRAME_BYTES, 7));
+  const copyFrames = bufferCopy(frameCount);
+  console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
+  console.log(line({ name: 'baseline: raw zeromq ipc, one hop, 1080p frame', perSecond: rawFrames, bytes: FRAME_BYTES }, []));
+  console.log(line({ name: 'baseline: Buffer.copy, 1080p frame', perSecond: copyFrames, bytes: FRAME_BYTES }, []));
+
+  const small = await flowRate({ count: smallCount, payload: 'small', identities: 1, nbTasks: 1 });
+  console.log(
+    line({ name: `batch: producer→identity→consumer, ${smallCount} small`, perSecond: small.perSecond, bytes: SMALL_BYTES }, [
+      ['raw zmq', rawSmall],
+    ]),
+  );
+  const frames = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 1 });
+  console.log(
+    line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: frames.perSecond, bytes: FRAME_BYTES }, [
+      ['raw zmq', rawFrames],
+      ['Buffer.copy', copyFrames],
+    ]),
+  );
+  const replicated = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 2 });
+  console.log(
+    line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, [
+      ['raw zmq', rawFrames],
+      ['Buffer.copy', copyFrames],
+    ]),
+  );
+  const startup = await flowRate({ count: 10, payload: 'small', identities: 3, nbTasks: 1 });
+  console.log(`batch: flow.run() → first consumed message, 5-task flow: ${startup.firstAfterMs.toFixed(0)} ms`);
+}
+
+/** A percentile of sorted values (nearest rank). */
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+}
+
+/**
+ * E4, the overload experiment: a 100 fps camera into a 25 ms/item processor (capacity 40/s) for
+ * 5 s, on each engine. Batch slows the camera down and queues; realtime drops stale frames.
+ */
+async function overload(): Promise<void> {
+  const count = Math.max(100, Math.round(500 * scale));
+  const params = { count, fps: 100, workMs: 25 };
+  console.log(
+    `\noverload (E4): camera ${params.fps} fps × ${count} items → ${params.workMs} ms/item processor (capacity ${1000 / params.workMs}/s) → sink`,
+  );
+  console.log(
+    `${'engine'.padEnd(10)} ${'camera/s'.padStart(9)} ${'delivered/s'.padStart(12)} ${'drop rate'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)} ${'max ms'.padStart(8)}`,
+  );
+  const engines = [
+    ['batch', () => new BatchExecutionEngine()],
+    ['realtime', () => new RealtimeExecutionEngine()],
+  ] as const;
+  for (const [name, createEngine] of engines) {
+    const out = join(tmpdir(), `vf-bench-overload-${process.pid}-${name}.json`);
+    const flow = await Flow.load(overloadUrl, { ...params, out });
+    await flow.run(createEngine());
+    const report = await flow.join();
+    if (report.status !== 'completed') throw new Error(`overload flow on ${name} ${report.status}: ${report.error?.message}`);
+    const result = JSON.parse(readFileSync(out, 'utf8')) as { latenciesMs: number[]; first: number; last: number };
+    rmSync(out, { force: true });
+    const latencies = [...result.latenciesMs].sort((a, b) => a - b);
+    const camera = report.nodes.find((node) => node.name === 'camera');
+    const delivered = latencies.length;
+    const perSecond = (delivered - 1) / ((result.last - result.first) / 1000);
+    const dropRate = 1 - delivered / count;
+    console.log(
+      `${name.padEnd(10)} ${(camera?.actualFps ?? 0).toFixed(1).padStart(9)} ${perSecond.toFixed(1).padStart(12)} ${`${(dropRate * 100).toFixed(1)}%`.padStart(10)} ${percentile(latencies, 50).toFixed(0).padStart(8)} ${percentile(latencies, 95).toFixed(0).padStart(8)} ${(latencies.at(-1) ?? 0).toFixed(0).padStart(8)}`,
+    );
+  }
+}

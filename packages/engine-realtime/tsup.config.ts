@@ -1,3 +1,3 @@
 import { vfTsup } from '@vf/tsup-config';
 
-export default vfTsup({ index: 'src/index.ts' });
+export default vfTsup({ index: 'src/index.ts', realtimeMessenger: 'src/realtimeMessenger.ts' });

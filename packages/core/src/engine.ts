@@ -6,7 +6,7 @@
  */
 export { cpuOnlyAllocator, type Device, type DeviceAllocator, type DevicePlacement } from './contracts/deviceAllocator.js';
 export type { ExecutionEngine, TaskOutcome, TaskStats, TaskStatus } from './contracts/engine.js';
-export type { EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from './contracts/messenger.js';
+export type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from './contracts/messenger.js';
 export type { Spawner, SpawnRequest, TaskProcess } from './contracts/spawner.js';
 export { buildReport, type ReportInput } from './flow/report.js';
 export { type TopologicalOrder, topologicalSort } from './graph/topologicalSort.js';
@@ -30,7 +30,7 @@ export {
   type TransportSettings,
 } from './runtime/controlProtocol.js';
 export { forkSpawner } from './runtime/forkSpawner.js';
-export { EdgeBuffer, InputAligner } from './runtime/inputAligner.js';
+export { type AlignmentPolicy, EdgeBuffer, InputAligner } from './runtime/inputAligner.js';
 export { MessengerBase } from './runtime/messengerBase.js';
 export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine } from './runtime/processEngine.js';
 export { runTask, type TaskRunOptions } from './runtime/taskLoop.js';

@@ -4,28 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flow, FlowValidationError, TaskFailedError } from '@vf/core';
 import { FileAppenderConsumer, IntProducer } from '@vf/core/nodes';
+import { findLeftovers } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
 
 const flowUrl = (name: string) => new URL(`./flows/${name}.ts`, import.meta.url);
 const linearUrl = new URL('../../core/src/testing/flows/linear.ts', import.meta.url);
 
-function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The run left nothing behind: every task process gone, the socket directory removed. */
 function expectNothingLeft(engine: BatchExecutionEngine): void {
   expect(engine.pids.length).toBeGreaterThan(0);
-  for (const pid of engine.pids) expect(alive(pid), `task pid ${pid} still running`).toBe(false);
-  const dir = engine.socketDirectory;
-  if (dir !== undefined) expect(existsSync(dir), `socket directory ${dir} left behind`).toBe(false);
+  expect(findLeftovers(engine)).toEqual([]);
 }
 
 const readLines = async (file: string) =>

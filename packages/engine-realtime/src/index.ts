@@ -1,6 +1,7 @@
 /**
- * `@vf/engine-realtime`: not implemented yet. This entry point exists so the package builds and
- * can be depended upon; its features land with their own issue (see the package README).
+ * `@vf/engine-realtime`: the multi-process realtime engine. Full queues drop stale data so that
+ * consumers see the freshest; termination is never dropped; nothing is delivered out of order.
  * @packageDocumentation
  */
-export {};
+export { type RealtimeEngineOptions, RealtimeExecutionEngine } from './realtimeEngine.js';
+export { RealtimeQueueMessenger } from './realtimeMessenger.js';

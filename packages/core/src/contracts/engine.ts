@@ -1,6 +1,7 @@
 import type { SerializedError } from '../errors.js';
 import type { ExecutionPlan } from '../plan/executionPlan.js';
 import type { Device } from './deviceAllocator.js';
+import type { EdgeDrops } from './messenger.js';
 
 /** How one task ended. */
 export type TaskStatus = 'completed' | 'stopped' | 'failed' | 'aborted';
@@ -11,8 +12,10 @@ export interface TaskStats {
   readonly received: number;
   /** Messages published (consumers: 0). */
   readonly emitted: number;
-  /** Input messages discarded (stale, or impossible to align). */
+  /** Messages this task discarded (stale, or impossible to align), all edges together. */
   readonly dropped: number;
+  /** The same, per edge of the graph. */
+  readonly drops: readonly EdgeDrops[];
   /** Items processed (produced, processed or consumed). */
   readonly processed: number;
   /** Sum of per-item processing time, in ms. */

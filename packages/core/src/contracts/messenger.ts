@@ -29,6 +29,13 @@ export type Envelope =
   | { readonly kind: 'data'; readonly value: unknown; readonly meta: MessageMetadata }
   | { readonly kind: 'end'; readonly reason: EndReason };
 
+/** Messages discarded on one edge of the graph (`from` → `to`, by node name). */
+export interface EdgeDrops {
+  readonly from: string;
+  readonly to: string;
+  readonly count: number;
+}
+
 /** One envelope as received, with the index of the parent it came from. */
 export interface RawMessage {
   readonly parentIndex: number;
@@ -66,6 +73,10 @@ export interface Messenger {
   receiveRawMessage(): Promise<RawMessage>;
   /** True once the flow has been asked to stop. Producers check it between items. */
   checkForTermination(): boolean;
-  /** Input messages discarded so far (stale data, or items that could not be aligned). */
-  droppedCount(): number;
+  /**
+   * Messages discarded so far, per edge: inputs this task discarded (stale, or impossible to align;
+   * edges into its node) and, for engines that drop at the publisher (realtime), messages it never
+   * sent (edges out of its node).
+   */
+  drops(): readonly EdgeDrops[];
 }

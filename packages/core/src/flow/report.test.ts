@@ -19,7 +19,7 @@ function outcome(nodeName: string, taskIndex: number, stats: Partial<TaskStats>)
     taskIndex,
     device: 'cpu',
     status: 'completed',
-    stats: { received: 0, emitted: 0, dropped: 0, processed: 0, proctimeTotalMs: 0, activeMs: 0, ...stats },
+    stats: { received: 0, emitted: 0, dropped: 0, drops: [], processed: 0, proctimeTotalMs: 0, activeMs: 0, ...stats },
   };
 }
 
@@ -37,14 +37,34 @@ describe('buildReport', () => {
   const nodes = [node('camera', 'producer'), node('detect', 'processor', 2), node('idle', 'processor'), node('sink', 'consumer')];
   const outcomes = [
     // 10 items at 1 ms each: 1000 fps possible.
-    outcome('camera', 0, { emitted: 10, processed: 10, proctimeTotalMs: 10, activeMs: 500 }),
+    // A realtime publisher that kept 2 stale messages from detect.
+    outcome('camera', 0, {
+      emitted: 10,
+      processed: 10,
+      proctimeTotalMs: 10,
+      activeMs: 500,
+      drops: [{ from: 'camera', to: 'detect', count: 2 }],
+    }),
     // Two replicas, 5 items each at 20 ms: mean 20 ms, 2 tasks → 100 fps possible.
     outcome('detect', 1, { received: 5, emitted: 5, processed: 5, proctimeTotalMs: 100, activeMs: 400 }),
-    outcome('detect', 0, { received: 5, emitted: 5, processed: 5, proctimeTotalMs: 100, activeMs: 500, dropped: 3 }),
+    outcome('detect', 0, {
+      received: 5,
+      emitted: 5,
+      processed: 5,
+      proctimeTotalMs: 100,
+      activeMs: 500,
+      drops: [{ from: 'camera', to: 'detect', count: 3 }],
+    }),
     // Processed nothing: never the bottleneck, even with no speed at all.
     outcome('idle', 0, {}),
     // 10 items at 4 ms: 250 fps possible.
-    outcome('sink', 0, { received: 10, processed: 10, proctimeTotalMs: 40, activeMs: 250 }),
+    outcome('sink', 0, {
+      received: 10,
+      processed: 10,
+      proctimeTotalMs: 40,
+      activeMs: 250,
+      drops: [{ from: 'detect', to: 'sink', count: 1 }],
+    }),
   ];
 
   it('aggregates counts over the tasks of each node', () => {
@@ -54,7 +74,15 @@ describe('buildReport', () => {
     expect(detect.device).toEqual(['cpu', 'cpu']);
     expect(detect.received).toBe(10);
     expect(detect.emitted).toBe(10);
-    expect(detect.dropped).toBe(3);
+    // Drops count against the node they were meant for, wherever they happened (publisher or receiver).
+    expect(detect.dropped).toBe(5);
+    expect(row(report, 'sink').dropped).toBe(1);
+    expect(row(report, 'camera').dropped).toBe(0);
+    expect(report.edges).toEqual([
+      { from: 'camera', to: 'detect', dropped: 5 },
+      { from: 'detect', to: 'sink', dropped: 1 },
+    ]);
+    expect(String(report)).toContain('dropped 5 on camera -> detect');
     expect(detect.meanProctimeMs).toBe(20);
     expect(report.nodes.map((entry) => entry.name)).toEqual(['camera', 'detect', 'idle', 'sink']);
     expect(report.nodes.map((entry) => entry.kind)).toEqual(['producer', 'processor', 'processor', 'consumer']);
@@ -113,7 +141,7 @@ describe('buildReport', () => {
     expect(detectLine).toContain('bottleneck');
     expect(text.split('\n').filter((line) => line.includes('bottleneck'))).toHaveLength(1);
     // format/toString do not leak into JSON.
-    expect(Object.keys(JSON.parse(JSON.stringify(report)))).toEqual(['status', 'durationMs', 'nodes']);
+    expect(Object.keys(JSON.parse(JSON.stringify(report)))).toEqual(['status', 'durationMs', 'nodes', 'edges']);
   });
 
   it('a failed report prints the error', () => {

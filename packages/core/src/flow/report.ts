@@ -14,7 +14,7 @@ export interface NodeReport {
   readonly received: number;
   /** Messages published. */
   readonly emitted: number;
-  /** Input messages discarded. */
+  /** Messages meant for this node that were discarded (stale, or impossible to align), all its inputs together. */
   readonly dropped: number;
   /** Mean processing time per item, in ms. */
   readonly meanProctimeMs: number;
@@ -26,12 +26,21 @@ export interface NodeReport {
   readonly bottleneck: boolean;
 }
 
+/** Messages discarded on one edge of the graph (realtime engines drop stale data; joins discard what cannot align). */
+export interface EdgeReport {
+  readonly from: string;
+  readonly to: string;
+  readonly dropped: number;
+}
+
 /** What `flow.join()` resolves with. `String(report)` prints the bottleneck table. */
 export interface FlowReport {
   readonly status: 'completed' | 'stopped' | 'failed';
   readonly error?: TaskFailedError;
   readonly durationMs: number;
   readonly nodes: readonly NodeReport[];
+  /** Edges on which messages were dropped, with their counts (empty when nothing was dropped). */
+  readonly edges: readonly EdgeReport[];
   /** The report as a printable table (also what `toString()` returns). */
   format(): string;
 }
@@ -47,6 +56,7 @@ export interface ReportInput {
 
 /** Aggregates per-task outcomes into the per-node table. */
 export function buildReport(input: ReportInput): FlowReport {
+  const edges = edgeDrops(input.outcomes);
   const rows = input.nodes.map((node) => {
     const outcomes = input.outcomes.filter((outcome) => outcome.nodeName === node.name).sort((a, b) => a.taskIndex - b.taskIndex);
     const sum = (pick: (outcome: TaskOutcome) => number) => outcomes.reduce((total, outcome) => total + pick(outcome), 0);
@@ -60,7 +70,7 @@ export function buildReport(input: ReportInput): FlowReport {
       device: outcomes.map((outcome) => outcome.device),
       received: sum((outcome) => outcome.stats.received),
       emitted: sum((outcome) => outcome.stats.emitted),
-      dropped: sum((outcome) => outcome.stats.dropped),
+      dropped: edges.filter((edge) => edge.to === node.name).reduce((total, edge) => total + edge.dropped, 0),
       meanProctimeMs,
       possibleFps: processed > 0 ? (node.nbTasks * 1000) / Math.max(meanProctimeMs, 1e-6) : 0,
       actualFps: activeMs > 0 ? (processed * 1000) / activeMs : 0,
@@ -78,6 +88,7 @@ export function buildReport(input: ReportInput): FlowReport {
     ...(input.error === undefined ? {} : { error: input.error }),
     durationMs: input.durationMs,
     nodes,
+    edges,
     format: () => formatReport(report),
   };
   Object.defineProperty(report, 'toString', { value: () => formatReport(report), enumerable: false });
@@ -85,8 +96,22 @@ export function buildReport(input: ReportInput): FlowReport {
   return report;
 }
 
-/** Renders the report as a table, Videoflow's bottleneck table. */
-export function formatReport(report: Pick<FlowReport, 'status' | 'error' | 'durationMs' | 'nodes'>): string {
+/** Sums the per-task drop counts by edge (a sender's unsent messages and a receiver's discards add up). */
+function edgeDrops(outcomes: readonly TaskOutcome[]): EdgeReport[] {
+  const byEdge = new Map<string, EdgeReport>();
+  for (const { stats } of outcomes) {
+    for (const { from, to, count } of stats.drops) {
+      const key = JSON.stringify([from, to]);
+      byEdge.set(key, { from, to, dropped: (byEdge.get(key)?.dropped ?? 0) + count });
+    }
+  }
+  return [...byEdge.values()].filter((edge) => edge.dropped > 0);
+}
+
+/** Renders the report as a table, Videoflow's bottleneck table, and the edges that dropped messages. */
+export function formatReport(
+  report: Pick<FlowReport, 'status' | 'error' | 'durationMs' | 'nodes'> & { readonly edges?: readonly EdgeReport[] },
+): string {
   const table = new Table({
     head: ['node', 'tasks', 'device', 'received', 'emitted', 'dropped', 'mean ms', 'possible fps', 'actual fps', ''],
     style: { head: [], border: [], compact: true },
@@ -108,7 +133,8 @@ export function formatReport(report: Pick<FlowReport, 'status' | 'error' | 'dura
   }
   const seconds = (report.durationMs / 1000).toFixed(2);
   const headline = `flow ${report.status} in ${seconds} s${report.error === undefined ? '' : `: ${report.error.message}`}`;
-  return `${headline}\n${table.toString()}`;
+  const drops = (report.edges ?? []).map((edge) => `dropped ${edge.dropped} on ${edge.from} -> ${edge.to}`);
+  return [headline, table.toString(), ...drops].join('\n');
 }
 
 function formatRate(rate: number): string {

@@ -1,5 +1,5 @@
 import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
-import type { EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
+import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import { FlowValidationError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { InputAligner } from '../runtime/inputAligner.js';
@@ -69,8 +69,8 @@ class NodeInbox {
     this.#signal = signal;
   }
 
-  get dropped(): number {
-    return this.#aligner.dropped;
+  get droppedByParent(): readonly number[] {
+    return this.#aligner.droppedByParent;
   }
 
   async push(parentIndex: number, envelope: Envelope): Promise<void> {
@@ -106,6 +106,7 @@ class InProcessMessenger extends MessengerBase {
     private readonly inbox: NodeInbox | undefined,
     private readonly outputs: ReadonlyArray<{ readonly inbox: NodeInbox; readonly parentIndex: number }>,
     private readonly run: InProcessRun,
+    private readonly parentNames: readonly string[],
   ) {
     super(spec);
   }
@@ -133,9 +134,12 @@ class InProcessMessenger extends MessengerBase {
     return this.run.stopRequested;
   }
 
-  droppedCount(): number {
+  drops(): readonly EdgeDrops[] {
     // Replicas share one inbox: report its drops once, on replica 0.
-    return this.spec.taskIndex === 0 ? (this.inbox?.dropped ?? 0) : 0;
+    if (this.spec.taskIndex !== 0 || this.inbox === undefined) return [];
+    return this.inbox.droppedByParent
+      .map((count, parentIndex) => ({ from: this.parentNames[parentIndex] ?? String(parentIndex), to: this.spec.nodeName, count }))
+      .filter((edge) => edge.count > 0);
   }
 }
 
@@ -179,7 +183,8 @@ class InProcessRun {
         inbox: inboxes[child] as NodeInbox,
         parentIndex: plan.nodes[child]?.parents.indexOf(spec.nodeIndex) ?? 0,
       }));
-      const messenger = new InProcessMessenger(spec, inboxes[spec.nodeIndex], outputs, this);
+      const parentNames = planned.parents.map((parent) => plan.nodes[parent]?.name ?? String(parent));
+      const messenger = new InProcessMessenger(spec, inboxes[spec.nodeIndex], outputs, this, parentNames);
       const outcome = await runTask({ node, spec, messenger, signal: taskSignal, onReady, start: gate.promise });
       if (outcome.status === 'failed') {
         // Fail fast: wake every blocked task so that each one closes and exits.

@@ -86,6 +86,7 @@ const taskStats = z.object({
   received: z.number(),
   emitted: z.number(),
   dropped: z.number(),
+  drops: z.array(z.object({ from: z.string(), to: z.string(), count: z.number() })),
   processed: z.number(),
   proctimeTotalMs: z.number(),
   activeMs: z.number(),

@@ -254,3 +254,90 @@ describe('EdgeBuffer', () => {
     expect(edge.canAccept(2, 1)).toBe(true);
   });
 });
+
+describe("InputAligner, 'freshest' policy (realtime)", () => {
+  it('takes the freshest queued input and discards the older ones', () => {
+    const released: number[] = [];
+    const aligner = new InputAligner(
+      [1],
+      (_parent, envelope) => released.push(envelope.kind === 'data' ? envelope.meta.seq : -1),
+      'freshest',
+    );
+    for (const seq of [0, 1, 2]) aligner.push(0, data(seq));
+    expect(aligner.take()).toMatchObject({ kind: 'data', seq: 2 });
+    expect(aligner.droppedByParent).toEqual([2]);
+    // Every message left the buffer, used or not: the transport gets all its room back.
+    expect(released).toEqual([0, 1, 2]);
+    expect(aligner.take()).toBeUndefined();
+  });
+
+  it('a full edge pushes its oldest message out on arrival and hands its room back at once', () => {
+    const released: number[] = [];
+    const aligner = new InputAligner(
+      [1],
+      (_parent, envelope) => released.push(envelope.kind === 'data' ? envelope.meta.seq : -1),
+      'freshest',
+    );
+    aligner.push(0, data(0), 1);
+    aligner.push(0, data(1), 1);
+    expect(released).toEqual([0]);
+    expect(aligner.droppedByParent).toEqual([1]);
+    aligner.push(0, end(), 1);
+    expect(aligner.take()).toMatchObject({ seq: 1 });
+    expect(aligner.take()).toEqual({ kind: 'end', reason: 'completed' });
+    // The batch policy never pushes anything out.
+    const ordered = new InputAligner([1]);
+    for (const seq of [0, 1, 2]) ordered.push(0, data(seq), 1);
+    expect(ordered.edges[0]?.size).toBe(3);
+  });
+
+  it('a join emits the freshest complete set and never waits for an item dropped on another branch', () => {
+    const aligner = new InputAligner([1, 1], undefined, 'freshest');
+    // Branch b lost seq 1 upstream; a has 1, 2, 3; b has 0, 2, 3.
+    for (const seq of [1, 2, 3]) aligner.push(0, data(seq, `a${seq}`));
+    for (const seq of [0, 2, 3]) aligner.push(1, data(seq, `b${seq}`));
+    expect(values(aligner.take())).toEqual(['a3', 'b3']);
+    expect(aligner.droppedByParent).toEqual([2, 2]);
+    // a has 4 and 5, b only 5 (4 was dropped): a's 4 is discarded, 5 is paired, nothing waits for b4.
+    aligner.push(0, data(4, 'a4'));
+    expect(aligner.take()).toBeUndefined();
+    aligner.push(0, data(5, 'a5'));
+    aligner.push(1, data(5, 'b5'));
+    expect(values(aligner.take())).toEqual(['a5', 'b5']);
+    expect(aligner.dropped).toBe(5);
+  });
+
+  it('a replicated parent: outputs are released as they come, one older than a released one is refused', () => {
+    const released: number[] = [];
+    const aligner = new InputAligner(
+      [2],
+      (_parent, envelope) => released.push(envelope.kind === 'data' ? envelope.meta.ticket : -1),
+      'freshest',
+    );
+    // Ticket 0 went to a slow replica; 1 arrives first and is released without waiting for 0.
+    aligner.push(0, data(1));
+    expect(aligner.take()).toMatchObject({ seq: 1, ticket: 1 });
+    aligner.push(0, data(0));
+    expect(aligner.take()).toBeUndefined();
+    expect(aligner.droppedByParent).toEqual([1]);
+    expect(released).toEqual([1, 0]);
+    // Out-of-order arrivals not yet released are put back in order.
+    aligner.push(0, data(3));
+    aligner.push(0, data(2));
+    expect(aligner.take()).toMatchObject({ seq: 3 });
+    expect(aligner.dropped).toBe(2);
+    aligner.push(0, end());
+    aligner.push(0, end());
+    expect(aligner.take()).toEqual({ kind: 'end', reason: 'completed' });
+  });
+
+  it("the 'ordered' policy (batch) keeps every message and waits for the gap", () => {
+    const aligner = new InputAligner([2]);
+    aligner.push(0, data(1));
+    expect(aligner.take()).toBeUndefined();
+    aligner.push(0, data(0));
+    expect(aligner.take()).toMatchObject({ seq: 0 });
+    expect(aligner.take()).toMatchObject({ seq: 1 });
+    expect(aligner.dropped).toBe(0);
+  });
+});

@@ -1,4 +1,4 @@
-import type { EndReason, InputSet, MessageMetadata, Messenger, RawMessage } from '../contracts/messenger.js';
+import type { EdgeDrops, EndReason, InputSet, MessageMetadata, Messenger, RawMessage } from '../contracts/messenger.js';
 
 /**
  * What every messenger does the same way, whatever its transport: remember the last input (for
@@ -19,7 +19,7 @@ export abstract class MessengerBase implements Messenger {
   abstract publishTerminationMessage(reason?: EndReason, meta?: MessageMetadata): Promise<void>;
   abstract receiveRawMessage(): Promise<RawMessage>;
   abstract checkForTermination(): boolean;
-  abstract droppedCount(): number;
+  abstract drops(): readonly EdgeDrops[];
 
   /** The next aligned input set (or end) from the transport. */
   protected abstract nextInput(): Promise<InputSet>;

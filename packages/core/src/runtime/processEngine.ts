@@ -257,7 +257,7 @@ function outcomeOf(task: LiveTask, flowFailed: boolean): TaskOutcome {
     taskIndex: task.spec.taskIndex,
     device: task.spec.device,
     status: 'aborted' as const,
-    stats: { received: 0, emitted: 0, dropped: 0, processed: 0, proctimeTotalMs: 0, activeMs: 0 },
+    stats: { received: 0, emitted: 0, dropped: 0, drops: [], processed: 0, proctimeTotalMs: 0, activeMs: 0 },
   };
   if (task.error !== undefined && (base.status !== 'failed' || base.error === undefined)) {
     // A task that reported an error, or died, is the failure; one that was merely aborted is not.

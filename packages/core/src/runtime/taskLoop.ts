@@ -1,5 +1,5 @@
 import type { TaskOutcome, TaskStats, TaskStatus } from '../contracts/engine.js';
-import type { MessageMetadata, Messenger } from '../contracts/messenger.js';
+import type { EdgeDrops, MessageMetadata, Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { ConsumerNode } from '../nodes/consumerNode.js';
 import type { Node } from '../nodes/node.js';
@@ -64,7 +64,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
     taskIndex: spec.taskIndex,
     device: spec.device,
     status,
-    stats: meter.stats(messenger.droppedCount()),
+    stats: meter.stats(messenger.drops()),
   };
   return status === 'failed' ? { ...outcome, error: serializeError(failure) } : outcome;
 }
@@ -188,12 +188,13 @@ class TaskMeter {
     return { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt };
   }
 
-  stats(dropped: number): TaskStats {
+  stats(drops: readonly EdgeDrops[]): TaskStats {
     const activeMs = this.#began === undefined ? 0 : (this.#ended ?? this.#clock.now()) - this.#began;
     return {
       received: this.received,
       emitted: this.emitted,
-      dropped,
+      dropped: drops.reduce((total, edge) => total + edge.count, 0),
+      drops,
       processed: this.processed,
       proctimeTotalMs: this.#proctimeTotal,
       activeMs,

@@ -1,7 +1,7 @@
 import * as zmq from 'zeromq';
-import type { EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
+import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import type { TaskInit } from '../runtime/controlProtocol.js';
-import { InputAligner } from '../runtime/inputAligner.js';
+import { type AlignmentPolicy, InputAligner } from '../runtime/inputAligner.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { joinValue, packHeader, splitValue, unpackHeader, WireError } from '../wire/codec.js';
@@ -107,16 +107,20 @@ export abstract class ZmqMessenger extends MessengerBase {
   readonly #pendingCredit = new Map<number, number>();
   readonly #routingIds = new Map<number, Buffer>();
   readonly #creditBatch: number;
+  readonly #alignment: AlignmentPolicy;
+  readonly #unsent = new Map<string, number>();
   readonly #isStopRequested: () => boolean;
   #fatal: Error | undefined;
   #loops: Promise<void>[] = [];
 
-  constructor(init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean) {
+  /** @param alignment how inputs are released: `ordered` (batch) or `freshest` (realtime) */
+  constructor(init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean, alignment: AlignmentPolicy = 'ordered') {
     super(init.task);
     this.init = init;
     this.signal = signal;
     this.#isStopRequested = isStopRequested;
     this.#creditBatch = Math.max(1, Math.floor(init.queueSize / 2));
+    this.#alignment = alignment;
     const node = init.nodes[init.task.nodeIndex];
     if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);
     if (node.parents.length > 0) {
@@ -124,6 +128,7 @@ export abstract class ZmqMessenger extends MessengerBase {
       this.#aligner = new InputAligner(
         node.parents.map((parent) => init.nodes[parent]?.nbTasks ?? 1),
         (_parentIndex, envelope) => this.#release(envelope),
+        alignment,
       );
     }
     signal.addEventListener('abort', () => this.#received.notify(), { once: true });
@@ -220,9 +225,26 @@ export abstract class ZmqMessenger extends MessengerBase {
     return this.#isStopRequested();
   }
 
-  droppedCount(): number {
-    return this.#aligner?.dropped ?? 0;
+  drops(): readonly EdgeDrops[] {
+    const { nodes, task } = this.init;
+    const node = nodes[task.nodeIndex];
+    const name = (index: number) => nodes[index]?.name ?? String(index);
+    const inbound = (this.#aligner?.droppedByParent ?? []).map((count, parentIndex) => ({
+      from: name(node?.parents[parentIndex] ?? -1),
+      to: task.nodeName,
+      count,
+    }));
+    const outbound = [...this.#unsent].map(([to, count]) => ({ from: task.nodeName, to, count }));
+    return [...inbound, ...outbound].filter((edge) => edge.count > 0);
   }
+
+  /** Counts a message a publisher dropped instead of sending to `link`'s node (realtime). */
+  protected recordUnsent(link: ChildLink): void {
+    this.#unsent.set(link.nodeName, (this.#unsent.get(link.nodeName) ?? 0) + 1);
+  }
+
+  /** Called when a replica of `link` grants credit, before waiters wake: a policy may send what it kept. */
+  protected onCredit(_link: ChildLink): void {}
 
   /** Closes every socket. `graceful`: give queued messages (the end of stream) time to leave. */
   async close(graceful: boolean): Promise<void> {
@@ -265,6 +287,8 @@ export abstract class ZmqMessenger extends MessengerBase {
           // One multipart message may hold several envelopes: each says how many raw frames follow.
           let at = 0;
           while (at < frames.length) at = this.#accept(routingId as Buffer, frames, at);
+          // Room freed on arrival (stale messages pushed out) goes back now, not at the next take.
+          this.#flushCredits(false);
         } catch (error) {
           this.#fatal ??= error instanceof Error ? error : new Error(String(error));
         }
@@ -290,7 +314,9 @@ export abstract class ZmqMessenger extends MessengerBase {
       if (sender === undefined || parentIndex < 0) throw new WireError(`hello from ${String(taskId)}, which is not a parent task`);
       this.#senders.set(key, { taskId: sender.id, parentIndex });
       this.#routingIds.set(sender.id, Buffer.from(routingId));
-      this.#grant(sender.id, this.init.queueSize);
+      // `freshest` grants one message more than it keeps: the newest arrival pushes the oldest out
+      // and its credit comes straight back, so a sender is never stuck holding fresher data.
+      this.#grant(sender.id, this.init.queueSize + (this.#alignment === 'freshest' ? 1 : 0));
       return at + 1;
     }
     const sender = this.#senders.get(key);
@@ -329,7 +355,8 @@ export abstract class ZmqMessenger extends MessengerBase {
       meta: { seq, ticket, node: parentNode?.name ?? '?', taskIndex, proctimeMs, actualProctimeMs, createdAt },
     };
     this.#senderOf.set(envelope, sender.taskId);
-    aligner.push(sender.parentIndex, envelope);
+    const parentTasks = this.init.nodes[this.init.tasks[sender.taskId]?.nodeIndex ?? -1]?.nbTasks ?? 1;
+    aligner.push(sender.parentIndex, envelope, this.init.queueSize * parentTasks);
     return at + 1 + rawCount;
   }
 
@@ -375,6 +402,7 @@ export abstract class ZmqMessenger extends MessengerBase {
           throw new WireError(`bad credit frame from task ${replica.taskId}`);
         }
         replica.credit += fields[1];
+        this.onCredit(link);
         link.creditArrived.notify();
       }
     } catch (error) {

@@ -1,0 +1,27 @@
+import { existsSync } from 'node:fs';
+
+/** What a multi-process engine exposes about its last run (e.g. `ProcessExecutionEngine`). */
+export interface InspectableEngine {
+  readonly pids: readonly (number | undefined)[];
+  readonly socketDirectory: string | undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a finished run left behind: task processes still alive and the socket directory if it still
+ * exists. Empty when the engine cleaned up. Call after `flow.join()` resolved.
+ */
+export function findLeftovers(engine: InspectableEngine): string[] {
+  const leftovers = engine.pids.filter((pid): pid is number => pid !== undefined && isAlive(pid)).map((pid) => `task process ${pid}`);
+  const directory = engine.socketDirectory;
+  if (directory !== undefined && existsSync(directory)) leftovers.push(`socket directory ${directory}`);
+  return leftovers;
+}
