@@ -1,4 +1,4 @@
-import type { Tensor1D, Tensor4D } from '@tensorflow/tfjs';
+import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import { ProcessorNode, type ProcessorOptions } from '@vf/core';
 import { type LoadedTensorflow, loadTensorflow } from './tensorflow.js';
 
@@ -48,7 +48,7 @@ export class EdgeDetector<TFrame extends RgbFrame = RgbFrame> extends ProcessorN
   readonly #onTensorflow: ((loaded: LoadedTensorflow) => void) | undefined;
   #tensorflow: LoadedTensorflow | undefined;
   #kernel: Tensor4D | undefined;
-  #luma: Tensor1D | undefined;
+  #luma: Tensor2D | undefined;
 
   constructor(options: EdgeDetectorOptions = {}) {
     const { onTensorflow, ...processorOptions } = options;
@@ -65,7 +65,7 @@ export class EdgeDetector<TFrame extends RgbFrame = RgbFrame> extends ProcessorN
     this.#tensorflow = await loadTensorflow();
     const { tf } = this.#tensorflow;
     this.#kernel = tf.tensor4d(SOBEL, [3, 3, 1, 2]);
-    this.#luma = tf.tensor1d(LUMA);
+    this.#luma = tf.tensor2d(LUMA, [3, 1]);
     this.#onTensorflow?.(this.#tensorflow);
   }
 
@@ -82,17 +82,30 @@ export class EdgeDetector<TFrame extends RgbFrame = RgbFrame> extends ProcessorN
     const { tf } = this.#tensorflow;
     const kernel = this.#kernel;
     const luma = this.#luma;
-    const edges = tf.tidy(() => {
-      const gray = tf.tensor3d(data, [height, width, 3], 'int32').toFloat().mul(luma).sum(-1).reshape<Tensor4D>([1, height, width, 1]);
+    // On the device: gray, the two gradients, their magnitude. Clipping, rounding and the copy into
+    // three channels are cheaper as one pass in JS than as tensor ops (wasm's tile is very slow).
+    const magnitude = tf.tidy(() => {
+      const gray = tf
+        .tensor2d(Float32Array.from(data), [height * width, 3])
+        .matMul(luma)
+        .reshape<Tensor4D>([1, height, width, 1]);
       const gradients = tf.conv2d(tf.mirrorPad(gray, BORDER, 'symmetric'), kernel, 1, 'valid');
-      const magnitude = gradients.square().sum(-1).sqrt().clipByValue(0, 255).round().toInt();
-      return magnitude.reshape([height, width, 1]).tile([1, 1, 3]);
+      return gradients.square().sum(-1).sqrt();
     });
+    let values: Float32Array;
     try {
-      return { ...frame, data: Uint8Array.from(await edges.data()) };
+      values = (await magnitude.data()) as Float32Array;
     } finally {
-      edges.dispose();
+      magnitude.dispose();
     }
+    const edges = new Uint8Array(width * height * 3);
+    for (let pixel = 0; pixel < values.length; pixel++) {
+      const value = Math.min(255, Math.round(values[pixel] as number));
+      edges[3 * pixel] = value;
+      edges[3 * pixel + 1] = value;
+      edges[3 * pixel + 2] = value;
+    }
+    return { ...frame, data: edges };
   }
 
   override close(): void {
