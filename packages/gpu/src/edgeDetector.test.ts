@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { EdgeDetector, type RgbFrame } from './edgeDetector.js';
 import { loadTensorflow } from './tensorflow.js';
 
@@ -77,11 +77,14 @@ describe('EdgeDetector', () => {
     const frame = testFrame(64, 48);
     const onWasm = (await detect(frame)).out.data;
     await tf.setBackend('cpu');
+    // The cpu backend's first use prints an advertisement for tfjs-node: keep it out of the log.
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     try {
       const onCpu = await detect(frame);
       expect(onCpu.node.tensorflow?.tf.getBackend()).toBe('cpu');
       expect(maxDifference(onCpu.out.data, onWasm)).toBeLessThanOrEqual(1);
     } finally {
+      warn.mockRestore();
       await tf.setBackend('wasm');
     }
   });
