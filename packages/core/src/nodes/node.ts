@@ -67,6 +67,11 @@ export abstract class Node {
     return false;
   }
 
+  /** GPU memory one task needs, in MB, when it may share a GPU with other tasks; undefined: a whole GPU. */
+  get gpuMemoryMb(): number | undefined {
+    return undefined;
+  }
+
   /**
    * Runs once per task before the first item. Open models, files and sockets here, not in the
    * constructor: the constructor also runs in the parent process, which never processes items.
@@ -159,6 +164,17 @@ export function validateDeviceType(value: unknown, nodeLabel: string): DeviceTyp
   if (value !== 'cpu' && value !== 'gpu') {
     throw new FlowValidationError('INVALID_OPTION', `${nodeLabel}: deviceType must be 'cpu' or 'gpu', got ${String(value)}`, {
       details: { option: 'deviceType', value: String(value) },
+    });
+  }
+  return value;
+}
+
+/** Validates the `gpuMemoryMb` option; returns the value or throws `INVALID_OPTION`. */
+export function validateGpuMemoryMb(value: unknown, nodeLabel: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new FlowValidationError('INVALID_OPTION', `${nodeLabel}: gpuMemoryMb must be a positive number of MB, got ${String(value)}`, {
+      details: { option: 'gpuMemoryMb', value: String(value) },
     });
   }
   return value;

@@ -55,6 +55,16 @@ describe('ProcessorNode options', () => {
     expect(node.nbTasks).toBe(4);
     expect(node.deviceType).toBe('gpu');
   });
+
+  it('keeps gpuMemoryMb (undefined by default) and rejects a non-positive one', () => {
+    expect(new Double().gpuMemoryMb).toBeUndefined();
+    expect(new Double({ deviceType: 'gpu', gpuMemoryMb: 1500 }).gpuMemoryMb).toBe(1500);
+    for (const gpuMemoryMb of [0, -1, Number.NaN, '2000' as unknown as number]) {
+      expect(() => new Double({ name: 'model', gpuMemoryMb })).toThrow(
+        expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('"model"') }),
+      );
+    }
+  });
 });
 
 describe('OneTaskProcessorNode', () => {

@@ -1,5 +1,5 @@
 import { AllocationError } from '../errors.js';
-import { type DeviceType, Node, type NodeOptions, validateDeviceType, validateNbTasks } from './node.js';
+import { type DeviceType, Node, type NodeOptions, validateDeviceType, validateGpuMemoryMb, validateNbTasks } from './node.js';
 
 /** Options of a {@link ProcessorNode}. */
 export interface ProcessorOptions extends NodeOptions {
@@ -7,6 +7,11 @@ export interface ProcessorOptions extends NodeOptions {
   readonly nbTasks?: number;
   /** Preferred device. Default `'cpu'`. A GPU is a request, not a guarantee (see `@vf/gpu`). */
   readonly deviceType?: DeviceType;
+  /**
+   * GPU memory one task needs, in MB. Set, a GPU task may share its GPU with other tasks as long as
+   * their needs fit in the GPU's free memory; unset, each GPU task takes a whole GPU (see `@vf/gpu`).
+   */
+  readonly gpuMemoryMb?: number;
 }
 
 /**
@@ -23,6 +28,7 @@ export abstract class ProcessorNode<TIn extends unknown[] = unknown[], TOut = un
   readonly kind = 'processor' as const;
   #nbTasks: number;
   #deviceType: DeviceType;
+  readonly #gpuMemoryMb: number | undefined;
   /** @internal Carries the input and output types for inference. */
   declare readonly __io?: (...inputs: TIn) => TOut;
 
@@ -31,6 +37,7 @@ export abstract class ProcessorNode<TIn extends unknown[] = unknown[], TOut = un
     const label = `processor "${options.name ?? new.target.name}"`;
     this.#nbTasks = validateNbTasks(options.nbTasks, label);
     this.#deviceType = validateDeviceType(options.deviceType, label);
+    this.#gpuMemoryMb = validateGpuMemoryMb(options.gpuMemoryMb, label);
   }
 
   override get nbTasks(): number {
@@ -39,6 +46,10 @@ export abstract class ProcessorNode<TIn extends unknown[] = unknown[], TOut = un
 
   override get deviceType(): DeviceType {
     return this.#deviceType;
+  }
+
+  override get gpuMemoryMb(): number | undefined {
+    return this.#gpuMemoryMb;
   }
 
   /**

@@ -18,6 +18,8 @@ export interface PlannedNode {
   readonly nbTasks: number;
   readonly deviceType: DeviceType;
   readonly requiresGpu: boolean;
+  /** GPU memory one task needs, in MB, when it may share a GPU; absent: a whole GPU per GPU task. */
+  readonly gpuMemoryMb?: number;
   /** Producers only: pacing in items per second. */
   readonly fps?: number;
   /** Consumers only: receives metadata instead of values. */
@@ -71,6 +73,7 @@ export function planNodes(graph: FlowGraph): PlannedNode[] {
     };
     if (node instanceof ProducerNode && node.fps !== undefined) return { ...planned, fps: node.fps };
     if (node instanceof ConsumerNode) return { ...planned, wantsMetadata: node.wantsMetadata };
+    if (node.gpuMemoryMb !== undefined) return { ...planned, gpuMemoryMb: node.gpuMemoryMb };
     return planned;
   });
 }

@@ -78,6 +78,7 @@ const plannedNode = z.object({
   nbTasks: z.number().int().positive(),
   deviceType: z.enum(['cpu', 'gpu']),
   requiresGpu: z.boolean(),
+  gpuMemoryMb: z.number().positive().optional(),
   fps: z.number().positive().optional(),
   wantsMetadata: z.boolean().optional(),
 });
