@@ -27,6 +27,12 @@ export interface ProcessEngineOptions {
   readonly readyTimeoutMs?: number;
   /** After a failure or stop, how long tasks get to close before they are killed. Default 2 000 ms. */
   readonly killGraceMs?: number;
+  /**
+   * After `stop()`, how long the flow may take to drain and close. A task still running then (a node
+   * hung in `process()`, `consume()` or `close()`) fails the flow with `STOP_TIMEOUT` and is killed.
+   * Default 30 000 ms.
+   */
+  readonly stopTimeoutMs?: number;
 }
 
 /** The module and export name of an engine's messenger class, imported by every task process. */
@@ -56,6 +62,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   #runDir: string | undefined;
   #failed = false;
   #killTimer: NodeJS.Timeout | undefined;
+  #stopTimer: NodeJS.Timeout | undefined;
   #finished: Promise<readonly TaskOutcome[]> | undefined;
 
   constructor(options: ProcessEngineOptions = {}) {
@@ -74,7 +81,17 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       spawner: options.spawner ?? forkSpawner,
       readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
       killGraceMs: options.killGraceMs ?? 2_000,
+      stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
     };
+    for (const key of ['readyTimeoutMs', 'killGraceMs', 'stopTimeoutMs'] as const) {
+      const value = this.options[key];
+      if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
+        throw new FlowValidationError(
+          'INVALID_OPTION',
+          `${new.target.name}: ${key} must be a finite number of ms ≥ 0, got ${String(value)}`,
+        );
+      }
+    }
   }
 
   /** The messenger class every task of this engine uses (its queue policy). */
@@ -200,6 +217,21 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
 
   signalFlowTermination(): void {
     for (const task of this.#tasks) this.#send(task, { v: 1, type: 'stop' });
+    if (this.#stopTimer !== undefined || this.#tasks.length === 0) return;
+    // A stop must end the flow even when a node never returns: fail what is still running, then kill it.
+    this.#stopTimer = setTimeout(() => {
+      const stuck = this.#tasks.filter((task) => !task.exited && task.outcome === undefined);
+      if (stuck.length === 0) return;
+      for (const task of stuck) {
+        task.error ??= {
+          name: 'StopTimeoutError',
+          code: 'STOP_TIMEOUT',
+          message: `task ${task.spec.nodeName}[${task.spec.taskIndex}] was still running ${this.options.stopTimeoutMs} ms after stop(): a node hangs in process(), consume() or close(); it was killed`,
+        };
+      }
+      this.#fail();
+    }, this.options.stopTimeoutMs);
+    this.#stopTimer.unref();
   }
 
   joinTaskProcesses(): Promise<readonly TaskOutcome[]> {
@@ -210,6 +242,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   async #join(): Promise<readonly TaskOutcome[]> {
     await Promise.all(this.#tasks.map((task) => task.exit));
     clearTimeout(this.#killTimer);
+    clearTimeout(this.#stopTimer);
     if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
     return this.#tasks.map((task) => outcomeOf(task, this.#failed));
   }

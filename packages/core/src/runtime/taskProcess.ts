@@ -1,3 +1,5 @@
+import { rmdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
@@ -25,6 +27,19 @@ export function runTaskProcess(): void {
   const start = deferred();
   let running = false;
   let messenger: ZmqMessenger | undefined;
+  let orphaned = false;
+  let socketFile: string | undefined;
+  process.on('exit', () => {
+    // Without a host nobody else removes this run's socket files: each orphan removes its own,
+    // and the last one out removes the directory.
+    if (!orphaned || socketFile === undefined) return;
+    rmSync(socketFile, { force: true });
+    try {
+      rmdirSync(dirname(socketFile));
+    } catch {
+      // not empty yet: another task removes it
+    }
+  });
   const finishedPeers: number[] = [];
 
   const fail = (error: unknown) => {
@@ -35,6 +50,7 @@ export function runTaskProcess(): void {
 
   process.on('disconnect', () => {
     // The host is gone: abort, and make sure the process ends even if a close() hangs.
+    orphaned = true;
     abort.abort();
     start.reject(new AbortedError('the host process is gone'));
     setTimeout(() => process.exit(1), ORPHAN_EXIT_MS).unref();
@@ -75,6 +91,8 @@ export function runTaskProcess(): void {
   process.on('SIGINT', () => undefined);
 
   async function execute(init: TaskInit): Promise<void> {
+    const endpoint = init.transport.endpoints[init.task.id];
+    if (endpoint?.startsWith('ipc://')) socketFile = endpoint.slice('ipc://'.length);
     const flow = await Flow.load(init.source.moduleUrl, init.source.params);
     const node = flow.nodes[init.task.nodeIndex];
     if (node === undefined || node.name !== init.task.nodeName) {

@@ -4,16 +4,12 @@ import type { TaskInit } from '../runtime/controlProtocol.js';
 import { type AlignmentPolicy, InputAligner } from '../runtime/inputAligner.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
-import { joinValue, packHeader, splitValue, unpackHeader, WireError } from '../wire/codec.js';
+import { packHeader, splitValue, WireError } from '../wire/codec.js';
+import { parseEnvelope, parseFeedback } from '../wire/envelope.js';
 
 /**
- * Frames on the data path (ZeroMQ), DEALER (publisher) → ROUTER (receiver):
- *   hello  `['h', taskId]`                      first message of every connection
- *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure, nRaw]` + nRaw raw frames
- *   end    `['e', reason]`                      the end of the stream; never dropped
- * and ROUTER → DEALER:
- *   credit `['c', n]`                           room for n more data messages
- *   ack    `['a']`                              the end arrived; the sender may close its socket
+ * The data path over ZeroMQ: each task binds a ROUTER; each parent task connects a DEALER per child
+ * task. Envelopes (hello, data, end; credit and ack back) are defined in `wire/envelope.ts`.
  * Envelopes queued while a send is in flight leave together in one multipart message (each
  * envelope is self-delimiting), so small messages are batched under load at no latency cost when idle.
  * Credits make every queue bounded and exact: a publisher sends only with credit, so the
@@ -302,62 +298,39 @@ export abstract class ZmqMessenger extends MessengerBase {
 
   /** Accepts the envelope starting at `frames[at]`; returns the index of the next one. */
   #accept(routingId: Buffer, frames: readonly Buffer[], at: number): number {
-    const fields = unpackHeader(frames[at]);
-    if (!Array.isArray(fields) || typeof fields[0] !== 'string')
-      throw new WireError('envelope header must be an array starting with its kind');
+    const { envelope, next } = parseEnvelope(frames, at);
     const key = routingId.toString('latin1');
-    if (fields[0] === 'h') {
-      const taskId = fields[1];
-      const sender = typeof taskId === 'number' ? this.init.tasks[taskId] : undefined;
+    if (envelope.kind === 'hello') {
+      const sender = this.init.tasks[envelope.taskId];
       const node = this.init.nodes[this.init.task.nodeIndex];
       const parentIndex = sender === undefined ? -1 : (node?.parents.indexOf(sender.nodeIndex) ?? -1);
-      if (sender === undefined || parentIndex < 0) throw new WireError(`hello from ${String(taskId)}, which is not a parent task`);
+      if (sender === undefined || parentIndex < 0) throw new WireError(`hello from task ${envelope.taskId}, which is not a parent task`);
+      if (this.#senders.has(key)) throw new WireError(`second hello from ${key}`);
       this.#senders.set(key, { taskId: sender.id, parentIndex });
       this.#routingIds.set(sender.id, Buffer.from(routingId));
       // `freshest` grants one message more than it keeps: the newest arrival pushes the oldest out
       // and its credit comes straight back, so a sender is never stuck holding fresher data.
       this.#grant(sender.id, this.init.queueSize + (this.#alignment === 'freshest' ? 1 : 0));
-      return at + 1;
+      return next;
     }
     const sender = this.#senders.get(key);
-    if (sender === undefined) throw new WireError(`message from unknown peer ${key}`);
+    if (sender === undefined) throw new WireError(`message from unknown peer ${JSON.stringify(key)} (no hello)`);
     const aligner = this.#aligner as InputAligner;
-    if (fields[0] === 'e') {
-      const reason = fields[1] === 'stopped' ? 'stopped' : 'completed';
-      aligner.push(sender.parentIndex, { kind: 'end', reason });
+    if (envelope.kind === 'end') {
+      aligner.push(sender.parentIndex, { kind: 'end', reason: envelope.reason });
       this.#sendToSender(sender.taskId, packHeader(['a']));
-      return at + 1;
-    }
-    if (fields[0] !== 'd' || fields.length !== 9)
-      throw new WireError(`unknown envelope kind ${String(fields[0])} or wrong length ${fields.length}`);
-    const [, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure, rawCount] = fields as [
-      string,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      unknown,
-      number,
-    ];
-    if (!Number.isInteger(rawCount) || rawCount < 0 || at + 1 + rawCount > frames.length) {
-      throw new WireError(`data envelope announces ${String(rawCount)} raw frames, ${frames.length - at - 1} present`);
-    }
-    const raw = frames.slice(at + 1, at + 1 + rawCount);
-    for (const number of [seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt]) {
-      if (typeof number !== 'number' || !Number.isFinite(number)) throw new WireError('data envelope has a non-numeric metadata field');
+      return next;
     }
     const parentNode = this.init.nodes[this.init.tasks[sender.taskId]?.nodeIndex ?? -1];
-    const envelope: DataEnvelope = {
+    const { value, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt } = envelope;
+    const data: DataEnvelope = {
       kind: 'data',
-      value: joinValue(structure, raw),
+      value,
       meta: { seq, ticket, node: parentNode?.name ?? '?', taskIndex, proctimeMs, actualProctimeMs, createdAt },
     };
-    this.#senderOf.set(envelope, sender.taskId);
-    const parentTasks = this.init.nodes[this.init.tasks[sender.taskId]?.nodeIndex ?? -1]?.nbTasks ?? 1;
-    aligner.push(sender.parentIndex, envelope, this.init.queueSize * parentTasks);
-    return at + 1 + rawCount;
+    this.#senderOf.set(data, sender.taskId);
+    aligner.push(sender.parentIndex, data, this.init.queueSize * (parentNode?.nbTasks ?? 1));
+    return next;
   }
 
   #release(envelope: Envelope): void {
@@ -391,17 +364,14 @@ export abstract class ZmqMessenger extends MessengerBase {
 
   async #creditLoop(link: ChildLink, replica: ReplicaLink): Promise<void> {
     try {
-      for await (const [header] of replica.socket) {
-        const fields = unpackHeader(header);
-        if (Array.isArray(fields) && fields[0] === 'a') {
+      for await (const frames of replica.socket) {
+        const feedback = parseFeedback(frames);
+        if (feedback.kind === 'ack') {
           replica.endAcknowledged = true;
           link.creditArrived.notify();
           continue;
         }
-        if (!Array.isArray(fields) || fields[0] !== 'c' || typeof fields[1] !== 'number' || !(fields[1] > 0)) {
-          throw new WireError(`bad credit frame from task ${replica.taskId}`);
-        }
-        replica.credit += fields[1];
+        replica.credit += feedback.count;
         this.onCredit(link);
         link.creditArrived.notify();
       }

@@ -1,0 +1,197 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isVfError } from '../errors.js';
+import { packHeader, splitValue, WireError } from './codec.js';
+import { parseEnvelope, parseFeedback } from './envelope.js';
+
+/** A valid data envelope's frames for `value`. */
+function dataFrames(value: unknown, seq = 3): Buffer[] {
+  const { structure, frames } = splitValue(value);
+  return [packHeader(['d', seq, seq, 0, 1.5, 2.5, 1_700_000_000_000, structure, frames.length]), ...frames];
+}
+
+/** Parses every envelope of a message; returns them, or the error that stopped the parse. */
+function parseAll(frames: readonly Buffer[]): unknown {
+  const parsed: unknown[] = [];
+  let at = 0;
+  while (at < frames.length) {
+    const { envelope, next } = parseEnvelope(frames, at);
+    expect(next).toBeGreaterThan(at);
+    parsed.push(envelope);
+    at = next;
+  }
+  return parsed;
+}
+
+/** Runs `parse`: it must either succeed or throw a WireError (code WIRE_FORMAT), nothing else. */
+function expectTypedOutcome(parse: () => unknown): void {
+  try {
+    parse();
+  } catch (error) {
+    if (!(error instanceof WireError) || !isVfError(error) || error.code !== 'WIRE_FORMAT') {
+      throw new Error(`parser threw a non-wire error: ${String(error)}`, { cause: error });
+    }
+  }
+}
+
+const sampleValue = fc.oneof(
+  fc.jsonValue(),
+  fc.record({ index: fc.nat(), data: fc.uint8Array({ maxLength: 64 }), scores: fc.float32Array({ maxLength: 8 }) }),
+  fc.array(fc.int16Array({ maxLength: 16 }), { maxLength: 3 }),
+);
+
+/** Mutations of a valid message: flip, truncate, extend, drop, duplicate or swap frames. */
+const mutation = fc.oneof(
+  fc.record({ kind: fc.constant('flip' as const), frame: fc.nat(), byte: fc.nat(), bits: fc.integer({ min: 1, max: 255 }) }),
+  fc.record({ kind: fc.constant('truncate' as const), frame: fc.nat(), keep: fc.nat() }),
+  fc.record({ kind: fc.constant('append' as const), frame: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+  fc.record({ kind: fc.constant('drop' as const), frame: fc.nat() }),
+  fc.record({ kind: fc.constant('duplicate' as const), frame: fc.nat() }),
+  fc.record({ kind: fc.constant('insert' as const), frame: fc.nat(), bytes: fc.uint8Array({ maxLength: 32 }) }),
+);
+
+describe('parseEnvelope', () => {
+  it('round-trips hello, end and data envelopes with raw frames', () => {
+    expect(parseEnvelope([packHeader(['h', 4])], 0)).toEqual({ envelope: { kind: 'hello', taskId: 4 }, next: 1 });
+    expect(parseEnvelope([packHeader(['e', 'stopped'])], 0)).toEqual({ envelope: { kind: 'end', reason: 'stopped' }, next: 1 });
+    const frame = new Uint8Array([1, 2, 3]);
+    const frames = [...dataFrames({ index: 7, data: frame }), packHeader(['e', 'completed'])];
+    const first = parseEnvelope(frames, 0);
+    expect(first.next).toBe(2);
+    expect(first.envelope).toMatchObject({ kind: 'data', seq: 3, ticket: 3, proctimeMs: 1.5, value: { index: 7, data: frame } });
+    expect(parseEnvelope(frames, first.next).envelope).toEqual({ kind: 'end', reason: 'completed' });
+  });
+
+  it.each([
+    ['a truncated MessagePack header', [Buffer.from([0x93, 0xa1])], /not valid MessagePack/],
+    ['an unknown kind', [packHeader(['x', 1])], /unknown envelope kind "x"/],
+    ['a hello without a task id', [packHeader(['h', 'one'])], /hello envelope/],
+    ['an end with an unknown reason', [packHeader(['e', 'exploded'])], /end envelope/],
+    ['a data envelope missing fields', [packHeader(['d', 1, 1])], /3 fields, expected 9/],
+    ['a negative seq', [packHeader(['d', -1, 0, 0, 0, 0, 0, null, 0])], /must be counts/],
+    ['more raw frames announced than sent', [packHeader(['d', 0, 0, 0, 0, 0, 0, null, 2])], /announces 2 raw frames, 0 present/],
+    [
+      'a raw frame whose size contradicts its dtype',
+      [packHeader(['d', 0, 0, 0, 0, 0, 0, { '\u0000vf:frame': 1, dtype: 'float32', length: 3 }, 1]), Buffer.alloc(5)],
+      /do not hold 3 float32 elements/,
+    ],
+    [
+      'a frame length of 2^40 elements',
+      [packHeader(['d', 0, 0, 0, 0, 0, 0, { '\u0000vf:frame': 1, dtype: 'uint8', length: 2 ** 40 }, 1]), Buffer.alloc(1)],
+      /1 bytes, header says|do not hold/,
+    ],
+  ])('rejects %s with a WireError', (_name, frames, message) => {
+    expect(() => parseEnvelope(frames, 0)).toThrow(WireError);
+    expect(() => parseEnvelope(frames, 0)).toThrow(message);
+  });
+
+  it('fuzz: random frames never crash the parser, they parse or throw a WireError', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 96 }), { minLength: 1, maxLength: 5 }), (arrays) => {
+        expectTypedOutcome(() => parseAll(arrays.map((bytes) => Buffer.from(bytes))));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('fuzz: random MessagePack headers in the envelope shape never crash the parser', () => {
+    const header = fc.tuple(fc.constantFrom('h', 'd', 'e', 'c', 'a', 'zz'), fc.array(fc.anything({ maxDepth: 3 }), { maxLength: 9 }));
+    fc.assert(
+      fc.property(header, fc.array(fc.uint8Array({ maxLength: 32 }), { maxLength: 3 }), ([kind, rest], raw) => {
+        let encoded: Buffer;
+        try {
+          encoded = packHeader([kind, ...rest]);
+        } catch {
+          return; // not encodable (e.g. a symbol): not a frame a peer could send
+        }
+        expectTypedOutcome(() => parseAll([encoded, ...raw.map((bytes) => Buffer.from(bytes))]));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('fuzz: mutated valid messages never crash the parser and never yield a value inconsistent with its frames', () => {
+    fc.assert(
+      fc.property(sampleValue, fc.array(mutation, { minLength: 1, maxLength: 3 }), (value, changes) => {
+        let frames: Buffer[] = [...dataFrames(value), packHeader(['e', 'completed'])].map((frame) => Buffer.from(frame));
+        for (const change of changes) frames = applyMutation(frames, change);
+        try {
+          const parsed = parseAll(frames) as Array<{ kind: string; value?: unknown }>;
+          // Whatever parsed is well-formed: every typed array holds exactly its frame's bytes.
+          for (const envelope of parsed) if (envelope.kind === 'data') checkViews(envelope.value);
+        } catch (error) {
+          if (!(error instanceof WireError)) throw error;
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('parseFeedback', () => {
+  it('accepts credits and acks, rejects the rest', () => {
+    expect(parseFeedback([packHeader(['c', 3])])).toEqual({ kind: 'credit', count: 3 });
+    expect(parseFeedback([packHeader(['a'])])).toEqual({ kind: 'ack' });
+    for (const bad of [
+      [packHeader(['c', 0])],
+      [packHeader(['c', -2])],
+      [packHeader(['c', 1.5])],
+      [packHeader(['a']), packHeader(['a'])],
+      [Buffer.alloc(0)],
+    ]) {
+      expect(() => parseFeedback(bad)).toThrow(WireError);
+    }
+  });
+
+  it('fuzz: random feedback frames parse or throw a WireError', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 24 }), { maxLength: 3 }), (arrays) => {
+        expectTypedOutcome(() => parseFeedback(arrays.map((bytes) => Buffer.from(bytes))));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+type Mutation = typeof mutation extends fc.Arbitrary<infer T> ? T : never;
+
+function applyMutation(frames: readonly Buffer[], change: Mutation): Buffer[] {
+  if (frames.length === 0) return [];
+  const index = change.frame % frames.length;
+  const frame = frames[index] as Buffer;
+  const out = [...frames];
+  switch (change.kind) {
+    case 'flip': {
+      if (frame.length === 0) return out;
+      const copy = Buffer.from(frame);
+      const at = change.byte % copy.length;
+      copy[at] = (copy[at] as number) ^ change.bits;
+      out[index] = copy;
+      return out;
+    }
+    case 'truncate':
+      out[index] = frame.subarray(0, change.keep % (frame.length + 1));
+      return out;
+    case 'append':
+      out[index] = Buffer.concat([frame, Buffer.from(change.bytes)]);
+      return out;
+    case 'drop':
+      out.splice(index, 1);
+      return out;
+    case 'duplicate':
+      out.splice(index, 0, frame);
+      return out;
+    case 'insert':
+      out.splice(index, 0, Buffer.from(change.bytes));
+      return out;
+  }
+}
+
+function checkViews(value: unknown, depth = 0): void {
+  if (value === null || typeof value !== 'object' || depth > 70) return;
+  if (ArrayBuffer.isView(value)) {
+    expect(value.byteOffset + value.byteLength).toBeLessThanOrEqual(value.buffer.byteLength);
+    return;
+  }
+  for (const item of Object.values(value)) checkViews(item, depth + 1);
+}

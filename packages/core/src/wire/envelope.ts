@@ -1,0 +1,89 @@
+import { joinValue, unpackHeader, WireError } from './codec.js';
+
+/**
+ * The envelopes of the data path, as parsed from ZeroMQ frames. Publisher → receiver:
+ *   hello  `['h', taskId]`                      first message of every connection
+ *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure, nRaw]` + nRaw raw frames
+ *   end    `['e', reason]`                      the end of the stream; never dropped
+ * Receiver → publisher:
+ *   credit `['c', n]`                           room for n more data messages
+ *   ack    `['a']`                              the end arrived; the sender may close its socket
+ * One multipart message may hold several envelopes back to back: each says how many raw frames follow.
+ */
+export type WireEnvelope =
+  | { readonly kind: 'hello'; readonly taskId: number }
+  | {
+      readonly kind: 'data';
+      readonly seq: number;
+      readonly ticket: number;
+      readonly taskIndex: number;
+      readonly proctimeMs: number;
+      readonly actualProctimeMs: number;
+      readonly createdAt: number;
+      readonly value: unknown;
+    }
+  | { readonly kind: 'end'; readonly reason: 'completed' | 'stopped' };
+
+/** What a publisher receives back. */
+export type WireFeedback = { readonly kind: 'credit'; readonly count: number } | { readonly kind: 'ack' };
+
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * Parses the envelope that starts at `frames[at]`. Returns it and the index of the next envelope.
+ * Everything is checked before use (kind, field types, frame counts, and the value's raw frames
+ * against their dtype and length); anything else throws {@link WireError}, never another error.
+ */
+export function parseEnvelope(frames: readonly Buffer[], at: number): { envelope: WireEnvelope; next: number } {
+  const fields = unpackHeader(frames[at]);
+  if (!Array.isArray(fields) || typeof fields[0] !== 'string')
+    throw new WireError('envelope header must be an array starting with its kind');
+  switch (fields[0]) {
+    case 'h': {
+      if (fields.length !== 2 || !isCount(fields[1])) throw new WireError('hello envelope must be [h, taskId]');
+      return { envelope: { kind: 'hello', taskId: fields[1] }, next: at + 1 };
+    }
+    case 'e': {
+      if (fields.length !== 2 || (fields[1] !== 'completed' && fields[1] !== 'stopped')) {
+        throw new WireError('end envelope must be [e, completed | stopped]');
+      }
+      return { envelope: { kind: 'end', reason: fields[1] }, next: at + 1 };
+    }
+    case 'd': {
+      if (fields.length !== 9) throw new WireError(`data envelope has ${fields.length} fields, expected 9`);
+      const [, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure, rawCount] = fields as unknown[];
+      if (!isCount(seq) || !isCount(ticket) || !isCount(taskIndex))
+        throw new WireError('data envelope: seq, ticket and taskIndex must be counts');
+      if (!isNumber(proctimeMs) || !isNumber(actualProctimeMs) || !isNumber(createdAt)) {
+        throw new WireError('data envelope has a non-numeric timing field');
+      }
+      if (!isCount(rawCount) || at + 1 + rawCount > frames.length) {
+        throw new WireError(`data envelope announces ${String(rawCount)} raw frames, ${frames.length - at - 1} present`);
+      }
+      const value = joinValue(structure, frames.slice(at + 1, at + 1 + rawCount));
+      return {
+        envelope: { kind: 'data', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, value },
+        next: at + 1 + rawCount,
+      };
+    }
+    default:
+      throw new WireError(`unknown envelope kind ${JSON.stringify(fields[0])}`);
+  }
+}
+
+/** Parses a credit or end-acknowledgement frame sent back to a publisher. Throws {@link WireError}. */
+export function parseFeedback(frames: readonly Buffer[]): WireFeedback {
+  if (frames.length !== 1) throw new WireError(`feedback message has ${frames.length} frames, expected 1`);
+  const fields = unpackHeader(frames[0]);
+  if (Array.isArray(fields) && fields.length === 1 && fields[0] === 'a') return { kind: 'ack' };
+  if (Array.isArray(fields) && fields.length === 2 && fields[0] === 'c' && isCount(fields[1]) && fields[1] > 0) {
+    return { kind: 'credit', count: fields[1] };
+  }
+  throw new WireError('feedback must be [c, n > 0] or [a]');
+}
