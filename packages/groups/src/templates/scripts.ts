@@ -15,7 +15,8 @@ cd <%~ it.quote(it.root) %>
 <%~ entry.command %><%~ it.parallel ? ' &' : '' %>
 <% }) -%>
 <% if (it.parallel) { -%>
-wait
+# wait for each command, so that any failure fails the script
+for pid in $(jobs -p); do wait "$pid"; done
 <% } -%>
 `;
 
