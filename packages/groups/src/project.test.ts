@@ -6,7 +6,7 @@ import { createProject } from '../test/fixtures/project.js';
 import { collector, tsxExecutable } from '../test/helpers.js';
 import { post, pre } from './conditions.js';
 import { GroupsError } from './errors.js';
-import { FlowProject } from './project.js';
+import { defaultExecutable, FlowProject } from './project.js';
 import type { Job } from './workspace.js';
 
 let root: string;
@@ -333,5 +333,21 @@ describe('main (the command line)', () => {
     expect(result.out).toContain(`run -o '^ex$' -j ${job.id}`);
     expect(readdirSync(root, { recursive: true }).sort()).toEqual(before);
     expect(existsSync(join(root, '.vf'))).toBe(false);
+  });
+});
+
+describe('defaultExecutable', () => {
+  it('is this Node.js with its flags, bare loader specifiers made absolute', () => {
+    const cwd = new URL('..', import.meta.url).pathname;
+    const executable = defaultExecutable(
+      ['--import', 'tsx', '--conditions=@vf/source', '--loader=./local.mjs', '--import=file:///x.mjs'],
+      cwd,
+    );
+    const words = executable.split(' ');
+    expect(words[0]).toBe(process.execPath);
+    expect(words[1]).toBe('--import');
+    expect(words[2]).toMatch(/^file:\/\/\/.*tsx.*\.(m?js|cjs)$/);
+    expect(words.slice(3)).toEqual(['--conditions=@vf/source', `--loader=${join(cwd, 'local.mjs')}`, '--import=file:///x.mjs']);
+    expect(defaultExecutable(['--import', 'no-such-package-xyz'], cwd)).toContain('--import no-such-package-xyz');
   });
 });

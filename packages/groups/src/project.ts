@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { ExecutionEngine, FlowReport } from '@vf/core';
 import type { DeviceAllocator } from '@vf/core/engine';
 import { runCli } from './cli.js';
@@ -166,8 +168,31 @@ interface ClusterStates {
   readonly byOperation: Map<string, ClusterJob>;
 }
 
-function defaultExecutable(): string {
-  return [process.execPath, ...process.execArgv].map(shellQuote).join(' ');
+const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
+
+/**
+ * This Node.js with its `execArgv`, loaders made absolute: Node resolved a bare `--import tsx`
+ * from the launch folder, and a scheduler script or forked operation starts elsewhere.
+ */
+export function defaultExecutable(execArgv: readonly string[] = process.execArgv, cwd = process.cwd()): string {
+  const absolute = (specifier: string) => {
+    if (/^(\.{0,2}\/|file:|data:|node:)/.test(specifier)) return specifier.startsWith('.') ? resolve(cwd, specifier) : specifier;
+    try {
+      return pathToFileURL(createRequire(join(cwd, 'noop.js')).resolve(specifier)).href;
+    } catch {
+      return specifier;
+    }
+  };
+  const words: string[] = [];
+  for (let index = 0; index < execArgv.length; index++) {
+    const word = execArgv[index]!;
+    const [flag, inline] = word.includes('=') ? [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)] : [word, undefined];
+    if (!LOADER_FLAGS.has(flag)) words.push(word);
+    else if (inline !== undefined) words.push(`${flag}=${absolute(inline)}`);
+    else if (index + 1 < execArgv.length) words.push(flag, absolute(execArgv[++index]!));
+    else words.push(word);
+  }
+  return [process.execPath, ...words].map(shellQuote).join(' ');
 }
 
 /**

@@ -50,10 +50,14 @@ async function install(): Promise<string | undefined> {
     const update = await runCommand('apt-get', ['update'], { env, timeoutMs: 180_000 });
     if (update.code !== 0) return `apt-get update failed: ${update.stderr.trim().slice(-500)}`;
   }
-  const result = await runCommand('apt-get', ['install', '-y', '--no-install-recommends', 'slurm-wlm', 'munge'], {
-    env,
-    timeoutMs: 300_000,
-  });
+  const result = await runCommand(
+    'apt-get',
+    ['-o', 'DPkg::Lock::Timeout=120', 'install', '-y', '--no-install-recommends', 'slurm-wlm', 'munge'],
+    {
+      env,
+      timeoutMs: 300_000,
+    },
+  );
   if (result.code !== 0) return `apt-get install slurm-wlm munge failed: ${result.stderr.trim().slice(-500)}`;
   return undefined;
 }

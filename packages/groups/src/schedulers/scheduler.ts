@@ -67,7 +67,8 @@ export abstract class CommandScheduler implements Scheduler {
       ...(input === undefined ? {} : { input }),
     });
     if (result.code !== 0) {
-      const output = (result.stderr.trim() || result.stdout.trim()).slice(-2000);
+      // The last line is the scheduler's verdict (e.g. "squeue: fatal: ..."); all of it is in details.
+      const output = (result.stderr.trim() || result.stdout.trim()).split('\n').at(-1)?.slice(0, 500) ?? '';
       throw new GroupsError('SCHEDULER', `${command} failed (exit ${result.code}): ${output}`, {
         details: { command, code: result.code, stderr: result.stderr.slice(-2000) },
       });
