@@ -161,6 +161,45 @@ export function resolveDirectives(
 const maxDefined = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.max(a, b));
 const sumDefined = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : a + b);
 
+type Rules = {
+  readonly [K in keyof Omit<ResolvedDirectives, 'user'>]: (a: ResolvedDirectives[K], b: ResolvedDirectives[K]) => ResolvedDirectives[K];
+};
+
+const first = <T>(a: T) => a;
+const either = (a: boolean, b: boolean) => a || b;
+const add = (a: number, b: number) => a + b;
+
+function combineWith(rules: Rules, a: ResolvedDirectives, b: ResolvedDirectives): ResolvedDirectives {
+  return {
+    np: rules.np(a.np, b.np),
+    ngpu: rules.ngpu(a.ngpu, b.ngpu),
+    nranks: rules.nranks(a.nranks, b.nranks),
+    omp_num_threads: rules.omp_num_threads(a.omp_num_threads, b.omp_num_threads),
+    memory: rules.memory(a.memory, b.memory),
+    walltime: rules.walltime(a.walltime, b.walltime),
+    executable: rules.executable(a.executable, b.executable),
+    fork: rules.fork(a.fork, b.fork),
+    processor_fraction: rules.processor_fraction(a.processor_fraction, b.processor_fraction),
+    user: { ...b.user, ...a.user },
+  };
+}
+
+/** signac-flow's serial rules: max of counts and memory, sum of walltime. */
+const SERIAL: Rules = {
+  np: Math.max,
+  ngpu: Math.max,
+  nranks: Math.max,
+  omp_num_threads: Math.max,
+  memory: maxDefined,
+  walltime: sumDefined,
+  executable: first,
+  fork: either,
+  processor_fraction: first,
+};
+
+/** signac-flow's parallel rules: sums of counts and memory, max of walltime. */
+const PARALLEL: Rules = { ...SERIAL, np: add, ngpu: add, nranks: add, omp_num_threads: add, memory: sumDefined, walltime: maxDefined };
+
 /**
  * Resources of `a` then `b` run one after the other (a group's operations, a serial bundle):
  * max of np, ngpu, nranks, omp_num_threads and memory; sum of walltime; `fork` if either forks;
@@ -172,18 +211,7 @@ const sumDefined = (a: number | undefined, b: number | undefined) => (a === unde
  * ```
  */
 export function serialDirectives(a: ResolvedDirectives, b: ResolvedDirectives): ResolvedDirectives {
-  return {
-    np: Math.max(a.np, b.np),
-    ngpu: Math.max(a.ngpu, b.ngpu),
-    nranks: Math.max(a.nranks, b.nranks),
-    omp_num_threads: Math.max(a.omp_num_threads, b.omp_num_threads),
-    memory: maxDefined(a.memory, b.memory),
-    walltime: sumDefined(a.walltime, b.walltime),
-    executable: a.executable,
-    fork: a.fork || b.fork,
-    processor_fraction: a.processor_fraction,
-    user: { ...b.user, ...a.user },
-  };
+  return combineWith(SERIAL, a, b);
 }
 
 /**
@@ -191,18 +219,7 @@ export function serialDirectives(a: ResolvedDirectives, b: ResolvedDirectives): 
  * nranks, omp_num_threads and memory; max of walltime; the rest as in {@link serialDirectives}.
  */
 export function parallelDirectives(a: ResolvedDirectives, b: ResolvedDirectives): ResolvedDirectives {
-  return {
-    np: a.np + b.np,
-    ngpu: a.ngpu + b.ngpu,
-    nranks: a.nranks + b.nranks,
-    omp_num_threads: a.omp_num_threads + b.omp_num_threads,
-    memory: sumDefined(a.memory, b.memory),
-    walltime: maxDefined(a.walltime, b.walltime),
-    executable: a.executable,
-    fork: a.fork || b.fork,
-    processor_fraction: a.processor_fraction,
-    user: { ...b.user, ...a.user },
-  };
+  return combineWith(PARALLEL, a, b);
 }
 
 /** Folds a non-empty list of directives with {@link serialDirectives} or {@link parallelDirectives}. */

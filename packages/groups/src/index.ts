@@ -24,6 +24,7 @@ export { budgetAllocator, type FlowBudget, type FlowRunnerOptions, flowBudget, r
 export { FlowGroup, type GroupMembership, type GroupOptions } from './group.js';
 export { FlowOperation, flowOperation, type OperationContext, type OperationFunction, type OperationOptions } from './operation.js';
 export {
+  defaultExecutable,
   FlowProject,
   type FlowProjectOptions,
   type GroupJob,
@@ -34,6 +35,7 @@ export {
   type RunOptions,
   type RunRecord,
   type RunResult,
+  type Selection,
   type StatusOptions,
   type StatusReport,
   type Submission,

@@ -63,12 +63,16 @@ export interface RunRecord {
   readonly job: string;
 }
 
-/** Options of {@link FlowProject.run}. */
-export interface RunOptions {
+/** Which groups on which jobs: the `-o` and `-j` of the command line. */
+export interface Selection {
   /** Regular expressions selecting groups by full name (default: every operation's singleton group). */
   readonly operations?: readonly string[];
   /** Job ids or unique prefixes (default: every job). */
   readonly jobs?: readonly string[];
+}
+
+/** Options of {@link FlowProject.run}. */
+export interface RunOptions extends Selection {
   /** Stop after this many passes (default: until nothing selected is eligible). */
   readonly numPasses?: number;
   /** Print what would run and run nothing. */
@@ -89,9 +93,7 @@ export interface RunResult {
 }
 
 /** Options of {@link FlowProject.submit}. */
-export interface SubmitOptions {
-  readonly operations?: readonly string[];
-  readonly jobs?: readonly string[];
+export interface SubmitOptions extends Selection {
   /** Print the scripts; submit nothing and write no file. */
   readonly pretend?: boolean;
   /** Put up to this many groups-on-jobs in one cluster job (default 1). */
@@ -153,9 +155,7 @@ export interface StatusReport {
 }
 
 /** Options of {@link FlowProject.status}. */
-export interface StatusOptions {
-  readonly operations?: readonly string[];
-  readonly jobs?: readonly string[];
+export interface StatusOptions extends Selection {
   /** Called after each job is examined (the CLI draws a progress bar with it). */
   readonly onProgress?: (done: number, total: number) => void;
 }

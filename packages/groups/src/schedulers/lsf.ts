@@ -33,24 +33,22 @@ export function parseBjobs(output: string): ClusterJob[] {
 }
 
 /** LSF: submits with `bsub` (script on standard input), reads the queue with `bjobs`. */
-export class LsfScheduler extends CommandScheduler {
+export class LsfScheduler extends CommandScheduler<Required<LsfCommands>> {
   readonly name = 'lsf';
-  readonly #commands: Required<LsfCommands>;
 
   constructor(options: SchedulerOptions & { readonly commands?: LsfCommands } = {}) {
-    super(options);
-    this.#commands = { bsub: 'bsub', bjobs: 'bjobs', ...options.commands };
+    super(options, { bsub: 'bsub', bjobs: 'bjobs' });
   }
 
   async submit(script: string): Promise<string> {
-    const { stdout } = await this.command(this.#commands.bsub, [], script);
+    const { stdout } = await this.command(this.commands.bsub, [], script);
     const id = /Job <(\d+)>/.exec(stdout)?.[1];
     if (id === undefined) throw new GroupsError('SCHEDULER', `bsub printed no job id: ${JSON.stringify(stdout.trim())}`);
     return id;
   }
 
   async queue(): Promise<readonly ClusterJob[]> {
-    const { stdout } = await this.command(this.#commands.bjobs, ['-u', this.user, '-noheader', '-o', 'jobid stat job_name delimiter="|"']);
+    const { stdout } = await this.command(this.commands.bjobs, ['-u', this.user, '-noheader', '-o', 'jobid stat job_name delimiter="|"']);
     return parseBjobs(stdout);
   }
 }

@@ -35,24 +35,22 @@ export function parseQstat(output: string): ClusterJob[] {
 }
 
 /** PBS/Torque: submits with `qsub` (script on standard input), reads the queue with `qstat -f`. */
-export class PbsScheduler extends CommandScheduler {
+export class PbsScheduler extends CommandScheduler<Required<PbsCommands>> {
   readonly name = 'pbs';
-  readonly #commands: Required<PbsCommands>;
 
   constructor(options: SchedulerOptions & { readonly commands?: PbsCommands } = {}) {
-    super(options);
-    this.#commands = { qsub: 'qsub', qstat: 'qstat', ...options.commands };
+    super(options, { qsub: 'qsub', qstat: 'qstat' });
   }
 
   async submit(script: string): Promise<string> {
-    const { stdout } = await this.command(this.#commands.qsub, [], script);
+    const { stdout } = await this.command(this.commands.qsub, [], script);
     const id = stdout.trim();
     if (id === '') throw new GroupsError('SCHEDULER', 'qsub printed no job id');
     return id;
   }
 
   async queue(): Promise<readonly ClusterJob[]> {
-    const { stdout } = await this.command(this.#commands.qstat, ['-f', '-u', this.user]);
+    const { stdout } = await this.command(this.commands.qstat, ['-f', '-u', this.user]);
     return parseQstat(stdout);
   }
 }

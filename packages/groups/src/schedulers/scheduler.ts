@@ -41,15 +41,21 @@ export interface SchedulerOptions {
   readonly user?: string;
 }
 
-/** Base of the command-line schedulers: runs a command, turns failures into `SCHEDULER` errors. */
-export abstract class CommandScheduler implements Scheduler {
+/**
+ * Base of the command-line schedulers: runs a command, turns failures into `SCHEDULER` errors.
+ * `TCommands` names the commands it uses (e.g. `{ sbatch, squeue }`), each overridable by path.
+ */
+export abstract class CommandScheduler<TCommands extends Record<string, string> = Record<string, string>> implements Scheduler {
   abstract readonly name: string;
+  /** The command paths in use: the defaults, overridden by `options.commands`. */
+  protected readonly commands: TCommands;
   protected readonly exec: CommandRunner;
   protected readonly env: Readonly<Record<string, string>>;
   protected readonly timeoutMs: number;
   protected readonly user: string;
 
-  constructor(options: SchedulerOptions = {}) {
+  constructor(options: SchedulerOptions & { readonly commands?: Partial<TCommands> }, defaults: TCommands) {
+    this.commands = { ...defaults, ...options.commands };
     this.exec = options.exec ?? runCommand;
     this.env = options.env ?? {};
     this.timeoutMs = options.timeoutMs ?? 30_000;

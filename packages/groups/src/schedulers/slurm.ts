@@ -62,17 +62,15 @@ export function parseSqueue(output: string): ClusterJob[] {
  * `--dependency` are in its header, so submission never waits for another job) and reads the
  * queue with `squeue`.
  */
-export class SlurmScheduler extends CommandScheduler {
+export class SlurmScheduler extends CommandScheduler<Required<SlurmCommands>> {
   readonly name = 'slurm';
-  readonly #commands: Required<SlurmCommands>;
 
   constructor(options: SchedulerOptions & { readonly commands?: SlurmCommands } = {}) {
-    super(options);
-    this.#commands = { sbatch: 'sbatch', squeue: 'squeue', ...options.commands };
+    super(options, { sbatch: 'sbatch', squeue: 'squeue' });
   }
 
   async submit(script: string): Promise<string> {
-    const { stdout } = await this.command(this.#commands.sbatch, ['--parsable'], script);
+    const { stdout } = await this.command(this.commands.sbatch, ['--parsable'], script);
     // --parsable prints "<id>" or "<id>;<cluster>".
     const id = stdout.trim().split(';')[0] ?? '';
     if (!/^\d+$/.test(id)) throw new GroupsError('SCHEDULER', `sbatch printed no job id: ${JSON.stringify(stdout.trim())}`);
@@ -80,7 +78,7 @@ export class SlurmScheduler extends CommandScheduler {
   }
 
   async queue(): Promise<readonly ClusterJob[]> {
-    const { stdout } = await this.command(this.#commands.squeue, ['-h', '-u', this.user, '-o', '%i|%T|%r|%j']);
+    const { stdout } = await this.command(this.commands.squeue, ['-h', '-u', this.user, '-o', '%i|%T|%r|%j']);
     return parseSqueue(stdout);
   }
 }
