@@ -19,7 +19,6 @@ export {
   serialDirectives,
 } from './directives.js';
 export { DirectiveError, GroupsError, GroupsErrorCode } from './errors.js';
-export { type CommandOptions, type CommandResult, type CommandRunner, runCommand } from './exec.js';
 export { budgetAllocator, type FlowBudget, type FlowRunnerOptions, flowBudget, runFlowWithBudget } from './flowBudget.js';
 export { FlowGroup, type GroupMembership, type GroupOptions } from './group.js';
 export { FlowOperation, flowOperation, type OperationContext, type OperationFunction, type OperationOptions } from './operation.js';
@@ -41,6 +40,7 @@ export {
   type Submission,
   type SubmitOptions,
 } from './project.js';
+export { type CommandOptions, type CommandResult, type CommandRunner, runCommand } from './runCommand.js';
 export { detectScheduler, SCHEDULERS, type SchedulerName } from './schedulers/detectScheduler.js';
 export { type LsfCommands, LsfScheduler, parseBjobs } from './schedulers/lsf.js';
 export { type PbsCommands, PbsScheduler, parseQstat } from './schedulers/pbs.js';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createProject } from '../test/fixtures/project.js';
 import { collector, tsxExecutable } from '../test/helpers.js';
+import { PROGRESS_THRESHOLD } from './cli.js';
 import { post, pre } from './conditions.js';
 import { GroupsError } from './errors.js';
 import { defaultExecutable, FlowProject } from './project.js';
@@ -300,6 +301,18 @@ describe('main (the command line)', () => {
     const json = JSON.parse((await cli(project, 'status', '--json', '-o', 'ex')).out) as { groups: { name: string; eligible: number }[] };
     expect(json.groups).toEqual([expect.objectContaining({ name: 'ex', eligible: 3 })]);
     expect((await cli(project, 'status', '-d')).out).toContain(jobs[0]!.id.slice(0, 8));
+  });
+
+  it('status draws a progress bar on a terminal for large workspaces, and nothing otherwise', async () => {
+    const project = new FlowProject({ root, scheduler: { name: 'none', submit: async () => '1', queue: async () => [] } });
+    project.operation('op', () => {}, { post: [post.isFile('done')] });
+    for (let n = 0; n < PROGRESS_THRESHOLD; n++) project.openJob({ n }).init();
+    const terminal = Object.assign(collector(), { isTTY: true, columns: 100 });
+    expect(await project.main(['status'], { stdout: collector(), stderr: terminal, setExitCode: false })).toBe(0);
+    expect(terminal.text).toContain(`${PROGRESS_THRESHOLD}/${PROGRESS_THRESHOLD} jobs`);
+    const pipe = collector();
+    await project.main(['status'], { stdout: collector(), stderr: pipe, setExitCode: false });
+    expect(pipe.text).toBe('');
   });
 
   it('run exits 0 when done, 1 naming the job and operation on failure, 2 on bad usage', async () => {

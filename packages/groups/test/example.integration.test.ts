@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand } from '../src/exec.js';
+import { runCommand } from '../src/runCommand.js';
 import { Workspace } from '../src/workspace.js';
 import { nodeWithTsx } from './helpers.js';
 

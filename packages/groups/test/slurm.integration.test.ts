@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
-import { runCommand } from '../src/exec.js';
 import { type FlowProject, type GroupStatus, GroupsError, SlurmScheduler } from '../src/index.js';
+import { runCommand } from '../src/runCommand.js';
 import { createProject } from './fixtures/project.js';
 import { collector, tsxExecutable } from './helpers.js';
 import { type SlurmCluster, startSlurmCluster } from './slurmCluster.js';
@@ -141,6 +141,19 @@ describe('FlowGroups on a real SLURM', () => {
     const independent = JSON.parse(readFileSync(job.fn('independent.txt'), 'utf8')) as { at: number };
     expect(independent.at).toBeGreaterThan(slow.at);
     expect(after!.clusterId).not.toBe(held!.clusterId);
+  });
+
+  it('bundles two jobs into one cluster job and maps its state back onto both', { timeout: 120_000 }, async (context) => {
+    requireSlurm(context);
+    const jobs = [6, 7].map((n) => project.openJob({ n }).init());
+    const submissions = await project.submit({ operations: ['independent'], bundle: 2, parallel: true });
+    expect(submissions).toHaveLength(1);
+    expect(submissions[0]!.name).toMatch(/^fixture\.bundle\.[0-9a-f]{16}$/);
+    const report = await project.status();
+    expect(active(states(report.groups, 'independent'))).toBe(2);
+    expect(new Set(report.jobs.map((job) => job.groups.independent!.clusterId))).toEqual(new Set([submissions[0]!.clusterId]));
+    await waitUntil('the bundle to finish', 90_000, async () => (await ourQueue()).length === 0);
+    for (const job of jobs) expect(await project.isComplete('independent', job)).toBe(true);
   });
 
   it('submit --pretend submits nothing and writes no file', { timeout: 60_000 }, async (context) => {

@@ -1,4 +1,4 @@
-import { type CommandRunner, runCommand } from '../exec.js';
+import { type CommandRunner, runCommand } from '../runCommand.js';
 import { LsfScheduler } from './lsf.js';
 import { PbsScheduler } from './pbs.js';
 import type { Scheduler, SchedulerOptions } from './scheduler.js';

@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import { GroupsError } from '../errors.js';
-import { type CommandResult, type CommandRunner, runCommand } from '../exec.js';
+import { type CommandResult, type CommandRunner, runCommand } from '../runCommand.js';
 
 /** A cluster job's state, as `status` shows it. */
 export type ClusterJobState = 'queued' | 'held' | 'running' | 'completed' | 'failed' | 'cancelled' | 'unknown';

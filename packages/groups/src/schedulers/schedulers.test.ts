@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GroupsError } from '../errors.js';
-import { type CommandRunner, runCommand } from '../exec.js';
+import { type CommandRunner, runCommand } from '../runCommand.js';
 import { detectScheduler } from './detectScheduler.js';
 import { LsfScheduler, parseBjobs } from './lsf.js';
 import { PbsScheduler, parseQstat } from './pbs.js';
