@@ -2,8 +2,9 @@ import { isVfError } from '@vf/core';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import type { FlowProject, MainOptions, Output, StatusReport } from './project.js';
+import type { FlowProject, MainOptions, Output } from './project.js';
 import type { ClusterJobState } from './schedulers/scheduler.js';
+import type { StatusReport } from './submission.js';
 
 /** Jobs above which `status` draws a progress bar (on a terminal). */
 export const PROGRESS_THRESHOLD = 100;

@@ -56,3 +56,9 @@ export class DirectiveError extends VfError {
     this.directive = directive;
   }
 }
+
+/** Checks a command-line count (`--parallel`, `--bundle`, ...); throws `USAGE`. */
+export function requirePositiveInteger(option: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new GroupsError('USAGE', `${option} must be a positive integer, got ${String(value)}`);
+  return value;
+}

@@ -101,3 +101,16 @@ export class FlowGroup {
     return member.directives ?? member.operation.directives;
   }
 }
+
+/** A group run on one job: which of its operations, on which job. */
+export interface GroupJob {
+  readonly group: string;
+  readonly job: string;
+  readonly operations: readonly string[];
+}
+
+/** `ex (op1, op2) on job <id>`, or `op1 on job <id>` for a singleton group. */
+export function describeGroupJob(entry: GroupJob): string {
+  const members = entry.operations.length === 1 && entry.operations[0] === entry.group ? '' : ` (${entry.operations.join(', ')})`;
+  return `${entry.group}${members} on job ${entry.job}`;
+}

@@ -18,27 +18,20 @@ export {
   STANDARD_DIRECTIVES,
   serialDirectives,
 } from './directives.js';
-export { DirectiveError, GroupsError, GroupsErrorCode } from './errors.js';
+export { DirectiveError, GroupsError, GroupsErrorCode, requirePositiveInteger } from './errors.js';
 export { budgetAllocator, type FlowBudget, type FlowRunnerOptions, flowBudget, runFlowWithBudget } from './flowBudget.js';
-export { FlowGroup, type GroupMembership, type GroupOptions } from './group.js';
+export { describeGroupJob, FlowGroup, type GroupJob, type GroupMembership, type GroupOptions } from './group.js';
 export { FlowOperation, flowOperation, type OperationContext, type OperationFunction, type OperationOptions } from './operation.js';
 export {
   defaultExecutable,
   FlowProject,
   type FlowProjectOptions,
-  type GroupJob,
-  type GroupStatus,
-  type JobStatus,
   type MainOptions,
   type Output,
   type RunOptions,
   type RunRecord,
   type RunResult,
   type Selection,
-  type StatusOptions,
-  type StatusReport,
-  type Submission,
-  type SubmitOptions,
 } from './project.js';
 export { type CommandOptions, type CommandResult, type CommandRunner, runCommand } from './runCommand.js';
 export { detectScheduler, SCHEDULERS, type SchedulerName } from './schedulers/detectScheduler.js';
@@ -53,6 +46,16 @@ export {
   type SchedulerOptions,
 } from './schedulers/scheduler.js';
 export { parseSqueue, type SlurmCommands, SlurmScheduler, slurmState } from './schedulers/slurm.js';
+export {
+  type GroupStatus,
+  type JobStatus,
+  projectStatus,
+  type StatusOptions,
+  type StatusReport,
+  type Submission,
+  type SubmitOptions,
+  submitGroups,
+} from './submission.js';
 export {
   DEFAULT_TEMPLATES,
   formatMemory,

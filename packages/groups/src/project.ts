@@ -1,6 +1,4 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,14 +7,15 @@ import type { DeviceAllocator } from '@vf/core/engine';
 import { runCli } from './cli.js';
 import type { ConditionContext } from './conditions.js';
 import { combineDirectives, type ResolvedDirectives, resolveDirectives } from './directives.js';
-import { GroupsError } from './errors.js';
+import { GroupsError, requirePositiveInteger } from './errors.js';
 import { type FlowBudget, flowBudget, runFlowWithBudget } from './flowBudget.js';
-import { checkName, FlowGroup, type GroupMembership, type GroupOptions } from './group.js';
+import { checkName, describeGroupJob, FlowGroup, type GroupJob, type GroupMembership, type GroupOptions } from './group.js';
 import { FlowOperation, type OperationContext, type OperationFunction, type OperationOptions } from './operation.js';
 import { detectScheduler, SCHEDULERS, type SchedulerName } from './schedulers/detectScheduler.js';
-import { ACTIVE_STATES, type ClusterJob, type ClusterJobState, type Scheduler } from './schedulers/scheduler.js';
-import { renderScript, type ScriptCommand, type ScriptTemplates, shellQuote } from './templates/renderScript.js';
-import { type Job, type Statepoint, Workspace, writeFileAtomic } from './workspace.js';
+import type { Scheduler } from './schedulers/scheduler.js';
+import { projectStatus, type StatusOptions, type StatusReport, type Submission, type SubmitOptions, submitGroups } from './submission.js';
+import { type ScriptTemplates, shellQuote } from './templates/renderScript.js';
+import { type Job, type Statepoint, Workspace } from './workspace.js';
 
 /** Where the CLI and long-running calls write. */
 export interface Output {
@@ -46,13 +45,6 @@ export interface FlowProjectOptions {
   /** Where output goes (default: the process's). */
   readonly stdout?: Output;
   readonly stderr?: Output;
-}
-
-/** A group run on one job. */
-export interface GroupJob {
-  readonly group: string;
-  readonly job: string;
-  readonly operations: readonly string[];
 }
 
 /** One operation run by `run` or `exec`. */
@@ -90,82 +82,6 @@ export interface RunResult {
   readonly planned: readonly GroupJob[];
   /** Operations that ran but are still not complete (their post-conditions do not hold). */
   readonly incomplete: readonly RunRecord[];
-}
-
-/** Options of {@link FlowProject.submit}. */
-export interface SubmitOptions extends Selection {
-  /** Print the scripts; submit nothing and write no file. */
-  readonly pretend?: boolean;
-  /** Put up to this many groups-on-jobs in one cluster job (default 1). */
-  readonly bundle?: number;
-  /** Run a bundle's commands at the same time (resources add up) instead of one after the other. */
-  readonly parallel?: boolean;
-  /** Submit held: the jobs wait until released (`scontrol release`, `qrls`, `bresume`). */
-  readonly hold?: boolean;
-  /** Start only after this cluster job succeeded. Submission itself never waits. */
-  readonly after?: string;
-  /** Partition (SLURM) or queue (PBS, LSF). */
-  readonly partition?: string;
-}
-
-/** One cluster job made by {@link FlowProject.submit}. */
-export interface Submission {
-  /** The cluster job name. */
-  readonly name: string;
-  /** The scheduler's id; undefined with `pretend`. */
-  readonly clusterId?: string;
-  readonly script: string;
-  readonly entries: readonly GroupJob[];
-  readonly directives: ResolvedDirectives;
-}
-
-/** A group's line in {@link StatusReport}. */
-export interface GroupStatus {
-  readonly name: string;
-  readonly operations: readonly string[];
-  readonly singleton: boolean;
-  /** Jobs for which the group is eligible. */
-  readonly eligible: number;
-  /** Jobs for which every member is complete. */
-  readonly complete: number;
-  /** Jobs per scheduler state (members of a submitted group count with the group's state). */
-  readonly states: Readonly<Partial<Record<ClusterJobState, number>>>;
-}
-
-/** A job's line in {@link StatusReport}. */
-export interface JobStatus {
-  readonly id: string;
-  readonly statepoint: Statepoint;
-  readonly groups: Readonly<
-    Record<
-      string,
-      { readonly eligible: boolean; readonly complete: boolean; readonly state?: ClusterJobState; readonly clusterId?: string }
-    >
-  >;
-}
-
-/** What {@link FlowProject.status} found. */
-export interface StatusReport {
-  readonly jobs: readonly JobStatus[];
-  readonly groups: readonly GroupStatus[];
-  /** The scheduler whose queue was read, if any. */
-  readonly scheduler?: string;
-  /** Why the queue could not be read, if it could not. */
-  readonly schedulerError?: string;
-}
-
-/** Options of {@link FlowProject.status}. */
-export interface StatusOptions extends Selection {
-  /** Called after each job is examined (the CLI draws a progress bar with it). */
-  readonly onProgress?: (done: number, total: number) => void;
-}
-
-const BUNDLE_MARK = 'bundle';
-
-/** Cluster jobs by `group\0job` and by `operation\0job`. */
-interface ClusterStates {
-  readonly byGroup: Map<string, ClusterJob>;
-  readonly byOperation: Map<string, ClusterJob>;
 }
 
 const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
@@ -217,6 +133,8 @@ export class FlowProject implements ConditionContext {
   readonly workspace: Workspace;
   readonly script: string;
   readonly executable: string;
+  /** Script templates replacing or adding to vf's, by name. */
+  readonly templates: ScriptTemplates;
   readonly #options: FlowProjectOptions;
   readonly #operations = new Map<string, FlowOperation>();
   readonly #groups = new Map<string, FlowGroup>();
@@ -231,6 +149,7 @@ export class FlowProject implements ConditionContext {
     this.workspace = new Workspace(resolve(options.workspace ?? join(this.root, 'workspace')));
     this.script = resolve(options.script ?? process.argv[1] ?? 'project.js');
     this.executable = options.executable ?? defaultExecutable();
+    this.templates = options.templates ?? {};
   }
 
   // ---------------------------------------------------------------- definition
@@ -444,8 +363,9 @@ export class FlowProject implements ConditionContext {
   async run(options: RunOptions = {}): Promise<RunResult> {
     const groups = this.selectGroups(options.operations);
     const jobs = this.selectJobs(options.jobs);
-    const parallel = positiveInteger('--parallel', options.parallel ?? 1);
-    const numPasses = options.numPasses === undefined ? Number.POSITIVE_INFINITY : positiveInteger('--num-passes', options.numPasses);
+    const parallel = requirePositiveInteger('--parallel', options.parallel ?? 1);
+    const numPasses =
+      options.numPasses === undefined ? Number.POSITIVE_INFINITY : requirePositiveInteger('--num-passes', options.numPasses);
     const ran = new Set<string>();
     const executed: RunRecord[] = [];
     const planned: GroupJob[] = [];
@@ -590,191 +510,21 @@ export class FlowProject implements ConditionContext {
     return `${this.name}.${job}.${group}`;
   }
 
-  get #bundleDir(): string {
-    return join(this.root, '.vf', 'bundles');
-  }
-
-  /** Cluster jobs of this project, keyed by `group\0job`; members of a submitted group inherit its state. */
-  async #clusterStates(scheduler: Scheduler): Promise<ClusterStates> {
-    const byGroup = new Map<string, ClusterJob>();
-    const byOperation = new Map<string, ClusterJob>();
-    const prefix = `${this.name}.`;
-    const note = (group: string, job: string, clusterJob: ClusterJob) => {
-      if (!this.#groups.has(group)) return;
-      byGroup.set(`${group}\0${job}`, clusterJob);
-      for (const operation of this.group(group).operationNames) byOperation.set(`${operation}\0${job}`, clusterJob);
-    };
-    for (const clusterJob of await scheduler.queue()) {
-      if (!clusterJob.name.startsWith(prefix)) continue;
-      const rest = clusterJob.name.slice(prefix.length);
-      const single = /^([0-9a-f]{32})\.(.+)$/.exec(rest);
-      if (single !== null) {
-        note(single[2]!, single[1]!, clusterJob);
-        continue;
-      }
-      const bundle = new RegExp(`^${BUNDLE_MARK}\\.([0-9a-f]+)$`).exec(rest);
-      const file = bundle === null ? undefined : join(this.#bundleDir, bundle[1]!);
-      if (file === undefined || !existsSync(file)) continue;
-      for (const entry of JSON.parse(readFileSync(file, 'utf8')) as GroupJob[]) note(entry.group, entry.job, clusterJob);
-    }
-    return { byGroup, byOperation };
-  }
-
   /**
    * Renders and submits scheduler scripts for the selected groups on the jobs where they are
    * eligible and not already queued, held or running. With `pretend`, prints the scripts and
    * neither submits nor writes anything. Never waits for a cluster job (`after` is a dependency).
    */
-  async submit(options: SubmitOptions = {}): Promise<Submission[]> {
-    const groups = this.selectGroups(options.operations);
-    const jobs = this.selectJobs(options.jobs);
-    const bundleSize = positiveInteger('--bundle', options.bundle ?? 1);
-    if (options.after !== undefined && !/^[\w.[\]-]+$/.test(options.after)) {
-      throw new GroupsError('USAGE', `--after ${options.after}: not a cluster job id`);
-    }
-    const scheduler = await this.scheduler();
-    if (scheduler === undefined && options.pretend !== true) {
-      throw new GroupsError(
-        'SCHEDULER',
-        'no scheduler found (sbatch, qsub or bsub on PATH, or VF_SCHEDULER); use --pretend to see the scripts',
-      );
-    }
-    let active = new Map<string, ClusterJob>();
-    if (scheduler !== undefined) {
-      try {
-        active = (await this.#clusterStates(scheduler)).byOperation;
-      } catch (error) {
-        if (options.pretend !== true) throw error;
-      }
-    }
-    const entries: GroupJob[] = [];
-    for (const job of jobs) {
-      for (const group of groups) {
-        const busy = group.operationNames.some((operation) => {
-          const state = active.get(`${operation}\0${job.id}`)?.state;
-          return state !== undefined && ACTIVE_STATES.includes(state);
-        });
-        if (!busy && (await this.isGroupEligible(group.name, job))) {
-          entries.push({ group: group.name, job: job.id, operations: group.operationNames });
-        }
-      }
-    }
-    const schedulerName = scheduler?.name ?? 'slurm';
-    const logDir = join(this.root, '.vf', 'logs');
-    const submissions: Submission[] = [];
-    for (let start = 0; start < entries.length; start += bundleSize) {
-      const bundle = entries.slice(start, start + bundleSize);
-      const perEntry = bundle.map((entry) => this.groupDirectives(entry.group, this.openJobById(entry.job)));
-      const directives = combineDirectives(perEntry, options.parallel === true ? 'parallel' : 'serial');
-      const name =
-        bundle.length === 1
-          ? this.clusterJobName(bundle[0]!.group, bundle[0]!.job)
-          : `${this.name}.${BUNDLE_MARK}.${createHash('sha1').update(JSON.stringify(bundle)).digest('hex').slice(0, 16)}`;
-      const commands: ScriptCommand[] = bundle.map((entry, index) => ({
-        ...entry,
-        command: [
-          perEntry[index]!.executable,
-          ...[
-            this.script,
-            'run',
-            '-o',
-            `^${escapeRegExp(entry.group)}$`,
-            '-j',
-            entry.job,
-            ...(this.group(entry.group).options.submitOptions ?? []),
-          ].map(shellQuote),
-        ].join(' '),
-      }));
-      const script = renderScript(
-        schedulerName,
-        {
-          name,
-          root: this.root,
-          logDir,
-          directives,
-          commands,
-          parallel: options.parallel === true && bundle.length > 1,
-          hold: options.hold === true,
-          ...(options.after === undefined ? {} : { after: options.after }),
-          ...(options.partition === undefined ? {} : { partition: options.partition }),
-        },
-        this.#options.templates,
-      );
-      if (options.pretend === true || scheduler === undefined) {
-        this.#out(`${script}\n`);
-        submissions.push({ name, script, entries: bundle, directives });
-        continue;
-      }
-      mkdirSync(logDir, { recursive: true });
-      if (bundle.length > 1) {
-        mkdirSync(this.#bundleDir, { recursive: true });
-        writeFileAtomic(join(this.#bundleDir, name.split('.').at(-1)!), JSON.stringify(bundle));
-      }
-      const clusterId = await scheduler.submit(script);
-      this.#out(`submitted ${name} as cluster job ${clusterId}: ${bundle.map(describeGroupJob).join('; ')}\n`);
-      submissions.push({ name, clusterId, script, entries: bundle, directives });
-    }
-    if (entries.length === 0) this.#out('nothing to submit: no selected group is eligible (or all are already submitted)\n');
-    return submissions;
+  submit(options: SubmitOptions = {}): Promise<Submission[]> {
+    return submitGroups(this, options);
   }
 
   /**
    * Eligible and complete counts per group, and the scheduler's state of each submitted group,
    * mapped back onto groups and their operations. A queue that cannot be read is reported, not thrown.
    */
-  async status(options: StatusOptions = {}): Promise<StatusReport> {
-    const groups =
-      options.operations === undefined ? this.groups : dedupe(options.operations.flatMap((pattern) => this.#matching(pattern)));
-    const jobs = this.selectJobs(options.jobs);
-    const scheduler = await this.scheduler();
-    let states: ClusterStates = { byGroup: new Map(), byOperation: new Map() };
-    let schedulerError: string | undefined;
-    if (scheduler !== undefined) {
-      try {
-        states = await this.#clusterStates(scheduler);
-      } catch (error) {
-        schedulerError = (error as Error).message;
-      }
-    }
-    const jobStatuses: JobStatus[] = [];
-    for (const [index, job] of jobs.entries()) {
-      const perGroup: Record<string, { eligible: boolean; complete: boolean; state?: ClusterJobState; clusterId?: string }> = {};
-      for (const group of groups) {
-        const own = states.byGroup.get(`${group.name}\0${job.id}`);
-        const member = group.operationNames.map((operation) => states.byOperation.get(`${operation}\0${job.id}`)).find(Boolean);
-        const clusterJob = own ?? member;
-        perGroup[group.name] = {
-          eligible: await this.isGroupEligible(group.name, job),
-          complete: await this.isGroupComplete(group.name, job),
-          ...(clusterJob === undefined ? {} : { state: clusterJob.state, clusterId: clusterJob.id }),
-        };
-      }
-      jobStatuses.push({ id: job.id, statepoint: job.statepoint, groups: perGroup });
-      options.onProgress?.(index + 1, jobs.length);
-    }
-    const groupStatuses = groups.map((group): GroupStatus => {
-      const counts: Partial<Record<ClusterJobState, number>> = {};
-      let eligible = 0;
-      let complete = 0;
-      for (const job of jobStatuses) {
-        const entry = job.groups[group.name]!;
-        if (entry.eligible) eligible++;
-        if (entry.complete) complete++;
-        if (entry.state !== undefined) counts[entry.state] = (counts[entry.state] ?? 0) + 1;
-      }
-      return { name: group.name, operations: group.operationNames, singleton: group.singleton, eligible, complete, states: counts };
-    });
-    return {
-      jobs: jobStatuses,
-      groups: groupStatuses,
-      ...(scheduler === undefined ? {} : { scheduler: scheduler.name }),
-      ...(schedulerError === undefined ? {} : { schedulerError }),
-    };
-  }
-
-  #matching(pattern: string): FlowGroup[] {
-    const regex = new RegExp(`^(?:${pattern})$`);
-    return this.groups.filter((group) => regex.test(group.name));
+  status(options: StatusOptions = {}): Promise<StatusReport> {
+    return projectStatus(this, options);
   }
 
   /** Runs the command line (`status`, `next`, `run`, `submit`, `exec`); resolves with the exit code. See `cli.ts`. */
@@ -831,24 +581,6 @@ function describe(value: unknown): string {
   if (value instanceof FlowGroup) return `group "${value.name}"`;
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   return String(value);
-}
-
-function describeGroupJob(entry: GroupJob): string {
-  const members = entry.operations.length === 1 && entry.operations[0] === entry.group ? '' : ` (${entry.operations.join(', ')})`;
-  return `${entry.group}${members} on job ${entry.job}`;
-}
-
-function positiveInteger(option: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new GroupsError('USAGE', `${option} must be a positive integer, got ${String(value)}`);
-  return value;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function dedupe<T>(items: readonly T[]): T[] {
-  return [...new Set(items)];
 }
 
 /** Runs `worker` over `items`, at most `limit` at once; after the first failure starts nothing new and rethrows it. */

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collector } from '../../test/helpers.js';
-import { FlowProject, type SubmitOptions } from '../project.js';
+import { FlowProject } from '../project.js';
 import type { CommandRunner } from '../runCommand.js';
 import { LsfScheduler } from '../schedulers/lsf.js';
 import { PbsScheduler } from '../schedulers/pbs.js';
 import { SlurmScheduler } from '../schedulers/slurm.js';
+import type { SubmitOptions } from '../submission.js';
 import { formatMemory, formatWalltime, renderScript, shellQuote } from './renderScript.js';
 
 // Golden files: `UPDATE_GOLDEN=1 npx vitest run src/templates` rewrites them; review the diff.
