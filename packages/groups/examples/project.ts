@@ -1,4 +1,5 @@
-// An example vf FlowProject. Run it with a TypeScript loader, e.g.:
+// An example vf FlowProject. Run it with a TypeScript loader (inside this repository, without a
+// build, add --conditions=@vf/source so that @vf/* resolve to their sources), e.g.:
 //   node --import tsx examples/project.ts init      # make three jobs
 //   node --import tsx examples/project.ts status    # eligible/complete per group
 //   node --import tsx examples/project.ts run -o compute      # op "prepare" then "compute", in passes
