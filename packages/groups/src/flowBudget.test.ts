@@ -23,8 +23,14 @@ const lines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').ma
 
 describe('flowBudget', () => {
   it('takes np and ngpu from the directives and the GPU ids from CUDA_VISIBLE_DEVICES', () => {
-    expect(flowBudget({ np: 4, ngpu: 0 }, {})).toEqual({ np: 4, ngpu: 0, gpuIds: [], env: {} });
-    expect(flowBudget({ np: 1, ngpu: 2 }, {})).toEqual({ np: 1, ngpu: 2, gpuIds: [0, 1], env: { CUDA_VISIBLE_DEVICES: '0,1' } });
+    expect(flowBudget({ np: 4, ngpu: 0 }, {})).toEqual({ np: 4, ngpu: 0, gpuIds: [], cudaVisibleDevices: '', env: {} });
+    expect(flowBudget({ np: 1, ngpu: 2 }, {})).toEqual({
+      np: 1,
+      ngpu: 2,
+      gpuIds: [0, 1],
+      cudaVisibleDevices: '0,1',
+      env: { CUDA_VISIBLE_DEVICES: '0,1' },
+    });
     expect(flowBudget({ np: 1, ngpu: 2 }, { CUDA_VISIBLE_DEVICES: '3, GPU-x,5,7' }).gpuIds).toEqual([3, 5]);
     expect(flowBudget({ np: 1, ngpu: 2 }, { CUDA_VISIBLE_DEVICES: '' }).gpuIds).toEqual([]);
   });

@@ -17,6 +17,12 @@ export interface FlowBudget {
    * when it is set (under SLURM `--gres=gpu:N` it lists the job's GPUs), else `0 … ngpu-1`.
    */
   readonly gpuIds: readonly number[];
+  /**
+   * `gpuIds` as a `CUDA_VISIBLE_DEVICES` value (`''` when `ngpu` is 0: no GPU visible). Give it to
+   * a GPU allocator that reads that variable, e.g. `@vf/gpu`'s:
+   * `new GpuAllocator({ env: { ...process.env, CUDA_VISIBLE_DEVICES: budget.cudaVisibleDevices } })`.
+   */
+  readonly cudaVisibleDevices: string;
   /** Environment restricting a child process to the budget: `CUDA_VISIBLE_DEVICES` when `ngpu` > 0, else nothing. */
   readonly env: Readonly<Record<string, string>>;
 }
@@ -37,6 +43,7 @@ export function flowBudget(directives: Pick<ResolvedDirectives, 'np' | 'ngpu'>, 
     np: directives.np,
     ngpu: directives.ngpu,
     gpuIds,
+    cudaVisibleDevices: gpuIds.join(','),
     env: directives.ngpu > 0 ? { CUDA_VISIBLE_DEVICES: gpuIds.join(',') } : {},
   };
 }
