@@ -1,0 +1,602 @@
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ExecutionEngine, FlowReport } from '@vf/core';
+import type { DeviceAllocator } from '@vf/core/engine';
+import { runCli } from './cli.js';
+import type { ConditionContext } from './conditions.js';
+import { combineDirectives, type ResolvedDirectives, resolveDirectives } from './directives.js';
+import { GroupsError, requirePositiveInteger } from './errors.js';
+import { type FlowBudget, flowBudget, runFlowWithBudget } from './flowBudget.js';
+import { checkName, describeGroupJob, FlowGroup, type GroupJob, type GroupMembership, type GroupOptions } from './group.js';
+import { FlowOperation, type OperationContext, type OperationFunction, type OperationOptions } from './operation.js';
+import { detectScheduler, SCHEDULERS, type SchedulerName } from './schedulers/detectScheduler.js';
+import type { Scheduler } from './schedulers/scheduler.js';
+import { projectStatus, type StatusOptions, type StatusReport, type Submission, type SubmitOptions, submitGroups } from './submission.js';
+import { type ScriptTemplates, shellQuote } from './templates/renderScript.js';
+import { type Job, type Statepoint, Workspace } from './workspace.js';
+
+/** Where the CLI and long-running calls write. */
+export interface Output {
+  write(text: string): unknown;
+}
+
+/** Options of `new FlowProject()`. */
+export interface FlowProjectOptions {
+  /** The project's folder; the workspace is `<root>/workspace`. */
+  readonly root: string;
+  /** Used in cluster job names (default: the root folder's name, made safe). */
+  readonly name?: string;
+  /** The workspace folder (default `<root>/workspace`). */
+  readonly workspace?: string;
+  /** The project script that scheduler scripts and forked operations run (default: `process.argv[1]`). */
+  readonly script?: string;
+  /** Default of the `executable` directive (default: this Node.js with this process's `execArgv`, e.g. a loader). */
+  readonly executable?: string;
+  /** The scheduler for `submit` and `status`: a name, an instance, or undefined to detect it (see `detectScheduler`). */
+  readonly scheduler?: Scheduler | SchedulerName;
+  /** Script templates replaced or added by name (`base`, `slurm`, `pbs`, `lsf`). */
+  readonly templates?: ScriptTemplates;
+  /** Builds the engine of flows run by operations (default: core's `InProcessEngine`). */
+  readonly flowEngine?: (budget: FlowBudget) => ExecutionEngine;
+  /** Builds the device allocator of flows run by operations (default: core's CPU-only one); always capped by the budget. */
+  readonly deviceAllocator?: (budget: FlowBudget) => DeviceAllocator;
+  /** Where output goes (default: the process's). */
+  readonly stdout?: Output;
+  readonly stderr?: Output;
+}
+
+/** One operation run by `run` or `exec`. */
+export interface RunRecord {
+  readonly pass: number;
+  readonly group: string;
+  readonly operation: string;
+  readonly job: string;
+}
+
+/** Which groups on which jobs: the `-o` and `-j` of the command line. */
+export interface Selection {
+  /** Regular expressions selecting groups by full name (default: every operation's singleton group). */
+  readonly operations?: readonly string[];
+  /** Job ids or unique prefixes (default: every job). */
+  readonly jobs?: readonly string[];
+}
+
+/** Options of {@link FlowProject.run}. */
+export interface RunOptions extends Selection {
+  /** Stop after this many passes (default: until nothing selected is eligible). */
+  readonly numPasses?: number;
+  /** Print what would run and run nothing. */
+  readonly pretend?: boolean;
+  /** Run up to this many groups-on-jobs at once (default 1). */
+  readonly parallel?: number;
+}
+
+/** What {@link FlowProject.run} did. */
+export interface RunResult {
+  /** Passes that ran something. */
+  readonly passes: number;
+  readonly executed: readonly RunRecord[];
+  /** With `pretend`: what the first pass would run. */
+  readonly planned: readonly GroupJob[];
+  /** Operations that ran but are still not complete (their post-conditions do not hold). */
+  readonly incomplete: readonly RunRecord[];
+}
+
+const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
+
+/**
+ * This Node.js with its `execArgv`, loaders made absolute: Node resolved a bare `--import tsx`
+ * from the launch folder, and a scheduler script or forked operation starts elsewhere.
+ */
+export function defaultExecutable(execArgv: readonly string[] = process.execArgv, cwd = process.cwd()): string {
+  const absolute = (specifier: string) => {
+    if (/^(\.{0,2}\/|file:|data:|node:)/.test(specifier)) return specifier.startsWith('.') ? resolve(cwd, specifier) : specifier;
+    try {
+      return pathToFileURL(createRequire(join(cwd, 'noop.js')).resolve(specifier)).href;
+    } catch {
+      return specifier;
+    }
+  };
+  const words: string[] = [];
+  for (let index = 0; index < execArgv.length; index++) {
+    const word = execArgv[index]!;
+    const [flag, inline] = word.includes('=') ? [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)] : [word, undefined];
+    if (!LOADER_FLAGS.has(flag)) words.push(word);
+    else if (inline !== undefined) words.push(`${flag}=${absolute(inline)}`);
+    else if (index + 1 < execArgv.length) words.push(flag, absolute(execArgv[++index]!));
+    else words.push(word);
+  }
+  return [process.execPath, ...words].map(shellQuote).join(' ');
+}
+
+/**
+ * A signac-flow style project: a workspace of jobs, operations with conditions and directives,
+ * and groups of operations run locally (`run`, `exec`) or submitted to a cluster scheduler.
+ *
+ * @example
+ * ```ts
+ * const project = new FlowProject({ root: import.meta.dirname });
+ * const ex = project.makeGroup('ex');
+ * project.operation('op1', async (job) => writeFileSync(job.fn('done.txt'), 'ok'), {
+ *   directives: { ngpu: 1 },
+ *   post: [post.isFile('done.txt')],
+ *   groups: [ex.with({ directives: { ngpu: 2 } })],
+ * });
+ * await project.main(process.argv.slice(2));
+ * ```
+ */
+export class FlowProject implements ConditionContext {
+  readonly root: string;
+  readonly name: string;
+  readonly workspace: Workspace;
+  readonly script: string;
+  readonly executable: string;
+  /** Script templates replacing or adding to vf's, by name. */
+  readonly templates: ScriptTemplates;
+  readonly #options: FlowProjectOptions;
+  readonly #operations = new Map<string, FlowOperation>();
+  readonly #groups = new Map<string, FlowGroup>();
+  #scheduler: Promise<Scheduler | undefined> | undefined;
+
+  constructor(options: FlowProjectOptions) {
+    if (typeof options?.root !== 'string' || options.root === '')
+      throw new GroupsError('USAGE', 'new FlowProject({ root }) needs a root folder');
+    this.#options = options;
+    this.root = resolve(options.root);
+    this.name = (options.name ?? basename(this.root)).replace(/[^A-Za-z0-9_-]/g, '_') || 'project';
+    this.workspace = new Workspace(resolve(options.workspace ?? join(this.root, 'workspace')));
+    this.script = resolve(options.script ?? process.argv[1] ?? 'project.js');
+    this.executable = options.executable ?? defaultExecutable();
+    this.templates = options.templates ?? {};
+  }
+
+  // ---------------------------------------------------------------- definition
+
+  /**
+   * Defines an operation; it is also a singleton group of its own name. Throws `GROUP_DEFINITION`
+   * for a name already used by an operation or a group, and for invalid `groups` entries.
+   */
+  operation(name: string, fn: OperationFunction, options: OperationOptions = {}): FlowOperation {
+    checkName('operation', name);
+    if (typeof fn !== 'function') throw new GroupsError('GROUP_DEFINITION', `operation "${name}" needs a function`);
+    if (this.#groups.has(name)) {
+      const what = this.#operations.has(name) ? 'an operation' : 'a group';
+      throw new GroupsError('GROUP_DEFINITION', `cannot define operation "${name}": ${what} of that name exists`, { details: { name } });
+    }
+    const operation = new FlowOperation(name, fn, options.directives ?? {}, options.pre ?? [], options.post ?? []);
+    // Directives without functions can be checked now, so definition errors surface at once.
+    if (!Object.values(operation.directives).some((value) => typeof value === 'function')) {
+      resolveDirectives(operation.directives, { defaultExecutable: this.executable, operation: name });
+    }
+    this.#operations.set(name, operation);
+    const singleton = new FlowGroup(name, {}, true, (ref) => this.#resolveOperation(ref));
+    singleton.add(operation);
+    this.#groups.set(name, singleton);
+    for (const entry of options.groups ?? []) {
+      const membership: GroupMembership = entry instanceof FlowGroup ? { group: entry } : entry;
+      if (!(membership?.group instanceof FlowGroup) || this.#groups.get(membership.group.name) !== membership.group) {
+        throw new GroupsError('GROUP_DEFINITION', `operation "${name}": groups must hold groups made by this project's makeGroup()`);
+      }
+      membership.group.add(operation, membership.directives === undefined ? {} : { directives: membership.directives });
+    }
+    return operation;
+  }
+
+  /**
+   * Makes a group of several operations. Throws `GROUP_DEFINITION` when an operation or another
+   * group has this name.
+   */
+  makeGroup(name: string, options: GroupOptions = {}): FlowGroup {
+    checkName('group', name);
+    if (this.#operations.has(name)) {
+      throw new GroupsError('GROUP_DEFINITION', `cannot make group "${name}": an operation of that name exists`, { details: { name } });
+    }
+    if (this.#groups.has(name)) throw new GroupsError('GROUP_DEFINITION', `group "${name}" is defined twice`, { details: { name } });
+    const group = new FlowGroup(name, options, false, (ref) => this.#resolveOperation(ref));
+    this.#groups.set(name, group);
+    return group;
+  }
+
+  #resolveOperation(ref: unknown): FlowOperation {
+    const name = ref instanceof FlowOperation ? ref.name : ref;
+    const found = typeof name === 'string' ? this.#operations.get(name) : undefined;
+    if (found === undefined || (ref instanceof FlowOperation && found !== ref)) {
+      throw new GroupsError('GROUP_DEFINITION', `${describe(ref)} is not an operation of this project`, {
+        details: { name: describe(ref) },
+      });
+    }
+    return found;
+  }
+
+  /** Every operation, in definition order. */
+  get operations(): readonly FlowOperation[] {
+    return [...this.#operations.values()];
+  }
+
+  /** Every group: each operation's singleton group and those from `makeGroup`, in definition order. */
+  get groups(): readonly FlowGroup[] {
+    return [...this.#groups.values()];
+  }
+
+  /** The group (or operation's singleton group) named `name`; throws `NOT_FOUND`. */
+  group(name: string): FlowGroup {
+    const group = this.#groups.get(name);
+    if (group === undefined) {
+      throw new GroupsError('NOT_FOUND', `no group or operation named "${name}" (known: ${[...this.#groups.keys()].join(', ')})`);
+    }
+    return group;
+  }
+
+  // ---------------------------------------------------------------- jobs
+
+  /** The job of `statepoint` (created on `job.init()` or the first document write). */
+  openJob(statepoint: Statepoint): Job {
+    return this.workspace.openJob(statepoint);
+  }
+
+  /** The existing job with this id or unique id prefix. */
+  openJobById(id: string): Job {
+    return this.workspace.openJobById(id);
+  }
+
+  /** Every initialised job, by id. */
+  jobs(): Job[] {
+    return this.workspace.jobs();
+  }
+
+  /** Jobs whose state point contains `filter`. */
+  findJobs(filter: Statepoint = {}): Job[] {
+    return this.workspace.findJobs(filter);
+  }
+
+  // ---------------------------------------------------------------- conditions
+
+  /** True when `operation` has post-conditions and all hold for `job`. */
+  async isComplete(operation: string, job: Job): Promise<boolean> {
+    const op = this.#resolveOperation(operation);
+    if (op.post.length === 0) return false;
+    for (const condition of op.post) if (!(await condition(job, this))) return false;
+    return true;
+  }
+
+  /** True when every pre-condition of `operation` holds and it is not complete (signac-flow's rule). */
+  async isEligible(operation: string, job: Job): Promise<boolean> {
+    const op = this.#resolveOperation(operation);
+    for (const condition of op.pre) if (!(await condition(job, this))) return false;
+    return !(await this.isComplete(operation, job));
+  }
+
+  /** A group is eligible when at least one member is. */
+  async isGroupEligible(group: string, job: Job): Promise<boolean> {
+    for (const name of this.group(group).operationNames) if (await this.isEligible(name, job)) return true;
+    return false;
+  }
+
+  /** A group is complete when every member is. */
+  async isGroupComplete(group: string, job: Job): Promise<boolean> {
+    for (const name of this.group(group).operationNames) if (!(await this.isComplete(name, job))) return false;
+    return true;
+  }
+
+  /** The jobs for which `operation` (or a group) is eligible. */
+  async next(operation: string): Promise<Job[]> {
+    this.group(operation);
+    const eligible: Job[] = [];
+    for (const job of this.jobs()) if (await this.isGroupEligible(operation, job)) eligible.push(job);
+    return eligible;
+  }
+
+  // ---------------------------------------------------------------- selection
+
+  /**
+   * The groups whose full name matches one of `patterns` (regular expressions); by default every
+   * operation's singleton group. Throws `NOT_FOUND` for a pattern matching nothing and
+   * `OVERLAPPING_GROUPS` when two selected groups share an operation.
+   */
+  selectGroups(patterns?: readonly string[]): FlowGroup[] {
+    if (patterns === undefined || patterns.length === 0) return this.groups.filter((group) => group.singleton);
+    const selected = new Set<FlowGroup>();
+    for (const pattern of patterns) {
+      let regex: RegExp;
+      try {
+        regex = new RegExp(`^(?:${pattern})$`);
+      } catch (error) {
+        throw new GroupsError('USAGE', `-o ${pattern}: not a regular expression (${(error as Error).message})`);
+      }
+      const matches = this.groups.filter((group) => regex.test(group.name));
+      if (matches.length === 0) throw new GroupsError('NOT_FOUND', `-o ${pattern} matches no group or operation`);
+      for (const group of matches) selected.add(group);
+    }
+    const owner = new Map<string, string>();
+    for (const group of selected) {
+      for (const operation of group.operationNames) {
+        const other = owner.get(operation);
+        if (other !== undefined) {
+          throw new GroupsError(
+            'OVERLAPPING_GROUPS',
+            `the selected groups "${other}" and "${group.name}" both contain operation "${operation}": select groups that share no operation`,
+            { details: { groups: [other, group.name], operation } },
+          );
+        }
+        owner.set(operation, group.name);
+      }
+    }
+    return [...selected];
+  }
+
+  /** The jobs with these ids or prefixes (default: all). */
+  selectJobs(ids?: readonly string[]): Job[] {
+    if (ids === undefined || ids.length === 0) return this.jobs();
+    return [...new Map(ids.map((id) => this.openJobById(id)).map((job) => [job.id, job])).values()];
+  }
+
+  // ---------------------------------------------------------------- running
+
+  /** Resolved directives of `operation` inside `group` for `job`. */
+  directivesIn(group: string, operation: string, job?: Job): ResolvedDirectives {
+    return resolveDirectives(this.group(group).directivesOf(operation), {
+      ...(job === undefined ? {} : { job }),
+      defaultExecutable: this.executable,
+      operation,
+      group,
+    });
+  }
+
+  /** A group's submission resources for a job: its members' directives combined serially. */
+  groupDirectives(group: string, job?: Job): ResolvedDirectives {
+    const members = this.group(group).operationNames;
+    return combineDirectives(
+      members.map((operation) => this.directivesIn(group, operation, job)),
+      'serial',
+    );
+  }
+
+  /**
+   * Runs the selected groups on the selected jobs in passes: each pass runs every group that is
+   * eligible, member by member (each member only while eligible), until a pass finds nothing to run.
+   * An operation runs at most once per job per call, so this always ends. The first failure stops
+   * the run (running ones finish, nothing new starts) and throws `OPERATION_FAILED` naming the job
+   * and operation.
+   */
+  async run(options: RunOptions = {}): Promise<RunResult> {
+    const groups = this.selectGroups(options.operations);
+    const jobs = this.selectJobs(options.jobs);
+    const parallel = requirePositiveInteger('--parallel', options.parallel ?? 1);
+    const numPasses =
+      options.numPasses === undefined ? Number.POSITIVE_INFINITY : requirePositiveInteger('--num-passes', options.numPasses);
+    const ran = new Set<string>();
+    const executed: RunRecord[] = [];
+    const planned: GroupJob[] = [];
+    let passes = 0;
+    for (let pass = 1; pass <= numPasses; pass++) {
+      const todo: GroupJob[] = [];
+      for (const job of jobs) {
+        for (const group of groups) {
+          const runnable: string[] = [];
+          for (const operation of group.operationNames) {
+            if (!ran.has(`${operation}\0${job.id}`) && (await this.isEligible(operation, job))) runnable.push(operation);
+          }
+          if (runnable.length > 0) todo.push({ group: group.name, job: job.id, operations: runnable });
+        }
+      }
+      if (todo.length === 0) break;
+      if (options.pretend === true) {
+        for (const entry of todo) this.#out(`would run ${describeGroupJob(entry)}\n`);
+        planned.push(...todo);
+        break;
+      }
+      passes = pass;
+      await runPool(todo, parallel, async (entry) => {
+        const job = this.openJobById(entry.job);
+        for (const operation of this.group(entry.group).operationNames) {
+          const key = `${operation}\0${job.id}`;
+          // Eligibility is checked again: an earlier member may have made this one eligible or complete.
+          if (ran.has(key) || !(await this.isEligible(operation, job))) continue;
+          ran.add(key);
+          await this.#runOperation(entry.group, operation, job);
+          executed.push({ pass, group: entry.group, operation, job: job.id });
+        }
+      });
+    }
+    const incomplete: RunRecord[] = [];
+    for (const record of executed) {
+      const op = this.#resolveOperation(record.operation);
+      if (op.post.length > 0 && !(await this.isComplete(record.operation, this.openJobById(record.job)))) incomplete.push(record);
+    }
+    for (const record of incomplete) {
+      this.#err(`warning: ${record.operation} ran on job ${record.job} but its post-conditions still do not hold\n`);
+    }
+    return { passes, executed, planned, incomplete };
+  }
+
+  /**
+   * Runs `operation` on the jobs (default: all), whatever its conditions (signac-flow's `exec`).
+   * With `group`, it runs with its directives in that group. Never forks.
+   */
+  async exec(operation: string, jobIds?: readonly string[], options: { readonly group?: string } = {}): Promise<RunRecord[]> {
+    this.#resolveOperation(operation);
+    const group = options.group ?? operation;
+    if (!this.group(group).includes(operation)) throw new GroupsError('NOT_FOUND', `operation "${operation}" is not in group "${group}"`);
+    const records: RunRecord[] = [];
+    for (const job of this.selectJobs(jobIds)) {
+      await this.#runOperation(group, operation, job, { inProcess: true });
+      records.push({ pass: 1, group, operation, job: job.id });
+    }
+    return records;
+  }
+
+  async #runOperation(group: string, operation: string, job: Job, options: { readonly inProcess?: boolean } = {}): Promise<void> {
+    const op = this.#resolveOperation(operation);
+    const directives = this.directivesIn(group, operation, job);
+    const budget = flowBudget(directives);
+    try {
+      if (directives.fork && options.inProcess !== true) {
+        await this.#fork(group, operation, job, directives, budget);
+        return;
+      }
+      const label = `operation "${operation}" (group "${group}") on job ${job.id}`;
+      const context: OperationContext = {
+        operation,
+        group,
+        directives,
+        budget,
+        runFlow: (moduleUrl: string | URL, params?: unknown): Promise<FlowReport> =>
+          runFlowWithBudget(moduleUrl, params ?? null, budget, {
+            ...(this.#options.flowEngine === undefined ? {} : { engine: this.#options.flowEngine }),
+            ...(this.#options.deviceAllocator === undefined ? {} : { deviceAllocator: this.#options.deviceAllocator }),
+            label,
+          }),
+      };
+      await op.fn(job, context);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new GroupsError(
+        'OPERATION_FAILED',
+        `operation "${operation}" failed on job ${job.id}${group === operation ? '' : ` (group "${group}")`}: ${message}`,
+        {
+          cause: error,
+          details: { operation, group, job: job.id },
+        },
+      );
+    }
+  }
+
+  /** Runs `<executable> <script> exec OP ID --group G` in a child, its output forwarded, bounded by walltime. */
+  #fork(group: string, operation: string, job: Job, directives: ResolvedDirectives, budget: FlowBudget): Promise<void> {
+    const words = [this.script, 'exec', operation, job.id, '--group', group, ...(this.group(group).options.runOptions ?? [])];
+    const command = `${directives.executable} ${words.map(shellQuote).join(' ')}`;
+    const timeoutMs = directives.walltime === undefined ? undefined : directives.walltime * 3_600_000;
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn('/bin/sh', ['-c', command], {
+        cwd: this.root,
+        env: { ...process.env, ...budget.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout.on('data', (chunk: Buffer) => this.#out(chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => this.#err(chunk.toString('utf8')));
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              child.kill('SIGKILL');
+              reject(new GroupsError('TIMEOUT', `forked operation ran past its walltime of ${directives.walltime} h`));
+            }, timeoutMs);
+      child.once('error', (error) => {
+        if (timer) clearTimeout(timer);
+        reject(error);
+      });
+      child.once('close', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        if (code === 0) resolvePromise();
+        else reject(new Error(`forked process (${command}) exited with ${code ?? signal}`));
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- scheduler
+
+  /** The project's scheduler (given, named, or detected); undefined when none is found. */
+  scheduler(): Promise<Scheduler | undefined> {
+    const given = this.#options.scheduler;
+    this.#scheduler ??=
+      typeof given === 'string' ? Promise.resolve(SCHEDULERS[given]()) : given !== undefined ? Promise.resolve(given) : detectScheduler();
+    return this.#scheduler;
+  }
+
+  /** The cluster job name of a group on a job: `<project>.<job id>.<group>` (the group is part of it). */
+  clusterJobName(group: string, job: string): string {
+    return `${this.name}.${job}.${group}`;
+  }
+
+  /**
+   * Renders and submits scheduler scripts for the selected groups on the jobs where they are
+   * eligible and not already queued, held or running. With `pretend`, prints the scripts and
+   * neither submits nor writes anything. Never waits for a cluster job (`after` is a dependency).
+   */
+  submit(options: SubmitOptions = {}): Promise<Submission[]> {
+    return submitGroups(this, options);
+  }
+
+  /**
+   * Eligible and complete counts per group, and the scheduler's state of each submitted group,
+   * mapped back onto groups and their operations. A queue that cannot be read is reported, not thrown.
+   */
+  status(options: StatusOptions = {}): Promise<StatusReport> {
+    return projectStatus(this, options);
+  }
+
+  /** Runs the command line (`status`, `next`, `run`, `submit`, `exec`); resolves with the exit code. See `cli.ts`. */
+  async main(argv: readonly string[], io: MainOptions = {}): Promise<number> {
+    const code = await runCli(this, argv, io);
+    if (io.setExitCode !== false && code !== 0) process.exitCode = code;
+    return code;
+  }
+
+  /** @internal Output used by the CLI and by run/submit. */
+  out(text: string): void {
+    this.#out(text);
+  }
+
+  /** @internal */
+  err(text: string): void {
+    this.#err(text);
+  }
+
+  #out(text: string): void {
+    (this.#stdoutOverride ?? this.#options.stdout ?? process.stdout).write(text);
+  }
+
+  #err(text: string): void {
+    (this.#stderrOverride ?? this.#options.stderr ?? process.stderr).write(text);
+  }
+
+  #stdoutOverride: Output | undefined;
+  #stderrOverride: Output | undefined;
+
+  /** @internal Routes output to `io` while `fn` runs (the CLI's `main(argv, io)`). */
+  async withOutput<T>(io: { readonly stdout?: Output; readonly stderr?: Output }, fn: () => Promise<T>): Promise<T> {
+    const previous = [this.#stdoutOverride, this.#stderrOverride] as const;
+    this.#stdoutOverride = io.stdout ?? previous[0];
+    this.#stderrOverride = io.stderr ?? previous[1];
+    try {
+      return await fn();
+    } finally {
+      [this.#stdoutOverride, this.#stderrOverride] = previous;
+    }
+  }
+}
+
+/** Options of {@link FlowProject.main}. */
+export interface MainOptions {
+  readonly stdout?: Output;
+  readonly stderr?: Output;
+  /** Set `process.exitCode` on failure (default true). */
+  readonly setExitCode?: boolean;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `"${value}"`;
+  if (value instanceof FlowGroup) return `group "${value.name}"`;
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  return String(value);
+}
+
+/** Runs `worker` over `items`, at most `limit` at once; after the first failure starts nothing new and rethrows it. */
+async function runPool<T>(items: readonly T[], limit: number, worker: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async () => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await worker(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure !== undefined) throw failure.error;
+}
