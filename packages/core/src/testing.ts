@@ -5,7 +5,7 @@
 import type { ExecutionEngine } from './contracts/engine.js';
 import { type ConformanceOptions, describeEngineConformanceWith, type EngineContract } from './testing/engineConformance.js';
 
-export { findLeftovers, type InspectableEngine } from './testing/leftovers.js';
+export { findLeftovers, type InspectableEngine, isProcessAlive } from './testing/leftovers.js';
 export type { EngineContract };
 
 /** Options of {@link describeEngineConformance}. */

@@ -6,7 +6,8 @@ export interface InspectableEngine {
   readonly socketDirectory: string | undefined;
 }
 
-function isAlive(pid: number): boolean {
+/** True while process `pid` exists (signal 0 probes without touching it). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -20,7 +21,9 @@ function isAlive(pid: number): boolean {
  * exists. Empty when the engine cleaned up. Call after `flow.join()` resolved.
  */
 export function findLeftovers(engine: InspectableEngine): string[] {
-  const leftovers = engine.pids.filter((pid): pid is number => pid !== undefined && isAlive(pid)).map((pid) => `task process ${pid}`);
+  const leftovers = engine.pids
+    .filter((pid): pid is number => pid !== undefined && isProcessAlive(pid))
+    .map((pid) => `task process ${pid}`);
   const directory = engine.socketDirectory;
   if (directory !== undefined && existsSync(directory)) leftovers.push(`socket directory ${directory}`);
   return leftovers;

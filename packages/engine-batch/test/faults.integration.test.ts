@@ -1,0 +1,131 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Flow, TaskFailedError } from '@vf/core';
+import { encodeValue } from '@vf/core/engine';
+import { findLeftovers, isProcessAlive } from '@vf/core/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as zmq from 'zeromq';
+import { BatchExecutionEngine } from '../src/index.js';
+
+const faultsUrl = new URL('./flows/faults.ts', import.meta.url);
+const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+const lines = async (file: string) => (existsSync(file) ? (await readFile(file, 'utf8')).split('\n').filter(Boolean) : []);
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('fault suite (batch engine)', () => {
+  let dir: string;
+  let host: ChildProcess | undefined;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vf-faults-'));
+  });
+  afterEach(async () => {
+    host?.kill('SIGKILL');
+    host = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const params = (fault: string) => ({ fault, out: join(dir, 'out.txt'), closeLog: join(dir, 'close.log') });
+
+  /** Starts a host process running the faults flow; resolves once its tasks run. */
+  async function startHost(fault: string) {
+    const infoFile = join(dir, 'info.json');
+    const child = spawn(
+      process.execPath,
+      ['--import', tsxLoader, '--conditions=@vf/source', hostScript, faultsUrl.href, JSON.stringify(params(fault)), infoFile],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    host = child;
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor(() => existsSync(infoFile) && existsSync(params(fault).out), 'the host to run its flow');
+    const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { pids: number[]; socketDirectory: string };
+    return { child, info, exited, stdout: () => stdout };
+  }
+
+  it('SIGKILL of the host: every task notices and exits within 2 s, and removes its socket file', { timeout: 60_000 }, async () => {
+    const { child, info } = await startHost('none');
+    expect(info.pids.every(isProcessAlive)).toBe(true);
+    const killedAt = Date.now();
+    child.kill('SIGKILL');
+    await waitFor(() => info.pids.every((pid) => !isProcessAlive(pid)), 'the orphaned tasks to exit', 5_000);
+    expect(Date.now() - killedAt).toBeLessThan(2_000 + 500);
+    await waitFor(() => !existsSync(info.socketDirectory), 'the socket directory to go', 2_000);
+  });
+
+  it('SIGINT to the host: a clean stop, every close() runs, status stopped', { timeout: 60_000 }, async () => {
+    const { child, info, exited, stdout } = await startHost('none');
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(JSON.parse(stdout())).toEqual({ status: 'stopped' });
+    expect((await lines(params('none').closeLog)).sort()).toEqual(['sink', 'ticker']);
+    expect(findLeftovers(info)).toEqual([]);
+  });
+
+  it('a producer that throws fails the flow naming it; the rest closes', { timeout: 60_000 }, async () => {
+    const flow = await Flow.load(faultsUrl, params('producerThrows'));
+    const engine = new BatchExecutionEngine();
+    await flow.run(engine);
+    const report = await flow.join();
+    expect(report.status).toBe('failed');
+    expect(report.error).toBeInstanceOf(TaskFailedError);
+    expect(report.error?.nodeName).toBe('ticker');
+    expect(String((report.error?.cause as Error).message)).toContain('camera unplugged at item 10');
+    expect((await lines(params('producerThrows').out)).map(Number).every((value) => value < 10)).toBe(true);
+    expect((await lines(params('producerThrows').closeLog)).sort()).toEqual(['sink', 'ticker']);
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it('a consumer that hangs: stop() still ends the flow after stopTimeoutMs, naming the hung node', { timeout: 60_000 }, async () => {
+    const flow = await Flow.load(faultsUrl, params('consumerHangs'));
+    const engine = new BatchExecutionEngine({ stopTimeoutMs: 1_000, killGraceMs: 500 });
+    await flow.run(engine);
+    await waitFor(async () => (await lines(params('consumerHangs').out)).length >= 5, 'the sink to hang');
+    const stoppedAt = Date.now();
+    flow.stop();
+    const report = await flow.join();
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('sink');
+    expect(String((report.error?.cause as { code?: string }).code)).toBe('STOP_TIMEOUT');
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it('frames injected by a foreign peer fail the receiving task with a WireError, never a silent crash', { timeout: 60_000 }, async () => {
+    const flow = await Flow.load(faultsUrl, params('none'));
+    const engine = new BatchExecutionEngine();
+    await flow.run(engine);
+    await waitFor(async () => (await lines(params('none').out)).length >= 3, 'items to flow');
+    // Task 2 is the sink; its ROUTER is bound at <socketDirectory>/t2.
+    const intruder = new zmq.Dealer({ linger: 0 });
+    intruder.connect(`ipc://${join(engine.socketDirectory as string, 't2')}`);
+    // A data envelope announcing 2^30 raw frames, from a peer that never said hello.
+    await intruder.send(encodeValue(['d', 0, 0, 0, 0, 0, 0, { huge: true }, 2 ** 30]));
+    const report = await flow.join();
+    intruder.close();
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('sink');
+    const cause = report.error?.cause as { code?: string; message?: string };
+    expect(cause.code).toBe('WIRE_FORMAT');
+    expect(cause.message).toMatch(/unknown peer|announces/);
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+});
