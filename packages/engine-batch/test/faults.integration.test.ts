@@ -88,7 +88,7 @@ describe('fault suite (batch engine)', () => {
     expect(report.status).toBe('failed');
     expect(report.error).toBeInstanceOf(TaskFailedError);
     expect(report.error?.nodeName).toBe('ticker');
-    expect(String((report.error?.cause as Error).message)).toContain('camera unplugged at item 10');
+    expect(String((report.error?.cause as Error | undefined)?.message)).toContain('camera unplugged at item 10');
     expect((await lines(params('producerThrows').out)).map(Number).every((value) => value < 10)).toBe(true);
     expect((await lines(params('producerThrows').closeLog)).sort()).toEqual(['sink', 'ticker']);
     expect(findLeftovers(engine)).toEqual([]);
@@ -105,7 +105,7 @@ describe('fault suite (batch engine)', () => {
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);
     expect(report.status).toBe('failed');
     expect(report.error?.nodeName).toBe('sink');
-    expect(String((report.error?.cause as { code?: string }).code)).toBe('STOP_TIMEOUT');
+    expect(String((report.error?.cause as { code?: string } | undefined)?.code)).toBe('STOP_TIMEOUT');
     expect(findLeftovers(engine)).toEqual([]);
   });
 
