@@ -6,6 +6,6 @@ export { CameraSource, type CameraSourceOptions } from './cameraSource.js';
 export { type FrameDetections, MovingObjectDetector, type MovingObjectDetectorOptions } from './movingObjectDetector.js';
 export { SortTrackerNode, type SortTrackerNodeOptions, type TrackedFrame } from './sortTrackerNode.js';
 export { TrackAnnotator } from './trackAnnotator.js';
-export { type TrackCounterOptions, TrackCounter, type TrackCounts, type TrackSpan } from './trackCounter.js';
+export { TrackCounter, type TrackCounterOptions, type TrackCounts, type TrackSpan } from './trackCounter.js';
 export { VideoFileReader, type VideoFileReaderOptions } from './videoFileReader.js';
 export { VideoFileWriter, type VideoFileWriterOptions } from './videoFileWriter.js';

@@ -1,10 +1,10 @@
 import { ProcessorNode, type ProcessorOptions } from '@vf/core';
 import { type LoadedTensorflow, loadTensorflow, type Tensorflow } from '@vf/gpu';
+import { probeVideo } from '../src/video/ffmpeg.js';
+import type { VideoFrame } from '../src/video/videoFrame.js';
 import { estimateBackground } from '../src/vision/backgroundModel.js';
 import type { Detection } from '../src/vision/box.js';
 import { connectedComponents } from '../src/vision/connectedComponents.js';
-import { probeVideo } from '../src/video/ffmpeg.js';
-import type { VideoFrame } from '../src/video/videoFrame.js';
 
 type Tensor3D = ReturnType<Tensorflow['tensor3d']>;
 type Tensor4D = ReturnType<Tensorflow['tensor4d']>;

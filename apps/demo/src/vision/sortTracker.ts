@@ -1,4 +1,4 @@
-import { Matrix, inverse } from 'ml-matrix';
+import { inverse, Matrix } from 'ml-matrix';
 import munkres from 'munkres';
 import { type Box, type Detection, iou } from './box.js';
 
