@@ -18,7 +18,7 @@ export const LIVE_PAGE = `<!doctype html>
   #status.done { color: #7ddc8a; } #status.failed { color: #ff7b7b; }
   #graph { position: relative; margin: 24px; }
   svg { position: absolute; inset: 0; overflow: visible; pointer-events: none; }
-  .node { position: absolute; width: 170px; padding: 10px 12px; border-radius: 10px; background: #1f2533;
+  .node { position: absolute; width: 160px; padding: 10px 12px; border-radius: 10px; background: #1f2533;
           border: 1px solid #35405a; box-sizing: border-box; }
   .node.producer { border-color: #4d8ef0; } .node.consumer { border-color: #49b27a; }
   .node h2 { font-size: 14px; margin: 0 0 6px; display: flex; justify-content: space-between; }
@@ -32,7 +32,7 @@ export const LIVE_PAGE = `<!doctype html>
 <header><h1>vf live view</h1><span id="title"></span><span id="status">connecting…</span></header>
 <div id="graph"><svg id="edges"></svg></div>
 <script>
-const W = 170, H = 118, GX = 70, GY = 26;
+const W = 160, H = 118, GX = 50, GY = 26, TOP = 60;
 const graphEl = document.getElementById('graph');
 const edgesEl = document.getElementById('edges');
 const statusEl = document.getElementById('status');
@@ -52,7 +52,7 @@ function drawGraph(graph) {
   let width = 0, height = 0;
   for (const [depth, nodes] of columns) {
     nodes.forEach((node, row) => {
-      const x = depth * (W + GX), y = row * (H + GY);
+      const x = depth * (W + GX), y = TOP + row * (H + GY);
       positions.set(node.name, { x, y });
       width = Math.max(width, x + W); height = Math.max(height, y + H);
       const el = document.createElement('div');
@@ -62,7 +62,8 @@ function drawGraph(graph) {
       const title = document.createElement('h2');
       title.textContent = node.name;
       const tasks = document.createElement('small');
-      tasks.textContent = node.kind + (node.tasks > 1 ? ' ×' + node.tasks : '');
+      tasks.textContent = node.tasks > 1 ? '×' + node.tasks + ' tasks' : '';
+      el.title = node.kind;
       title.append(tasks);
       const list = document.createElement('dl');
       for (const [field, label] of fields) {
@@ -81,8 +82,15 @@ function drawGraph(graph) {
     const a = positions.get(edge.from), b = positions.get(edge.to);
     if (!a || !b) continue;
     const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
-    const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2, mid = (x1 + x2) / 2;
-    path.setAttribute('d', 'M' + x1 + ',' + y1 + ' C' + mid + ',' + y1 + ' ' + mid + ',' + y2 + ' ' + x2 + ',' + y2);
+    const skips = b.x - a.x > W + GX;
+    if (skips) {
+      // An edge that skips columns arcs over the nodes between, into the top of its target.
+      const x1 = a.x + W / 2, x2 = b.x + W / 2 - 20, top = Math.min(a.y, b.y) - TOP + 8;
+      path.setAttribute('d', 'M' + x1 + ',' + a.y + ' C' + x1 + ',' + top + ' ' + x2 + ',' + top + ' ' + x2 + ',' + b.y);
+    } else {
+      const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2, mid = (x1 + x2) / 2;
+      path.setAttribute('d', 'M' + x1 + ',' + y1 + ' C' + mid + ',' + y1 + ' ' + mid + ',' + y2 + ' ' + x2 + ',' + y2);
+    }
     path.setAttribute('stroke', '#5b6a8a'); path.setAttribute('fill', 'none'); path.setAttribute('stroke-width', '2');
     path.setAttribute('marker-end', 'url(#arrow)');
     edgesEl.append(path);
