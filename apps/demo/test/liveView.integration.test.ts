@@ -49,13 +49,7 @@ describe('the live view in headless Chromium (realtime engine, camera-paced vide
     expect(await page.locator('[data-node="detector"] h2').textContent()).toContain('×2 tasks');
 
     const processed = async (node: string) => Number(await page.locator(`[data-node="${node}"] [data-field="processed"]`).textContent());
-    await page.waitForFunction(
-      () => Number(document.querySelector('[data-node="video"] [data-field="processed"]')?.textContent) > 0,
-      null,
-      {
-        timeout: 60_000,
-      },
-    );
+    await waitUntil(async () => (await processed('video')) > 0, 60_000, 'the first frames');
     const first = { video: await processed('video'), writer: await processed('writer') };
     // The flow runs now: its task processes and ffmpeg children are there (the leftover check below means something).
     expect(processesWithMarker(cli.marker).length).toBeGreaterThan(5);
@@ -72,6 +66,14 @@ describe('the live view in headless Chromium (realtime engine, camera-paced vide
     expect(await leftovers(cli.marker)).toEqual([]);
   }, 180_000);
 });
+
+async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
