@@ -64,7 +64,9 @@ export function buildProgram(): Command {
     .option('--live [port]', 'serve a live view of the running flow on localhost (default port 8080)', port)
     .option('--linger <seconds>', 'with --live: keep serving this long after the flow ends', nonNegative, 10)
     .option('--duration <seconds>', 'length of the generated sample video', nonNegative, 5)
-    .option('--size <WxH>', 'size of the generated sample video', size, { width: 640, height: 360 })
+    .addOption(
+      new Option('--size <WxH>', 'size of the generated sample video').argParser(size).default({ width: 640, height: 360 }, '640x360'),
+    )
     .option('--fps <n>', 'frame rate of the generated sample video', positiveInteger, 25)
     .option('--no-progress', 'no progress display')
     .action(async (options: RunOptions) => {

@@ -3,4 +3,7 @@
  */
 import { buildProgram } from './cli.js';
 
-await buildProgram().parseAsync(process.argv);
+// `pnpm demo -- --engine realtime` hands the `--` on to the script: it is no end-of-options marker here.
+const args = process.argv.slice(2);
+if (args[0] === '--') args.shift();
+await buildProgram().parseAsync(args, { from: 'user' });
