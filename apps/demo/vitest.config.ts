@@ -1,3 +1,5 @@
 import { vfProject } from '@vf/vitest-config';
 
-export default vfProject('demo');
+// The end-to-end files each start a whole flow (several processes): one file at a time keeps a
+// 2-core machine from timing them out.
+export default vfProject('demo', { test: { fileParallelism: false } });

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { cpuOnlyAllocator, type Device, type DeviceAllocator, type DevicePlacement } from './contracts/deviceAllocator.js';
-export type { ExecutionEngine, TaskOutcome, TaskStats, TaskStatus } from './contracts/engine.js';
+export type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats, TaskStatus } from './contracts/engine.js';
 export type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from './contracts/messenger.js';
 export type { Spawner, SpawnRequest, TaskProcess } from './contracts/spawner.js';
 export { buildReport, type ReportInput } from './flow/report.js';
@@ -33,7 +33,7 @@ export { forkSpawner } from './runtime/forkSpawner.js';
 export { type AlignmentPolicy, EdgeBuffer, InputAligner } from './runtime/inputAligner.js';
 export { MessengerBase } from './runtime/messengerBase.js';
 export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine } from './runtime/processEngine.js';
-export { runTask, type TaskRunOptions } from './runtime/taskLoop.js';
+export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } from './runtime/taskLoop.js';
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { ChildLink, ReplicaLink, ZmqMessenger } from './transport/zmqMessenger.js';
 export { DTYPES, type Dtype, decodeValue, encodeValue, joinValue, splitValue, WireError } from './wire/codec.js';

@@ -36,6 +36,9 @@ export interface TaskOutcome {
   readonly error?: SerializedError;
 }
 
+/** A running task's counters so far, for live monitoring ({@link ExecutionEngine.taskProgress}). */
+export type TaskProgress = Pick<TaskOutcome, 'taskId' | 'nodeName' | 'taskIndex' | 'device' | 'stats'>;
+
 /**
  * The `ExecutionEngine` port (the seed's engine): turns a plan into running tasks.
  * Semantics (termination, ordering, errors) live in core's runtime; an engine chooses where tasks
@@ -48,4 +51,10 @@ export interface ExecutionEngine {
   signalFlowTermination(): void;
   /** Resolves when every task has exited, with one outcome per task. Never hangs on a dead task. */
   joinTaskProcesses(): Promise<readonly TaskOutcome[]>;
+  /**
+   * Optional: the latest counters of every task of the running flow (tasks report them every few
+   * hundred ms, and once more when they finish), in task order. What `flow.liveStats()` aggregates;
+   * an engine without it gives no live statistics.
+   */
+  taskProgress?(): readonly TaskProgress[];
 }

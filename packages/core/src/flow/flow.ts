@@ -8,6 +8,7 @@ import type { Node } from '../nodes/node.js';
 import type { ProducerNode } from '../nodes/producerNode.js';
 import { buildExecutionPlan, type ExecutionPlan, type FlowSource } from '../plan/executionPlan.js';
 import { findNonJson, isFlowDefinition } from './defineFlow.js';
+import { buildLiveStats, type LiveStats } from './liveStats.js';
 import { buildReport, type FlowReport } from './report.js';
 
 /** Options of {@link Flow.run}. */
@@ -137,6 +138,26 @@ export class Flow {
     }
     this.#joined ??= this.#collect(this.#engine, this.#plan);
     return this.#joined;
+  }
+
+  /**
+   * The running flow's counters so far, per node (received, emitted, dropped, processed, backlog,
+   * fps), as of the tasks' latest reports: they report every 250 ms, and once more when they
+   * finish. Poll it for a progress bar or a live view. Undefined before `run()`, or when the engine
+   * does not implement the optional `taskProgress()`; every engine of vf does.
+   *
+   * @example
+   * ```ts
+   * await flow.run(engine);
+   * const timer = setInterval(() => console.log(flow.liveStats()?.nodes.map((n) => `${n.name} ${n.processed}`)), 500);
+   * const report = await flow.join();
+   * clearInterval(timer);
+   * ```
+   */
+  liveStats(): LiveStats | undefined {
+    const progress = this.#engine?.taskProgress?.();
+    if (progress === undefined || this.#plan === undefined) return undefined;
+    return buildLiveStats(this.#plan.nodes, progress, performance.now() - this.#startedAt);
   }
 
   /** Signals termination: producers stop, the end of stream flows down, every `close()` runs. */

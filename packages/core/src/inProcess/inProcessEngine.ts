@@ -1,10 +1,10 @@
-import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
+import type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import { FlowValidationError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { InputAligner } from '../runtime/inputAligner.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
-import { runTask } from '../runtime/taskLoop.js';
+import { EMPTY_TASK_STATS, runTask } from '../runtime/taskLoop.js';
 import { AbortedError, deferred, Mutex, Notifier } from '../runtime/waiting.js';
 
 /** Options of {@link InProcessEngine}. */
@@ -52,6 +52,10 @@ export class InProcessEngine implements ExecutionEngine {
   async joinTaskProcesses(): Promise<readonly TaskOutcome[]> {
     if (this.#run === undefined) return [];
     return this.#run.finished;
+  }
+
+  taskProgress(): readonly TaskProgress[] {
+    return this.#run?.progress() ?? [];
   }
 }
 
@@ -150,8 +154,12 @@ class InProcessRun {
   stopRequested = false;
   readonly #stop = new AbortController();
   readonly #failure = new AbortController();
+  readonly #tasks: readonly TaskSpec[];
+  /** Latest counters of each task, by task id (live monitoring). */
+  readonly #stats = new Map<number, TaskStats>();
 
   constructor(plan: ExecutionPlan, queueSize: number) {
+    this.#tasks = plan.tasks;
     const inboxes = plan.nodes.map((node) =>
       node.parents.length === 0
         ? undefined
@@ -185,7 +193,9 @@ class InProcessRun {
       }));
       const parentNames = planned.parents.map((parent) => plan.nodes[parent]?.name ?? String(parent));
       const messenger = new InProcessMessenger(spec, inboxes[spec.nodeIndex], outputs, this, parentNames);
-      const outcome = await runTask({ node, spec, messenger, signal: taskSignal, onReady, start: gate.promise });
+      const onStats = (stats: TaskStats) => this.#stats.set(spec.id, stats);
+      const outcome = await runTask({ node, spec, messenger, signal: taskSignal, onReady, start: gate.promise, onStats });
+      onStats(outcome.stats);
       if (outcome.status === 'failed') {
         // Fail fast: wake every blocked task so that each one closes and exits.
         this.stopRequested = true;
@@ -202,5 +212,15 @@ class InProcessRun {
   stop(): void {
     this.stopRequested = true;
     this.#stop.abort();
+  }
+
+  progress(): readonly TaskProgress[] {
+    return this.#tasks.map((spec) => ({
+      taskId: spec.id,
+      nodeName: spec.nodeName,
+      taskIndex: spec.taskIndex,
+      device: spec.device,
+      stats: this.#stats.get(spec.id) ?? EMPTY_TASK_STATS,
+    }));
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { TaskOutcome } from '../contracts/engine.js';
+import type { TaskOutcome, TaskStats } from '../contracts/engine.js';
 import type { SerializedError } from '../errors.js';
 import type { FlowSource, PlannedNode, TaskSpec } from '../plan/executionPlan.js';
 
@@ -44,6 +44,8 @@ export type TaskMessage =
   | { readonly v: 1; readonly type: 'ready'; readonly pid: number }
   | { readonly v: 1; readonly type: 'started' }
   | { readonly v: 1; readonly type: 'error'; readonly error: SerializedError }
+  /** The task's counters so far, sent periodically while its loop runs (live monitoring). */
+  | { readonly v: 1; readonly type: 'stats'; readonly stats: TaskStats }
   | { readonly v: 1; readonly type: 'done'; readonly outcome: TaskOutcome };
 
 const serializedError: z.ZodType<SerializedError> = z.lazy(() =>
@@ -117,6 +119,7 @@ const taskMessage = z.discriminatedUnion('type', [
   z.object({ v: z.literal(1), type: z.literal('ready'), pid: z.number().int() }),
   z.object({ v: z.literal(1), type: z.literal('started') }),
   z.object({ v: z.literal(1), type: z.literal('error'), error: serializedError }),
+  z.object({ v: z.literal(1), type: z.literal('stats'), stats: taskStats }),
   z.object({
     v: z.literal(1),
     type: z.literal('done'),

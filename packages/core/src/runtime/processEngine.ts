@@ -2,12 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
+import type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
 import type { Spawner, TaskProcess } from '../contracts/spawner.js';
 import { FlowValidationError, type SerializedError, serializeError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
 import { forkSpawner } from './forkSpawner.js';
+import { EMPTY_TASK_STATS } from './taskLoop.js';
 import { deferred } from './waiting.js';
 
 /** How long a task that reported `done` may take to exit (beyond `killGraceMs`) before it is killed. */
@@ -47,6 +48,8 @@ interface LiveTask {
   ready: boolean;
   exited: boolean;
   outcome: TaskOutcome | undefined;
+  /** Latest counters the task reported (live monitoring). */
+  stats: TaskStats | undefined;
   error: SerializedError | undefined;
   readonly exit: Promise<void>;
 }
@@ -126,6 +129,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         ready: false,
         exited: false,
         outcome: undefined,
+        stats: undefined,
         error: undefined,
         exit: exit.promise,
       };
@@ -149,12 +153,16 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
             break;
           case 'started':
             break;
+          case 'stats':
+            task.stats = message.stats;
+            break;
           case 'error':
             task.error ??= message.error;
             this.#fail();
             break;
           case 'done':
             task.outcome = message.outcome;
+            task.stats = message.outcome.stats;
             if (message.outcome.status === 'failed') this.#fail();
             else this.#announceDone(task, plan);
             // A task that reported done has nothing left to do: if it does not exit (a handle some
@@ -213,6 +221,16 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   /** Directory holding this run's `ipc://` socket files; removed when the run ends. */
   get socketDirectory(): string | undefined {
     return this.#runDir;
+  }
+
+  taskProgress(): readonly TaskProgress[] {
+    return this.#tasks.map(({ spec, stats }) => ({
+      taskId: spec.id,
+      nodeName: spec.nodeName,
+      taskIndex: spec.taskIndex,
+      device: spec.device,
+      stats: stats ?? EMPTY_TASK_STATS,
+    }));
   }
 
   signalFlowTermination(): void {
@@ -290,7 +308,7 @@ function outcomeOf(task: LiveTask, flowFailed: boolean): TaskOutcome {
     taskIndex: task.spec.taskIndex,
     device: task.spec.device,
     status: 'aborted' as const,
-    stats: { received: 0, emitted: 0, dropped: 0, drops: [], processed: 0, proctimeTotalMs: 0, activeMs: 0 },
+    stats: EMPTY_TASK_STATS,
   };
   if (task.error !== undefined && (base.status !== 'failed' || base.error === undefined)) {
     // A task that reported an error, or died, is the failure; one that was merely aborted is not.

@@ -21,7 +21,25 @@ export interface TaskRunOptions {
   /** Resolves when every task is ready (the ready handshake). */
   readonly start?: Promise<void>;
   readonly clock?: Clock;
+  /** Called every `statsIntervalMs` while the task loop runs, with the counters so far (live monitoring). */
+  readonly onStats?: (stats: TaskStats) => void;
+  /** Period of `onStats`, in ms. Default {@link STATS_INTERVAL_MS}. */
+  readonly statsIntervalMs?: number;
 }
+
+/** Default period of {@link TaskRunOptions.onStats}: often enough for a live view, rare enough to cost nothing. */
+export const STATS_INTERVAL_MS = 250;
+
+/** Counters of a task that has reported none yet. */
+export const EMPTY_TASK_STATS: TaskStats = Object.freeze({
+  received: 0,
+  emitted: 0,
+  dropped: 0,
+  drops: [],
+  processed: 0,
+  proctimeTotalMs: 0,
+  activeMs: 0,
+});
 
 /**
  * Runs one task of a node: `open()`, the node's loop over its messenger, then `close()` exactly
@@ -33,12 +51,18 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
   const meter = new TaskMeter(clock);
   let status: TaskStatus = 'completed';
   let failure: unknown;
+  let ticker: NodeJS.Timeout | undefined;
   try {
     if (node instanceof ProcessorNode && spec.device === 'cpu' && node.deviceType === 'gpu') node.changeDevice('cpu');
     await node.open();
     options.onReady?.();
     await options.start;
     meter.begin();
+    const { onStats } = options;
+    if (onStats !== undefined) {
+      ticker = setInterval(() => onStats(meter.stats(messenger.drops())), options.statsIntervalMs ?? STATS_INTERVAL_MS);
+      ticker.unref();
+    }
     if (node instanceof ProducerNode) status = await runProducer(node, spec, messenger, options.signal, meter, clock);
     else if (node instanceof ProcessorNode) status = await runProcessor(node, spec, messenger, meter, clock);
     else if (node instanceof ConsumerNode) status = await runConsumer(node, messenger, meter, clock);
@@ -47,6 +71,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
     status = isAborted(error) ? 'aborted' : 'failed';
     failure = error;
   } finally {
+    clearInterval(ticker);
     meter.end();
   }
   // close() runs exactly once per task, whatever happened, even when open() threw part-way.

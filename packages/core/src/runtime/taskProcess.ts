@@ -114,6 +114,7 @@ export function runTaskProcess(): void {
       signal: AbortSignal.any([stop.signal, abort.signal]),
       onReady: () => send({ v: 1, type: 'ready', pid: process.pid }),
       start: start.promise,
+      onStats: (stats) => send({ v: 1, type: 'stats', stats }),
     });
     await taskMessenger.close(outcome.status === 'completed' || outcome.status === 'stopped');
     send({ v: 1, type: 'done', outcome });

@@ -1,0 +1,33 @@
+import { OneTaskProcessorNode, type ProcessorOptions } from '@vf/core';
+import { SortTracker, type SortTrackerOptions, type Track } from '../src/vision/sortTracker.js';
+import type { FrameDetections } from './movingObjectDetector.js';
+
+/** What the tracker emits per frame: the detections and the tracks matched in the frame. */
+export interface TrackedFrame extends FrameDetections {
+  readonly tracks: readonly Track[];
+}
+
+/** Options of {@link SortTrackerNode}. */
+export type SortTrackerNodeOptions = Omit<ProcessorOptions, 'nbTasks'> & SortTrackerOptions;
+
+/**
+ * A SORT tracker ({@link SortTracker}: Kalman filter + Hungarian IoU assignment) as a flow node. It
+ * keeps state from frame to frame, so it is a `OneTaskProcessorNode`: one task sees every frame, in order.
+ */
+export class SortTrackerNode extends OneTaskProcessorNode<[FrameDetections], TrackedFrame> {
+  readonly #tracker: SortTracker;
+
+  constructor(options: SortTrackerNodeOptions = {}) {
+    const { maxAge, minHits, iouThreshold, ...processorOptions } = options;
+    super(processorOptions);
+    this.#tracker = new SortTracker({
+      ...(maxAge === undefined ? {} : { maxAge }),
+      ...(minHits === undefined ? {} : { minHits }),
+      ...(iouThreshold === undefined ? {} : { iouThreshold }),
+    });
+  }
+
+  process(frame: FrameDetections): TrackedFrame {
+    return { ...frame, tracks: this.#tracker.update(frame.detections, frame.index) };
+  }
+}

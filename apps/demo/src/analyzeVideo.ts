@@ -1,0 +1,192 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type ExecutionEngine, Flow, type FlowReport, InProcessEngine } from '@vf/core';
+import { BatchExecutionEngine } from '@vf/engine-batch';
+import { RealtimeExecutionEngine } from '@vf/engine-realtime';
+import { GpuAllocator } from '@vf/gpu';
+import type { AnalyzeParams } from '../flows/analyze.js';
+import type { TrackCounts } from '../nodes/index.js';
+import { probeVideo, type VideoInfo } from './video/ffmpeg.js';
+import { generateSampleVideo, type SampleVideoOptions } from './video/sampleVideo.js';
+
+/** The engines the demo can run on. */
+export const ENGINES = ['batch', 'realtime', 'inprocess'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+/** What observers of a job (progress display, live view) learn when its flow starts. */
+export interface JobInfo {
+  readonly input: string;
+  readonly video: VideoInfo;
+  readonly engine: EngineName;
+  /** Name of the node that writes the annotated video. */
+  readonly writerNode: string;
+}
+
+/** Watches a job's flow while it runs: started once the tasks run, stopped with the report. */
+export interface FlowObserver {
+  start(flow: Flow, job: JobInfo): void;
+  stop(report: FlowReport): void;
+}
+
+/** Options of {@link analyzeVideo}. */
+export interface AnalyzeVideoOptions {
+  /** The video to analyse. Default: a sample video generated into `outputDir` (see `sample`). */
+  readonly input?: string;
+  /** Where the annotated video, the counts and the summary go (created if needed). */
+  readonly outputDir: string;
+  /** Default `batch`. */
+  readonly engine?: EngineName;
+  /** Replicas of the detector. Default 2. */
+  readonly detectorTasks?: number;
+  /** Queue size of the engine. Default 4. */
+  readonly queueSize?: number;
+  /** Play the input at its frame rate like a camera. Default: true with the realtime engine. */
+  readonly camera?: boolean;
+  /** The generated sample video (when there is no `input`). */
+  readonly sample?: SampleVideoOptions;
+  readonly observers?: readonly FlowObserver[];
+  /** Progress messages (not the progress bar). Default: none. */
+  readonly log?: (line: string) => void;
+}
+
+/** One node in the {@link DemoSummary}: the bottleneck-table row in short. */
+export interface NodeSummary {
+  readonly name: string;
+  readonly tasks: number;
+  readonly device: readonly string[];
+  readonly processed: number;
+  readonly dropped: number;
+  readonly meanMs: number;
+  readonly possibleFps: number;
+  readonly actualFps: number;
+  readonly bottleneck: boolean;
+}
+
+/** What the job writes to `summary.json` and returns. */
+export interface DemoSummary {
+  readonly status: FlowReport['status'];
+  readonly error?: string;
+  readonly engine: EngineName;
+  readonly input: string;
+  readonly generatedInput: boolean;
+  readonly output: string;
+  readonly video: VideoInfo;
+  /** Frames that reached the counter (all of them in batch; realtime drops some). */
+  readonly frames: number;
+  /** Detections over all frames. */
+  readonly detections: number;
+  /** Most objects on screen at once. */
+  readonly objects: number;
+  /** Distinct confirmed tracks: the objects counted over the video. */
+  readonly tracks: number;
+  readonly trackSpans: TrackCounts['spans'];
+  /** The flow's run time, from `flow.run()` to the last task's exit. */
+  readonly flowMs: number;
+  /** The whole job: sample generation, probing, the flow, the summary. */
+  readonly wallMs: number;
+  readonly nodes: readonly NodeSummary[];
+}
+
+/** The module of the analysis flow, rebuilt by every task process. */
+export const ANALYZE_FLOW = new URL('../flows/analyze.ts', import.meta.url);
+
+/**
+ * The demo's main job: (generate a sample video,) run the analysis flow (video → detector ×N →
+ * tracker → annotator → writer, + counter) on the chosen engine, and write `annotated.mp4`,
+ * `counts.json` and `summary.json` into `outputDir`. Resolves with the summary whatever the flow's
+ * status; rejects only when the flow cannot start (e.g. `VideoError` for a missing input).
+ */
+export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summary: DemoSummary; report: FlowReport }> {
+  const started = performance.now();
+  const log = options.log ?? (() => undefined);
+  const engineName = options.engine ?? 'batch';
+  const outputDir = resolve(options.outputDir);
+  mkdirSync(outputDir, { recursive: true });
+
+  let input = options.input === undefined ? undefined : resolve(options.input);
+  if (input === undefined) {
+    input = join(outputDir, 'sample.mp4');
+    const sampleStarted = performance.now();
+    const { frames } = await generateSampleVideo(input, options.sample);
+    log(`generated sample video ${input} (${frames} frames) in ${((performance.now() - sampleStarted) / 1000).toFixed(1)} s`);
+  }
+  const video = await probeVideo(input);
+  const params: AnalyzeParams = {
+    input,
+    output: join(outputDir, 'annotated.mp4'),
+    counts: join(outputDir, 'counts.json'),
+    fps: video.fps,
+    detectorTasks: options.detectorTasks ?? 2,
+    camera: options.camera ?? engineName === 'realtime',
+  };
+  // A counts file left by an earlier run must not pass for this run's.
+  rmSync(params.counts, { force: true });
+  const flow = await Flow.load(ANALYZE_FLOW, params);
+  const engine = createEngine(engineName, options.queueSize ?? 4);
+  log(
+    `running on the ${engineName} engine: ${flow.nodes.map((node) => `${node.name}${node.nbTasks > 1 ? ` ×${node.nbTasks}` : ''}`).join(', ')}`,
+  );
+
+  // GpuAllocator places the detector on a GPU when one is visible; without one it runs on the CPU.
+  await flow.run(engine, { deviceAllocator: new GpuAllocator() });
+  const job: JobInfo = { input, video, engine: engineName, writerNode: 'writer' };
+  const observers = options.observers ?? [];
+  for (const observer of observers) observer.start(flow, job);
+  const report = await flow.join();
+  for (const observer of observers) observer.stop(report);
+
+  const counts = readCounts(params.counts);
+  const summary: DemoSummary = {
+    status: report.status,
+    ...(report.error === undefined ? {} : { error: report.error.message }),
+    engine: engineName,
+    input,
+    generatedInput: options.input === undefined,
+    output: params.output,
+    video,
+    frames: counts?.frames ?? 0,
+    detections: counts?.detections ?? 0,
+    objects: counts?.maxObjectsInFrame ?? 0,
+    tracks: counts?.tracks ?? 0,
+    trackSpans: counts?.spans ?? [],
+    flowMs: Math.round(report.durationMs),
+    wallMs: Math.round(performance.now() - started),
+    nodes: report.nodes.map((node) => ({
+      name: node.name,
+      tasks: node.tasks,
+      device: node.device,
+      processed: node.kind === 'producer' ? node.emitted : node.received,
+      dropped: node.dropped,
+      meanMs: round(node.meanProctimeMs),
+      possibleFps: round(node.possibleFps),
+      actualFps: round(node.actualFps),
+      bottleneck: node.bottleneck,
+    })),
+  };
+  writeFileSync(join(outputDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  return { summary, report };
+}
+
+function createEngine(name: EngineName, queueSize: number): ExecutionEngine {
+  switch (name) {
+    case 'batch':
+      return new BatchExecutionEngine({ queueSize });
+    case 'realtime':
+      return new RealtimeExecutionEngine({ queueSize });
+    case 'inprocess':
+      return new InProcessEngine({ queueSize });
+  }
+}
+
+function readCounts(file: string): TrackCounts | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as TrackCounts;
+  } catch {
+    // The counter never closed (its task was killed): the summary says 0 and the status says why.
+    return undefined;
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}

@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureChromium } from './support/chromium.js';
+import { type CliRun, leftovers, processesWithMarker, startCli } from './support/runCli.js';
+
+const NODES = ['video', 'detector', 'tracker', 'annotator', 'writer', 'counter'];
+
+describe('the live view in headless Chromium (realtime engine, camera-paced video)', () => {
+  const out = mkdtempSync(join(tmpdir(), 'vf-demo-live-'));
+  let browserPath: ReturnType<typeof ensureChromium> = { missing: 'not looked for yet' };
+  let browser: Browser | undefined;
+  let cli: CliRun | undefined;
+
+  beforeAll(async () => {
+    // Installs Debian's chromium when missing (CI machines start bare): bounded by ensureChromium's timeout.
+    browserPath = ensureChromium();
+    if ('missing' in browserPath) return;
+    if (browserPath.installMs !== undefined)
+      console.warn(`installed chromium with apt-get in ${(browserPath.installMs / 1000).toFixed(1)} s`);
+    browser = await chromium.launch({
+      executablePath: browserPath.path,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    });
+  }, 480_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    cli?.child.kill('SIGKILL');
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it('shows every node, and numbers that advance while the flow runs', async (context) => {
+    if ('missing' in browserPath) {
+      console.warn(`\n*** SKIPPED the live view test: ${browserPath.missing} ***\n`);
+      context.skip();
+      return;
+    }
+    // 6 s of video at 25 fps, paced like a camera: the flow runs for at least 6 s once started.
+    cli = startCli(['--output', out, '--engine', 'realtime', '--duration', '6', '--live', '0', '--linger', '0', '--no-progress']);
+    const url = await waitFor(() => /live view: (http:\S+)/.exec(cli?.stdout() ?? '')?.[1], 30_000, 'the live view URL');
+    const page = await (browser as Browser).newPage();
+    await page.goto(url);
+
+    for (const name of NODES) await page.locator(`[data-node="${name}"]`).waitFor({ timeout: 60_000 });
+    expect(await page.locator('svg path[marker-end]').count()).toBe(6);
+    expect(await page.locator('[data-node="detector"] h2').textContent()).toContain('×2 tasks');
+
+    const processed = async (node: string) => Number(await page.locator(`[data-node="${node}"] [data-field="processed"]`).textContent());
+    await waitUntil(async () => (await processed('video')) > 0, 60_000, 'the first frames');
+    const first = { video: await processed('video'), writer: await processed('writer') };
+    // The flow runs now: its task processes and ffmpeg children are there (the leftover check below means something).
+    expect(processesWithMarker(cli.marker).length).toBeGreaterThan(5);
+    await page.waitForTimeout(1200);
+    const second = { video: await processed('video'), writer: await processed('writer') };
+    expect(second.video).toBeGreaterThan(first.video);
+    expect(second.writer).toBeGreaterThan(first.writer);
+    expect(Number(await page.locator('[data-node="detector"] [data-field="fps"]').textContent())).toBeGreaterThan(0);
+
+    await page.locator('#status.done').waitFor({ timeout: 60_000 });
+    expect(await page.locator('#status').textContent()).toMatch(/flow completed/);
+    const { code } = await cli.done;
+    expect(code).toBe(0);
+    expect(await leftovers(cli.marker)).toEqual([]);
+  }, 180_000);
+});
+
+async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
