@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeGpuEnv, fakeNvidiaSmiDir } from '../test/fixtures/fakeGpus.js';
 import { detectGpus, parseNvidiaSmi, visibleGpus } from './detectGpus.js';
@@ -13,15 +14,6 @@ function captureWarnings() {
   const listener = (warning: Error) => warnings.push(warning);
   process.on('warning', listener);
   return { warnings, stop: () => process.removeListener('warning', listener) };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('parseNvidiaSmi', () => {
@@ -111,7 +103,7 @@ describe('detectGpus with a fake nvidia-smi first on PATH', () => {
     expect(capture.warnings[0]?.message).toContain('timed out after 300 ms');
     const pid = Number(/pid (\d+)/.exec(await readFile(log, 'utf8'))?.[1]);
     expect(pid).toBeGreaterThan(0);
-    expect(alive(pid), `the hung nvidia-smi (pid ${pid}) is still running`).toBe(false);
+    expect(isProcessAlive(pid), `the hung nvidia-smi (pid ${pid}) is still running`).toBe(false);
   });
 });
 

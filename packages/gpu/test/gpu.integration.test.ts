@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AllocationError, Flow } from '@vf/core';
+import { findLeftovers } from '@vf/core/testing';
 import { BatchExecutionEngine } from '@vf/engine-batch';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EdgeDetector, GpuAllocator } from '../src/index.js';
@@ -17,10 +18,10 @@ const readJsonLines = async <T>(file: string): Promise<T[]> =>
     .filter(Boolean)
     .map((line) => JSON.parse(line) as T);
 
-/** Every task process of the run has exited. */
+/** Every task process of the run has exited and its socket directory is gone. */
 function expectNoTaskLeft(engine: BatchExecutionEngine): void {
   expect(engine.pids.length).toBeGreaterThan(0);
-  for (const pid of engine.pids) if (pid !== undefined) expect(() => process.kill(pid, 0), `task pid ${pid} still running`).toThrow();
+  expect(findLeftovers(engine)).toEqual([]);
 }
 
 // The tasks inherit this process's environment: the fake nvidia-smi (first on PATH) is what both the

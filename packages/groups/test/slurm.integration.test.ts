@@ -3,6 +3,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isProcessAlive } from '@vf/core/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
 import { type FlowProject, type GroupStatus, GroupsError, SlurmScheduler } from '../src/index.js';
 import { runCommand } from '../src/runCommand.js';
@@ -31,14 +32,7 @@ afterAll(async () => {
   if (cluster === undefined) return;
   const { pids } = cluster;
   await cluster.stop();
-  const alive = pids.filter((pid) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const alive = pids.filter(isProcessAlive);
   expect(alive, 'SLURM daemons left running').toEqual([]);
 }, 60_000);
 

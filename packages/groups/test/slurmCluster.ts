@@ -8,6 +8,7 @@ import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/p
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isProcessAlive } from '@vf/core/testing';
 import { runCommand } from '../src/runCommand.js';
 
 const SBIN_PATH = `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH ?? ''}`;
@@ -81,15 +82,6 @@ async function userIds(name: string): Promise<{ uid: number; gid: number }> {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -101,13 +93,13 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
 
 /** Stops a daemon by pid: SIGTERM, then SIGKILL after 5 s. */
 async function stopPid(pid: number): Promise<void> {
-  if (!alive(pid)) return;
+  if (!isProcessAlive(pid)) return;
   process.kill(pid, 'SIGTERM');
   try {
-    await waitFor(`pid ${pid} to exit`, 5_000, () => !alive(pid));
+    await waitFor(`pid ${pid} to exit`, 5_000, () => !isProcessAlive(pid));
   } catch {
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
-    await waitFor(`pid ${pid} to die`, 2_000, () => !alive(pid)).catch(() => {});
+    if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
+    await waitFor(`pid ${pid} to die`, 2_000, () => !isProcessAlive(pid)).catch(() => {});
   }
 }
 
