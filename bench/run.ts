@@ -1,10 +1,12 @@
 /**
  * `pnpm bench`: vf's benchmarks. Transport cases print msgs/s, MB/s and their ratio to a baseline
  * measured in this same run on this same machine (raw ZeroMQ ipc one hop, Buffer.copy). The
- * overload case (E4) runs one flow on the batch and the realtime engine side by side.
- * `VF_BENCH_CASES=transport,overload` picks cases; `VF_BENCH_SCALE` scales item counts.
+ * overload case (E4) runs one flow on the batch and the realtime engine side by side. The soak case
+ * pushes 1,000,000 small messages through batch and checks that none is lost or duplicated; the
+ * redispatch case SIGKILLs a replica mid-run under `restartOnFailure` and compares with clean runs.
+ * `VF_BENCH_CASES=transport,overload,soak,redispatch` picks cases; `VF_BENCH_SCALE` scales item counts.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flow } from '@vf/core';
@@ -17,9 +19,10 @@ const FRAME_BYTES = 1920 * 1080 * 3;
 const SMALL = { index: 1, x: 2, y: 3.5, label: 'car', ok: true };
 const SMALL_BYTES = encodeValue(SMALL).reduce((total, frame) => total + frame.length, 0);
 const scale = Number(process.env.VF_BENCH_SCALE ?? 1);
-const cases = new Set((process.env.VF_BENCH_CASES ?? 'transport,overload').split(','));
+const cases = new Set((process.env.VF_BENCH_CASES ?? 'transport,overload,soak,redispatch').split(','));
 const flowUrl = new URL('./flows/throughput.ts', import.meta.url);
 const overloadUrl = new URL('./flows/overload.ts', import.meta.url);
+const soakUrl = new URL('./flows/soak.ts', import.meta.url);
 
 interface Result {
   readonly name: string;
@@ -88,6 +91,8 @@ function line(result: Result, baselines: ReadonlyArray<[string, number]>): strin
 console.log(`vf bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, scale ${scale}`);
 if (cases.has('transport')) await transport();
 if (cases.has('overload')) await overload();
+if (cases.has('soak')) await soak();
+if (cases.has('redispatch')) await redispatch();
 
 async function transport(): Promise<void> {
   const smallCount = Math.round(100_000 * scale);
@@ -161,6 +166,88 @@ async function overload(): Promise<void> {
     const dropRate = 1 - delivered / count;
     console.log(
       `${name.padEnd(10)} ${(camera?.actualFps ?? 0).toFixed(1).padStart(9)} ${perSecond.toFixed(1).padStart(12)} ${`${(dropRate * 100).toFixed(1)}%`.padStart(10)} ${percentile(latencies, 50).toFixed(0).padStart(8)} ${percentile(latencies, 95).toFixed(0).padStart(8)} ${(latencies.at(-1) ?? 0).toFixed(0).padStart(8)}`,
+    );
+  }
+}
+
+interface SoakResult {
+  readonly received: number;
+  readonly inOrder: number;
+  readonly duplicated: number;
+  readonly outOfOrder: number;
+  readonly first: number;
+  readonly last: number;
+}
+
+/**
+ * Runs numbers → worker → checker on the batch engine. `killAt`: SIGKILL the first worker replica
+ * once that share of the items has been produced. Returns the checker's verdict and the time from
+ * `flow.run()` resolving (every task started) to `flow.join()` resolving.
+ */
+async function soakRun(
+  params: { count: number; nbTasks: number; workMs: number },
+  options: { restartOnFailure: boolean; killAt?: number },
+) {
+  const out = join(tmpdir(), `vf-bench-soak-${process.pid}-${Date.now()}.json`);
+  const pidFile = `${out}.pids`;
+  const flow = await Flow.load(soakUrl, { ...params, out, pidFile });
+  await flow.run(new BatchExecutionEngine({ queueSize: 16, restartOnFailure: options.restartOnFailure }));
+  const startedAt = performance.now();
+  if (options.killAt !== undefined) {
+    const killAt = options.killAt;
+    const deadline = Date.now() + 60_000;
+    while ((flow.liveStats()?.nodes.find((node) => node.name === 'numbers')?.processed ?? 0) < params.count * killAt) {
+      if (Date.now() > deadline) throw new Error('the flow never got far enough to kill a replica');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const victim = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    process.kill(victim, 'SIGKILL');
+  }
+  const report = await flow.join();
+  const elapsedMs = performance.now() - startedAt;
+  const result = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as SoakResult) : undefined;
+  rmSync(out, { force: true });
+  rmSync(pidFile, { force: true });
+  if (report.status !== 'completed' || result === undefined) throw new Error(`soak flow ${report.status}: ${report.error?.message}`);
+  const lost = params.count - result.inOrder;
+  return { result, lost, elapsedMs, lostTasks: report.lostTasks.length };
+}
+
+/** Soak: 1,000,000 small messages through batch, twice (one identity task, then two replicas). */
+async function soak(): Promise<void> {
+  const count = Math.round(1_000_000 * scale);
+  const rawSmall = await rawZmq(Math.min(count, 200_000), encodeValue(SMALL)[0] as Buffer);
+  console.log(`\nsoak: ${count.toLocaleString('en')} small messages, batch, numbers → worker → checker`);
+  console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
+  for (const nbTasks of [1, 2]) {
+    const { result, lost, elapsedMs } = await soakRun({ count, nbTasks, workMs: 0 }, { restartOnFailure: false });
+    const perSecond = (result.received - 1) / ((result.last - result.first) / 1000);
+    console.log(
+      `${line({ name: `soak: worker nbTasks ${nbTasks}`, perSecond, bytes: SMALL_BYTES }, [['raw zmq', rawSmall]])}   ` +
+        `lost ${lost}, duplicated ${result.duplicated}, out of order ${result.outOfOrder} (${(elapsedMs / 1000).toFixed(1)} s)`,
+    );
+  }
+}
+
+/**
+ * Re-dispatch: a 3-replica worker (2 ms per item) with one replica SIGKILLed a quarter of the way
+ * through, under `restartOnFailure`, against clean runs without and with the option.
+ */
+async function redispatch(): Promise<void> {
+  const params = { count: Math.round(6_000 * scale), nbTasks: 3, workMs: 2 };
+  console.log(`\nredispatch: ${params.count} items → worker (3 replicas, ${params.workMs} ms/item) → checker; time from run() to join()`);
+  const clean = await soakRun(params, { restartOnFailure: false });
+  const cleanWithOption = await soakRun(params, { restartOnFailure: true });
+  const killed = await soakRun(params, { restartOnFailure: true, killAt: 0.25 });
+  const rows = [
+    ['clean run (baseline)', clean],
+    ['clean run, restartOnFailure', cleanWithOption],
+    ['one replica SIGKILLed at 25%', killed],
+  ] as const;
+  for (const [name, run] of rows) {
+    console.log(
+      `${name.padEnd(32)} ${(run.elapsedMs / 1000).toFixed(2).padStart(6)} s  ${(run.elapsedMs / clean.elapsedMs).toFixed(2)}× baseline  ` +
+        `lost ${run.lost}, duplicated ${run.result.duplicated}, out of order ${run.result.outOfOrder}, lost tasks ${run.lostTasks}`,
     );
   }
 }

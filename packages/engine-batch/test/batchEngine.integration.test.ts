@@ -125,5 +125,6 @@ describe('BatchExecutionEngine', () => {
   it('rejects invalid options', () => {
     expect(() => new BatchExecutionEngine({ queueSize: 0 })).toThrow(FlowValidationError);
     expect(() => new BatchExecutionEngine({ transport: 'udp' as 'tcp' })).toThrow(/transport/);
+    expect(() => new BatchExecutionEngine({ restartOnFailure: 'yes' as unknown as boolean })).toThrow(/restartOnFailure must be a boolean/);
   });
 });

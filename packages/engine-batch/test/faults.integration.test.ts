@@ -129,3 +129,78 @@ describe('fault suite (batch engine)', () => {
     expect(findLeftovers(engine)).toEqual([]);
   });
 });
+
+describe('SIGKILL of a replica mid-run', () => {
+  const replicasUrl = new URL('./flows/replicas.ts', import.meta.url);
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vf-replicas-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const items = 2_000;
+  const expected = Array.from({ length: items }, (_, value) => String(value * 2));
+
+  /** Runs the replicas flow and SIGKILLs `victims` of its worker replicas once `afterLines` items reached the sink. */
+  async function runAndKill(options: { restartOnFailure: boolean; victims: number; afterLines?: number }) {
+    const params = {
+      items,
+      workMs: 2,
+      nbTasks: 3,
+      pidFile: join(dir, 'pids'),
+      outA: join(dir, 'a.txt'),
+      outB: join(dir, 'b.txt'),
+    };
+    const flow = await Flow.load(replicasUrl, params);
+    const engine = new BatchExecutionEngine({ queueSize: 4, restartOnFailure: options.restartOnFailure });
+    await flow.run(engine);
+    await waitFor(async () => (await lines(params.outA)).length >= (options.afterLines ?? 300), 'items to reach the sink');
+    const workerPids = (await lines(params.pidFile)).map(Number);
+    expect(workerPids).toHaveLength(3);
+    const killedAt = Date.now();
+    for (const pid of workerPids.slice(0, options.victims)) process.kill(pid, 'SIGKILL');
+    const report = await flow.join();
+    return { report, engine, killedAt, a: await lines(params.outA), b: await lines(params.outB), workerPids };
+  }
+
+  it('with restartOnFailure: its items go to the survivors; 0 lost, 0 duplicated, order kept', { timeout: 60_000 }, async () => {
+    const { report, engine, a, b } = await runAndKill({ restartOnFailure: true, victims: 1 });
+    expect(report.status).toBe('completed');
+    expect(a).toEqual(expected);
+    expect(b).toEqual(expected);
+    expect(report.lostTasks).toEqual([{ node: 'worker', taskIndex: expect.any(Number), cause: expect.stringContaining('SIGKILL') }]);
+    expect(report.format()).toContain(`lost worker[${report.lostTasks[0]?.taskIndex}]`);
+    expect(report.nodes.find((node) => node.name === 'sinkA')?.received).toBe(items);
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it('with restartOnFailure: two of three replicas lost, the last one finishes the work', { timeout: 60_000 }, async () => {
+    const { report, engine, a, b } = await runAndKill({ restartOnFailure: true, victims: 2, afterLines: 100 });
+    expect(report.status).toBe('completed');
+    expect(a).toEqual(expected);
+    expect(b).toEqual(expected);
+    expect(report.lostTasks).toHaveLength(2);
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it('with restartOnFailure: every replica lost fails the flow, naming the node', { timeout: 60_000 }, async () => {
+    const { report, engine } = await runAndKill({ restartOnFailure: true, victims: 3 });
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('worker');
+    expect(report.error?.message).toContain('SIGKILL');
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it('without restartOnFailure: the flow fails fast, naming the replica', { timeout: 60_000 }, async () => {
+    const { report, engine, killedAt } = await runAndKill({ restartOnFailure: false, victims: 1 });
+    expect(Date.now() - killedAt).toBeLessThan(5_000);
+    expect(report.status).toBe('failed');
+    expect(report.error).toBeInstanceOf(TaskFailedError);
+    expect(report.error?.nodeName).toBe('worker');
+    expect(report.error?.message).toContain('SIGKILL');
+    expect(report.lostTasks).toEqual([]);
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+});

@@ -1,7 +1,11 @@
+import { FlowValidationError } from '@vf/core';
 import { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine } from '@vf/core/engine';
 
-/** Options of {@link RealtimeExecutionEngine}. */
-export interface RealtimeEngineOptions extends ProcessEngineOptions {
+/**
+ * Options of {@link RealtimeExecutionEngine}. No `restartOnFailure`: re-sending a dead replica's
+ * items would deliver stale data late; realtime lets them go, like any other drop.
+ */
+export interface RealtimeEngineOptions extends Omit<ProcessEngineOptions, 'restartOnFailure'> {
   /**
    * Messages a task may hold per sender before the sender drops stale ones. Default 1: a task
    * holds the next message while it works on the current one, so what it takes is at most one
@@ -32,6 +36,12 @@ export class RealtimeExecutionEngine extends ProcessExecutionEngine {
   protected readonly messengerModule: MessengerModule = { moduleUrl: messengerUrl.href, exportName: 'RealtimeQueueMessenger' };
 
   constructor(options: RealtimeEngineOptions = {}) {
+    if ((options as ProcessEngineOptions).restartOnFailure === true) {
+      throw new FlowValidationError(
+        'INVALID_OPTION',
+        'RealtimeExecutionEngine: restartOnFailure is a batch option (re-sent items would arrive stale); use BatchExecutionEngine for it',
+      );
+    }
     super({ ...options, queueSize: options.queueSize ?? 1 });
   }
 }

@@ -122,5 +122,7 @@ describe('RealtimeExecutionEngine under overload', () => {
   it('rejects a queueSize that is not a positive integer', () => {
     expect(() => new RealtimeExecutionEngine({ queueSize: 0 })).toThrow(FlowValidationError);
     expect(() => new RealtimeExecutionEngine({ queueSize: 1.5 })).toThrow(/queueSize must be a positive integer/);
+    // Re-sending a dead replica's items would deliver stale data: a batch-only option.
+    expect(() => new RealtimeExecutionEngine({ restartOnFailure: true } as never)).toThrow(/restartOnFailure is a batch option/);
   });
 });

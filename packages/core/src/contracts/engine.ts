@@ -3,8 +3,11 @@ import type { ExecutionPlan } from '../plan/executionPlan.js';
 import type { Device } from './deviceAllocator.js';
 import type { EdgeDrops } from './messenger.js';
 
-/** How one task ended. */
-export type TaskStatus = 'completed' | 'stopped' | 'failed' | 'aborted';
+/**
+ * How one task ended. `lost`: the task's process died, and the engine recovered without it (a
+ * replica whose unfinished items went to the surviving replicas, `restartOnFailure`); the flow goes on.
+ */
+export type TaskStatus = 'completed' | 'stopped' | 'failed' | 'aborted' | 'lost';
 
 /** Counters and timings one task measured about itself. */
 export interface TaskStats {
@@ -32,7 +35,7 @@ export interface TaskOutcome {
   readonly device: Device;
   readonly status: TaskStatus;
   readonly stats: TaskStats;
-  /** Present when `status` is `'failed'`: the error, serialised with the task's stack. */
+  /** Present when `status` is `'failed'` (the error, serialised with the task's stack) or `'lost'` (why the process ended). */
   readonly error?: SerializedError;
 }
 

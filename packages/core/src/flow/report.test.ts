@@ -141,7 +141,21 @@ describe('buildReport', () => {
     expect(detectLine).toContain('bottleneck');
     expect(text.split('\n').filter((line) => line.includes('bottleneck'))).toHaveLength(1);
     // format/toString do not leak into JSON.
-    expect(Object.keys(JSON.parse(JSON.stringify(report)))).toEqual(['status', 'durationMs', 'nodes', 'edges']);
+    expect(Object.keys(JSON.parse(JSON.stringify(report)))).toEqual(['status', 'durationMs', 'nodes', 'edges', 'lostTasks']);
+  });
+
+  it('lists the tasks lost under restartOnFailure, with their last counters in the table', () => {
+    const lost: TaskOutcome = {
+      ...outcome('detect', 1, { received: 2, emitted: 2, processed: 2, proctimeTotalMs: 40, activeMs: 100 }),
+      status: 'lost',
+      error: { name: 'TaskExitedError', message: 'exited on signal SIGKILL before finishing' },
+    };
+    const others = outcomes.filter((entry) => !(entry.nodeName === 'detect' && entry.taskIndex === 1));
+    const report = buildReport({ status: 'completed', durationMs: 10, nodes, outcomes: [...others, lost] });
+    expect(report.lostTasks).toEqual([{ node: 'detect', taskIndex: 1, cause: 'exited on signal SIGKILL before finishing' }]);
+    expect(row(report, 'detect').received).toBe(7);
+    expect(String(report)).toContain('lost detect[1] (exited on signal SIGKILL before finishing)');
+    expect(buildReport({ status: 'completed', durationMs: 10, nodes, outcomes }).lostTasks).toEqual([]);
   });
 
   it('a failed report prints the error', () => {

@@ -33,6 +33,14 @@ export interface EdgeReport {
   readonly dropped: number;
 }
 
+/** A task whose process died while the flow recovered without it (`restartOnFailure`). */
+export interface LostTaskReport {
+  readonly node: string;
+  readonly taskIndex: number;
+  /** How the process ended, e.g. `exited on signal SIGKILL`. */
+  readonly cause: string;
+}
+
 /** What `flow.join()` resolves with. `String(report)` prints the bottleneck table. */
 export interface FlowReport {
   readonly status: 'completed' | 'stopped' | 'failed';
@@ -41,6 +49,11 @@ export interface FlowReport {
   readonly nodes: readonly NodeReport[];
   /** Edges on which messages were dropped, with their counts (empty when nothing was dropped). */
   readonly edges: readonly EdgeReport[];
+  /**
+   * Tasks lost during the run whose work the engine gave to surviving replicas (`restartOnFailure`):
+   * the flow still completed, with nothing lost or duplicated. Empty when no task died.
+   */
+  readonly lostTasks: readonly LostTaskReport[];
   /** The report as a printable table (also what `toString()` returns). */
   format(): string;
 }
@@ -83,12 +96,16 @@ export function buildReport(input: ReportInput): FlowReport {
     ...row,
     bottleneck: slowest !== undefined && processed > 0 && row.possibleFps === slowest,
   }));
+  const lostTasks = input.outcomes
+    .filter((outcome) => outcome.status === 'lost')
+    .map((outcome) => ({ node: outcome.nodeName, taskIndex: outcome.taskIndex, cause: outcome.error?.message ?? 'its process died' }));
   const report: FlowReport = {
     status: input.status,
     ...(input.error === undefined ? {} : { error: input.error }),
     durationMs: input.durationMs,
     nodes,
     edges,
+    lostTasks,
     format: () => formatReport(report),
   };
   Object.defineProperty(report, 'toString', { value: () => formatReport(report), enumerable: false });
@@ -110,7 +127,10 @@ function edgeDrops(outcomes: readonly TaskOutcome[]): EdgeReport[] {
 
 /** Renders the report as a table, Videoflow's bottleneck table, and the edges that dropped messages. */
 export function formatReport(
-  report: Pick<FlowReport, 'status' | 'error' | 'durationMs' | 'nodes'> & { readonly edges?: readonly EdgeReport[] },
+  report: Pick<FlowReport, 'status' | 'error' | 'durationMs' | 'nodes'> & {
+    readonly edges?: readonly EdgeReport[];
+    readonly lostTasks?: readonly LostTaskReport[];
+  },
 ): string {
   const table = new Table({
     head: ['node', 'tasks', 'device', 'received', 'emitted', 'dropped', 'mean ms', 'possible fps', 'actual fps', ''],
@@ -134,7 +154,10 @@ export function formatReport(
   const seconds = (report.durationMs / 1000).toFixed(2);
   const headline = `flow ${report.status} in ${seconds} s${report.error === undefined ? '' : `: ${report.error.message}`}`;
   const drops = (report.edges ?? []).map((edge) => `dropped ${edge.dropped} on ${edge.from} -> ${edge.to}`);
-  return [headline, table.toString(), ...drops].join('\n');
+  const lost = (report.lostTasks ?? []).map(
+    (task) => `lost ${task.node}[${task.taskIndex}] (${task.cause}); its unfinished items went to the other replicas`,
+  );
+  return [headline, table.toString(), ...drops, ...lost].join('\n');
 }
 
 function formatRate(rate: number): string {

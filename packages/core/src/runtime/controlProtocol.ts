@@ -26,6 +26,12 @@ export interface TaskInit {
   readonly source: FlowSource;
   readonly transport: TransportSettings;
   readonly queueSize: number;
+  /**
+   * Re-dispatch after a replica dies: senders keep what they sent to a replicated node until its
+   * output is taken downstream, and re-send it to the surviving replicas when the host reports the
+   * replica lost. Receivers drop the duplicates this can create.
+   */
+  readonly restartOnFailure: boolean;
   /** Module and export of the engine's messenger class (the engine's queue policy). */
   readonly messenger: { readonly moduleUrl: string; readonly exportName: string };
 }
@@ -37,7 +43,9 @@ export type HostMessage =
   | { readonly v: 1; readonly type: 'stop' }
   | { readonly v: 1; readonly type: 'abort'; readonly reason: string }
   /** Task `taskId` (a child of the receiver) finished: it needs nothing more, its end acknowledgement included. */
-  | { readonly v: 1; readonly type: 'peerDone'; readonly taskId: number };
+  | { readonly v: 1; readonly type: 'peerDone'; readonly taskId: number }
+  /** Task `taskId` (a parent or child of the receiver) died and the flow goes on without it (`restartOnFailure`). */
+  | { readonly v: 1; readonly type: 'peerLost'; readonly taskId: number };
 
 /** Task → host. */
 export type TaskMessage =
@@ -106,6 +114,7 @@ const hostMessage = z.discriminatedUnion('type', [
       source: z.object({ moduleUrl: z.string(), params: z.unknown() }),
       transport: z.object({ kind: z.enum(['ipc', 'tcp']), endpoints: z.array(z.string()) }),
       queueSize: z.number().int().positive(),
+      restartOnFailure: z.boolean(),
       messenger: z.object({ moduleUrl: z.string(), exportName: z.string() }),
     }),
   }),
@@ -113,6 +122,7 @@ const hostMessage = z.discriminatedUnion('type', [
   z.object({ v: z.literal(1), type: z.literal('stop') }),
   z.object({ v: z.literal(1), type: z.literal('abort'), reason: z.string() }),
   z.object({ v: z.literal(1), type: z.literal('peerDone'), taskId: z.number().int().nonnegative() }),
+  z.object({ v: z.literal(1), type: z.literal('peerLost'), taskId: z.number().int().nonnegative() }),
 ]);
 
 const taskMessage = z.discriminatedUnion('type', [

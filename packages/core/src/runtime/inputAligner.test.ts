@@ -240,6 +240,30 @@ describe('EdgeBuffer', () => {
     expect(edge.ended).toBe(true);
   });
 
+  it('a replicated edge refuses a ticket it holds or has released as a duplicate (re-dispatch after a lost replica)', () => {
+    const edge = new EdgeBuffer(2);
+    expect(edge.push(data(1, 'first 1', 1))).toBe('accepted');
+    expect(edge.push(data(1, 'second 1', 1))).toBe('duplicate');
+    expect(edge.push(data(0, 'first 0', 0))).toBe('accepted');
+    expect(edge.shift()?.value).toBe('first 0');
+    expect(edge.push(data(0, 'second 0', 0))).toBe('duplicate');
+    expect(edge.shift()?.value).toBe('first 1');
+    expect(edge.size).toBe(0);
+  });
+
+  it('InputAligner: a duplicate hands its room back but is neither taken nor counted as dropped', () => {
+    const released: unknown[] = [];
+    const aligner = new InputAligner([3], (_parent, envelope) => released.push(envelope.kind === 'data' ? envelope.value : 'end'));
+    aligner.push(0, data(0, 'a', 0));
+    aligner.push(0, data(0, 'a again', 0));
+    expect(released).toEqual(['a again']);
+    expect(values(aligner.take())).toEqual(['a']);
+    aligner.push(0, data(0, 'a late', 0));
+    expect(aligner.take()).toBeUndefined();
+    expect(aligner.dropped).toBe(0);
+    expect(aligner.duplicates).toBe(2);
+  });
+
   it('canAccept: the next ticket always, others only below capacity', () => {
     const edge = new EdgeBuffer(3);
     edge.push(data(1, 1, 1));

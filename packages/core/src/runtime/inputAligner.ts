@@ -62,30 +62,34 @@ export class EdgeBuffer {
   }
 
   /**
-   * Adds an envelope. Returns false when a `freshest` edge refuses a message older than one it
-   * already released (a late replica's output): the caller counts it as dropped.
+   * Adds an envelope. `stale`: a `freshest` edge refuses a message older than one it already
+   * released (a late replica's output); the caller counts it as dropped. `duplicate`: an `ordered`
+   * edge already has this ticket (a replica died after sending its output, and the item was
+   * re-dispatched to another); the copy is not needed and is not a loss.
    */
-  push(envelope: Envelope): boolean {
+  push(envelope: Envelope): 'accepted' | 'stale' | 'duplicate' {
     if (envelope.kind === 'end') {
       this.#ends += 1;
       if (envelope.reason === 'stopped') this.#reason = 'stopped';
-      return true;
+      return 'accepted';
     }
     if (this.#keyedByTicket) {
-      this.#byTicket.set(envelope.meta.ticket, envelope);
-      return true;
+      const { ticket } = envelope.meta;
+      if (ticket < this.#nextTicket || this.#byTicket.has(ticket)) return 'duplicate';
+      this.#byTicket.set(ticket, envelope);
+      return 'accepted';
     }
     if (this.#replicas === 1) {
       this.#fifo.push(envelope);
-      return true;
+      return 'accepted';
     }
     // `freshest` with several replicas: outputs arrive out of order; one older than a message
     // already released is refused, the others are kept in ticket order (almost always at the end).
-    if (envelope.meta.ticket < this.#nextTicket) return false;
+    if (envelope.meta.ticket < this.#nextTicket) return 'stale';
     let at = this.#fifo.length;
     while (at > 0 && (this.#fifo[at - 1] as DataEnvelope).meta.ticket > envelope.meta.ticket) at -= 1;
     this.#fifo.splice(at, 0, envelope);
-    return true;
+    return 'accepted';
   }
 
   /** The messages waiting, oldest first (`freshest` and one-replica edges). */
@@ -128,6 +132,7 @@ export class InputAligner {
   readonly edges: readonly EdgeBuffer[];
   readonly #policy: AlignmentPolicy;
   readonly #dropped: number[];
+  #duplicates = 0;
   #nextTicket = 0;
   readonly #onRelease: ((parentIndex: number, envelope: Envelope) => void) | undefined;
 
@@ -165,6 +170,11 @@ export class InputAligner {
     return this.#dropped.reduce((total, count) => total + count, 0);
   }
 
+  /** Copies of messages already received, discarded (outputs re-sent after a replica died). Not losses. */
+  get duplicates(): number {
+    return this.#duplicates;
+  }
+
   /** Messages discarded so far, per parent (wiring order). */
   get droppedByParent(): readonly number[] {
     return this.#dropped;
@@ -181,9 +191,11 @@ export class InputAligner {
    */
   push(parentIndex: number, envelope: Envelope, capacity = Number.POSITIVE_INFINITY): void {
     const edge = this.#edge(parentIndex);
-    if (!edge.push(envelope)) {
-      // Refused as stale: it never entered the buffer, but its room must still be handed back.
-      this.#dropped[parentIndex] = (this.#dropped[parentIndex] ?? 0) + 1;
+    const accepted = edge.push(envelope);
+    if (accepted !== 'accepted') {
+      // Refused: it never entered the buffer, but its room must still be handed back.
+      if (accepted === 'stale') this.#dropped[parentIndex] = (this.#dropped[parentIndex] ?? 0) + 1;
+      else this.#duplicates += 1;
       this.#onRelease?.(parentIndex, envelope);
       return;
     }

@@ -34,6 +34,14 @@ export interface ProcessEngineOptions {
    * Default 30 000 ms.
    */
   readonly stopTimeoutMs?: number;
+  /**
+   * When a task of a replicated node (`nbTasks > 1`) dies, give its unfinished items to the
+   * surviving replicas instead of failing the flow: nothing is lost, nothing is duplicated, order is
+   * kept. Senders then keep each item until the replica's output has been taken downstream, which
+   * bounds what is re-sent to `queueSize` items per replica. The flow still fails when a node throws,
+   * when a one-task node dies, or when no replica of a node is left. Default false (fail fast).
+   */
+  readonly restartOnFailure?: boolean;
 }
 
 /** The module and export name of an engine's messenger class, imported by every task process. */
@@ -47,6 +55,8 @@ interface LiveTask {
   readonly process: TaskProcess;
   ready: boolean;
   exited: boolean;
+  /** Died while the flow went on without it (`restartOnFailure`). */
+  lost: boolean;
   outcome: TaskOutcome | undefined;
   /** Latest counters the task reported (live monitoring). */
   stats: TaskStats | undefined;
@@ -85,7 +95,14 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
       killGraceMs: options.killGraceMs ?? 2_000,
       stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
+      restartOnFailure: options.restartOnFailure ?? false,
     };
+    if (typeof this.options.restartOnFailure !== 'boolean') {
+      throw new FlowValidationError(
+        'INVALID_OPTION',
+        `${new.target.name}: restartOnFailure must be a boolean, got ${String(options.restartOnFailure)}`,
+      );
+    }
     for (const key of ['readyTimeoutMs', 'killGraceMs', 'stopTimeoutMs'] as const) {
       const value = this.options[key];
       if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
@@ -128,6 +145,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         process: child,
         ready: false,
         exited: false,
+        lost: false,
         outcome: undefined,
         stats: undefined,
         error: undefined,
@@ -180,7 +198,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
             name: 'TaskExitedError',
             message: `task process ${spec.nodeName}[${spec.taskIndex}] (pid ${String(child.pid)}) exited ${signal === null ? `with code ${String(code)}` : `on signal ${signal}`} before finishing`,
           };
-          this.#fail();
+          if (this.#canGoOnWithout(task)) this.#announceLost(task, plan);
+          else this.#fail();
         }
         exit.resolve();
         ready.resolve(); // never leave run() waiting on a dead task
@@ -192,6 +211,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         source,
         transport: { kind: this.options.transport, endpoints },
         queueSize: this.options.queueSize,
+        restartOnFailure: this.options.restartOnFailure,
         messenger: this.messengerModule,
       };
       this.#send(task, { v: 1, type: 'init', init });
@@ -262,7 +282,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     clearTimeout(this.#killTimer);
     clearTimeout(this.#stopTimer);
     if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
-    return this.#tasks.map((task) => outcomeOf(task, this.#failed));
+    return this.#tasks.map((task) => (task.lost && !this.#failed ? lostOutcome(task) : outcomeOf(task, this.#failed)));
   }
 
   /**
@@ -273,6 +293,30 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     const parents = plan.nodes[finished.spec.nodeIndex]?.parents ?? [];
     for (const task of this.#tasks) {
       if (parents.includes(task.spec.nodeIndex)) this.#send(task, { v: 1, type: 'peerDone', taskId: finished.spec.id });
+    }
+  }
+
+  /**
+   * Whether the flow can recover from the death of `task` (`restartOnFailure`): it is a replica that
+   * died after the start, while the flow is healthy, and another replica of its node is still running.
+   */
+  #canGoOnWithout(task: LiveTask): boolean {
+    if (!this.options.restartOnFailure || this.#failed || task.spec.nbTasks < 2 || !task.ready) return false;
+    return this.#tasks.some(
+      (other) => other !== task && other.spec.nodeIndex === task.spec.nodeIndex && !other.exited && !other.lost && other.ready,
+    );
+  }
+
+  /**
+   * Tells the lost task's parents (they re-send what it had not finished to the other replicas) and
+   * children (they stop waiting for its end) that the flow goes on without it.
+   */
+  #announceLost(lost: LiveTask, plan: ExecutionPlan): void {
+    lost.lost = true;
+    const node = plan.nodes[lost.spec.nodeIndex];
+    const neighbours = [...(node?.parents ?? []), ...(node?.children ?? [])];
+    for (const task of this.#tasks) {
+      if (neighbours.includes(task.spec.nodeIndex)) this.#send(task, { v: 1, type: 'peerLost', taskId: lost.spec.id });
     }
   }
 
@@ -299,6 +343,19 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     this.#runDir = mkdtempSync(join(tmpdir(), 'vf-'));
     return plan.tasks.map((task) => `ipc://${join(this.#runDir as string, `t${task.id}`)}`);
   }
+}
+
+/** A replica that died while the flow went on: its last reported counters, and why it ended. */
+function lostOutcome(task: LiveTask): TaskOutcome {
+  return {
+    taskId: task.spec.id,
+    nodeName: task.spec.nodeName,
+    taskIndex: task.spec.taskIndex,
+    device: task.spec.device,
+    status: 'lost',
+    stats: task.stats ?? EMPTY_TASK_STATS,
+    ...(task.error === undefined ? {} : { error: task.error }),
+  };
 }
 
 function outcomeOf(task: LiveTask, flowFailed: boolean): TaskOutcome {

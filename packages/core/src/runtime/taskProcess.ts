@@ -41,6 +41,7 @@ export function runTaskProcess(): void {
     }
   });
   const finishedPeers: number[] = [];
+  const lostPeers: number[] = [];
 
   const fail = (error: unknown) => {
     send({ v: 1, type: 'error', error: serializeError(error) });
@@ -81,6 +82,10 @@ export function runTaskProcess(): void {
         if (messenger === undefined) finishedPeers.push(message.taskId);
         else messenger.peerFinished(message.taskId);
         break;
+      case 'peerLost':
+        if (messenger === undefined) lostPeers.push(message.taskId);
+        else messenger.peerLost(message.taskId);
+        break;
       case 'abort':
         abort.abort();
         start.reject(new AbortedError(message.reason));
@@ -107,6 +112,7 @@ export function runTaskProcess(): void {
     messenger = taskMessenger;
     await taskMessenger.connect();
     for (const taskId of finishedPeers) taskMessenger.peerFinished(taskId);
+    for (const taskId of lostPeers) taskMessenger.peerLost(taskId);
     const outcome = await runTask({
       node,
       spec: init.task,

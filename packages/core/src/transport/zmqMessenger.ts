@@ -21,15 +21,33 @@ import { parseEnvelope, parseFeedback } from '../wire/envelope.js';
 export class ReplicaLink {
   credit = 0;
   endAcknowledged = false;
+  /** Died; the flow goes on without it (`restartOnFailure`). */
+  lost = false;
+  /** Messages the replica has handed back room for since its first grant, i.e. released downstream. */
+  released = 0;
   readonly socket: zmq.Dealer;
   readonly taskId: number;
+  /**
+   * `restartOnFailure`: messages sent and not yet released, oldest first. The receiver hands room
+   * back in the order it got them, so each credit confirms the oldest; these are what a death re-sends.
+   */
+  readonly unconfirmed: Buffer[][] | undefined;
   #outbox: Buffer[] = [];
   #sending = false;
   #failure: Error | undefined;
 
-  constructor(socket: zmq.Dealer, taskId: number) {
+  constructor(socket: zmq.Dealer, taskId: number, keepsUnconfirmed = false) {
     this.socket = socket;
     this.taskId = taskId;
+    this.unconfirmed = keepsUnconfirmed ? [] : undefined;
+  }
+
+  /** Room from the replica: granted, or handed back for `count` released messages (which confirms the oldest sent). */
+  addCredit(count: number, released: boolean): void {
+    this.credit += count;
+    if (!released) return;
+    this.released += count;
+    this.unconfirmed?.splice(0, count);
   }
 
   /**
@@ -74,12 +92,42 @@ export class ChildLink {
   pickReplica(): ReplicaLink | undefined {
     for (let tried = 0; tried < this.replicas.length; tried++) {
       const replica = this.replicas[(this.#next + tried) % this.replicas.length] as ReplicaLink;
-      if (replica.credit > 0) {
+      if (replica.credit > 0 && !replica.lost) {
         this.#next = (this.#next + tried + 1) % this.replicas.length;
         return replica;
       }
     }
     return undefined;
+  }
+
+  /** Messages released by this node, all its tasks together. */
+  get released(): number {
+    return this.replicas.reduce((total, replica) => total + replica.released, 0);
+  }
+
+  /** Every message sent has been released downstream, lost replicas' included (`restartOnFailure`). */
+  get allConfirmed(): boolean {
+    return this.replicas.every((replica) => replica.lost || (replica.unconfirmed?.length ?? 0) === 0);
+  }
+
+  /**
+   * Gives a lost replica's unconfirmed messages to the survivors, round-robin, without waiting for
+   * credit: the survivors' room may be held by outputs that wait downstream for exactly these
+   * (order is restored by ticket), so waiting could deadlock. The debt (negative credit) is repaid
+   * as they are released; the overshoot is bounded by `queueSize` per lost replica.
+   * Returns false when no replica is left to take them.
+   */
+  resendFrom(lost: ReplicaLink): boolean {
+    const survivors = this.replicas.filter((replica) => !replica.lost);
+    const orphans = lost.unconfirmed?.splice(0) ?? [];
+    if (survivors.length === 0) return orphans.length === 0;
+    for (const [index, frames] of orphans.entries()) {
+      const replica = survivors[index % survivors.length] as ReplicaLink;
+      replica.credit -= 1;
+      replica.unconfirmed?.push(frames);
+      replica.enqueue(frames);
+    }
+    return true;
   }
 }
 
@@ -106,6 +154,16 @@ export abstract class ZmqMessenger extends MessengerBase {
   readonly #alignment: AlignmentPolicy;
   readonly #unsent = new Map<string, number>();
   readonly #isStopRequested: () => boolean;
+  /** Parent tasks whose stream has ended (their end arrived, or they were lost). */
+  readonly #endedSenders = new Set<number>();
+  /**
+   * `restartOnFailure` on a replicated node: the room an input takes goes back to its sender only
+   * once the output made from it has been released by every child, so the sender can re-send
+   * whatever a dead replica had not finished.
+   */
+  readonly #confirmsOutputs: boolean;
+  #published = 0;
+  #confirmed = 0;
   #fatal: Error | undefined;
   #loops: Promise<void>[] = [];
 
@@ -119,6 +177,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#alignment = alignment;
     const node = init.nodes[init.task.nodeIndex];
     if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);
+    this.#confirmsOutputs = init.restartOnFailure && node.nbTasks > 1 && node.parents.length === 1;
     if (node.parents.length > 0) {
       this.#inbound = new zmq.Router({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0 });
       this.#aligner = new InputAligner(
@@ -140,10 +199,11 @@ export abstract class ZmqMessenger extends MessengerBase {
     const node = nodes[task.nodeIndex];
     for (const childIndex of node?.children ?? []) {
       const childTasks = tasks.filter((candidate) => candidate.nodeIndex === childIndex);
+      const keepsUnconfirmed = this.init.restartOnFailure && childTasks.length > 1;
       const replicas = childTasks.map((childTask) => {
         const socket = new zmq.Dealer({ routingId: `t${task.id}`, linger: 5000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
         socket.connect(transport.endpoints[childTask.id] as string);
-        return new ReplicaLink(socket, childTask.id);
+        return new ReplicaLink(socket, childTask.id, keepsUnconfirmed);
       });
       const link = new ChildLink(nodes[childIndex]?.name ?? String(childIndex), replicas);
       this.children.push(link);
@@ -163,6 +223,7 @@ export abstract class ZmqMessenger extends MessengerBase {
   /** Sends to a replica, spending one credit. For {@link deliver} implementations. */
   protected async sendTo(replica: ReplicaLink, frames: Buffer[]): Promise<void> {
     replica.credit -= 1;
+    replica.unconfirmed?.push(frames);
     replica.enqueue(frames);
   }
 
@@ -179,13 +240,25 @@ export abstract class ZmqMessenger extends MessengerBase {
       packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, structure, frames.length]),
       ...frames,
     ];
+    if (this.#fatal !== undefined) throw this.#fatal;
     for (const link of this.children) await this.deliver(link, message);
+    if (this.#confirmsOutputs) {
+      this.#published += 1;
+      this.#confirmOutputs();
+    }
   }
 
   async publishTerminationMessage(reason: EndReason = 'completed'): Promise<void> {
+    // A replica may still die holding unconfirmed messages: they must reach a survivor before its end.
+    for (const link of this.children) {
+      while (!link.allConfirmed) {
+        if (this.#fatal !== undefined) throw this.#fatal;
+        await link.creditArrived.wait(this.signal);
+      }
+    }
     const frame = packHeader(['e', reason]);
     for (const link of this.children) {
-      for (const replica of link.replicas) replica.enqueue([frame]);
+      for (const replica of link.replicas) if (!replica.lost) replica.enqueue([frame]);
     }
     // Wait until every child has the end: zero-copy frames must not be freed (process exit) while
     // ZeroMQ is still writing them. A dead child ends the flow through the host, which aborts this wait.
@@ -207,6 +280,50 @@ export abstract class ZmqMessenger extends MessengerBase {
         }
       }
     }
+  }
+
+  /**
+   * Task `taskId` died and the flow goes on without it (the host says so, `restartOnFailure`). As
+   * its parent: send what it had not finished to the other replicas. As its child: count its end.
+   */
+  peerLost(taskId: number): void {
+    for (const link of this.children) {
+      for (const replica of link.replicas) {
+        if (replica.taskId !== taskId || replica.lost) continue;
+        replica.lost = true;
+        replica.credit = 0;
+        replica.endAcknowledged = true;
+        replica.socket.linger = 0;
+        replica.socket.close();
+        if (!link.resendFrom(replica)) this.#fatal ??= new Error(`every task of node "${link.nodeName}" is lost`);
+        link.creditArrived.notify();
+      }
+    }
+    const lost = this.init.tasks[taskId];
+    const parentIndex = lost === undefined ? -1 : (this.init.nodes[this.init.task.nodeIndex]?.parents.indexOf(lost.nodeIndex) ?? -1);
+    if (parentIndex >= 0 && lost !== undefined && this.#aligner !== undefined && !this.#endedSenders.has(taskId)) {
+      this.#endedSenders.add(taskId);
+      this.#aligner.push(parentIndex, { kind: 'end', reason: 'completed' });
+      // The survivors will send again what the lost one had sent but this task has not taken, ahead
+      // of outputs already holding their room here: grant them room for all of it, or they would wait on us.
+      const siblings = this.init.tasks.filter((task) => task.nodeIndex === lost.nodeIndex && !this.#endedSenders.has(task.id));
+      for (const sibling of siblings) this.#grant(sibling.id, this.init.queueSize * lost.nbTasks);
+      this.#received.notify();
+    }
+  }
+
+  /**
+   * Hands back the room of every input whose output all children have now released (or, without
+   * children, that has been processed). Inputs and outputs correspond one to one, in order.
+   */
+  #confirmOutputs(): void {
+    const confirmable = this.children.length === 0 ? this.#published : Math.min(...this.children.map((link) => link.released));
+    const newly = Math.min(confirmable, this.#published) - this.#confirmed;
+    if (newly <= 0) return;
+    this.#confirmed += newly;
+    const parentNode = this.init.nodes[this.init.task.nodeIndex]?.parents[0];
+    const parentTask = this.init.tasks.find((candidate) => candidate.nodeIndex === parentNode);
+    if (parentTask !== undefined) this.#grant(parentTask.id, newly, true);
   }
 
   protected nextInput(): Promise<InputSet> {
@@ -246,6 +363,7 @@ export abstract class ZmqMessenger extends MessengerBase {
   async close(graceful: boolean): Promise<void> {
     for (const link of this.children) {
       for (const replica of link.replicas) {
+        if (replica.socket.closed) continue;
         if (!graceful) replica.socket.linger = 0;
         replica.socket.close();
       }
@@ -310,14 +428,16 @@ export abstract class ZmqMessenger extends MessengerBase {
       this.#routingIds.set(sender.id, Buffer.from(routingId));
       // `freshest` grants one message more than it keeps: the newest arrival pushes the oldest out
       // and its credit comes straight back, so a sender is never stuck holding fresher data.
-      this.#grant(sender.id, this.init.queueSize + (this.#alignment === 'freshest' ? 1 : 0));
+      this.#grant(sender.id, this.init.queueSize + (this.#alignment === 'freshest' ? 1 : 0), false);
       return next;
     }
     const sender = this.#senders.get(key);
     if (sender === undefined) throw new WireError(`message from unknown peer ${JSON.stringify(key)} (no hello)`);
     const aligner = this.#aligner as InputAligner;
     if (envelope.kind === 'end') {
-      aligner.push(sender.parentIndex, { kind: 'end', reason: envelope.reason });
+      // A sender reported lost has already been counted as ended.
+      if (!this.#endedSenders.has(sender.taskId)) aligner.push(sender.parentIndex, { kind: 'end', reason: envelope.reason });
+      this.#endedSenders.add(sender.taskId);
       this.#sendToSender(sender.taskId, packHeader(['a']));
       return next;
     }
@@ -335,7 +455,8 @@ export abstract class ZmqMessenger extends MessengerBase {
 
   #release(envelope: Envelope): void {
     const taskId = this.#senderOf.get(envelope);
-    if (taskId === undefined) return;
+    // Confirming outputs: the room goes back once the output is released downstream, not now.
+    if (taskId === undefined || this.#confirmsOutputs) return;
     this.#pendingCredit.set(taskId, (this.#pendingCredit.get(taskId) ?? 0) + 1);
   }
 
@@ -343,12 +464,13 @@ export abstract class ZmqMessenger extends MessengerBase {
     for (const [taskId, count] of this.#pendingCredit) {
       if (count === 0 || (!all && count < this.#creditBatch)) continue;
       this.#pendingCredit.set(taskId, 0);
-      this.#grant(taskId, count);
+      this.#grant(taskId, count, true);
     }
   }
 
-  #grant(taskId: number, count: number): void {
-    this.#sendToSender(taskId, packHeader(['c', count]));
+  /** Gives `taskId` room for `count` messages: `released` (they were taken) or granted anew. */
+  #grant(taskId: number, count: number, released = false): void {
+    this.#sendToSender(taskId, packHeader([released ? 'c' : 'g', count]));
   }
 
   #sendToSender(taskId: number, frame: Buffer): void {
@@ -371,7 +493,8 @@ export abstract class ZmqMessenger extends MessengerBase {
           link.creditArrived.notify();
           continue;
         }
-        replica.credit += feedback.count;
+        replica.addCredit(feedback.count, feedback.released);
+        if (this.#confirmsOutputs) this.#confirmOutputs();
         this.onCredit(link);
         link.creditArrived.notify();
       }

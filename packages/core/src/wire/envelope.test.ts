@@ -95,7 +95,7 @@ describe('parseEnvelope', () => {
   });
 
   it('fuzz: random MessagePack headers in the envelope shape never crash the parser', () => {
-    const header = fc.tuple(fc.constantFrom('h', 'd', 'e', 'c', 'a', 'zz'), fc.array(fc.anything({ maxDepth: 3 }), { maxLength: 9 }));
+    const header = fc.tuple(fc.constantFrom('h', 'd', 'e', 'c', 'g', 'a', 'zz'), fc.array(fc.anything({ maxDepth: 3 }), { maxLength: 9 }));
     fc.assert(
       fc.property(header, fc.array(fc.uint8Array({ maxLength: 32 }), { maxLength: 3 }), ([kind, rest], raw) => {
         let encoded: Buffer;
@@ -130,12 +130,14 @@ describe('parseEnvelope', () => {
 
 describe('parseFeedback', () => {
   it('accepts credits and acks, rejects the rest', () => {
-    expect(parseFeedback([packHeader(['c', 3])])).toEqual({ kind: 'credit', count: 3 });
+    expect(parseFeedback([packHeader(['c', 3])])).toEqual({ kind: 'credit', count: 3, released: true });
+    expect(parseFeedback([packHeader(['g', 4])])).toEqual({ kind: 'credit', count: 4, released: false });
     expect(parseFeedback([packHeader(['a'])])).toEqual({ kind: 'ack' });
     for (const bad of [
       [packHeader(['c', 0])],
       [packHeader(['c', -2])],
       [packHeader(['c', 1.5])],
+      [packHeader(['g', 0])],
       [packHeader(['a']), packHeader(['a'])],
       [Buffer.alloc(0)],
     ]) {

@@ -6,7 +6,8 @@ import { joinValue, unpackHeader, WireError } from './codec.js';
  *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure, nRaw]` + nRaw raw frames
  *   end    `['e', reason]`                      the end of the stream; never dropped
  * Receiver → publisher:
- *   credit `['c', n]`                           room for n more data messages
+ *   grant  `['g', n]`                           room for n more data messages (on hello, or extra room)
+ *   credit `['c', n]`                           n more of the publisher's messages were released: their room is free again
  *   ack    `['a']`                              the end arrived; the sender may close its socket
  * One multipart message may hold several envelopes back to back: each says how many raw frames follow.
  */
@@ -25,7 +26,14 @@ export type WireEnvelope =
   | { readonly kind: 'end'; readonly reason: 'completed' | 'stopped' };
 
 /** What a publisher receives back. */
-export type WireFeedback = { readonly kind: 'credit'; readonly count: number } | { readonly kind: 'ack' };
+export type WireFeedback =
+  | {
+      readonly kind: 'credit';
+      readonly count: number;
+      /** True for `c` (the room of n released messages), false for `g` (room granted, nothing released). */
+      readonly released: boolean;
+    }
+  | { readonly kind: 'ack' };
 
 function isNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
@@ -77,13 +85,13 @@ export function parseEnvelope(frames: readonly Buffer[], at: number): { envelope
   }
 }
 
-/** Parses a credit or end-acknowledgement frame sent back to a publisher. Throws {@link WireError}. */
+/** Parses a credit, grant or end-acknowledgement frame sent back to a publisher. Throws {@link WireError}. */
 export function parseFeedback(frames: readonly Buffer[]): WireFeedback {
   if (frames.length !== 1) throw new WireError(`feedback message has ${frames.length} frames, expected 1`);
   const fields = unpackHeader(frames[0]);
   if (Array.isArray(fields) && fields.length === 1 && fields[0] === 'a') return { kind: 'ack' };
-  if (Array.isArray(fields) && fields.length === 2 && fields[0] === 'c' && isCount(fields[1]) && fields[1] > 0) {
-    return { kind: 'credit', count: fields[1] };
+  if (Array.isArray(fields) && fields.length === 2 && (fields[0] === 'c' || fields[0] === 'g') && isCount(fields[1]) && fields[1] > 0) {
+    return { kind: 'credit', count: fields[1], released: fields[0] === 'c' };
   }
-  throw new WireError('feedback must be [c, n > 0] or [a]');
+  throw new WireError('feedback must be [c, n > 0], [g, n > 0] or [a]');
 }
