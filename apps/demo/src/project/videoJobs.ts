@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { type FlowProject, GroupsError, type Job } from '@vf/groups';
 import { probeVideo, type VideoInfo } from '../video/ffmpeg.js';
 import { generateSampleVideo, type SampleVideoOptions } from '../video/sampleVideo.js';
@@ -21,8 +21,12 @@ export interface VideoParameters {
   readonly iouThreshold: number;
 }
 
-/** A job's state point: the video (an absolute path) and the analysis parameters. */
+/** A job's state point: the video and the analysis parameters. */
 export interface VideoStatepoint extends VideoParameters {
+  /**
+   * The video: relative to the project root when it lies inside it (generated samples do), so the
+   * project folder can move (e.g. to a cluster's file system); else an absolute path. See {@link videoPath}.
+   */
   readonly source: string;
 }
 
@@ -76,9 +80,20 @@ export function parseParameterList(name: keyof VideoParameters, text: string): n
   });
 }
 
+/** How a job names `file` (see {@link VideoStatepoint.source}): relative to `root` when inside it, else absolute. */
+export function sourceName(root: string, file: string): string {
+  const inside = relative(resolve(root), resolve(file));
+  return inside !== '' && !inside.startsWith('..') && !isAbsolute(inside) ? inside : resolve(file);
+}
+
+/** The path of a job's video: its `source` resolved against the project root. */
+export function videoPath(root: string, statepoint: Pick<VideoStatepoint, 'source'>): string {
+  return resolve(root, statepoint.source);
+}
+
 /**
- * One state point per video and combination of parameter values, in a stable order (videos first,
- * then the parameters in {@link DEFAULT_VIDEO_PARAMETERS} order). Sources are made absolute.
+ * One state point per source and combination of parameter values, in a stable order (sources
+ * first, then the parameters in {@link DEFAULT_VIDEO_PARAMETERS} order).
  */
 export function statepointGrid(sources: readonly string[], grid: ParameterGrid = {}): VideoStatepoint[] {
   let combinations: VideoParameters[] = [DEFAULT_VIDEO_PARAMETERS];
@@ -86,9 +101,7 @@ export function statepointGrid(sources: readonly string[], grid: ParameterGrid =
     const values = grid[name] === undefined || grid[name].length === 0 ? [DEFAULT_VIDEO_PARAMETERS[name]] : [...new Set(grid[name])];
     combinations = combinations.flatMap((combination) => values.map((value) => ({ ...combination, [name]: value })));
   }
-  return [...new Set(sources.map((source) => resolve(source)))].flatMap((source) =>
-    combinations.map((parameters) => ({ source, ...parameters })),
-  );
+  return [...new Set(sources)].flatMap((source) => combinations.map((parameters) => ({ source, ...parameters })));
 }
 
 /**
@@ -173,12 +186,13 @@ export async function addVideoJobs(project: FlowProject, options: AddVideoJobsOp
     }
   }
   const added: AddedJob[] = [];
-  for (const statepoint of statepointGrid([...infos.keys()], options.grid)) {
+  const names = new Map([...infos.keys()].map((file) => [sourceName(project.root, file), file]));
+  for (const statepoint of statepointGrid([...names.keys()], options.grid)) {
     const job = project.openJob({ ...statepoint });
     const created = !job.exists;
     job.init();
     job.doc.update({
-      video: { ...infos.get(statepoint.source)! },
+      video: { ...infos.get(names.get(statepoint.source)!)! },
       detectorTasks: options.detectorTasks ?? jobDetectorTasks(job),
     });
     added.push({ job, statepoint, created });

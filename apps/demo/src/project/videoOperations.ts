@@ -6,10 +6,10 @@ import type { DetectParams } from '../../flows/detect.js';
 import type { FrameDetections } from '../../nodes/index.js';
 import { type NodeSummary, summarizeNodes } from '../analyzeVideo.js';
 import { appUrl } from '../appPaths.js';
-import type { VideoInfo } from '../video/ffmpeg.js';
+import { assertFileExists, type VideoInfo } from '../video/ffmpeg.js';
 import { trackDetections } from '../vision/trackDetections.js';
 import type { TrackSpan } from '../vision/trackTally.js';
-import { JOB_FILES, jobDetectorTasks, type VideoParameters, videoStatepoint } from './videoJobs.js';
+import { JOB_FILES, jobDetectorTasks, type VideoParameters, videoPath, videoStatepoint } from './videoJobs.js';
 
 /** The detection flow module the `detect` operation runs (rebuilt by every task process). */
 export const DETECT_FLOW = appUrl('flows/detect.ts');
@@ -53,7 +53,7 @@ export interface VideoJobSummary {
 /** Where the operations say what they did. */
 export type LogLine = (line: string) => void;
 
-const label = (job: Job) => `job ${job.id.slice(0, 8)} (${basename(videoStatepoint(job).source)})`;
+const label = (job: Job): string => `job ${job.id.slice(0, 8)} (${basename(videoStatepoint(job).source)})`;
 
 /**
  * `detect`: runs the detection flow (`flows/detect.ts`: video → detector ×N → detections) on the
@@ -63,12 +63,15 @@ const label = (job: Job) => `job ${job.id.slice(0, 8)} (${basename(videoStatepoi
  * temporary file, renamed to `detections.jsonl` only once the flow completed: the file's presence
  * (the post-condition) then means the whole video was processed.
  */
-export function detectOperation(log: LogLine): OperationFunction {
+export function detectOperation(root: string, log: LogLine): OperationFunction {
   return async (job, context) => {
     const statepoint = videoStatepoint(job);
+    const input = videoPath(root, statepoint);
+    // Fails before any process starts, naming the file (VIDEO_NOT_FOUND).
+    assertFileExists(input);
     const partial = job.fn(`${JOB_FILES.detections}.partial`);
     const params: DetectParams = {
-      input: statepoint.source,
+      input,
       output: partial,
       detectorTasks: jobDetectorTasks(job),
       threshold: statepoint.threshold,
@@ -79,7 +82,7 @@ export function detectOperation(log: LogLine): OperationFunction {
       if (report.status !== 'completed') {
         throw new GroupsError(
           'OPERATION_FAILED',
-          `the detection flow ended ${report.status}${report.error === undefined ? '' : `: ${report.error.message}`}`,
+          `the detection flow ${report.status === 'failed' ? 'failed' : `was ${report.status}`}${report.error === undefined ? '' : `: ${report.error.message}`}`,
           { cause: report.error, details: { status: report.status } },
         );
       }
@@ -94,7 +97,7 @@ export function detectOperation(log: LogLine): OperationFunction {
       const frames = record.nodes.find((node) => node.name === 'detections')?.processed ?? 0;
       log(
         `detect  ${label(job)}: ${frames} frames in ${(record.flowMs / 1000).toFixed(1)} s, ` +
-          `detector ×${params.detectorTasks} on ${record.detectorDevices.join(', ')} (budget: np ${context.budget.np}, ngpu ${context.budget.ngpu})`,
+          `detector on ${describeDevices(record.detectorDevices)} (budget: np ${context.budget.np}, ngpu ${context.budget.ngpu})`,
       );
     } finally {
       rmSync(partial, { force: true });
@@ -159,6 +162,13 @@ export function summarizeOperation(log: LogLine): OperationFunction {
     job.doc.set('summary', toJson(summary));
     log(`summary ${label(job)}: ${summary.tracks} object(s) counted → ${job.fn(JOB_FILES.summary)}`);
   };
+}
+
+/** Devices of a node's tasks in short: `cpu ×2`, `gpu:0, cpu`. */
+export function describeDevices(devices: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const device of devices) counts.set(device, (counts.get(device) ?? 0) + 1);
+  return [...counts].map(([device, count]) => (count > 1 ? `${device} ×${count}` : device)).join(', ') || 'no task';
 }
 
 /** The values of a JSON Lines file; throws naming the file and line for one that is not JSON. */

@@ -66,7 +66,7 @@ export function createVideoProject(options: VideoProjectOptions): FlowProject {
   const analyze = project.makeGroup(ANALYZE_GROUP);
   // The detection flow's task processes (reader, detector replicas, writer) must fit in np.
   const detectTasks = (job: Job) => detectFlowTasks(jobDetectorTasks(job));
-  project.operation('detect', detectOperation(log), {
+  project.operation('detect', detectOperation(project.root, log), {
     directives: { ngpu: 1, np: detectTasks, walltime: 0.5 },
     post: [post.isFile(JOB_FILES.detections)],
     // In one cluster job with track: memory for the flow's processes (each decodes frames and
