@@ -3,6 +3,7 @@
  * annotate, count).
  */
 export { CameraSource, type CameraSourceOptions } from './cameraSource.js';
+export { DetectionsWriter, type DetectionsWriterOptions } from './detectionsWriter.js';
 export { type FrameDetections, MovingObjectDetector, type MovingObjectDetectorOptions } from './movingObjectDetector.js';
 export { SortTrackerNode, type SortTrackerNodeOptions, type TrackedFrame } from './sortTrackerNode.js';
 export { TrackAnnotator } from './trackAnnotator.js';

@@ -151,20 +151,25 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
     trackSpans: counts?.spans ?? [],
     flowMs: Math.round(report.durationMs),
     wallMs: Math.round(performance.now() - started),
-    nodes: report.nodes.map((node) => ({
-      name: node.name,
-      tasks: node.tasks,
-      device: node.device,
-      processed: node.kind === 'producer' ? node.emitted : node.received,
-      dropped: node.dropped,
-      meanMs: round(node.meanProctimeMs),
-      possibleFps: round(node.possibleFps),
-      actualFps: round(node.actualFps),
-      bottleneck: node.bottleneck,
-    })),
+    nodes: summarizeNodes(report),
   };
   writeFileSync(join(outputDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   return { summary, report };
+}
+
+/** The report's bottleneck table as {@link NodeSummary} rows (JSON, rounded to 0.01). */
+export function summarizeNodes(report: FlowReport): NodeSummary[] {
+  return report.nodes.map((node) => ({
+    name: node.name,
+    tasks: node.tasks,
+    device: node.device,
+    processed: node.kind === 'producer' ? node.emitted : node.received,
+    dropped: node.dropped,
+    meanMs: round(node.meanProctimeMs),
+    possibleFps: round(node.possibleFps),
+    actualFps: round(node.actualFps),
+    bottleneck: node.bottleneck,
+  }));
 }
 
 function createEngine(name: EngineName, queueSize: number): ExecutionEngine {

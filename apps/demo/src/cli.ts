@@ -1,8 +1,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVfError } from '@vf/core';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { analyzeVideo, ENGINES, type EngineName, type FlowObserver } from './analyzeVideo.js';
+import { nonNegative, port, positiveInteger, videoSize } from './cliParsers.js';
 import { registerGroupsCommands } from './groupsExtension.js';
 import { LiveServer } from './live/liveServer.js';
 import { ProgressDisplay } from './progressDisplay.js';
@@ -26,29 +27,6 @@ interface RunOptions {
   readonly progress: boolean;
 }
 
-const positiveInteger = (value: string) => {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError('a positive integer is expected.');
-  return number;
-};
-const port = (value: string) => {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0 || number > 65535)
-    throw new InvalidArgumentError('a port number (0 for any free port) is expected.');
-  return number;
-};
-const nonNegative = (value: string) => {
-  const number = Number(value);
-  if (!(number >= 0)) throw new InvalidArgumentError('a number ≥ 0 is expected.');
-  return number;
-};
-const size = (value: string) => {
-  const match = /^(\d+)x(\d+)$/.exec(value);
-  if (match === null || Number(match[1]) < 16 || Number(match[2]) < 16)
-    throw new InvalidArgumentError('WIDTHxHEIGHT, e.g. 640x360, is expected.');
-  return { width: Number(match[1]), height: Number(match[2]) };
-};
-
 /** The demo's command line (commander). `run` is what `pnpm demo` does with no arguments. */
 export function buildProgram(): Command {
   const program = new Command('vf-demo')
@@ -65,7 +43,7 @@ export function buildProgram(): Command {
     .option('--linger <seconds>', 'with --live: keep serving this long after the flow ends', nonNegative, 10)
     .option('--duration <seconds>', 'length of the generated sample video', nonNegative, 5)
     .addOption(
-      new Option('--size <WxH>', 'size of the generated sample video').argParser(size).default({ width: 640, height: 360 }, '640x360'),
+      new Option('--size <WxH>', 'size of the generated sample video').argParser(videoSize).default({ width: 640, height: 360 }, '640x360'),
     )
     .option('--fps <n>', 'frame rate of the generated sample video', positiveInteger, 25)
     .option('--no-progress', 'no progress display')

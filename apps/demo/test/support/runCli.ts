@@ -15,12 +15,20 @@ export interface CliRun {
   stdout(): string;
 }
 
+/** Options of {@link startCli}. */
+export interface CliOptions {
+  /** Added to the environment. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** The marker to put in the environment (default: a new one). */
+  readonly marker?: string;
+}
+
 /** Starts `vf-demo` with `args` (plus `--no-progress` noise aside, the real CLI). */
-export function startCli(args: readonly string[]): CliRun {
-  const marker = `vf-demo-test-${randomUUID()}`;
+export function startCli(args: readonly string[], options: CliOptions = {}): CliRun {
+  const marker = options.marker ?? newMarker();
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@vf/source', 'src/main.ts', ...args], {
     cwd: appDir,
-    env: { ...process.env, VF_DEMO_TEST_MARKER: marker },
+    env: { ...process.env, ...options.env, VF_DEMO_TEST_MARKER: marker },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -35,6 +43,11 @@ export function startCli(args: readonly string[]): CliRun {
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
   return { child, marker, done, stdout: () => stdout };
+}
+
+/** A fresh marker for {@link startCli}: put it in the environment of anything else a test starts too. */
+export function newMarker(): string {
+  return `vf-demo-test-${randomUUID()}`;
 }
 
 /**
