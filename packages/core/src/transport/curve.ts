@@ -70,8 +70,7 @@ export function startZapHandler(allowedKey: string, context: zmq.Context = zmq.c
         version?.toString() === '1.0' &&
         domain?.toString() === ZAP_DOMAIN &&
         mechanism?.toString() === 'CURVE' &&
-        clientKey !== undefined &&
-        clientKey.equals(allowed);
+        clientKey?.equals(allowed) === true;
       if (!ok) refused += 1;
       const reply = [routingId, delimiter, '1.0', requestId, ok ? '200' : '400', ok ? 'OK' : 'not a task of this flow run', '', ''];
       await socket.send(reply as [Buffer, ...(Buffer | string)[]]);
