@@ -1,5 +1,6 @@
-import { createInterface } from 'node:readline';
+import type { Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
+import { jsonLine, readJsonLines } from './jsonLines.js';
 
 /**
  * The task's end of the control channel to its host. Local tasks (forked) talk over Node's IPC
@@ -42,31 +43,24 @@ export function ipcControlChannel(): ControlChannel {
 /**
  * Newline-delimited JSON over stdin/stdout. stdout belongs to the channel, so everything else that
  * writes to `process.stdout` (a node's `console.log`) is sent to stderr instead: a stray line must
- * never be taken for a control message. A line that is not JSON reaches the listener as a string,
- * which the protocol check rejects.
+ * never be taken for a control message.
  */
 export function stdioControlChannel(input: Readable = process.stdin, output: Writable = process.stdout): ControlChannel {
   const write = output.write.bind(output) as (chunk: string) => boolean;
   if (output === process.stdout) process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const listeners: Array<(message: unknown) => void> = [];
+  const lines: Interface = readJsonLines(input, (message) => {
+    for (const listener of listeners) listener(message);
+  });
   let open = true;
   // An EPIPE once the host is gone is the close, reported through the input's end.
   output.on('error', () => undefined);
   return {
     send: (message) => {
-      if (open) write(`${JSON.stringify(message)}\n`);
+      if (open) write(jsonLine(message));
     },
     onMessage: (listener) => {
-      lines.on('line', (line) => {
-        if (line.trim() === '') return;
-        let message: unknown;
-        try {
-          message = JSON.parse(line);
-        } catch {
-          message = line;
-        }
-        listener(message);
-      });
+      listeners.push(listener);
     },
     onClose: (listener) => {
       lines.once('close', () => {

@@ -77,6 +77,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   protected readonly options: Required<Omit<ProcessEngineOptions, 'spawner'>> & { spawner: Spawner };
   #tasks: LiveTask[] = [];
   #runDir: string | undefined;
+  #endpointTable: readonly string[] | undefined;
   #failed = false;
   #killTimer: NodeJS.Timeout | undefined;
   #stopTimer: NodeJS.Timeout | undefined;
@@ -171,6 +172,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
               // Every task knows where the others listen only once all have bound: then they connect.
               if (boundCount === plan.tasks.length) {
                 const table = actualEndpoints as string[];
+                this.#endpointTable = table;
                 for (const other of this.#tasks) this.#send(other, { v: 1, type: 'endpoints', endpoints: table });
               }
             }
@@ -247,6 +249,11 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   /** Process ids of this run's tasks, in task order (for monitoring and tests). */
   get pids(): readonly (number | undefined)[] {
     return this.#tasks.map((task) => task.process.pid);
+  }
+
+  /** Where each task of this run listens, by task id, once all have bound (diagnostics and tests). */
+  get endpoints(): readonly string[] | undefined {
+    return this.#endpointTable;
   }
 
   /** Directory holding this run's `ipc://` socket files; removed when the run ends. */

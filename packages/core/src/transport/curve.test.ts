@@ -22,7 +22,7 @@ describe('CURVE on the data path', () => {
 
   async function server() {
     const keys = generateCurveKeys();
-    zap = startZapHandler(keys.publicKey);
+    zap = await startZapHandler(keys.publicKey);
     const router = new zmq.Router({ linger: 0, ...curveServerOptions(keys) });
     sockets.push(router);
     await router.bind('tcp://127.0.0.1:*');

@@ -57,14 +57,13 @@ export interface ZapHandler {
  * CURVE client only when its long-term public key is `allowedKey`. CURVE's handshake already proved
  * that the client holds the matching secret key.
  */
-export function startZapHandler(allowedKey: string, context: zmq.Context = zmq.context): ZapHandler {
+export async function startZapHandler(allowedKey: string, context: zmq.Context = zmq.context): Promise<ZapHandler> {
   const socket = new zmq.Router({ context, linger: 0 });
-  // inproc binds complete synchronously in libzmq; the promise only reports errors.
-  const bound = socket.bind(ZAP_ENDPOINT);
+  // Bound before any CURVE socket binds: libzmq admits every client while no handler is bound.
+  await socket.bind(ZAP_ENDPOINT);
   const allowed = z85Decode(allowedKey);
   let refused = 0;
   void (async () => {
-    await bound;
     for await (const [routingId, delimiter, version, requestId, domain, _address, _identity, mechanism, clientKey] of socket) {
       const ok =
         version?.toString() === '1.0' &&

@@ -151,7 +151,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     const inbound = this.#inbound;
     if (inbound === undefined) return undefined;
     const curve = this.init.transport.curve;
-    if (curve !== undefined) this.#zap = startZapHandler(curve.publicKey);
+    if (curve !== undefined) this.#zap = await startZapHandler(curve.publicKey);
     await inbound.bind(this.init.transport.endpoints[this.init.task.id] as string);
     this.#loops.push(this.#receiveLoop(inbound));
     return inbound.lastEndpoint ?? undefined;

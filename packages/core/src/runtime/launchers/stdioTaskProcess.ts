@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import type { TaskProcess } from '../../contracts/spawner.js';
+import { jsonLine, readJsonLines } from '../jsonLines.js';
 
 /**
  * The host's view of a task started through a launcher process (ssh, srun) whose stdin and stdout
@@ -31,26 +31,19 @@ export function stdioTaskProcess(
   if (stdin === null || stdout === null) throw new TypeError('a launcher must start its process with piped stdin and stdout');
   // Writing to a launcher that just died raises EPIPE: the exit is what gets reported.
   stdin.on('error', () => undefined);
-  const lines = createInterface({ input: stdout, crlfDelay: Number.POSITIVE_INFINITY });
+  const listeners: Array<(message: unknown) => void> = [];
+  readJsonLines(stdout, (message) => {
+    for (const listener of listeners) listener(message);
+  });
   return {
     pid: child.pid,
     send: (message) => {
       if (exited || !stdin.writable) return false;
-      stdin.write(`${JSON.stringify(message)}\n`);
+      stdin.write(jsonLine(message));
       return true;
     },
     onMessage: (listener) => {
-      lines.on('line', (line) => {
-        if (line.trim() === '') return;
-        let message: unknown;
-        try {
-          message = JSON.parse(line);
-        } catch {
-          // Not JSON: the protocol check rejects it and names the line.
-          message = line;
-        }
-        listener(message);
-      });
+      listeners.push(listener);
     },
     onExit: (listener) => {
       if (exited) listener(child.exitCode, child.signalCode);
