@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdtemp, readlink, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { BatchExecutionEngine } from '../src/index.js';
+import { lines, waitFor } from './helpers.js';
 import { type RemoteHost, startRemoteHost } from './remoteHost.js';
 
 const remoteUrl = new URL('./flows/remote.ts', import.meta.url);
@@ -25,16 +26,6 @@ function skipReason(): string | undefined {
 }
 const reason = skipReason();
 if (reason !== undefined) console.warn(`multi-host tests skipped: ${reason}`);
-
-const lines = async (file: string) => (existsSync(file) ? (await readFile(file, 'utf8')).split('\n').filter(Boolean) : []);
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** The open ssh sessions of the test's sshd (its child processes). */
 function sshSessions(sshdPid: number): number[] {
@@ -121,7 +112,7 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
         // A hello claiming to be the producer (task 0), then a data item: a task that let them in
         // would answer the hello with credit, and the item would be out of order in the sink.
         void intruder.send(encodeValue(['h', 0]));
-        void intruder.send([encodeValue(['d', 0, 0, 0, 0, 0, 0, { v: 'injected' }, 0])]);
+        void intruder.send(encodeValue(['d', 0, 0, 0, 0, 0, 0, { v: 'injected' }, 0]));
       }
       for (const intruder of intruders) await expect(intruder.receive()).rejects.toMatchObject({ code: 'EAGAIN' });
     } finally {

@@ -68,10 +68,9 @@ describe('srunLauncher: a node as a SLURM job step', () => {
       });
       const startedAt = performance.now();
       await flow.run(engine);
-      const report = await flow.join();
+      const { status, error } = await flow.join();
       const seconds = (performance.now() - startedAt) / 1000;
-      expect(report.error).toBeUndefined();
-      expect(report.status).toBe('completed');
+      expect({ status, error }).toEqual({ status: 'completed', error: undefined });
       const lines = existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean) : [];
       expect(lines.map(Number)).toEqual(Array.from({ length: end + 1 }, (_, i) => i * i));
       expect(engine.endpoints?.every((endpoint) => endpoint.startsWith(`tcp://${address}:`))).toBe(true);
