@@ -19,7 +19,7 @@ const DONE_EXIT_GRACE_MS = 5_000;
 export interface ProcessEngineOptions {
   /** Messages each task may hold per sender before the sender waits (batch) or drops (realtime). Default 8. */
   readonly queueSize?: number;
-  /** `ipc` (default): Unix sockets in a per-flow temporary directory. `tcp`: TCP sockets on `host`. */
+  /** `ipc` (default): Unix sockets in a per-flow temporary directory. `tcp` (default with `placement`): TCP sockets on `host`. */
   readonly transport?: 'ipc' | 'tcp';
   /**
    * Address local tasks bind with `tcp`. Default `127.0.0.1`. With tasks on other machines it must
