@@ -7,7 +7,7 @@
 export { cpuOnlyAllocator, type Device, type DeviceAllocator, type DevicePlacement } from './contracts/deviceAllocator.js';
 export type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats, TaskStatus } from './contracts/engine.js';
 export type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from './contracts/messenger.js';
-export type { Spawner, SpawnRequest, TaskProcess } from './contracts/spawner.js';
+export type { Launcher, Spawner, SpawnRequest, TaskProcess } from './contracts/spawner.js';
 export { buildReport, type ReportInput } from './flow/report.js';
 export { type TopologicalOrder, topologicalSort } from './graph/topologicalSort.js';
 export { type FlowGraph, validateGraph } from './graph/validateGraph.js';
@@ -20,6 +20,7 @@ export {
   type TaskSpec,
 } from './plan/executionPlan.js';
 export { type Clock, systemClock } from './runtime/clock.js';
+export { type ControlChannel, defaultControlChannel, ipcControlChannel, stdioControlChannel } from './runtime/controlChannel.js';
 export {
   CONTROL_PROTOCOL_VERSION,
   type HostMessage,
@@ -29,11 +30,16 @@ export {
   type TaskMessage,
   type TransportSettings,
 } from './runtime/controlProtocol.js';
-export { forkSpawner } from './runtime/forkSpawner.js';
+export { forkSpawner, taskNodeArguments } from './runtime/forkSpawner.js';
 export { type AlignmentPolicy, EdgeBuffer, InputAligner } from './runtime/inputAligner.js';
+export { type SrunLauncherOptions, srunLauncher } from './runtime/launchers/srunLauncher.js';
+export { type SshLauncherOptions, sshLauncher } from './runtime/launchers/sshLauncher.js';
+export { stdioTaskProcess } from './runtime/launchers/stdioTaskProcess.js';
 export { MessengerBase } from './runtime/messengerBase.js';
+export type { Placement } from './runtime/placement.js';
 export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine } from './runtime/processEngine.js';
 export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } from './runtime/taskLoop.js';
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
+export { type CurveKeys, generateCurveKeys } from './transport/curve.js';
 export { ChildLink, ReplicaLink, ZmqMessenger } from './transport/zmqMessenger.js';
 export { DTYPES, type Dtype, decodeValue, encodeValue, joinValue, splitValue, WireError } from './wire/codec.js';

@@ -29,3 +29,14 @@ export interface TaskProcess {
 export interface Spawner {
   spawn(request: SpawnRequest): TaskProcess;
 }
+
+/**
+ * A spawner that starts tasks on another machine (`sshLauncher`, `srunLauncher`). Placing a node on
+ * one makes the whole flow use `tcp://` with CURVE (see `ProcessEngineOptions.placement`).
+ */
+export interface Launcher extends Spawner {
+  /** The machine's address as the other tasks reach it; tasks started here bind their inbound socket on it. */
+  readonly address: string;
+  /** Where tasks go, for messages (e.g. `ssh 10.0.0.2`). */
+  readonly description: string;
+}

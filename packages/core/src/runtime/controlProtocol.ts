@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { TaskOutcome, TaskStats } from '../contracts/engine.js';
 import type { SerializedError } from '../errors.js';
 import type { FlowSource, PlannedNode, TaskSpec } from '../plan/executionPlan.js';
+import type { CurveKeys } from '../transport/curve.js';
 
 /**
  * The control protocol between the host (the process that called `flow.run`) and each task
@@ -14,8 +15,14 @@ export const CONTROL_PROTOCOL_VERSION = 1;
 export interface TransportSettings {
   /** `ipc` (one host; sockets in a per-flow temporary directory) or `tcp` (loopback or other hosts). */
   readonly kind: 'ipc' | 'tcp';
-  /** Inbound endpoint of every task, by task id. */
+  /**
+   * Where every task binds its inbound socket, by task id. A `tcp://address:*` lets the task's
+   * machine pick the port: the task reports the endpoint it got (`bound`), and the host sends every
+   * task the table of actual endpoints (`endpoints`) before any task connects.
+   */
   readonly endpoints: readonly string[];
+  /** The run's CURVE key pair when the data path is encrypted (see `transport/curve.ts`). */
+  readonly curve?: CurveKeys;
 }
 
 /** Everything a task process needs to run its task. */
@@ -40,6 +47,8 @@ export interface TaskInit {
 export type HostMessage =
   | { readonly v: 1; readonly type: 'init'; readonly init: TaskInit }
   | { readonly v: 1; readonly type: 'start' }
+  /** The actual inbound endpoint of every task, by task id, once all are bound: connect to these. */
+  | { readonly v: 1; readonly type: 'endpoints'; readonly endpoints: readonly string[] }
   | { readonly v: 1; readonly type: 'stop' }
   | { readonly v: 1; readonly type: 'abort'; readonly reason: string }
   /** Task `taskId` (a child of the receiver) finished: it needs nothing more, its end acknowledgement included. */
@@ -49,6 +58,8 @@ export type HostMessage =
 
 /** Task → host. */
 export type TaskMessage =
+  /** The task bound its inbound socket here (absent: it has none, a producer). */
+  | { readonly v: 1; readonly type: 'bound'; readonly endpoint?: string }
   | { readonly v: 1; readonly type: 'ready'; readonly pid: number }
   | { readonly v: 1; readonly type: 'started' }
   | { readonly v: 1; readonly type: 'error'; readonly error: SerializedError }
@@ -103,6 +114,8 @@ const taskStats = z.object({
   activeMs: z.number(),
 });
 
+const z85Key = z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/);
+
 const hostMessage = z.discriminatedUnion('type', [
   z.object({
     v: z.literal(1),
@@ -112,13 +125,18 @@ const hostMessage = z.discriminatedUnion('type', [
       nodes: z.array(plannedNode),
       tasks: z.array(taskSpec),
       source: z.object({ moduleUrl: z.string(), params: z.unknown() }),
-      transport: z.object({ kind: z.enum(['ipc', 'tcp']), endpoints: z.array(z.string()) }),
+      transport: z.object({
+        kind: z.enum(['ipc', 'tcp']),
+        endpoints: z.array(z.string()),
+        curve: z.object({ publicKey: z85Key, secretKey: z85Key }).optional(),
+      }),
       queueSize: z.number().int().positive(),
       restartOnFailure: z.boolean(),
       messenger: z.object({ moduleUrl: z.string(), exportName: z.string() }),
     }),
   }),
   z.object({ v: z.literal(1), type: z.literal('start') }),
+  z.object({ v: z.literal(1), type: z.literal('endpoints'), endpoints: z.array(z.string()) }),
   z.object({ v: z.literal(1), type: z.literal('stop') }),
   z.object({ v: z.literal(1), type: z.literal('abort'), reason: z.string() }),
   z.object({ v: z.literal(1), type: z.literal('peerDone'), taskId: z.number().int().nonnegative() }),
@@ -126,6 +144,7 @@ const hostMessage = z.discriminatedUnion('type', [
 ]);
 
 const taskMessage = z.discriminatedUnion('type', [
+  z.object({ v: z.literal(1), type: z.literal('bound'), endpoint: z.string().optional() }),
   z.object({ v: z.literal(1), type: z.literal('ready'), pid: z.number().int() }),
   z.object({ v: z.literal(1), type: z.literal('started') }),
   z.object({ v: z.literal(1), type: z.literal('error'), error: serializedError }),

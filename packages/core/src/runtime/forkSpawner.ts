@@ -12,6 +12,22 @@ function tsxLoaderUrl(): string {
   return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 }
 
+/** Node options a task process needs: the `tsx` loader for TypeScript, the source condition from source. */
+function taskExecArgv(request: SpawnRequest): string[] {
+  const execArgv: string[] = [];
+  if (request.typescript || fromSource) execArgv.push('--import', tsxLoaderUrl());
+  if (fromSource) execArgv.push('--conditions=@vf/source');
+  return execArgv;
+}
+
+/**
+ * The arguments after `node` that start a task process for `request`, for launchers that run it on
+ * another machine (which must see vf, and the flow module, at the same paths as this one).
+ */
+export function taskNodeArguments(request: SpawnRequest): string[] {
+  return [...taskExecArgv(request), taskEntry, request.label];
+}
+
 /**
  * The default spawner: `child_process.fork` of vf's task entry with a JSON IPC channel (no code is
  * ever deserialised). TypeScript flow modules run through the `tsx` loader; from source, the
@@ -19,11 +35,8 @@ function tsxLoaderUrl(): string {
  */
 export const forkSpawner: Spawner = {
   spawn(request: SpawnRequest): TaskProcess {
-    const execArgv: string[] = [];
-    if (request.typescript || fromSource) execArgv.push('--import', tsxLoaderUrl());
-    if (fromSource) execArgv.push('--conditions=@vf/source');
     const child = fork(taskEntry, [request.label], {
-      execArgv,
+      execArgv: taskExecArgv(request),
       env: { ...process.env, ...request.env, VF_TASK: request.label },
       serialization: 'json',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
 import type { Spawner, TaskProcess } from '../contracts/spawner.js';
 import { FlowValidationError, type SerializedError, serializeError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
+import { generateCurveKeys } from '../transport/curve.js';
 import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
 import { forkSpawner } from './forkSpawner.js';
+import { checkPlacedNodes, checkPlacement, type Placement, tcpBindEndpoint } from './placement.js';
 import { EMPTY_TASK_STATS } from './taskLoop.js';
 import { deferred } from './waiting.js';
 
@@ -18,10 +19,23 @@ const DONE_EXIT_GRACE_MS = 5_000;
 export interface ProcessEngineOptions {
   /** Messages each task may hold per sender before the sender waits (batch) or drops (realtime). Default 8. */
   readonly queueSize?: number;
-  /** `ipc` (default): Unix sockets in a per-flow temporary directory. `tcp`: TCP sockets on `host`. */
+  /** `ipc` (default): Unix sockets in a per-flow temporary directory. `tcp` (default with `placement`): TCP sockets on `host`. */
   readonly transport?: 'ipc' | 'tcp';
-  /** Address tasks bind with `tcp`. Default `127.0.0.1`. */
+  /**
+   * Address local tasks bind with `tcp`. Default `127.0.0.1`. With tasks on other machines it must
+   * be this machine's address as they reach it (loopback is refused).
+   */
   readonly host?: string;
+  /**
+   * Nodes whose tasks run on other machines: node name → launcher (`sshLauncher`, `srunLauncher`).
+   * Unplaced nodes run here (`spawner`). Any placement implies `tcp` and `curve`.
+   */
+  readonly placement?: Placement;
+  /**
+   * Encrypt and authenticate every data socket with ZeroMQ CURVE (a key pair per run, handed to
+   * tasks over their control channel). Default: on when `placement` names any node, else off.
+   */
+  readonly curve?: boolean;
   /** Starts task processes. Default: fork a Node child. */
   readonly spawner?: Spawner;
   /** Longest wait for every task to open and report ready. Default 60 000 ms. */
@@ -73,6 +87,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   protected readonly options: Required<Omit<ProcessEngineOptions, 'spawner'>> & { spawner: Spawner };
   #tasks: LiveTask[] = [];
   #runDir: string | undefined;
+  #endpointTable: readonly string[] | undefined;
   #failed = false;
   #killTimer: NodeJS.Timeout | undefined;
   #stopTimer: NodeJS.Timeout | undefined;
@@ -83,7 +98,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     if (!Number.isInteger(queueSize) || queueSize < 1) {
       throw new FlowValidationError('INVALID_OPTION', `${new.target.name}: queueSize must be a positive integer, got ${String(queueSize)}`);
     }
-    const transport = options.transport ?? 'ipc';
+    const { placement, transport, curve } = checkPlacement(new.target.name, options);
     if (transport !== 'ipc' && transport !== 'tcp') {
       throw new FlowValidationError('INVALID_OPTION', `${new.target.name}: transport must be 'ipc' or 'tcp', got ${String(transport)}`);
     }
@@ -92,6 +107,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       transport,
       host: options.host ?? '127.0.0.1',
       spawner: options.spawner ?? forkSpawner,
+      placement,
+      curve,
       readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
       killGraceMs: options.killGraceMs ?? 2_000,
       stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
@@ -127,13 +144,17 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       );
     }
     checkTopology(plan);
-    const endpoints = await this.#endpoints(plan);
+    checkPlacedNodes(this.constructor.name, this.options.placement, plan);
+    const endpoints = this.#endpoints(plan);
+    const curve = this.options.curve ? generateCurveKeys() : undefined;
+    const actualEndpoints: Array<string | undefined> = plan.tasks.map(() => undefined);
+    let boundCount = 0;
     const typescript = /\.[mc]?tsx?$/.test(new URL(source.moduleUrl).pathname) || import.meta.url.endsWith('.ts');
     let readyCount = 0;
     const ready = deferred();
 
     for (const spec of plan.tasks) {
-      const child = this.options.spawner.spawn({
+      const child = (this.options.placement[spec.nodeName] ?? this.options.spawner).spawn({
         taskId: spec.id,
         label: `${spec.nodeName}[${spec.taskIndex}]`,
         env: spec.env,
@@ -162,6 +183,18 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
           return;
         }
         switch (message.type) {
+          case 'bound':
+            if (actualEndpoints[spec.id] === undefined) {
+              actualEndpoints[spec.id] = message.endpoint ?? (endpoints[spec.id] as string);
+              boundCount += 1;
+              // Every task knows where the others listen only once all have bound: then they connect.
+              if (boundCount === plan.tasks.length) {
+                const table = actualEndpoints as string[];
+                this.#endpointTable = table;
+                for (const other of this.#tasks) this.#send(other, { v: 1, type: 'endpoints', endpoints: table });
+              }
+            }
+            break;
           case 'ready':
             if (!task.ready) {
               task.ready = true;
@@ -209,7 +242,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         nodes: plan.nodes,
         tasks: plan.tasks,
         source,
-        transport: { kind: this.options.transport, endpoints },
+        transport: { kind: this.options.transport, endpoints, ...(curve === undefined ? {} : { curve }) },
         queueSize: this.options.queueSize,
         restartOnFailure: this.options.restartOnFailure,
         messenger: this.messengerModule,
@@ -236,6 +269,11 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   /** Process ids of this run's tasks, in task order (for monitoring and tests). */
   get pids(): readonly (number | undefined)[] {
     return this.#tasks.map((task) => task.process.pid);
+  }
+
+  /** Where each task of this run listens, by task id, once all have bound (diagnostics and tests). */
+  get endpoints(): readonly string[] | undefined {
+    return this.#endpointTable;
   }
 
   /** Directory holding this run's `ipc://` socket files; removed when the run ends. */
@@ -335,9 +373,10 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     if (!task.exited) task.process.send(message);
   }
 
-  async #endpoints(plan: ExecutionPlan): Promise<string[]> {
+  #endpoints(plan: ExecutionPlan): string[] {
     if (this.options.transport === 'tcp') {
-      return Promise.all(plan.tasks.map(async () => `tcp://${this.options.host}:${await freePort(this.options.host)}`));
+      // Each task's machine picks the port when it binds (no probe-then-bind race; a remote port cannot be probed from here).
+      return plan.tasks.map((spec) => tcpBindEndpoint(spec, this.options.placement, this.options.host));
     }
     // Unix socket paths are limited to ~107 bytes: keep the directory name short.
     this.#runDir = mkdtempSync(join(tmpdir(), 'vf-'));
@@ -392,15 +431,4 @@ function checkTopology(plan: ExecutionPlan): void {
       );
     }
   }
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }

@@ -4,6 +4,7 @@ import type { Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
 import type { ZmqMessenger } from '../transport/zmqMessenger.js';
+import { type ControlChannel, defaultControlChannel } from './controlChannel.js';
 import { type HostMessage, parseHostMessage, type TaskInit, type TaskMessage } from './controlProtocol.js';
 import { runTask } from './taskLoop.js';
 import { AbortedError, deferred } from './waiting.js';
@@ -16,15 +17,15 @@ type MessengerClass = new (init: TaskInit, signal: AbortSignal, isStopRequested:
 /**
  * The body of a task process: waits for `init` from the host, rebuilds the flow from its module,
  * runs its one task over the engine's messenger, reports `done`, and exits. If the host dies
- * (the IPC channel closes), the task aborts and exits on its own: no orphans.
+ * (the control channel closes), the task aborts and exits on its own: no orphans.
  */
-export function runTaskProcess(): void {
-  const send = (message: TaskMessage) => {
-    if (process.connected) process.send?.(message);
-  };
+export function runTaskProcess(channel: ControlChannel = defaultControlChannel()): void {
+  const send = (message: TaskMessage) => channel.send(message);
   const abort = new AbortController();
   const stop = new AbortController();
   const start = deferred();
+  const endpoints = deferred<readonly string[]>();
+  abort.signal.addEventListener('abort', () => endpoints.reject(new AbortedError()), { once: true });
   let running = false;
   let messenger: ZmqMessenger | undefined;
   let orphaned = false;
@@ -49,7 +50,7 @@ export function runTaskProcess(): void {
     start.reject(new AbortedError());
   };
 
-  process.on('disconnect', () => {
+  channel.onClose(() => {
     // The host is gone: abort, and make sure the process ends even if a close() hangs.
     orphaned = true;
     abort.abort();
@@ -57,7 +58,7 @@ export function runTaskProcess(): void {
     setTimeout(() => process.exit(1), ORPHAN_EXIT_MS).unref();
   });
 
-  process.on('message', (raw: unknown) => {
+  channel.onMessage((raw: unknown) => {
     let message: HostMessage;
     try {
       message = parseHostMessage(raw);
@@ -73,6 +74,9 @@ export function runTaskProcess(): void {
         break;
       case 'start':
         start.resolve();
+        break;
+      case 'endpoints':
+        endpoints.resolve(message.endpoints);
         break;
       case 'stop':
         stop.abort();
@@ -110,7 +114,10 @@ export function runTaskProcess(): void {
     if (typeof MessengerType !== 'function') throw new Error(`${init.messenger.moduleUrl} exports no ${init.messenger.exportName}`);
     const taskMessenger = new MessengerType(init, abort.signal, () => stop.signal.aborted);
     messenger = taskMessenger;
-    await taskMessenger.connect();
+    // Bind first and say where (a remote machine picks its own port), then connect once every task has.
+    const boundAt = await taskMessenger.bind();
+    send({ v: 1, type: 'bound', ...(boundAt === undefined ? {} : { endpoint: boundAt }) });
+    await taskMessenger.connect(await endpoints.promise);
     for (const taskId of finishedPeers) taskMessenger.peerFinished(taskId);
     for (const taskId of lostPeers) taskMessenger.peerLost(taskId);
     const outcome = await runTask({
@@ -124,6 +131,6 @@ export function runTaskProcess(): void {
     });
     await taskMessenger.close(outcome.status === 'completed' || outcome.status === 'stopped');
     send({ v: 1, type: 'done', outcome });
-    process.disconnect?.();
+    channel.close();
   }
 }

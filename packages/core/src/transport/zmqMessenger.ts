@@ -6,6 +6,7 @@ import { MessengerBase } from '../runtime/messengerBase.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { packHeader, splitValue, WireError } from '../wire/codec.js';
 import { parseEnvelope, parseFeedback } from '../wire/envelope.js';
+import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandler } from './curve.js';
 
 /**
  * The data path over ZeroMQ: each task binds a ROUTER; each parent task connects a DEALER per child
@@ -166,6 +167,8 @@ export abstract class ZmqMessenger extends MessengerBase {
   #confirmed = 0;
   #fatal: Error | undefined;
   #loops: Promise<void>[] = [];
+  #bound: Promise<string | undefined> | undefined;
+  #zap: ZapHandler | undefined;
 
   /** @param alignment how inputs are released: `ordered` (batch) or `freshest` (realtime) */
   constructor(init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean, alignment: AlignmentPolicy = 'ordered') {
@@ -179,7 +182,12 @@ export abstract class ZmqMessenger extends MessengerBase {
     if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);
     this.#confirmsOutputs = init.restartOnFailure && node.nbTasks > 1 && node.parents.length === 1;
     if (node.parents.length > 0) {
-      this.#inbound = new zmq.Router({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0 });
+      this.#inbound = new zmq.Router({
+        linger: 0,
+        receiveHighWaterMark: 0,
+        sendHighWaterMark: 0,
+        ...curveServerOptions(init.transport.curve),
+      });
       this.#aligner = new InputAligner(
         node.parents.map((parent) => init.nodes[parent]?.nbTasks ?? 1),
         (_parentIndex, envelope) => this.#release(envelope),
@@ -189,20 +197,45 @@ export abstract class ZmqMessenger extends MessengerBase {
     signal.addEventListener('abort', () => this.#received.notify(), { once: true });
   }
 
-  /** Binds the inbound socket and connects to every child task. Call once before use. */
-  async connect(): Promise<void> {
+  /**
+   * Binds the inbound socket (once); resolves to the endpoint it got (a `tcp://host:*` request with
+   * its port filled in), or undefined for a task without inputs.
+   */
+  bind(): Promise<string | undefined> {
+    this.#bound ??= this.#bind();
+    return this.#bound;
+  }
+
+  async #bind(): Promise<string | undefined> {
+    const inbound = this.#inbound;
+    if (inbound === undefined) return undefined;
+    const curve = this.init.transport.curve;
+    if (curve !== undefined) this.#zap = await startZapHandler(curve.publicKey);
+    await inbound.bind(this.init.transport.endpoints[this.init.task.id] as string);
+    this.#loops.push(this.#receiveLoop(inbound));
+    return inbound.lastEndpoint ?? undefined;
+  }
+
+  /**
+   * Binds the inbound socket and connects to every child task at `endpoints` (by task id; default:
+   * the ones in `init`). Call once before use.
+   */
+  async connect(endpoints: readonly string[] = this.init.transport.endpoints): Promise<void> {
     const { task, tasks, nodes, transport } = this.init;
-    if (this.#inbound !== undefined) {
-      await this.#inbound.bind(transport.endpoints[task.id] as string);
-      this.#loops.push(this.#receiveLoop(this.#inbound));
-    }
+    await this.bind();
     const node = nodes[task.nodeIndex];
     for (const childIndex of node?.children ?? []) {
       const childTasks = tasks.filter((candidate) => candidate.nodeIndex === childIndex);
       const keepsUnconfirmed = this.init.restartOnFailure && childTasks.length > 1;
       const replicas = childTasks.map((childTask) => {
-        const socket = new zmq.Dealer({ routingId: `t${task.id}`, linger: 5000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
-        socket.connect(transport.endpoints[childTask.id] as string);
+        const socket = new zmq.Dealer({
+          routingId: `t${task.id}`,
+          linger: 5000,
+          sendHighWaterMark: 0,
+          receiveHighWaterMark: 0,
+          ...curveClientOptions(transport.curve),
+        });
+        socket.connect(endpoints[childTask.id] as string);
         return new ReplicaLink(socket, childTask.id, keepsUnconfirmed);
       });
       const link = new ChildLink(nodes[childIndex]?.name ?? String(childIndex), replicas);
@@ -375,6 +408,7 @@ export abstract class ZmqMessenger extends MessengerBase {
       this.#inbound.close();
     }
     await Promise.allSettled(this.#loops);
+    this.#zap?.stop();
   }
 
   async #until<T>(attempt: (aligner: InputAligner) => T | undefined): Promise<T> {

@@ -1,0 +1,57 @@
+import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { stdioControlChannel } from './controlChannel.js';
+import { shellQuote, stdioTaskProcess } from './launchers/stdioTaskProcess.js';
+
+describe('the control channel over stdio (tasks on other machines)', () => {
+  it('carries one JSON message per line both ways; a non-JSON line arrives as a string', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const channel = stdioControlChannel(input, output);
+    const received: unknown[] = [];
+    channel.onMessage((message) => received.push(message));
+    input.write('{"v":1,"type":"start"}\n\nnot json\n');
+    channel.send({ v: 1, type: 'started' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(received).toEqual([{ v: 1, type: 'start' }, 'not json']);
+    expect(output.read()?.toString()).toBe('{"v":1,"type":"started"}\n');
+  });
+
+  it('reports the end of its input (the host is gone) once, and not after its own close', async () => {
+    const input = new PassThrough();
+    const channel = stdioControlChannel(input, new PassThrough());
+    let closes = 0;
+    channel.onClose(() => closes++);
+    input.end();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closes).toBe(1);
+
+    const second = stdioControlChannel(new PassThrough(), new PassThrough());
+    let secondCloses = 0;
+    second.onClose(() => secondCloses++);
+    second.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(secondCloses).toBe(0);
+  });
+
+  it('the host side reads every message before it reports the exit', async () => {
+    // A stand-in for ssh/srun: echoes each line back, then exits when stdin ends.
+    const child = spawn(process.execPath, ['-e', 'process.stdin.pipe(process.stdout)'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const task = stdioTaskProcess(child);
+    const received: unknown[] = [];
+    task.onMessage((message) => received.push(message));
+    const exited = new Promise<number | null>((resolve) => task.onExit((code) => resolve(code)));
+    expect(task.send({ v: 1, type: 'init', secret: 'only on stdin' })).toBe(true);
+    child.stdin?.end();
+    expect(await exited).toBe(0);
+    expect(received).toEqual([{ v: 1, type: 'init', secret: 'only on stdin' }]);
+    expect(task.send({ v: 1, type: 'stop' })).toBe(false);
+  });
+
+  it('quotes words for the remote shell', () => {
+    expect(shellQuote('/usr/bin/node')).toBe('/usr/bin/node');
+    expect(shellQuote('relay[0]')).toBe("'relay[0]'");
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+  });
+});

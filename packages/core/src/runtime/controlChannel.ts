@@ -1,0 +1,77 @@
+import type { Interface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { jsonLine, readJsonLines } from './jsonLines.js';
+
+/**
+ * The task's end of the control channel to its host. Local tasks (forked) talk over Node's IPC
+ * channel; a task started by a launcher on another machine (ssh, srun) has no IPC channel, so it
+ * talks newline-delimited JSON over its stdin and stdout, which the launcher carries to the host.
+ */
+export interface ControlChannel {
+  /** Sends a message to the host; dropped silently once the channel is closed. */
+  send(message: unknown): void;
+  onMessage(listener: (message: unknown) => void): void;
+  /** Called once when the host is gone (IPC disconnect, stdin EOF). */
+  onClose(listener: () => void): void;
+  /** This task has nothing more to say: let the process exit. */
+  close(): void;
+}
+
+/** The channel a task process should use: Node IPC when it has one, else stdio. */
+export function defaultControlChannel(): ControlChannel {
+  return process.send === undefined ? stdioControlChannel() : ipcControlChannel();
+}
+
+/** Node's IPC channel (the task was forked by the host). */
+export function ipcControlChannel(): ControlChannel {
+  return {
+    send: (message) => {
+      if (process.connected) process.send?.(message);
+    },
+    onMessage: (listener) => {
+      process.on('message', listener);
+    },
+    onClose: (listener) => {
+      process.on('disconnect', listener);
+    },
+    close: () => {
+      process.disconnect?.();
+    },
+  };
+}
+
+/**
+ * Newline-delimited JSON over stdin/stdout. stdout belongs to the channel, so everything else that
+ * writes to `process.stdout` (a node's `console.log`) is sent to stderr instead: a stray line must
+ * never be taken for a control message.
+ */
+export function stdioControlChannel(input: Readable = process.stdin, output: Writable = process.stdout): ControlChannel {
+  const write = output.write.bind(output) as (chunk: string) => boolean;
+  if (output === process.stdout) process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  const listeners: Array<(message: unknown) => void> = [];
+  const lines: Interface = readJsonLines(input, (message) => {
+    for (const listener of listeners) listener(message);
+  });
+  let open = true;
+  // An EPIPE once the host is gone is the close, reported through the input's end.
+  output.on('error', () => undefined);
+  return {
+    send: (message) => {
+      if (open) write(jsonLine(message));
+    },
+    onMessage: (listener) => {
+      listeners.push(listener);
+    },
+    onClose: (listener) => {
+      lines.once('close', () => {
+        if (open) listener();
+      });
+    },
+    close: () => {
+      open = false;
+      lines.close();
+      // stdin would keep the event loop (and so the process) alive.
+      input.destroy();
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import { createInterface, type Interface } from 'node:readline';
+import type { Readable } from 'node:stream';
+
+/**
+ * Reads newline-delimited JSON (the control channel over a launcher's stdio), one message per line.
+ * A line that is not JSON reaches the listener as the string itself, so that the protocol check
+ * rejects it by name rather than it vanishing. Close the returned interface to stop reading.
+ */
+export function readJsonLines(input: Readable, listener: (message: unknown) => void): Interface {
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  lines.on('line', (line) => {
+    if (line.trim() === '') return;
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      message = line;
+    }
+    listener(message);
+  });
+  return lines;
+}
+
+/** One message as a line of the control channel. */
+export function jsonLine(message: unknown): string {
+  return `${JSON.stringify(message)}\n`;
+}

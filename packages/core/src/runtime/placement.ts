@@ -1,0 +1,92 @@
+import type { Launcher } from '../contracts/spawner.js';
+import { FlowValidationError } from '../errors.js';
+import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
+
+/** Node name → the launcher that starts that node's tasks on another machine. */
+export type Placement = Readonly<Record<string, Launcher>>;
+
+/** The transport settings a placement implies, checked. */
+export interface PlacementSettings {
+  readonly placement: Placement;
+  readonly transport: 'ipc' | 'tcp';
+  readonly curve: boolean;
+}
+
+/**
+ * Checks the multi-host options of a process engine and derives its transport. Any node placed on
+ * another machine makes the whole flow use `tcp://` (an `ipc://` socket cannot be reached from
+ * there) with CURVE on every socket (traffic leaves the machine); local tasks then bind `host`, which
+ * must be an address the remote machines can reach, so loopback and wildcard addresses are refused.
+ */
+export function checkPlacement(
+  engine: string,
+  options: { readonly placement?: unknown; readonly transport?: unknown; readonly curve?: unknown; readonly host?: string },
+): PlacementSettings {
+  const placement = options.placement ?? {};
+  if (typeof placement !== 'object' || placement === null || Array.isArray(placement)) {
+    throw new FlowValidationError('INVALID_OPTION', `${engine}: placement must map node names to launchers (sshLauncher, srunLauncher)`);
+  }
+  for (const [name, launcher] of Object.entries(placement)) {
+    const candidate = launcher as Partial<Launcher> | null;
+    if (typeof candidate?.spawn !== 'function' || typeof candidate.address !== 'string' || candidate.address === '') {
+      throw new FlowValidationError(
+        'INVALID_OPTION',
+        `${engine}: placement of node "${name}" is not a launcher (sshLauncher, srunLauncher)`,
+        {
+          details: { node: name },
+        },
+      );
+    }
+  }
+  const remote = Object.keys(placement).length > 0;
+  if (remote && options.transport === 'ipc') {
+    throw new FlowValidationError(
+      'INVALID_OPTION',
+      `${engine}: transport 'ipc' cannot reach tasks on other machines: leave transport unset or use 'tcp'`,
+    );
+  }
+  const curve = options.curve ?? remote;
+  if (typeof curve !== 'boolean')
+    throw new FlowValidationError('INVALID_OPTION', `${engine}: curve must be a boolean, got ${String(curve)}`);
+  if (remote && !curve) {
+    throw new FlowValidationError(
+      'INVALID_OPTION',
+      `${engine}: a flow with tasks on other machines always uses CURVE: curve: false is refused`,
+    );
+  }
+  const host = options.host ?? '127.0.0.1';
+  if (remote && unreachableFromElsewhere(host)) {
+    throw new FlowValidationError(
+      'INVALID_OPTION',
+      `${engine}: host is ${JSON.stringify(host)}, which the machines in placement cannot reach: set host to this machine's address on their network`,
+    );
+  }
+  return {
+    placement: placement as Placement,
+    transport: (options.transport as 'ipc' | 'tcp' | undefined) ?? (remote ? 'tcp' : 'ipc'),
+    curve,
+  };
+}
+
+function unreachableFromElsewhere(host: string): boolean {
+  return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '0.0.0.0' || host === '::' || host === '*';
+}
+
+/** Refuses placement entries that name no node of the flow (a typo would silently run locally). */
+export function checkPlacedNodes(engine: string, placement: Placement, plan: ExecutionPlan): void {
+  const names = new Set(plan.nodes.map((node) => node.name));
+  for (const name of Object.keys(placement)) {
+    if (!names.has(name)) {
+      throw new FlowValidationError(
+        'INVALID_OPTION',
+        `${engine}: placement names node "${name}", which is not in the flow (nodes: ${[...names].map((n) => `"${n}"`).join(', ')})`,
+        { details: { node: name } },
+      );
+    }
+  }
+}
+
+/** Where a task binds with `tcp`: its machine's address, any port (ZeroMQ picks one; the task reports it). */
+export function tcpBindEndpoint(spec: TaskSpec, placement: Placement, host: string): string {
+  return `tcp://${placement[spec.nodeName]?.address ?? host}:*`;
+}

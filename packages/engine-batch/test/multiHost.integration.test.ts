@@ -1,0 +1,165 @@
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readlink, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Flow } from '@vf/core';
+import { encodeValue, sshLauncher } from '@vf/core/engine';
+import { findLeftovers, isProcessAlive } from '@vf/core/testing';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import * as zmq from 'zeromq';
+import { BatchExecutionEngine } from '../src/index.js';
+import { lines, waitFor } from './helpers.js';
+import { type RemoteHost, startRemoteHost } from './remoteHost.js';
+
+const remoteUrl = new URL('./flows/remote.ts', import.meta.url);
+const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** Why this machine cannot host the test (checked before anything starts), or undefined. */
+function skipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root: network namespaces need CAP_SYS_ADMIN';
+  if (spawnSync('ip', ['netns', 'list']).status !== 0) return '`ip netns` is not available (iproute2 missing or no permission)';
+  return undefined;
+}
+const reason = skipReason();
+if (reason !== undefined) console.warn(`multi-host tests skipped: ${reason}`);
+
+/** The open ssh sessions of the test's sshd (its child processes). */
+function sshSessions(sshdPid: number): number[] {
+  const result = spawnSync('pgrep', ['-P', String(sshdPid)], { encoding: 'utf8' });
+  return result.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+describe.skipIf(reason !== undefined)('multi-host: a node on another machine (network namespace + sshd)', () => {
+  let remote: RemoteHost;
+  let dir: string;
+  let hostProcess: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    const started = await startRemoteHost();
+    if (!started.ok) throw new Error(started.reason);
+    remote = started.host;
+  }, 400_000);
+  afterAll(async () => {
+    await remote?.stop();
+  });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vf-multihost-'));
+  });
+  afterEach(async () => {
+    hostProcess?.kill('SIGKILL');
+    hostProcess = undefined;
+    // Every test must leave no remote session (and so no remote task) behind.
+    await waitFor(() => sshSessions(remote.sshdPid).length === 0, 'the ssh sessions to end', 5_000);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const params = (count: number, delayMs = 0) => ({ count, delayMs, out: join(dir, 'out.txt'), pidFile: join(dir, 'relay.pid') });
+  const ssh = () => ({ host: remote.remoteAddress, identityFile: remote.identityFile, sshOptions: remote.sshOptions });
+  const engineOptions = () => ({ host: remote.localAddress, placement: { relay: sshLauncher(ssh()) } });
+
+  /** The network namespace of a process, to prove where it ran. */
+  const netnsOf = (pid: number) => readlink(`/proc/${pid}/ns/net`);
+
+  it('producer → relay (remote, over ssh) → consumer delivers every item in order, over CURVE tcp', { timeout: 60_000 }, async () => {
+    const count = 300;
+    const flow = await Flow.load(remoteUrl, params(count));
+    const engine = new BatchExecutionEngine(engineOptions());
+    const startedAt = performance.now();
+    await flow.run(engine);
+    const report = await flow.join();
+    const seconds = (performance.now() - startedAt) / 1000;
+    expect(report.error).toBeUndefined();
+    expect(report.status).toBe('completed');
+    expect((await lines(params(count).out)).map(Number)).toEqual(Array.from({ length: count }, (_, i) => i));
+    // The relay listened on the remote machine's address, the others on this one's.
+    const endpoints = engine.endpoints ?? [];
+    expect(endpoints[1]).toMatch(new RegExp(`^tcp://${remote.remoteAddress.replaceAll('.', '\\.')}:\\d+$`));
+    expect(endpoints[2]).toMatch(new RegExp(`^tcp://${remote.localAddress.replaceAll('.', '\\.')}:\\d+$`));
+    const [relayPid] = (await lines(params(count).pidFile)).map(Number);
+    expect(relayPid).toBeGreaterThan(0);
+    await waitFor(() => !isProcessAlive(relayPid as number), 'the remote task to exit', 5_000);
+    expect(findLeftovers(engine)).toEqual([]);
+    console.info(`multi-host: ${count} items through a remote node in ${seconds.toFixed(2)} s (run + join, ssh start included)`);
+  });
+
+  it('a client without the run key is refused: no credit back, no frame reaches the task', { timeout: 60_000 }, async () => {
+    const count = 200;
+    const flow = await Flow.load(remoteUrl, params(count, 15));
+    const engine = new BatchExecutionEngine(engineOptions());
+    await flow.run(engine);
+    const relayEndpoint = engine.endpoints?.[1] as string;
+    const intruders = [
+      new zmq.Dealer({ linger: 0, routingId: 'intruder-plain' }),
+      // A CURVE client with keys of its own: it cannot know the run's.
+      (() => {
+        const keys = zmq.curveKeyPair();
+        return new zmq.Dealer({
+          linger: 0,
+          curveServerKey: zmq.curveKeyPair().publicKey,
+          curvePublicKey: keys.publicKey,
+          curveSecretKey: keys.secretKey,
+        });
+      })(),
+    ];
+    try {
+      for (const intruder of intruders) {
+        intruder.connect(relayEndpoint);
+        intruder.receiveTimeout = 2_000;
+        // A hello claiming to be the producer (task 0), then a data item: a task that let them in
+        // would answer the hello with credit, and the item would be out of order in the sink.
+        void intruder.send(encodeValue(['h', 0]));
+        void intruder.send(encodeValue(['d', 0, 0, 0, 0, 0, 0, { v: 'injected' }, 0]));
+      }
+      for (const intruder of intruders) await expect(intruder.receive()).rejects.toMatchObject({ code: 'EAGAIN' });
+    } finally {
+      for (const intruder of intruders) intruder.close();
+    }
+    const report = await flow.join();
+    if (report.status !== 'completed') console.error(JSON.stringify(report, null, 1), report.error);
+    expect(report.status).toBe('completed');
+    expect((await lines(params(count).out)).map(Number)).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it('SIGKILL of the host process mid-run: the remote task exits within a few seconds', { timeout: 60_000 }, async () => {
+    const p = params(1_000_000, 5);
+    const infoFile = join(dir, 'info.json');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        tsxLoader,
+        '--conditions=@vf/source',
+        hostScript,
+        remoteUrl.href,
+        JSON.stringify(p),
+        infoFile,
+        JSON.stringify({ node: 'relay', host: remote.localAddress, ssh: ssh() }),
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    hostProcess = child;
+    await waitFor(async () => existsSync(infoFile) && (await lines(p.out)).length >= 5, 'items to flow through the remote node');
+    const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { pids: number[]; socketDirectory: string | undefined };
+    const [relayPid] = (await lines(p.pidFile)).map(Number) as [number];
+    // The relay really runs on the other "machine".
+    const remoteNetns = execFileSync('ip', ['netns', 'exec', remote.namespace, 'readlink', '/proc/self/ns/net'], {
+      encoding: 'utf8',
+    }).trim();
+    expect(await netnsOf(relayPid)).toBe(remoteNetns);
+    expect(await netnsOf(relayPid)).not.toBe(await netnsOf(process.pid));
+
+    const killedAt = Date.now();
+    child.kill('SIGKILL');
+    await waitFor(() => !isProcessAlive(relayPid), 'the remote task to exit', 10_000);
+    const remoteExitMs = Date.now() - killedAt;
+    await waitFor(() => info.pids.every((pid) => !isProcessAlive(pid)), 'the local tasks and the ssh client to exit', 5_000);
+    expect(remoteExitMs).toBeLessThan(5_000);
+    expect(findLeftovers(info)).toEqual([]);
+    console.info(`multi-host: remote task gone ${remoteExitMs} ms after SIGKILL of the host`);
+  });
+});

@@ -1,0 +1,86 @@
+// A node placed with `srunLauncher` on the one-node SLURM test cluster (see slurmCluster.ts): the
+// task runs as a job step inside an allocation made with `salloc --no-shell`, its control channel
+// is the step's stdin/stdout, and its data path is CURVE tcp to the tasks that run here.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Flow } from '@vf/core';
+import { srunLauncher } from '@vf/core/engine';
+import { findLeftovers, isProcessAlive } from '@vf/core/testing';
+import { BatchExecutionEngine } from '@vf/engine-batch';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../src/runCommand.js';
+import { type SlurmCluster, startSlurmCluster } from './slurmCluster.js';
+
+const squaresUrl = new URL('./fixtures/flows/squares.ts', import.meta.url);
+
+/** A non-loopback IPv4 address of this machine: what the "compute node" (this machine too) reaches it by. */
+function externalAddress(): string | undefined {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal) return address.address;
+  }
+  return undefined;
+}
+
+let cluster: SlurmCluster | undefined;
+let skipReason: string | undefined;
+let jobId: string | undefined;
+const address = externalAddress();
+
+beforeAll(async () => {
+  if (address === undefined) {
+    skipReason = 'no non-loopback IPv4 address on this machine';
+    return;
+  }
+  const started = await startSlurmCluster();
+  if (!started.ok) {
+    skipReason = started.reason;
+    process.stderr.write(`\n!!! SKIPPING the srun placement test: ${started.reason}\n\n`);
+    return;
+  }
+  cluster = started.cluster;
+  const salloc = await runCommand('salloc', ['--no-shell', '--nodes=1', '--job-name=vf-srun-placement'], {
+    env: cluster.env,
+    timeoutMs: 30_000,
+  });
+  jobId = /job allocation (\d+)/.exec(salloc.stderr + salloc.stdout)?.[1];
+  if (jobId === undefined) throw new Error(`salloc failed: ${salloc.stderr}`);
+}, 420_000);
+
+afterAll(async () => {
+  if (cluster === undefined) return;
+  const { pids } = cluster;
+  await cluster.stop();
+  expect(pids.filter(isProcessAlive), 'SLURM daemons left running').toEqual([]);
+}, 60_000);
+
+describe('srunLauncher: a node as a SLURM job step', () => {
+  it('runs the middle node inside the allocation and delivers every item in order', { timeout: 120_000 }, async (context) => {
+    if (cluster === undefined || jobId === undefined) return context.skip(skipReason);
+    const dir = mkdtempSync(join(tmpdir(), 'vf-srun-'));
+    try {
+      const out = join(dir, 'out.txt');
+      const end = 199;
+      const flow = await Flow.load(squaresUrl, { end, out });
+      const engine = new BatchExecutionEngine({
+        host: address,
+        placement: { square: srunLauncher({ address: address as string, jobId, env: cluster.env, srunOptions: ['--overlap'] }) },
+      });
+      const startedAt = performance.now();
+      await flow.run(engine);
+      const { status, error } = await flow.join();
+      const seconds = (performance.now() - startedAt) / 1000;
+      expect({ status, error }).toEqual({ status: 'completed', error: undefined });
+      const lines = existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean) : [];
+      expect(lines.map(Number)).toEqual(Array.from({ length: end + 1 }, (_, i) => i * i));
+      expect(engine.endpoints?.every((endpoint) => endpoint.startsWith(`tcp://${address}:`))).toBe(true);
+      expect(findLeftovers(engine)).toEqual([]);
+      // The step ran in our allocation and is over.
+      const steps = await runCommand('squeue', ['-h', '-s', '-j', jobId], { env: cluster.env, timeoutMs: 10_000 });
+      expect(steps.stdout.trim()).toBe('');
+      process.stderr.write(`[groups] srun placement: ${end + 1} items through a job step in ${seconds.toFixed(2)} s\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
