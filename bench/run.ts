@@ -71,7 +71,7 @@ async function flowRate(params: { count: number; payload: 'small' | 'frame'; ide
   const out = join(tmpdir(), `vf-bench-${process.pid}-${Date.now()}.json`);
   const flow = await Flow.load(flowUrl, { ...params, out });
   const runAt = Date.now();
-  await flow.run(new BatchExecutionEngine({ queueSize: 16 }));
+  await flow.run(new BatchExecutionEngine({ queueSize: Number(process.env.VF_BENCH_QUEUE ?? 16) }));
   const report = await flow.join();
   if (report.status !== 'completed') throw new Error(`benchmark flow ${report.status}: ${report.error?.message}`);
   const timing = JSON.parse(readFileSync(out, 'utf8')) as { first: number; last: number; count: number };
