@@ -48,11 +48,12 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * ssh runs with `-T` (no terminal): a pty would echo stdin (the keys) back and rewrite line ends.
  * Without a pty, sshd does not signal the remote process when the session ends; it closes its
  * stdin instead, and a vf task exits on that (within 1.5 s), so the host dying ends the remote
- * task. A task stuck in synchronous code never sees its stdin end, though: killing a task
- * therefore first runs `ssh <same options> host kill -s KILL` on the pid (and process group) the
- * task reported when it started, then kills the local `ssh` (after at most 5 s; a remote kill that
- * fails is a warning, never an error). `BatchMode=yes` makes a missing key fail at once instead of
- * prompting; keepalives (5 s × 3 by default) make a dead machine fail the flow instead of hanging it.
+ * task. A task stuck in synchronous code never sees its stdin end, though: killing a task therefore
+ * first runs `ssh <same options> host kill -s KILL` on the process group of the pid the task
+ * reported as it started (bounded by 5 s; a failure is a warning, never an error), then gives the
+ * session 2 s to end by itself before killing the local `ssh`. `BatchMode=yes` makes a missing key
+ * fail at once instead of prompting; keepalives (5 s × 3 by default) make a dead machine fail the
+ * flow instead of hanging it.
  *
  * @example
  * ```ts
