@@ -11,7 +11,7 @@ import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { BatchExecutionEngine } from '../src/index.js';
-import { lines, waitFor } from './helpers.js';
+import { lines, replicasParams, waitFor } from './helpers.js';
 
 const faultsUrl = new URL('./flows/faults.ts', import.meta.url);
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
@@ -136,14 +136,7 @@ describe('SIGKILL of a replica mid-run', () => {
 
   /** Runs the replicas flow and SIGKILLs `victims` of its worker replicas once `afterLines` items reached the sink. */
   async function runAndKill(options: { restartOnFailure: boolean; victims: number; afterLines?: number }) {
-    const params = {
-      items,
-      workMs: 2,
-      nbTasks: 3,
-      pidFile: join(dir, 'pids'),
-      outA: join(dir, 'a.txt'),
-      outB: join(dir, 'b.txt'),
-    };
+    const params = replicasParams(dir, items);
     const flow = await Flow.load(replicasUrl, params);
     const engine = new BatchExecutionEngine({ queueSize: 4, restartOnFailure: options.restartOnFailure });
     await flow.run(engine);

@@ -11,10 +11,11 @@ import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { BatchExecutionEngine } from '../src/index.js';
-import { lines, waitFor } from './helpers.js';
+import { lines, replicasParams, waitFor } from './helpers.js';
 import { type RemoteHost, startRemoteHost } from './remoteHost.js';
 
 const remoteUrl = new URL('./flows/remote.ts', import.meta.url);
+const replicasUrl = new URL('./flows/replicas.ts', import.meta.url);
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
@@ -57,7 +58,13 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
     await rm(dir, { recursive: true, force: true });
   });
 
-  const params = (count: number, delayMs = 0) => ({ count, delayMs, out: join(dir, 'out.txt'), pidFile: join(dir, 'relay.pid') });
+  const params = (count: number, delayMs = 0, spinAt?: number) => ({
+    count,
+    delayMs,
+    out: join(dir, 'out.txt'),
+    pidFile: join(dir, 'relay.pid'),
+    ...(spinAt === undefined ? {} : { spinAt }),
+  });
   const ssh = () => ({ host: remote.remoteAddress, identityFile: remote.identityFile, sshOptions: remote.sshOptions });
   const engineOptions = () => ({ host: remote.localAddress, placement: { relay: sshLauncher(ssh()) } });
 
@@ -161,5 +168,87 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
     expect(remoteExitMs).toBeLessThan(5_000);
     expect(findLeftovers(info)).toEqual([]);
     console.info(`multi-host: remote task gone ${remoteExitMs} ms after SIGKILL of the host`);
+  });
+
+  it('stop() of a remote node spinning in synchronous code kills the remote process itself', { timeout: 60_000 }, async () => {
+    const p = params(1_000, 0, 3);
+    const flow = await Flow.load(remoteUrl, p);
+    const engine = new BatchExecutionEngine({ ...engineOptions(), stopTimeoutMs: 1_000, killGraceMs: 500 });
+    await flow.run(engine);
+    await waitFor(async () => (await lines(p.out)).length >= 3, 'items 0-2 to pass the relay before it spins');
+    const [relayPid] = (await lines(p.pidFile)).map(Number) as [number];
+    // Its stdin closing would not reach it: only a kill on its own machine ends it.
+    const stoppedAt = Date.now();
+    flow.stop();
+    const report = await flow.join();
+    const joinMs = Date.now() - stoppedAt;
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('relay');
+    expect(String((report.error?.cause as { code?: string } | undefined)?.code)).toBe('STOP_TIMEOUT');
+    // The engine reports the task's exit only once the remote kill is over.
+    expect(isProcessAlive(relayPid)).toBe(false);
+    await remote.exec('sh', ['-c', `! kill -0 ${relayPid} 2>/dev/null`]);
+    expect(joinMs).toBeLessThan(5_000);
+    expect(findLeftovers(engine)).toEqual([]);
+    console.info(`multi-host: stop() of a spinning remote node ended the flow in ${joinMs} ms (stopTimeoutMs 1000), remote process gone`);
+  });
+
+  it('a remote machine that becomes unreachable fails the flow (ssh keepalives), naming the node', { timeout: 90_000 }, async () => {
+    const p = params(1_000_000, 5);
+    const flow = await Flow.load(remoteUrl, p);
+    // Keepalives every second (default 5 s × 3) to keep the test short.
+    const launcher = sshLauncher({ ...ssh(), serverAliveInterval: 1, serverAliveCountMax: 3 });
+    const engine = new BatchExecutionEngine({ host: remote.localAddress, placement: { relay: launcher }, killGraceMs: 500 });
+    await flow.run(engine);
+    await waitFor(async () => (await lines(p.out)).length >= 5, 'items to flow through the remote node');
+    const [relayPid] = (await lines(p.pidFile)).map(Number) as [number];
+    const cutAt = Date.now();
+    await remote.setLinkUp(false);
+    let report: Awaited<ReturnType<typeof flow.join>>;
+    try {
+      report = await flow.join();
+    } finally {
+      await remote.setLinkUp(true);
+    }
+    const failMs = Date.now() - cutAt;
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('relay');
+    expect(failMs).toBeLessThan(20_000);
+    expect(findLeftovers(engine)).toEqual([]);
+    // The remote task outlives the partition: it exits once sshd finds the session gone (a reset on its next write).
+    const healedAt = Date.now();
+    await waitFor(() => !isProcessAlive(relayPid), 'the remote task to exit once the link is back', 30_000);
+    console.info(
+      `multi-host: unreachable remote machine failed the flow in ${failMs} ms (keepalive 1 s × 3); its task exited ${Date.now() - healedAt} ms after the link came back`,
+    );
+  });
+
+  it('restartOnFailure across hosts: SIGKILL of one remote replica, every item once and in order', { timeout: 90_000 }, async () => {
+    const items = 2_000;
+    const rp = replicasParams(dir, items);
+    const flow = await Flow.load(replicasUrl, rp);
+    const engine = new BatchExecutionEngine({
+      host: remote.localAddress,
+      placement: { worker: sshLauncher(ssh()) },
+      queueSize: 4,
+      restartOnFailure: true,
+    });
+    await flow.run(engine);
+    await waitFor(async () => (await lines(rp.outA)).length >= 300, 'items to reach the sink');
+    const workerPids = (await lines(rp.pidFile)).map(Number);
+    expect(workerPids).toHaveLength(3);
+    const remoteNetns = (await remote.exec('readlink', ['/proc/self/ns/net'])).stdout.trim();
+    for (const pid of workerPids) expect(await netnsOf(pid)).toBe(remoteNetns);
+    process.kill(workerPids[0] as number, 'SIGKILL');
+    const report = await flow.join();
+    const expected = Array.from({ length: items }, (_, value) => String(value * 2));
+    expect(report.error).toBeUndefined();
+    expect(report.status).toBe('completed');
+    expect(await lines(rp.outA)).toEqual(expected);
+    expect(await lines(rp.outB)).toEqual(expected);
+    expect(report.lostTasks).toEqual([{ node: 'worker', taskIndex: expect.any(Number), cause: expect.any(String) }]);
+    console.info(`multi-host: lost remote replica reported as: ${report.lostTasks[0]?.cause}`);
+    await waitFor(() => workerPids.every((pid) => !isProcessAlive(pid)), 'the remote replicas to exit', 5_000);
+    expect(findLeftovers(engine)).toEqual([]);
   });
 });

@@ -27,6 +27,8 @@ export interface RemoteHost {
   readonly identityFile: string;
   /** The sshd; its children are the open ssh sessions. */
   readonly sshdPid: number;
+  /** Takes this machine's end of the link down or up: `false` makes the remote machine unreachable. */
+  setLinkUp(up: boolean): Promise<void>;
   /** Runs a command inside the namespace (as the remote machine). */
   exec(command: string, args: readonly string[]): Promise<{ stdout: string }>;
   stop(): Promise<void>;
@@ -171,6 +173,9 @@ export async function startRemoteHost(): Promise<RemoteHostStart> {
       sshOptions,
       identityFile,
       sshdPid: sshd.pid as number,
+      setLinkUp: async (up) => {
+        await ip('link', 'set', localLink, up ? 'up' : 'down');
+      },
       exec: (command, args) => run('ip', ['netns', 'exec', namespace, command, ...args], { env, timeout: 30_000 }),
       stop,
     };

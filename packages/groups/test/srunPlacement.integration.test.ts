@@ -83,4 +83,37 @@ describe('srunLauncher: a node as a SLURM job step', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('stop() of a step spinning in synchronous code: srun cancels the step, its process is gone', { timeout: 120_000 }, async (context) => {
+    if (cluster === undefined || jobId === undefined) return context.skip(skipReason);
+    const dir = mkdtempSync(join(tmpdir(), 'vf-srun-'));
+    try {
+      const pidFile = join(dir, 'square.pid');
+      const flow = await Flow.load(squaresUrl, { end: 1_000, out: join(dir, 'out.txt'), spin: { at: 3, pidFile } });
+      const engine = new BatchExecutionEngine({
+        host: address,
+        placement: { square: srunLauncher({ address: address as string, jobId, env: cluster.env, srunOptions: ['--overlap'] }) },
+        stopTimeoutMs: 1_000,
+        killGraceMs: 500,
+      });
+      await flow.run(engine);
+      const deadline = Date.now() + 30_000;
+      while (!existsSync(pidFile) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      const squarePid = Number(readFileSync(pidFile, 'utf8'));
+      const stoppedAt = Date.now();
+      flow.stop();
+      const report = await flow.join();
+      const joinMs = Date.now() - stoppedAt;
+      expect(report.status).toBe('failed');
+      expect(report.error?.nodeName).toBe('square');
+      expect(findLeftovers(engine)).toEqual([]);
+      // srun turns its SIGTERM into a cancel of the step (SIGKILL to the task): the task is gone with srun.
+      expect(isProcessAlive(squarePid)).toBe(false);
+      const steps = await runCommand('squeue', ['-h', '-s', '-j', jobId], { env: cluster.env, timeoutMs: 10_000 });
+      expect(steps.stdout.trim()).toBe('');
+      process.stderr.write(`[groups] srun: stop() of a spinning step ended the flow in ${joinMs} ms (stopTimeoutMs 1000)\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

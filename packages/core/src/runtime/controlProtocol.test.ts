@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTaskMessage } from './controlProtocol.js';
+import { helloPid, parseTaskMessage } from './controlProtocol.js';
 
 describe('the stats control message', () => {
   const stats = {
@@ -19,5 +19,21 @@ describe('the stats control message', () => {
   it('is refused when its counters are missing or malformed', () => {
     expect(() => parseTaskMessage({ v: 1, type: 'stats' })).toThrow(/invalid control message from task/);
     expect(() => parseTaskMessage({ v: 1, type: 'stats', stats: { ...stats, processed: 'three' } })).toThrow(/invalid control message/);
+  });
+});
+
+describe('the hello control message', () => {
+  it('carries the task pid, read by launchers before the host checks the message', () => {
+    expect(parseTaskMessage({ v: 1, type: 'hello', pid: 4242 })).toEqual({ v: 1, type: 'hello', pid: 4242 });
+    expect(helloPid({ v: 1, type: 'hello', pid: 4242 })).toBe(4242);
+  });
+
+  it('yields no pid from any other message, or a malformed one', () => {
+    expect(helloPid({ v: 1, type: 'ready', pid: 4242 })).toBeUndefined();
+    expect(helloPid({ v: 2, type: 'hello', pid: 4242 })).toBeUndefined();
+    expect(helloPid({ v: 1, type: 'hello', pid: -1 })).toBeUndefined();
+    expect(helloPid({ v: 1, type: 'hello', pid: '4242' })).toBeUndefined();
+    expect(helloPid('not json')).toBeUndefined();
+    expect(helloPid(null)).toBeUndefined();
   });
 });

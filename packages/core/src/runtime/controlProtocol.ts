@@ -58,6 +58,11 @@ export type HostMessage =
 
 /** Task → host. */
 export type TaskMessage =
+  /**
+   * The first message, sent before `init` arrives: the task's pid on its own machine, so that a
+   * launcher can kill the task there even when it hangs in synchronous code before it is ready.
+   */
+  | { readonly v: 1; readonly type: 'hello'; readonly pid: number }
   /** The task bound its inbound socket here (absent: it has none, a producer). */
   | { readonly v: 1; readonly type: 'bound'; readonly endpoint?: string }
   | { readonly v: 1; readonly type: 'ready'; readonly pid: number }
@@ -144,6 +149,7 @@ const hostMessage = z.discriminatedUnion('type', [
 ]);
 
 const taskMessage = z.discriminatedUnion('type', [
+  z.object({ v: z.literal(1), type: z.literal('hello'), pid: z.number().int().positive() }),
   z.object({ v: z.literal(1), type: z.literal('bound'), endpoint: z.string().optional() }),
   z.object({ v: z.literal(1), type: z.literal('ready'), pid: z.number().int() }),
   z.object({ v: z.literal(1), type: z.literal('started') }),
@@ -182,4 +188,14 @@ function checked(schema: z.ZodType, value: unknown, from: string): unknown {
   const result = schema.safeParse(value);
   if (!result.success) throw new Error(`invalid control message from ${from}: ${result.error.message}`);
   return result.data;
+}
+
+/**
+ * The pid a task reported in its `hello`, for launchers that carry the control channel (they see
+ * every message before the host checks it); undefined for any other message.
+ */
+export function helloPid(value: unknown): number | undefined {
+  const message = value as { v?: unknown; type?: unknown; pid?: unknown } | null;
+  if (message?.v !== CONTROL_PROTOCOL_VERSION || message.type !== 'hello') return undefined;
+  return Number.isSafeInteger(message.pid) && (message.pid as number) > 0 ? (message.pid as number) : undefined;
 }

@@ -202,6 +202,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
               if (readyCount === plan.tasks.length) ready.resolve();
             }
             break;
+          case 'hello':
           case 'started':
             break;
           case 'stats':

@@ -96,6 +96,8 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
         break;
     }
   });
+  // Before anything can hang (the flow module, open()): a launcher kills a remote task by this pid.
+  send({ v: 1, type: 'hello', pid: process.pid });
   // SIGINT reaches the whole process group on Ctrl-C: the host turns it into a stop; ignore it here.
   process.on('SIGINT', () => undefined);
 

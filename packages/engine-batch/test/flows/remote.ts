@@ -2,11 +2,15 @@ import { appendFileSync } from 'node:fs';
 import { defineFlow, Flow, ProcessorNode } from '@vf/core';
 import { FileAppenderConsumer, IntProducer } from '@vf/core/nodes';
 
-/** The node placed on the "remote" machine: records its pid on open, may work slowly, and says hello on stdout. */
+/**
+ * The node placed on the "remote" machine: records its pid on open, may work slowly, says hello on
+ * stdout, and with `spinAt` hangs in synchronous code at that item (deaf to its stdin closing).
+ */
 class Relay extends ProcessorNode<[number], number> {
   constructor(
     private readonly pidFile: string,
     private readonly delayMs: number,
+    private readonly spinAt: number | undefined,
   ) {
     super({ name: 'relay' });
   }
@@ -18,14 +22,15 @@ class Relay extends ProcessorNode<[number], number> {
   }
 
   async process(value: number): Promise<number> {
+    if (value === this.spinAt) for (;;);
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     return value;
   }
 }
 
-export default defineFlow((params: { count: number; out: string; pidFile: string; delayMs?: number }) => {
+export default defineFlow((params: { count: number; out: string; pidFile: string; delayMs?: number; spinAt?: number }) => {
   const numbers = new IntProducer(0, params.count - 1, { name: 'numbers' });
-  const relay = new Relay(params.pidFile, params.delayMs ?? 0).from(numbers);
+  const relay = new Relay(params.pidFile, params.delayMs ?? 0, params.spinAt).from(numbers);
   const sink = new FileAppenderConsumer(params.out, { name: 'sink' }).from(relay);
   return new Flow([numbers], [sink]);
 });

@@ -32,8 +32,10 @@ const SRUN_TERM_GRACE_MS = 2_000;
  * which carry the control channel; the run's CURVE keys are written there, never on a command line
  * or in the environment (srun exports the environment to the step).
  *
- * Killing a task sends srun SIGTERM, which it forwards to the step (SIGKILL would leave the step to
- * notice the lost connection by itself), then SIGKILL after 2 s.
+ * Killing a task sends srun SIGTERM, which srun turns into a cancel of the step: the task is
+ * SIGKILLed on the node, even one stuck in synchronous code. srun gets SIGKILL after 2 s; slurmstepd
+ * also ends a step whose srun died, so no `scancel` is needed (both checked with SLURM 22.05 and a
+ * spinning task).
  *
  * @example
  * ```ts

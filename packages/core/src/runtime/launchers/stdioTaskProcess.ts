@@ -1,6 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import type { TaskProcess } from '../../contracts/spawner.js';
+import { helloPid } from '../controlProtocol.js';
 import { jsonLine, readJsonLines } from '../jsonLines.js';
+
+/**
+ * How a launcher kills its task: `remotePid` is the task's pid on its own machine, once the task
+ * has said hello (undefined before). Called at most once per signal while the launcher runs.
+ */
+export type TerminateTask = (signal: NodeJS.Signals, remotePid: number | undefined) => void;
 
 /**
  * The host's view of a task started through a launcher process (ssh, srun) whose stdin and stdout
@@ -8,13 +15,11 @@ import { jsonLine, readJsonLines } from '../jsonLines.js';
  * The first line written is the `init` message, which holds the run's CURVE keys: they cross only
  * this private pipe, never a command line or an environment.
  *
- * `kill` signals the launcher; the remote task sees its stdin end and exits by itself (as a forked
- * task does when the IPC channel closes). `terminate` lets a launcher choose how it is signalled.
+ * By default `kill` signals the launcher; the remote task sees its stdin end and exits by itself (as
+ * a forked task does when the IPC channel closes), unless it is stuck in synchronous code. So a
+ * launcher passes `terminate` to reach the remote process itself, by the pid from the task's hello.
  */
-export function stdioTaskProcess(
-  child: ChildProcess,
-  terminate: (signal: NodeJS.Signals) => void = (signal) => child.kill(signal),
-): TaskProcess {
+export function stdioTaskProcess(child: ChildProcess, terminate: TerminateTask = (signal) => child.kill(signal)): TaskProcess {
   let exited = false;
   const exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
   const report = (code: number | null, signal: NodeJS.Signals | null) => {
@@ -32,7 +37,9 @@ export function stdioTaskProcess(
   // Writing to a launcher that just died raises EPIPE: the exit is what gets reported.
   stdin.on('error', () => undefined);
   const listeners: Array<(message: unknown) => void> = [];
+  let remotePid: number | undefined;
   readJsonLines(stdout, (message) => {
+    remotePid ??= helloPid(message);
     for (const listener of listeners) listener(message);
   });
   return {
@@ -50,7 +57,7 @@ export function stdioTaskProcess(
       else exitListeners.push(listener);
     },
     kill: (signal = 'SIGKILL') => {
-      if (!exited) terminate(signal);
+      if (!exited) terminate(signal, remotePid);
     },
   };
 }
