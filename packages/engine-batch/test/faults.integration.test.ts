@@ -100,6 +100,24 @@ describe('fault suite (batch engine)', () => {
     expect(findLeftovers(engine)).toEqual([]);
   });
 
+  it('a processor stuck in synchronous code: its earlier outputs have left; stop() kills it', { timeout: 60_000 }, async () => {
+    const flow = await Flow.load(faultsUrl, params('processorSpins'));
+    const engine = new BatchExecutionEngine({ stopTimeoutMs: 1_000, killGraceMs: 500 });
+    await flow.run(engine);
+    try {
+      // Items 0-3 are queued at once; the relay spins on 3 without ever yielding: 0-2 must not wait for it.
+      await waitFor(async () => (await lines(params('processorSpins').out)).length >= 3, 'items 0-2 to reach the sink');
+    } finally {
+      flow.stop(); // also when the wait fails: the spinning task is killed after stopTimeoutMs
+    }
+    const report = await flow.join();
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('identity');
+    expect(String((report.error?.cause as { code?: string } | undefined)?.code)).toBe('STOP_TIMEOUT');
+    expect(await lines(params('processorSpins').out)).toEqual(['0', '1', '2']);
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
   it('frames injected by a foreign peer fail the receiving task with a WireError, never a silent crash', { timeout: 60_000 }, async () => {
     const flow = await Flow.load(faultsUrl, params('none'));
     const engine = new BatchExecutionEngine();

@@ -175,11 +175,16 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
     const flow = await Flow.load(remoteUrl, p);
     const engine = new BatchExecutionEngine({ ...engineOptions(), stopTimeoutMs: 1_000, killGraceMs: 500 });
     await flow.run(engine);
-    await waitFor(async () => (await lines(p.out)).length >= 3, 'items 0-2 to pass the relay before it spins');
+    let stoppedAt = Date.now();
+    try {
+      await waitFor(async () => (await lines(p.out)).length >= 3, 'items 0-2 to pass the relay before it spins');
+    } finally {
+      // Its stdin closing would not reach it: only a kill on its own machine ends it. Stopped also
+      // when the wait fails, so that a failing test leaves no remote process spinning.
+      stoppedAt = Date.now();
+      flow.stop();
+    }
     const [relayPid] = (await lines(p.pidFile)).map(Number) as [number];
-    // Its stdin closing would not reach it: only a kill on its own machine ends it.
-    const stoppedAt = Date.now();
-    flow.stop();
     const report = await flow.join();
     const joinMs = Date.now() - stoppedAt;
     expect(report.status).toBe('failed');

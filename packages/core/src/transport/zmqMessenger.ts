@@ -58,15 +58,13 @@ export class ReplicaLink {
   enqueue(frames: readonly Buffer[]): void {
     if (this.#failure !== undefined) throw this.#failure;
     for (const frame of frames) this.#outbox.push(frame);
-    if (this.#sending) return;
-    // Leave at the end of this event-loop turn, not now: everything a task publishes before it next
-    // waits (a burst of small messages, a whole credit window) then goes in one ZeroMQ message, one
-    // wake-up of the I/O thread and one read on the other side, instead of one each.
-    this.#sending = true;
-    setImmediate(() => void this.#drain());
+    // Leave now, not at the end of the event-loop turn: a node that computes synchronously may not
+    // yield for a long time (or ever), and its outputs must not wait for it.
+    if (!this.#sending) void this.#drain();
   }
 
   async #drain(): Promise<void> {
+    this.#sending = true;
     try {
       while (this.#outbox.length > 0) {
         const batch = this.#outbox;

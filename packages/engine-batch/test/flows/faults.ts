@@ -1,10 +1,9 @@
 import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConsumerNode, defineFlow, Flow, ProducerNode } from '@vf/core';
-import { IdentityProcessor } from '@vf/core/nodes';
+import { ConsumerNode, defineFlow, Flow, ProcessorNode, ProducerNode } from '@vf/core';
 
 /** How the flow misbehaves. */
-type Fault = 'none' | 'producerThrows' | 'consumerHangs';
+type Fault = 'none' | 'producerThrows' | 'consumerHangs' | 'processorSpins';
 
 interface Params {
   readonly fault: Fault;
@@ -12,7 +11,7 @@ interface Params {
   readonly closeLog: string;
 }
 
-/** Counts up every 5 ms, endlessly; `producerThrows`: throws on item 10. */
+/** Counts up every 5 ms, endlessly; `producerThrows`: throws on item 10; `processorSpins`: as fast as it can. */
 class Ticker extends ProducerNode<number> {
   constructor(private readonly params: Params) {
     super({ name: 'ticker' });
@@ -22,12 +21,24 @@ class Ticker extends ProducerNode<number> {
     for (let index = 0; !signal.aborted; index++) {
       if (this.params.fault === 'producerThrows' && index === 10) throw new Error('camera unplugged at item 10');
       yield index;
-      await sleep(5);
+      if (this.params.fault !== 'processorSpins') await sleep(5);
     }
   }
 
   override close(): void {
     appendFileSync(this.params.closeLog, 'ticker\n');
+  }
+}
+
+/** Passes items on; `processorSpins`: computes forever (synchronously) from item 3 on. */
+class Relay extends ProcessorNode<[number], number> {
+  constructor(private readonly params: Params) {
+    super({ name: 'identity' });
+  }
+
+  process(value: number): number {
+    if (this.params.fault === 'processorSpins' && value >= 3) for (;;);
+    return value;
   }
 }
 
@@ -53,7 +64,7 @@ class Sink extends ConsumerNode<[number]> {
 /** ticker → identity → sink, each recording its close(), with one fault chosen by the test. */
 export default defineFlow((params: Params) => {
   const ticker = new Ticker(params);
-  const identity = new IdentityProcessor({ name: 'identity' }).from(ticker);
+  const identity = new Relay(params).from(ticker);
   const sink = new Sink(params).from(identity);
   return new Flow([ticker], [sink]);
 });
