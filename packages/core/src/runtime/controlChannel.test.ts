@@ -35,6 +35,26 @@ describe('the control channel over stdio (tasks on other machines)', () => {
     expect(secondCloses).toBe(0);
   });
 
+  it('takes a host silent for hostSilenceMs as gone (a partition), while heartbeats (empty lines) keep it open', async () => {
+    const input = new PassThrough();
+    const channel = stdioControlChannel(input, new PassThrough(), 300);
+    let closes = 0;
+    channel.onClose(() => closes++);
+    for (let beat = 0; beat < 8; beat++) {
+      input.write('\n');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(closes).toBe(0);
+    const silentSince = Date.now();
+    while (closes === 0 && Date.now() - silentSince < 5_000) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(closes).toBe(1);
+    expect(Date.now() - silentSince).toBeGreaterThanOrEqual(250);
+    input.end(); // the stream's own end afterwards is not a second close
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closes).toBe(1);
+    channel.close();
+  });
+
   it('the host side reads every message before it reports the exit', async () => {
     // A stand-in for ssh/srun: echoes each line back, then exits when stdin ends.
     const child = spawn(process.execPath, ['-e', 'process.stdin.pipe(process.stdout)'], { stdio: ['pipe', 'pipe', 'inherit'] });

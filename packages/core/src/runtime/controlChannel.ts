@@ -40,19 +40,51 @@ export function ipcControlChannel(): ControlChannel {
   };
 }
 
+/** Default of {@link stdioControlChannel}'s `hostSilenceMs`: the host sends a heartbeat every 2 s. */
+export const DEFAULT_HOST_SILENCE_MS = 30_000;
+
 /**
  * Newline-delimited JSON over stdin/stdout. stdout belongs to the channel, so everything else that
  * writes to `process.stdout` (a node's `console.log`) is sent to stderr instead: a stray line must
  * never be taken for a control message.
+ *
+ * The host writes an empty line every 2 s (`stdioTaskProcess`). When nothing at all arrives for
+ * `hostSilenceMs`, the host is taken as gone, as on stdin's end: a machine cut off from the host
+ * (a network partition) may never see its stdin end, and its task must not run on forever.
+ * Default: `VF_HOST_SILENCE_MS` from the environment (a launcher sets it), else 30 s.
  */
-export function stdioControlChannel(input: Readable = process.stdin, output: Writable = process.stdout): ControlChannel {
+export function stdioControlChannel(
+  input: Readable = process.stdin,
+  output: Writable = process.stdout,
+  hostSilenceMs: number = Number(process.env.VF_HOST_SILENCE_MS) || DEFAULT_HOST_SILENCE_MS,
+): ControlChannel {
   const write = output.write.bind(output) as (chunk: string) => boolean;
   if (output === process.stdout) process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   const listeners: Array<(message: unknown) => void> = [];
+  const closeListeners: Array<() => void> = [];
   const lines: Interface = readJsonLines(input, (message) => {
     for (const listener of listeners) listener(message);
   });
   let open = true;
+  let hostGone = false;
+  const reportHostGone = () => {
+    if (hostGone || !open) return;
+    hostGone = true;
+    clearInterval(watchdog);
+    for (const listener of closeListeners) listener();
+  };
+  let lastHeard = Date.now();
+  lines.on('line', () => {
+    lastHeard = Date.now();
+  });
+  const watchdog = setInterval(
+    () => {
+      if (Date.now() - lastHeard > hostSilenceMs) reportHostGone();
+    },
+    Math.min(1_000, hostSilenceMs),
+  );
+  watchdog.unref();
+  lines.once('close', reportHostGone);
   // An EPIPE once the host is gone is the close, reported through the input's end.
   output.on('error', () => undefined);
   return {
@@ -63,12 +95,11 @@ export function stdioControlChannel(input: Readable = process.stdin, output: Wri
       listeners.push(listener);
     },
     onClose: (listener) => {
-      lines.once('close', () => {
-        if (open) listener();
-      });
+      closeListeners.push(listener);
     },
     close: () => {
       open = false;
+      clearInterval(watchdog);
       lines.close();
       // stdin would keep the event loop (and so the process) alive.
       input.destroy();

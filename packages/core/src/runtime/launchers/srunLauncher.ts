@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Launcher, SpawnRequest, TaskProcess } from '../../contracts/spawner.js';
 import { FlowValidationError } from '../../errors.js';
 import { taskNodeArguments } from '../forkSpawner.js';
-import { stdioTaskProcess } from './stdioTaskProcess.js';
+import { hostSilenceEnv, stdioTaskProcess } from './stdioTaskProcess.js';
 
 /** Options of {@link srunLauncher}. */
 export interface SrunLauncherOptions {
@@ -20,6 +20,12 @@ export interface SrunLauncherOptions {
   readonly node?: string;
   /** The `srun` command. Default `srun`. */
   readonly srun?: string;
+  /**
+   * How long the task may hear nothing from the host (which writes a heartbeat every 2 s) before it
+   * takes the host as gone and exits, as when its stdin ends: the way out for a task on a machine cut
+   * off from the host, whose stdin may never end. Default 30 000 ms; at least 4 000.
+   */
+  readonly hostSilenceMs?: number;
 }
 
 /** How long `srun` gets to end its step after SIGTERM before it is killed. */
@@ -49,6 +55,7 @@ export function srunLauncher(options: SrunLauncherOptions): Launcher {
       `srunLauncher: address must be the node's address, got ${JSON.stringify(options.address)}`,
     );
   }
+  const silenceEnv = hostSilenceEnv('srunLauncher', options.hostSilenceMs);
   return {
     address: options.address,
     description: `srun${options.nodelist === undefined ? '' : ` --nodelist=${options.nodelist}`}`,
@@ -58,7 +65,7 @@ export function srunLauncher(options: SrunLauncherOptions): Launcher {
       if (options.jobId !== undefined) args.push(`--jobid=${options.jobId}`);
       args.push(...(options.srunOptions ?? []), options.node ?? 'node', ...taskNodeArguments(request));
       const child = spawn(options.srun ?? 'srun', args, {
-        env: { ...process.env, ...options.env, ...request.env, VF_TASK: request.label },
+        env: { ...process.env, ...options.env, ...request.env, ...silenceEnv, VF_TASK: request.label },
         stdio: ['pipe', 'pipe', 'inherit'],
       });
       return stdioTaskProcess(child, (signal) => {

@@ -39,6 +39,18 @@ describe('sshLauncher', () => {
     expect(args.indexOf('ServerAliveInterval=5')).toBeGreaterThan(user);
     expect(args).toContain('ServerAliveCountMax=3');
   });
+
+  it('hands the task its host-silence limit through the environment, and refuses one under two heartbeats', async () => {
+    expect(() => sshLauncher({ host: 'h', hostSilenceMs: 1_000 })).toThrow(/hostSilenceMs must be a number of ms ≥ 4000/);
+    const task = sshLauncher({ host: 'h', ssh: recordingSsh, hostSilenceMs: 9_000 }).spawn({
+      taskId: 0,
+      label: 'n[0]',
+      env: {},
+      typescript: false,
+    });
+    await new Promise((resolve) => task.onExit(resolve));
+    expect(readFileSync(argsFile, 'utf8')).toContain('VF_HOST_SILENCE_MS=9000');
+  });
 });
 
 describe('killRemote', () => {

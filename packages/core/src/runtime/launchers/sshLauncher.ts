@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Launcher, SpawnRequest, TaskProcess } from '../../contracts/spawner.js';
 import { FlowValidationError } from '../../errors.js';
 import { taskNodeArguments } from '../forkSpawner.js';
-import { shellQuote, stdioTaskProcess } from './stdioTaskProcess.js';
+import { hostSilenceEnv, shellQuote, stdioTaskProcess } from './stdioTaskProcess.js';
 
 /** Options of {@link sshLauncher}. */
 export interface SshLauncherOptions {
@@ -30,6 +30,12 @@ export interface SshLauncherOptions {
   readonly serverAliveInterval?: number;
   /** Keepalives left unanswered before ssh gives up the session (`ServerAliveCountMax`). Default 3. */
   readonly serverAliveCountMax?: number;
+  /**
+   * How long the task may hear nothing from the host (which writes a heartbeat every 2 s) before it
+   * takes the host as gone and exits, as when its stdin ends: the way out for a task on a machine cut
+   * off from the host, whose stdin may never end. Default 30 000 ms; at least 4 000.
+   */
+  readonly hostSilenceMs?: number;
 }
 
 /** Longest wait for the separate `ssh host kill` that ends a remote task; the local ssh is killed then anyway. */
@@ -76,6 +82,7 @@ export function sshLauncher(options: SshLauncherOptions): Launcher {
       throw new FlowValidationError('INVALID_OPTION', `sshLauncher: ${key} must be an integer ≥ 0, got ${String(value)}`);
     }
   }
+  const silenceEnv = hostSilenceEnv('sshLauncher', options.hostSilenceMs);
   const address = options.address ?? options.host;
   const ssh = options.ssh ?? 'ssh';
   // ssh keeps the first value it gets for an option: the user's sshOptions win over these defaults.
@@ -94,7 +101,7 @@ export function sshLauncher(options: SshLauncherOptions): Launcher {
     address,
     description: `ssh ${options.host}`,
     spawn(request: SpawnRequest): TaskProcess {
-      const env = { ...request.env, VF_TASK: request.label };
+      const env = { ...request.env, ...silenceEnv, VF_TASK: request.label };
       for (const name of Object.keys(env)) {
         if (!ENV_NAME.test(name))
           throw new FlowValidationError('INVALID_OPTION', `sshLauncher: cannot pass environment variable ${JSON.stringify(name)}`);

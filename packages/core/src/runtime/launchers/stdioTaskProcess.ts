@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { TaskProcess } from '../../contracts/spawner.js';
+import { FlowValidationError } from '../../errors.js';
 import { helloPid } from '../controlProtocol.js';
 import { jsonLine, readJsonLines } from '../jsonLines.js';
 
@@ -8,6 +9,25 @@ import { jsonLine, readJsonLines } from '../jsonLines.js';
  * has said hello (undefined before). Called at most once per signal while the launcher runs.
  */
 export type TerminateTask = (signal: NodeJS.Signals, remotePid: number | undefined) => void;
+
+/** How often the host writes an empty line to a launched task: its proof of life (see `stdioControlChannel`). */
+export const HOST_HEARTBEAT_MS = 2_000;
+
+/**
+ * The environment that tells a launched task how long its host may stay silent before the task
+ * takes it as gone (`VF_HOST_SILENCE_MS`, read by `stdioControlChannel`). Checks the launcher option:
+ * at least two heartbeats long, so that one late heartbeat never ends a healthy task.
+ */
+export function hostSilenceEnv(launcher: string, hostSilenceMs: number | undefined): Record<string, string> {
+  if (hostSilenceMs === undefined) return {};
+  if (!Number.isFinite(hostSilenceMs) || hostSilenceMs < 2 * HOST_HEARTBEAT_MS) {
+    throw new FlowValidationError(
+      'INVALID_OPTION',
+      `${launcher}: hostSilenceMs must be a number of ms ≥ ${2 * HOST_HEARTBEAT_MS}, got ${String(hostSilenceMs)}`,
+    );
+  }
+  return { VF_HOST_SILENCE_MS: String(Math.round(hostSilenceMs)) };
+}
 
 /**
  * The host's view of a task started through a launcher process (ssh, srun) whose stdin and stdout
@@ -25,6 +45,7 @@ export function stdioTaskProcess(child: ChildProcess, terminate: TerminateTask =
   const report = (code: number | null, signal: NodeJS.Signals | null) => {
     if (exited) return;
     exited = true;
+    clearInterval(heartbeat);
     for (const listener of exitListeners) listener(code, signal);
   };
   // 'close', not 'exit': the last control messages (done) are read before the exit is reported.
@@ -36,6 +57,11 @@ export function stdioTaskProcess(child: ChildProcess, terminate: TerminateTask =
   if (stdin === null || stdout === null) throw new TypeError('a launcher must start its process with piped stdin and stdout');
   // Writing to a launcher that just died raises EPIPE: the exit is what gets reported.
   stdin.on('error', () => undefined);
+  // An empty line is no message: the task's channel only notes that the host is alive.
+  const heartbeat = setInterval(() => {
+    if (!exited && stdin.writable) stdin.write('\n');
+  }, HOST_HEARTBEAT_MS);
+  heartbeat.unref();
   const listeners: Array<(message: unknown) => void> = [];
   let remotePid: number | undefined;
   readJsonLines(stdout, (message) => {
