@@ -165,6 +165,8 @@ export abstract class ZmqMessenger extends MessengerBase {
    * whatever a dead replica had not finished.
    */
   readonly #confirmsOutputs: boolean;
+  /** With {@link #confirmsOutputs}: the one task of the one parent node, whose room is handed back. */
+  readonly #confirmTo: number | undefined;
   #published = 0;
   #confirmed = 0;
   #fatal: Error | undefined;
@@ -183,6 +185,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     const node = init.nodes[init.task.nodeIndex];
     if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);
     this.#confirmsOutputs = init.restartOnFailure && node.nbTasks > 1 && node.parents.length === 1;
+    this.#confirmTo = this.#confirmsOutputs ? init.tasks.find((candidate) => candidate.nodeIndex === node.parents[0])?.id : undefined;
     if (node.parents.length > 0) {
       this.#inbound = new zmq.Router({
         linger: 0,
@@ -356,9 +359,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     const newly = Math.min(confirmable, this.#published) - this.#confirmed;
     if (newly <= 0) return;
     this.#confirmed += newly;
-    const parentNode = this.init.nodes[this.init.task.nodeIndex]?.parents[0];
-    const parentTask = this.init.tasks.find((candidate) => candidate.nodeIndex === parentNode);
-    if (parentTask !== undefined) this.#grant(parentTask.id, newly, true);
+    if (this.#confirmTo !== undefined) this.#grant(this.#confirmTo, newly, true);
   }
 
   protected nextInput(): Promise<InputSet> {
