@@ -42,4 +42,14 @@ export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } fro
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { type CurveKeys, generateCurveKeys } from './transport/curve.js';
 export { ChildLink, ReplicaLink, ZmqMessenger } from './transport/zmqMessenger.js';
-export { DTYPES, type Dtype, decodeValue, encodeValue, joinValue, splitValue, WireError } from './wire/codec.js';
+export {
+  DTYPES,
+  type Dtype,
+  decodeValue,
+  encodeValue,
+  MAX_DEPTH,
+  MAX_FRAME_BYTES,
+  MAX_HEADER_BYTES,
+  STRING_INLINE_MAX,
+  WireError,
+} from './wire/codec.js';

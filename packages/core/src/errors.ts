@@ -102,6 +102,33 @@ export class TaskFailedError extends VfError {
   }
 }
 
+/** Error codes of {@link ValueError}. */
+export const ValueErrorCode = {
+  /** The value holds something that cannot travel between tasks (a function, a symbol, an unregistered class...). */
+  NotCloneable: 'VALUE_NOT_CLONEABLE',
+  /** The value exceeds a size limit of the wire format (header bytes, raw frame bytes, nesting depth). */
+  TooLarge: 'VALUE_TOO_LARGE',
+  /** A value arrived as a registered type that this process has not registered. */
+  UnknownType: 'VALUE_TYPE_UNKNOWN',
+  /** A registered type's `decode` threw. */
+  DecodeFailed: 'VALUE_DECODE_FAILED',
+  /** `registerValueType` was called with an invalid or conflicting definition. */
+  InvalidType: 'VALUE_TYPE_INVALID',
+} as const;
+export type ValueErrorCode = (typeof ValueErrorCode)[keyof typeof ValueErrorCode];
+
+/**
+ * A value cannot travel between tasks under vf's value model (see `registerValueType`). Thrown in
+ * the sending task, so the flow fails naming the node that sent it; `details.path` says where in
+ * the value the problem is (`output.detections[3].callback`).
+ */
+export class ValueError extends VfError {
+  constructor(code: ValueErrorCode, message: string, options: VfErrorOptions = {}) {
+    super(code, message, options);
+    this.name = 'ValueError';
+  }
+}
+
 /** True for any vf error, including one rebuilt from another process or another copy of vf. */
 export function isVfError(value: unknown): value is VfError {
   return typeof value === 'object' && value !== null && (value as Record<PropertyKey, unknown>)[VF_ERROR_BRAND] === true;
@@ -139,6 +166,9 @@ export function deserializeError(data: SerializedError): Error {
       break;
     case 'FlowValidationError':
       error = new FlowValidationError(data.code as FlowValidationCode, data.message, { cause, details });
+      break;
+    case 'ValueError':
+      error = new ValueError(data.code as ValueErrorCode, data.message, { cause, details });
       break;
     case 'AllocationError':
       error = new AllocationError(data.code ?? 'ALLOCATION', data.message, { cause, details });

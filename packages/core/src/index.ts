@@ -15,6 +15,8 @@ export {
   type SerializedError,
   serializeError,
   TaskFailedError,
+  ValueError,
+  ValueErrorCode,
   VfError,
   type VfErrorOptions,
 } from './errors.js';
@@ -29,3 +31,4 @@ export { type DeviceType, Node, type NodeKind, type NodeOptions } from './nodes/
 export { OneTaskProcessorNode, ProcessorNode, type ProcessorOptions } from './nodes/processorNode.js';
 export { type ProduceContext, ProducerNode, type ProducerOptions } from './nodes/producerNode.js';
 export { TaskModuleNode, type TaskModuleOptions } from './nodes/taskModuleNode.js';
+export { registerValueType, type ValueTypeDefinition } from './wire/valueTypes.js';

@@ -6,6 +6,7 @@ import { InputAligner } from '../runtime/inputAligner.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { EMPTY_TASK_STATS, runTask } from '../runtime/taskLoop.js';
 import { AbortedError, deferred, Mutex, Notifier } from '../runtime/waiting.js';
+import { decodeValue, encodeValue } from '../wire/codec.js';
 
 /** Options of {@link InProcessEngine}. */
 export interface InProcessEngineOptions {
@@ -18,6 +19,7 @@ export interface InProcessEngineOptions {
  * bounded queues, a full queue blocks the publisher, nothing is dropped, order is kept (also
  * after replicated processors). The reference for semantics, tests, debugging and tiny flows;
  * replicas of a node share its one node object here (multi-process engines rebuild it per task).
+ * Values follow the same model as between processes: checked at the sender, copied per receiver.
  *
  * @example
  * ```ts
@@ -116,8 +118,13 @@ class InProcessMessenger extends MessengerBase {
   }
 
   async publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> {
-    const envelope: Envelope = { kind: 'data', value, meta: this.metadataFor(meta) };
-    for (const output of this.outputs) await output.inbox.push(output.parentIndex, envelope);
+    // The same value model as across processes: checked and encoded here, in the sender, and each
+    // child gets its own copy, so a flow behaves alike on every engine.
+    const frames = encodeValue(value, this.spec.nodeName);
+    const metadata = this.metadataFor(meta);
+    for (const output of this.outputs) {
+      await output.inbox.push(output.parentIndex, { kind: 'data', value: decodeValue(copyRawFrames(frames)), meta: metadata });
+    }
   }
 
   async publishTerminationMessage(reason: EndReason = 'completed'): Promise<void> {
@@ -145,6 +152,19 @@ class InProcessMessenger extends MessengerBase {
       .map((count, parentIndex) => ({ from: this.parentNames[parentIndex] ?? String(parentIndex), to: this.spec.nodeName, count }))
       .filter((edge) => edge.count > 0);
   }
+}
+
+/**
+ * The header as is (decoding copies out of it), the raw frames copied: they are views of the
+ * sender's memory, which a receiver must not share. Each copy owns its ArrayBuffer whole.
+ */
+function copyRawFrames(frames: readonly Buffer[]): Buffer[] {
+  return frames.map((frame, index) => {
+    if (index === 0) return frame;
+    const copy = Buffer.allocUnsafeSlow(frame.length);
+    frame.copy(copy);
+    return copy;
+  });
 }
 
 /** One execution of a plan in this process. */

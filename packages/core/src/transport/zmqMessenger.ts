@@ -4,7 +4,7 @@ import type { TaskInit } from '../runtime/controlProtocol.js';
 import { type AlignmentPolicy, InputAligner } from '../runtime/inputAligner.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
-import { packHeader, splitValue, WireError } from '../wire/codec.js';
+import { encodeValue, packHeader, WireError } from '../wire/codec.js';
 import { parseEnvelope, parseFeedback } from '../wire/envelope.js';
 import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandler } from './curve.js';
 
@@ -273,11 +273,9 @@ export abstract class ZmqMessenger extends MessengerBase {
   async publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> {
     if (this.children.length === 0) return;
     const m = this.metadataFor(meta);
-    const { structure, frames } = splitValue(value);
-    const message = [
-      packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, structure, frames.length]),
-      ...frames,
-    ];
+    // Checked here, in the sender: a value that cannot travel fails this node, not its receiver.
+    const frames = encodeValue(value, this.init.task.nodeName);
+    const message = [packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, frames.length]), ...frames];
     if (this.#fatal !== undefined) throw this.#fatal;
     for (const link of this.children) await this.deliver(link, message);
     if (this.#confirmsOutputs) {

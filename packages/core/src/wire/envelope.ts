@@ -1,15 +1,16 @@
-import { joinValue, unpackHeader, WireError } from './codec.js';
+import { decodeValue, unpackHeader, WireError } from './codec.js';
 
 /**
  * The envelopes of the data path, as parsed from ZeroMQ frames. Publisher → receiver:
  *   hello  `['h', taskId]`                      first message of every connection
- *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure, nRaw]` + nRaw raw frames
+ *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, n]` + the value's n frames
+ *          (its header, then its raw frames: see `encodeValue`)
  *   end    `['e', reason]`                      the end of the stream; never dropped
  * Receiver → publisher:
  *   grant  `['g', n]`                           room for n more data messages (on hello, or extra room)
  *   credit `['c', n]`                           n more of the publisher's messages were released: their room is free again
  *   ack    `['a']`                              the end arrived; the sender may close its socket
- * One multipart message may hold several envelopes back to back: each says how many raw frames follow.
+ * One multipart message may hold several envelopes back to back: each says how many frames follow.
  */
 export type WireEnvelope =
   | { readonly kind: 'hello'; readonly taskId: number }
@@ -46,7 +47,8 @@ function isCount(value: unknown): value is number {
 /**
  * Parses the envelope that starts at `frames[at]`. Returns it and the index of the next envelope.
  * Everything is checked before use (kind, field types, frame counts, and the value's raw frames
- * against their dtype and length); anything else throws {@link WireError}, never another error.
+ * against their dtype and length); anything else throws {@link WireError}, never another error
+ * (but a `ValueError` for a registered type this process lacks).
  */
 export function parseEnvelope(frames: readonly Buffer[], at: number): { envelope: WireEnvelope; next: number } {
   const fields = unpackHeader(frames[at]);
@@ -64,20 +66,20 @@ export function parseEnvelope(frames: readonly Buffer[], at: number): { envelope
       return { envelope: { kind: 'end', reason: fields[1] }, next: at + 1 };
     }
     case 'd': {
-      if (fields.length !== 9) throw new WireError(`data envelope has ${fields.length} fields, expected 9`);
-      const [, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, structure, rawCount] = fields as unknown[];
+      if (fields.length !== 8) throw new WireError(`data envelope has ${fields.length} fields, expected 8`);
+      const [, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, frameCount] = fields as unknown[];
       if (!isCount(seq) || !isCount(ticket) || !isCount(taskIndex))
         throw new WireError('data envelope: seq, ticket and taskIndex must be counts');
       if (!isNumber(proctimeMs) || !isNumber(actualProctimeMs) || !isNumber(createdAt)) {
         throw new WireError('data envelope has a non-numeric timing field');
       }
-      if (!isCount(rawCount) || at + 1 + rawCount > frames.length) {
-        throw new WireError(`data envelope announces ${String(rawCount)} raw frames, ${frames.length - at - 1} present`);
+      if (!isCount(frameCount) || frameCount < 1 || at + 1 + frameCount > frames.length) {
+        throw new WireError(`data envelope announces ${String(frameCount)} value frames, ${frames.length - at - 1} present`);
       }
-      const value = joinValue(structure, frames.slice(at + 1, at + 1 + rawCount));
+      const value = decodeValue(frames.slice(at + 1, at + 1 + frameCount));
       return {
         envelope: { kind: 'data', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, value },
-        next: at + 1 + rawCount,
+        next: at + 1 + frameCount,
       };
     }
     default:
