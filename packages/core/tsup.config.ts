@@ -1,7 +1,7 @@
 import { vfTsup } from '@vf/tsup-config';
 
 // The conformance fixtures are flow modules that task processes import by URL: each one is its own entry.
-const fixtures = ['linear', 'diamond', 'aggregate', 'endless', 'throwing', 'branch'];
+const fixtures = ['linear', 'diamond', 'aggregate', 'endless', 'throwing', 'branch', 'values'];
 
 export default vfTsup({
   index: 'src/index.ts',

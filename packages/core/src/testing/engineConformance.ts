@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecutionEngine } from '../contracts/engine.js';
-import { isVfError, TaskFailedError } from '../errors.js';
+import { isVfError, TaskFailedError, type VfError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
 import type { FlowReport } from '../flow/report.js';
+import { describeValue, REFUSED_CASES, VALUE_CASES } from './flows/valueCases.js';
 
 /** Which delivery contract the engine under test promises. */
 export type EngineContract = 'batch' | 'realtime';
@@ -171,6 +172,39 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expect(delivered.every((value) => value < explodedOn)).toBe(true);
       expect((await readFile(closeLog, 'utf8')).trim()).toBe('after');
     });
+
+    it('values arrive exactly as sent, across two hops (the value matrix)', { timeout }, async () => {
+      const out = join(dir, 'out.jsonl');
+      // Realtime may drop items: pace the producer so that most cases get through.
+      const report = await runToEnd('values', contract === 'batch' ? { out } : { out, fps: 50 });
+      expect(report.status).toBe('completed');
+      const received = (await lines(out)) as Array<{ index: number; description: string }>;
+      if (contract === 'batch') expect(received.map(({ index }) => index)).toEqual(VALUE_CASES.map((_, index) => index));
+      else expect(received.length).toBeGreaterThan(0);
+      for (const { index, description } of received) {
+        const valueCase = VALUE_CASES[index];
+        expect({ case: valueCase?.name, description }).toEqual({ case: valueCase?.name, description: describeValue(valueCase?.make()) });
+      }
+    });
+
+    it.each(['function', 'unregisteredClass', 'tooLarge'])(
+      'a value the model refuses (%s) fails the flow in its sender, with a coded error naming the path',
+      { timeout },
+      async (kind) => {
+        const expected = REFUSED_CASES[kind] as { code: string; path: string };
+        const report = await runToEnd('values', { out: join(dir, 'out.jsonl'), refuse: kind });
+        expect(report.status).toBe('failed');
+        expect(report.error).toBeInstanceOf(TaskFailedError);
+        expect(report.error?.nodeName).toBe('maker');
+        const cause = report.error?.cause as VfError | undefined;
+        expect(isVfError(cause)).toBe(true);
+        expect(cause?.name).toBe('ValueError');
+        expect(cause?.code).toBe(expected.code);
+        expect(cause?.details).toMatchObject({ nodeName: 'maker', path: expected.path });
+        expect(cause?.message).toContain(`node "maker" cannot send ${expected.path}`);
+        expect(await lines(join(dir, 'out.jsonl'))).toEqual([]);
+      },
+    );
 
     it('a flow with a consumer-less branch still ends', { timeout }, async () => {
       const out = join(dir, 'out.jsonl');

@@ -7,7 +7,7 @@ import { VfError } from '../errors.js';
  *
  * - format {@link FORMAT.Plain}: `root` is the value itself. Chosen when the value holds nothing
  *   but null, booleans, numbers other than -0, short well-formed strings, undefined, arrays and
- *   plain objects, each object once: the common small message, decoded by MessagePack alone.
+ *   objects whose prototype is Object.prototype, each object once: the common small message, decoded by MessagePack alone.
  * - format {@link FORMAT.Tagged}: `root` mirrors the value, with arrays and plain objects as
  *   themselves and everything else as a tag, a map with the one key {@link TAG} whose value is
  *   `[kind, ...fields]` (see {@link KIND}). A user object that has the key {@link TAG} (or an own
@@ -59,7 +59,7 @@ export const KIND = {
   ArrayBuffer: 'B',
   /** `[V, dtype, frame, byteOffset, byteLength]`: a typed array, Buffer or DataView over raw frame `frame`. */
   View: 'V',
-  /** `[O, keys, values]`: a plain object that cannot be a MessagePack map of its own (see above). */
+  /** `[O, keys, values, nullPrototype?]`: a plain object that cannot be a MessagePack map of its own (see above), or has a null prototype. */
   Object: 'O',
   /** `[U, name, data]`: an instance of a registered type, `data` its `encode` result. */
   User: 'U',

@@ -147,9 +147,9 @@ class Decoder {
       case KIND.View:
         return this.#view(body);
       case KIND.Object: {
-        const [, keys, values] = body;
+        const [, keys, values, nullPrototype] = body;
         if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length) throw new WireError('malformed object');
-        const record = this.#keep({} as Record<string, unknown>);
+        const record = this.#keep((nullPrototype === true ? Object.create(null) : {}) as Record<string, unknown>);
         for (let index = 0; index < keys.length; index++) {
           const key = keys[index];
           if (typeof key !== 'string') throw new WireError('malformed object key');
@@ -229,7 +229,6 @@ class Decoder {
     // Built without running a constructor (vf's take other arguments), with the class's prototype.
     const type = Object.hasOwn(ERROR_CLASSES, name) ? (ERROR_CLASSES[name] as new (...args: never[]) => Error) : Error;
     const error = this.#keep(Reflect.construct(Error, [message], type) as Error);
-    if (error.name !== name) Object.defineProperty(error, 'name', { value: name, writable: true, enumerable: false, configurable: true });
     if (stack === undefined) delete error.stack;
     else Object.defineProperty(error, 'stack', { value: stack, writable: true, enumerable: false, configurable: true });
     if (isVf === true) Object.defineProperty(error, VF_ERROR_BRAND, { value: true, writable: false, enumerable: true, configurable: true });
@@ -243,6 +242,8 @@ class Decoder {
         configurable: true,
       });
     }
+    // After the own properties, which may hold the name themselves (`this.name = ...` in a constructor).
+    if (error.name !== name) Object.defineProperty(error, 'name', { value: name, writable: true, enumerable: false, configurable: true });
     if (body.length === 7) {
       Object.defineProperty(error, 'cause', { value: this.decode(body[6], depth + 1), writable: true, enumerable: false, configurable: true });
     }

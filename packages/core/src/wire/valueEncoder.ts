@@ -106,7 +106,7 @@ function isPlain(value: unknown, depth: number, seen: Set<object>): boolean {
     for (let index = 0; index < array.length; index++) if (!isPlain(array[index], depth + 1, seen)) return false;
     return true;
   }
-  if (prototype !== Object.prototype && prototype !== null) return false;
+  if (prototype !== Object.prototype) return false;
   const record = value as Record<string, unknown>;
   if (Object.hasOwn(record, TAG) || Object.hasOwn(record, '__proto__')) return false;
   const keys = Object.keys(record);
@@ -225,15 +225,15 @@ class Encoder {
       for (let index = 0; index < array.length; index++) out[index] = this.#child(array[index], depth + 1, `[${index}]`);
       return out;
     }
-    if (prototype === Object.prototype || prototype === null) return this.#plainObject(value as Record<string, unknown>, depth);
+    if (prototype === Object.prototype || prototype === null) return this.#plainObject(value as Record<string, unknown>, depth, prototype === null);
     return this.#special(value, prototype as object, id, depth);
   }
 
-  #plainObject(record: Record<string, unknown>, depth: number): unknown {
+  #plainObject(record: Record<string, unknown>, depth: number, nullPrototype: boolean): unknown {
     const keys = Object.keys(record);
-    if (keys.length > MAX_MAP_KEYS || Object.hasOwn(record, TAG) || Object.hasOwn(record, '__proto__')) {
+    if (nullPrototype || keys.length > MAX_MAP_KEYS || Object.hasOwn(record, TAG) || Object.hasOwn(record, '__proto__')) {
       const values = keys.map((key) => this.#child(record[key], depth + 1, formatKey(key)));
-      return tag([KIND.Object, keys, values]);
+      return tag(nullPrototype ? [KIND.Object, keys, values, true] : [KIND.Object, keys, values]);
     }
     const out: Record<string, unknown> = {};
     for (const key of keys) out[key] = this.#child(record[key], depth + 1, formatKey(key));
@@ -378,12 +378,12 @@ function tooLargeHeader(root: unknown, bytes: number): Refusal {
   let size = bytes;
   // Descend while one child holds most of the bytes; past a few thousand children the node itself is the answer.
   for (;;) {
+    const isMap = typeof node === 'object' && node !== null && Object.getPrototypeOf(node) === Object.prototype && !Object.hasOwn(node, TAG);
+    const count = Array.isArray(node) ? node.length : isMap ? Object.keys(node).length : 0;
+    if (count === 0 || count > 4096) break;
     const children: Array<[string, unknown]> = Array.isArray(node)
       ? node.map((item, index): [string, unknown] => [`[${index}]`, item])
-      : typeof node === 'object' && node !== null && Object.getPrototypeOf(node) === Object.prototype && !Object.hasOwn(node, TAG)
-        ? Object.entries(node).map(([key, item]): [string, unknown] => [formatKey(key), item])
-        : [];
-    if (children.length === 0 || children.length > 4096) break;
+      : Object.entries(node as object).map(([key, item]): [string, unknown] => [formatKey(key), item]);
     let best: { segment: string; node: unknown; size: number } | undefined;
     for (const [segment, child] of children) {
       const childSize = packr.pack(child).length;
