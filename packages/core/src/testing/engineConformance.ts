@@ -173,7 +173,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expect((await readFile(closeLog, 'utf8')).trim()).toBe('after');
     });
 
-    it('values arrive exactly as sent, across two hops (the value matrix)', { timeout }, async () => {
+    it('values arrive exactly as sent, across two hops (the value matrix)', { timeout: 2 * timeout }, async () => {
       const out = join(dir, 'out.jsonl');
       // Realtime may drop items: pace the producer so that most cases get through.
       const report = await runToEnd('values', contract === 'batch' ? { out } : { out, fps: 50 });

@@ -26,7 +26,9 @@ class Refuser extends ProcessorNode<[number], unknown> {
  */
 export default defineFlow((params: { out: string; fps?: number; refuse?: string }) => {
   if (params.refuse !== undefined) {
-    const numbers = new IntProducer(0, 1_000_000, { name: 'numbers' });
+    // Paced, so that it yields: an unpaced synchronous producer cannot be stopped on realtime yet (issue 12),
+    // and its kill would be reported instead of the refusal.
+    const numbers = new IntProducer(0, 1_000_000, { name: 'numbers', fps: 100 });
     const maker = new Refuser(params.refuse).from(numbers);
     const sink = new FileAppenderConsumer(params.out, { name: 'sink' }).from(maker);
     return new Flow([numbers], [sink]);
