@@ -50,6 +50,7 @@ export {
   MAX_DEPTH,
   MAX_FRAME_BYTES,
   MAX_HEADER_BYTES,
+  packHeader,
   STRING_INLINE_MAX,
   WireError,
 } from './wire/codec.js';

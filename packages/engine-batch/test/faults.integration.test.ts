@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Flow, TaskFailedError } from '@vf/core';
-import { encodeValue } from '@vf/core/engine';
+import { packHeader } from '@vf/core/engine';
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
@@ -126,8 +126,8 @@ describe('fault suite (batch engine)', () => {
     // Task 2 is the sink; its ROUTER is bound at <socketDirectory>/t2.
     const intruder = new zmq.Dealer({ linger: 0 });
     intruder.connect(`ipc://${join(engine.socketDirectory as string, 't2')}`);
-    // A data envelope announcing 2^30 raw frames, from a peer that never said hello.
-    await intruder.send(encodeValue(['d', 0, 0, 0, 0, 0, 0, { huge: true }, 2 ** 30]));
+    // A data envelope announcing 2^30 value frames, from a peer that never said hello.
+    await intruder.send(packHeader(['d', 0, 0, 0, 0, 0, 0, 2 ** 30]));
     const report = await flow.join();
     intruder.close();
     expect(report.status).toBe('failed');

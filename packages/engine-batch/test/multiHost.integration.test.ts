@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Flow } from '@vf/core';
-import { encodeValue, sshLauncher } from '@vf/core/engine';
+import { encodeValue, packHeader, sshLauncher } from '@vf/core/engine';
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
@@ -118,8 +118,8 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
         intruder.receiveTimeout = 2_000;
         // A hello claiming to be the producer (task 0), then a data item: a task that let them in
         // would answer the hello with credit, and the item would be out of order in the sink.
-        void intruder.send(encodeValue(['h', 0]));
-        void intruder.send(encodeValue(['d', 0, 0, 0, 0, 0, 0, { v: 'injected' }, 0]));
+        void intruder.send(packHeader(['h', 0]));
+        void intruder.send([packHeader(['d', 0, 0, 0, 0, 0, 0, 1]), ...encodeValue({ v: 'injected' })]);
       }
       for (const intruder of intruders) await expect(intruder.receive()).rejects.toMatchObject({ code: 'EAGAIN' });
     } finally {
