@@ -275,7 +275,10 @@ export abstract class ZmqMessenger extends MessengerBase {
     const m = this.metadataFor(meta);
     // Checked here, in the sender: a value that cannot travel fails this node, not its receiver.
     const frames = encodeValue(value, this.init.task.nodeName);
-    const message = [packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, frames.length]), ...frames];
+    const message = [
+      packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, frames.length]),
+      ...frames,
+    ];
     if (this.#fatal !== undefined) throw this.#fatal;
     for (const link of this.children) await this.deliver(link, message);
     if (this.#confirmsOutputs) {

@@ -177,7 +177,12 @@ describe('encodeValue: what is refused, at the sender, naming the node and the p
     ['a view over a SharedArrayBuffer', [new Uint8Array(new SharedArrayBuffer(4))], 'output[0]', /SharedArrayBuffer/],
     ['a subclass of Map', { index: new (class Index extends Map {})() }, 'output.index', /class Index, which is not registered/],
     ['a function as a Set member', new Set([1, () => 2]), 'output.values()[1]', /is a function/],
-    ['a function as an Error property', { error: Object.assign(new Error('x'), { retry: () => 0 }) }, 'output.error.retry', /is a function/],
+    [
+      'a function as an Error property',
+      { error: Object.assign(new Error('x'), { retry: () => 0 }) },
+      'output.error.retry',
+      /is a function/,
+    ],
     ['a function under an odd key', { 'odd key': { run() {} } }, 'output["odd key"].run', /is a function \(run\)/],
   ])('%s', (_name, value, path, reason) => {
     const error = refusal(value);
@@ -248,7 +253,11 @@ describe('decodeValue: a lying peer gets a WireError, never a crash', () => {
     ['a misaligned view', tagged({ '\u0000': ['V', 'float32', 0, 2, 4] }, Buffer.alloc(8)), /misaligned/],
     ['a view past its frame', tagged({ '\u0000': ['V', 'uint8', 0, 4, 8] }, Buffer.alloc(8)), /does not fit/],
     ['an unknown dtype', tagged({ '\u0000': ['V', 'float128', 0, 0, 0] }, Buffer.alloc(0)), /unknown dtype/],
-    ['a frame used as string and buffer', tagged([{ '\u0000': ['s', 0, 'utf8'] }, { '\u0000': ['B', 0] }], Buffer.alloc(2)), /string and as a buffer/],
+    [
+      'a frame used as string and buffer',
+      tagged([{ '\u0000': ['s', 0, 'utf8'] }, { '\u0000': ['B', 0] }], Buffer.alloc(2)),
+      /string and as a buffer/,
+    ],
     ['an unreferenced raw frame', tagged(1, Buffer.alloc(2)), /not referenced/],
     ['an odd UTF-16 string', tagged({ '\u0000': ['s', Buffer.alloc(3)] }), /UTF-16/],
     ['a malformed Error', tagged({ '\u0000': ['E', 1, 'm', undefined, {}, false] }), /Error/],
@@ -269,7 +278,9 @@ describe('decodeValue: a lying peer gets a WireError, never a crash', () => {
   });
 
   it('a registered type this process lacks, or whose decode throws, is a coded ValueError', () => {
-    expect(() => decodeValue(tagged({ '\u0000': ['U', 'test.Missing', 1] }))).toThrow(expect.objectContaining({ code: 'VALUE_TYPE_UNKNOWN' }));
+    expect(() => decodeValue(tagged({ '\u0000': ['U', 'test.Missing', 1] }))).toThrow(
+      expect.objectContaining({ code: 'VALUE_TYPE_UNKNOWN' }),
+    );
     class Fragile {}
     registerValueType({
       name: 'test.Fragile',
@@ -289,9 +300,11 @@ describe('decodeValue: a lying peer gets a WireError, never a crash', () => {
         { depthSize: 'small' },
         fc.jsonValue({ maxDepth: 1 }),
         fc.tuple(kinds, fc.array(tie('node'), { maxLength: 5 })).map(([kind, fields]) => ({ '\u0000': [kind, ...fields] })),
-        fc.tuple(fc.constant('V'), fc.constantFrom('uint8', 'float64', 'buffer', 'dataview'), fc.nat(2), fc.nat(16), fc.nat(16)).map((body) => ({
-          '\u0000': body,
-        })),
+        fc
+          .tuple(fc.constant('V'), fc.constantFrom('uint8', 'float64', 'buffer', 'dataview'), fc.nat(2), fc.nat(16), fc.nat(16))
+          .map((body) => ({
+            '\u0000': body,
+          })),
         fc.array(tie('node'), { maxLength: 3 }),
       ),
     })).node;

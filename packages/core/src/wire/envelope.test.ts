@@ -44,9 +44,15 @@ const sampleValue = fc.oneof(
   fc.array(fc.int16Array({ maxLength: 16 }), { maxLength: 3 }),
   // Tagged values: BigInt, -0, Date, Map, Set, lone surrogates, views sharing one buffer, a cycle.
   fc.record({ big: fc.bigInt(), zero: fc.constant(-0), when: fc.date({ noInvalidDate: true }), text: fc.string({ unit: 'binary' }) }),
-  fc.array(fc.tuple(fc.string(), fc.integer()), { maxLength: 4 }).map((entries) => ({ map: new Map(entries), set: new Set(entries.map(([key]) => key)) })),
+  fc
+    .array(fc.tuple(fc.string(), fc.integer()), { maxLength: 4 })
+    .map((entries) => ({ map: new Map(entries), set: new Set(entries.map(([key]) => key)) })),
   fc.uint8Array({ minLength: 8, maxLength: 64 }).map((bytes) => {
-    const cycle: Record<string, unknown> = { bytes, head: bytes.subarray(0, 4), floats: new Float32Array(bytes.buffer, bytes.byteOffset, 2) };
+    const cycle: Record<string, unknown> = {
+      bytes,
+      head: bytes.subarray(0, 4),
+      floats: new Float32Array(bytes.buffer, bytes.byteOffset, 2),
+    };
     cycle.self = cycle;
     return cycle;
   }),
@@ -81,7 +87,11 @@ describe('parseEnvelope', () => {
     ['an end with an unknown reason', [packHeader(['e', 'exploded'])], /end envelope/],
     ['a data envelope missing fields', [packHeader(['d', 1, 1])], /3 fields, expected 8/],
     ['a negative seq', [packHeader(['d', -1, 0, 0, 0, 0, 0, 1]), ...encodeValue(null)], /must be counts/],
-    ['more value frames announced than sent', [packHeader(['d', 0, 0, 0, 0, 0, 0, 2]), ...encodeValue(null)], /announces 2 value frames, 1 present/],
+    [
+      'more value frames announced than sent',
+      [packHeader(['d', 0, 0, 0, 0, 0, 0, 2]), ...encodeValue(null)],
+      /announces 2 value frames, 1 present/,
+    ],
     ['a data envelope without its value', [packHeader(['d', 0, 0, 0, 0, 0, 0, 0])], /announces 0 value frames/],
     [
       'a raw frame whose size contradicts its dtype',

@@ -85,7 +85,10 @@ export type Dtype = keyof typeof DTYPES | 'buffer' | 'dataview';
 
 /** Bytes per element of each dtype. */
 export const BYTES_PER_ELEMENT: Readonly<Record<Dtype, number>> = {
-  ...(Object.fromEntries(Object.entries(DTYPES).map(([name, type]) => [name, type.BYTES_PER_ELEMENT])) as Record<keyof typeof DTYPES, number>),
+  ...(Object.fromEntries(Object.entries(DTYPES).map(([name, type]) => [name, type.BYTES_PER_ELEMENT])) as Record<
+    keyof typeof DTYPES,
+    number
+  >),
   buffer: 1,
   dataview: 1,
 };

@@ -98,7 +98,8 @@ class Decoder {
     switch (kind) {
       case KIND.Ref: {
         const index = body[1];
-        if (!isIndex(index, this.#objects.length) || this.#objects[index] === PENDING) throw new WireError(`reference ${String(index)} points at no object`);
+        if (!isIndex(index, this.#objects.length) || this.#objects[index] === PENDING)
+          throw new WireError(`reference ${String(index)} points at no object`);
         return this.#objects[index];
       }
       case KIND.MinusZero:
@@ -128,7 +129,8 @@ class Decoder {
         const entries = body[1];
         if (!Array.isArray(entries) || entries.length % 2 !== 0) throw new WireError('malformed Map');
         const map = this.#keep(new Map<unknown, unknown>());
-        for (let index = 0; index < entries.length; index += 2) map.set(this.decode(entries[index], depth + 1), this.decode(entries[index + 1], depth + 1));
+        for (let index = 0; index < entries.length; index += 2)
+          map.set(this.decode(entries[index], depth + 1), this.decode(entries[index + 1], depth + 1));
         return map;
       }
       case KIND.Set: {
@@ -154,7 +156,12 @@ class Decoder {
           const key = keys[index];
           if (typeof key !== 'string') throw new WireError('malformed object key');
           // defineProperty, not assignment: the key may be `__proto__`.
-          Object.defineProperty(record, key, { value: this.decode(values[index], depth + 1), writable: true, enumerable: true, configurable: true });
+          Object.defineProperty(record, key, {
+            value: this.decode(values[index], depth + 1),
+            writable: true,
+            enumerable: true,
+            configurable: true,
+          });
         }
         return record;
       }
@@ -163,7 +170,8 @@ class Decoder {
       case KIND.Boxed: {
         const primitive = this.decode(body[1], depth + 1);
         const type = typeof primitive;
-        if (type !== 'number' && type !== 'string' && type !== 'boolean' && type !== 'bigint') throw new WireError('malformed boxed primitive');
+        if (type !== 'number' && type !== 'string' && type !== 'boolean' && type !== 'bigint')
+          throw new WireError('malformed boxed primitive');
         return this.#keep(Object(primitive) as object);
       }
       default:
@@ -194,7 +202,8 @@ class Decoder {
 
   /** Raw frame `index` as an ArrayBuffer of exactly its bytes, shared by every view on it. */
   #buffer(index: unknown): ArrayBuffer {
-    if (!isIndex(index, this.#raw.length)) throw new WireError(`frame reference ${String(index)} is out of range (0..${this.#raw.length - 1})`);
+    if (!isIndex(index, this.#raw.length))
+      throw new WireError(`frame reference ${String(index)} is out of range (0..${this.#raw.length - 1})`);
     const used = this.#frameUse[index];
     if (used === 'string') throw new WireError(`frame ${index} is used as a string and as a buffer`);
     if (used !== undefined) return used;
@@ -202,7 +211,9 @@ class Decoder {
     // ZeroMQ hands each frame its own memory: no copy. A slice of a larger buffer is copied, so the
     // receiver never sees bytes outside its frame.
     const exact = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength && frame.buffer instanceof ArrayBuffer;
-    const buffer = exact ? (frame.buffer as ArrayBuffer) : (frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength) as ArrayBuffer);
+    const buffer = exact
+      ? (frame.buffer as ArrayBuffer)
+      : (frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength) as ArrayBuffer);
     this.#frameUse[index] = buffer;
     return buffer;
   }
@@ -213,9 +224,12 @@ class Decoder {
     const buffer = this.#buffer(frame);
     const size = BYTES_PER_ELEMENT[dtype as Dtype];
     if (!isIndex(offset, buffer.byteLength + 1) || !isIndex(byteLength, buffer.byteLength - offset + 1)) {
-      throw new WireError(`view of ${String(byteLength)} bytes at ${String(offset)} does not fit frame ${String(frame)} (${buffer.byteLength} bytes)`);
+      throw new WireError(
+        `view of ${String(byteLength)} bytes at ${String(offset)} does not fit frame ${String(frame)} (${buffer.byteLength} bytes)`,
+      );
     }
-    if (offset % size !== 0 || byteLength % size !== 0) throw new WireError(`${dtype} view at ${offset} of ${byteLength} bytes is misaligned`);
+    if (offset % size !== 0 || byteLength % size !== 0)
+      throw new WireError(`${dtype} view at ${offset} of ${byteLength} bytes is misaligned`);
     if (dtype === 'buffer') return this.#keep(Buffer.from(buffer, offset, byteLength));
     if (dtype === 'dataview') return this.#keep(new DataView(buffer, offset, byteLength));
     return this.#keep(new DTYPES[dtype as keyof typeof DTYPES](buffer, offset, byteLength / size));
@@ -223,7 +237,12 @@ class Decoder {
 
   #error(body: unknown[], depth: number): Error {
     const [, name, message, stack, props, isVf] = body;
-    if (typeof name !== 'string' || typeof message !== 'string' || (stack !== undefined && typeof stack !== 'string') || (body.length !== 6 && body.length !== 7)) {
+    if (
+      typeof name !== 'string' ||
+      typeof message !== 'string' ||
+      (stack !== undefined && typeof stack !== 'string') ||
+      (body.length !== 6 && body.length !== 7)
+    ) {
       throw new WireError('malformed Error');
     }
     // Built without running a constructor (vf's take other arguments), with the class's prototype.
@@ -233,7 +252,8 @@ class Decoder {
     else Object.defineProperty(error, 'stack', { value: stack, writable: true, enumerable: false, configurable: true });
     if (isVf === true) Object.defineProperty(error, VF_ERROR_BRAND, { value: true, writable: false, enumerable: true, configurable: true });
     const decodedProps = this.decode(props, depth + 1);
-    if (typeof decodedProps !== 'object' || decodedProps === null || Array.isArray(decodedProps)) throw new WireError('malformed Error properties');
+    if (typeof decodedProps !== 'object' || decodedProps === null || Array.isArray(decodedProps))
+      throw new WireError('malformed Error properties');
     for (const key of Object.keys(decodedProps)) {
       Object.defineProperty(error, key, {
         value: (decodedProps as Record<string, unknown>)[key],
@@ -245,7 +265,12 @@ class Decoder {
     // After the own properties, which may hold the name themselves (`this.name = ...` in a constructor).
     if (error.name !== name) Object.defineProperty(error, 'name', { value: name, writable: true, enumerable: false, configurable: true });
     if (body.length === 7) {
-      Object.defineProperty(error, 'cause', { value: this.decode(body[6], depth + 1), writable: true, enumerable: false, configurable: true });
+      Object.defineProperty(error, 'cause', {
+        value: this.decode(body[6], depth + 1),
+        writable: true,
+        enumerable: false,
+        configurable: true,
+      });
     }
     return error;
   }
@@ -269,10 +294,14 @@ class Decoder {
     try {
       instance = type.decode(decoded);
     } catch (error) {
-      throw new ValueError('VALUE_DECODE_FAILED', `decode of registered type "${name}" threw: ${(error as Error)?.message ?? String(error)}`, {
-        cause: error,
-        details: { type: name },
-      });
+      throw new ValueError(
+        'VALUE_DECODE_FAILED',
+        `decode of registered type "${name}" threw: ${(error as Error)?.message ?? String(error)}`,
+        {
+          cause: error,
+          details: { type: name },
+        },
+      );
     }
     this.#objects[slot] = instance;
     return instance;

@@ -178,7 +178,10 @@ class Encoder {
       const start = group.whole ? 0 : Math.floor(Math.min(group.start, group.end) / FRAME_ALIGNMENT) * FRAME_ALIGNMENT;
       const end = group.whole ? group.buffer.byteLength : group.end;
       if (end - start > MAX_FRAME_BYTES) {
-        throw this.#refuse('VALUE_TOO_LARGE', `holds views spanning ${end - start} bytes of one ArrayBuffer, over the ${MAX_FRAME_BYTES}-byte limit of a raw frame`);
+        throw this.#refuse(
+          'VALUE_TOO_LARGE',
+          `holds views spanning ${end - start} bytes of one ArrayBuffer, over the ${MAX_FRAME_BYTES}-byte limit of a raw frame`,
+        );
       }
       this.#frames[group.frame] = Buffer.from(group.buffer, start, end - start);
       for (const view of group.views) view[3] = (view[3] as number) - start;
@@ -211,7 +214,10 @@ class Encoder {
     const known = this.#ids.get(value);
     if (known !== undefined) {
       if (known < 0) {
-        throw this.#refuse('VALUE_NOT_CLONEABLE', 'is the registered-type instance whose encoded data holds it: that data must not refer back to the instance');
+        throw this.#refuse(
+          'VALUE_NOT_CLONEABLE',
+          'is the registered-type instance whose encoded data holds it: that data must not refer back to the instance',
+        );
       }
       return tag([KIND.Ref, known]);
     }
@@ -225,7 +231,8 @@ class Encoder {
       for (let index = 0; index < array.length; index++) out[index] = this.#child(array[index], depth + 1, `[${index}]`);
       return out;
     }
-    if (prototype === Object.prototype || prototype === null) return this.#plainObject(value as Record<string, unknown>, depth, prototype === null);
+    if (prototype === Object.prototype || prototype === null)
+      return this.#plainObject(value as Record<string, unknown>, depth, prototype === null);
     return this.#special(value, prototype as object, id, depth);
   }
 
@@ -309,7 +316,10 @@ class Encoder {
   #view(view: ArrayBufferView, dtype: Dtype): unknown {
     const buffer = view.buffer;
     if (isSharedArrayBuffer(buffer)) {
-      throw this.#refuse('VALUE_NOT_CLONEABLE', `is a ${view.constructor.name} over a SharedArrayBuffer, which processes cannot share: copy it (.slice())`);
+      throw this.#refuse(
+        'VALUE_NOT_CLONEABLE',
+        `is a ${view.constructor.name} over a SharedArrayBuffer, which processes cannot share: copy it (.slice())`,
+      );
     }
     if (view.byteLength > MAX_FRAME_BYTES) {
       throw this.#refuse('VALUE_TOO_LARGE', `holds ${view.byteLength} bytes, over the ${MAX_FRAME_BYTES}-byte limit of a raw frame`);
@@ -327,9 +337,13 @@ class Encoder {
   #group(buffer: ArrayBuffer): BufferGroup {
     let group = this.#groups.get(buffer);
     if (group === undefined) {
-      if (isSharedArrayBuffer(buffer)) throw this.#refuse('VALUE_NOT_CLONEABLE', 'is a SharedArrayBuffer, which processes cannot share: copy it (.slice())');
+      if (isSharedArrayBuffer(buffer))
+        throw this.#refuse('VALUE_NOT_CLONEABLE', 'is a SharedArrayBuffer, which processes cannot share: copy it (.slice())');
       if (buffer.byteLength > MAX_FRAME_BYTES) {
-        throw this.#refuse('VALUE_TOO_LARGE', `is an ArrayBuffer of ${buffer.byteLength} bytes, over the ${MAX_FRAME_BYTES}-byte limit of a raw frame`);
+        throw this.#refuse(
+          'VALUE_TOO_LARGE',
+          `is an ArrayBuffer of ${buffer.byteLength} bytes, over the ${MAX_FRAME_BYTES}-byte limit of a raw frame`,
+        );
       }
       group = { buffer, frame: this.#frames.length, start: Number.POSITIVE_INFINITY, end: 0, whole: false, views: [] };
       this.#frames.push(EMPTY);
@@ -378,8 +392,9 @@ function tooLargeHeader(root: unknown, bytes: number): Refusal {
   let size = bytes;
   // Descend while one child holds most of the bytes; past a few thousand children the node itself is the answer.
   for (;;) {
-    const isMap = typeof node === 'object' && node !== null && Object.getPrototypeOf(node) === Object.prototype && !Object.hasOwn(node, TAG);
-    const count = Array.isArray(node) ? node.length : isMap ? Object.keys(node).length : 0;
+    const isMap =
+      typeof node === 'object' && node !== null && Object.getPrototypeOf(node) === Object.prototype && !Object.hasOwn(node, TAG);
+    const count = Array.isArray(node) ? node.length : isMap ? Object.keys(node as object).length : 0;
     if (count === 0 || count > 4096) break;
     const children: Array<[string, unknown]> = Array.isArray(node)
       ? node.map((item, index): [string, unknown] => [`[${index}]`, item])

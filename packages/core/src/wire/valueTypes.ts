@@ -12,7 +12,9 @@ export interface ValueTypeDefinition<TValue extends object, TData> {
    */
   readonly name: string;
   /** The class. Only its own instances use this definition; a subclass needs its own. */
-  readonly type: abstract new (...args: never[]) => TValue;
+  readonly type: abstract new (
+    ...args: never[]
+  ) => TValue;
   /** Turns an instance into data that can travel. Called in the sending task. */
   encode(value: TValue): TData;
   /** Rebuilds an instance from what `encode` returned. Called in the receiving task. */
@@ -35,10 +37,9 @@ interface Registry {
 // One registry per process, shared by every copy of @vf/core loaded in it (source and build, or two
 // versions): the flow module registers through the copy it imports, the task runtime reads through its own.
 const REGISTRY_KEY = Symbol.for('vf.valueTypes');
-const registry: Registry = ((globalThis as Record<symbol, Registry | undefined>)[REGISTRY_KEY] ??= {
-  byName: new Map(),
-  byPrototype: new Map(),
-});
+const shared = globalThis as Record<symbol, Registry | undefined>;
+const registry: Registry = shared[REGISTRY_KEY] ?? { byName: new Map(), byPrototype: new Map() };
+shared[REGISTRY_KEY] = registry;
 
 /**
  * Lets instances of a class travel between tasks and arrive as instances of that class. Call it at
@@ -78,7 +79,10 @@ export function registerValueType<TValue extends object, TData>(definition: Valu
   }
   const builtin = BUILTIN_PROTOTYPES.find((prototype) => prototype === type.prototype);
   if (builtin !== undefined) {
-    throw new ValueError('VALUE_TYPE_INVALID', `registerValueType("${name}"): ${type.name} is built in; register your own subclass instead`);
+    throw new ValueError(
+      'VALUE_TYPE_INVALID',
+      `registerValueType("${name}"): ${type.name} is built in; register your own subclass instead`,
+    );
   }
   const previous = registry.byName.get(name);
   if (previous !== undefined && previous.prototype !== type.prototype) {

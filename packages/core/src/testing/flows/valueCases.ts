@@ -58,7 +58,12 @@ export const VALUE_CASES: ReadonlyArray<{ readonly name: string; readonly make: 
   { name: 'Date and RegExp', make: () => [new Date(1_700_000_000_123), new Date(Number.NaN), /a+b/giu, /^x$/m] },
   {
     name: 'Map and Set',
-    make: () => new Map<unknown, unknown>([['a', 1], [{ key: 1 }, new Set([1, 'two', 3n, new Date(0)])], [2, new Map([[null, undefined]])]]),
+    make: () =>
+      new Map<unknown, unknown>([
+        ['a', 1],
+        [{ key: 1 }, new Set([1, 'two', 3n, new Date(0)])],
+        [2, new Map([[null, undefined]])],
+      ]),
   },
   {
     name: 'ArrayBuffer and DataView',
@@ -145,7 +150,12 @@ export const VALUE_CASES: ReadonlyArray<{ readonly name: string; readonly make: 
     make: () => {
       const bare = Object.create(null) as Record<string, unknown>;
       bare.inside = 1;
-      return { parsed: JSON.parse('{"__proto__": {"x": 1}, "\\u0000": 2, "constructor": 3}') as unknown, bare, 10: 'ten', [Symbol('skipped')]: 1 };
+      return {
+        parsed: JSON.parse('{"__proto__": {"x": 1}, "\\u0000": 2, "constructor": 3}') as unknown,
+        bare,
+        10: 'ten',
+        [Symbol('skipped')]: 1,
+      };
     },
   },
   {
@@ -229,12 +239,18 @@ export function describeValue(value: unknown): string {
     if (item instanceof Set) return `${kind}{${[...item].map(walk).join(', ')}}`;
     if (item instanceof Error) {
       const cause = Object.hasOwn(item, 'cause') ? `, cause ${walk(item.cause)}` : '';
-      const fields = [`name ${JSON.stringify(item.name)}`, `message ${JSON.stringify(item.message)}`, `stack ${JSON.stringify(item.stack)}`, `vf ${isVfError(item)}`];
+      const fields = [
+        `name ${JSON.stringify(item.name)}`,
+        `message ${JSON.stringify(item.message)}`,
+        `stack ${JSON.stringify(item.stack)}`,
+        `vf ${isVfError(item)}`,
+      ];
       const own = Object.keys(item).filter((key) => key !== 'message' && key !== 'stack' && key !== 'cause');
       const props = own.map((key) => `${JSON.stringify(key)}: ${walk((item as unknown as Record<string, unknown>)[key])}`);
       return `${errorClass(item)}(${fields.join(', ')}, own {${props.join(', ')}}${cause})`;
     }
-    if (item instanceof Number || item instanceof String || item instanceof Boolean || item instanceof BigInt) return `${kind}(${walk(item.valueOf())})`;
+    if (item instanceof Number || item instanceof String || item instanceof Boolean || item instanceof BigInt)
+      return `${kind}(${walk(item.valueOf())})`;
     // Duck-typed: a build may hold two copies of this module, hence of Point.
     const norm = (item as { norm?: unknown }).norm;
     const methods = typeof norm === 'function' ? `, norm ${String(norm.call(item))}` : '';
@@ -251,7 +267,17 @@ function digest(bytes: Buffer): string {
 
 /** The nearest class the model restores (standard errors and vf's own); subclasses of others arrive as these. */
 function errorClass(error: Error): string {
-  const restored = new Set(['Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError', 'VfError', 'ValueError']);
+  const restored = new Set([
+    'Error',
+    'EvalError',
+    'RangeError',
+    'ReferenceError',
+    'SyntaxError',
+    'TypeError',
+    'URIError',
+    'VfError',
+    'ValueError',
+  ]);
   for (let prototype = Object.getPrototypeOf(error); prototype !== null; prototype = Object.getPrototypeOf(prototype)) {
     const name = (prototype as { constructor?: { name?: string } }).constructor?.name;
     if (name !== undefined && restored.has(name) && Object.hasOwn(prototype, 'constructor')) return name;
