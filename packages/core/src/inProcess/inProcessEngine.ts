@@ -119,7 +119,9 @@ class InProcessMessenger extends MessengerBase {
 
   async publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> {
     // The same value model as across processes: checked and encoded here, in the sender, and each
-    // child gets its own copy, so a flow behaves alike on every engine.
+    // child gets its own copy, so a flow behaves alike on every engine (which, like this, send
+    // nothing, hence check nothing, for a node without children).
+    if (this.outputs.length === 0) return;
     const frames = encodeValue(value, this.spec.nodeName);
     const metadata = this.metadataFor(meta);
     for (const output of this.outputs) {
