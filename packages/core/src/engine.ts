@@ -31,7 +31,15 @@ export {
   type TransportSettings,
 } from './runtime/controlProtocol.js';
 export { forkSpawner, taskNodeArguments } from './runtime/forkSpawner.js';
-export { type AlignmentPolicy, EdgeBuffer, InputAligner } from './runtime/inputAligner.js';
+export {
+  type AlignmentPolicy,
+  EdgeBuffer,
+  InputAligner,
+  type ReleaseKind,
+  type ReleaseListener,
+  routeBySeq,
+  type SeqRoute,
+} from './runtime/inputAligner.js';
 export { type SrunLauncherOptions, srunLauncher } from './runtime/launchers/srunLauncher.js';
 export { type SshLauncherOptions, sshLauncher } from './runtime/launchers/sshLauncher.js';
 export { stdioTaskProcess } from './runtime/launchers/stdioTaskProcess.js';
@@ -41,5 +49,5 @@ export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine
 export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } from './runtime/taskLoop.js';
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { type CurveKeys, generateCurveKeys } from './transport/curve.js';
-export { ChildLink, ReplicaLink, ZmqMessenger } from './transport/zmqMessenger.js';
+export { ChildLink, ReplicaLink, routesBySeq, type SentMessage, ZmqMessenger } from './transport/zmqMessenger.js';
 export { DTYPES, type Dtype, decodeValue, encodeValue, joinValue, splitValue, WireError } from './wire/codec.js';

@@ -65,7 +65,6 @@ export const FlowValidationCode = {
   NotReplicable: 'NOT_REPLICABLE',
   InvalidFlowModule: 'INVALID_FLOW_MODULE',
   InvalidState: 'INVALID_STATE',
-  UnsupportedTopology: 'UNSUPPORTED_TOPOLOGY',
 } as const;
 export type FlowValidationCode = (typeof FlowValidationCode)[keyof typeof FlowValidationCode];
 

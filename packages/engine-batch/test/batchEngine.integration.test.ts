@@ -112,16 +112,6 @@ describe('BatchExecutionEngine', () => {
     expect(engine.pids).toEqual([]);
   });
 
-  it('rejects a replicated node fed by a replicated node with a clear error', async () => {
-    const flow = await Flow.load(flowUrl('unsupported'));
-    const engine = new BatchExecutionEngine();
-    const error = await flow.run(engine).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(FlowValidationError);
-    expect((error as FlowValidationError).code).toBe('UNSUPPORTED_TOPOLOGY');
-    expect((error as Error).message).toContain('"second"');
-    expect(engine.pids).toEqual([]);
-  });
-
   it('rejects invalid options', () => {
     expect(() => new BatchExecutionEngine({ queueSize: 0 })).toThrow(FlowValidationError);
     expect(() => new BatchExecutionEngine({ transport: 'udp' as 'tcp' })).toThrow(/transport/);

@@ -143,7 +143,6 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         `${this.constructor.name} runs each task in its own process, which rebuilds the flow from its module: create the flow with Flow.load(moduleUrl, params) from a module whose default export is defineFlow(...)`,
       );
     }
-    checkTopology(plan);
     checkPlacedNodes(this.constructor.name, this.options.placement, plan);
     const endpoints = this.#endpoints(plan);
     const curve = this.options.curve ? generateCurveKeys() : undefined;
@@ -413,23 +412,4 @@ function outcomeOf(task: LiveTask, flowFailed: boolean): TaskOutcome {
     if (!aborted) return { ...base, status: 'failed', error: task.error };
   }
   return base;
-}
-
-/**
- * Multi-process engines run a replicated node's tasks from a single sender, so that replicas take
- * work in order and their outputs can be put back in order. Not supported yet: a replicated node
- * with several parents, or fed by another replicated node.
- */
-function checkTopology(plan: ExecutionPlan): void {
-  for (const node of plan.nodes) {
-    if (node.nbTasks === 1) continue;
-    const parents = node.parents.map((index) => plan.nodes[index]);
-    if (parents.length > 1 || parents.some((parent) => (parent?.nbTasks ?? 1) > 1)) {
-      throw new FlowValidationError(
-        'UNSUPPORTED_TOPOLOGY',
-        `node "${node.name}" runs as ${node.nbTasks} tasks and is fed by ${parents.map((parent) => `"${parent?.name}" (${parent?.nbTasks} tasks)`).join(', ')}: multi-process engines need a replicated node to have one parent that runs as one task; put a one-task IdentityProcessor (or, for several parents, a JoinerProcessor) in between`,
-        { details: { node: node.name } },
-      );
-    }
-  }
 }

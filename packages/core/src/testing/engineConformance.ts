@@ -118,6 +118,23 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expectConserved(report, 'identity', 'sink');
     });
 
+    describe('replicated nodes anywhere (topology matrix)', () => {
+      const shapes = ['chain', 'replicatedJoin', 'joinThenReplicas', 'fanOut'] as const;
+      for (const shape of shapes) {
+        it(`${shape}: every item once, in order (realtime: strictly increasing), joins aligned`, { timeout }, async () => {
+          const out = join(dir, 'out.jsonl');
+          const out2 = join(dir, 'out2.jsonl');
+          const report = await runToEnd('topology', { shape, end: 149, out, out2 });
+          expect(report.error).toBeUndefined();
+          expect(report.status).toBe('completed');
+          expectDelivered(await lines(out), 149);
+          if (shape === 'fanOut') expectDelivered(await lines(out2), 149);
+          for (const node of report.nodes) expect(node.device).toHaveLength(node.tasks);
+          if (contract === 'batch') for (const node of report.nodes) expect(node.dropped).toBe(0);
+        });
+      }
+    });
+
     it('a one-task aggregator runs once over its inputs (batch: 0..40 ends at 820)', { timeout }, async () => {
       const out = join(dir, 'out.jsonl');
       const report = await runToEnd('aggregate', { end: 40, out });

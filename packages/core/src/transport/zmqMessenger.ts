@@ -1,7 +1,8 @@
 import * as zmq from 'zeromq';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
+import type { PlannedNode } from '../plan/executionPlan.js';
 import type { TaskInit } from '../runtime/controlProtocol.js';
-import { type AlignmentPolicy, InputAligner } from '../runtime/inputAligner.js';
+import { type AlignmentPolicy, InputAligner, type ReleaseKind, routeBySeq, type SeqRoute } from '../runtime/inputAligner.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { packHeader, splitValue, WireError } from '../wire/codec.js';
@@ -18,6 +19,26 @@ import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandle
  * the engine's queue policy ({@link ZmqMessenger.deliver}).
  */
 
+/** A data message as sent: its origin (for routing and re-sending) and its frames. */
+export interface SentMessage {
+  readonly seq: number;
+  readonly frames: Buffer[];
+}
+
+/**
+ * Whether the tasks feeding node `nodeIndex` route each message to one of its replicas by origin
+ * (`seq`, see {@link routeBySeq}) instead of to whichever replica has room. They must when the node
+ * runs as several tasks and has several senders — several parents (a join: each origin's inputs must
+ * meet at one replica) or a replicated parent — so that each replica knows which origins it gets
+ * and can take them in order. A replicated node with a single one-task sender is fed by room
+ * (dynamic load balancing); its sender keeps the order by construction.
+ */
+export function routesBySeq(nodes: readonly PlannedNode[], nodeIndex: number): boolean {
+  const node = nodes[nodeIndex];
+  if (node === undefined || node.nbTasks < 2) return false;
+  return node.parents.length > 1 || node.parents.some((parent) => (nodes[parent]?.nbTasks ?? 1) > 1);
+}
+
 /** One task of a child node, seen from the publisher: its socket and the credit it granted. */
 export class ReplicaLink {
   credit = 0;
@@ -32,7 +53,7 @@ export class ReplicaLink {
    * `restartOnFailure`: messages sent and not yet released, oldest first. The receiver hands room
    * back in the order it got them, so each credit confirms the oldest; these are what a death re-sends.
    */
-  readonly unconfirmed: Buffer[][] | undefined;
+  readonly unconfirmed: SentMessage[] | undefined;
   #outbox: Buffer[] = [];
   #sending = false;
   #failure: Error | undefined;
@@ -84,11 +105,27 @@ export class ChildLink {
   readonly replicas: readonly ReplicaLink[];
   readonly nodeName: string;
   readonly creditArrived = new Notifier();
+  /** `room`: any replica with credit takes the next message. `seq`: its origin picks the replica ({@link routesBySeq}). */
+  readonly routing: 'room' | 'seq';
   #next = 0;
 
-  constructor(nodeName: string, replicas: readonly ReplicaLink[]) {
+  constructor(nodeName: string, replicas: readonly ReplicaLink[], routing: 'room' | 'seq' = 'room') {
     this.nodeName = nodeName;
     this.replicas = replicas;
+    this.routing = replicas.length > 1 ? routing : 'room';
+  }
+
+  /** The replica that must get origin `seq` (`seq` routing), whether or not it has credit now. */
+  replicaFor(seq: number): ReplicaLink | undefined {
+    const index = routeBySeq(seq, this.replicas.length, (candidate) => this.replicas[candidate]?.lost ?? true);
+    return index === undefined ? undefined : this.replicas[index];
+  }
+
+  /** Where the message of origin `seq` goes now: a replica with credit, or undefined (wait or keep it). */
+  pick(seq: number): ReplicaLink | undefined {
+    if (this.routing === 'room') return this.pickReplica();
+    const replica = this.replicaFor(seq);
+    return replica !== undefined && replica.credit > 0 ? replica : undefined;
   }
 
   /** A replica with credit, taken round-robin so that free replicas share the work; else undefined. */
@@ -124,11 +161,11 @@ export class ChildLink {
     const survivors = this.replicas.filter((replica) => !replica.lost);
     const orphans = lost.unconfirmed?.splice(0) ?? [];
     if (survivors.length === 0) return orphans.length === 0;
-    for (const [index, frames] of orphans.entries()) {
-      const replica = survivors[index % survivors.length] as ReplicaLink;
+    for (const [index, message] of orphans.entries()) {
+      const replica = (this.routing === 'seq' ? this.replicaFor(message.seq) : survivors[index % survivors.length]) as ReplicaLink;
       replica.credit -= 1;
-      replica.unconfirmed?.push(frames);
-      replica.enqueue(frames);
+      replica.unconfirmed?.push(message);
+      replica.enqueue(message.frames);
     }
     return true;
   }
@@ -165,8 +202,10 @@ export abstract class ZmqMessenger extends MessengerBase {
    * whatever a dead replica had not finished.
    */
   readonly #confirmsOutputs: boolean;
-  /** With {@link #confirmsOutputs}: the one task of the one parent node, whose room is handed back. */
-  readonly #confirmTo: number | undefined;
+  /** With {@link #confirmsOutputs}: the sender task of each message of the input set being taken. */
+  #takenFrom: number[] = [];
+  /** With {@link #confirmsOutputs}: per input set taken and not yet confirmed, oldest first, its senders. */
+  readonly #unconfirmedInputs: number[][] = [];
   #published = 0;
   #confirmed = 0;
   #fatal: Error | undefined;
@@ -184,8 +223,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#alignment = alignment;
     const node = init.nodes[init.task.nodeIndex];
     if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);
-    this.#confirmsOutputs = init.restartOnFailure && node.nbTasks > 1 && node.parents.length === 1;
-    this.#confirmTo = this.#confirmsOutputs ? init.tasks.find((candidate) => candidate.nodeIndex === node.parents[0])?.id : undefined;
+    this.#confirmsOutputs = init.restartOnFailure && node.nbTasks > 1 && node.parents.length > 0;
     if (node.parents.length > 0) {
       this.#inbound = new zmq.Router({
         linger: 0,
@@ -193,10 +231,14 @@ export abstract class ZmqMessenger extends MessengerBase {
         sendHighWaterMark: 0,
         ...curveServerOptions(init.transport.curve),
       });
+      const route: SeqRoute | undefined = routesBySeq(init.nodes, init.task.nodeIndex)
+        ? { replicas: node.nbTasks, index: init.task.taskIndex }
+        : undefined;
       this.#aligner = new InputAligner(
         node.parents.map((parent) => init.nodes[parent]?.nbTasks ?? 1),
-        (_parentIndex, envelope) => this.#release(envelope),
+        (_parentIndex, envelope, how) => this.#release(envelope, how),
         alignment,
+        route,
       );
     }
     signal.addEventListener('abort', () => this.#received.notify(), { once: true });
@@ -243,7 +285,7 @@ export abstract class ZmqMessenger extends MessengerBase {
         socket.connect(endpoints[childTask.id] as string);
         return new ReplicaLink(socket, childTask.id, keepsUnconfirmed);
       });
-      const link = new ChildLink(nodes[childIndex]?.name ?? String(childIndex), replicas);
+      const link = new ChildLink(nodes[childIndex]?.name ?? String(childIndex), replicas, routesBySeq(nodes, childIndex) ? 'seq' : 'room');
       this.children.push(link);
       for (const replica of replicas) {
         replica.enqueue([packHeader(['h', task.id])]);
@@ -256,13 +298,13 @@ export abstract class ZmqMessenger extends MessengerBase {
    * Sends one encoded data message to one task of `link`'s node. Called only by the publisher.
    * Batch waits for credit; realtime keeps only the freshest message until credit comes.
    */
-  protected abstract deliver(link: ChildLink, frames: Buffer[]): Promise<void>;
+  protected abstract deliver(link: ChildLink, message: SentMessage): Promise<void>;
 
   /** Sends to a replica, spending one credit. For {@link deliver} implementations. */
-  protected async sendTo(replica: ReplicaLink, frames: Buffer[]): Promise<void> {
+  protected async sendTo(replica: ReplicaLink, message: SentMessage): Promise<void> {
     replica.credit -= 1;
-    replica.unconfirmed?.push(frames);
-    replica.enqueue(frames);
+    replica.unconfirmed?.push(message);
+    replica.enqueue(message.frames);
   }
 
   /** Waits until some replica of `link` grants credit (rejects with AbortedError on abort). */
@@ -279,7 +321,7 @@ export abstract class ZmqMessenger extends MessengerBase {
       ...frames,
     ];
     if (this.#fatal !== undefined) throw this.#fatal;
-    for (const link of this.children) await this.deliver(link, message);
+    for (const link of this.children) await this.deliver(link, { seq: m.seq, frames: message });
     if (this.#confirmsOutputs) {
       this.#published += 1;
       this.#confirmOutputs();
@@ -359,7 +401,11 @@ export abstract class ZmqMessenger extends MessengerBase {
     const newly = Math.min(confirmable, this.#published) - this.#confirmed;
     if (newly <= 0) return;
     this.#confirmed += newly;
-    if (this.#confirmTo !== undefined) this.#grant(this.#confirmTo, newly, true);
+    const rooms = new Map<number, number>();
+    for (const senders of this.#unconfirmedInputs.splice(0, newly)) {
+      for (const taskId of senders) rooms.set(taskId, (rooms.get(taskId) ?? 0) + 1);
+    }
+    for (const [taskId, count] of rooms) this.#grant(taskId, count, true);
   }
 
   protected nextInput(): Promise<InputSet> {
@@ -421,6 +467,11 @@ export abstract class ZmqMessenger extends MessengerBase {
       if (this.#fatal !== undefined) throw this.#fatal;
       if (this.signal.aborted) throw new AbortedError();
       const result = attempt(aligner);
+      if (this.#takenFrom.length > 0) {
+        // The messages of the set just taken: their room goes back when its output is confirmed.
+        this.#unconfirmedInputs.push(this.#takenFrom);
+        this.#takenFrom = [];
+      }
       if (result !== undefined) {
         this.#flushCredits(false);
         return result;
@@ -490,11 +541,13 @@ export abstract class ZmqMessenger extends MessengerBase {
     return next;
   }
 
-  #release(envelope: Envelope): void {
+  #release(envelope: Envelope, how: ReleaseKind): void {
     const taskId = this.#senderOf.get(envelope);
-    // Confirming outputs: the room goes back once the output is released downstream, not now.
-    if (taskId === undefined || this.#confirmsOutputs) return;
-    this.#pendingCredit.set(taskId, (this.#pendingCredit.get(taskId) ?? 0) + 1);
+    if (taskId === undefined) return;
+    // Confirming outputs: a taken message's room goes back once its output is released downstream,
+    // not now; one that makes no output (a duplicate, an unmatched tail) gives its room back at once.
+    if (this.#confirmsOutputs && how === 'taken') this.#takenFrom.push(taskId);
+    else this.#pendingCredit.set(taskId, (this.#pendingCredit.get(taskId) ?? 0) + 1);
   }
 
   #flushCredits(all: boolean): void {
