@@ -32,7 +32,8 @@ class Unpair extends ProcessorNode<[number, number], number> {
 export default defineFlow((params: { shape: TopologyShape; end: number; out: string; out2?: string; maxDelayMs?: number }) => {
   const delay = params.maxDelayMs ?? 2;
   const numbers = new IntProducer(0, params.end, { name: 'numbers' });
-  const sink = (parent: ProcessorNode<never, number>, name = 'sink', out = params.out) => new FileAppenderConsumer(out, { name }).from(parent);
+  const sink = (parent: ProcessorNode<never, number>, name = 'sink', out = params.out) =>
+    new FileAppenderConsumer(out, { name }).from(parent);
   switch (params.shape) {
     case 'chain': {
       const first = new DelayedIdentity(delay, undefined, { name: 'first', nbTasks: 2 }).from(numbers);
