@@ -129,6 +129,11 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
           expect(report.status).toBe('completed');
           expectDelivered(await lines(out), 149);
           if (shape === 'fanOut') expectDelivered(await lines(out2), 149);
+          if (shape === 'chain') {
+            expectConserved(report, 'numbers', 'first');
+            expectConserved(report, 'first', 'second');
+            expectConserved(report, 'second', 'sink');
+          }
           for (const node of report.nodes) expect(node.device).toHaveLength(node.tasks);
           if (contract === 'batch') for (const node of report.nodes) expect(node.dropped).toBe(0);
         });
