@@ -118,10 +118,11 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expectConserved(report, 'identity', 'sink');
     });
 
+    // Up to 11 tasks per flow: start-up alone takes a while on a busy machine, hence the longer timeout.
     describe('replicated nodes anywhere (topology matrix)', () => {
       const shapes = ['chain', 'replicatedJoin', 'joinThenReplicas', 'fanOut'] as const;
       for (const shape of shapes) {
-        it(`${shape}: every item once, in order (realtime: strictly increasing), joins aligned`, { timeout }, async () => {
+        it(`${shape}: every item once, in order (realtime: strictly increasing), joins aligned`, { timeout: timeout * 2 }, async () => {
           const out = join(dir, 'out.jsonl');
           const out2 = join(dir, 'out2.jsonl');
           const report = await runToEnd('topology', { shape, end: 149, out, out2 });
