@@ -187,6 +187,27 @@ describe('Flow.load', () => {
     expect(error.details.path).toBe(path);
   });
 
+  it('rejects circular params with INVALID_OPTION naming where the cycle closes', async () => {
+    const params: Record<string, unknown> = { video: { path: 'in.mp4' } };
+    (params.video as Record<string, unknown>).owner = params;
+    const error = await expectRejection(Flow.load(linearFixture, params), 'INVALID_OPTION');
+    expect(error.message).toBe('flow params must be JSON-serialisable: params.video.owner is circular (it contains itself)');
+    expect(error.details.path).toBe('params.video.owner');
+  });
+
+  it('rejects params nested 20,000 deep with INVALID_OPTION (JSON cannot carry them to the tasks)', async () => {
+    let params: unknown = 0;
+    for (let depth = 0; depth < 20_000; depth++) params = { next: params };
+    const error = await expectRejection(Flow.load(linearFixture, params), 'INVALID_OPTION');
+    expect(error.message).toMatch(/nested deeper than 1000 levels/);
+  });
+
+  it('accepts the same object twice in params when it is not circular', async () => {
+    const shared = { end: 3 };
+    const flow = await Flow.load(linearFixture, { ...shared, out: join(dir, 'unused.jsonl'), copies: [shared, shared] });
+    expect(flow).toBeInstanceOf(Flow);
+  });
+
   it('checks params before importing the module', async () => {
     await expectRejection(Flow.load(join(dir, 'missing.mjs'), { fn: () => 0 }), 'INVALID_OPTION');
   });

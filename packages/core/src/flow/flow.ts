@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { cpuOnlyAllocator, type DeviceAllocator } from '../contracts/deviceAllocator.js';
 import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
-import { deserializeError, FlowValidationError, TaskFailedError } from '../errors.js';
+import { FlowValidationError, taskFailureOf } from '../errors.js';
 import { type FlowGraph, validateGraph } from '../graph/validateGraph.js';
 import type { ConsumerNode } from '../nodes/consumerNode.js';
 import type { Node } from '../nodes/node.js';
@@ -69,8 +69,8 @@ export class Flow {
     const url = toModuleUrl(moduleUrl);
     const nonJson = findNonJson(params ?? null);
     if (nonJson !== undefined) {
-      throw new FlowValidationError('INVALID_OPTION', `flow params must be JSON-serialisable: ${nonJson} is not`, {
-        details: { path: nonJson },
+      throw new FlowValidationError('INVALID_OPTION', `flow params must be JSON-serialisable: ${nonJson.path} ${nonJson.problem}`, {
+        details: { path: nonJson.path },
       });
     }
     let module: { default?: unknown };
@@ -175,16 +175,8 @@ export class Flow {
       this.#state = 'finished';
     }
     const durationMs = performance.now() - this.#startedAt;
-    const failed = outcomes.find((outcome) => outcome.status === 'failed');
     const stopped = this.#stopRequested || outcomes.some((outcome) => outcome.status === 'stopped');
-    const error =
-      failed === undefined
-        ? undefined
-        : new TaskFailedError(
-            failed.nodeName,
-            failed.taskIndex,
-            failed.error === undefined ? 'unknown failure' : deserializeError(failed.error),
-          );
+    const error = taskFailureOf(outcomes);
     return buildReport({
       status: error !== undefined ? 'failed' : stopped ? 'stopped' : 'completed',
       ...(error === undefined ? {} : { error }),
