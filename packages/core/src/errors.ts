@@ -66,6 +66,7 @@ export const FlowValidationCode = {
   InvalidFlowModule: 'INVALID_FLOW_MODULE',
   InvalidState: 'INVALID_STATE',
   UnsupportedTopology: 'UNSUPPORTED_TOPOLOGY',
+  InAnotherFlow: 'IN_ANOTHER_FLOW',
 } as const;
 export type FlowValidationCode = (typeof FlowValidationCode)[keyof typeof FlowValidationCode];
 

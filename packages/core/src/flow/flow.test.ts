@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceAllocator } from '../contracts/deviceAllocator.js';
+import type { ExecutionEngine } from '../contracts/engine.js';
 import { AllocationError, FlowValidationError, isVfError } from '../errors.js';
 import { InProcessEngine } from '../inProcess/inProcessEngine.js';
 import { IntProducer } from '../library/intProducer.js';
@@ -11,7 +12,7 @@ import { ConsumerNode } from '../nodes/consumerNode.js';
 import { ProcessorNode } from '../nodes/processorNode.js';
 import { ProducerNode } from '../nodes/producerNode.js';
 import { defineFlow, isFlowDefinition } from './defineFlow.js';
-import { Flow } from './flow.js';
+import { Flow, type RunOptions } from './flow.js';
 
 const linearFixture = new URL('../testing/flows/linear.ts', import.meta.url);
 
@@ -90,6 +91,19 @@ describe('Flow lifecycle', () => {
     await expectRejection(flow.run(new InProcessEngine()), 'INVALID_STATE');
     await first;
     expect((await flow.join()).status).toBe('completed');
+  });
+
+  it('run() with something that is not an engine, or bad run options, rejects with INVALID_OPTION; the flow can still run', async () => {
+    const { flow, sink } = tinyFlow();
+    const error = await expectRejection(flow.run({} as ExecutionEngine), 'INVALID_OPTION');
+    expect(error.message).toMatch(/^flow\.run\(\): the engine must be an ExecutionEngine .*allocateAndRunTasks/);
+    expect(error.details).toMatchObject({ option: 'engine' });
+    await expectRejection(flow.run(undefined as unknown as ExecutionEngine), 'INVALID_OPTION');
+    await expectRejection(flow.run(new InProcessEngine(), { handleSigint: 'no' } as unknown as RunOptions), 'INVALID_OPTION');
+    await expectRejection(flow.run(new InProcessEngine(), { deviceAllocator: {} } as unknown as RunOptions), 'INVALID_OPTION');
+    await flow.run(new InProcessEngine());
+    expect((await flow.join()).status).toBe('completed');
+    expect(sink.items).toEqual([0, 1, 2]);
   });
 
   it('join() returns the same report when called twice', async () => {

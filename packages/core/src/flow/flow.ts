@@ -4,9 +4,10 @@ import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
 import { FlowValidationError, taskFailureOf } from '../errors.js';
 import { type FlowGraph, validateGraph } from '../graph/validateGraph.js';
 import type { ConsumerNode } from '../nodes/consumerNode.js';
-import type { Node } from '../nodes/node.js';
+import type { FlowMembership, Node } from '../nodes/node.js';
 import type { ProducerNode } from '../nodes/producerNode.js';
 import { buildExecutionPlan, type ExecutionPlan, type FlowSource } from '../plan/executionPlan.js';
+import { checkRunArguments } from './checkRunArguments.js';
 import { findNonJson, isFlowDefinition } from './defineFlow.js';
 import { buildLiveStats, type LiveStats } from './liveStats.js';
 import { buildReport, type FlowReport } from './report.js';
@@ -59,6 +60,14 @@ export class Flow {
   /** Validates the graph; throws {@link FlowValidationError} naming the offending nodes. */
   constructor(producers: readonly ProducerNode[], consumers: readonly ConsumerNode[]) {
     this.graph = validateGraph(producers, consumers);
+    // The nodes are this flow's until it finishes: another flow taking them would change its graph.
+    const finished = () => this.#state === 'finished';
+    const membership: FlowMembership = {
+      get active() {
+        return !finished();
+      },
+    };
+    for (const node of this.graph.nodes) node.joinFlow(membership);
   }
 
   /**
@@ -107,6 +116,7 @@ export class Flow {
    * `AllocationError` / `FlowValidationError` before anything starts when that is impossible.
    */
   async run(engine: ExecutionEngine, options: RunOptions = {}): Promise<void> {
+    checkRunArguments(engine, options);
     if (this.#state !== 'ready') {
       throw new FlowValidationError('INVALID_STATE', 'this flow has already been run; build a new one (Flow.load) for another run');
     }
