@@ -118,7 +118,11 @@ export interface TaskEnding {
 export function taskFailureOf(outcomes: readonly TaskEnding[]): TaskFailedError | undefined {
   const failed = outcomes.find((outcome) => outcome.status === 'failed');
   if (failed === undefined) return undefined;
-  return new TaskFailedError(failed.nodeName, failed.taskIndex, failed.error === undefined ? 'unknown failure' : deserializeError(failed.error));
+  return new TaskFailedError(
+    failed.nodeName,
+    failed.taskIndex,
+    failed.error === undefined ? 'unknown failure' : deserializeError(failed.error),
+  );
 }
 
 /** True for any vf error, including one rebuilt from another process or another copy of vf. */

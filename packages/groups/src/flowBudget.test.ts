@@ -62,7 +62,11 @@ describe('flows as operations', () => {
 
   it('returns the failed report of a flow whose node fails in open(), as of any other failure', async () => {
     const openFails = new URL('../../core/src/testing/flows/openFails.ts', import.meta.url);
-    const report = await runFlowWithBudget(openFails, { out: join(dir, 'out.jsonl'), closeLog: join(dir, 'close.log') }, flowBudget({ np: 4, ngpu: 0 }, {}));
+    const report = await runFlowWithBudget(
+      openFails,
+      { out: join(dir, 'out.jsonl'), closeLog: join(dir, 'close.log') },
+      flowBudget({ np: 4, ngpu: 0 }, {}),
+    );
     expect(report.status).toBe('failed');
     expect(report.error?.nodeName).toBe('loader');
   });

@@ -67,7 +67,9 @@ export function findNonJson(value: unknown, path = 'params', enclosing = new Set
   }
   enclosing.add(value);
   try {
-    const entries = Array.isArray(value) ? value.map((item, index) => [`${path}[${index}]`, item] as const) : Object.entries(value).map(([key, item]) => [`${path}.${key}`, item] as const);
+    const entries = Array.isArray(value)
+      ? value.map((item, index) => [`${path}[${index}]`, item] as const)
+      : Object.entries(value).map(([key, item]) => [`${path}.${key}`, item] as const);
     for (const [itemPath, item] of entries) {
       const found = findNonJson(item, itemPath, enclosing);
       if (found !== undefined) return found;

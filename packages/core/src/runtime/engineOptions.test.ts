@@ -35,14 +35,17 @@ describe('process engine options', () => {
     });
   });
 
-  it.each(['readyTimeoutMs', 'killGraceMs', 'stopTimeoutMs'])('%s over 2^31-1 ms (which Node would fire after 1 ms) is refused', (option) => {
-    const error = refusal(() => resolve({ [option]: 3e9 }), option);
-    expect(error.message).toBe(
-      `TestEngine: ${option} must be a number of ms from 0 to 2147483647 (about 24.8 days, the longest a Node timer can wait), got 3000000000`,
-    );
-    expect(resolve({ [option]: MAX_TIMEOUT_MS })[option as 'readyTimeoutMs']).toBe(MAX_TIMEOUT_MS);
-    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5000', null]) refusal(() => resolve({ [option]: bad }), option);
-  });
+  it.each(['readyTimeoutMs', 'killGraceMs', 'stopTimeoutMs'])(
+    '%s over 2^31-1 ms (which Node would fire after 1 ms) is refused',
+    (option) => {
+      const error = refusal(() => resolve({ [option]: 3e9 }), option);
+      expect(error.message).toBe(
+        `TestEngine: ${option} must be a number of ms from 0 to 2147483647 (about 24.8 days, the longest a Node timer can wait), got 3000000000`,
+      );
+      expect(resolve({ [option]: MAX_TIMEOUT_MS })[option as 'readyTimeoutMs']).toBe(MAX_TIMEOUT_MS);
+      for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5000', null]) refusal(() => resolve({ [option]: bad }), option);
+    },
+  );
 
   it.each([
     ['queueSize', 0],

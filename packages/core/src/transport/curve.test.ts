@@ -1,6 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import { type CurveKeys, curveClientOptions, curveServerOptions, generateCurveKeys, startZapHandler, type ZapHandler, z85Decode } from './curve.js';
+import {
+  type CurveKeys,
+  curveClientOptions,
+  curveServerOptions,
+  generateCurveKeys,
+  startZapHandler,
+  type ZapHandler,
+  z85Decode,
+} from './curve.js';
 
 async function receiveWithin(socket: zmq.Router, ms: number): Promise<Buffer[] | undefined> {
   socket.receiveTimeout = ms;
@@ -92,7 +100,10 @@ describe('CURVE on the data path', () => {
       expect((await receiveWithin(routerA, 5_000))?.[1]?.toString()).toBe('to a');
       expect((await receiveWithin(routerB, 5_000))?.[1]?.toString()).toBe('to b');
       // Run b's tasks hold b's key pair, not a's: a's socket refuses them, and the refusal is a's alone.
-      void dealer({ curveServerKey: a.publicKey, curvePublicKey: b.publicKey, curveSecretKey: b.secretKey }, routerA.lastEndpoint as string).send('b into a');
+      void dealer(
+        { curveServerKey: a.publicKey, curvePublicKey: b.publicKey, curveSecretKey: b.secretKey },
+        routerA.lastEndpoint as string,
+      ).send('b into a');
       await until(() => (handlers[0]?.refused ?? 0) > 0, 10_000, 'the ZAP handler of run a to refuse run b');
       expect(handlers[1]?.refused).toBe(0);
       expect(await receiveWithin(routerA, 200)).toBeUndefined();

@@ -13,8 +13,9 @@ import { Mutex, sleep } from '../runtime/waiting.js';
  * the run.
  *
  * CURVE alone authenticates the server to the client; a server accepts any client that knows its
- * public key. So each task also runs a ZAP handler (ZeroMQ's authentication hook, RFC 27) that
- * admits only clients proving possession of the run's secret key: a peer that lacks it cannot
+ * public key. So each task also runs a ZAP handler (ZeroMQ's authentication hook, RFC 27; one per
+ * ZeroMQ context, shared by every run in the process) that admits only clients proving possession
+ * of the run's secret key: a peer that lacks it cannot
  * complete the handshake, whatever it knows of the public key. ZeroMQ drops a refused or malformed
  * handshake silently: nothing of such a peer ever reaches the task.
  */
@@ -165,7 +166,11 @@ async function answerZapRequests(socket: zmq.Router, keys: ReadonlyMap<string, A
   try {
     for await (const [routingId, delimiter, version, requestId, domain, _address, _identity, mechanism, clientKey] of socket) {
       const key = keys.get(domain?.toString() ?? '');
-      const ok = version?.toString() === '1.0' && mechanism?.toString() === 'CURVE' && key !== undefined && clientKey?.equals(key.clientKey) === true;
+      const ok =
+        version?.toString() === '1.0' &&
+        mechanism?.toString() === 'CURVE' &&
+        key !== undefined &&
+        clientKey?.equals(key.clientKey) === true;
       if (!ok && key !== undefined) key.refused += 1;
       const reply = [routingId, delimiter, '1.0', requestId, ok ? '200' : '400', ok ? 'OK' : 'not a task of this flow run', '', ''];
       await socket.send(reply as [Buffer, ...(Buffer | string)[]]);
