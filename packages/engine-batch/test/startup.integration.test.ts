@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flow, isVfError, TaskFailedError } from '@vf/core';
-import { forkSpawner, type Launcher, type Spawner } from '@vf/core/engine';
+import { forkSpawner, type Launcher, type Spawner, srunLauncher } from '@vf/core/engine';
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
@@ -76,6 +76,16 @@ describe('start-up faults (batch engine): nothing left behind, run() rejects wit
     expect((error as TaskFailedError).cause).toMatchObject({ code: 'SPAWN_FAILED' });
     expect((error as Error).message).toContain('a launcher whose machine is gone');
     expect(isProcessAlive(engine.pids[0] as number)).toBe(false);
+    expect(findLeftovers(engine)).toEqual([]);
+    expect((await flow.join()).status).toBe('failed');
+  });
+
+  it('a launcher whose command does not exist (it fails after spawn() returned)', { timeout: 60_000 }, async () => {
+    const launcher = srunLauncher({ address: reachableHost(), srun: join(dir, 'no-such-srun') });
+    const flow = await Flow.load(startupUrl, { out: join(dir, 'out.txt') });
+    const engine = new BatchExecutionEngine({ host: reachableHost(), placement: { relay: launcher }, killGraceMs: 500 });
+    const error = await rejectionOf(flow.run(engine));
+    expect(error).toMatchObject({ code: 'TASK_FAILED', nodeName: 'relay' });
     expect(findLeftovers(engine)).toEqual([]);
     expect((await flow.join()).status).toBe('failed');
   });
