@@ -116,5 +116,11 @@ describe('BatchExecutionEngine', () => {
     expect(() => new BatchExecutionEngine({ queueSize: 0 })).toThrow(FlowValidationError);
     expect(() => new BatchExecutionEngine({ transport: 'udp' as 'tcp' })).toThrow(/transport/);
     expect(() => new BatchExecutionEngine({ restartOnFailure: 'yes' as unknown as boolean })).toThrow(/restartOnFailure must be a boolean/);
+    // Node fires a timer over 2^31-1 ms after 1 ms: such a readyTimeoutMs failed every flow at once, such a stopTimeoutMs aborted every stop.
+    for (const option of ['readyTimeoutMs', 'killGraceMs', 'stopTimeoutMs'] as const) {
+      expect(() => new BatchExecutionEngine({ [option]: 3e9 })).toThrow(
+        expect.objectContaining({ code: 'INVALID_OPTION', details: { option, value: '3000000000' } }),
+      );
+    }
   });
 });

@@ -122,6 +122,7 @@ describe('RealtimeExecutionEngine under overload', () => {
   it('rejects a queueSize that is not a positive integer', () => {
     expect(() => new RealtimeExecutionEngine({ queueSize: 0 })).toThrow(FlowValidationError);
     expect(() => new RealtimeExecutionEngine({ queueSize: 1.5 })).toThrow(/queueSize must be a positive integer/);
+    expect(() => new RealtimeExecutionEngine({ stopTimeoutMs: 3e9 })).toThrow(/stopTimeoutMs must be a number of ms from 0 to 2147483647/);
     // Re-sending a dead replica's items would deliver stale data: a batch-only option.
     expect(() => new RealtimeExecutionEngine({ restartOnFailure: true } as never)).toThrow(/restartOnFailure is a batch option/);
   });

@@ -1,12 +1,13 @@
 import { pathToFileURL } from 'node:url';
 import { cpuOnlyAllocator, type DeviceAllocator } from '../contracts/deviceAllocator.js';
 import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
-import { deserializeError, FlowValidationError, TaskFailedError } from '../errors.js';
+import { FlowValidationError, taskFailureOf } from '../errors.js';
 import { type FlowGraph, validateGraph } from '../graph/validateGraph.js';
 import type { ConsumerNode } from '../nodes/consumerNode.js';
-import type { Node } from '../nodes/node.js';
+import type { FlowMembership, Node } from '../nodes/node.js';
 import type { ProducerNode } from '../nodes/producerNode.js';
 import { buildExecutionPlan, type ExecutionPlan, type FlowSource } from '../plan/executionPlan.js';
+import { checkRunArguments } from './checkRunArguments.js';
 import { findNonJson, isFlowDefinition } from './defineFlow.js';
 import { buildLiveStats, type LiveStats } from './liveStats.js';
 import { buildReport, type FlowReport } from './report.js';
@@ -59,6 +60,14 @@ export class Flow {
   /** Validates the graph; throws {@link FlowValidationError} naming the offending nodes. */
   constructor(producers: readonly ProducerNode[], consumers: readonly ConsumerNode[]) {
     this.graph = validateGraph(producers, consumers);
+    // The nodes are this flow's until it finishes: another flow taking them would change its graph.
+    const finished = () => this.#state === 'finished';
+    const membership: FlowMembership = {
+      get active() {
+        return !finished();
+      },
+    };
+    for (const node of this.graph.nodes) node.joinFlow(membership);
   }
 
   /**
@@ -69,8 +78,8 @@ export class Flow {
     const url = toModuleUrl(moduleUrl);
     const nonJson = findNonJson(params ?? null);
     if (nonJson !== undefined) {
-      throw new FlowValidationError('INVALID_OPTION', `flow params must be JSON-serialisable: ${nonJson} is not`, {
-        details: { path: nonJson },
+      throw new FlowValidationError('INVALID_OPTION', `flow params must be JSON-serialisable: ${nonJson.path} ${nonJson.problem}`, {
+        details: { path: nonJson.path },
       });
     }
     let module: { default?: unknown };
@@ -107,6 +116,7 @@ export class Flow {
    * `AllocationError` / `FlowValidationError` before anything starts when that is impossible.
    */
   async run(engine: ExecutionEngine, options: RunOptions = {}): Promise<void> {
+    checkRunArguments(engine, options);
     if (this.#state !== 'ready') {
       throw new FlowValidationError('INVALID_STATE', 'this flow has already been run; build a new one (Flow.load) for another run');
     }
@@ -175,16 +185,8 @@ export class Flow {
       this.#state = 'finished';
     }
     const durationMs = performance.now() - this.#startedAt;
-    const failed = outcomes.find((outcome) => outcome.status === 'failed');
     const stopped = this.#stopRequested || outcomes.some((outcome) => outcome.status === 'stopped');
-    const error =
-      failed === undefined
-        ? undefined
-        : new TaskFailedError(
-            failed.nodeName,
-            failed.taskIndex,
-            failed.error === undefined ? 'unknown failure' : deserializeError(failed.error),
-          );
+    const error = taskFailureOf(outcomes);
     return buildReport({
       status: error !== undefined ? 'failed' : stopped ? 'stopped' : 'completed',
       ...(error === undefined ? {} : { error }),

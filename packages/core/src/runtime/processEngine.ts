@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
-import type { Spawner, TaskProcess } from '../contracts/spawner.js';
-import { FlowValidationError, type SerializedError, serializeError } from '../errors.js';
+import type { Launcher, Spawner, TaskProcess } from '../contracts/spawner.js';
+import { FlowValidationError, type SerializedError, serializeError, taskFailureOf, VfError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { generateCurveKeys } from '../transport/curve.js';
 import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
-import { forkSpawner } from './forkSpawner.js';
-import { checkPlacedNodes, checkPlacement, type Placement, tcpBindEndpoint } from './placement.js';
+import { type ResolvedProcessEngineOptions, resolveProcessEngineOptions } from './engineOptions.js';
+import { checkPlacedNodes, type Placement, tcpBindEndpoint } from './placement.js';
 import { EMPTY_TASK_STATS } from './taskLoop.js';
 import { deferred } from './waiting.js';
 
@@ -84,7 +84,7 @@ interface LiveTask {
  * the ready handshake, stop, fail-fast, kill and clean-up, is here once.
  */
 export abstract class ProcessExecutionEngine implements ExecutionEngine {
-  protected readonly options: Required<Omit<ProcessEngineOptions, 'spawner'>> & { spawner: Spawner };
+  protected readonly options: ResolvedProcessEngineOptions;
   #tasks: LiveTask[] = [];
   #runDir: string | undefined;
   #endpointTable: readonly string[] | undefined;
@@ -94,41 +94,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   #finished: Promise<readonly TaskOutcome[]> | undefined;
 
   constructor(options: ProcessEngineOptions = {}) {
-    const queueSize = options.queueSize ?? 8;
-    if (!Number.isInteger(queueSize) || queueSize < 1) {
-      throw new FlowValidationError('INVALID_OPTION', `${new.target.name}: queueSize must be a positive integer, got ${String(queueSize)}`);
-    }
-    const { placement, transport, curve } = checkPlacement(new.target.name, options);
-    if (transport !== 'ipc' && transport !== 'tcp') {
-      throw new FlowValidationError('INVALID_OPTION', `${new.target.name}: transport must be 'ipc' or 'tcp', got ${String(transport)}`);
-    }
-    this.options = {
-      queueSize,
-      transport,
-      host: options.host ?? '127.0.0.1',
-      spawner: options.spawner ?? forkSpawner,
-      placement,
-      curve,
-      readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
-      killGraceMs: options.killGraceMs ?? 2_000,
-      stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
-      restartOnFailure: options.restartOnFailure ?? false,
-    };
-    if (typeof this.options.restartOnFailure !== 'boolean') {
-      throw new FlowValidationError(
-        'INVALID_OPTION',
-        `${new.target.name}: restartOnFailure must be a boolean, got ${String(options.restartOnFailure)}`,
-      );
-    }
-    for (const key of ['readyTimeoutMs', 'killGraceMs', 'stopTimeoutMs'] as const) {
-      const value = this.options[key];
-      if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
-        throw new FlowValidationError(
-          'INVALID_OPTION',
-          `${new.target.name}: ${key} must be a finite number of ms ≥ 0, got ${String(value)}`,
-        );
-      }
-    }
+    this.options = resolveProcessEngineOptions(new.target.name, options);
   }
 
   /** The messenger class every task of this engine uses (its queue policy). */
@@ -153,12 +119,13 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     const ready = deferred();
 
     for (const spec of plan.tasks) {
-      const child = (this.options.placement[spec.nodeName] ?? this.options.spawner).spawn({
-        taskId: spec.id,
-        label: `${spec.nodeName}[${spec.taskIndex}]`,
-        env: spec.env,
-        typescript,
-      });
+      // Once a task could not be started, the rest never will be: the run is failing.
+      if (this.#failed) {
+        this.#tasks.push(notStarted(spec));
+        continue;
+      }
+      const child = this.#spawn(spec, typescript);
+      if (child === undefined) continue;
       const exit = deferred();
       const task: LiveTask = {
         spec,
@@ -227,6 +194,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       child.onExit((code, signal) => {
         task.exited = true;
         if (task.outcome === undefined) {
+          // Killed because the flow had already failed: the failure is the other task's, not this one's.
+          if (this.#failed) task.error ??= { name: 'AbortedError', code: 'ABORTED', message: 'ended after the flow failed' };
           task.error ??= {
             name: 'TaskExitedError',
             message: `task process ${spec.nodeName}[${spec.taskIndex}] (pid ${String(child.pid)}) exited ${signal === null ? `with code ${String(code)}` : `on signal ${signal}`} before finishing`,
@@ -250,6 +219,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       this.#send(task, { v: 1, type: 'init', init });
     }
 
+    if (this.#failed) ready.resolve();
     const timeout = setTimeout(() => {
       for (const task of this.#tasks) {
         if (!task.ready)
@@ -263,7 +233,37 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     }, this.options.readyTimeoutMs);
     await ready.promise;
     clearTimeout(timeout);
-    if (!this.#failed) for (const task of this.#tasks) this.#send(task, { v: 1, type: 'start' });
+    if (this.#failed) {
+      // Nothing of a flow that failed to start outlives run(): every task has ended, the run directory is gone.
+      const outcomes = await this.joinTaskProcesses();
+      throw taskFailureOf(outcomes) ?? new VfError('START_FAILED', `${this.constructor.name}: the flow failed before it started`);
+    }
+    for (const task of this.#tasks) this.#send(task, { v: 1, type: 'start' });
+  }
+
+  /**
+   * Starts the process of one task; on failure (the spawner or launcher throws, or returns no task
+   * process) records it as the run's failure and returns undefined.
+   */
+  #spawn(spec: TaskSpec, typescript: boolean): TaskProcess | undefined {
+    const spawner: Spawner | Launcher = this.options.placement[spec.nodeName] ?? this.options.spawner;
+    const label = `${spec.nodeName}[${spec.taskIndex}]`;
+    try {
+      const child = spawner.spawn({ taskId: spec.id, label, env: spec.env, typescript });
+      if (!isTaskProcess(child)) {
+        throw new TypeError(`spawn() returned ${String(child)}, not a TaskProcess (pid, send, onMessage, onExit, kill)`);
+      }
+      return child;
+    } catch (error) {
+      const where = 'description' in spawner ? ` with ${String(spawner.description)}` : '';
+      const failure = new VfError('SPAWN_FAILED', `could not start task ${label}${where}: ${(error as Error)?.message ?? String(error)}`, {
+        cause: error,
+        details: { node: spec.nodeName, taskIndex: spec.taskIndex },
+      });
+      this.#tasks.push(notStarted(spec, serializeError(failure)));
+      this.#fail();
+      return undefined;
+    }
   }
 
   /** Process ids of this run's tasks, in task order (for monitoring and tests). */
@@ -382,6 +382,42 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     this.#runDir = mkdtempSync(join(tmpdir(), 'vf-'));
     return plan.tasks.map((task) => `ipc://${join(this.#runDir as string, `t${task.id}`)}`);
   }
+}
+
+/** A stand-in for the process of a task that was never started. */
+const NO_PROCESS: TaskProcess = {
+  pid: undefined,
+  send: () => false,
+  onMessage: () => undefined,
+  onExit: () => undefined,
+  kill: () => undefined,
+};
+
+/** A task whose process was never started: `error` when starting it failed, else the run failed first. */
+function notStarted(spec: TaskSpec, error?: SerializedError): LiveTask {
+  return {
+    spec,
+    process: NO_PROCESS,
+    ready: false,
+    exited: true,
+    lost: false,
+    outcome: undefined,
+    stats: undefined,
+    error,
+    exit: Promise.resolve(),
+  };
+}
+
+function isTaskProcess(value: unknown): value is TaskProcess {
+  const candidate = value as Partial<TaskProcess> | null | undefined;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.send === 'function' &&
+    typeof candidate.onMessage === 'function' &&
+    typeof candidate.onExit === 'function' &&
+    typeof candidate.kill === 'function'
+  );
 }
 
 /** A replica that died while the flow went on: its last reported counters, and why it ended. */

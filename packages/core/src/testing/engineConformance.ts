@@ -195,6 +195,24 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expect((await readFile(closeLog, 'utf8')).trim()).toBe('after');
     });
 
+    it('a node whose open() throws: run() rejects naming it, join() resolves, every close() runs', { timeout }, async () => {
+      const closeLog = join(dir, 'close.log');
+      const flow = await Flow.load(fixture('openFails'), { out: join(dir, 'out.jsonl'), closeLog });
+      const error = await flow.run(createEngine()).then(
+        () => undefined,
+        (rejection: unknown) => rejection,
+      );
+      expect(error).toBeInstanceOf(TaskFailedError);
+      expect((error as TaskFailedError).code).toBe('TASK_FAILED');
+      expect((error as TaskFailedError).nodeName).toBe('loader');
+      expect(String((error as TaskFailedError).cause)).toContain('model file missing');
+      const report = await flow.join();
+      expect(report.status).toBe('failed');
+      expect(report.error?.nodeName).toBe('loader');
+      const closed = (await readFile(closeLog, 'utf8')).split('\n').filter(Boolean).sort();
+      expect(closed).toEqual(['loader', 'numbers', 'sink']);
+    });
+
     it('a flow with a consumer-less branch still ends', { timeout }, async () => {
       const out = join(dir, 'out.jsonl');
       const report = await runToEnd('branch', { end: 49, out });

@@ -47,12 +47,12 @@ export default defineFlow((params: { shape: Shape; items: number; pidFile: strin
     const node = new Worker(params.pidFile, name, nbTasks);
     node.factor = factor;
     node.offset = offset;
-    return node.from(parent as ProcessorNode);
+    return node.from(parent as ProcessorNode<never, number>);
   };
-  const unpair = (nbTasks: number, doubled: ProcessorNode, shifted: ProcessorNode) =>
+  const unpair = (nbTasks: number, doubled: ProcessorNode<never, number>, shifted: ProcessorNode<never, number>) =>
     new Unpair(params.pidFile, 'unpair', nbTasks).from(doubled, shifted);
   const numbers = new IntProducer(0, params.items - 1, { name: 'numbers' });
-  let last: ProcessorNode;
+  let last: ProcessorNode<never, number>;
   switch (params.shape) {
     case 'chain':
       last = worker('second', 3, worker('first', 2, numbers));

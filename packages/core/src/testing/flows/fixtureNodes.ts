@@ -84,3 +84,10 @@ export class LoggedFileAppender extends FileAppenderConsumer<[unknown]> {
     recordClose(this.closeLog, this.name);
   }
 }
+
+/** Identity whose open() fails (a model file that is missing), and that records close(). */
+export class FailingOpen extends DelayedIdentity {
+  override open(): void {
+    throw new Error('model file missing');
+  }
+}
