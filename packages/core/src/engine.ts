@@ -42,4 +42,5 @@ export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } fro
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { type CurveKeys, generateCurveKeys } from './transport/curve.js';
 export { ChildLink, ReplicaLink, ZmqMessenger } from './transport/zmqMessenger.js';
+export { emitWarningOnce, forwardProcessWarnings, type WarningRecord } from './warnings.js';
 export { DTYPES, type Dtype, decodeValue, encodeValue, joinValue, splitValue, WireError } from './wire/codec.js';

@@ -6,6 +6,7 @@ import type { Spawner, TaskProcess } from '../contracts/spawner.js';
 import { FlowValidationError, type SerializedError, serializeError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { generateCurveKeys } from '../transport/curve.js';
+import { emitWarningOnce } from '../warnings.js';
 import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
 import { forkSpawner } from './forkSpawner.js';
 import { checkPlacedNodes, checkPlacement, type Placement, tcpBindEndpoint } from './placement.js';
@@ -207,6 +208,9 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
             break;
           case 'stats':
             task.stats = message.stats;
+            break;
+          case 'warning':
+            emitWarningOnce(message.warning.message, { type: message.warning.name, code: message.warning.code });
             break;
           case 'error':
             task.error ??= message.error;
