@@ -71,7 +71,7 @@ describe('FunctionProcessorNode', () => {
     const report = await flow.join();
     expect(report.status).toBe('failed');
     expect(report.error?.nodeName).toBe('picky');
-    expect((report.error?.cause as Error).message).toBe('three is not allowed');
+    expect((report.error?.cause as Error | undefined)?.message).toBe('three is not allowed');
   });
 
   it('takes the usual processor options and validates them', () => {
