@@ -4,7 +4,14 @@
  * input alignment). Semantics live here once; an engine chooses where tasks run and how queues behave.
  * @packageDocumentation
  */
-export { cpuOnlyAllocator, type Device, type DeviceAllocator, type DevicePlacement } from './contracts/deviceAllocator.js';
+export {
+  cpuOnlyAllocator,
+  type Device,
+  type DeviceAllocator,
+  type DevicePlacement,
+  defaultGpuAllocator,
+  registerDefaultGpuAllocator,
+} from './contracts/deviceAllocator.js';
 export type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats, TaskStatus } from './contracts/engine.js';
 export type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from './contracts/messenger.js';
 export type { Launcher, Spawner, SpawnRequest, TaskProcess } from './contracts/spawner.js';

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { cpuOnlyAllocator, type DeviceAllocator } from '../contracts/deviceAllocator.js';
+import type { DeviceAllocator } from '../contracts/deviceAllocator.js';
 import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
 import { deserializeError, FlowValidationError, TaskFailedError } from '../errors.js';
 import { type FlowGraph, validateGraph } from '../graph/validateGraph.js';
@@ -7,13 +7,18 @@ import type { ConsumerNode } from '../nodes/consumerNode.js';
 import type { Node } from '../nodes/node.js';
 import type { ProducerNode } from '../nodes/producerNode.js';
 import { buildExecutionPlan, type ExecutionPlan, type FlowSource } from '../plan/executionPlan.js';
+import { chooseAllocator, warnGpuTasksOnCpu } from './defaultAllocator.js';
 import { findNonJson, isFlowDefinition } from './defineFlow.js';
 import { buildLiveStats, type LiveStats } from './liveStats.js';
 import { buildReport, type FlowReport } from './report.js';
 
 /** Options of {@link Flow.run}. */
 export interface RunOptions {
-  /** Places tasks on devices. Default: everything on the CPU (`@vf/gpu` provides a GPU allocator). */
+  /**
+   * Places tasks on devices. Default: when a node asks for a GPU, the GPU allocator `@vf/gpu`
+   * registers when it is imported (else the CPU, with a `VF_GPU_ON_CPU` warning naming the nodes);
+   * otherwise everything on the CPU.
+   */
   readonly deviceAllocator?: DeviceAllocator;
   /** Treat SIGINT in this process as `flow.stop()` while the flow runs. Default true. */
   readonly handleSigint?: boolean;
@@ -112,7 +117,9 @@ export class Flow {
     }
     this.#state = 'starting';
     try {
-      this.#plan = await buildExecutionPlan(this.graph, options.deviceAllocator ?? cpuOnlyAllocator, this.#source);
+      const choice = chooseAllocator(this.graph.nodes, options.deviceAllocator);
+      this.#plan = await buildExecutionPlan(this.graph, choice.allocator, this.#source);
+      warnGpuTasksOnCpu(this.#plan, choice);
     } catch (error) {
       this.#state = 'ready';
       throw error;
