@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import type { DeviceAllocator } from '../contracts/deviceAllocator.js';
 import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
-import { deserializeError, FlowValidationError, TaskFailedError } from '../errors.js';
+import { deserializeError, FlowValidationError, isVfError, TaskFailedError } from '../errors.js';
 import { type FlowGraph, validateGraph } from '../graph/validateGraph.js';
 import type { ConsumerNode } from '../nodes/consumerNode.js';
 import type { Node } from '../nodes/node.js';
@@ -9,6 +9,7 @@ import type { ProducerNode } from '../nodes/producerNode.js';
 import { buildExecutionPlan, type ExecutionPlan, type FlowSource } from '../plan/executionPlan.js';
 import { chooseAllocator, warnGpuTasksOnCpu } from './defaultAllocator.js';
 import { findNonJson, isFlowDefinition } from './defineFlow.js';
+import { calledFromModule, importFlowModule } from './importFlowModule.js';
 import { buildLiveStats, type LiveStats } from './liveStats.js';
 import { buildReport, type FlowReport } from './report.js';
 
@@ -72,6 +73,8 @@ export class Flow {
    */
   static async load<TParams = unknown>(moduleUrl: string | URL, params?: TParams): Promise<Flow> {
     const url = toModuleUrl(moduleUrl);
+    // Before any await: the stack shows whether the module itself is the caller.
+    const selfLoad = calledFromModule(url);
     const nonJson = findNonJson(params ?? null);
     if (nonJson !== undefined) {
       throw new FlowValidationError('INVALID_OPTION', `flow params must be JSON-serialisable: ${nonJson} is not`, {
@@ -80,8 +83,9 @@ export class Flow {
     }
     let module: { default?: unknown };
     try {
-      module = (await import(url)) as { default?: unknown };
+      module = await importFlowModule(url, selfLoad);
     } catch (error) {
+      if (isVfError(error) && error.code === 'INVALID_FLOW_MODULE') throw error;
       throw new FlowValidationError('INVALID_FLOW_MODULE', `cannot import flow module ${url}: ${(error as Error).message}`, {
         cause: error,
       });
