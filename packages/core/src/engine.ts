@@ -4,7 +4,14 @@
  * input alignment). Semantics live here once; an engine chooses where tasks run and how queues behave.
  * @packageDocumentation
  */
-export { cpuOnlyAllocator, type Device, type DeviceAllocator, type DevicePlacement } from './contracts/deviceAllocator.js';
+export {
+  cpuOnlyAllocator,
+  type Device,
+  type DeviceAllocator,
+  type DevicePlacement,
+  defaultGpuAllocator,
+  registerDefaultGpuAllocator,
+} from './contracts/deviceAllocator.js';
 export type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats, TaskStatus } from './contracts/engine.js';
 export type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from './contracts/messenger.js';
 export type { Launcher, Spawner, SpawnRequest, TaskProcess } from './contracts/spawner.js';
@@ -50,4 +57,5 @@ export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } fro
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { type CurveKeys, generateCurveKeys } from './transport/curve.js';
 export { ChildLink, ReplicaLink, routesBySeq, type SentMessage, ZmqMessenger } from './transport/zmqMessenger.js';
+export { emitWarningOnce, forwardProcessWarnings, type WarningRecord } from './warnings.js';
 export { DTYPES, type Dtype, decodeValue, encodeValue, joinValue, splitValue, WireError } from './wire/codec.js';

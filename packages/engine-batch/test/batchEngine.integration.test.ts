@@ -104,6 +104,18 @@ describe('BatchExecutionEngine', () => {
     expectNothingLeft(engine);
   });
 
+  it('runs FunctionProcessorNodes (replicated, and a join) rebuilt from the flow module in every task', { timeout: 60_000 }, async () => {
+    const out = join(dir, 'out.jsonl');
+    const flow = await Flow.load(flowUrl('functions'), { end: 99, out, nbTasks: 2, offset: 1000 });
+    const engine = new BatchExecutionEngine({ queueSize: 4 });
+    await flow.run(engine);
+    const report = await flow.join();
+    expect(report.status).toBe('completed');
+    expect(await readLines(out)).toEqual(Array.from({ length: 100 }, (_, index) => `${index + 1000}:${index * index}`));
+    expect(report.nodes.find((node) => node.name === 'square')?.tasks).toBe(2);
+    expectNothingLeft(engine);
+  });
+
   it('rejects a flow built in place (no flow module) before starting anything', async () => {
     const numbers = new IntProducer(0, 3);
     const flow = new Flow([numbers], [new FileAppenderConsumer(join(dir, 'x')).from(numbers)]);

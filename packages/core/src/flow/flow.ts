@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { cpuOnlyAllocator, type DeviceAllocator } from '../contracts/deviceAllocator.js';
+import type { DeviceAllocator } from '../contracts/deviceAllocator.js';
 import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
 import { FlowValidationError, taskFailureOf } from '../errors.js';
 import { type FlowGraph, validateGraph } from '../graph/validateGraph.js';
@@ -8,13 +8,19 @@ import type { FlowMembership, Node } from '../nodes/node.js';
 import type { ProducerNode } from '../nodes/producerNode.js';
 import { buildExecutionPlan, type ExecutionPlan, type FlowSource } from '../plan/executionPlan.js';
 import { checkRunArguments } from './checkRunArguments.js';
+import { chooseAllocator, warnGpuTasksOnCpu } from './defaultAllocator.js';
 import { findNonJson, isFlowDefinition } from './defineFlow.js';
+import { calledFromModule, importFlowModule } from './importFlowModule.js';
 import { buildLiveStats, type LiveStats } from './liveStats.js';
 import { buildReport, type FlowReport } from './report.js';
 
 /** Options of {@link Flow.run}. */
 export interface RunOptions {
-  /** Places tasks on devices. Default: everything on the CPU (`@vf/gpu` provides a GPU allocator). */
+  /**
+   * Places tasks on devices. Default: when a node asks for a GPU, the GPU allocator `@vf/gpu`
+   * registers when it is imported (else the CPU, with a `VF_GPU_ON_CPU` warning naming the nodes);
+   * otherwise everything on the CPU.
+   */
   readonly deviceAllocator?: DeviceAllocator;
   /** Treat SIGINT in this process as `flow.stop()` while the flow runs. Default true. */
   readonly handleSigint?: boolean;
@@ -76,6 +82,8 @@ export class Flow {
    */
   static async load<TParams = unknown>(moduleUrl: string | URL, params?: TParams): Promise<Flow> {
     const url = toModuleUrl(moduleUrl);
+    // Before any await: the stack shows whether the module itself is the caller.
+    const selfLoad = calledFromModule(url);
     const nonJson = findNonJson(params ?? null);
     if (nonJson !== undefined) {
       throw new FlowValidationError('INVALID_OPTION', `flow params must be JSON-serialisable: ${nonJson.path} ${nonJson.problem}`, {
@@ -84,8 +92,9 @@ export class Flow {
     }
     let module: { default?: unknown };
     try {
-      module = (await import(url)) as { default?: unknown };
+      module = await importFlowModule(url, selfLoad);
     } catch (error) {
+      if (isVfError(error) && error.code === 'INVALID_FLOW_MODULE') throw error;
       throw new FlowValidationError('INVALID_FLOW_MODULE', `cannot import flow module ${url}: ${(error as Error).message}`, {
         cause: error,
       });
@@ -122,7 +131,9 @@ export class Flow {
     }
     this.#state = 'starting';
     try {
-      this.#plan = await buildExecutionPlan(this.graph, options.deviceAllocator ?? cpuOnlyAllocator, this.#source);
+      const choice = chooseAllocator(this.graph.nodes, options.deviceAllocator);
+      this.#plan = await buildExecutionPlan(this.graph, choice.allocator, this.#source);
+      warnGpuTasksOnCpu(this.#plan, choice);
     } catch (error) {
       this.#state = 'ready';
       throw error;

@@ -3,6 +3,7 @@ import type { TaskOutcome, TaskStats } from '../contracts/engine.js';
 import type { SerializedError } from '../errors.js';
 import type { FlowSource, PlannedNode, TaskSpec } from '../plan/executionPlan.js';
 import type { CurveKeys } from '../transport/curve.js';
+import type { WarningRecord } from '../warnings.js';
 
 /**
  * The control protocol between the host (the process that called `flow.run`) and each task
@@ -70,6 +71,8 @@ export type TaskMessage =
   | { readonly v: 1; readonly type: 'error'; readonly error: SerializedError }
   /** The task's counters so far, sent periodically while its loop runs (live monitoring). */
   | { readonly v: 1; readonly type: 'stats'; readonly stats: TaskStats }
+  /** A process warning emitted in the task; the host prints each distinct one once. */
+  | { readonly v: 1; readonly type: 'warning'; readonly warning: WarningRecord }
   | { readonly v: 1; readonly type: 'done'; readonly outcome: TaskOutcome };
 
 const serializedError: z.ZodType<SerializedError> = z.lazy(() =>
@@ -155,6 +158,11 @@ const taskMessage = z.discriminatedUnion('type', [
   z.object({ v: z.literal(1), type: z.literal('started') }),
   z.object({ v: z.literal(1), type: z.literal('error'), error: serializedError }),
   z.object({ v: z.literal(1), type: z.literal('stats'), stats: taskStats }),
+  z.object({
+    v: z.literal(1),
+    type: z.literal('warning'),
+    warning: z.object({ name: z.string(), message: z.string(), code: z.string().optional() }),
+  }),
   z.object({
     v: z.literal(1),
     type: z.literal('done'),

@@ -6,6 +6,7 @@ import type { Launcher, Spawner, TaskProcess } from '../contracts/spawner.js';
 import { FlowValidationError, type SerializedError, serializeError, taskFailureOf, VfError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { generateCurveKeys } from '../transport/curve.js';
+import { emitWarningOnce } from '../warnings.js';
 import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
 import { type ResolvedProcessEngineOptions, resolveProcessEngineOptions } from './engineOptions.js';
 import { checkPlacedNodes, type Placement, tcpBindEndpoint } from './placement.js';
@@ -173,6 +174,9 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
             break;
           case 'stats':
             task.stats = message.stats;
+            break;
+          case 'warning':
+            emitWarningOnce(message.warning.message, { type: message.warning.name, code: message.warning.code });
             break;
           case 'error':
             task.error ??= message.error;

@@ -7,7 +7,7 @@ import { ProcessorNode } from '../nodes/processorNode.js';
 import { ProducerNode } from '../nodes/producerNode.js';
 import type { TaskSpec } from '../plan/executionPlan.js';
 import { type Clock, systemClock } from './clock.js';
-import { isAborted, sleep } from './waiting.js';
+import { eventLoopWatch, isAborted, sleep } from './waiting.js';
 
 /** What {@link runTask} needs to run one task. */
 export interface TaskRunOptions {
@@ -115,6 +115,9 @@ async function runProducer(
         // Never burst to catch up: a camera that fell behind simply has fewer frames.
         due = Math.max(due + interval, clock.now());
       }
+      // A synchronous iterator, or a publish that never waits (realtime keeps the freshest
+      // message without credit), would otherwise never let credits or the stop request in.
+      if (eventLoopWatch.starving()) await eventLoopWatch.turn();
       if (messenger.checkForTermination() || signal.aborted) {
         stopped = true;
         break;

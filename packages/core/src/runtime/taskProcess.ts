@@ -4,6 +4,7 @@ import type { Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
 import type { ZmqMessenger } from '../transport/zmqMessenger.js';
+import { forwardProcessWarnings } from '../warnings.js';
 import { type ControlChannel, defaultControlChannel } from './controlChannel.js';
 import { type HostMessage, parseHostMessage, type TaskInit, type TaskMessage } from './controlProtocol.js';
 import { runTask } from './taskLoop.js';
@@ -21,6 +22,8 @@ type MessengerClass = new (init: TaskInit, signal: AbortSignal, isStopRequested:
  */
 export function runTaskProcess(channel: ControlChannel = defaultControlChannel()): void {
   const send = (message: TaskMessage) => channel.send(message);
+  // Every task would print the same warnings (the flow module runs in each): the host prints them once.
+  forwardProcessWarnings((warning) => send({ v: 1, type: 'warning', warning }));
   const abort = new AbortController();
   const stop = new AbortController();
   const start = deferred();

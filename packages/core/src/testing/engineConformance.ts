@@ -176,6 +176,36 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expect(closed).toEqual(['identity', 'identity', 'sink', 'ticker']);
     });
 
+    // A producer that never awaits must not starve its process: the stop request, credits and
+    // timers all need the event loop. (If it does starve an in-process engine, nothing in this
+    // process runs again, this test's timeout included: the run hangs instead of failing.)
+    for (const workMs of [0, 5]) {
+      it(`stop() ends a flow whose producer never awaits, into a ${workMs === 0 ? 'synchronous' : `${workMs} ms`} processor, within 3 s`, {
+        timeout,
+      }, async ({ annotate }) => {
+        const out = join(dir, 'out.jsonl');
+        const closeLog = join(dir, 'close.log');
+        const flow = await Flow.load(fixture('unpaced'), { out, closeLog, workMs });
+        await flow.run(createEngine());
+        const deadline = Date.now() + timeout / 2;
+        while ((await lines(out)).length < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        const stoppedAt = performance.now();
+        flow.stop();
+        const report = await flow.join();
+        const stopMs = performance.now() - stoppedAt;
+        await annotate(`stop() to join(): ${stopMs.toFixed(0)} ms`);
+        expect(report.status).toBe('stopped');
+        const delivered = (await lines(out)) as number[];
+        expect(delivered.length).toBeGreaterThanOrEqual(5);
+        if (contract === 'batch') expect(delivered).toEqual(Array.from({ length: delivered.length }, (_, index) => index));
+        else expectIncreasing(delivered);
+        // Bounded generously for a loaded machine; typically well under a second.
+        expect(stopMs).toBeLessThan(3000);
+        const closed = (await readFile(closeLog, 'utf8')).split('\n').filter(Boolean).sort();
+        expect(closed).toEqual(['identity', 'numbers', 'sink']);
+      });
+    }
+
     it('a throwing node fails the flow with TaskFailedError naming it, without hanging', { timeout }, async () => {
       const out = join(dir, 'out.jsonl');
       const closeLog = join(dir, 'close.log');
