@@ -41,6 +41,8 @@ export interface TaskInit {
   readonly restartOnFailure: boolean;
   /** Module and export of the engine's messenger class (the engine's queue policy). */
   readonly messenger: { readonly moduleUrl: string; readonly exportName: string };
+  /** Period of the task's `heartbeat` messages, in ms (a fifth of the engine's `livenessTimeoutMs`). */
+  readonly heartbeatMs: number;
 }
 
 /** Host → task. */
@@ -68,6 +70,12 @@ export type TaskMessage =
   | { readonly v: 1; readonly type: 'ready'; readonly pid: number }
   | { readonly v: 1; readonly type: 'started' }
   | { readonly v: 1; readonly type: 'error'; readonly error: SerializedError }
+  /**
+   * Proof of life from the task's heartbeat thread (see `runtime/liveness.ts`), every `heartbeatMs`
+   * even while the main thread is blocked: how long the main event loop has not turned, and whether
+   * the main thread is in node code (busy) rather than in the runtime.
+   */
+  | { readonly v: 1; readonly type: 'heartbeat'; readonly stalledMs: number; readonly inNode: boolean }
   /** The task's counters so far, sent periodically while its loop runs (live monitoring). */
   | { readonly v: 1; readonly type: 'stats'; readonly stats: TaskStats }
   | { readonly v: 1; readonly type: 'done'; readonly outcome: TaskOutcome };
@@ -138,6 +146,7 @@ const hostMessage = z.discriminatedUnion('type', [
       queueSize: z.number().int().positive(),
       restartOnFailure: z.boolean(),
       messenger: z.object({ moduleUrl: z.string(), exportName: z.string() }),
+      heartbeatMs: z.number().int().positive(),
     }),
   }),
   z.object({ v: z.literal(1), type: z.literal('start') }),
@@ -153,6 +162,7 @@ const taskMessage = z.discriminatedUnion('type', [
   z.object({ v: z.literal(1), type: z.literal('bound'), endpoint: z.string().optional() }),
   z.object({ v: z.literal(1), type: z.literal('ready'), pid: z.number().int() }),
   z.object({ v: z.literal(1), type: z.literal('started') }),
+  z.object({ v: z.literal(1), type: z.literal('heartbeat'), stalledMs: z.number().nonnegative(), inNode: z.boolean() }),
   z.object({ v: z.literal(1), type: z.literal('error'), error: serializedError }),
   z.object({ v: z.literal(1), type: z.literal('stats'), stats: taskStats }),
   z.object({
