@@ -23,6 +23,11 @@ export interface TransportSettings {
   readonly endpoints: readonly string[];
   /** The run's CURVE key pair when the data path is encrypted (see `transport/curve.ts`). */
   readonly curve?: CurveKeys;
+  /**
+   * The per-run secret (64 hex digits) with which a task proves, in its hello, that it belongs to
+   * the run (see `transport/helloProof.ts`). Only ever sent here, over the control channel.
+   */
+  readonly runSecret: string;
 }
 
 /** Everything a task process needs to run its task. */
@@ -125,6 +130,7 @@ const taskStats = z.object({
   processed: z.number(),
   proctimeTotalMs: z.number(),
   activeMs: z.number(),
+  rejected: z.number().optional(),
 });
 
 const z85Key = z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/);
@@ -142,6 +148,7 @@ const hostMessage = z.discriminatedUnion('type', [
         kind: z.enum(['ipc', 'tcp']),
         endpoints: z.array(z.string()),
         curve: z.object({ publicKey: z85Key, secretKey: z85Key }).optional(),
+        runSecret: z.string().regex(/^[0-9a-f]{64}$/),
       }),
       queueSize: z.number().int().positive(),
       restartOnFailure: z.boolean(),

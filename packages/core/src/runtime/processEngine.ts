@@ -6,6 +6,7 @@ import type { Spawner, TaskProcess } from '../contracts/spawner.js';
 import { FlowValidationError, type SerializedError, serializeError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { generateCurveKeys } from '../transport/curve.js';
+import { generateRunSecret } from '../transport/helloProof.js';
 import { systemClock } from './clock.js';
 import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
 import { forkSpawner } from './forkSpawner.js';
@@ -167,6 +168,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     checkPlacedNodes(this.constructor.name, this.options.placement, plan);
     const endpoints = this.#endpoints(plan);
     const curve = this.options.curve ? generateCurveKeys() : undefined;
+    const runSecret = generateRunSecret();
     const actualEndpoints: Array<string | undefined> = plan.tasks.map(() => undefined);
     let boundCount = 0;
     const typescript = /\.[mc]?tsx?$/.test(new URL(source.moduleUrl).pathname) || import.meta.url.endsWith('.ts');
@@ -273,7 +275,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         nodes: plan.nodes,
         tasks: plan.tasks,
         source,
-        transport: { kind: this.options.transport, endpoints, ...(curve === undefined ? {} : { curve }) },
+        transport: { kind: this.options.transport, endpoints, runSecret, ...(curve === undefined ? {} : { curve }) },
         queueSize: this.options.queueSize,
         restartOnFailure: this.options.restartOnFailure,
         messenger: this.messengerModule,

@@ -1,5 +1,5 @@
 import type { TaskOutcome, TaskStats, TaskStatus } from '../contracts/engine.js';
-import type { EdgeDrops, MessageMetadata, Messenger } from '../contracts/messenger.js';
+import type { MessageMetadata, Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { ConsumerNode } from '../nodes/consumerNode.js';
 import type { Node } from '../nodes/node.js';
@@ -72,7 +72,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
     meter.begin();
     const { onStats } = options;
     if (onStats !== undefined) {
-      ticker = setInterval(() => onStats(meter.stats(messenger.drops())), options.statsIntervalMs ?? STATS_INTERVAL_MS);
+      ticker = setInterval(() => onStats(meter.stats(messenger)), options.statsIntervalMs ?? STATS_INTERVAL_MS);
       ticker.unref();
     }
     if (node instanceof ProducerNode) status = await runProducer(node, spec, messenger, options.signal, meter, clock, inNode);
@@ -101,7 +101,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
     taskIndex: spec.taskIndex,
     device: spec.device,
     status,
-    stats: meter.stats(messenger.drops()),
+    stats: meter.stats(messenger),
   };
   return status === 'failed' ? { ...outcome, error: serializeError(failure) } : outcome;
 }
@@ -233,7 +233,9 @@ class TaskMeter {
     return { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt };
   }
 
-  stats(drops: readonly EdgeDrops[]): TaskStats {
+  stats(messenger: Pick<Messenger, 'drops' | 'rejected'>): TaskStats {
+    const drops = messenger.drops();
+    const rejected = messenger.rejected?.();
     const activeMs = this.#began === undefined ? 0 : (this.#ended ?? this.#clock.now()) - this.#began;
     return {
       received: this.received,
@@ -243,6 +245,7 @@ class TaskMeter {
       processed: this.processed,
       proctimeTotalMs: this.#proctimeTotal,
       activeMs,
+      ...(rejected === undefined ? {} : { rejected }),
     };
   }
 }
