@@ -167,6 +167,32 @@ describe('liveness (batch engine)', () => {
     expect(findLeftovers(engine)).toEqual([]);
   });
 
+  it('an event loop stuck outside node code (a callback that never returns) is unresponsive too', { timeout: 30_000 }, async () => {
+    const params = { ...endless(), stuckAt: 20 };
+    flow = await Flow.load(livenessUrl, params);
+    const engine = new BatchExecutionEngine({ livenessTimeoutMs: LIVENESS_MS, killGraceMs: KILL_GRACE_MS });
+    await flow.run(engine);
+    const report = await joinWithin(flow, 20_000);
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('worker');
+    const cause = report.error?.cause as { code?: string; message?: string } | undefined;
+    expect(cause?.code).toBe('TASK_UNRESPONSIVE');
+    expect(cause?.message).toMatch(/stuck outside node code/);
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it('livenessTimeoutMs is checked: a number of ms from 100 to 2^31 - 1', () => {
+    for (const livenessTimeoutMs of [0, 99, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '5000' as unknown as number]) {
+      expect(() => new BatchExecutionEngine({ livenessTimeoutMs })).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_OPTION',
+          message: expect.stringMatching(/livenessTimeoutMs must be a number of ms from 100/),
+        }),
+      );
+    }
+    expect(() => new BatchExecutionEngine({ livenessTimeoutMs: 100 })).not.toThrow();
+  });
+
   it('the report keeps the counters a SIGKILLed producer sent before it died', { timeout: 30_000 }, async () => {
     const params = endless();
     flow = await Flow.load(livenessUrl, params);

@@ -18,7 +18,8 @@ import type { Clock } from './clock.js';
  * `livenessTimeoutMs` (the whole process is stopped, or its machine or link is gone), or when its
  * heartbeats report a main thread stalled for longer than that **outside** node code (the runtime
  * itself is stuck). A main thread stalled inside node code is a busy node, never killed for it:
- * `stop()` and its `stopTimeoutMs` deal with nodes that never return.
+ * `stop()` and its `stopTimeoutMs` deal with nodes that never return. Callbacks a node leaves
+ * behind (timers, event handlers) run outside the mark: blocked there, the task counts as stuck.
  */
 
 /** Shortest `livenessTimeoutMs` accepted: heartbeats then leave every 20 ms. */

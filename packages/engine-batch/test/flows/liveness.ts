@@ -13,6 +13,11 @@ interface Params {
   /** When set, the worker computes synchronously (never yielding) for `busyMs` on item `busyAt`. */
   readonly busyAt?: number;
   readonly busyMs?: number;
+  /**
+   * When set, the worker leaves behind, on item `stuckAt`, a timer whose callback never returns:
+   * the event loop is stuck outside any call into the node (the runtime looks livelocked).
+   */
+  readonly stuckAt?: number;
   readonly out: string;
 }
 
@@ -40,6 +45,10 @@ class Worker extends ProcessorNode<[number], number> {
   }
 
   process(value: number): number {
+    if (value === this.params.stuckAt)
+      setTimeout(() => {
+        for (;;);
+      }, 0);
     if (value === this.params.busyAt) {
       const until = Date.now() + (this.params.busyMs ?? 0);
       while (Date.now() < until);
