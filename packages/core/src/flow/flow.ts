@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import type { DeviceAllocator } from '../contracts/deviceAllocator.js';
 import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
-import { FlowValidationError, taskFailureOf } from '../errors.js';
+import { FlowValidationError, isVfError, taskFailureOf } from '../errors.js';
 import { type FlowGraph, validateGraph } from '../graph/validateGraph.js';
 import type { ConsumerNode } from '../nodes/consumerNode.js';
 import type { FlowMembership, Node } from '../nodes/node.js';

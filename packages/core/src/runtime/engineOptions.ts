@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Spawner } from '../contracts/spawner.js';
 import { FlowValidationError } from '../errors.js';
 import { forkSpawner } from './forkSpawner.js';
+import { MIN_LIVENESS_TIMEOUT_MS } from './liveness.js';
 import { checkPlacement, type Placement } from './placement.js';
 
 /**
@@ -23,6 +24,7 @@ const REQUIREMENTS: Readonly<Record<string, string>> = {
   killGraceMs: TIMEOUT_REQUIREMENT,
   stopTimeoutMs: TIMEOUT_REQUIREMENT,
   restartOnFailure: 'must be a boolean',
+  livenessTimeoutMs: `must be a number of ms from ${MIN_LIVENESS_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`,
 };
 
 const timeoutMs = (defaultMs: number) => z.number().min(0).max(MAX_TIMEOUT_MS).default(defaultMs);
@@ -45,6 +47,7 @@ const processEngineOptionsSchema = z.object({
   killGraceMs: timeoutMs(2_000),
   stopTimeoutMs: timeoutMs(30_000),
   restartOnFailure: z.boolean().default(false),
+  livenessTimeoutMs: z.number().min(MIN_LIVENESS_TIMEOUT_MS).max(MAX_TIMEOUT_MS).default(10_000),
 });
 
 /** The options of `InProcessEngine`. */
@@ -64,6 +67,7 @@ export interface ResolvedProcessEngineOptions {
   readonly killGraceMs: number;
   readonly stopTimeoutMs: number;
   readonly restartOnFailure: boolean;
+  readonly livenessTimeoutMs: number;
 }
 
 /**

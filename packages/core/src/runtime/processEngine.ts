@@ -6,9 +6,12 @@ import type { Launcher, Spawner, TaskProcess } from '../contracts/spawner.js';
 import { FlowValidationError, type SerializedError, serializeError, taskFailureOf, VfError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { generateCurveKeys } from '../transport/curve.js';
+import { generateRunSecret } from '../transport/helloProof.js';
 import { emitWarningOnce } from '../warnings.js';
+import { systemClock } from './clock.js';
 import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
 import { type ResolvedProcessEngineOptions, resolveProcessEngineOptions } from './engineOptions.js';
+import { heartbeatPeriodMs, LivenessWatch } from './liveness.js';
 import { checkPlacedNodes, type Placement, tcpBindEndpoint } from './placement.js';
 import { EMPTY_TASK_STATS } from './taskLoop.js';
 import { deferred } from './waiting.js';
@@ -57,6 +60,15 @@ export interface ProcessEngineOptions {
    * when a one-task node dies, or when no replica of a node is left. Default false (fail fast).
    */
   readonly restartOnFailure?: boolean;
+  /**
+   * How long a running task may go unheard before the host takes it as unresponsive (stopped,
+   * frozen, its machine or link gone, its runtime stuck in a loop), kills it, and treats it as dead:
+   * the flow fails naming it (cause code `TASK_UNRESPONSIVE`), or under `restartOnFailure` a replica's
+   * work goes to the others. A node busy in a long synchronous `process()` is not unresponsive: the
+   * heartbeats come from a thread of their own (see `runtime/liveness.ts`). Default 10 000 ms; at
+   * least 100.
+   */
+  readonly livenessTimeoutMs?: number;
 }
 
 /** The module and export name of an engine's messenger class, imported by every task process. */
@@ -92,6 +104,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   #failed = false;
   #killTimer: NodeJS.Timeout | undefined;
   #stopTimer: NodeJS.Timeout | undefined;
+  #livenessTimer: NodeJS.Timeout | undefined;
   #finished: Promise<readonly TaskOutcome[]> | undefined;
 
   constructor(options: ProcessEngineOptions = {}) {
@@ -113,11 +126,17 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     checkPlacedNodes(this.constructor.name, this.options.placement, plan);
     const endpoints = this.#endpoints(plan);
     const curve = this.options.curve ? generateCurveKeys() : undefined;
+    const runSecret = generateRunSecret();
     const actualEndpoints: Array<string | undefined> = plan.tasks.map(() => undefined);
     let boundCount = 0;
     const typescript = /\.[mc]?tsx?$/.test(new URL(source.moduleUrl).pathname) || import.meta.url.endsWith('.ts');
     let readyCount = 0;
     const ready = deferred();
+    const liveness = new LivenessWatch<LiveTask>(this.options.livenessTimeoutMs, systemClock);
+    this.#livenessTimer = setInterval(() => {
+      for (const { key, reason } of liveness.check()) this.#unresponsive(key, reason);
+    }, heartbeatPeriodMs(this.options.livenessTimeoutMs));
+    this.#livenessTimer.unref();
 
     for (const spec of plan.tasks) {
       // Once a task could not be started, the rest never will be: the run is failing.
@@ -149,6 +168,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
           this.#fail();
           return;
         }
+        const stuck = liveness.heard(task, message.type === 'heartbeat' ? message : undefined);
+        if (stuck !== undefined) this.#unresponsive(task, stuck);
         switch (message.type) {
           case 'bound':
             if (actualEndpoints[spec.id] === undefined) {
@@ -171,6 +192,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
             break;
           case 'hello':
           case 'started':
+          case 'heartbeat':
             break;
           case 'stats':
             task.stats = message.stats;
@@ -183,6 +205,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
             this.#fail();
             break;
           case 'done':
+            liveness.forget(task);
             task.outcome = message.outcome;
             task.stats = message.outcome.stats;
             if (message.outcome.status === 'failed') this.#fail();
@@ -197,6 +220,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       });
       child.onExit((code, signal) => {
         task.exited = true;
+        liveness.forget(task);
         if (task.outcome === undefined) {
           // Killed because the flow had already failed: the failure is the other task's, not this one's.
           if (this.#failed) task.error ??= { name: 'AbortedError', code: 'ABORTED', message: 'ended after the flow failed' };
@@ -215,10 +239,11 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         nodes: plan.nodes,
         tasks: plan.tasks,
         source,
-        transport: { kind: this.options.transport, endpoints, ...(curve === undefined ? {} : { curve }) },
+        transport: { kind: this.options.transport, endpoints, runSecret, ...(curve === undefined ? {} : { curve }) },
         queueSize: this.options.queueSize,
         restartOnFailure: this.options.restartOnFailure,
         messenger: this.messengerModule,
+        heartbeatMs: heartbeatPeriodMs(this.options.livenessTimeoutMs),
       };
       this.#send(task, { v: 1, type: 'init', init });
     }
@@ -323,6 +348,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     await Promise.all(this.#tasks.map((task) => task.exit));
     clearTimeout(this.#killTimer);
     clearTimeout(this.#stopTimer);
+    clearInterval(this.#livenessTimer);
     if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
     return this.#tasks.map((task) => (task.lost && !this.#failed ? lostOutcome(task) : outcomeOf(task, this.#failed)));
   }
@@ -360,6 +386,21 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     for (const task of this.#tasks) {
       if (neighbours.includes(task.spec.nodeIndex)) this.#send(task, { v: 1, type: 'peerLost', taskId: lost.spec.id });
     }
+  }
+
+  /**
+   * A task stopped answering (`livenessTimeoutMs`): it can handle no message, so it is killed at
+   * once; its exit then fails the flow or, for a replica under `restartOnFailure`, re-dispatches its work.
+   */
+  #unresponsive(task: LiveTask, reason: string): void {
+    // Once the flow fails, every task is aborted and then killed anyway.
+    if (task.exited || task.outcome !== undefined || this.#failed) return;
+    task.error ??= {
+      name: 'TaskUnresponsiveError',
+      code: 'TASK_UNRESPONSIVE',
+      message: `task ${task.spec.nodeName}[${task.spec.taskIndex}] (pid ${String(task.process.pid)}) is unresponsive: ${reason} (stopped, frozen, or its machine is unreachable), more than livenessTimeoutMs (${this.options.livenessTimeoutMs} ms); it was killed. A node computing for long is not unresponsive; raise livenessTimeoutMs for slow links`,
+    };
+    task.process.kill('SIGKILL');
   }
 
   /** Fail fast: ask every task to abort, and kill whatever is still alive after the grace period. */
@@ -438,13 +479,14 @@ function lostOutcome(task: LiveTask): TaskOutcome {
 }
 
 function outcomeOf(task: LiveTask, flowFailed: boolean): TaskOutcome {
+  // A task that died before `done` keeps the last counters it reported: its work did happen.
   const base = task.outcome ?? {
     taskId: task.spec.id,
     nodeName: task.spec.nodeName,
     taskIndex: task.spec.taskIndex,
     device: task.spec.device,
     status: 'aborted' as const,
-    stats: EMPTY_TASK_STATS,
+    stats: task.stats ?? EMPTY_TASK_STATS,
   };
   if (task.error !== undefined && (base.status !== 'failed' || base.error === undefined)) {
     // A task that reported an error, or died, is the failure; one that was merely aborted is not.

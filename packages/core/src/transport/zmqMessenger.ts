@@ -6,8 +6,9 @@ import { type AlignmentPolicy, InputAligner, type ReleaseKind, routeBySeq, type 
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { packHeader, splitValue, WireError } from '../wire/codec.js';
-import { parseEnvelope, parseFeedback } from '../wire/envelope.js';
+import { parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelope.js';
 import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandler } from './curve.js';
+import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } from './helloProof.js';
 
 /**
  * The data path over ZeroMQ: each task binds a ROUTER; each parent task connects a DEALER per child
@@ -57,6 +58,12 @@ export class ReplicaLink {
   #outbox: Buffer[] = [];
   #sending = false;
   #failure: Error | undefined;
+  /**
+   * The replica admitted this task (its proof checked, room granted). Until then only the handshake
+   * leaves: anything else (an end, which needs no credit) would arrive from an unproven peer, unread.
+   */
+  #admitted = false;
+  #held: Buffer[] = [];
 
   constructor(socket: zmq.Dealer, taskId: number, keepsUnconfirmed = false) {
     this.socket = socket;
@@ -67,6 +74,10 @@ export class ReplicaLink {
   /** Room from the replica: granted, or handed back for `count` released messages (which confirms the oldest sent). */
   addCredit(count: number, released: boolean): void {
     this.credit += count;
+    if (!this.#admitted) {
+      this.#admitted = true;
+      this.enqueue(this.#held.splice(0));
+    }
     if (!released) return;
     this.released += count;
     this.unconfirmed?.splice(0, count);
@@ -75,10 +86,13 @@ export class ReplicaLink {
   /**
    * Queues an envelope's frames; they leave in order, batched with whatever else queued while the
    * previous send was in flight. Bounded by credits (data) and by one end per stream.
+   * Before the replica admitted this task, only `handshake` frames leave; the rest wait.
    */
-  enqueue(frames: readonly Buffer[]): void {
+  enqueue(frames: readonly Buffer[], handshake = false): void {
     if (this.#failure !== undefined) throw this.#failure;
-    for (const frame of frames) this.#outbox.push(frame);
+    const queue = this.#admitted || handshake ? this.#outbox : this.#held;
+    for (const frame of frames) queue.push(frame);
+    if (queue === this.#held) return;
     // Leave now, not at the end of the event-loop turn: a node that computes synchronously may not
     // yield for a long time (or ever), and its outputs must not wait for it.
     if (!this.#sending) void this.#drain();
@@ -194,6 +208,10 @@ export abstract class ZmqMessenger extends MessengerBase {
   readonly #alignment: AlignmentPolicy;
   readonly #unsent = new Map<string, number>();
   readonly #isStopRequested: () => boolean;
+  /** Per inbound socket: mixed into the challenges, so that they differ from every other socket's. */
+  readonly #challengeSalt = generateChallengeSalt();
+  /** Messages refused unread from connections that did not prove they are tasks of this run. */
+  #rejected = 0;
   /** Parent tasks whose stream has ended (their end arrived, or they were lost). */
   readonly #endedSenders = new Set<number>();
   /**
@@ -275,8 +293,8 @@ export abstract class ZmqMessenger extends MessengerBase {
       const childTasks = tasks.filter((candidate) => candidate.nodeIndex === childIndex);
       const keepsUnconfirmed = this.init.restartOnFailure && childTasks.length > 1;
       const replicas = childTasks.map((childTask) => {
+        // No fixed routing id: a stranger taking it first would lock the real task out.
         const socket = new zmq.Dealer({
-          routingId: `t${task.id}`,
           linger: 5000,
           sendHighWaterMark: 0,
           receiveHighWaterMark: 0,
@@ -288,7 +306,7 @@ export abstract class ZmqMessenger extends MessengerBase {
       const link = new ChildLink(nodes[childIndex]?.name ?? String(childIndex), replicas, routesBySeq(nodes, childIndex) ? 'seq' : 'room');
       this.children.push(link);
       for (const replica of replicas) {
-        replica.enqueue([packHeader(['h', task.id])]);
+        replica.enqueue([packHeader(['h', task.id])], true);
         this.#loops.push(this.#creditLoop(link, replica));
       }
     }
@@ -420,6 +438,11 @@ export abstract class ZmqMessenger extends MessengerBase {
     return this.#isStopRequested();
   }
 
+  rejected(): number {
+    // Strangers refused in the CURVE handshake never got as far as a message: count them too.
+    return this.#rejected + (this.#zap?.refused ?? 0);
+  }
+
   drops(): readonly EdgeDrops[] {
     const { nodes, task } = this.init;
     const node = nodes[task.nodeIndex];
@@ -485,6 +508,10 @@ export abstract class ZmqMessenger extends MessengerBase {
   async #receiveLoop(socket: zmq.Router): Promise<void> {
     try {
       for await (const [routingId, ...frames] of socket) {
+        if (!this.#senders.has((routingId as Buffer).toString('latin1'))) {
+          this.#admit(routingId as Buffer, frames);
+          continue;
+        }
         try {
           // One multipart message may hold several envelopes: each says how many raw frames follow.
           let at = 0;
@@ -502,25 +529,56 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
   }
 
-  /** Accepts the envelope starting at `frames[at]`; returns the index of the next one. */
+  /**
+   * A message from a connection that has not proven it is a task of this run: only the handshake is
+   * read. A hello claiming a parent task not connected yet is answered with a challenge; a proof
+   * that answers it admits the connection as that task and grants it room. Anything else (a claim
+   * on a task already connected, a wrong proof, data, garbage) is dropped unread and counted:
+   * a stranger can neither feed this task nor fail the flow.
+   */
+  #admit(routingId: Buffer, frames: readonly Buffer[]): void {
+    let envelope: WireEnvelope | undefined;
+    try {
+      if (frames.length === 1) envelope = parseEnvelope(frames, 0).envelope;
+    } catch {
+      // refused below, like any other message of a stranger
+    }
+    const claim = envelope?.kind === 'hello' || envelope?.kind === 'proof' ? this.#parentTask(envelope.taskId) : undefined;
+    if (envelope === undefined || claim === undefined || this.#routingIds.has(claim.taskId)) {
+      this.#rejected += 1;
+      return;
+    }
+    const { runSecret } = this.init.transport;
+    const challenge = helloChallenge(runSecret, this.init.task.id, this.#challengeSalt, routingId);
+    if (envelope.kind === 'hello') {
+      this.#sendTo(routingId, packHeader(['n', challenge]));
+      return;
+    }
+    if (envelope.kind !== 'proof' || !verifyHelloProof(runSecret, this.init.task.id, claim.taskId, challenge, envelope.proof)) {
+      this.#rejected += 1;
+      return;
+    }
+    this.#senders.set(routingId.toString('latin1'), claim);
+    this.#routingIds.set(claim.taskId, Buffer.from(routingId));
+    // `freshest` grants one message more than it keeps: the newest arrival pushes the oldest out
+    // and its credit comes straight back, so a sender is never stuck holding fresher data.
+    this.#grant(claim.taskId, this.init.queueSize + (this.#alignment === 'freshest' ? 1 : 0), false);
+  }
+
+  /** Task `taskId` as a sender to this task (its parent node's index among this node's parents), if it is one. */
+  #parentTask(taskId: number): { taskId: number; parentIndex: number } | undefined {
+    const sender = this.init.tasks[taskId];
+    const parentIndex = sender === undefined ? -1 : (this.init.nodes[this.init.task.nodeIndex]?.parents.indexOf(sender.nodeIndex) ?? -1);
+    return sender === undefined || parentIndex < 0 ? undefined : { taskId, parentIndex };
+  }
+
+  /** Accepts the envelope starting at `frames[at]` from an admitted task; returns the index of the next one. */
   #accept(routingId: Buffer, frames: readonly Buffer[], at: number): number {
     const { envelope, next } = parseEnvelope(frames, at);
-    const key = routingId.toString('latin1');
-    if (envelope.kind === 'hello') {
-      const sender = this.init.tasks[envelope.taskId];
-      const node = this.init.nodes[this.init.task.nodeIndex];
-      const parentIndex = sender === undefined ? -1 : (node?.parents.indexOf(sender.nodeIndex) ?? -1);
-      if (sender === undefined || parentIndex < 0) throw new WireError(`hello from task ${envelope.taskId}, which is not a parent task`);
-      if (this.#senders.has(key)) throw new WireError(`second hello from ${key}`);
-      this.#senders.set(key, { taskId: sender.id, parentIndex });
-      this.#routingIds.set(sender.id, Buffer.from(routingId));
-      // `freshest` grants one message more than it keeps: the newest arrival pushes the oldest out
-      // and its credit comes straight back, so a sender is never stuck holding fresher data.
-      this.#grant(sender.id, this.init.queueSize + (this.#alignment === 'freshest' ? 1 : 0), false);
-      return next;
-    }
-    const sender = this.#senders.get(key);
-    if (sender === undefined) throw new WireError(`message from unknown peer ${JSON.stringify(key)} (no hello)`);
+    const sender = this.#senders.get(routingId.toString('latin1'));
+    if (sender === undefined) throw new WireError('message from a peer that was never admitted');
+    // An admitted connection is one of this run's tasks: a repeated handshake is a bug, not a stranger.
+    if (envelope.kind === 'hello' || envelope.kind === 'proof') throw new WireError(`second ${envelope.kind} from task ${sender.taskId}`);
     const aligner = this.#aligner as InputAligner;
     if (envelope.kind === 'end') {
       // A sender reported lost has already been counted as ended.
@@ -565,8 +623,12 @@ export abstract class ZmqMessenger extends MessengerBase {
 
   #sendToSender(taskId: number, frame: Buffer): void {
     const routingId = this.#routingIds.get(taskId);
+    if (routingId !== undefined) this.#sendTo(routingId, frame);
+  }
+
+  #sendTo(routingId: Buffer, frame: Buffer): void {
     const socket = this.#inbound;
-    if (routingId === undefined || socket === undefined) return;
+    if (socket === undefined) return;
     this.#creditSends
       .run(() => socket.send([routingId, frame]))
       .catch((error: unknown) => {
@@ -578,6 +640,12 @@ export abstract class ZmqMessenger extends MessengerBase {
     try {
       for await (const frames of replica.socket) {
         const feedback = parseFeedback(frames);
+        if (feedback.kind === 'challenge') {
+          const { runSecret } = this.init.transport;
+          const proof = helloProof(runSecret, replica.taskId, this.init.task.id, feedback.challenge);
+          replica.enqueue([packHeader(['p', this.init.task.id, proof])], true);
+          continue;
+        }
         if (feedback.kind === 'ack') {
           replica.endAcknowledged = true;
           link.creditArrived.notify();
