@@ -32,7 +32,13 @@ describe('process engine options', () => {
       killGraceMs: 2_000,
       stopTimeoutMs: 30_000,
       restartOnFailure: false,
+      livenessTimeoutMs: 10_000,
     });
+  });
+
+  it('refuses a livenessTimeoutMs under 100 ms or over 2^31-1 ms', () => {
+    expect(refusal(() => resolve({ livenessTimeoutMs: 50 }), 'livenessTimeoutMs').message).toContain('from 100 to 2147483647');
+    expect(refusal(() => resolve({ livenessTimeoutMs: 3e9 }), 'livenessTimeoutMs').message).toContain('got 3000000000');
   });
 
   it.each(['readyTimeoutMs', 'killGraceMs', 'stopTimeoutMs'])(
