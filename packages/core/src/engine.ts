@@ -4,7 +4,14 @@
  * input alignment). Semantics live here once; an engine chooses where tasks run and how queues behave.
  * @packageDocumentation
  */
-export { cpuOnlyAllocator, type Device, type DeviceAllocator, type DevicePlacement } from './contracts/deviceAllocator.js';
+export {
+  cpuOnlyAllocator,
+  type Device,
+  type DeviceAllocator,
+  type DevicePlacement,
+  defaultGpuAllocator,
+  registerDefaultGpuAllocator,
+} from './contracts/deviceAllocator.js';
 export type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats, TaskStatus } from './contracts/engine.js';
 export type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from './contracts/messenger.js';
 export type { Launcher, Spawner, SpawnRequest, TaskProcess } from './contracts/spawner.js';
@@ -31,7 +38,15 @@ export {
   type TransportSettings,
 } from './runtime/controlProtocol.js';
 export { forkSpawner, taskNodeArguments } from './runtime/forkSpawner.js';
-export { type AlignmentPolicy, EdgeBuffer, InputAligner } from './runtime/inputAligner.js';
+export {
+  type AlignmentPolicy,
+  EdgeBuffer,
+  InputAligner,
+  type ReleaseKind,
+  type ReleaseListener,
+  routeBySeq,
+  type SeqRoute,
+} from './runtime/inputAligner.js';
 export { type SrunLauncherOptions, srunLauncher } from './runtime/launchers/srunLauncher.js';
 export { type SshLauncherOptions, sshLauncher } from './runtime/launchers/sshLauncher.js';
 export { stdioTaskProcess } from './runtime/launchers/stdioTaskProcess.js';
@@ -41,7 +56,8 @@ export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine
 export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } from './runtime/taskLoop.js';
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { type CurveKeys, generateCurveKeys } from './transport/curve.js';
-export { ChildLink, ReplicaLink, ZmqMessenger } from './transport/zmqMessenger.js';
+export { ChildLink, ReplicaLink, routesBySeq, type SentMessage, ZmqMessenger } from './transport/zmqMessenger.js';
+export { emitWarningOnce, forwardProcessWarnings, type WarningRecord } from './warnings.js';
 export {
   DTYPES,
   type Dtype,

@@ -65,7 +65,7 @@ export const FlowValidationCode = {
   NotReplicable: 'NOT_REPLICABLE',
   InvalidFlowModule: 'INVALID_FLOW_MODULE',
   InvalidState: 'INVALID_STATE',
-  UnsupportedTopology: 'UNSUPPORTED_TOPOLOGY',
+  InAnotherFlow: 'IN_ANOTHER_FLOW',
 } as const;
 export type FlowValidationCode = (typeof FlowValidationCode)[keyof typeof FlowValidationCode];
 
@@ -127,6 +127,28 @@ export class ValueError extends VfError {
     super(code, message, options);
     this.name = 'ValueError';
   }
+}
+
+/** What {@link taskFailureOf} reads of a task's outcome. */
+export interface TaskEnding {
+  readonly nodeName: string;
+  readonly taskIndex: number;
+  readonly status: string;
+  readonly error?: SerializedError;
+}
+
+/**
+ * The error of a run: a {@link TaskFailedError} for the first failed task in task order, its cause
+ * rebuilt from the task's serialised error; undefined when no task failed.
+ */
+export function taskFailureOf(outcomes: readonly TaskEnding[]): TaskFailedError | undefined {
+  const failed = outcomes.find((outcome) => outcome.status === 'failed');
+  if (failed === undefined) return undefined;
+  return new TaskFailedError(
+    failed.nodeName,
+    failed.taskIndex,
+    failed.error === undefined ? 'unknown failure' : deserializeError(failed.error),
+  );
 }
 
 /** True for any vf error, including one rebuilt from another process or another copy of vf. */

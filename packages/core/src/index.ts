@@ -27,6 +27,7 @@ export { type EdgeReport, type FlowReport, formatReport, type LostTaskReport, ty
 export type { FlowGraph } from './graph/validateGraph.js';
 export { InProcessEngine, type InProcessEngineOptions } from './inProcess/inProcessEngine.js';
 export { ConsumerNode, type ConsumerOptions } from './nodes/consumerNode.js';
+export { FunctionProcessorNode } from './nodes/functionProcessorNode.js';
 export { type DeviceType, Node, type NodeKind, type NodeOptions } from './nodes/node.js';
 export { OneTaskProcessorNode, ProcessorNode, type ProcessorOptions } from './nodes/processorNode.js';
 export { type ProduceContext, ProducerNode, type ProducerOptions } from './nodes/producerNode.js';

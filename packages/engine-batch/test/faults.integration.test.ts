@@ -6,10 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Flow, TaskFailedError } from '@vf/core';
-import { packHeader } from '@vf/core/engine';
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import * as zmq from 'zeromq';
 import { BatchExecutionEngine } from '../src/index.js';
 import { lines, replicasParams, waitFor } from './helpers.js';
 
@@ -117,26 +115,6 @@ describe('fault suite (batch engine)', () => {
     expect(await lines(params('processorSpins').out)).toEqual(['0', '1', '2']);
     expect(findLeftovers(engine)).toEqual([]);
   });
-
-  it('frames injected by a foreign peer fail the receiving task with a WireError, never a silent crash', { timeout: 60_000 }, async () => {
-    const flow = await Flow.load(faultsUrl, params('none'));
-    const engine = new BatchExecutionEngine();
-    await flow.run(engine);
-    await waitFor(async () => (await lines(params('none').out)).length >= 3, 'items to flow');
-    // Task 2 is the sink; its ROUTER is bound at <socketDirectory>/t2.
-    const intruder = new zmq.Dealer({ linger: 0 });
-    intruder.connect(`ipc://${join(engine.socketDirectory as string, 't2')}`);
-    // A data envelope announcing 2^30 value frames, from a peer that never said hello.
-    await intruder.send(packHeader(['d', 0, 0, 0, 0, 0, 0, 2 ** 30]));
-    const report = await flow.join();
-    intruder.close();
-    expect(report.status).toBe('failed');
-    expect(report.error?.nodeName).toBe('sink');
-    const cause = report.error?.cause as { code?: string; message?: string };
-    expect(cause.code).toBe('WIRE_FORMAT');
-    expect(cause.message).toMatch(/unknown peer|announces/);
-    expect(findLeftovers(engine)).toEqual([]);
-  });
 });
 
 describe('SIGKILL of a replica mid-run', () => {
@@ -204,5 +182,57 @@ describe('SIGKILL of a replica mid-run', () => {
     expect(report.error?.message).toContain('SIGKILL');
     expect(report.lostTasks).toEqual([]);
     expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  describe('SIGKILL of a replica in every topology of replicated nodes', () => {
+    const topologyUrl = new URL('./flows/topologyFaults.ts', import.meta.url);
+    const count = 1_500;
+    const origins = Array.from({ length: count }, (_, value) => String(value));
+    const cases = [
+      { shape: 'chain', victim: 'second' },
+      { shape: 'chain', victim: 'first' },
+      { shape: 'replicatedJoin', victim: 'unpair' },
+      { shape: 'joinThenReplicas', victim: 'after' },
+      { shape: 'fanOut', victim: 'double' },
+    ] as const;
+
+    /** Runs the shape and SIGKILLs one replica of `victim` once 200 items reached the sink. */
+    async function killOne(shape: string, victim: string, restartOnFailure: boolean) {
+      const params = { shape, items: count, pidFile: join(dir, 'pids'), out: join(dir, 'out.txt') };
+      const flow = await Flow.load(topologyUrl, params);
+      const engine = new BatchExecutionEngine({ queueSize: 4, restartOnFailure });
+      await flow.run(engine);
+      await waitFor(async () => (await lines(params.out)).length >= 200, 'items to reach the sink');
+      const pid = (await lines(params.pidFile)).find((line) => line.startsWith(`${victim} `))?.split(' ')[1];
+      expect(pid).toBeDefined();
+      const killedAt = Date.now();
+      process.kill(Number(pid), 'SIGKILL');
+      const report = await flow.join();
+      return { report, engine, killedAt, out: await lines(params.out) };
+    }
+
+    for (const { shape, victim } of cases) {
+      it(`${shape}, ${victim} killed, restartOnFailure: 0 lost, 0 duplicated, in order`, { timeout: 90_000 }, async () => {
+        const { report, engine, out } = await killOne(shape, victim, true);
+        expect(report.error).toBeUndefined();
+        expect(report.status).toBe('completed');
+        expect(out).toEqual(origins);
+        expect(report.lostTasks).toEqual([{ node: victim, taskIndex: expect.any(Number), cause: expect.stringContaining('SIGKILL') }]);
+        expect(findLeftovers(engine)).toEqual([]);
+      });
+    }
+
+    for (const { shape, victim } of cases.filter((entry, index) => cases.findIndex((other) => other.shape === entry.shape) === index)) {
+      it(`${shape}, ${victim} killed, no restartOnFailure: fails fast naming the replica`, { timeout: 90_000 }, async () => {
+        const { report, engine, killedAt, out } = await killOne(shape, victim, false);
+        expect(Date.now() - killedAt).toBeLessThan(5_000);
+        expect(report.status).toBe('failed');
+        expect(report.error).toBeInstanceOf(TaskFailedError);
+        expect(report.error?.nodeName).toBe(victim);
+        expect(report.error?.message).toContain('SIGKILL');
+        expect(out).toEqual(origins.slice(0, out.length));
+        expect(findLeftovers(engine)).toEqual([]);
+      });
+    }
   });
 });

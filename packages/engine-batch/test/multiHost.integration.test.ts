@@ -198,6 +198,37 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
     console.info(`multi-host: stop() of a spinning remote node ended the flow in ${joinMs} ms (stopTimeoutMs 1000), remote process gone`);
   });
 
+  it('SIGSTOP of a remote task: noticed within livenessTimeoutMs (heartbeats over the ssh session), killed on its machine', {
+    timeout: 60_000,
+  }, async () => {
+    const p = params(1_000_000, 5);
+    const flow = await Flow.load(remoteUrl, p);
+    const engine = new BatchExecutionEngine({ ...engineOptions(), livenessTimeoutMs: 1_500, killGraceMs: 500 });
+    await flow.run(engine);
+    let relayPid: number | undefined;
+    try {
+      await waitFor(async () => (await lines(p.out)).length >= 5, 'items to flow through the remote node');
+      [relayPid] = (await lines(p.pidFile)).map(Number) as [number];
+      const stoppedAt = Date.now();
+      process.kill(relayPid, 'SIGSTOP');
+      const report = await flow.join();
+      const failMs = Date.now() - stoppedAt;
+      expect(report.status).toBe('failed');
+      expect(report.error?.nodeName).toBe('relay');
+      expect(String((report.error?.cause as { code?: string } | undefined)?.code)).toBe('TASK_UNRESPONSIVE');
+      expect(isProcessAlive(relayPid)).toBe(false);
+      expect(failMs).toBeLessThan(1_500 + 6_000);
+      expect(findLeftovers(engine)).toEqual([]);
+      console.info(`multi-host: a SIGSTOPped remote task failed the flow in ${failMs} ms (livenessTimeoutMs 1500)`);
+    } finally {
+      if (relayPid !== undefined && isProcessAlive(relayPid)) {
+        process.kill(relayPid, 'SIGCONT');
+        process.kill(relayPid, 'SIGKILL');
+      }
+      flow.stop();
+    }
+  });
+
   it('a remote machine that becomes unreachable fails the flow (ssh keepalives), naming the node; its task exits on its own', {
     timeout: 90_000,
   }, async () => {

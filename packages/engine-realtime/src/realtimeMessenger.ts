@@ -1,34 +1,45 @@
-import { type ChildLink, type EndReason, type TaskInit, ZmqMessenger } from '@vf/core/engine';
+import { type ChildLink, type EndReason, type ReplicaLink, type SentMessage, type TaskInit, ZmqMessenger } from '@vf/core/engine';
 
 /**
  * The realtime queue policy (the seed's `RealtimeQueueMessenger`, with its flaw fixed): a publisher
- * never waits. When no task of a child has room, the message is kept aside as that child's next
- * one, and a newer message replaces it: the **stale** one is dropped (Videoflow 0.2 dropped the
- * new one and kept the stale one). The kept message leaves as soon as a task grants room.
- * Receivers take the freshest complete input set and never deliver a replica's output older than
- * one already delivered. The end of the stream is never dropped: it waits for the kept messages.
+ * never waits. When the child has no room, the message is kept aside as the child's next one (per
+ * replica when replicas are fed by origin), and a newer message replaces it: the **stale** one is
+ * dropped (Videoflow 0.2 dropped the new one and kept the stale one). The kept message leaves as
+ * soon as room is granted. Receivers take the freshest complete input set and never deliver a
+ * replica's output older than one already delivered. The end of the stream is never dropped: it
+ * waits for the kept messages.
  */
 export class RealtimeQueueMessenger extends ZmqMessenger {
-  /** Per child: the freshest message that found no room yet. */
-  readonly #kept = new Map<ChildLink, Buffer[]>();
+  /** Per child, per destination (a replica when routed by origin, else any): the freshest message that found no room yet. */
+  readonly #kept = new Map<ChildLink, Map<ReplicaLink | undefined, SentMessage>>();
 
   constructor(init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean) {
     super(init, signal, isStopRequested, 'freshest');
   }
 
-  protected async deliver(link: ChildLink, frames: Buffer[]): Promise<void> {
-    const replica = this.#kept.has(link) ? undefined : link.pickReplica();
-    if (replica !== undefined) return this.sendTo(replica, frames);
-    if (this.#kept.has(link)) this.recordUnsent(link);
-    this.#kept.set(link, frames);
+  protected async deliver(link: ChildLink, message: SentMessage): Promise<void> {
+    const destination = link.routing === 'seq' ? link.replicaFor(message.seq) : undefined;
+    let kept = this.#kept.get(link);
+    const replica = kept?.has(destination) ? undefined : link.pick(message.seq);
+    if (replica !== undefined) return this.sendTo(replica, message);
+    if (kept === undefined) {
+      kept = new Map();
+      this.#kept.set(link, kept);
+    }
+    if (kept.has(destination)) this.recordUnsent(link);
+    kept.set(destination, message);
   }
 
   protected override onCredit(link: ChildLink): void {
-    const frames = this.#kept.get(link);
-    const replica = frames === undefined ? undefined : link.pickReplica();
-    if (frames === undefined || replica === undefined) return;
-    this.#kept.delete(link);
-    void this.sendTo(replica, frames);
+    const kept = this.#kept.get(link);
+    if (kept === undefined) return;
+    for (const [destination, message] of kept) {
+      const replica = link.pick(message.seq);
+      if (replica === undefined) continue;
+      kept.delete(destination);
+      void this.sendTo(replica, message);
+    }
+    if (kept.size === 0) this.#kept.delete(link);
   }
 
   override async publishTerminationMessage(reason: EndReason = 'completed'): Promise<void> {

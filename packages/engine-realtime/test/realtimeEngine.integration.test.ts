@@ -94,6 +94,46 @@ describe('RealtimeExecutionEngine under overload', () => {
     expectNothingLeft(engine);
   });
 
+  it("an unpaced synchronous producer into a 5 ms processor: the freshest items at the processor's pace, and stop() ends it at once", {
+    timeout: 60_000,
+  }, async ({ annotate }) => {
+    const out = join(dir, 'out.jsonl');
+    const flow = await Flow.load(overloadUrl, { workMs: 5, out });
+    const engine = new RealtimeExecutionEngine();
+    await flow.run(engine);
+    // Let it run for about a second of deliveries (bounded), then stop.
+    const deadline = Date.now() + 30_000;
+    let firstAt: number | undefined;
+    while (Date.now() < deadline) {
+      const count = (await readNumbers(out).catch(() => [])).length;
+      if (count > 0) firstAt ??= Date.now();
+      if (firstAt !== undefined && Date.now() - firstAt >= 1000) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const stoppedAt = performance.now();
+    flow.stop();
+    const report = await flow.join();
+    const stopMs = performance.now() - stoppedAt;
+    const camera = row(report, 'camera');
+    const detect = row(report, 'detect');
+    await annotate(
+      `stop() to join(): ${stopMs.toFixed(0)} ms; camera ${camera.emitted} items, detect ${detect.received} at ${detect.actualFps.toFixed(0)}/s (possible ${detect.possibleFps.toFixed(0)}/s)`,
+    );
+    expect(report.status).toBe('stopped');
+    // Bounded for a loaded machine; typically ~100 ms.
+    expect(stopMs).toBeLessThan(3000);
+    const delivered = await readNumbers(out);
+    expectIncreasing(delivered);
+    // The camera outruns the processor by far: most items are dropped, and counted.
+    expect(camera.emitted).toBeGreaterThan(10 * detect.received);
+    expect(detect.received + detect.dropped).toBe(camera.emitted);
+    // The processor works all the time (at least half of what its measured speed allows, on a busy machine).
+    expect(detect.actualFps).toBeGreaterThan(0.5 * detect.possibleFps);
+    // Freshest wins: the last item the camera produced is the last one delivered.
+    expect(delivered.at(-1)).toBe(camera.emitted - 1);
+    expectNothingLeft(engine);
+  });
+
   it('a join under drops pairs only same-origin items, emits the freshest and never waits for a dropped one', {
     timeout: 60_000,
   }, async () => {
@@ -122,6 +162,7 @@ describe('RealtimeExecutionEngine under overload', () => {
   it('rejects a queueSize that is not a positive integer', () => {
     expect(() => new RealtimeExecutionEngine({ queueSize: 0 })).toThrow(FlowValidationError);
     expect(() => new RealtimeExecutionEngine({ queueSize: 1.5 })).toThrow(/queueSize must be a positive integer/);
+    expect(() => new RealtimeExecutionEngine({ stopTimeoutMs: 3e9 })).toThrow(/stopTimeoutMs must be a number of ms from 0 to 2147483647/);
     // Re-sending a dead replica's items would deliver stale data: a batch-only option.
     expect(() => new RealtimeExecutionEngine({ restartOnFailure: true } as never)).toThrow(/restartOnFailure is a batch option/);
   });

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { emitWarningOnce } from '@vf/core/engine';
 
 /** One GPU as `nvidia-smi` describes it. */
 export interface GpuInfo {
@@ -92,13 +93,13 @@ async function systemGpus(env: NodeJS.ProcessEnv, command: string, timeoutMs: nu
     // No nvidia-smi: a machine without NVIDIA GPUs, not a problem worth a word.
     if (failure.code === 'ENOENT') return [];
     const why = failure.killed ? `timed out after ${timeoutMs} ms` : (failure.stderr?.trim() || failure.message).split('\n')[0];
-    process.emitWarning(`${command} failed, so no GPU is used: ${why}`, { code: 'VF_NVIDIA_SMI' });
+    emitWarningOnce(`${command} failed, so no GPU is used: ${why}`, { code: 'VF_NVIDIA_SMI' });
     return [];
   }
   try {
     return parseNvidiaSmi(output);
   } catch (error) {
-    process.emitWarning(`${command} printed something unexpected, so no GPU is used: ${(error as Error).message}`, {
+    emitWarningOnce(`${command} printed something unexpected, so no GPU is used: ${(error as Error).message}`, {
       code: 'VF_NVIDIA_SMI',
     });
     return [];

@@ -76,6 +76,23 @@ describe('GpuAllocator with the batch engine (fake nvidia-smi first on PATH)', (
     expectNoTaskLeft(engine);
   });
 
+  it('no deviceAllocator given: GPU nodes still get GPUs, because importing @vf/gpu registered its allocator', {
+    timeout: 60_000,
+  }, async () => {
+    vi.stubEnv('FAKE_NVIDIA_SMI_GPUS', '3');
+    const out = join(dir, 'views.jsonl');
+    // The flow module imports @vf/gpu (gpuOnly, detectGpus), as this test file does.
+    const flow = await Flow.load(flowUrl('gpuTasks'), { out, nbTasks: 2 });
+    const engine = new BatchExecutionEngine({ queueSize: 4 });
+    await flow.run(engine);
+    const report = await flow.join();
+    expect(report.status).toBe('completed');
+    expect(report.nodes.find((node) => node.name === 'probe')?.device).toEqual(['gpu:0', 'gpu:1']);
+    const probes = (await readJsonLines<TaskView>(out)).filter((view) => view.node === 'probe');
+    expect(probes.map((view) => view.cudaVisibleDevices).sort()).toEqual(['0', '1']);
+    expectNoTaskLeft(engine);
+  });
+
   it('GPU-only nodes beyond the GPUs: run() rejects with AllocationError naming the node before any process starts', async () => {
     const out = join(dir, 'views.jsonl');
     const flow = await Flow.load(flowUrl('gpuTasks'), { out, nbTasks: 1, gpuOnly: 3 });

@@ -60,6 +60,17 @@ describe('flows as operations', () => {
     expect(lines(out)).toEqual([0, 1, 4, 9, 16]);
   });
 
+  it('returns the failed report of a flow whose node fails in open(), as of any other failure', async () => {
+    const openFails = new URL('../../core/src/testing/flows/openFails.ts', import.meta.url);
+    const report = await runFlowWithBudget(
+      openFails,
+      { out: join(dir, 'out.jsonl'), closeLog: join(dir, 'close.log') },
+      flowBudget({ np: 4, ngpu: 0 }, {}),
+    );
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('loader');
+  });
+
   it('rejects a flow with more tasks than np, naming the count, and starts nothing', async () => {
     const out = join(dir, 'out.jsonl');
     const error = await runFlowWithBudget(squares, { end: 4, out, nbTasks: 3 }, flowBudget({ np: 4, ngpu: 0 }, {}), {

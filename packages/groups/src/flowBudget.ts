@@ -1,4 +1,4 @@
-import { type ExecutionEngine, Flow, type FlowReport, InProcessEngine } from '@vf/core';
+import { type ExecutionEngine, Flow, type FlowReport, InProcessEngine, isVfError } from '@vf/core';
 import { cpuOnlyAllocator, type DeviceAllocator } from '@vf/core/engine';
 import type { ResolvedDirectives } from './directives.js';
 import { GroupsError } from './errors.js';
@@ -106,6 +106,11 @@ export async function runFlowWithBudget(
   const flow = await Flow.load(moduleUrl, params);
   const engine = options.engine?.(budget) ?? new InProcessEngine();
   const allocator = budgetAllocator(budget, options.deviceAllocator?.(budget), options.label);
-  await flow.run(engine, { deviceAllocator: allocator, handleSigint: false });
+  try {
+    await flow.run(engine, { deviceAllocator: allocator, handleSigint: false });
+  } catch (error) {
+    // A flow that failed while starting (a node's open() threw) has a report; a refused one has none.
+    if (!isVfError(error) || error.code !== 'TASK_FAILED') throw error;
+  }
   return flow.join();
 }

@@ -28,7 +28,7 @@ export const cpuOnlyAllocator: DeviceAllocator = {
       if (node.requiresGpu) {
         throw new AllocationError(
           'NO_GPU',
-          `node "${node.name}" runs only on a GPU, and no GPU allocator was given to flow.run() (see @vf/gpu)`,
+          `node "${node.name}" runs only on a GPU, and no GPU allocator was given to flow.run() or registered: pass { deviceAllocator: new GpuAllocator() } from @vf/gpu, or import '@vf/gpu' in the flow module`,
           {
             details: { node: node.name },
           },
@@ -38,3 +38,25 @@ export const cpuOnlyAllocator: DeviceAllocator = {
     });
   },
 };
+
+/** Registered GPU allocators, the latest last: the latest is the default. */
+const gpuAllocators: DeviceAllocator[] = [];
+
+/**
+ * Registers the allocator `flow.run()` uses when some node asks for a GPU (`deviceType: 'gpu'`, or
+ * GPU-only) and no `deviceAllocator` is given. `@vf/gpu` registers its `GpuAllocator` when it is
+ * imported, so that GPU nodes get GPUs whenever it is loaded; core cannot import it (it depends on
+ * core). The latest registration wins. Returns a function that removes this registration.
+ */
+export function registerDefaultGpuAllocator(allocator: DeviceAllocator): () => void {
+  gpuAllocators.push(allocator);
+  return () => {
+    const index = gpuAllocators.lastIndexOf(allocator);
+    if (index >= 0) gpuAllocators.splice(index, 1);
+  };
+}
+
+/** The GPU allocator registered last with {@link registerDefaultGpuAllocator}, if any. */
+export function defaultGpuAllocator(): DeviceAllocator | undefined {
+  return gpuAllocators.at(-1);
+}

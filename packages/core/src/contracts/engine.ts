@@ -25,6 +25,11 @@ export interface TaskStats {
   readonly proctimeTotalMs: number;
   /** Wall time of the task loop (after `open()`, before `close()`), in ms. */
   readonly activeMs: number;
+  /**
+   * Messages this task refused, unread, from peers that did not prove they belong to the run (a
+   * foreign socket on its data path). Absent (0) for engines without such a path.
+   */
+  readonly rejected?: number;
 }
 
 /** What an engine reports for each task once it has exited. */

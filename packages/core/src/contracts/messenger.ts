@@ -79,4 +79,9 @@ export interface Messenger {
    * sent (edges out of its node).
    */
   drops(): readonly EdgeDrops[];
+  /**
+   * Optional: messages refused so far, unread, from peers that did not prove they belong to the run
+   * (see `TaskStats.rejected`). Messengers whose data path no stranger can reach omit it.
+   */
+  rejected?(): number;
 }

@@ -36,25 +36,46 @@ export function isFlowDefinition(value: unknown): value is FlowDefinition<unknow
   return typeof value === 'object' && value !== null && (value as Record<PropertyKey, unknown>)[FLOW_DEFINITION] === true;
 }
 
-/** Returns the path to the first value in `value` that JSON would not carry faithfully, if any. */
-export function findNonJson(value: unknown, path = 'params'): string | undefined {
+/**
+ * How deeply flow params may nest: they travel to every task as JSON, and V8's `JSON.stringify`
+ * overflows its stack a few thousand levels down.
+ */
+export const MAX_PARAMS_DEPTH = 1000;
+
+/** Where params stop being JSON, and why (see {@link findNonJson}). */
+export interface NonJson {
+  /** e.g. `params.video.owner`. */
+  readonly path: string;
+  /** e.g. `is circular (it contains itself)`. */
+  readonly problem: string;
+}
+
+/**
+ * The first value in `value` that JSON would not carry faithfully, if any: not a JSON type, a cycle,
+ * or nesting deeper than {@link MAX_PARAMS_DEPTH}. A value referenced twice without a cycle is fine
+ * (JSON copies it).
+ */
+export function findNonJson(value: unknown, path = 'params', enclosing = new Set<object>()): NonJson | undefined {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
-  if (Array.isArray(value)) {
-    for (const [index, item] of value.entries()) {
-      const found = findNonJson(item, `${path}[${index}]`);
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : { path, problem: 'is not a finite number' };
+  if (typeof value !== 'object') return { path, problem: `is a ${typeof value}` };
+  if (enclosing.has(value)) return { path, problem: 'is circular (it contains itself)' };
+  if (enclosing.size >= MAX_PARAMS_DEPTH) return { path, problem: `is nested deeper than ${MAX_PARAMS_DEPTH} levels` };
+  const prototype = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null) {
+    return { path, problem: `is a ${(value as object).constructor?.name ?? 'non-plain object'}, not a plain object` };
+  }
+  enclosing.add(value);
+  try {
+    const entries = Array.isArray(value)
+      ? value.map((item, index) => [`${path}[${index}]`, item] as const)
+      : Object.entries(value).map(([key, item]) => [`${path}.${key}`, item] as const);
+    for (const [itemPath, item] of entries) {
+      const found = findNonJson(item, itemPath, enclosing);
       if (found !== undefined) return found;
     }
     return undefined;
+  } finally {
+    enclosing.delete(value);
   }
-  if (typeof value === 'object') {
-    const prototype = Object.getPrototypeOf(value);
-    if (prototype !== Object.prototype && prototype !== null) return path;
-    for (const [key, item] of Object.entries(value)) {
-      const found = findNonJson(item, `${path}.${key}`);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  return path;
 }

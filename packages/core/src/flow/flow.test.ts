@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceAllocator } from '../contracts/deviceAllocator.js';
+import type { ExecutionEngine } from '../contracts/engine.js';
 import { AllocationError, FlowValidationError, isVfError } from '../errors.js';
 import { InProcessEngine } from '../inProcess/inProcessEngine.js';
 import { IntProducer } from '../library/intProducer.js';
@@ -11,7 +12,7 @@ import { ConsumerNode } from '../nodes/consumerNode.js';
 import { ProcessorNode } from '../nodes/processorNode.js';
 import { ProducerNode } from '../nodes/producerNode.js';
 import { defineFlow, isFlowDefinition } from './defineFlow.js';
-import { Flow } from './flow.js';
+import { Flow, type RunOptions } from './flow.js';
 
 const linearFixture = new URL('../testing/flows/linear.ts', import.meta.url);
 
@@ -90,6 +91,19 @@ describe('Flow lifecycle', () => {
     await expectRejection(flow.run(new InProcessEngine()), 'INVALID_STATE');
     await first;
     expect((await flow.join()).status).toBe('completed');
+  });
+
+  it('run() with something that is not an engine, or bad run options, rejects with INVALID_OPTION; the flow can still run', async () => {
+    const { flow, sink } = tinyFlow();
+    const error = await expectRejection(flow.run({} as ExecutionEngine), 'INVALID_OPTION');
+    expect(error.message).toMatch(/^flow\.run\(\): the engine must be an ExecutionEngine .*allocateAndRunTasks/);
+    expect(error.details).toMatchObject({ option: 'engine' });
+    await expectRejection(flow.run(undefined as unknown as ExecutionEngine), 'INVALID_OPTION');
+    await expectRejection(flow.run(new InProcessEngine(), { handleSigint: 'no' } as unknown as RunOptions), 'INVALID_OPTION');
+    await expectRejection(flow.run(new InProcessEngine(), { deviceAllocator: {} } as unknown as RunOptions), 'INVALID_OPTION');
+    await flow.run(new InProcessEngine());
+    expect((await flow.join()).status).toBe('completed');
+    expect(sink.items).toEqual([0, 1, 2]);
   });
 
   it('join() returns the same report when called twice', async () => {
@@ -185,6 +199,27 @@ describe('Flow.load', () => {
     const error = await expectRejection(Flow.load(linearFixture, params), 'INVALID_OPTION');
     expect(error.message).toContain(path);
     expect(error.details.path).toBe(path);
+  });
+
+  it('rejects circular params with INVALID_OPTION naming where the cycle closes', async () => {
+    const params: Record<string, unknown> = { video: { path: 'in.mp4' } };
+    (params.video as Record<string, unknown>).owner = params;
+    const error = await expectRejection(Flow.load(linearFixture, params), 'INVALID_OPTION');
+    expect(error.message).toBe('flow params must be JSON-serialisable: params.video.owner is circular (it contains itself)');
+    expect(error.details.path).toBe('params.video.owner');
+  });
+
+  it('rejects params nested 20,000 deep with INVALID_OPTION (JSON cannot carry them to the tasks)', async () => {
+    let params: unknown = 0;
+    for (let depth = 0; depth < 20_000; depth++) params = { next: params };
+    const error = await expectRejection(Flow.load(linearFixture, params), 'INVALID_OPTION');
+    expect(error.message).toMatch(/nested deeper than 1000 levels/);
+  });
+
+  it('accepts the same object twice in params when it is not circular', async () => {
+    const shared = { end: 3 };
+    const flow = await Flow.load(linearFixture, { ...shared, out: join(dir, 'unused.jsonl'), copies: [shared, shared] });
+    expect(flow).toBeInstanceOf(Flow);
   });
 
   it('checks params before importing the module', async () => {

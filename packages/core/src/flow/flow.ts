@@ -1,19 +1,26 @@
 import { pathToFileURL } from 'node:url';
-import { cpuOnlyAllocator, type DeviceAllocator } from '../contracts/deviceAllocator.js';
+import type { DeviceAllocator } from '../contracts/deviceAllocator.js';
 import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
-import { deserializeError, FlowValidationError, TaskFailedError } from '../errors.js';
+import { FlowValidationError, isVfError, taskFailureOf } from '../errors.js';
 import { type FlowGraph, validateGraph } from '../graph/validateGraph.js';
 import type { ConsumerNode } from '../nodes/consumerNode.js';
-import type { Node } from '../nodes/node.js';
+import type { FlowMembership, Node } from '../nodes/node.js';
 import type { ProducerNode } from '../nodes/producerNode.js';
 import { buildExecutionPlan, type ExecutionPlan, type FlowSource } from '../plan/executionPlan.js';
+import { checkRunArguments } from './checkRunArguments.js';
+import { chooseAllocator, warnGpuTasksOnCpu } from './defaultAllocator.js';
 import { findNonJson, isFlowDefinition } from './defineFlow.js';
+import { calledFromModule, importFlowModule } from './importFlowModule.js';
 import { buildLiveStats, type LiveStats } from './liveStats.js';
 import { buildReport, type FlowReport } from './report.js';
 
 /** Options of {@link Flow.run}. */
 export interface RunOptions {
-  /** Places tasks on devices. Default: everything on the CPU (`@vf/gpu` provides a GPU allocator). */
+  /**
+   * Places tasks on devices. Default: when a node asks for a GPU, the GPU allocator `@vf/gpu`
+   * registers when it is imported (else the CPU, with a `VF_GPU_ON_CPU` warning naming the nodes);
+   * otherwise everything on the CPU.
+   */
   readonly deviceAllocator?: DeviceAllocator;
   /** Treat SIGINT in this process as `flow.stop()` while the flow runs. Default true. */
   readonly handleSigint?: boolean;
@@ -59,6 +66,14 @@ export class Flow {
   /** Validates the graph; throws {@link FlowValidationError} naming the offending nodes. */
   constructor(producers: readonly ProducerNode[], consumers: readonly ConsumerNode[]) {
     this.graph = validateGraph(producers, consumers);
+    // The nodes are this flow's until it finishes: another flow taking them would change its graph.
+    const finished = () => this.#state === 'finished';
+    const membership: FlowMembership = {
+      get active() {
+        return !finished();
+      },
+    };
+    for (const node of this.graph.nodes) node.joinFlow(membership);
   }
 
   /**
@@ -67,16 +82,19 @@ export class Flow {
    */
   static async load<TParams = unknown>(moduleUrl: string | URL, params?: TParams): Promise<Flow> {
     const url = toModuleUrl(moduleUrl);
+    // Before any await: the stack shows whether the module itself is the caller.
+    const selfLoad = calledFromModule(url);
     const nonJson = findNonJson(params ?? null);
     if (nonJson !== undefined) {
-      throw new FlowValidationError('INVALID_OPTION', `flow params must be JSON-serialisable: ${nonJson} is not`, {
-        details: { path: nonJson },
+      throw new FlowValidationError('INVALID_OPTION', `flow params must be JSON-serialisable: ${nonJson.path} ${nonJson.problem}`, {
+        details: { path: nonJson.path },
       });
     }
     let module: { default?: unknown };
     try {
-      module = (await import(url)) as { default?: unknown };
+      module = await importFlowModule(url, selfLoad);
     } catch (error) {
+      if (isVfError(error) && error.code === 'INVALID_FLOW_MODULE') throw error;
       throw new FlowValidationError('INVALID_FLOW_MODULE', `cannot import flow module ${url}: ${(error as Error).message}`, {
         cause: error,
       });
@@ -107,12 +125,15 @@ export class Flow {
    * `AllocationError` / `FlowValidationError` before anything starts when that is impossible.
    */
   async run(engine: ExecutionEngine, options: RunOptions = {}): Promise<void> {
+    checkRunArguments(engine, options);
     if (this.#state !== 'ready') {
       throw new FlowValidationError('INVALID_STATE', 'this flow has already been run; build a new one (Flow.load) for another run');
     }
     this.#state = 'starting';
     try {
-      this.#plan = await buildExecutionPlan(this.graph, options.deviceAllocator ?? cpuOnlyAllocator, this.#source);
+      const choice = chooseAllocator(this.graph.nodes, options.deviceAllocator);
+      this.#plan = await buildExecutionPlan(this.graph, choice.allocator, this.#source);
+      warnGpuTasksOnCpu(this.#plan, choice);
     } catch (error) {
       this.#state = 'ready';
       throw error;
@@ -175,16 +196,8 @@ export class Flow {
       this.#state = 'finished';
     }
     const durationMs = performance.now() - this.#startedAt;
-    const failed = outcomes.find((outcome) => outcome.status === 'failed');
     const stopped = this.#stopRequested || outcomes.some((outcome) => outcome.status === 'stopped');
-    const error =
-      failed === undefined
-        ? undefined
-        : new TaskFailedError(
-            failed.nodeName,
-            failed.taskIndex,
-            failed.error === undefined ? 'unknown failure' : deserializeError(failed.error),
-          );
+    const error = taskFailureOf(outcomes);
     return buildReport({
       status: error !== undefined ? 'failed' : stopped ? 'stopped' : 'completed',
       ...(error === undefined ? {} : { error }),

@@ -16,6 +16,11 @@ export interface NodeReport {
   readonly emitted: number;
   /** Messages meant for this node that were discarded (stale, or impossible to align), all its inputs together. */
   readonly dropped: number;
+  /**
+   * Messages its tasks refused, unread, from peers that did not prove they belong to the run (a
+   * foreign socket on the data path; see `TaskStats.rejected`). 0 when no stranger tried.
+   */
+  readonly rejected: number;
   /** Mean processing time per item, in ms. */
   readonly meanProctimeMs: number;
   /** Items per second the node could sustain with all its tasks busy (`tasks × 1000 / meanProctimeMs`). */
@@ -84,6 +89,7 @@ export function buildReport(input: ReportInput): FlowReport {
       received: sum((outcome) => outcome.stats.received),
       emitted: sum((outcome) => outcome.stats.emitted),
       dropped: edges.filter((edge) => edge.to === node.name).reduce((total, edge) => total + edge.dropped, 0),
+      rejected: sum((outcome) => outcome.stats.rejected ?? 0),
       meanProctimeMs,
       possibleFps: processed > 0 ? (node.nbTasks * 1000) / Math.max(meanProctimeMs, 1e-6) : 0,
       actualFps: activeMs > 0 ? (processed * 1000) / activeMs : 0,
@@ -154,10 +160,13 @@ export function formatReport(
   const seconds = (report.durationMs / 1000).toFixed(2);
   const headline = `flow ${report.status} in ${seconds} s${report.error === undefined ? '' : `: ${report.error.message}`}`;
   const drops = (report.edges ?? []).map((edge) => `dropped ${edge.dropped} on ${edge.from} -> ${edge.to}`);
+  const rejected = report.nodes
+    .filter((node) => (node.rejected ?? 0) > 0)
+    .map((node) => `${node.name} refused ${node.rejected} messages from peers outside the run`);
   const lost = (report.lostTasks ?? []).map(
     (task) => `lost ${task.node}[${task.taskIndex}] (${task.cause}); its unfinished items went to the other replicas`,
   );
-  return [headline, table.toString(), ...drops, ...lost].join('\n');
+  return [headline, table.toString(), ...drops, ...rejected, ...lost].join('\n');
 }
 
 function formatRate(rate: number): string {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FlowValidationError, isVfError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
+import { InProcessEngine } from '../inProcess/inProcessEngine.js';
 import { ConsumerNode, type ConsumerOptions } from '../nodes/consumerNode.js';
 import { ProcessorNode, type ProcessorOptions } from '../nodes/processorNode.js';
 import { ProducerNode, type ProducerOptions } from '../nodes/producerNode.js';
@@ -316,5 +317,43 @@ describe('automatic names', () => {
     new Flow([numbers], [sink]);
     expect(numbers.name).toBe('Numbers_1');
     expect(sink.toString()).toBe('Sink_1 (consumer)');
+  });
+});
+
+describe('a node belongs to one flow at a time', () => {
+  it('a child wired onto a node of a built flow is refused (it used to break that flow at run time)', async () => {
+    const numbers = new Numbers({ name: 'numbers' });
+    const first = new Flow([numbers], [new Sink({ name: 'first' }).from(numbers)]);
+    const error = expectFlowError(() => new Sink({ name: 'second' }).from(numbers), 'IN_ANOTHER_FLOW', ['numbers', 'second']);
+    expect(error.details).toMatchObject({ node: 'second', parent: 'numbers' });
+    await first.run(new InProcessEngine());
+    expect((await first.join()).status).toBe('completed');
+  });
+
+  it('the nodes of a built flow are refused when a second flow is built from them', () => {
+    const numbers = new Numbers();
+    const sink = new Sink().from(new Double().from(numbers));
+    new Flow([numbers], [sink]);
+    const error = expectFlowError(() => new Flow([numbers], [sink]), 'IN_ANOTHER_FLOW', ['Numbers_1', 'Double_1', 'Sink_1']);
+    expect(error.details.nodes).toEqual(['Numbers_1', 'Double_1', 'Sink_1']);
+    expect(error.message).toContain('build the second flow from new nodes');
+  });
+
+  it('once its flow has finished, a node may go into a new flow', async () => {
+    const numbers = new Numbers({ name: 'numbers' });
+    const sink = new Sink({ name: 'sink' }).from(numbers);
+    const first = new Flow([numbers], [sink]);
+    await first.run(new InProcessEngine());
+    await first.join();
+    const again = new Flow([numbers], [sink]);
+    await again.run(new InProcessEngine());
+    expect((await again.join()).status).toBe('completed');
+  });
+
+  it('validateGraph alone claims no node', () => {
+    const numbers = new Numbers();
+    const sink = new Sink().from(numbers);
+    validateGraph([numbers], [sink]);
+    expect(new Flow([numbers], [sink]).nodes).toHaveLength(2);
   });
 });

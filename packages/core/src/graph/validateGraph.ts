@@ -79,6 +79,14 @@ export function validateGraph(producers: readonly unknown[], consumers: readonly
     );
   }
 
+  const taken = order.filter((node) => node.inActiveFlow);
+  if (taken.length > 0) {
+    throw new FlowValidationError(
+      'IN_ANOTHER_FLOW',
+      `node ${describe(taken)} already belongs to another flow that has not finished: a node runs in one flow at a time; build the second flow from new nodes (a flow module's factory makes fresh ones on every call)`,
+      { details: { nodes: taken.map((node) => node.name) } },
+    );
+  }
   assignNames(order);
   return { producers: producerList, consumers: consumerList, nodes: order };
 }

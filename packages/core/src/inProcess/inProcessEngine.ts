@@ -1,7 +1,8 @@
 import type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
-import { FlowValidationError } from '../errors.js';
+import { FlowValidationError, taskFailureOf, VfError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
+import { resolveInProcessEngineOptions } from '../runtime/engineOptions.js';
 import { InputAligner } from '../runtime/inputAligner.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { EMPTY_TASK_STATS, runTask } from '../runtime/taskLoop.js';
@@ -32,11 +33,7 @@ export class InProcessEngine implements ExecutionEngine {
   #run: InProcessRun | undefined;
 
   constructor(options: InProcessEngineOptions = {}) {
-    const queueSize = options.queueSize ?? 8;
-    if (!Number.isInteger(queueSize) || queueSize < 1) {
-      throw new FlowValidationError('INVALID_OPTION', `InProcessEngine: queueSize must be a positive integer, got ${String(queueSize)}`);
-    }
-    this.#queueSize = queueSize;
+    this.#queueSize = resolveInProcessEngineOptions(options).queueSize;
   }
 
   async allocateAndRunTasks(plan: ExecutionPlan): Promise<void> {
@@ -45,6 +42,11 @@ export class InProcessEngine implements ExecutionEngine {
     }
     this.#run = new InProcessRun(plan, this.#queueSize);
     await this.#run.started;
+    if (this.#run.failedToStart) {
+      // A node's open() threw: the others were released from the ready gate and have closed.
+      const outcomes = await this.#run.finished;
+      throw taskFailureOf(outcomes) ?? new VfError('START_FAILED', 'InProcessEngine: the flow failed before it started');
+    }
   }
 
   signalFlowTermination(): void {
@@ -174,6 +176,8 @@ class InProcessRun {
   readonly started: Promise<void>;
   readonly finished: Promise<readonly TaskOutcome[]>;
   stopRequested = false;
+  /** A task failed before every task had opened (the ready handshake). */
+  failedToStart = false;
   readonly #stop = new AbortController();
   readonly #failure = new AbortController();
   readonly #tasks: readonly TaskSpec[];
@@ -221,6 +225,7 @@ class InProcessRun {
       if (outcome.status === 'failed') {
         // Fail fast: wake every blocked task so that each one closes and exits.
         this.stopRequested = true;
+        if (readyCount < plan.tasks.length) this.failedToStart = true;
         gate.reject(new AbortedError());
         this.#failure.abort();
         started.resolve();

@@ -6,6 +6,11 @@ export type DeviceType = 'cpu' | 'gpu';
 /** The role of a node in the graph. */
 export type NodeKind = 'producer' | 'processor' | 'consumer';
 
+/** @internal How a node knows whether the flow it belongs to is still in use (built, not yet finished). */
+export interface FlowMembership {
+  readonly active: boolean;
+}
+
 /** Options every node accepts. */
 export interface NodeOptions {
   /** Unique within a flow. Default: class name plus a per-flow counter (`Doubler_1`). */
@@ -24,6 +29,7 @@ export abstract class Node {
   readonly #parents: Node[] = [];
   readonly #children: Node[] = [];
   #wired = false;
+  #membership: FlowMembership | undefined;
 
   constructor(options: NodeOptions = {}) {
     if (options.name !== undefined && (typeof options.name !== 'string' || options.name.trim() === '')) {
@@ -81,6 +87,16 @@ export abstract class Node {
   /** Runs exactly once per task after the last item, also when the flow is stopped or fails. */
   close(): void | Promise<void> {}
 
+  /** @internal True while a flow that holds this node has not finished: no other flow may take it. */
+  get inActiveFlow(): boolean {
+    return this.#membership?.active === true;
+  }
+
+  /** @internal Used by `Flow` to claim its nodes. */
+  joinFlow(membership: FlowMembership): void {
+    this.#membership = membership;
+  }
+
   /** @internal Used by {@link Flow} to give unnamed nodes a per-flow unique name. */
   assignName(name: string): void {
     this.#assignedName = name;
@@ -123,6 +139,14 @@ export abstract class Node {
       }
       if (parent === this) {
         throw new FlowValidationError('CYCLE', `node "${this.name}" cannot be its own parent`, { details: { nodes: [this.name] } });
+      }
+      if (parent.inActiveFlow) {
+        // A new child would change the graph of a flow already built: it would break at run time.
+        throw new FlowValidationError(
+          'IN_ANOTHER_FLOW',
+          `node "${this.name}" cannot be wired to "${parent.name}": "${parent.name}" is in a flow that is built and not finished, whose graph cannot change; build the second flow from new nodes (a flow module's factory makes fresh ones on every call)`,
+          { details: { node: this.name, parent: parent.name } },
+        );
       }
       if (parents.indexOf(parent) !== index) {
         throw new FlowValidationError('INVALID_WIRING', `node "${this.name}" lists parent "${parent.name}" twice`, {

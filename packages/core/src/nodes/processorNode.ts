@@ -1,4 +1,5 @@
 import { AllocationError } from '../errors.js';
+import { emitWarningOnce } from '../warnings.js';
 import { type DeviceType, Node, type NodeOptions, validateDeviceType, validateGpuMemoryMb, validateNbTasks } from './node.js';
 
 /** Options of a {@link ProcessorNode}. */
@@ -83,7 +84,7 @@ export abstract class OneTaskProcessorNode<TIn extends unknown[] = unknown[], TO
   constructor(options: ProcessorOptions = {}) {
     super({ ...options, nbTasks: validateNbTasks(options.nbTasks, `processor "${options.name ?? new.target.name}"`) });
     if (options.nbTasks !== undefined && options.nbTasks !== 1) {
-      process.emitWarning(`processor "${options.name ?? new.target.name}" is a one-task processor: nbTasks ${options.nbTasks} is ignored`, {
+      emitWarningOnce(`processor "${options.name ?? new.target.name}" is a one-task processor: nbTasks ${options.nbTasks} is ignored`, {
         code: 'VF_NBTASKS_IGNORED',
       });
     }

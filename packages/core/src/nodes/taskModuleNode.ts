@@ -1,5 +1,6 @@
 import { FlowValidationError } from '../errors.js';
 import { topologicalSort } from '../graph/topologicalSort.js';
+import { emitWarningOnce } from '../warnings.js';
 import { describe, type Node, validateNbTasks } from './node.js';
 import { OneTaskProcessorNode, ProcessorNode } from './processorNode.js';
 
@@ -36,7 +37,7 @@ export class TaskModuleNode<TIn extends unknown[] = unknown[], TOut = unknown> e
     const stateful = members.some((member) => member instanceof OneTaskProcessorNode);
     const requested = validateNbTasks(options.nbTasks, label);
     if (stateful && requested !== 1) {
-      process.emitWarning(`${label} holds a one-task processor: nbTasks ${requested} is ignored`, {
+      emitWarningOnce(`${label} holds a one-task processor: nbTasks ${requested} is ignored`, {
         code: 'VF_NBTASKS_IGNORED',
       });
     }

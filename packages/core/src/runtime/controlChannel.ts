@@ -1,6 +1,7 @@
 import type { Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { jsonLine, readJsonLines } from './jsonLines.js';
+import { HeartbeatThread, type TaskActivity } from './liveness.js';
 
 /**
  * The task's end of the control channel to its host. Local tasks (forked) talk over Node's IPC
@@ -15,7 +16,19 @@ export interface ControlChannel {
   onClose(listener: () => void): void;
   /** This task has nothing more to say: let the process exit. */
   close(): void;
+  /**
+   * Starts the task's heartbeats (`runtime/liveness.ts`), which reach the host even while the main
+   * thread is blocked; resolves once the first one is out. Absent when the channel cannot carry
+   * them: the host then never judges this task's liveness.
+   */
+  startHeartbeats?(heartbeatMs: number, activity: TaskActivity): Promise<void>;
 }
+
+/**
+ * The environment variable naming the descriptor a forked task writes its heartbeats to (set by
+ * `forkSpawner`, which reads the other end): Node's IPC channel is the main thread's alone.
+ */
+export const HEARTBEAT_FD_ENV = 'VF_HEARTBEAT_FD';
 
 /** The channel a task process should use: Node IPC when it has one, else stdio. */
 export function defaultControlChannel(): ControlChannel {
@@ -24,6 +37,10 @@ export function defaultControlChannel(): ControlChannel {
 
 /** Node's IPC channel (the task was forked by the host). */
 export function ipcControlChannel(): ControlChannel {
+  const heartbeatFd = Number(process.env[HEARTBEAT_FD_ENV]);
+  // Not for the node's own child processes: they are no task of this host.
+  delete process.env[HEARTBEAT_FD_ENV];
+  let heartbeats: HeartbeatThread | undefined;
   return {
     send: (message) => {
       if (process.connected) process.send?.(message);
@@ -35,8 +52,17 @@ export function ipcControlChannel(): ControlChannel {
       process.on('disconnect', listener);
     },
     close: () => {
+      heartbeats?.close();
       process.disconnect?.();
     },
+    ...(Number.isInteger(heartbeatFd) && heartbeatFd > 2
+      ? {
+          startHeartbeats: (heartbeatMs: number, activity: TaskActivity) => {
+            heartbeats ??= new HeartbeatThread(heartbeatFd, false);
+            return heartbeats.startHeartbeats(heartbeatMs, activity);
+          },
+        }
+      : {}),
   };
 }
 
@@ -58,7 +84,10 @@ export function stdioControlChannel(
   output: Writable = process.stdout,
   hostSilenceMs: number = Number(process.env.VF_HOST_SILENCE_MS) || DEFAULT_HOST_SILENCE_MS,
 ): ControlChannel {
-  const write = output.write.bind(output) as (chunk: string) => boolean;
+  // On the real stdout, every line leaves through the heartbeat thread, its only writer: the
+  // heartbeats it writes there between them can never split a line.
+  const thread = output === process.stdout ? new HeartbeatThread(1, true) : undefined;
+  const write = thread === undefined ? (output.write.bind(output) as (chunk: string) => boolean) : (line: string) => thread.writeLine(line);
   if (output === process.stdout) process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   const listeners: Array<(message: unknown) => void> = [];
   const closeListeners: Array<() => void> = [];
@@ -103,6 +132,10 @@ export function stdioControlChannel(
       lines.close();
       // stdin would keep the event loop (and so the process) alive.
       input.destroy();
+      thread?.close();
     },
+    ...(thread === undefined
+      ? {}
+      : { startHeartbeats: (heartbeatMs: number, activity: TaskActivity) => thread.startHeartbeats(heartbeatMs, activity) }),
   };
 }

@@ -3,6 +3,7 @@ import type { TaskOutcome, TaskStats } from '../contracts/engine.js';
 import type { SerializedError } from '../errors.js';
 import type { FlowSource, PlannedNode, TaskSpec } from '../plan/executionPlan.js';
 import type { CurveKeys } from '../transport/curve.js';
+import type { WarningRecord } from '../warnings.js';
 
 /**
  * The control protocol between the host (the process that called `flow.run`) and each task
@@ -23,6 +24,11 @@ export interface TransportSettings {
   readonly endpoints: readonly string[];
   /** The run's CURVE key pair when the data path is encrypted (see `transport/curve.ts`). */
   readonly curve?: CurveKeys;
+  /**
+   * The per-run secret (64 hex digits) with which a task proves, in its hello, that it belongs to
+   * the run (see `transport/helloProof.ts`). Only ever sent here, over the control channel.
+   */
+  readonly runSecret: string;
 }
 
 /** Everything a task process needs to run its task. */
@@ -41,6 +47,8 @@ export interface TaskInit {
   readonly restartOnFailure: boolean;
   /** Module and export of the engine's messenger class (the engine's queue policy). */
   readonly messenger: { readonly moduleUrl: string; readonly exportName: string };
+  /** Period of the task's `heartbeat` messages, in ms (a fifth of the engine's `livenessTimeoutMs`). */
+  readonly heartbeatMs: number;
 }
 
 /** Host → task. */
@@ -68,8 +76,16 @@ export type TaskMessage =
   | { readonly v: 1; readonly type: 'ready'; readonly pid: number }
   | { readonly v: 1; readonly type: 'started' }
   | { readonly v: 1; readonly type: 'error'; readonly error: SerializedError }
+  /**
+   * Proof of life from the task's heartbeat thread (see `runtime/liveness.ts`), every `heartbeatMs`
+   * even while the main thread is blocked: how long the main event loop has not turned, and whether
+   * the main thread is in node code (busy) rather than in the runtime.
+   */
+  | { readonly v: 1; readonly type: 'heartbeat'; readonly stalledMs: number; readonly inNode: boolean }
   /** The task's counters so far, sent periodically while its loop runs (live monitoring). */
   | { readonly v: 1; readonly type: 'stats'; readonly stats: TaskStats }
+  /** A process warning emitted in the task; the host prints each distinct one once. */
+  | { readonly v: 1; readonly type: 'warning'; readonly warning: WarningRecord }
   | { readonly v: 1; readonly type: 'done'; readonly outcome: TaskOutcome };
 
 const serializedError: z.ZodType<SerializedError> = z.lazy(() =>
@@ -117,6 +133,7 @@ const taskStats = z.object({
   processed: z.number(),
   proctimeTotalMs: z.number(),
   activeMs: z.number(),
+  rejected: z.number().optional(),
 });
 
 const z85Key = z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/);
@@ -134,10 +151,12 @@ const hostMessage = z.discriminatedUnion('type', [
         kind: z.enum(['ipc', 'tcp']),
         endpoints: z.array(z.string()),
         curve: z.object({ publicKey: z85Key, secretKey: z85Key }).optional(),
+        runSecret: z.string().regex(/^[0-9a-f]{64}$/),
       }),
       queueSize: z.number().int().positive(),
       restartOnFailure: z.boolean(),
       messenger: z.object({ moduleUrl: z.string(), exportName: z.string() }),
+      heartbeatMs: z.number().int().positive(),
     }),
   }),
   z.object({ v: z.literal(1), type: z.literal('start') }),
@@ -153,8 +172,14 @@ const taskMessage = z.discriminatedUnion('type', [
   z.object({ v: z.literal(1), type: z.literal('bound'), endpoint: z.string().optional() }),
   z.object({ v: z.literal(1), type: z.literal('ready'), pid: z.number().int() }),
   z.object({ v: z.literal(1), type: z.literal('started') }),
+  z.object({ v: z.literal(1), type: z.literal('heartbeat'), stalledMs: z.number().nonnegative(), inNode: z.boolean() }),
   z.object({ v: z.literal(1), type: z.literal('error'), error: serializedError }),
   z.object({ v: z.literal(1), type: z.literal('stats'), stats: taskStats }),
+  z.object({
+    v: z.literal(1),
+    type: z.literal('warning'),
+    warning: z.object({ name: z.string(), message: z.string(), code: z.string().optional() }),
+  }),
   z.object({
     v: z.literal(1),
     type: z.literal('done'),

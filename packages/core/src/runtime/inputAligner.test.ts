@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EndReason, Envelope, InputSet } from '../contracts/messenger.js';
-import { EdgeBuffer, InputAligner } from './inputAligner.js';
+import { EdgeBuffer, InputAligner, routeBySeq } from './inputAligner.js';
 
 /** A data envelope of origin `seq`; `ticket` defaults to `seq` (the parent's output position). */
 function data(seq: number, value: unknown = seq, ticket = seq): Envelope {
@@ -62,7 +62,7 @@ describe('InputAligner', () => {
       expect(aligner.take()).toMatchObject({ kind: 'data', seq: 3, values: ['a3', 3] });
     });
 
-    it('numbers the aligned sets of several parents with consecutive tickets, whatever their seq', () => {
+    it('gives the aligned sets of several parents their origin as ticket, the same in every replica of the node', () => {
       const aligner = new InputAligner([1, 1]);
       for (const seq of [5, 9]) {
         aligner.push(0, data(seq));
@@ -70,8 +70,8 @@ describe('InputAligner', () => {
       }
       const sets = [aligner.take(), aligner.take()].map((set) => (set?.kind === 'data' ? [set.seq, set.ticket] : []));
       expect(sets).toEqual([
-        [5, 0],
-        [9, 1],
+        [5, 5],
+        [9, 9],
       ]);
     });
 
@@ -363,5 +363,92 @@ describe("InputAligner, 'freshest' policy (realtime)", () => {
     expect(aligner.take()).toMatchObject({ seq: 0 });
     expect(aligner.take()).toMatchObject({ seq: 1 });
     expect(aligner.dropped).toBe(0);
+  });
+});
+
+describe('routeBySeq', () => {
+  const none = () => false;
+
+  it('sends origin seq to replica seq % replicas while all are alive', () => {
+    expect([0, 1, 2, 3, 4, 5, 6].map((seq) => routeBySeq(seq, 3, none))).toEqual([0, 1, 2, 0, 1, 2, 0]);
+  });
+
+  it("spreads a lost replica's share evenly over the survivors, never to a lost one", () => {
+    const lost = (index: number) => index === 1;
+    const targets = Array.from({ length: 40 }, (_, k) => routeBySeq(1 + 4 * k, 4, lost));
+    expect(targets.every((target) => target !== 1 && target !== undefined)).toBe(true);
+    for (const survivor of [0, 2, 3]) expect(targets.filter((target) => target === survivor).length).toBeGreaterThanOrEqual(13);
+  });
+
+  it('agrees between senders that know of more or fewer losses, wherever both routes are alive', () => {
+    const early = (index: number) => index === 2;
+    const late = (index: number) => index === 2 || index === 4;
+    for (let seq = 0; seq < 500; seq++) {
+      const before = routeBySeq(seq, 5, early) as number;
+      if (!late(before)) expect(routeBySeq(seq, 5, late)).toBe(before);
+    }
+  });
+
+  it('is undefined when every replica is lost', () => {
+    expect(routeBySeq(7, 3, () => true)).toBeUndefined();
+  });
+});
+
+describe('InputAligner, routed by origin (a replica fed by several senders)', () => {
+  it('releases its share strictly in seq order, waiting for the next one whoever sends it', () => {
+    // Replica 1 of 3 owns seqs 1, 4, 7, ...; a replicated parent delivers them out of order.
+    const aligner = new InputAligner([2], undefined, 'ordered', { replicas: 3, index: 1 });
+    aligner.push(0, data(7));
+    aligner.push(0, data(4));
+    expect(aligner.take()).toBeUndefined();
+    aligner.push(0, data(1));
+    expect([aligner.take(), aligner.take(), aligner.take()].map((set) => values(set)[0])).toEqual([1, 4, 7]);
+    expect(aligner.take()).toBeUndefined();
+  });
+
+  it('aligns a replicated join by origin and waits, rather than discards, when one edge is behind', () => {
+    const aligner = new InputAligner([1, 2], undefined, 'ordered', { replicas: 2, index: 0 });
+    aligner.push(0, data(0, 'a0'));
+    aligner.push(0, data(2, 'a2'));
+    aligner.push(1, data(2, 'b2'));
+    expect(aligner.take()).toBeUndefined();
+    aligner.push(1, data(0, 'b0'));
+    expect(values(aligner.take())).toEqual(['a0', 'b0']);
+    expect(values(aligner.take())).toEqual(['a2', 'b2']);
+    expect(aligner.dropped).toBe(0);
+  });
+
+  it("takes a lost replica's messages (adopted) as soon as they are older than its next own one, once", () => {
+    const released: string[] = [];
+    const aligner = new InputAligner(
+      [1],
+      (_parent, envelope, how) => released.push(`${envelope.kind === 'data' ? envelope.meta.seq : 'end'}:${how}`),
+      'ordered',
+      {
+        replicas: 2,
+        index: 0,
+      },
+    );
+    aligner.push(0, data(0));
+    expect(values(aligner.take())).toEqual([0]);
+    aligner.push(0, data(3)); // replica 1's share, re-sent here after it died
+    aligner.push(0, data(1));
+    expect(values(aligner.take())).toEqual([1]);
+    expect(aligner.take()).toBeUndefined(); // 3 is newer than the next own seq (2): wait for 2
+    aligner.push(0, data(2));
+    expect([values(aligner.take())[0], values(aligner.take())[0]]).toEqual([2, 3]);
+    aligner.push(0, data(3)); // a second copy of a message already taken
+    aligner.push(0, data(2));
+    expect(aligner.duplicates).toBe(2);
+    expect(released).toEqual(['0:taken', '1:taken', '2:taken', '3:taken', '3:refused', '2:refused']);
+  });
+
+  it('releases what is left in seq order once every sender has ended', () => {
+    const aligner = new InputAligner([1], undefined, 'ordered', { replicas: 2, index: 1 });
+    aligner.push(0, data(5));
+    aligner.push(0, data(4)); // adopted
+    aligner.push(0, end());
+    expect([values(aligner.take())[0], values(aligner.take())[0]]).toEqual([4, 5]);
+    expect(aligner.take()).toEqual({ kind: 'end', reason: 'completed' });
   });
 });

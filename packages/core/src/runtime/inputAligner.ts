@@ -2,6 +2,12 @@ import type { EndReason, Envelope, InputSet, MessageMetadata } from '../contract
 
 type DataEnvelope = Extract<Envelope, { kind: 'data' }>;
 
+/** How a message left the buffers: taken in an input set, discarded (unmatched, stale), or refused on arrival. */
+export type ReleaseKind = 'taken' | 'discarded' | 'refused';
+
+/** Told of every message that leaves an {@link InputAligner}. */
+export type ReleaseListener = (parentIndex: number, envelope: Envelope, how: ReleaseKind) => void;
+
 /**
  * How a node's inputs are released. `ordered` (batch): every message, in the parent's output
  * order, waiting for a slow replica's output. `freshest` (realtime): never wait for a gap (a
@@ -9,6 +15,34 @@ type DataEnvelope = Extract<Envelope, { kind: 'data' }>;
  * each step takes the freshest complete input set and discards the older ones.
  */
 export type AlignmentPolicy = 'ordered' | 'freshest';
+
+/**
+ * Which share of a node's input one replica receives when its senders route by origin (`seq`):
+ * replica `index` of `replicas` owns the seqs with `seq % replicas === index` (see {@link routeBySeq}).
+ */
+export interface SeqRoute {
+  readonly replicas: number;
+  readonly index: number;
+}
+
+/**
+ * The replica of a node that gets origin `seq` when senders route by origin: `seq % replicas`, or,
+ * when that replica is lost, the first survivor in a probe sequence that depends on `seq` alone.
+ * Because the sequence does not depend on which replicas are lost, two senders that learn of
+ * losses at different moments still agree wherever both routes are alive (a join's inputs of one
+ * origin meet at one replica), and a lost replica's share spreads evenly over the survivors.
+ * Undefined when every replica is lost.
+ */
+export function routeBySeq(seq: number, replicas: number, isLost: (index: number) => boolean): number | undefined {
+  const home = seq % replicas;
+  if (!isLost(home)) return home;
+  const round = Math.floor(seq / replicas);
+  for (let step = 0; step < replicas - 1; step++) {
+    const candidate = (home + 1 + ((round + step) % (replicas - 1))) % replicas;
+    if (!isLost(candidate)) return candidate;
+  }
+  return undefined;
+}
 
 /**
  * The messages of one edge (parent → node), in the parent's output order. When the parent runs
@@ -22,20 +56,46 @@ export class EdgeBuffer {
   readonly #fifo: DataEnvelope[] = [];
   /** `ordered` with several replicas: messages by ticket, released without gaps. */
   readonly #byTicket = new Map<number, DataEnvelope>();
+  /** `ordered` and routed by origin: this replica's share, see {@link #routed}. */
+  readonly #route: SeqRoute | undefined;
+  /** Routed: messages of another replica's share, given to this one because it was lost; by seq. */
+  readonly #adopted: DataEnvelope[] = [];
+  /** Routed: seqs of adopted messages already released (a re-sent copy is a duplicate). */
+  readonly #adoptedTaken = new Set<number>();
   #nextTicket = 0;
   #ends = 0;
   #reason: EndReason = 'completed';
 
-  constructor(replicas: number, policy: AlignmentPolicy = 'ordered') {
+  /**
+   * @param replicas tasks of the parent node
+   * @param route set when the parent's tasks route to this node's replicas by origin (batch:
+   *   the messages of this replica's share are released strictly in seq order)
+   */
+  constructor(replicas: number, policy: AlignmentPolicy = 'ordered', route?: SeqRoute) {
     this.#replicas = replicas;
     this.#policy = policy;
+    this.#route = policy === 'ordered' && route !== undefined && route.replicas > 1 ? route : undefined;
+    if (this.#route !== undefined) this.#nextTicket = this.#route.index;
   }
 
   get #keyedByTicket(): boolean {
-    return this.#replicas > 1 && this.#policy === 'ordered';
+    return this.#route === undefined && this.#replicas > 1 && this.#policy === 'ordered';
+  }
+
+  /**
+   * `ordered` edges into a replica that receives by origin: its share (`seq % replicas === index`)
+   * is released strictly in seq order, the next one awaited even when later ones have arrived
+   * (keyed by seq, `#byTicket` then holds seqs and `#nextTicket` the next seq of the share), so a
+   * replica processes in origin order whoever sent what — what keeps bounded queues deadlock-free
+   * downstream. Messages outside the share (`#adopted`: a lost replica's, re-routed) come in no
+   * known order: they are released as soon as they are older than the next own message.
+   */
+  get routed(): boolean {
+    return this.#route !== undefined;
   }
 
   get size(): number {
+    if (this.#route !== undefined) return this.#byTicket.size + this.#adopted.length;
     return this.#keyedByTicket ? this.#byTicket.size : this.#fifo.length;
   }
 
@@ -61,6 +121,33 @@ export class EdgeBuffer {
     return this.size < capacity || (this.#keyedByTicket && ticket === this.#nextTicket);
   }
 
+  #pushRouted(route: SeqRoute, envelope: DataEnvelope): 'accepted' | 'duplicate' {
+    const { seq } = envelope.meta;
+    if (seq % route.replicas === route.index) {
+      if (seq < this.#nextTicket || this.#byTicket.has(seq)) return 'duplicate';
+      this.#byTicket.set(seq, envelope);
+      return 'accepted';
+    }
+    if (this.#adoptedTaken.has(seq) || this.#adopted.some((kept) => kept.meta.seq === seq)) return 'duplicate';
+    let at = this.#adopted.length;
+    while (at > 0 && (this.#adopted[at - 1] as DataEnvelope).meta.seq > seq) at -= 1;
+    this.#adopted.splice(at, 0, envelope);
+    return 'accepted';
+  }
+
+  #peekRouted(): DataEnvelope | undefined {
+    const adopted = this.#adopted[0];
+    if (adopted !== undefined && adopted.meta.seq < this.#nextTicket) return adopted;
+    const own = this.#byTicket.get(this.#nextTicket);
+    if (own !== undefined || !this.allEndsReceived) return own;
+    // Every sender has ended: a missing seq will never come; release what is left in seq order.
+    if (this.#byTicket.size === 0) return adopted;
+    const lowest = Math.min(...this.#byTicket.keys());
+    if (adopted !== undefined && adopted.meta.seq < lowest) return adopted;
+    this.#nextTicket = lowest;
+    return this.#byTicket.get(lowest);
+  }
+
   /**
    * Adds an envelope. `stale`: a `freshest` edge refuses a message older than one it already
    * released (a late replica's output); the caller counts it as dropped. `duplicate`: an `ordered`
@@ -73,6 +160,7 @@ export class EdgeBuffer {
       if (envelope.reason === 'stopped') this.#reason = 'stopped';
       return 'accepted';
     }
+    if (this.#route !== undefined) return this.#pushRouted(this.#route, envelope);
     if (this.#keyedByTicket) {
       const { ticket } = envelope.meta;
       if (ticket < this.#nextTicket || this.#byTicket.has(ticket)) return 'duplicate';
@@ -99,6 +187,7 @@ export class EdgeBuffer {
 
   /** The next message in order, if it has arrived. */
   peek(): DataEnvelope | undefined {
+    if (this.#route !== undefined) return this.#peekRouted();
     if (!this.#keyedByTicket) return this.#fifo[0];
     const next = this.#byTicket.get(this.#nextTicket);
     if (next !== undefined || !this.allEndsReceived || this.#byTicket.size === 0) return next;
@@ -110,7 +199,15 @@ export class EdgeBuffer {
   shift(): DataEnvelope | undefined {
     const head = this.peek();
     if (head === undefined) return undefined;
-    if (this.#keyedByTicket) {
+    if (this.#route !== undefined) {
+      if (head === this.#adopted[0]) {
+        this.#adopted.shift();
+        this.#adoptedTaken.add(head.meta.seq);
+      } else {
+        this.#byTicket.delete(head.meta.seq);
+        this.#nextTicket = head.meta.seq + this.#route.replicas;
+      }
+    } else if (this.#keyedByTicket) {
       this.#byTicket.delete(this.#nextTicket);
       this.#nextTicket += 1;
     } else {
@@ -133,34 +230,30 @@ export class InputAligner {
   readonly #policy: AlignmentPolicy;
   readonly #dropped: number[];
   #duplicates = 0;
-  #nextTicket = 0;
-  readonly #onRelease: ((parentIndex: number, envelope: Envelope) => void) | undefined;
+  readonly #onRelease: ReleaseListener | undefined;
 
   /**
    * @param parentReplicas number of tasks of each parent, in wiring order
-   * @param onRelease called for every message that leaves the buffers (used or discarded), so a
-   *   transport can hand back the room it took (credits)
+   * @param onRelease called for every message that leaves the buffers (taken, discarded, or
+   *   refused on arrival), so a transport can hand back the room it took (credits)
    * @param policy `ordered` (batch, default) or `freshest` (realtime), see {@link AlignmentPolicy}
+   * @param route this replica's share when the parents route to the node's replicas by origin
    */
-  constructor(
-    parentReplicas: readonly number[],
-    onRelease?: (parentIndex: number, envelope: Envelope) => void,
-    policy: AlignmentPolicy = 'ordered',
-  ) {
-    this.edges = parentReplicas.map((replicas) => new EdgeBuffer(replicas, policy));
+  constructor(parentReplicas: readonly number[], onRelease?: ReleaseListener, policy: AlignmentPolicy = 'ordered', route?: SeqRoute) {
+    this.edges = parentReplicas.map((replicas) => new EdgeBuffer(replicas, policy, route));
     this.#dropped = parentReplicas.map(() => 0);
     this.#onRelease = onRelease;
     this.#policy = policy;
   }
 
-  #shift(parentIndex: number): Envelope | undefined {
+  #shift(parentIndex: number, how: ReleaseKind = 'taken'): Envelope | undefined {
     const envelope = this.edges[parentIndex]?.shift();
-    if (envelope !== undefined) this.#onRelease?.(parentIndex, envelope);
+    if (envelope !== undefined) this.#onRelease?.(parentIndex, envelope, how);
     return envelope;
   }
 
   #discardHead(parentIndex: number): boolean {
-    if (this.#shift(parentIndex) === undefined) return false;
+    if (this.#shift(parentIndex, 'discarded') === undefined) return false;
     this.#dropped[parentIndex] = (this.#dropped[parentIndex] ?? 0) + 1;
     return true;
   }
@@ -196,7 +289,7 @@ export class InputAligner {
       // Refused: it never entered the buffer, but its room must still be handed back.
       if (accepted === 'stale') this.#dropped[parentIndex] = (this.#dropped[parentIndex] ?? 0) + 1;
       else this.#duplicates += 1;
-      this.#onRelease?.(parentIndex, envelope);
+      this.#onRelease?.(parentIndex, envelope, 'refused');
       return;
     }
     if (this.#policy === 'freshest') while (edge.size > capacity && this.#discardHead(parentIndex));
@@ -220,9 +313,9 @@ export class InputAligner {
       if (present.every((head) => head.meta.seq === newest)) {
         for (const parentIndex of this.edges.keys()) this.#shift(parentIndex);
         // With one parent, keep its ticket: the sender's dispatch order, shared by all replicas of
-        // this node even when each replica aligns on its own (one process each).
-        const ticket = present.length === 1 ? (present[0] as DataEnvelope).meta.ticket : this.#nextTicket;
-        this.#nextTicket = ticket + 1;
+        // this node even when each replica aligns on its own (one process each). With several, the
+        // origin: the same for every replica of a replicated join (batch: contiguous from 0).
+        const ticket = present.length === 1 ? (present[0] as DataEnvelope).meta.ticket : newest;
         return {
           kind: 'data',
           seq: newest,
@@ -231,6 +324,9 @@ export class InputAligner {
           metas: present.map((head) => head.meta as MessageMetadata),
         };
       }
+      // Routed by origin (batch): an edge's head is the oldest it will ever hold, and the older
+      // seq on the other edges is still on its way (a lost replica's share, re-sent): wait for it.
+      if (this.edges.some((edge) => edge.routed)) return undefined;
       for (const [index, head] of present.entries()) {
         if (head.meta.seq < newest) this.#discardHead(index);
       }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Launcher } from '../contracts/spawner.js';
 import { FlowValidationError } from '../errors.js';
 import type { ExecutionPlan } from '../plan/executionPlan.js';
@@ -25,7 +25,21 @@ function refusal(action: () => unknown): FlowValidationError {
 describe('placement of nodes on other machines', () => {
   it('without placement: ipc, no CURVE, unless asked for', () => {
     expect(checkPlacement('E', {})).toEqual({ placement: {}, transport: 'ipc', curve: false });
-    expect(checkPlacement('E', { transport: 'tcp', curve: true })).toMatchObject({ transport: 'tcp', curve: true });
+    expect(checkPlacement('E', { transport: 'ipc', curve: true })).toMatchObject({ transport: 'ipc', curve: true });
+  });
+
+  it('tcp: CURVE unless opted out with curve: false, which warns once per process', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      expect(checkPlacement('E', { transport: 'tcp' })).toMatchObject({ transport: 'tcp', curve: true });
+      expect(warn).not.toHaveBeenCalled();
+      expect(checkPlacement('E', { transport: 'tcp', curve: false })).toMatchObject({ transport: 'tcp', curve: false });
+      expect(checkPlacement('E', { transport: 'tcp', curve: false })).toMatchObject({ curve: false });
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]?.[0])).toMatch(/curve: false sends the flow's data in clear/);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('any remote node implies tcp and CURVE', () => {

@@ -17,6 +17,8 @@ export interface PlacementSettings {
  * another machine makes the whole flow use `tcp://` (an `ipc://` socket cannot be reached from
  * there) with CURVE on every socket (traffic leaves the machine); local tasks then bind `host`, which
  * must be an address the remote machines can reach, so loopback and wildcard addresses are refused.
+ * Every `tcp` run uses CURVE unless the user opts out with `curve: false` (a warning, once): a TCP
+ * port, even on loopback, is open to every user of the machine.
  */
 export function checkPlacement(
   engine: string,
@@ -45,7 +47,8 @@ export function checkPlacement(
       `${engine}: transport 'ipc' cannot reach tasks on other machines: leave transport unset or use 'tcp'`,
     );
   }
-  const curve = options.curve ?? remote;
+  const transport = (options.transport as 'ipc' | 'tcp' | undefined) ?? (remote ? 'tcp' : 'ipc');
+  const curve = options.curve ?? transport === 'tcp';
   if (typeof curve !== 'boolean')
     throw new FlowValidationError('INVALID_OPTION', `${engine}: curve must be a boolean, got ${String(curve)}`);
   if (remote && !curve) {
@@ -61,11 +64,20 @@ export function checkPlacement(
       `${engine}: host is ${JSON.stringify(host)}, which the machines in placement cannot reach: set host to this machine's address on their network`,
     );
   }
-  return {
-    placement: placement as Placement,
-    transport: (options.transport as 'ipc' | 'tcp' | undefined) ?? (remote ? 'tcp' : 'ipc'),
-    curve,
-  };
+  if (transport === 'tcp' && !curve) warnCurveOff(engine);
+  return { placement: placement as Placement, transport, curve };
+}
+
+let curveOffWarned = false;
+
+/** Once per process: a tcp run without CURVE lets anyone who reaches its ports read its data. */
+function warnCurveOff(engine: string): void {
+  if (curveOffWarned) return;
+  curveOffWarned = true;
+  process.emitWarning(
+    `${engine}: transport 'tcp' with curve: false sends the flow's data in clear, readable by anyone who reaches its ports (strangers still cannot join: every task proves it belongs to the run); leave curve unset to encrypt`,
+    { code: 'VF_CURVE_OFF' },
+  );
 }
 
 function unreachableFromElsewhere(host: string): boolean {

@@ -2,13 +2,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
-import type { Spawner, TaskProcess } from '../contracts/spawner.js';
-import { FlowValidationError, type SerializedError, serializeError } from '../errors.js';
+import type { Launcher, Spawner, TaskProcess } from '../contracts/spawner.js';
+import { FlowValidationError, type SerializedError, serializeError, taskFailureOf, VfError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { generateCurveKeys } from '../transport/curve.js';
+import { generateRunSecret } from '../transport/helloProof.js';
+import { emitWarningOnce } from '../warnings.js';
+import { systemClock } from './clock.js';
 import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
-import { forkSpawner } from './forkSpawner.js';
-import { checkPlacedNodes, checkPlacement, type Placement, tcpBindEndpoint } from './placement.js';
+import { type ResolvedProcessEngineOptions, resolveProcessEngineOptions } from './engineOptions.js';
+import { heartbeatPeriodMs, LivenessWatch } from './liveness.js';
+import { checkPlacedNodes, type Placement, tcpBindEndpoint } from './placement.js';
 import { EMPTY_TASK_STATS } from './taskLoop.js';
 import { deferred } from './waiting.js';
 
@@ -56,6 +60,15 @@ export interface ProcessEngineOptions {
    * when a one-task node dies, or when no replica of a node is left. Default false (fail fast).
    */
   readonly restartOnFailure?: boolean;
+  /**
+   * How long a running task may go unheard before the host takes it as unresponsive (stopped,
+   * frozen, its machine or link gone, its runtime stuck in a loop), kills it, and treats it as dead:
+   * the flow fails naming it (cause code `TASK_UNRESPONSIVE`), or under `restartOnFailure` a replica's
+   * work goes to the others. A node busy in a long synchronous `process()` is not unresponsive: the
+   * heartbeats come from a thread of their own (see `runtime/liveness.ts`). Default 10 000 ms; at
+   * least 100.
+   */
+  readonly livenessTimeoutMs?: number;
 }
 
 /** The module and export name of an engine's messenger class, imported by every task process. */
@@ -84,51 +97,18 @@ interface LiveTask {
  * the ready handshake, stop, fail-fast, kill and clean-up, is here once.
  */
 export abstract class ProcessExecutionEngine implements ExecutionEngine {
-  protected readonly options: Required<Omit<ProcessEngineOptions, 'spawner'>> & { spawner: Spawner };
+  protected readonly options: ResolvedProcessEngineOptions;
   #tasks: LiveTask[] = [];
   #runDir: string | undefined;
   #endpointTable: readonly string[] | undefined;
   #failed = false;
   #killTimer: NodeJS.Timeout | undefined;
   #stopTimer: NodeJS.Timeout | undefined;
+  #livenessTimer: NodeJS.Timeout | undefined;
   #finished: Promise<readonly TaskOutcome[]> | undefined;
 
   constructor(options: ProcessEngineOptions = {}) {
-    const queueSize = options.queueSize ?? 8;
-    if (!Number.isInteger(queueSize) || queueSize < 1) {
-      throw new FlowValidationError('INVALID_OPTION', `${new.target.name}: queueSize must be a positive integer, got ${String(queueSize)}`);
-    }
-    const { placement, transport, curve } = checkPlacement(new.target.name, options);
-    if (transport !== 'ipc' && transport !== 'tcp') {
-      throw new FlowValidationError('INVALID_OPTION', `${new.target.name}: transport must be 'ipc' or 'tcp', got ${String(transport)}`);
-    }
-    this.options = {
-      queueSize,
-      transport,
-      host: options.host ?? '127.0.0.1',
-      spawner: options.spawner ?? forkSpawner,
-      placement,
-      curve,
-      readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
-      killGraceMs: options.killGraceMs ?? 2_000,
-      stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
-      restartOnFailure: options.restartOnFailure ?? false,
-    };
-    if (typeof this.options.restartOnFailure !== 'boolean') {
-      throw new FlowValidationError(
-        'INVALID_OPTION',
-        `${new.target.name}: restartOnFailure must be a boolean, got ${String(options.restartOnFailure)}`,
-      );
-    }
-    for (const key of ['readyTimeoutMs', 'killGraceMs', 'stopTimeoutMs'] as const) {
-      const value = this.options[key];
-      if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
-        throw new FlowValidationError(
-          'INVALID_OPTION',
-          `${new.target.name}: ${key} must be a finite number of ms ≥ 0, got ${String(value)}`,
-        );
-      }
-    }
+    this.options = resolveProcessEngineOptions(new.target.name, options);
   }
 
   /** The messenger class every task of this engine uses (its queue policy). */
@@ -143,23 +123,29 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         `${this.constructor.name} runs each task in its own process, which rebuilds the flow from its module: create the flow with Flow.load(moduleUrl, params) from a module whose default export is defineFlow(...)`,
       );
     }
-    checkTopology(plan);
     checkPlacedNodes(this.constructor.name, this.options.placement, plan);
     const endpoints = this.#endpoints(plan);
     const curve = this.options.curve ? generateCurveKeys() : undefined;
+    const runSecret = generateRunSecret();
     const actualEndpoints: Array<string | undefined> = plan.tasks.map(() => undefined);
     let boundCount = 0;
     const typescript = /\.[mc]?tsx?$/.test(new URL(source.moduleUrl).pathname) || import.meta.url.endsWith('.ts');
     let readyCount = 0;
     const ready = deferred();
+    const liveness = new LivenessWatch<LiveTask>(this.options.livenessTimeoutMs, systemClock);
+    this.#livenessTimer = setInterval(() => {
+      for (const { key, reason } of liveness.check()) this.#unresponsive(key, reason);
+    }, heartbeatPeriodMs(this.options.livenessTimeoutMs));
+    this.#livenessTimer.unref();
 
     for (const spec of plan.tasks) {
-      const child = (this.options.placement[spec.nodeName] ?? this.options.spawner).spawn({
-        taskId: spec.id,
-        label: `${spec.nodeName}[${spec.taskIndex}]`,
-        env: spec.env,
-        typescript,
-      });
+      // Once a task could not be started, the rest never will be: the run is failing.
+      if (this.#failed) {
+        this.#tasks.push(notStarted(spec));
+        continue;
+      }
+      const child = this.#spawn(spec, typescript);
+      if (child === undefined) continue;
       const exit = deferred();
       const task: LiveTask = {
         spec,
@@ -182,6 +168,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
           this.#fail();
           return;
         }
+        const stuck = liveness.heard(task, message.type === 'heartbeat' ? message : undefined);
+        if (stuck !== undefined) this.#unresponsive(task, stuck);
         switch (message.type) {
           case 'bound':
             if (actualEndpoints[spec.id] === undefined) {
@@ -204,15 +192,20 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
             break;
           case 'hello':
           case 'started':
+          case 'heartbeat':
             break;
           case 'stats':
             task.stats = message.stats;
+            break;
+          case 'warning':
+            emitWarningOnce(message.warning.message, { type: message.warning.name, code: message.warning.code });
             break;
           case 'error':
             task.error ??= message.error;
             this.#fail();
             break;
           case 'done':
+            liveness.forget(task);
             task.outcome = message.outcome;
             task.stats = message.outcome.stats;
             if (message.outcome.status === 'failed') this.#fail();
@@ -227,7 +220,10 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       });
       child.onExit((code, signal) => {
         task.exited = true;
+        liveness.forget(task);
         if (task.outcome === undefined) {
+          // Killed because the flow had already failed: the failure is the other task's, not this one's.
+          if (this.#failed) task.error ??= { name: 'AbortedError', code: 'ABORTED', message: 'ended after the flow failed' };
           task.error ??= {
             name: 'TaskExitedError',
             message: `task process ${spec.nodeName}[${spec.taskIndex}] (pid ${String(child.pid)}) exited ${signal === null ? `with code ${String(code)}` : `on signal ${signal}`} before finishing`,
@@ -243,14 +239,16 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         nodes: plan.nodes,
         tasks: plan.tasks,
         source,
-        transport: { kind: this.options.transport, endpoints, ...(curve === undefined ? {} : { curve }) },
+        transport: { kind: this.options.transport, endpoints, runSecret, ...(curve === undefined ? {} : { curve }) },
         queueSize: this.options.queueSize,
         restartOnFailure: this.options.restartOnFailure,
         messenger: this.messengerModule,
+        heartbeatMs: heartbeatPeriodMs(this.options.livenessTimeoutMs),
       };
       this.#send(task, { v: 1, type: 'init', init });
     }
 
+    if (this.#failed) ready.resolve();
     const timeout = setTimeout(() => {
       for (const task of this.#tasks) {
         if (!task.ready)
@@ -264,7 +262,37 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     }, this.options.readyTimeoutMs);
     await ready.promise;
     clearTimeout(timeout);
-    if (!this.#failed) for (const task of this.#tasks) this.#send(task, { v: 1, type: 'start' });
+    if (this.#failed) {
+      // Nothing of a flow that failed to start outlives run(): every task has ended, the run directory is gone.
+      const outcomes = await this.joinTaskProcesses();
+      throw taskFailureOf(outcomes) ?? new VfError('START_FAILED', `${this.constructor.name}: the flow failed before it started`);
+    }
+    for (const task of this.#tasks) this.#send(task, { v: 1, type: 'start' });
+  }
+
+  /**
+   * Starts the process of one task; on failure (the spawner or launcher throws, or returns no task
+   * process) records it as the run's failure and returns undefined.
+   */
+  #spawn(spec: TaskSpec, typescript: boolean): TaskProcess | undefined {
+    const spawner: Spawner | Launcher = this.options.placement[spec.nodeName] ?? this.options.spawner;
+    const label = `${spec.nodeName}[${spec.taskIndex}]`;
+    try {
+      const child = spawner.spawn({ taskId: spec.id, label, env: spec.env, typescript });
+      if (!isTaskProcess(child)) {
+        throw new TypeError(`spawn() returned ${String(child)}, not a TaskProcess (pid, send, onMessage, onExit, kill)`);
+      }
+      return child;
+    } catch (error) {
+      const where = 'description' in spawner ? ` with ${String(spawner.description)}` : '';
+      const failure = new VfError('SPAWN_FAILED', `could not start task ${label}${where}: ${(error as Error)?.message ?? String(error)}`, {
+        cause: error,
+        details: { node: spec.nodeName, taskIndex: spec.taskIndex },
+      });
+      this.#tasks.push(notStarted(spec, serializeError(failure)));
+      this.#fail();
+      return undefined;
+    }
   }
 
   /** Process ids of this run's tasks, in task order (for monitoring and tests). */
@@ -320,6 +348,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     await Promise.all(this.#tasks.map((task) => task.exit));
     clearTimeout(this.#killTimer);
     clearTimeout(this.#stopTimer);
+    clearInterval(this.#livenessTimer);
     if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
     return this.#tasks.map((task) => (task.lost && !this.#failed ? lostOutcome(task) : outcomeOf(task, this.#failed)));
   }
@@ -359,6 +388,21 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     }
   }
 
+  /**
+   * A task stopped answering (`livenessTimeoutMs`): it can handle no message, so it is killed at
+   * once; its exit then fails the flow or, for a replica under `restartOnFailure`, re-dispatches its work.
+   */
+  #unresponsive(task: LiveTask, reason: string): void {
+    // Once the flow fails, every task is aborted and then killed anyway.
+    if (task.exited || task.outcome !== undefined || this.#failed) return;
+    task.error ??= {
+      name: 'TaskUnresponsiveError',
+      code: 'TASK_UNRESPONSIVE',
+      message: `task ${task.spec.nodeName}[${task.spec.taskIndex}] (pid ${String(task.process.pid)}) is unresponsive: ${reason} (stopped, frozen, or its machine is unreachable), more than livenessTimeoutMs (${this.options.livenessTimeoutMs} ms); it was killed. A node computing for long is not unresponsive; raise livenessTimeoutMs for slow links`,
+    };
+    task.process.kill('SIGKILL');
+  }
+
   /** Fail fast: ask every task to abort, and kill whatever is still alive after the grace period. */
   #fail(): void {
     if (this.#failed) return;
@@ -385,6 +429,42 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   }
 }
 
+/** A stand-in for the process of a task that was never started. */
+const NO_PROCESS: TaskProcess = {
+  pid: undefined,
+  send: () => false,
+  onMessage: () => undefined,
+  onExit: () => undefined,
+  kill: () => undefined,
+};
+
+/** A task whose process was never started: `error` when starting it failed, else the run failed first. */
+function notStarted(spec: TaskSpec, error?: SerializedError): LiveTask {
+  return {
+    spec,
+    process: NO_PROCESS,
+    ready: false,
+    exited: true,
+    lost: false,
+    outcome: undefined,
+    stats: undefined,
+    error,
+    exit: Promise.resolve(),
+  };
+}
+
+function isTaskProcess(value: unknown): value is TaskProcess {
+  const candidate = value as Partial<TaskProcess> | null | undefined;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.send === 'function' &&
+    typeof candidate.onMessage === 'function' &&
+    typeof candidate.onExit === 'function' &&
+    typeof candidate.kill === 'function'
+  );
+}
+
 /** A replica that died while the flow went on: its last reported counters, and why it ended. */
 function lostOutcome(task: LiveTask): TaskOutcome {
   return {
@@ -399,13 +479,14 @@ function lostOutcome(task: LiveTask): TaskOutcome {
 }
 
 function outcomeOf(task: LiveTask, flowFailed: boolean): TaskOutcome {
+  // A task that died before `done` keeps the last counters it reported: its work did happen.
   const base = task.outcome ?? {
     taskId: task.spec.id,
     nodeName: task.spec.nodeName,
     taskIndex: task.spec.taskIndex,
     device: task.spec.device,
     status: 'aborted' as const,
-    stats: EMPTY_TASK_STATS,
+    stats: task.stats ?? EMPTY_TASK_STATS,
   };
   if (task.error !== undefined && (base.status !== 'failed' || base.error === undefined)) {
     // A task that reported an error, or died, is the failure; one that was merely aborted is not.
@@ -413,23 +494,4 @@ function outcomeOf(task: LiveTask, flowFailed: boolean): TaskOutcome {
     if (!aborted) return { ...base, status: 'failed', error: task.error };
   }
   return base;
-}
-
-/**
- * Multi-process engines run a replicated node's tasks from a single sender, so that replicas take
- * work in order and their outputs can be put back in order. Not supported yet: a replicated node
- * with several parents, or fed by another replicated node.
- */
-function checkTopology(plan: ExecutionPlan): void {
-  for (const node of plan.nodes) {
-    if (node.nbTasks === 1) continue;
-    const parents = node.parents.map((index) => plan.nodes[index]);
-    if (parents.length > 1 || parents.some((parent) => (parent?.nbTasks ?? 1) > 1)) {
-      throw new FlowValidationError(
-        'UNSUPPORTED_TOPOLOGY',
-        `node "${node.name}" runs as ${node.nbTasks} tasks and is fed by ${parents.map((parent) => `"${parent?.name}" (${parent?.nbTasks} tasks)`).join(', ')}: multi-process engines need a replicated node to have one parent that runs as one task; put a one-task IdentityProcessor (or, for several parents, a JoinerProcessor) in between`,
-        { details: { node: node.name } },
-      );
-    }
-  }
 }

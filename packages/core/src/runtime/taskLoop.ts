@@ -1,5 +1,5 @@
 import type { TaskOutcome, TaskStats, TaskStatus } from '../contracts/engine.js';
-import type { EdgeDrops, MessageMetadata, Messenger } from '../contracts/messenger.js';
+import type { MessageMetadata, Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { ConsumerNode } from '../nodes/consumerNode.js';
 import type { Node } from '../nodes/node.js';
@@ -7,7 +7,7 @@ import { ProcessorNode } from '../nodes/processorNode.js';
 import { ProducerNode } from '../nodes/producerNode.js';
 import type { TaskSpec } from '../plan/executionPlan.js';
 import { type Clock, systemClock } from './clock.js';
-import { isAborted, sleep } from './waiting.js';
+import { eventLoopWatch, isAborted, sleep } from './waiting.js';
 
 /** What {@link runTask} needs to run one task. */
 export interface TaskRunOptions {
@@ -25,7 +25,18 @@ export interface TaskRunOptions {
   readonly onStats?: (stats: TaskStats) => void;
   /** Period of `onStats`, in ms. Default {@link STATS_INTERVAL_MS}. */
   readonly statsIntervalMs?: number;
+  /**
+   * Runs every call into the node's own code (`open`, `produce`'s steps, `process`, `consume`,
+   * `close`): a process engine marks them for its liveness watch, so that a main thread blocked
+   * there counts as a busy node, not a stuck task. Default: calls them as they are.
+   */
+  readonly nodeCode?: NodeCodeRunner;
 }
+
+/** See {@link TaskRunOptions.nodeCode}. */
+export type NodeCodeRunner = <T>(call: () => T | PromiseLike<T>) => Promise<T>;
+
+const callDirectly: NodeCodeRunner = async (call) => call();
 
 /** Default period of {@link TaskRunOptions.onStats}: often enough for a live view, rare enough to cost nothing. */
 export const STATS_INTERVAL_MS = 250;
@@ -49,23 +60,24 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
   const { node, spec, messenger } = options;
   const clock = options.clock ?? systemClock;
   const meter = new TaskMeter(clock);
+  const inNode = options.nodeCode ?? callDirectly;
   let status: TaskStatus = 'completed';
   let failure: unknown;
   let ticker: NodeJS.Timeout | undefined;
   try {
     if (node instanceof ProcessorNode && spec.device === 'cpu' && node.deviceType === 'gpu') node.changeDevice('cpu');
-    await node.open();
+    await inNode(() => node.open());
     options.onReady?.();
     await options.start;
     meter.begin();
     const { onStats } = options;
     if (onStats !== undefined) {
-      ticker = setInterval(() => onStats(meter.stats(messenger.drops())), options.statsIntervalMs ?? STATS_INTERVAL_MS);
+      ticker = setInterval(() => onStats(meter.stats(messenger)), options.statsIntervalMs ?? STATS_INTERVAL_MS);
       ticker.unref();
     }
-    if (node instanceof ProducerNode) status = await runProducer(node, spec, messenger, options.signal, meter, clock);
-    else if (node instanceof ProcessorNode) status = await runProcessor(node, spec, messenger, meter, clock);
-    else if (node instanceof ConsumerNode) status = await runConsumer(node, messenger, meter, clock);
+    if (node instanceof ProducerNode) status = await runProducer(node, spec, messenger, options.signal, meter, clock, inNode);
+    else if (node instanceof ProcessorNode) status = await runProcessor(node, spec, messenger, meter, clock, inNode);
+    else if (node instanceof ConsumerNode) status = await runConsumer(node, messenger, meter, clock, inNode);
     else throw new TypeError(`node "${node.name}" is not a producer, processor or consumer`);
   } catch (error) {
     status = isAborted(error) ? 'aborted' : 'failed';
@@ -76,7 +88,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
   }
   // close() runs exactly once per task, whatever happened, even when open() threw part-way.
   try {
-    await node.close();
+    await inNode(() => node.close());
   } catch (error) {
     if (status !== 'failed') {
       status = 'failed';
@@ -89,7 +101,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
     taskIndex: spec.taskIndex,
     device: spec.device,
     status,
-    stats: meter.stats(messenger.drops()),
+    stats: meter.stats(messenger),
   };
   return status === 'failed' ? { ...outcome, error: serializeError(failure) } : outcome;
 }
@@ -101,10 +113,11 @@ async function runProducer(
   signal: AbortSignal,
   meter: TaskMeter,
   clock: Clock,
+  inNode: NodeCodeRunner,
 ): Promise<TaskStatus> {
   const interval = node.fps === undefined ? 0 : 1000 / node.fps;
   let due = clock.now();
-  const source = node.produce({ signal, taskIndex: spec.taskIndex });
+  const source = await inNode(() => node.produce({ signal, taskIndex: spec.taskIndex }));
   const iterator = isAsyncIterable(source) ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   let stopped = false;
   let exhausted = false;
@@ -115,12 +128,15 @@ async function runProducer(
         // Never burst to catch up: a camera that fell behind simply has fewer frames.
         due = Math.max(due + interval, clock.now());
       }
+      // A synchronous iterator, or a publish that never waits (realtime keeps the freshest
+      // message without credit), would otherwise never let credits or the stop request in.
+      if (eventLoopWatch.starving()) await eventLoopWatch.turn();
       if (messenger.checkForTermination() || signal.aborted) {
         stopped = true;
         break;
       }
       const started = clock.now();
-      const next = await iterator.next();
+      const next = await inNode(() => iterator.next());
       if (next.done === true) {
         exhausted = true;
         break;
@@ -132,7 +148,7 @@ async function runProducer(
     }
   } finally {
     // Let generators run their `finally` blocks when the stream is cut short.
-    if (!exhausted) await iterator.return?.();
+    if (!exhausted) await inNode(() => iterator.return?.());
   }
   await messenger.publishTerminationMessage(stopped ? 'stopped' : 'completed');
   return stopped ? 'stopped' : 'completed';
@@ -144,6 +160,7 @@ async function runProcessor(
   messenger: Messenger,
   meter: TaskMeter,
   clock: Clock,
+  inNode: NodeCodeRunner,
 ): Promise<TaskStatus> {
   for (;;) {
     const input = await messenger.receiveMessage();
@@ -153,7 +170,7 @@ async function runProcessor(
     }
     meter.received += 1;
     const started = clock.now();
-    const output = await node.process(...input.values);
+    const output = await inNode(() => node.process(...input.values));
     const proctimeMs = clock.now() - started;
     const createdAt = Math.min(...input.metas.map((meta) => meta.createdAt));
     await messenger.publishMessage(output, meter.metadata(node.name, spec.taskIndex, input.seq, input.ticket, proctimeMs, createdAt));
@@ -162,13 +179,19 @@ async function runProcessor(
   }
 }
 
-async function runConsumer(node: ConsumerNode, messenger: Messenger, meter: TaskMeter, clock: Clock): Promise<TaskStatus> {
+async function runConsumer(
+  node: ConsumerNode,
+  messenger: Messenger,
+  meter: TaskMeter,
+  clock: Clock,
+  inNode: NodeCodeRunner,
+): Promise<TaskStatus> {
   for (;;) {
     const input = await messenger.receiveMessage();
     if (input.kind === 'end') return input.reason;
     meter.received += 1;
     const started = clock.now();
-    await node.consume(...(node.wantsMetadata ? input.metas : input.values));
+    await inNode(() => node.consume(...(node.wantsMetadata ? input.metas : input.values)));
     meter.addProctime(clock.now() - started);
     meter.processed += 1;
   }
@@ -213,7 +236,9 @@ class TaskMeter {
     return { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt };
   }
 
-  stats(drops: readonly EdgeDrops[]): TaskStats {
+  stats(messenger: Pick<Messenger, 'drops' | 'rejected'>): TaskStats {
+    const drops = messenger.drops();
+    const rejected = messenger.rejected?.();
     const activeMs = this.#began === undefined ? 0 : (this.#ended ?? this.#clock.now()) - this.#began;
     return {
       received: this.received,
@@ -223,6 +248,7 @@ class TaskMeter {
       processed: this.processed,
       proctimeTotalMs: this.#proctimeTotal,
       activeMs,
+      ...(rejected === undefined ? {} : { rejected }),
     };
   }
 }

@@ -4,8 +4,10 @@ import type { Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
 import type { ZmqMessenger } from '../transport/zmqMessenger.js';
+import { forwardProcessWarnings } from '../warnings.js';
 import { type ControlChannel, defaultControlChannel } from './controlChannel.js';
 import { type HostMessage, parseHostMessage, type TaskInit, type TaskMessage } from './controlProtocol.js';
+import { TaskActivity } from './liveness.js';
 import { runTask } from './taskLoop.js';
 import { AbortedError, deferred } from './waiting.js';
 
@@ -21,6 +23,8 @@ type MessengerClass = new (init: TaskInit, signal: AbortSignal, isStopRequested:
  */
 export function runTaskProcess(channel: ControlChannel = defaultControlChannel()): void {
   const send = (message: TaskMessage) => channel.send(message);
+  // Every task would print the same warnings (the flow module runs in each): the host prints them once.
+  forwardProcessWarnings((warning) => send({ v: 1, type: 'warning', warning }));
   const abort = new AbortController();
   const stop = new AbortController();
   const start = deferred();
@@ -104,7 +108,10 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
   async function execute(init: TaskInit): Promise<void> {
     const endpoint = init.transport.endpoints[init.task.id];
     if (endpoint?.startsWith('ipc://')) socketFile = endpoint.slice('ipc://'.length);
-    const flow = await Flow.load(init.source.moduleUrl, init.source.params);
+    // From here on the host can tell this task frozen from busy (runtime/liveness.ts).
+    const activity = new TaskActivity();
+    const beating = channel.startHeartbeats?.(init.heartbeatMs, activity);
+    const flow = await activity.runNodeCode(() => Flow.load(init.source.moduleUrl, init.source.params));
     const node = flow.nodes[init.task.nodeIndex];
     if (node === undefined || node.name !== init.task.nodeName) {
       throw new Error(
@@ -122,6 +129,8 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
     await taskMessenger.connect(await endpoints.promise);
     for (const taskId of finishedPeers) taskMessenger.peerFinished(taskId);
     for (const taskId of lostPeers) taskMessenger.peerLost(taskId);
+    // The host watches a task from its first heartbeat on: let it be out before `ready`.
+    await beating;
     const outcome = await runTask({
       node,
       spec: init.task,
@@ -130,6 +139,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
       onReady: () => send({ v: 1, type: 'ready', pid: process.pid }),
       start: start.promise,
       onStats: (stats) => send({ v: 1, type: 'stats', stats }),
+      nodeCode: (call) => activity.runNodeCode(call),
     });
     await taskMessenger.close(outcome.status === 'completed' || outcome.status === 'stopped');
     send({ v: 1, type: 'done', outcome });

@@ -86,3 +86,47 @@ export function deferred<T = void>(): Deferred<T> {
   promise.catch(() => undefined);
   return { promise, resolve, reject };
 }
+
+/**
+ * Tells a loop that may never await anything slow (a synchronous producer) when it is starving the
+ * event loop, so that it can let one turn run: credits, stop requests, timers and the other tasks
+ * of an in-process flow all need it. It costs one timestamp per call and at most one
+ * `setImmediate` per event-loop turn, so a loop that yields on its own is not slowed down.
+ */
+export class EventLoopWatch {
+  readonly #maxBusyMs: number;
+  readonly #now: () => number;
+  /** When the pending marker was scheduled, or when the last one ran. */
+  #since: number;
+  #markerPending = false;
+
+  /** @param maxBusyMs longest the loop may go without a turn before {@link starving} says so */
+  constructor(maxBusyMs = 4, now: () => number = () => performance.now()) {
+    this.#maxBusyMs = maxBusyMs;
+    this.#now = now;
+    this.#since = now();
+  }
+
+  /**
+   * True when the event loop has not completed a turn for `maxBusyMs`: a marker scheduled with
+   * `setImmediate` that long ago has not run yet. Then call {@link turn}.
+   */
+  starving(): boolean {
+    if (this.#markerPending) return this.#now() - this.#since > this.#maxBusyMs;
+    this.#markerPending = true;
+    this.#since = this.#now();
+    setImmediate(() => {
+      this.#markerPending = false;
+      this.#since = this.#now();
+    });
+    return false;
+  }
+
+  /** Resolves after one turn of the event loop (timers, I/O, then the check phase). */
+  turn(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The process's watch: every task loop of a process starves the same event loop. */
+export const eventLoopWatch = new EventLoopWatch();

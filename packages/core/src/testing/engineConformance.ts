@@ -119,6 +119,29 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expectConserved(report, 'identity', 'sink');
     });
 
+    // Up to 11 tasks per flow: start-up alone takes a while on a busy machine, hence the longer timeout.
+    describe('replicated nodes anywhere (topology matrix)', () => {
+      const shapes = ['chain', 'replicatedJoin', 'joinThenReplicas', 'fanOut'] as const;
+      for (const shape of shapes) {
+        it(`${shape}: every item once, in order (realtime: strictly increasing), joins aligned`, { timeout: timeout * 2 }, async () => {
+          const out = join(dir, 'out.jsonl');
+          const out2 = join(dir, 'out2.jsonl');
+          const report = await runToEnd('topology', { shape, end: 149, out, out2 });
+          expect(report.error).toBeUndefined();
+          expect(report.status).toBe('completed');
+          expectDelivered(await lines(out), 149);
+          if (shape === 'fanOut') expectDelivered(await lines(out2), 149);
+          if (shape === 'chain') {
+            expectConserved(report, 'numbers', 'first');
+            expectConserved(report, 'first', 'second');
+            expectConserved(report, 'second', 'sink');
+          }
+          for (const node of report.nodes) expect(node.device).toHaveLength(node.tasks);
+          if (contract === 'batch') for (const node of report.nodes) expect(node.dropped).toBe(0);
+        });
+      }
+    });
+
     it('a one-task aggregator runs once over its inputs (batch: 0..40 ends at 820)', { timeout }, async () => {
       const out = join(dir, 'out.jsonl');
       const report = await runToEnd('aggregate', { end: 40, out });
@@ -153,6 +176,36 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       const closed = (await readFile(closeLog, 'utf8')).split('\n').filter(Boolean).sort();
       expect(closed).toEqual(['identity', 'identity', 'sink', 'ticker']);
     });
+
+    // A producer that never awaits must not starve its process: the stop request, credits and
+    // timers all need the event loop. (If it does starve an in-process engine, nothing in this
+    // process runs again, this test's timeout included: the run hangs instead of failing.)
+    for (const workMs of [0, 5]) {
+      it(`stop() ends a flow whose producer never awaits, into a ${workMs === 0 ? 'synchronous' : `${workMs} ms`} processor, within 3 s`, {
+        timeout,
+      }, async ({ annotate }) => {
+        const out = join(dir, 'out.jsonl');
+        const closeLog = join(dir, 'close.log');
+        const flow = await Flow.load(fixture('unpaced'), { out, closeLog, workMs });
+        await flow.run(createEngine());
+        const deadline = Date.now() + timeout / 2;
+        while ((await lines(out)).length < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        const stoppedAt = performance.now();
+        flow.stop();
+        const report = await flow.join();
+        const stopMs = performance.now() - stoppedAt;
+        await annotate(`stop() to join(): ${stopMs.toFixed(0)} ms`);
+        expect(report.status).toBe('stopped');
+        const delivered = (await lines(out)) as number[];
+        expect(delivered.length).toBeGreaterThanOrEqual(5);
+        if (contract === 'batch') expect(delivered).toEqual(Array.from({ length: delivered.length }, (_, index) => index));
+        else expectIncreasing(delivered);
+        // Bounded generously for a loaded machine; typically well under a second.
+        expect(stopMs).toBeLessThan(3000);
+        const closed = (await readFile(closeLog, 'utf8')).split('\n').filter(Boolean).sort();
+        expect(closed).toEqual(['identity', 'numbers', 'sink']);
+      });
+    }
 
     it('a throwing node fails the flow with TaskFailedError naming it, without hanging', { timeout }, async () => {
       const out = join(dir, 'out.jsonl');
@@ -205,6 +258,24 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         expect(await lines(join(dir, 'out.jsonl'))).toEqual([]);
       },
     );
+
+    it('a node whose open() throws: run() rejects naming it, join() resolves, every close() runs', { timeout }, async () => {
+      const closeLog = join(dir, 'close.log');
+      const flow = await Flow.load(fixture('openFails'), { out: join(dir, 'out.jsonl'), closeLog });
+      const error = await flow.run(createEngine()).then(
+        () => undefined,
+        (rejection: unknown) => rejection,
+      );
+      expect(error).toBeInstanceOf(TaskFailedError);
+      expect((error as TaskFailedError).code).toBe('TASK_FAILED');
+      expect((error as TaskFailedError).nodeName).toBe('loader');
+      expect(String((error as TaskFailedError).cause)).toContain('model file missing');
+      const report = await flow.join();
+      expect(report.status).toBe('failed');
+      expect(report.error?.nodeName).toBe('loader');
+      const closed = (await readFile(closeLog, 'utf8')).split('\n').filter(Boolean).sort();
+      expect(closed).toEqual(['loader', 'numbers', 'sink']);
+    });
 
     it('a flow with a consumer-less branch still ends', { timeout }, async () => {
       const out = join(dir, 'out.jsonl');

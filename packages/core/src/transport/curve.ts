@@ -1,4 +1,5 @@
 import * as zmq from 'zeromq';
+import { Mutex, sleep } from '../runtime/waiting.js';
 
 /**
  * ZeroMQ CURVE for the data path: encryption and authentication of every socket of a flow run.
@@ -12,8 +13,9 @@ import * as zmq from 'zeromq';
  * the run.
  *
  * CURVE alone authenticates the server to the client; a server accepts any client that knows its
- * public key. So each task also runs a ZAP handler (ZeroMQ's authentication hook, RFC 27) that
- * admits only clients proving possession of the run's secret key: a peer that lacks it cannot
+ * public key. So each task also runs a ZAP handler (ZeroMQ's authentication hook, RFC 27; one per
+ * ZeroMQ context, shared by every run in the process) that admits only clients proving possession
+ * of the run's secret key: a peer that lacks it cannot
  * complete the handshake, whatever it knows of the public key. ZeroMQ drops a refused or malformed
  * handshake silently: nothing of such a peer ever reaches the task.
  */
@@ -33,7 +35,7 @@ export function generateCurveKeys(): CurveKeys {
 /** Socket options of a task's inbound ROUTER under CURVE (empty without keys). */
 export function curveServerOptions(keys: CurveKeys | undefined): Partial<zmq.SocketOptions<zmq.Router>> {
   if (keys === undefined) return {};
-  return { curveServer: true, curveSecretKey: keys.secretKey, zapDomain: ZAP_DOMAIN };
+  return { curveServer: true, curveSecretKey: keys.secretKey, zapDomain: zapDomainOf(keys.publicKey) };
 }
 
 /** Socket options of a publisher's DEALER under CURVE (empty without keys). */
@@ -42,47 +44,140 @@ export function curveClientOptions(keys: CurveKeys | undefined): Partial<zmq.Soc
   return { curveServerKey: keys.publicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey };
 }
 
-const ZAP_DOMAIN = 'vf';
+/**
+ * ZAP names the server socket's domain in every request, never which socket asked: a domain per run
+ * key tells the one handler of a context whose key to check, and whose refusal to count.
+ */
+function zapDomainOf(publicKey: string): string {
+  return `vf:${publicKey}`;
+}
+
+/** Fixed by RFC 27: one handler per ZeroMQ context, at this address. */
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 
 /** A running ZAP handler; stop it when the task's sockets are closed. */
 export interface ZapHandler {
-  /** Handshakes refused so far (for diagnostics and tests). */
+  /** Handshakes refused so far on this run key's sockets (for diagnostics and tests). */
   readonly refused: number;
+  /** Releases the run key; the context's handler closes once no key is held. Idempotent. */
   stop(): void;
 }
 
+/** One run key admitted by a context's handler, held by every `startZapHandler` for it not yet stopped. */
+interface AdmittedKey {
+  readonly clientKey: Buffer;
+  holders: number;
+  refused: number;
+}
+
+/** The ZAP handler of one ZeroMQ context, shared by every run key in use in it. */
+interface ContextZap {
+  socket: zmq.Router | undefined;
+  readonly keys: Map<string, AdmittedKey>;
+  /**
+   * Binds and unbinds run one after another: the address is fixed, so a handler started while the
+   * previous one is still closing would find it taken (`Address already in use`).
+   */
+  readonly changes: Mutex;
+}
+
+const contextZaps = new WeakMap<zmq.Context, ContextZap>();
+
 /**
- * Starts this process's ZAP handler (one per ZeroMQ context, hence per task process): it admits a
- * CURVE client only when its long-term public key is `allowedKey`. CURVE's handshake already proved
- * that the client holds the matching secret key.
+ * Admits CURVE clients holding `allowedKey` on the sockets made with `curveServerOptions` for that
+ * key, in this ZeroMQ context (default: the process's). CURVE's handshake already proved that the
+ * client holds the matching secret key. Several runs may live in one process (tests, an application
+ * running flows side by side): they share one handler, which admits each socket's own run key only,
+ * and closes when the last key is released.
  */
 export async function startZapHandler(allowedKey: string, context: zmq.Context = zmq.context): Promise<ZapHandler> {
-  const socket = new zmq.Router({ context, linger: 0 });
-  // Bound before any CURVE socket binds: libzmq admits every client while no handler is bound.
-  await socket.bind(ZAP_ENDPOINT);
-  const allowed = z85Decode(allowedKey);
-  let refused = 0;
-  void (async () => {
+  let zap = contextZaps.get(context);
+  if (zap === undefined) {
+    zap = { socket: undefined, keys: new Map(), changes: new Mutex() };
+    contextZaps.set(context, zap);
+  }
+  const shared = zap;
+  const domain = zapDomainOf(allowedKey);
+  const admitted = await shared.changes.run(async () => {
+    // Bound before any CURVE socket binds: libzmq admits every client while no handler is bound.
+    if (shared.socket === undefined) {
+      const socket = new zmq.Router({ context, linger: 0 });
+      try {
+        await bindZapEndpoint(socket);
+      } catch (error) {
+        socket.close();
+        throw error;
+      }
+      shared.socket = socket;
+      void answerZapRequests(socket, shared.keys);
+    }
+    let key = shared.keys.get(domain);
+    if (key === undefined) {
+      key = { clientKey: z85Decode(allowedKey), holders: 0, refused: 0 };
+      shared.keys.set(domain, key);
+    }
+    key.holders += 1;
+    return key;
+  });
+  let stopped = false;
+  return {
+    get refused() {
+      return admitted.refused;
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      void shared.changes.run(async () => {
+        admitted.holders -= 1;
+        if (admitted.holders === 0 && shared.keys.get(domain) === admitted) shared.keys.delete(domain);
+        const socket = shared.socket;
+        if (shared.keys.size > 0 || socket === undefined) return;
+        shared.socket = undefined;
+        // Not unbind() first: unbinding an inproc endpoint whose pipes are still closing trips an
+        // assertion in libzmq 4.3.5 (pipe.cpp:355) and aborts the process.
+        socket.close();
+      });
+    },
+  };
+}
+
+/** How long a new handler waits for a closed one's address to be released. */
+const ZAP_REBIND_MS = 10_000;
+
+/**
+ * Binds the ZAP address. A handler closed just before still holds it for a moment: libzmq releases
+ * a closed socket's endpoints later, on its own thread, and says nothing when. So retry while the
+ * address is taken, for a bounded time.
+ */
+async function bindZapEndpoint(socket: zmq.Router): Promise<void> {
+  const deadline = Date.now() + ZAP_REBIND_MS;
+  for (;;) {
+    try {
+      await socket.bind(ZAP_ENDPOINT);
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'EADDRINUSE' || Date.now() > deadline) throw error;
+      await sleep(5);
+    }
+  }
+}
+
+async function answerZapRequests(socket: zmq.Router, keys: ReadonlyMap<string, AdmittedKey>): Promise<void> {
+  try {
     for await (const [routingId, delimiter, version, requestId, domain, _address, _identity, mechanism, clientKey] of socket) {
+      const key = keys.get(domain?.toString() ?? '');
       const ok =
         version?.toString() === '1.0' &&
-        domain?.toString() === ZAP_DOMAIN &&
         mechanism?.toString() === 'CURVE' &&
-        clientKey?.equals(allowed) === true;
-      if (!ok) refused += 1;
+        key !== undefined &&
+        clientKey?.equals(key.clientKey) === true;
+      if (!ok && key !== undefined) key.refused += 1;
       const reply = [routingId, delimiter, '1.0', requestId, ok ? '200' : '400', ok ? 'OK' : 'not a task of this flow run', '', ''];
       await socket.send(reply as [Buffer, ...(Buffer | string)[]]);
     }
-  })().catch(() => undefined); // ends when the socket closes
-  return {
-    get refused() {
-      return refused;
-    },
-    stop() {
-      socket.close();
-    },
-  };
+  } catch {
+    // ends when the socket closes
+  }
 }
 
 const Z85_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#';

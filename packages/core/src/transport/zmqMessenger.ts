@@ -1,12 +1,14 @@
 import * as zmq from 'zeromq';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
+import type { PlannedNode } from '../plan/executionPlan.js';
 import type { TaskInit } from '../runtime/controlProtocol.js';
-import { type AlignmentPolicy, InputAligner } from '../runtime/inputAligner.js';
+import { type AlignmentPolicy, InputAligner, type ReleaseKind, routeBySeq, type SeqRoute } from '../runtime/inputAligner.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { encodeValue, packHeader, WireError } from '../wire/codec.js';
-import { parseEnvelope, parseFeedback } from '../wire/envelope.js';
+import { parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelope.js';
 import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandler } from './curve.js';
+import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } from './helloProof.js';
 
 /**
  * The data path over ZeroMQ: each task binds a ROUTER; each parent task connects a DEALER per child
@@ -17,6 +19,26 @@ import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandle
  * receiver's buffer never exceeds `queueSize` per sender. What a publisher does without credit is
  * the engine's queue policy ({@link ZmqMessenger.deliver}).
  */
+
+/** A data message as sent: its origin (for routing and re-sending) and its frames. */
+export interface SentMessage {
+  readonly seq: number;
+  readonly frames: Buffer[];
+}
+
+/**
+ * Whether the tasks feeding node `nodeIndex` route each message to one of its replicas by origin
+ * (`seq`, see {@link routeBySeq}) instead of to whichever replica has room. They must when the node
+ * runs as several tasks and has several senders — several parents (a join: each origin's inputs must
+ * meet at one replica) or a replicated parent — so that each replica knows which origins it gets
+ * and can take them in order. A replicated node with a single one-task sender is fed by room
+ * (dynamic load balancing); its sender keeps the order by construction.
+ */
+export function routesBySeq(nodes: readonly PlannedNode[], nodeIndex: number): boolean {
+  const node = nodes[nodeIndex];
+  if (node === undefined || node.nbTasks < 2) return false;
+  return node.parents.length > 1 || node.parents.some((parent) => (nodes[parent]?.nbTasks ?? 1) > 1);
+}
 
 /** One task of a child node, seen from the publisher: its socket and the credit it granted. */
 export class ReplicaLink {
@@ -32,10 +54,16 @@ export class ReplicaLink {
    * `restartOnFailure`: messages sent and not yet released, oldest first. The receiver hands room
    * back in the order it got them, so each credit confirms the oldest; these are what a death re-sends.
    */
-  readonly unconfirmed: Buffer[][] | undefined;
+  readonly unconfirmed: SentMessage[] | undefined;
   #outbox: Buffer[] = [];
   #sending = false;
   #failure: Error | undefined;
+  /**
+   * The replica admitted this task (its proof checked, room granted). Until then only the handshake
+   * leaves: anything else (an end, which needs no credit) would arrive from an unproven peer, unread.
+   */
+  #admitted = false;
+  #held: Buffer[] = [];
 
   constructor(socket: zmq.Dealer, taskId: number, keepsUnconfirmed = false) {
     this.socket = socket;
@@ -46,6 +74,10 @@ export class ReplicaLink {
   /** Room from the replica: granted, or handed back for `count` released messages (which confirms the oldest sent). */
   addCredit(count: number, released: boolean): void {
     this.credit += count;
+    if (!this.#admitted) {
+      this.#admitted = true;
+      this.enqueue(this.#held.splice(0));
+    }
     if (!released) return;
     this.released += count;
     this.unconfirmed?.splice(0, count);
@@ -54,10 +86,13 @@ export class ReplicaLink {
   /**
    * Queues an envelope's frames; they leave in order, batched with whatever else queued while the
    * previous send was in flight. Bounded by credits (data) and by one end per stream.
+   * Before the replica admitted this task, only `handshake` frames leave; the rest wait.
    */
-  enqueue(frames: readonly Buffer[]): void {
+  enqueue(frames: readonly Buffer[], handshake = false): void {
     if (this.#failure !== undefined) throw this.#failure;
-    for (const frame of frames) this.#outbox.push(frame);
+    const queue = this.#admitted || handshake ? this.#outbox : this.#held;
+    for (const frame of frames) queue.push(frame);
+    if (queue === this.#held) return;
     // Leave now, not at the end of the event-loop turn: a node that computes synchronously may not
     // yield for a long time (or ever), and its outputs must not wait for it.
     if (!this.#sending) void this.#drain();
@@ -84,11 +119,27 @@ export class ChildLink {
   readonly replicas: readonly ReplicaLink[];
   readonly nodeName: string;
   readonly creditArrived = new Notifier();
+  /** `room`: any replica with credit takes the next message. `seq`: its origin picks the replica ({@link routesBySeq}). */
+  readonly routing: 'room' | 'seq';
   #next = 0;
 
-  constructor(nodeName: string, replicas: readonly ReplicaLink[]) {
+  constructor(nodeName: string, replicas: readonly ReplicaLink[], routing: 'room' | 'seq' = 'room') {
     this.nodeName = nodeName;
     this.replicas = replicas;
+    this.routing = replicas.length > 1 ? routing : 'room';
+  }
+
+  /** The replica that must get origin `seq` (`seq` routing), whether or not it has credit now. */
+  replicaFor(seq: number): ReplicaLink | undefined {
+    const index = routeBySeq(seq, this.replicas.length, (candidate) => this.replicas[candidate]?.lost ?? true);
+    return index === undefined ? undefined : this.replicas[index];
+  }
+
+  /** Where the message of origin `seq` goes now: a replica with credit, or undefined (wait or keep it). */
+  pick(seq: number): ReplicaLink | undefined {
+    if (this.routing === 'room') return this.pickReplica();
+    const replica = this.replicaFor(seq);
+    return replica !== undefined && replica.credit > 0 ? replica : undefined;
   }
 
   /** A replica with credit, taken round-robin so that free replicas share the work; else undefined. */
@@ -124,11 +175,11 @@ export class ChildLink {
     const survivors = this.replicas.filter((replica) => !replica.lost);
     const orphans = lost.unconfirmed?.splice(0) ?? [];
     if (survivors.length === 0) return orphans.length === 0;
-    for (const [index, frames] of orphans.entries()) {
-      const replica = survivors[index % survivors.length] as ReplicaLink;
+    for (const [index, message] of orphans.entries()) {
+      const replica = (this.routing === 'seq' ? this.replicaFor(message.seq) : survivors[index % survivors.length]) as ReplicaLink;
       replica.credit -= 1;
-      replica.unconfirmed?.push(frames);
-      replica.enqueue(frames);
+      replica.unconfirmed?.push(message);
+      replica.enqueue(message.frames);
     }
     return true;
   }
@@ -157,6 +208,10 @@ export abstract class ZmqMessenger extends MessengerBase {
   readonly #alignment: AlignmentPolicy;
   readonly #unsent = new Map<string, number>();
   readonly #isStopRequested: () => boolean;
+  /** Per inbound socket: mixed into the challenges, so that they differ from every other socket's. */
+  readonly #challengeSalt = generateChallengeSalt();
+  /** Messages refused unread from connections that did not prove they are tasks of this run. */
+  #rejected = 0;
   /** Parent tasks whose stream has ended (their end arrived, or they were lost). */
   readonly #endedSenders = new Set<number>();
   /**
@@ -165,8 +220,10 @@ export abstract class ZmqMessenger extends MessengerBase {
    * whatever a dead replica had not finished.
    */
   readonly #confirmsOutputs: boolean;
-  /** With {@link #confirmsOutputs}: the one task of the one parent node, whose room is handed back. */
-  readonly #confirmTo: number | undefined;
+  /** With {@link #confirmsOutputs}: the sender task of each message of the input set being taken. */
+  #takenFrom: number[] = [];
+  /** With {@link #confirmsOutputs}: per input set taken and not yet confirmed, oldest first, its senders. */
+  readonly #unconfirmedInputs: number[][] = [];
   #published = 0;
   #confirmed = 0;
   #fatal: Error | undefined;
@@ -184,8 +241,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#alignment = alignment;
     const node = init.nodes[init.task.nodeIndex];
     if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);
-    this.#confirmsOutputs = init.restartOnFailure && node.nbTasks > 1 && node.parents.length === 1;
-    this.#confirmTo = this.#confirmsOutputs ? init.tasks.find((candidate) => candidate.nodeIndex === node.parents[0])?.id : undefined;
+    this.#confirmsOutputs = init.restartOnFailure && node.nbTasks > 1 && node.parents.length > 0;
     if (node.parents.length > 0) {
       this.#inbound = new zmq.Router({
         linger: 0,
@@ -193,10 +249,14 @@ export abstract class ZmqMessenger extends MessengerBase {
         sendHighWaterMark: 0,
         ...curveServerOptions(init.transport.curve),
       });
+      const route: SeqRoute | undefined = routesBySeq(init.nodes, init.task.nodeIndex)
+        ? { replicas: node.nbTasks, index: init.task.taskIndex }
+        : undefined;
       this.#aligner = new InputAligner(
         node.parents.map((parent) => init.nodes[parent]?.nbTasks ?? 1),
-        (_parentIndex, envelope) => this.#release(envelope),
+        (_parentIndex, envelope, how) => this.#release(envelope, how),
         alignment,
+        route,
       );
     }
     signal.addEventListener('abort', () => this.#received.notify(), { once: true });
@@ -233,8 +293,8 @@ export abstract class ZmqMessenger extends MessengerBase {
       const childTasks = tasks.filter((candidate) => candidate.nodeIndex === childIndex);
       const keepsUnconfirmed = this.init.restartOnFailure && childTasks.length > 1;
       const replicas = childTasks.map((childTask) => {
+        // No fixed routing id: a stranger taking it first would lock the real task out.
         const socket = new zmq.Dealer({
-          routingId: `t${task.id}`,
           linger: 5000,
           sendHighWaterMark: 0,
           receiveHighWaterMark: 0,
@@ -243,10 +303,10 @@ export abstract class ZmqMessenger extends MessengerBase {
         socket.connect(endpoints[childTask.id] as string);
         return new ReplicaLink(socket, childTask.id, keepsUnconfirmed);
       });
-      const link = new ChildLink(nodes[childIndex]?.name ?? String(childIndex), replicas);
+      const link = new ChildLink(nodes[childIndex]?.name ?? String(childIndex), replicas, routesBySeq(nodes, childIndex) ? 'seq' : 'room');
       this.children.push(link);
       for (const replica of replicas) {
-        replica.enqueue([packHeader(['h', task.id])]);
+        replica.enqueue([packHeader(['h', task.id])], true);
         this.#loops.push(this.#creditLoop(link, replica));
       }
     }
@@ -256,13 +316,13 @@ export abstract class ZmqMessenger extends MessengerBase {
    * Sends one encoded data message to one task of `link`'s node. Called only by the publisher.
    * Batch waits for credit; realtime keeps only the freshest message until credit comes.
    */
-  protected abstract deliver(link: ChildLink, frames: Buffer[]): Promise<void>;
+  protected abstract deliver(link: ChildLink, message: SentMessage): Promise<void>;
 
   /** Sends to a replica, spending one credit. For {@link deliver} implementations. */
-  protected async sendTo(replica: ReplicaLink, frames: Buffer[]): Promise<void> {
+  protected async sendTo(replica: ReplicaLink, message: SentMessage): Promise<void> {
     replica.credit -= 1;
-    replica.unconfirmed?.push(frames);
-    replica.enqueue(frames);
+    replica.unconfirmed?.push(message);
+    replica.enqueue(message.frames);
   }
 
   /** Waits until some replica of `link` grants credit (rejects with AbortedError on abort). */
@@ -280,7 +340,7 @@ export abstract class ZmqMessenger extends MessengerBase {
       ...frames,
     ];
     if (this.#fatal !== undefined) throw this.#fatal;
-    for (const link of this.children) await this.deliver(link, message);
+    for (const link of this.children) await this.deliver(link, { seq: m.seq, frames: message });
     if (this.#confirmsOutputs) {
       this.#published += 1;
       this.#confirmOutputs();
@@ -360,7 +420,11 @@ export abstract class ZmqMessenger extends MessengerBase {
     const newly = Math.min(confirmable, this.#published) - this.#confirmed;
     if (newly <= 0) return;
     this.#confirmed += newly;
-    if (this.#confirmTo !== undefined) this.#grant(this.#confirmTo, newly, true);
+    const rooms = new Map<number, number>();
+    for (const senders of this.#unconfirmedInputs.splice(0, newly)) {
+      for (const taskId of senders) rooms.set(taskId, (rooms.get(taskId) ?? 0) + 1);
+    }
+    for (const [taskId, count] of rooms) this.#grant(taskId, count, true);
   }
 
   protected nextInput(): Promise<InputSet> {
@@ -373,6 +437,11 @@ export abstract class ZmqMessenger extends MessengerBase {
 
   checkForTermination(): boolean {
     return this.#isStopRequested();
+  }
+
+  rejected(): number {
+    // Strangers refused in the CURVE handshake never got as far as a message: count them too.
+    return this.#rejected + (this.#zap?.refused ?? 0);
   }
 
   drops(): readonly EdgeDrops[] {
@@ -422,6 +491,11 @@ export abstract class ZmqMessenger extends MessengerBase {
       if (this.#fatal !== undefined) throw this.#fatal;
       if (this.signal.aborted) throw new AbortedError();
       const result = attempt(aligner);
+      if (this.#takenFrom.length > 0) {
+        // The messages of the set just taken: their room goes back when its output is confirmed.
+        this.#unconfirmedInputs.push(this.#takenFrom);
+        this.#takenFrom = [];
+      }
       if (result !== undefined) {
         this.#flushCredits(false);
         return result;
@@ -435,6 +509,10 @@ export abstract class ZmqMessenger extends MessengerBase {
   async #receiveLoop(socket: zmq.Router): Promise<void> {
     try {
       for await (const [routingId, ...frames] of socket) {
+        if (!this.#senders.has((routingId as Buffer).toString('latin1'))) {
+          this.#admit(routingId as Buffer, frames);
+          continue;
+        }
         try {
           // One multipart message may hold several envelopes: each says how many raw frames follow.
           let at = 0;
@@ -452,25 +530,56 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
   }
 
-  /** Accepts the envelope starting at `frames[at]`; returns the index of the next one. */
+  /**
+   * A message from a connection that has not proven it is a task of this run: only the handshake is
+   * read. A hello claiming a parent task not connected yet is answered with a challenge; a proof
+   * that answers it admits the connection as that task and grants it room. Anything else (a claim
+   * on a task already connected, a wrong proof, data, garbage) is dropped unread and counted:
+   * a stranger can neither feed this task nor fail the flow.
+   */
+  #admit(routingId: Buffer, frames: readonly Buffer[]): void {
+    let envelope: WireEnvelope | undefined;
+    try {
+      if (frames.length === 1) envelope = parseEnvelope(frames, 0).envelope;
+    } catch {
+      // refused below, like any other message of a stranger
+    }
+    const claim = envelope?.kind === 'hello' || envelope?.kind === 'proof' ? this.#parentTask(envelope.taskId) : undefined;
+    if (envelope === undefined || claim === undefined || this.#routingIds.has(claim.taskId)) {
+      this.#rejected += 1;
+      return;
+    }
+    const { runSecret } = this.init.transport;
+    const challenge = helloChallenge(runSecret, this.init.task.id, this.#challengeSalt, routingId);
+    if (envelope.kind === 'hello') {
+      this.#sendTo(routingId, packHeader(['n', challenge]));
+      return;
+    }
+    if (envelope.kind !== 'proof' || !verifyHelloProof(runSecret, this.init.task.id, claim.taskId, challenge, envelope.proof)) {
+      this.#rejected += 1;
+      return;
+    }
+    this.#senders.set(routingId.toString('latin1'), claim);
+    this.#routingIds.set(claim.taskId, Buffer.from(routingId));
+    // `freshest` grants one message more than it keeps: the newest arrival pushes the oldest out
+    // and its credit comes straight back, so a sender is never stuck holding fresher data.
+    this.#grant(claim.taskId, this.init.queueSize + (this.#alignment === 'freshest' ? 1 : 0), false);
+  }
+
+  /** Task `taskId` as a sender to this task (its parent node's index among this node's parents), if it is one. */
+  #parentTask(taskId: number): { taskId: number; parentIndex: number } | undefined {
+    const sender = this.init.tasks[taskId];
+    const parentIndex = sender === undefined ? -1 : (this.init.nodes[this.init.task.nodeIndex]?.parents.indexOf(sender.nodeIndex) ?? -1);
+    return sender === undefined || parentIndex < 0 ? undefined : { taskId, parentIndex };
+  }
+
+  /** Accepts the envelope starting at `frames[at]` from an admitted task; returns the index of the next one. */
   #accept(routingId: Buffer, frames: readonly Buffer[], at: number): number {
     const { envelope, next } = parseEnvelope(frames, at);
-    const key = routingId.toString('latin1');
-    if (envelope.kind === 'hello') {
-      const sender = this.init.tasks[envelope.taskId];
-      const node = this.init.nodes[this.init.task.nodeIndex];
-      const parentIndex = sender === undefined ? -1 : (node?.parents.indexOf(sender.nodeIndex) ?? -1);
-      if (sender === undefined || parentIndex < 0) throw new WireError(`hello from task ${envelope.taskId}, which is not a parent task`);
-      if (this.#senders.has(key)) throw new WireError(`second hello from ${key}`);
-      this.#senders.set(key, { taskId: sender.id, parentIndex });
-      this.#routingIds.set(sender.id, Buffer.from(routingId));
-      // `freshest` grants one message more than it keeps: the newest arrival pushes the oldest out
-      // and its credit comes straight back, so a sender is never stuck holding fresher data.
-      this.#grant(sender.id, this.init.queueSize + (this.#alignment === 'freshest' ? 1 : 0), false);
-      return next;
-    }
-    const sender = this.#senders.get(key);
-    if (sender === undefined) throw new WireError(`message from unknown peer ${JSON.stringify(key)} (no hello)`);
+    const sender = this.#senders.get(routingId.toString('latin1'));
+    if (sender === undefined) throw new WireError('message from a peer that was never admitted');
+    // An admitted connection is one of this run's tasks: a repeated handshake is a bug, not a stranger.
+    if (envelope.kind === 'hello' || envelope.kind === 'proof') throw new WireError(`second ${envelope.kind} from task ${sender.taskId}`);
     const aligner = this.#aligner as InputAligner;
     if (envelope.kind === 'end') {
       // A sender reported lost has already been counted as ended.
@@ -491,11 +600,13 @@ export abstract class ZmqMessenger extends MessengerBase {
     return next;
   }
 
-  #release(envelope: Envelope): void {
+  #release(envelope: Envelope, how: ReleaseKind): void {
     const taskId = this.#senderOf.get(envelope);
-    // Confirming outputs: the room goes back once the output is released downstream, not now.
-    if (taskId === undefined || this.#confirmsOutputs) return;
-    this.#pendingCredit.set(taskId, (this.#pendingCredit.get(taskId) ?? 0) + 1);
+    if (taskId === undefined) return;
+    // Confirming outputs: a taken message's room goes back once its output is released downstream,
+    // not now; one that makes no output (a duplicate, an unmatched tail) gives its room back at once.
+    if (this.#confirmsOutputs && how === 'taken') this.#takenFrom.push(taskId);
+    else this.#pendingCredit.set(taskId, (this.#pendingCredit.get(taskId) ?? 0) + 1);
   }
 
   #flushCredits(all: boolean): void {
@@ -513,8 +624,12 @@ export abstract class ZmqMessenger extends MessengerBase {
 
   #sendToSender(taskId: number, frame: Buffer): void {
     const routingId = this.#routingIds.get(taskId);
+    if (routingId !== undefined) this.#sendTo(routingId, frame);
+  }
+
+  #sendTo(routingId: Buffer, frame: Buffer): void {
     const socket = this.#inbound;
-    if (routingId === undefined || socket === undefined) return;
+    if (socket === undefined) return;
     this.#creditSends
       .run(() => socket.send([routingId, frame]))
       .catch((error: unknown) => {
@@ -526,6 +641,12 @@ export abstract class ZmqMessenger extends MessengerBase {
     try {
       for await (const frames of replica.socket) {
         const feedback = parseFeedback(frames);
+        if (feedback.kind === 'challenge') {
+          const { runSecret } = this.init.transport;
+          const proof = helloProof(runSecret, replica.taskId, this.init.task.id, feedback.challenge);
+          replica.enqueue([packHeader(['p', this.init.task.id, proof])], true);
+          continue;
+        }
         if (feedback.kind === 'ack') {
           replica.endAcknowledged = true;
           link.creditArrived.notify();

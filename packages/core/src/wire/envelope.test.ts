@@ -72,6 +72,8 @@ describe('parseEnvelope', () => {
   it('round-trips hello, end and data envelopes with raw frames', () => {
     expect(parseEnvelope([packHeader(['h', 4])], 0)).toEqual({ envelope: { kind: 'hello', taskId: 4 }, next: 1 });
     expect(parseEnvelope([packHeader(['e', 'stopped'])], 0)).toEqual({ envelope: { kind: 'end', reason: 'stopped' }, next: 1 });
+    const proof = 'ab'.repeat(32);
+    expect(parseEnvelope([packHeader(['p', 4, proof])], 0)).toEqual({ envelope: { kind: 'proof', taskId: 4, proof }, next: 1 });
     const frame = new Uint8Array([1, 2, 3]);
     const frames = [...dataFrames({ index: 7, data: frame }), packHeader(['e', 'completed'])];
     const first = parseEnvelope(frames, 0);
@@ -84,6 +86,8 @@ describe('parseEnvelope', () => {
     ['a truncated MessagePack header', [Buffer.from([0x93, 0xa1])], /not valid MessagePack/],
     ['an unknown kind', [packHeader(['x', 1])], /unknown envelope kind "x"/],
     ['a hello without a task id', [packHeader(['h', 'one'])], /hello envelope/],
+    ['a proof that is not 64 hex digits', [packHeader(['p', 4, 'AB'.repeat(32)])], /proof envelope/],
+    ['a proof without a task id', [packHeader(['p', 'ab'.repeat(32)])], /proof envelope/],
     ['an end with an unknown reason', [packHeader(['e', 'exploded'])], /end envelope/],
     ['a data envelope missing fields', [packHeader(['d', 1, 1])], /3 fields, expected 8/],
     ['a negative seq', [packHeader(['d', -1, 0, 0, 0, 0, 0, 1]), ...encodeValue(null)], /must be counts/],
@@ -156,7 +160,10 @@ describe('parseFeedback', () => {
     expect(parseFeedback([packHeader(['c', 3])])).toEqual({ kind: 'credit', count: 3, released: true });
     expect(parseFeedback([packHeader(['g', 4])])).toEqual({ kind: 'credit', count: 4, released: false });
     expect(parseFeedback([packHeader(['a'])])).toEqual({ kind: 'ack' });
+    expect(parseFeedback([packHeader(['n', '0f'.repeat(32)])])).toEqual({ kind: 'challenge', challenge: '0f'.repeat(32) });
     for (const bad of [
+      [packHeader(['n', '0f'])],
+      [packHeader(['n', 7])],
       [packHeader(['c', 0])],
       [packHeader(['c', -2])],
       [packHeader(['c', 1.5])],

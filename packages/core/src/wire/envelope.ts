@@ -2,11 +2,13 @@ import { decodeValue, unpackHeader, WireError } from './codec.js';
 
 /**
  * The envelopes of the data path, as parsed from ZeroMQ frames. Publisher → receiver:
- *   hello  `['h', taskId]`                      first message of every connection
+ *   hello  `['h', taskId]`                      first message of every connection: who it claims to be
+ *   proof  `['p', taskId, proof]`               its answer to the challenge (`transport/helloProof.ts`)
  *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, n]` + the value's n frames
  *          (its header, then its raw frames: see `encodeValue`)
  *   end    `['e', reason]`                      the end of the stream; never dropped
  * Receiver → publisher:
+ *   challenge `['n', challenge]`                the answer to a hello: prove you belong to this run
  *   grant  `['g', n]`                           room for n more data messages (on hello, or extra room)
  *   credit `['c', n]`                           n more of the publisher's messages were released: their room is free again
  *   ack    `['a']`                              the end arrived; the sender may close its socket
@@ -14,6 +16,8 @@ import { decodeValue, unpackHeader, WireError } from './codec.js';
  */
 export type WireEnvelope =
   | { readonly kind: 'hello'; readonly taskId: number }
+  /** `proof`: 64 hex digits, checked by the receiver (`verifyHelloProof`). */
+  | { readonly kind: 'proof'; readonly taskId: number; readonly proof: string }
   | {
       readonly kind: 'data';
       readonly seq: number;
@@ -34,7 +38,11 @@ export type WireFeedback =
       /** True for `c` (the room of n released messages), false for `g` (room granted, nothing released). */
       readonly released: boolean;
     }
-  | { readonly kind: 'ack' };
+  | { readonly kind: 'ack' }
+  /** `challenge`: 64 hex digits to prove the run secret over. */
+  | { readonly kind: 'challenge'; readonly challenge: string };
+
+const HEX_256 = /^[0-9a-f]{64}$/;
 
 function isNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
@@ -58,6 +66,12 @@ export function parseEnvelope(frames: readonly Buffer[], at: number): { envelope
     case 'h': {
       if (fields.length !== 2 || !isCount(fields[1])) throw new WireError('hello envelope must be [h, taskId]');
       return { envelope: { kind: 'hello', taskId: fields[1] }, next: at + 1 };
+    }
+    case 'p': {
+      if (fields.length !== 3 || !isCount(fields[1]) || typeof fields[2] !== 'string' || !HEX_256.test(fields[2])) {
+        throw new WireError('proof envelope must be [p, taskId, 64 hex digits]');
+      }
+      return { envelope: { kind: 'proof', taskId: fields[1], proof: fields[2] }, next: at + 1 };
     }
     case 'e': {
       if (fields.length !== 2 || (fields[1] !== 'completed' && fields[1] !== 'stopped')) {
@@ -87,13 +101,16 @@ export function parseEnvelope(frames: readonly Buffer[], at: number): { envelope
   }
 }
 
-/** Parses a credit, grant or end-acknowledgement frame sent back to a publisher. Throws {@link WireError}. */
+/** Parses a credit, grant, end-acknowledgement or challenge frame sent back to a publisher. Throws {@link WireError}. */
 export function parseFeedback(frames: readonly Buffer[]): WireFeedback {
   if (frames.length !== 1) throw new WireError(`feedback message has ${frames.length} frames, expected 1`);
   const fields = unpackHeader(frames[0]);
   if (Array.isArray(fields) && fields.length === 1 && fields[0] === 'a') return { kind: 'ack' };
+  if (Array.isArray(fields) && fields.length === 2 && fields[0] === 'n' && typeof fields[1] === 'string' && HEX_256.test(fields[1])) {
+    return { kind: 'challenge', challenge: fields[1] };
+  }
   if (Array.isArray(fields) && fields.length === 2 && (fields[0] === 'c' || fields[0] === 'g') && isCount(fields[1]) && fields[1] > 0) {
     return { kind: 'credit', count: fields[1], released: fields[0] === 'c' };
   }
-  throw new WireError('feedback must be [c, n > 0], [g, n > 0] or [a]');
+  throw new WireError('feedback must be [c, n > 0], [g, n > 0], [a] or [n, challenge]');
 }

@@ -17,9 +17,13 @@ class FixedCost extends ProcessorNode<[number], number> {
   }
 }
 
-/** A paced camera (`fps`) into a processor slower than the camera, into a file. */
-export default defineFlow((params: { count: number; fps: number; workMs: number; out: string; nbTasks?: number }) => {
-  const camera = new IntProducer(0, params.count - 1, { name: 'camera', fps: params.fps });
+/**
+ * A camera pacing `count` items at `fps` into a processor slower than the camera, into a file.
+ * Without `fps` the camera is an unpaced synchronous counter; without `count` it never ends.
+ */
+export default defineFlow((params: { count?: number; fps?: number; workMs: number; out: string; nbTasks?: number }) => {
+  const end = params.count === undefined ? Number.POSITIVE_INFINITY : params.count - 1;
+  const camera = new IntProducer(0, end, params.fps === undefined ? { name: 'camera' } : { name: 'camera', fps: params.fps });
   const detect = new FixedCost(params.workMs, { name: 'detect', nbTasks: params.nbTasks ?? 1 });
   detect.from(camera);
   const sink = new FileAppenderConsumer(params.out, { name: 'sink' }).from(detect);

@@ -3,7 +3,7 @@
  * them whatever process the task ran in.
  */
 import { appendFileSync } from 'node:fs';
-import { OneTaskProcessorNode, ProcessorNode, type ProcessorOptions } from '../../index.js';
+import { ConsumerNode, type ConsumerOptions, OneTaskProcessorNode, ProcessorNode, type ProcessorOptions } from '../../index.js';
 import { FileAppenderConsumer, IntProducer } from '../../nodes.js';
 
 /** Appends `name:taskIndex`-free marker lines: one line per close() call. */
@@ -81,6 +81,53 @@ export class LoggedFileAppender extends FileAppenderConsumer<[unknown]> {
 
   override async close(): Promise<void> {
     await super.close();
+    recordClose(this.closeLog, this.name);
+  }
+}
+
+/** Identity whose open() fails (a model file that is missing), and that records close(). */
+export class FailingOpen extends DelayedIdentity {
+  override open(): void {
+    throw new Error('model file missing');
+  }
+}
+
+/** Identity that sleeps `workMs` per item, or answers synchronously when `workMs` is 0; records close(). */
+export class FixedDelayIdentity extends ProcessorNode<[number], number> {
+  constructor(
+    private readonly workMs: number,
+    private readonly closeLog: string | undefined,
+    options: ProcessorOptions = {},
+  ) {
+    super(options);
+  }
+
+  process(value: number): number | Promise<number> {
+    if (this.workMs <= 0) return value;
+    return new Promise((resolve) => setTimeout(() => resolve(value), this.workMs));
+  }
+
+  override close(): void {
+    recordClose(this.closeLog, this.name);
+  }
+}
+
+/** Appends one JSON line per item with a synchronous write: a consumer that never awaits. */
+export class SyncFileAppender extends ConsumerNode<[number]> {
+  closeLog: string | undefined;
+
+  constructor(
+    private readonly path: string,
+    options: ConsumerOptions = {},
+  ) {
+    super(options);
+  }
+
+  consume(value: number): void {
+    appendFileSync(this.path, `${JSON.stringify(value)}\n`);
+  }
+
+  override close(): void {
     recordClose(this.closeLog, this.name);
   }
 }

@@ -1,0 +1,168 @@
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseTaskMessage } from './controlProtocol.js';
+import { HeartbeatThread, heartbeatPeriodMs, LivenessWatch, TaskActivity } from './liveness.js';
+
+/** A clock the test moves by hand. */
+function manualClock() {
+  let now = 0;
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+describe('LivenessWatch (the host side)', () => {
+  const timeout = 1_000;
+  const period = heartbeatPeriodMs(timeout);
+
+  /** Advances in heartbeat periods, checking after each as the engine's timer does; returns every verdict. */
+  function run(watch: LivenessWatch<string>, clock: ReturnType<typeof manualClock>, ms: number, each?: () => void) {
+    const verdicts: string[] = [];
+    for (let elapsed = 0; elapsed < ms; elapsed += period) {
+      clock.advance(period);
+      each?.();
+      verdicts.push(...watch.check().map(({ key, reason }) => `${key}: ${reason}`));
+    }
+    return verdicts;
+  }
+
+  it('judges a task silent for longer than the timeout, once, naming how long', () => {
+    const clock = manualClock();
+    const watch = new LivenessWatch<string>(timeout, clock);
+    watch.heard('a', { stalledMs: 0, inNode: false });
+    const verdicts = run(watch, clock, 3 * timeout);
+    expect(verdicts).toHaveLength(1);
+    expect(verdicts[0]).toMatch(/^a: nothing came from it for 1\d{3} ms$/);
+  });
+
+  it('keeps a task alive while its heartbeats come, busy or not', () => {
+    const clock = manualClock();
+    const watch = new LivenessWatch<string>(timeout, clock);
+    let stalled = 0;
+    watch.heard('a', { stalledMs: 0, inNode: false });
+    const verdicts = run(watch, clock, 5 * timeout, () => {
+      stalled += period;
+      expect(watch.heard('a', { stalledMs: stalled, inNode: true })).toBeUndefined();
+    });
+    expect(verdicts).toEqual([]);
+  });
+
+  it('judges a task whose main thread is stuck outside node code for longer than the timeout', () => {
+    const watch = new LivenessWatch<string>(timeout, manualClock());
+    expect(watch.heard('a', { stalledMs: timeout, inNode: false })).toBeUndefined();
+    expect(watch.heard('a', { stalledMs: timeout + 1, inNode: false })).toMatch(/stuck outside node code for 1001 ms/);
+    expect(watch.heard('a', { stalledMs: 10 * timeout, inNode: true })).toBeUndefined();
+  });
+
+  it('never judges a task before its first heartbeat (a spawner that carries none), nor after forget()', () => {
+    const clock = manualClock();
+    const watch = new LivenessWatch<string>(timeout, clock);
+    watch.heard('quiet'); // a control message, no heartbeat: not watched
+    watch.heard('done', { stalledMs: 0, inNode: false });
+    watch.forget('done');
+    expect(run(watch, clock, 3 * timeout)).toEqual([]);
+  });
+
+  it('gives every task a fresh period when the host itself was blocked (what they sent is still unread)', () => {
+    const clock = manualClock();
+    const watch = new LivenessWatch<string>(timeout, clock);
+    watch.heard('a', { stalledMs: 0, inNode: false });
+    clock.advance(5 * timeout); // the host's event loop was blocked: no check ran meanwhile
+    expect(watch.check()).toEqual([]);
+    watch.heard('a', { stalledMs: 0, inNode: false }); // the backlog is read
+    expect(run(watch, clock, timeout - period)).toEqual([]);
+  });
+
+  it('heartbeats every fifth of the timeout, between 20 ms and 2 s', () => {
+    expect(heartbeatPeriodMs(100)).toBe(20);
+    expect(heartbeatPeriodMs(1_500)).toBe(300);
+    expect(heartbeatPeriodMs(60_000)).toBe(2_000);
+  });
+});
+
+describe('TaskActivity (what the main thread shares)', () => {
+  it('marks node code while a call runs, until its promise settles, and after a throw no more', async () => {
+    const activity = new TaskActivity();
+    expect(activity.inNode).toBe(false);
+    let during = false;
+    await activity.runNodeCode(() => {
+      during = activity.inNode;
+    });
+    expect(during).toBe(true);
+    let release: () => void = () => undefined;
+    const pending = activity.runNodeCode(() => new Promise<void>((resolve) => (release = resolve)));
+    await Promise.resolve();
+    expect(activity.inNode).toBe(true);
+    release();
+    await pending;
+    expect(activity.inNode).toBe(false);
+    await expect(
+      activity.runNodeCode(() => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(activity.inNode).toBe(false);
+  });
+});
+
+describe('HeartbeatThread (the task side)', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vf-heartbeat-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes heartbeats while the main thread is blocked in node code, and carries whole lines in order', { timeout: 20_000 }, async () => {
+    const file = join(dir, 'out');
+    const fd = openSync(file, 'a');
+    const thread = new HeartbeatThread(fd, true);
+    try {
+      const activity = new TaskActivity();
+      thread.writeLine('{"first":true}\n');
+      await thread.startHeartbeats(20, activity);
+      // Block the main thread, inside node code, until the thread has written several heartbeats.
+      await activity.runNodeCode(() => {
+        const deadline = Date.now() + 10_000;
+        while (beats(file).length < 6 && Date.now() < deadline);
+      });
+      thread.writeLine(`${JSON.stringify({ big: 'x'.repeat(100_000) })}\n`);
+      thread.close();
+      await waitUntil(() => readFileSync(file, 'utf8').includes('"big"'));
+    } finally {
+      closeSync(fd);
+    }
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    expect(JSON.parse(lines[0] as string)).toEqual({ first: true });
+    const heartbeats = beats(file);
+    expect(heartbeats.length).toBeGreaterThanOrEqual(6);
+    // While blocked: the main loop stalled, inside node code.
+    const blocked = heartbeats.filter((beat) => beat.inNode);
+    expect(blocked.length).toBeGreaterThan(0);
+    expect(Math.max(...blocked.map((beat) => beat.stalledMs))).toBeGreaterThan(40);
+    // Every line is whole: a JSON value (the big one too).
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+  });
+});
+
+function beats(file: string): Array<{ stalledMs: number; inNode: boolean }> {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('"heartbeat"'))
+    .map((line) => parseTaskMessage(JSON.parse(line)) as { stalledMs: number; inNode: boolean });
+}
+
+async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,115 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Flow, isVfError, TaskFailedError } from '@vf/core';
+import { forkSpawner, type Launcher, type Spawner, srunLauncher } from '@vf/core/engine';
+import { findLeftovers, isProcessAlive } from '@vf/core/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BatchExecutionEngine } from '../src/index.js';
+
+const startupUrl = new URL('./flows/startup.ts', import.meta.url);
+
+/** A local address other machines could reach (placement refuses loopback); a documentation address without one. */
+function reachableHost(): string {
+  const candidates = Object.values(networkInterfaces()).flat();
+  return candidates.find((entry) => entry !== undefined && entry.family === 'IPv4' && !entry.internal)?.address ?? '192.0.2.1';
+}
+
+/** The error `promise` rejects with; fails the test if it resolves. */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => expect.fail('expected a rejection'),
+    (error: unknown) => error,
+  );
+}
+
+describe('start-up faults (batch engine): nothing left behind, run() rejects with a coded error, join() resolves', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vf-startup-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a spawner that throws on the second task', { timeout: 60_000 }, async () => {
+    let calls = 0;
+    const spawner: Spawner = {
+      spawn(request) {
+        calls += 1;
+        if (calls === 2) throw new Error('fork failed: EAGAIN (too many processes)');
+        return forkSpawner.spawn(request);
+      },
+    };
+    const flow = await Flow.load(startupUrl, { out: join(dir, 'out.txt') });
+    const engine = new BatchExecutionEngine({ spawner, killGraceMs: 500 });
+    const error = await rejectionOf(flow.run(engine));
+    expect(error).toBeInstanceOf(TaskFailedError);
+    expect(error).toMatchObject({ code: 'TASK_FAILED', nodeName: 'relay', taskIndex: 0 });
+    expect((error as TaskFailedError).cause).toMatchObject({ code: 'SPAWN_FAILED' });
+    expect((error as Error).message).toContain('EAGAIN');
+    // Task 0 had started: it is gone by the time run() rejects, and so is the socket directory.
+    const firstPid = engine.pids[0];
+    expect(firstPid).toBeTypeOf('number');
+    expect(isProcessAlive(firstPid as number)).toBe(false);
+    expect(engine.socketDirectory).toBeDefined();
+    expect(existsSync(engine.socketDirectory as string)).toBe(false);
+    expect(findLeftovers(engine)).toEqual([]);
+    const report = await flow.join();
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('relay');
+  });
+
+  it('a launcher that throws on the second task', { timeout: 60_000 }, async () => {
+    const launcher: Launcher = {
+      address: reachableHost(),
+      description: 'a launcher whose machine is gone',
+      spawn() {
+        throw new Error('ssh: connect to host: No route to host');
+      },
+    };
+    const flow = await Flow.load(startupUrl, { out: join(dir, 'out.txt') });
+    const engine = new BatchExecutionEngine({ host: reachableHost(), placement: { relay: launcher }, killGraceMs: 500 });
+    const error = await rejectionOf(flow.run(engine));
+    expect(error).toMatchObject({ code: 'TASK_FAILED', nodeName: 'relay' });
+    expect((error as TaskFailedError).cause).toMatchObject({ code: 'SPAWN_FAILED' });
+    expect((error as Error).message).toContain('a launcher whose machine is gone');
+    expect(isProcessAlive(engine.pids[0] as number)).toBe(false);
+    expect(findLeftovers(engine)).toEqual([]);
+    expect((await flow.join()).status).toBe('failed');
+  });
+
+  it('a launcher whose command does not exist (it fails after spawn() returned)', { timeout: 60_000 }, async () => {
+    const launcher = srunLauncher({ address: reachableHost(), srun: join(dir, 'no-such-srun') });
+    const flow = await Flow.load(startupUrl, { out: join(dir, 'out.txt') });
+    const engine = new BatchExecutionEngine({ host: reachableHost(), placement: { relay: launcher }, killGraceMs: 500 });
+    const error = await rejectionOf(flow.run(engine));
+    expect(error).toMatchObject({ code: 'TASK_FAILED', nodeName: 'relay' });
+    expect(findLeftovers(engine)).toEqual([]);
+    expect((await flow.join()).status).toBe('failed');
+  });
+
+  it('a flow module that fails to build in the task processes', { timeout: 60_000 }, async () => {
+    const flow = await Flow.load(startupUrl, { out: join(dir, 'out.txt'), throwInTask: true });
+    const engine = new BatchExecutionEngine({ killGraceMs: 500 });
+    const error = await rejectionOf(flow.run(engine));
+    expect(error).toBeInstanceOf(TaskFailedError);
+    expect(isVfError(error)).toBe(true);
+    expect((error as Error).message).toContain('cannot load the codec library');
+    expect(engine.pids.length).toBe(3);
+    expect(findLeftovers(engine)).toEqual([]);
+    expect((await flow.join()).status).toBe('failed');
+  });
+
+  it('spawner: 42 is refused when the engine is made, before anything exists', () => {
+    let error: unknown;
+    try {
+      new BatchExecutionEngine({ spawner: 42 as unknown as Spawner });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toMatchObject({ name: 'FlowValidationError', code: 'INVALID_OPTION', details: { option: 'spawner' } });
+    expect((error as Error).message).toMatch(/spawner must be .*spawn/);
+  });
+});
