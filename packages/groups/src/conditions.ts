@@ -1,5 +1,5 @@
 import type { JsonValue } from '@vf/core';
-import type { Job } from './workspace.js';
+import { canonicalJson, type Job } from './workspace.js';
 
 /** What a condition may ask the project: whether an operation is complete for a job. */
 export interface ConditionContext {
@@ -47,9 +47,13 @@ export const conditions = {
   isFalse(key: string): Condition {
     return (job) => !job.doc.get(key);
   },
-  /** Holds when the job document's `key` equals `value` (compared as JSON). */
+  /** Holds when the job document's `key` equals `value` as a JSON value (object key order does not matter). */
   docEquals(key: string, value: JsonValue): Condition {
-    return (job) => JSON.stringify(job.doc.get(key)) === JSON.stringify(value);
+    const wanted = canonicalJson(value, `docEquals("${key}")`);
+    return (job) => {
+      const data = job.doc.data();
+      return Object.hasOwn(data, key) && canonicalJson(data[key], `document.${key}`) === wanted;
+    };
   },
   /** Negates a condition. */
   not(condition: Condition): Condition {

@@ -24,6 +24,8 @@ export const GroupsErrorCode = {
   Usage: 'USAGE',
   /** A scheduler script template failed to render. */
   Template: 'TEMPLATE',
+  /** A lock (a job document, an operation on a job, submission) stayed held by another process past its timeout. */
+  Locked: 'LOCKED',
 } as const;
 export type GroupsErrorCode = (typeof GroupsErrorCode)[keyof typeof GroupsErrorCode];
 

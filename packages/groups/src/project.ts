@@ -10,12 +10,16 @@ import { combineDirectives, type ResolvedDirectives, resolveDirectives } from '.
 import { GroupsError, requirePositiveInteger } from './errors.js';
 import { type FlowBudget, flowBudget, runFlowWithBudget } from './flowBudget.js';
 import { checkName, describeGroupJob, FlowGroup, type GroupJob, type GroupMembership, type GroupOptions } from './group.js';
+import { tryLock } from './locks.js';
 import { FlowOperation, type OperationContext, type OperationFunction, type OperationOptions } from './operation.js';
 import { detectScheduler, SCHEDULERS, type SchedulerName } from './schedulers/detectScheduler.js';
 import type { Scheduler } from './schedulers/scheduler.js';
 import { projectStatus, type StatusOptions, type StatusReport, type Submission, type SubmitOptions, submitGroups } from './submission.js';
 import { type ScriptTemplates, shellQuote } from './templates/renderScript.js';
-import { type Job, type Statepoint, Workspace } from './workspace.js';
+import { type Job, removeStaleTemporaries, type Statepoint, Workspace } from './workspace.js';
+
+/** Set in a forked operation's environment to `<operation>/<job id>`: its parent holds that operation's lock. */
+const LOCK_HELD_ENV = 'VF_GROUPS_LOCK_HELD';
 
 /** Where the CLI and long-running calls write. */
 export interface Output {
@@ -82,6 +86,8 @@ export interface RunResult {
   readonly planned: readonly GroupJob[];
   /** Operations that ran but are still not complete (their post-conditions do not hold). */
   readonly incomplete: readonly RunRecord[];
+  /** Operations not run because another process (or machine) was running them on that job. */
+  readonly busy: readonly RunRecord[];
 }
 
 const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
@@ -368,8 +374,10 @@ export class FlowProject implements ConditionContext {
       options.numPasses === undefined ? Number.POSITIVE_INFINITY : requirePositiveInteger('--num-passes', options.numPasses);
     const ran = new Set<string>();
     const executed: RunRecord[] = [];
+    const busy: RunRecord[] = [];
     const planned: GroupJob[] = [];
     let passes = 0;
+    if (options.pretend !== true) for (const job of jobs) removeStaleTemporaries(job.path);
     for (let pass = 1; pass <= numPasses; pass++) {
       const todo: GroupJob[] = [];
       for (const job of jobs) {
@@ -395,8 +403,21 @@ export class FlowProject implements ConditionContext {
           // Eligibility is checked again: an earlier member may have made this one eligible or complete.
           if (ran.has(key) || !(await this.isEligible(operation, job))) continue;
           ran.add(key);
-          await this.#runOperation(entry.group, operation, job);
-          executed.push({ pass, group: entry.group, operation, job: job.id });
+          const record = { pass, group: entry.group, operation, job: job.id };
+          const release = await this.#lockOperation(operation, job);
+          if (release === undefined) {
+            this.#err(`skipped ${operation} on job ${job.id}: another process is running it\n`);
+            busy.push(record);
+            continue;
+          }
+          try {
+            // Asked again under the lock: the process that held it may have just completed it.
+            if (!(await this.isEligible(operation, job))) continue;
+            await this.#runOperation(entry.group, operation, job);
+            executed.push(record);
+          } finally {
+            await release();
+          }
         }
       });
     }
@@ -408,12 +429,14 @@ export class FlowProject implements ConditionContext {
     for (const record of incomplete) {
       this.#err(`warning: ${record.operation} ran on job ${record.job} but its post-conditions still do not hold\n`);
     }
-    return { passes, executed, planned, incomplete };
+    return { passes, executed, planned, incomplete, busy };
   }
 
   /**
    * Runs `operation` on the jobs (default: all), whatever its conditions (signac-flow's `exec`).
-   * With `group`, it runs with its directives in that group. Never forks.
+   * With `group`, it runs with its directives in that group. Never forks. Throws `LOCKED` when
+   * another process is running the operation on one of the jobs (an operation never runs twice at
+   * once on a job).
    */
   async exec(operation: string, jobIds?: readonly string[], options: { readonly group?: string } = {}): Promise<RunRecord[]> {
     this.#resolveOperation(operation);
@@ -421,10 +444,31 @@ export class FlowProject implements ConditionContext {
     if (!this.group(group).includes(operation)) throw new GroupsError('NOT_FOUND', `operation "${operation}" is not in group "${group}"`);
     const records: RunRecord[] = [];
     for (const job of this.selectJobs(jobIds)) {
-      await this.#runOperation(group, operation, job, { inProcess: true });
+      // A forked operation's parent `run` holds the lock already.
+      const held = process.env[LOCK_HELD_ENV] === `${operation}/${job.id}`;
+      const release = held ? async () => {} : await this.#lockOperation(operation, job);
+      if (release === undefined) {
+        throw new GroupsError(
+          'LOCKED',
+          `operation "${operation}" is running on job ${job.id} in another process: wait for it to end (a lock left by a killed process is taken over after 30 s)`,
+          { details: { operation, job: job.id } },
+        );
+      }
+      try {
+        await this.#runOperation(group, operation, job, { inProcess: true });
+      } finally {
+        await release();
+      }
       records.push({ pass: 1, group, operation, job: job.id });
     }
     return records;
+  }
+
+  /** Takes the lock of `operation` on `job` (the folder `<job>/.vf_operation_<name>.lock`); undefined when another holder has it. */
+  #lockOperation(operation: string, job: Job): Promise<(() => Promise<void>) | undefined> {
+    return tryLock(job.fn(`.vf_operation_${operation}`), (error) =>
+      this.#err(`warning: lost the lock of ${operation} on job ${job.id} (${error.message}); another process may run it too\n`),
+    );
   }
 
   async #runOperation(group: string, operation: string, job: Job, options: { readonly inProcess?: boolean } = {}): Promise<void> {
@@ -463,7 +507,11 @@ export class FlowProject implements ConditionContext {
     }
   }
 
-  /** Runs `<executable> <script> exec OP ID --group G` in a child, its output forwarded, bounded by walltime. */
+  /**
+   * Runs `<executable> <script> exec OP ID --group G` in a child, its output forwarded, bounded by
+   * walltime. The child leads its own process group, so the walltime (or this process exiting)
+   * kills everything it started, not only the shell; the promise settles once the child is gone.
+   */
   #fork(group: string, operation: string, job: Job, directives: ResolvedDirectives, budget: FlowBudget): Promise<void> {
     const words = [this.script, 'exec', operation, job.id, '--group', group, ...(this.group(group).options.runOptions ?? [])];
     const command = `${directives.executable} ${words.map(shellQuote).join(' ')}`;
@@ -471,25 +519,48 @@ export class FlowProject implements ConditionContext {
     return new Promise((resolvePromise, reject) => {
       const child = spawn('/bin/sh', ['-c', command], {
         cwd: this.root,
-        env: { ...process.env, ...budget.env },
+        env: { ...process.env, ...budget.env, [LOCK_HELD_ENV]: `${operation}/${job.id}` },
         stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
       });
+      const killGroup = () => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // The group is gone already.
+        }
+      };
+      process.once('exit', killGroup);
       child.stdout.on('data', (chunk: Buffer) => this.#out(chunk.toString('utf8')));
       child.stderr.on('data', (chunk: Buffer) => this.#err(chunk.toString('utf8')));
+      let timedOut = false;
       const timer =
         timeoutMs === undefined
           ? undefined
           : setTimeout(() => {
-              child.kill('SIGKILL');
-              reject(new GroupsError('TIMEOUT', `forked operation ran past its walltime of ${directives.walltime} h`));
+              timedOut = true;
+              killGroup();
             }, timeoutMs);
-      child.once('error', (error) => {
+      const settle = () => {
         if (timer) clearTimeout(timer);
+        process.off('exit', killGroup);
+      };
+      child.once('error', (error) => {
+        settle();
         reject(error);
       });
       child.once('close', (code, signal) => {
-        if (timer) clearTimeout(timer);
-        if (code === 0) resolvePromise();
+        settle();
+        // Whatever the shell left behind (a grandchild still writing) must not outlive a timeout.
+        if (timedOut) {
+          killGroup();
+          reject(
+            new GroupsError(
+              'TIMEOUT',
+              `forked operation ran past its walltime of ${directives.walltime} h and was killed with its process group`,
+            ),
+          );
+        } else if (code === 0) resolvePromise();
         else reject(new Error(`forked process (${command}) exited with ${code ?? signal}`));
       });
     });

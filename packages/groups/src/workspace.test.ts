@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -131,5 +131,20 @@ describe('workspace and jobs', () => {
       // A kill between write and rename leaves a hidden temporary file, never a half-written document.
       expect(readdirSync(job.path).filter((name) => !name.startsWith('.'))).toEqual([STATEPOINT_FILE, DOCUMENT_FILE].sort());
     }
+  });
+
+  it('removes temporary files left by killed writers at the next write, and keeps a live writer’s', async () => {
+    const job = new Job(join(dir, 'workspace'), { cleanup: true }).init();
+    const gone = spawn('true');
+    await new Promise((resolve) => gone.once('exit', resolve));
+    const dead = `.aaaaaaaaaaaa.${gone.pid}.tmp`;
+    const old = `.bbbbbbbbbbbb.${process.pid}@elsewhere.tmp`;
+    const live = `.cccccccccccc.${process.pid}.tmp`;
+    for (const name of [dead, old, live]) writeFileSync(job.fn(name), 'partial');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(job.fn(old), hourAgo, hourAgo);
+    job.doc.set('x', 1);
+    expect(readdirSync(job.path).filter((name) => name.endsWith('.tmp'))).toEqual([live]);
+    expect(job.doc.data()).toEqual({ x: 1 });
   });
 });

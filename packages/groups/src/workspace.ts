@@ -12,9 +12,11 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { JsonValue } from '@vf/core';
 import { GroupsError } from './errors.js';
+import { withLockSync } from './locks.js';
 
 /** A job's state point: the JSON object that identifies it. */
 export type Statepoint = { readonly [key: string]: JsonValue };
@@ -23,6 +25,8 @@ export type Statepoint = { readonly [key: string]: JsonValue };
 export const STATEPOINT_FILE = 'vf_statepoint.json';
 /** Name of the file holding a job's document, inside the job's folder. */
 export const DOCUMENT_FILE = 'vf_job_document.json';
+/** Lock target of a job's document: the lock itself is the folder `<job>/.vf_job_document.lock`. */
+const DOCUMENT_LOCK = '.vf_job_document';
 
 /**
  * Canonical JSON of a value, as Python's `json.dumps(value, sort_keys=True)` writes it: keys sorted,
@@ -69,12 +73,20 @@ export function calcJobId(statepoint: Statepoint): string {
   return createHash('md5').update(canonicalJson(statepoint), 'utf8').digest('hex');
 }
 
+const HOST = hostname().replace(/[^A-Za-z0-9_-]/g, '_');
+/** `.<12 hex>.<pid>.tmp` (before hosts were named) or `.<12 hex>.<pid>@<host>.tmp`. */
+const TEMPORARY = /^\.[0-9a-f]{12}\.(\d+)(?:@([A-Za-z0-9_-]+))?\.tmp$/;
+/** A temporary file this old is abandoned whoever wrote it: no write takes ten minutes. */
+const ABANDONED_MS = 10 * 60_000;
+
 /**
  * Writes `text` to `file` atomically: a temporary file in the same folder, flushed to disk, then
  * renamed over the target. A reader sees the old content or the new, never a partial write.
+ * The temporary file's name carries the writer's pid and host, so that one left by a killed
+ * writer can be told from one being written ({@link removeStaleTemporaries}).
  */
 export function writeFileAtomic(file: string, text: string): void {
-  const temporary = join(dirname(file), `.${randomBytes(6).toString('hex')}.${process.pid}.tmp`);
+  const temporary = join(dirname(file), `.${randomBytes(6).toString('hex')}.${process.pid}@${HOST}.tmp`);
   const fd = openSync(temporary, 'w', 0o644);
   try {
     writeSync(fd, text);
@@ -86,6 +98,46 @@ export function writeFileAtomic(file: string, text: string): void {
   }
   closeSync(fd);
   renameSync(temporary, file);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files of {@link writeFileAtomic} left in `folder` by writers that died
+ * between write and rename (SIGKILL, power loss): those of a process of this host that is gone,
+ * and any older than ten minutes (a writer on another host of a shared file system). Returns
+ * the names removed.
+ */
+export function removeStaleTemporaries(folder: string, now = Date.now()): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = TEMPORARY.exec(name);
+    if (match === null) continue;
+    const path = join(folder, name);
+    try {
+      const deadHere = (match[2] === undefined || match[2] === HOST) && !isAlive(Number(match[1]));
+      if (deadHere || now - statSync(path).mtimeMs > ABANDONED_MS) {
+        unlinkSync(path);
+        removed.push(name);
+      }
+    } catch {
+      // Renamed or removed meanwhile: nothing to clean.
+    }
+  }
+  return removed;
 }
 
 function readJsonObject(file: string): Record<string, JsonValue> {
@@ -117,6 +169,7 @@ function readJsonObject(file: string): Record<string, JsonValue> {
  */
 export class JobDocument {
   readonly #job: Job;
+  #cleaned = false;
 
   constructor(job: Job) {
     this.#job = job;
@@ -147,22 +200,44 @@ export class JobDocument {
     this.update({ [key]: value });
   }
 
-  /** Sets several keys in one atomic write. */
+  /**
+   * Sets several keys in one atomic write. The read and the write happen under the document's
+   * lock, so concurrent updates from other processes (or machines sharing the file system) are
+   * never lost.
+   */
   update(values: Readonly<Record<string, JsonValue>>): void {
-    this.replace({ ...this.data(), ...values });
+    canonicalJson(values, 'document');
+    this.#locked(() => this.#write({ ...this.data(), ...values }));
   }
 
-  /** Removes one key. */
+  /** Removes one key (under the document's lock, like {@link JobDocument.update}). */
   delete(key: string): void {
-    const data = this.data();
-    delete data[key];
-    this.replace(data);
+    this.#locked(() => {
+      const data = this.data();
+      delete data[key];
+      this.#write(data);
+    });
   }
 
   /** Replaces the whole document. */
   replace(values: Readonly<Record<string, JsonValue>>): void {
     canonicalJson(values, 'document');
+    this.#locked(() => this.#write(values));
+  }
+
+  #locked(fn: () => void): void {
     this.#job.init();
+    withLockSync(this.#job.fn(DOCUMENT_LOCK), `the document of job ${this.#job.id}`, () => {
+      // Once per document object: a killed writer's leftovers go at the next write.
+      if (!this.#cleaned) {
+        removeStaleTemporaries(this.#job.path);
+        this.#cleaned = true;
+      }
+      fn();
+    });
+  }
+
+  #write(values: Readonly<Record<string, JsonValue>>): void {
     writeFileAtomic(this.path, `${JSON.stringify(values, null, 2)}\n`);
   }
 

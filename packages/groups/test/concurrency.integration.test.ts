@@ -1,0 +1,71 @@
+// Several `run` processes on one workspace, and the walltime of a forked operation: the guarantees
+// that only show with real processes (locks across processes, process-group kill).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isProcessAlive } from '@vf/core/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCommand } from '../src/runCommand.js';
+import { concurrencyScript, createConcurrencyProject } from './fixtures/concurrency.js';
+import { collector, nodeWithTsx, tsxExecutable } from './helpers.js';
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'vf-groups-concurrency-'));
+  // Forked operations run the fixture as a program, which finds its project here.
+  process.env.VF_PROJECT_ROOT = root;
+});
+afterEach(() => {
+  delete process.env.VF_PROJECT_ROOT;
+  rmSync(root, { recursive: true, force: true });
+});
+
+const cli = (...argv: string[]) =>
+  runCommand(nodeWithTsx[0]!, [...nodeWithTsx.slice(1), concurrencyScript, ...argv], {
+    env: { VF_PROJECT_ROOT: root, VF_SCHEDULER: '' },
+    timeoutMs: 90_000,
+  });
+
+async function waitUntil(what: string, timeoutMs: number, done: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('concurrent runs on one workspace', () => {
+  it('loses no document update when two processes write one job at once', { timeout: 120_000 }, async () => {
+    const job = createConcurrencyProject(root).openJob({ n: 1 }).init();
+    const [a, b] = await Promise.all([cli('run', '-o', 'hammer_a', '-j', job.id), cli('run', '-o', 'hammer_b', '-j', job.id)]);
+    expect([a.code, a.stderr, b.code, b.stderr]).toEqual([0, '', 0, '']);
+    const keys = Object.keys(job.doc.data());
+    expect(keys.filter((key) => key.startsWith('hammer_a_'))).toHaveLength(300);
+    expect(keys.filter((key) => key.startsWith('hammer_b_'))).toHaveLength(300);
+  });
+
+  it('never runs an operation twice at once for one job', { timeout: 120_000 }, async () => {
+    const job = createConcurrencyProject(root).openJob({ n: 2 }).init();
+    const results = await Promise.all([cli('run', '-o', 'once', '-j', job.id), cli('run', '-o', 'once', '-j', job.id)]);
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(job.fn('once.log'), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(job.doc.get('done')).toBe(true);
+  });
+});
+
+describe('walltime of a forked operation', () => {
+  it('kills the whole process tree, and the operation is not reported complete', { timeout: 120_000 }, async () => {
+    const stderr = collector();
+    const project = createConcurrencyProject(root, { executable: tsxExecutable, stdout: collector(), stderr });
+    const job = project.openJob({ n: 3 }).init();
+    const error = await project.run({ operations: ['sleeper'] }).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('OPERATION_FAILED');
+    expect((error as Error).message).toMatch(/walltime/);
+    expect(existsSync(job.fn('sleeper.pids')), 'the operation started before its walltime').toBe(true);
+    const pids = JSON.parse(readFileSync(job.fn('sleeper.pids'), 'utf8')) as number[];
+    await waitUntil('the operation and its grandchild to be gone', 10_000, () => !pids.some(isProcessAlive));
+    expect(await project.isComplete('sleeper', job)).toBe(false);
+    const status = await project.status();
+    expect(status.groups.find((group) => group.name === 'sleeper')?.complete).toBe(0);
+  });
+});
