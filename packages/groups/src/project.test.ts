@@ -334,6 +334,64 @@ describe('main (the command line)', () => {
     expect((await cli(project, '--help')).code).toBe(0);
   });
 
+  it('status shows as submitted only the submitted group, not another group sharing an operation with it', async () => {
+    let id = '';
+    const scheduler = {
+      name: 'fake',
+      submit: async () => '1',
+      queue: async () => [{ id: '7', name: `p.${id}.g1`, state: 'queued' as const, detail: 'PENDING' }],
+    };
+    const project = new FlowProject({ root, name: 'p', scheduler, ...quiet() });
+    const [g1, g2] = [project.makeGroup('g1'), project.makeGroup('g2')];
+    project.operation('a', () => {}, { groups: [g1] });
+    project.operation('b', () => {}, { groups: [g1, g2] });
+    project.operation('c', () => {}, { groups: [g2] });
+    id = project.openJob({ n: 1 }).init().id;
+    const report = await project.status();
+    const states = Object.fromEntries(report.groups.map((group) => [group.name, group.states]));
+    // g1 was submitted, and so its operations are queued; g2 was not, though it shares b.
+    expect(states).toEqual({ g1: { queued: 1 }, g2: {}, a: { queued: 1 }, b: { queued: 1 }, c: {} });
+  });
+
+  it('two concurrent submits submit each group on each job once', async () => {
+    const queue: { id: string; name: string; state: 'queued'; detail: string }[] = [];
+    const scheduler = {
+      name: 'fake',
+      submit: async (script: string) => {
+        // A slow sbatch: the second submit reads the queue while the first is submitting.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const name = /--job-name=(\S+)/.exec(script)![1]!;
+        queue.push({ id: String(queue.length + 1), name, state: 'queued', detail: 'PENDING' });
+        return String(queue.length);
+      },
+      queue: async () => [...queue],
+    };
+    const project = createProject(root, { scheduler, templates: { fake: '#SBATCH --job-name=<%= it.name %>\n' }, ...quiet() });
+    for (const n of [1, 2]) project.openJob({ n }).init();
+    const [first, second] = await Promise.all([project.submit({ operations: ['ex'] }), project.submit({ operations: ['ex'] })]);
+    expect(first.length + second.length).toBe(2);
+    expect(queue.map((job) => job.name).sort()).toEqual([...new Set(queue.map((job) => job.name))].sort());
+  });
+
+  it('status prints no scheduler error where sbatch is installed but SLURM is not configured', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'vf-groups-bin-'));
+    const path = process.env.PATH;
+    try {
+      // What Debian's slurm-client prints without a slurm.conf.
+      const unconfigured = '#!/bin/sh\necho "$(basename "$0"): fatal: Could not establish a configuration source" >&2\nexit 1\n';
+      for (const command of ['sbatch', 'squeue']) writeFileSync(join(bin, command), unconfigured, { mode: 0o755 });
+      process.env.PATH = `${bin}:${path}`;
+      const project = createProject(root);
+      project.openJob({ n: 1 }).init();
+      const status = await cli(project, 'status');
+      expect([status.code, status.err]).toEqual([0, '']);
+      expect(status.out).toMatch(/1 job\(s\); scheduler: none found\n$/);
+    } finally {
+      process.env.PATH = path;
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
   it('submit --pretend prints a script and writes nothing, even with no scheduler installed', async () => {
     const project = createProject(root, { scheduler: 'slurm', executable: 'node' });
     const job = project.openJob({ n: 1 }).init();

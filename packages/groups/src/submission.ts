@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { combineDirectives, type ResolvedDirectives } from './directives.js';
 import { GroupsError, requirePositiveInteger } from './errors.js';
 import { describeGroupJob, type FlowGroup, type GroupJob } from './group.js';
+import { lockWithin } from './locks.js';
 import type { FlowProject, Selection } from './project.js';
 import { ACTIVE_STATES, type ClusterJob, type ClusterJobState, type Scheduler } from './schedulers/scheduler.js';
 import { renderScript, type ScriptCommand, shellQuote } from './templates/renderScript.js';
@@ -117,6 +118,19 @@ async function clusterStates(project: FlowProject, scheduler: Scheduler): Promis
  * neither submits nor writes anything. Never waits for a cluster job (`after` is a dependency).
  */
 export async function submitGroups(project: FlowProject, options: SubmitOptions = {}): Promise<Submission[]> {
+  if (options.pretend === true) return submitLocked(project, options);
+  // One submit at a time per project: reading the queue and submitting what is missing from it
+  // must not interleave with another submit, or both submit the same groups.
+  mkdirSync(join(project.root, '.vf'), { recursive: true });
+  const release = await lockWithin(join(project.root, '.vf', 'submit'), `submission in ${project.root}`, 120_000);
+  try {
+    return await submitLocked(project, options);
+  } finally {
+    await release();
+  }
+}
+
+async function submitLocked(project: FlowProject, options: SubmitOptions): Promise<Submission[]> {
   const groups = project.selectGroups(options.operations);
   const jobs = project.selectJobs(options.jobs);
   const bundleSize = requirePositiveInteger('--bundle', options.bundle ?? 1);
@@ -127,7 +141,7 @@ export async function submitGroups(project: FlowProject, options: SubmitOptions 
   if (scheduler === undefined && options.pretend !== true) {
     throw new GroupsError(
       'SCHEDULER',
-      'no scheduler found (sbatch, qsub or bsub on PATH, or VF_SCHEDULER); use --pretend to see the scripts',
+      'no scheduler found (sbatch, qsub or bsub on PATH with a readable queue, or VF_SCHEDULER=slurm|pbs|lsf); use --pretend to see the scripts',
     );
   }
   let active = new Map<string, ClusterJob>();
@@ -231,9 +245,12 @@ export async function projectStatus(project: FlowProject, options: StatusOptions
   for (const [index, job] of jobs.entries()) {
     const perGroup: Record<string, { eligible: boolean; complete: boolean; state?: ClusterJobState; clusterId?: string }> = {};
     for (const group of groups) {
-      const own = states.byGroup.get(`${group.name}\0${job.id}`);
-      const member = group.operationNames.map((operation) => states.byOperation.get(`${operation}\0${job.id}`)).find(Boolean);
-      const clusterJob = own ?? member;
+      // A group shows only its own submission; an operation (a singleton group) also shows that of
+      // any submitted group containing it, since it runs there. Another group sharing an operation
+      // with a submitted one was not submitted, and is not shown as such.
+      const clusterJob =
+        states.byGroup.get(`${group.name}\0${job.id}`) ??
+        (group.singleton ? states.byOperation.get(`${group.name}\0${job.id}`) : undefined);
       perGroup[group.name] = {
         eligible: await project.isGroupEligible(group.name, job),
         complete: await project.isGroupComplete(group.name, job),

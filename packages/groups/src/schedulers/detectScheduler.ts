@@ -16,7 +16,10 @@ export type SchedulerName = keyof typeof SCHEDULERS;
 
 /**
  * Finds the scheduler of this machine: `VF_SCHEDULER` when set, else the first of `sbatch`
- * (SLURM), `qsub` (PBS), `bsub` (LSF) on PATH; undefined when none is.
+ * (SLURM), `qsub` (PBS), `bsub` (LSF) on PATH whose queue can be read; undefined when none is.
+ * Reading the queue once tells a working scheduler from client commands installed on a machine
+ * that is not part of a cluster (e.g. `slurm-client` without a `slurm.conf`), which would
+ * otherwise fail every `status`.
  */
 export async function detectScheduler(
   options: SchedulerOptions & { readonly exec?: CommandRunner } = {},
@@ -31,7 +34,15 @@ export async function detectScheduler(
     ['lsf', 'bsub'],
   ] as const) {
     const found = await exec('sh', ['-c', `command -v ${command}`], { timeoutMs: 5_000, env: options.env ?? {} }).catch(() => undefined);
-    if (found?.code === 0) return SCHEDULERS[name](options);
+    if (found?.code !== 0) continue;
+    const scheduler = SCHEDULERS[name](options);
+    if (
+      await scheduler.queue().then(
+        () => true,
+        () => false,
+      )
+    )
+      return scheduler;
   }
   return undefined;
 }

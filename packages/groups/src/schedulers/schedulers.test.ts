@@ -99,9 +99,19 @@ describe('detectScheduler', () => {
     expect((await detectScheduler({}, { VF_SCHEDULER: 'lsf' }))?.name).toBe('lsf');
     const only =
       (command: string): CommandRunner =>
-      async (_c, args) => ({ code: String(args[1]).endsWith(command) ? 0 : 1, stdout: '', stderr: '' });
+      async (c, args) => ({ code: c !== 'sh' || String(args[1]).endsWith(command) ? 0 : 1, stdout: '', stderr: '' });
     expect((await detectScheduler({ exec: only('qsub') }, {}))?.name).toBe('pbs');
     expect(await detectScheduler({ exec: only('nothing') }, {})).toBeUndefined();
+  });
+
+  it('skips a scheduler whose commands are installed but whose queue cannot be read (no cluster configured)', async () => {
+    const { exec, calls } = fakeRunner({
+      sh: {},
+      squeue: { code: 1, stderr: 'squeue: fatal: Could not establish a configuration source' },
+      qstat: { stdout: '' },
+    });
+    expect((await detectScheduler({ exec }, {}))?.name).toBe('pbs');
+    expect(calls.map((call) => call.command)).toEqual(['sh', 'squeue', 'sh', 'qstat']);
   });
 });
 
