@@ -8,6 +8,7 @@ import { runCli } from './cli.js';
 import type { ConditionContext } from './conditions.js';
 import { combineDirectives, type ResolvedDirectives, resolveDirectives } from './directives.js';
 import { GroupsError, requirePositiveInteger } from './errors.js';
+import { type JobFilter, jobMatcher } from './filter.js';
 import { type FlowBudget, flowBudget, runFlowWithBudget } from './flowBudget.js';
 import { checkName, describeGroupJob, FlowGroup, type GroupJob, type GroupMembership, type GroupOptions } from './group.js';
 import { tryLock } from './locks.js';
@@ -25,6 +26,12 @@ const LOCK_HELD_ENV = 'VF_GROUPS_LOCK_HELD';
 export interface Output {
   write(text: string): unknown;
 }
+
+/**
+ * A label function (signac-flow's `@FlowProject.label`): `true` gives the job the label's name,
+ * a string gives it that string, anything falsy no label.
+ */
+export type LabelFunction = (job: Job) => boolean | string | null | undefined | Promise<boolean | string | null | undefined>;
 
 /** Options of `new FlowProject()`. */
 export interface FlowProjectOptions {
@@ -63,9 +70,16 @@ export interface RunRecord {
 export interface Selection {
   /** Regular expressions selecting groups by full name (default: every operation's singleton group). */
   readonly operations?: readonly string[];
-  /** Job ids or unique prefixes (default: every job). */
+  /** Job ids or unique prefixes (default: every job). Not with `filter` or `docFilter`. */
   readonly jobs?: readonly string[];
+  /** Only jobs whose state point matches (signac's filter language, `-f`); see {@link JobFilter}. */
+  readonly filter?: JobFilter;
+  /** Only jobs whose document matches (`--doc-filter`). */
+  readonly docFilter?: JobFilter;
 }
+
+/** Conditions `run` and `submit` may ignore when deciding what is eligible (signac-flow's `--ignore-conditions`). */
+export type IgnoreConditions = 'none' | 'pre' | 'post' | 'all';
 
 /** Options of {@link FlowProject.run}. */
 export interface RunOptions extends Selection {
@@ -75,6 +89,14 @@ export interface RunOptions extends Selection {
   readonly pretend?: boolean;
   /** Run up to this many groups-on-jobs at once (default 1). */
   readonly parallel?: number;
+  /** Run at most this many groups-on-jobs in all (signac-flow's `-n`). */
+  readonly num?: number;
+  /** Seconds after which one operation is killed (it is forked to be killable, as in signac-flow's `-t`). */
+  readonly timeout?: number;
+  /** Ignore pre-conditions, post-conditions or both when deciding eligibility (default `'none'`). */
+  readonly ignoreConditions?: IgnoreConditions;
+  /** Called after each group-on-job ran, with how many of the pass's were done (the CLI's `--progress`). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** What {@link FlowProject.run} did. */
@@ -144,6 +166,7 @@ export class FlowProject implements ConditionContext {
   readonly #options: FlowProjectOptions;
   readonly #operations = new Map<string, FlowOperation>();
   readonly #groups = new Map<string, FlowGroup>();
+  readonly #labels = new Map<string, LabelFunction>();
   #scheduler: Promise<Scheduler | undefined> | undefined;
 
   constructor(options: FlowProjectOptions) {
@@ -216,6 +239,33 @@ export class FlowProject implements ConditionContext {
     return found;
   }
 
+  /**
+   * Defines a label, shown by `status` for the jobs that have it (signac-flow's labels).
+   *
+   * @example
+   * ```ts
+   * project.label('converged', (job) => job.doc.get('residual') < 1e-6);
+   * project.label('phase', (job) => `phase-${job.doc.get('phase') ?? 'unknown'}`);
+   * ```
+   */
+  label(name: string, fn: LabelFunction): void {
+    checkName('label', name);
+    if (typeof fn !== 'function') throw new GroupsError('GROUP_DEFINITION', `label "${name}" needs a function`);
+    if (this.#labels.has(name)) throw new GroupsError('GROUP_DEFINITION', `label "${name}" is defined twice`, { details: { name } });
+    this.#labels.set(name, fn);
+  }
+
+  /** The labels `job` has, in definition order. */
+  async labelsOf(job: Job): Promise<string[]> {
+    const labels: string[] = [];
+    for (const [name, fn] of this.#labels) {
+      const value = await fn(job);
+      if (typeof value === 'string' && value !== '') labels.push(value);
+      else if (value === true) labels.push(name);
+    }
+    return labels;
+  }
+
   /** Every operation, in definition order. */
   get operations(): readonly FlowOperation[] {
     return [...this.#operations.values()];
@@ -267,16 +317,19 @@ export class FlowProject implements ConditionContext {
     return true;
   }
 
-  /** True when every pre-condition of `operation` holds and it is not complete (signac-flow's rule). */
-  async isEligible(operation: string, job: Job): Promise<boolean> {
+  /**
+   * True when every pre-condition of `operation` holds and it is not complete (signac-flow's rule);
+   * `ignore` skips the pre-conditions, the post-conditions or both.
+   */
+  async isEligible(operation: string, job: Job, ignore: IgnoreConditions = 'none'): Promise<boolean> {
     const op = this.#resolveOperation(operation);
-    for (const condition of op.pre) if (!(await condition(job, this))) return false;
-    return !(await this.isComplete(operation, job));
+    if (ignore !== 'pre' && ignore !== 'all') for (const condition of op.pre) if (!(await condition(job, this))) return false;
+    return ignore === 'post' || ignore === 'all' || !(await this.isComplete(operation, job));
   }
 
   /** A group is eligible when at least one member is. */
-  async isGroupEligible(group: string, job: Job): Promise<boolean> {
-    for (const name of this.group(group).operationNames) if (await this.isEligible(name, job)) return true;
+  async isGroupEligible(group: string, job: Job, ignore: IgnoreConditions = 'none'): Promise<boolean> {
+    for (const name of this.group(group).operationNames) if (await this.isEligible(name, job, ignore)) return true;
     return false;
   }
 
@@ -332,10 +385,22 @@ export class FlowProject implements ConditionContext {
     return [...selected];
   }
 
-  /** The jobs with these ids or prefixes (default: all). */
-  selectJobs(ids?: readonly string[]): Job[] {
-    if (ids === undefined || ids.length === 0) return this.jobs();
-    return [...new Map(ids.map((id) => this.openJobById(id)).map((job) => [job.id, job])).values()];
+  /**
+   * The jobs with these ids or prefixes, else those matching the filters (default: all). Throws
+   * `USAGE` for ids given with a filter (as signac-flow does).
+   */
+  selectJobs(ids?: readonly string[], filter?: JobFilter, docFilter?: JobFilter): Job[] {
+    const filtered = filter !== undefined || docFilter !== undefined;
+    if (ids !== undefined && ids.length > 0) {
+      if (filtered) throw new GroupsError('USAGE', '-j/--job-id cannot be combined with -f/--filter or --doc-filter: use one or the other');
+      return [...new Map(ids.map((id) => this.openJobById(id)).map((job) => [job.id, job])).values()];
+    }
+    return filtered ? this.jobs().filter(jobMatcher(filter, docFilter)) : this.jobs();
+  }
+
+  /** {@link FlowProject.selectJobs} for a {@link Selection}. */
+  jobsOf(selection: Selection): Job[] {
+    return this.selectJobs(selection.jobs, selection.filter, selection.docFilter);
   }
 
   // ---------------------------------------------------------------- running
@@ -368,8 +433,17 @@ export class FlowProject implements ConditionContext {
    */
   async run(options: RunOptions = {}): Promise<RunResult> {
     const groups = this.selectGroups(options.operations);
-    const jobs = this.selectJobs(options.jobs);
+    const jobs = this.jobsOf(options);
     const parallel = requirePositiveInteger('--parallel', options.parallel ?? 1);
+    const num = options.num === undefined ? Number.POSITIVE_INFINITY : requirePositiveInteger('-n/--num', options.num);
+    const ignore = options.ignoreConditions ?? 'none';
+    if (!['none', 'pre', 'post', 'all'].includes(ignore)) {
+      throw new GroupsError('USAGE', `--ignore-conditions ${ignore}: use none, pre, post or all`);
+    }
+    const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
+    if (timeoutMs !== undefined && !(timeoutMs > 0))
+      throw new GroupsError('USAGE', `-t/--timeout must be a positive number of seconds, got ${options.timeout}`);
+    let started = 0;
     const numPasses =
       options.numPasses === undefined ? Number.POSITIVE_INFINITY : requirePositiveInteger('--num-passes', options.numPasses);
     const ran = new Set<string>();
@@ -384,11 +458,13 @@ export class FlowProject implements ConditionContext {
         for (const group of groups) {
           const runnable: string[] = [];
           for (const operation of group.operationNames) {
-            if (!ran.has(`${operation}\0${job.id}`) && (await this.isEligible(operation, job))) runnable.push(operation);
+            if (!ran.has(`${operation}\0${job.id}`) && (await this.isEligible(operation, job, ignore))) runnable.push(operation);
           }
           if (runnable.length > 0) todo.push({ group: group.name, job: job.id, operations: runnable });
         }
       }
+      todo.splice(Math.max(0, num - started));
+      started += todo.length;
       if (todo.length === 0) break;
       if (options.pretend === true) {
         for (const entry of todo) this.#out(`would run ${describeGroupJob(entry)}\n`);
@@ -396,12 +472,13 @@ export class FlowProject implements ConditionContext {
         break;
       }
       passes = pass;
+      let done = 0;
       await runPool(todo, parallel, async (entry) => {
         const job = this.openJobById(entry.job);
         for (const operation of this.group(entry.group).operationNames) {
           const key = `${operation}\0${job.id}`;
           // Eligibility is checked again: an earlier member may have made this one eligible or complete.
-          if (ran.has(key) || !(await this.isEligible(operation, job))) continue;
+          if (ran.has(key) || !(await this.isEligible(operation, job, ignore))) continue;
           ran.add(key);
           const record = { pass, group: entry.group, operation, job: job.id };
           const release = await this.#lockOperation(operation, job);
@@ -412,13 +489,14 @@ export class FlowProject implements ConditionContext {
           }
           try {
             // Asked again under the lock: the process that held it may have just completed it.
-            if (!(await this.isEligible(operation, job))) continue;
-            await this.#runOperation(entry.group, operation, job);
+            if (!(await this.isEligible(operation, job, ignore))) continue;
+            await this.#runOperation(entry.group, operation, job, timeoutMs === undefined ? {} : { timeoutMs });
             executed.push(record);
           } finally {
             await release();
           }
         }
+        options.onProgress?.(++done, todo.length);
       });
     }
     const incomplete: RunRecord[] = [];
@@ -471,13 +549,19 @@ export class FlowProject implements ConditionContext {
     );
   }
 
-  async #runOperation(group: string, operation: string, job: Job, options: { readonly inProcess?: boolean } = {}): Promise<void> {
+  async #runOperation(
+    group: string,
+    operation: string,
+    job: Job,
+    options: { readonly inProcess?: boolean; readonly timeoutMs?: number } = {},
+  ): Promise<void> {
     const op = this.#resolveOperation(operation);
     const directives = this.directivesIn(group, operation, job);
     const budget = flowBudget(directives);
     try {
-      if (directives.fork && options.inProcess !== true) {
-        await this.#fork(group, operation, job, directives, budget);
+      // As in signac-flow, a timeout needs a process to kill: it forks the operation.
+      if ((directives.fork || options.timeoutMs !== undefined) && options.inProcess !== true) {
+        await this.#fork(group, operation, job, directives, budget, options.timeoutMs);
         return;
       }
       const label = `operation "${operation}" (group "${group}") on job ${job.id}`;
@@ -512,10 +596,22 @@ export class FlowProject implements ConditionContext {
    * walltime. The child leads its own process group, so the walltime (or this process exiting)
    * kills everything it started, not only the shell; the promise settles once the child is gone.
    */
-  #fork(group: string, operation: string, job: Job, directives: ResolvedDirectives, budget: FlowBudget): Promise<void> {
+  #fork(
+    group: string,
+    operation: string,
+    job: Job,
+    directives: ResolvedDirectives,
+    budget: FlowBudget,
+    runTimeoutMs?: number,
+  ): Promise<void> {
     const words = [this.script, 'exec', operation, job.id, '--group', group, ...(this.group(group).options.runOptions ?? [])];
     const command = `${directives.executable} ${words.map(shellQuote).join(' ')}`;
-    const timeoutMs = directives.walltime === undefined ? undefined : directives.walltime * 3_600_000;
+    const walltimeMs = directives.walltime === undefined ? undefined : directives.walltime * 3_600_000;
+    const timeoutMs = Math.min(walltimeMs ?? Number.POSITIVE_INFINITY, runTimeoutMs ?? Number.POSITIVE_INFINITY);
+    const limit =
+      runTimeoutMs !== undefined && runTimeoutMs <= (walltimeMs ?? Number.POSITIVE_INFINITY)
+        ? `its timeout of ${runTimeoutMs / 1000} s (-t)`
+        : `its walltime of ${directives.walltime} h`;
     return new Promise((resolvePromise, reject) => {
       const child = spawn('/bin/sh', ['-c', command], {
         cwd: this.root,
@@ -535,7 +631,7 @@ export class FlowProject implements ConditionContext {
       child.stderr.on('data', (chunk: Buffer) => this.#err(chunk.toString('utf8')));
       let timedOut = false;
       const timer =
-        timeoutMs === undefined
+        timeoutMs === Number.POSITIVE_INFINITY
           ? undefined
           : setTimeout(() => {
               timedOut = true;
@@ -554,12 +650,7 @@ export class FlowProject implements ConditionContext {
         // Whatever the shell left behind (a grandchild still writing) must not outlive a timeout.
         if (timedOut) {
           killGroup();
-          reject(
-            new GroupsError(
-              'TIMEOUT',
-              `forked operation ran past its walltime of ${directives.walltime} h and was killed with its process group`,
-            ),
-          );
+          reject(new GroupsError('TIMEOUT', `forked operation ran past ${limit} and was killed with its process group`));
         } else if (code === 0) resolvePromise();
         else reject(new Error(`forked process (${command}) exited with ${code ?? signal}`));
       });

@@ -5,7 +5,7 @@ import { combineDirectives, type ResolvedDirectives } from './directives.js';
 import { GroupsError, requirePositiveInteger } from './errors.js';
 import { describeGroupJob, type FlowGroup, type GroupJob } from './group.js';
 import { lockWithin } from './locks.js';
-import type { FlowProject, Selection } from './project.js';
+import type { FlowProject, IgnoreConditions, Selection } from './project.js';
 import { ACTIVE_STATES, type ClusterJob, type ClusterJobState, type Scheduler } from './schedulers/scheduler.js';
 import { renderScript, type ScriptCommand, shellQuote } from './templates/renderScript.js';
 import { type Statepoint, writeFileAtomic } from './workspace.js';
@@ -24,6 +24,10 @@ export interface SubmitOptions extends Selection {
   readonly after?: string;
   /** Partition (SLURM) or queue (PBS, LSF). */
   readonly partition?: string;
+  /** Submit at most this many groups-on-jobs (signac-flow's `-n`; a bundle counts its entries). */
+  readonly num?: number;
+  /** Ignore pre-conditions, post-conditions or both when deciding what is eligible. */
+  readonly ignoreConditions?: IgnoreConditions;
 }
 
 /** One cluster job made by {@link FlowProject.submit}. */
@@ -54,6 +58,8 @@ export interface GroupStatus {
 export interface JobStatus {
   readonly id: string;
   readonly statepoint: Statepoint;
+  /** The job's labels (see `project.label()`). */
+  readonly labels: readonly string[];
   readonly groups: Readonly<
     Record<
       string,
@@ -66,6 +72,8 @@ export interface JobStatus {
 export interface StatusReport {
   readonly jobs: readonly JobStatus[];
   readonly groups: readonly GroupStatus[];
+  /** Each label that some job has, with how many jobs have it. */
+  readonly labels: readonly { readonly name: string; readonly count: number }[];
   /** The scheduler whose queue was read, if any. */
   readonly scheduler?: string;
   /** Why the queue could not be read, if it could not. */
@@ -132,7 +140,8 @@ export async function submitGroups(project: FlowProject, options: SubmitOptions 
 
 async function submitLocked(project: FlowProject, options: SubmitOptions): Promise<Submission[]> {
   const groups = project.selectGroups(options.operations);
-  const jobs = project.selectJobs(options.jobs);
+  const jobs = project.jobsOf(options);
+  const num = options.num === undefined ? Number.POSITIVE_INFINITY : requirePositiveInteger('-n/--num', options.num);
   const bundleSize = requirePositiveInteger('--bundle', options.bundle ?? 1);
   if (options.after !== undefined && !/^[\w.[\]-]+$/.test(options.after)) {
     throw new GroupsError('USAGE', `--after ${options.after}: not a cluster job id`);
@@ -159,7 +168,7 @@ async function submitLocked(project: FlowProject, options: SubmitOptions): Promi
         const state = active.get(`${operation}\0${job.id}`)?.state;
         return state !== undefined && ACTIVE_STATES.includes(state);
       });
-      if (!busy && (await project.isGroupEligible(group.name, job))) {
+      if (entries.length < num && !busy && (await project.isGroupEligible(group.name, job, options.ignoreConditions))) {
         entries.push({ group: group.name, job: job.id, operations: group.operationNames });
       }
     }
@@ -230,7 +239,7 @@ async function submitLocked(project: FlowProject, options: SubmitOptions): Promi
 export async function projectStatus(project: FlowProject, options: StatusOptions = {}): Promise<StatusReport> {
   const groups =
     options.operations === undefined ? project.groups : dedupe(options.operations.flatMap((pattern) => matching(project, pattern)));
-  const jobs = project.selectJobs(options.jobs);
+  const jobs = project.jobsOf(options);
   const scheduler = await project.scheduler();
   let states: ClusterStates = { byGroup: new Map(), byOperation: new Map() };
   let schedulerError: string | undefined;
@@ -257,7 +266,7 @@ export async function projectStatus(project: FlowProject, options: StatusOptions
         ...(clusterJob === undefined ? {} : { state: clusterJob.state, clusterId: clusterJob.id }),
       };
     }
-    jobStatuses.push({ id: job.id, statepoint: job.statepoint, groups: perGroup });
+    jobStatuses.push({ id: job.id, statepoint: job.statepoint, labels: await project.labelsOf(job), groups: perGroup });
     options.onProgress?.(index + 1, jobs.length);
   }
   const groupStatuses = groups.map((group): GroupStatus => {
@@ -272,9 +281,12 @@ export async function projectStatus(project: FlowProject, options: StatusOptions
     }
     return { name: group.name, operations: group.operationNames, singleton: group.singleton, eligible, complete, states: counts };
   });
+  const labelCounts = new Map<string, number>();
+  for (const job of jobStatuses) for (const label of job.labels) labelCounts.set(label, (labelCounts.get(label) ?? 0) + 1);
   return {
     jobs: jobStatuses,
     groups: groupStatuses,
+    labels: [...labelCounts].map(([name, count]) => ({ name, count })),
     ...(scheduler === undefined ? {} : { scheduler: scheduler.name }),
     ...(schedulerError === undefined ? {} : { schedulerError }),
   };
