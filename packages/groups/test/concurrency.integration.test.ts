@@ -69,3 +69,17 @@ describe('walltime of a forked operation', () => {
     expect(status.groups.find((group) => group.name === 'sleeper')?.complete).toBe(0);
   });
 });
+
+describe('run -t/--timeout', () => {
+  it('forks the operation and kills it after the timeout; the run fails naming the timeout', { timeout: 120_000 }, async () => {
+    const job = createConcurrencyProject(root).openJob({ n: 4 }).init();
+    const result = await cli('run', '-o', 'nap', '-t', '4');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/\[OPERATION_FAILED\].*ran past its timeout of 4 s \(-t\)/);
+    expect(existsSync(job.fn('nap.pid')), 'the operation started before its timeout').toBe(true);
+    const pid = Number(readFileSync(job.fn('nap.pid'), 'utf8'));
+    expect(pid).not.toBe(process.pid);
+    await waitUntil('the operation to be gone', 10_000, () => !isProcessAlive(pid));
+    expect(existsSync(job.fn('nap.txt'))).toBe(false);
+  });
+});
