@@ -99,6 +99,15 @@ export function formatStatus(report: StatusReport, format: StatusFormat = {}): s
       ...states.map((state) => String(group.states[state] ?? 0)),
     ]);
   }
+  for (const op of report.aggregates) {
+    table.push([
+      op.name,
+      `${op.aggregator}: ${op.aggregates} aggregate(s)`,
+      `${op.eligible}/${op.aggregates}`,
+      format.pretty === true ? bar(op.complete, op.aggregates) : `${op.complete}/${op.aggregates}`,
+      ...states.map(() => ''),
+    ]);
+  }
   let labels = '';
   if (report.labels.length > 0) {
     const labelTable = new Table({ head: ['label', 'jobs'], style: { head: [], border: [] } });

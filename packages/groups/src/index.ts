@@ -5,7 +5,8 @@
  * back onto groups. Operations can run vf flows within their group's `np`/`ngpu` budget.
  * @packageDocumentation
  */
-export { formatDetailedStatus, formatStatus, PROGRESS_THRESHOLD, runCli } from './cli.js';
+export { type Aggregator, aggregateId, aggregator } from './aggregator.js';
+export { formatDetailedStatus, formatStatus, PROGRESS_THRESHOLD, runCli, type StatusFormat, varyingParameters } from './cli.js';
 export { type Condition, type ConditionContext, conditions, type OperationRef, post, pre } from './conditions.js';
 export {
   combineDirectives,
@@ -19,13 +20,31 @@ export {
   serialDirectives,
 } from './directives.js';
 export { DirectiveError, GroupsError, GroupsErrorCode, requirePositiveInteger } from './errors.js';
+export { type JobFilter, jobMatcher, parseFilterArgs } from './filter.js';
 export { budgetAllocator, type FlowBudget, type FlowRunnerOptions, flowBudget, runFlowWithBudget } from './flowBudget.js';
 export { describeGroupJob, FlowGroup, type GroupJob, type GroupMembership, type GroupOptions } from './group.js';
-export { FlowOperation, flowOperation, type OperationContext, type OperationFunction, type OperationOptions } from './operation.js';
+export { type Hooks, withHooks } from './hooks.js';
 export {
+  commandOperation,
+  expandCommand,
+  FlowOperation,
+  flowOperation,
+  type OperationContext,
+  type OperationFunction,
+  type OperationOptions,
+  type OperationOutput,
+} from './operation.js';
+export {
+  type AggregateCondition,
+  type AggregateFunction,
+  type AggregateOperationOptions,
+  type AggregateStatus,
   defaultExecutable,
+  everyJob,
   FlowProject,
   type FlowProjectOptions,
+  type IgnoreConditions,
+  type LabelFunction,
   type MainOptions,
   type Output,
   type RunOptions,
@@ -72,6 +91,7 @@ export {
   DOCUMENT_FILE,
   Job,
   JobDocument,
+  removeStaleTemporaries,
   STATEPOINT_FILE,
   type Statepoint,
   Workspace,

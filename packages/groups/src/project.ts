@@ -1,16 +1,19 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ExecutionEngine, FlowReport } from '@vf/core';
 import type { DeviceAllocator } from '@vf/core/engine';
+import { type Aggregator, aggregateId } from './aggregator.js';
 import { runCli } from './cli.js';
-import type { ConditionContext } from './conditions.js';
+import type { Condition, ConditionContext } from './conditions.js';
 import { combineDirectives, type ResolvedDirectives, resolveDirectives } from './directives.js';
 import { GroupsError, requirePositiveInteger } from './errors.js';
 import { type JobFilter, jobMatcher } from './filter.js';
 import { type FlowBudget, flowBudget, runFlowWithBudget } from './flowBudget.js';
 import { checkName, describeGroupJob, FlowGroup, type GroupJob, type GroupMembership, type GroupOptions } from './group.js';
+import { type Hooks, withHooks } from './hooks.js';
 import { tryLock } from './locks.js';
 import { FlowOperation, type OperationContext, type OperationFunction, type OperationOptions } from './operation.js';
 import { detectScheduler, SCHEDULERS, type SchedulerName } from './schedulers/detectScheduler.js';
@@ -33,6 +36,45 @@ export interface Output {
  */
 export type LabelFunction = (job: Job) => boolean | string | null | undefined | Promise<boolean | string | null | undefined>;
 
+/** A pre- or post-condition of an aggregate operation: a predicate on its jobs. */
+export type AggregateCondition = (jobs: readonly Job[], context: ConditionContext) => boolean | Promise<boolean>;
+
+/** Lifts a job condition to aggregates: it holds when it holds for every job of the aggregate. */
+export function everyJob(condition: Condition): AggregateCondition {
+  return async (jobs, context) => {
+    for (const job of jobs) if (!(await condition(job, context))) return false;
+    return true;
+  };
+}
+
+/** Options of `project.aggregateOperation()`. */
+export interface AggregateOperationOptions {
+  /** Only `np`, `ngpu` and the like matter: aggregate operations run in the `run` process, never forked. */
+  readonly directives?: OperationOptions['directives'];
+  readonly pre?: readonly AggregateCondition[];
+  readonly post?: readonly AggregateCondition[];
+  readonly hooks?: Hooks;
+}
+
+/** The body of an aggregate operation: all the jobs of one aggregate. */
+export type AggregateFunction = (jobs: readonly Job[], context: OperationContext) => void | Promise<void>;
+
+interface AggregateOperation {
+  readonly name: string;
+  readonly aggregator: Aggregator;
+  readonly fn: AggregateFunction;
+  readonly options: AggregateOperationOptions;
+}
+
+/** An aggregate operation's line in `status`: counts over its aggregates of the selected jobs. */
+export interface AggregateStatus {
+  readonly name: string;
+  readonly aggregator: string;
+  readonly aggregates: number;
+  readonly eligible: number;
+  readonly complete: number;
+}
+
 /** Options of `new FlowProject()`. */
 export interface FlowProjectOptions {
   /** The project's folder; the workspace is `<root>/workspace`. */
@@ -53,6 +95,8 @@ export interface FlowProjectOptions {
   readonly flowEngine?: (budget: FlowBudget) => ExecutionEngine;
   /** Builds the device allocator of flows run by operations (default: core's CPU-only one); always capped by the budget. */
   readonly deviceAllocator?: (budget: FlowBudget) => DeviceAllocator;
+  /** Project hooks, called around every operation after the operation's own (see {@link Hooks}). */
+  readonly hooks?: Hooks;
   /** Where output goes (default: the process's). */
   readonly stdout?: Output;
   readonly stderr?: Output;
@@ -167,6 +211,8 @@ export class FlowProject implements ConditionContext {
   readonly #operations = new Map<string, FlowOperation>();
   readonly #groups = new Map<string, FlowGroup>();
   readonly #labels = new Map<string, LabelFunction>();
+  readonly #aggregates = new Map<string, AggregateOperation>();
+  readonly #hooks: Hooks[] = [];
   #scheduler: Promise<Scheduler | undefined> | undefined;
 
   constructor(options: FlowProjectOptions) {
@@ -179,6 +225,40 @@ export class FlowProject implements ConditionContext {
     this.script = resolve(options.script ?? process.argv[1] ?? 'project.js');
     this.executable = options.executable ?? defaultExecutable();
     this.templates = options.templates ?? {};
+    if (options.hooks !== undefined) this.#hooks.push(options.hooks);
+  }
+
+  /** Adds project hooks, called around every operation (after the operation's own hooks). */
+  addHooks(hooks: Hooks): void {
+    this.#hooks.push(hooks);
+  }
+
+  /**
+   * Defines an aggregate operation (signac-flow's `@aggregator`): it runs once per aggregate of
+   * jobs that `aggregator` makes, receiving all of them. It is selected by `run -o` like any
+   * operation, runs in the `run` process (never forked, not submitted) and is shown by `status`.
+   *
+   * @example
+   * ```ts
+   * project.aggregateOperation('mean', aggregator.groupby('temperature'), (jobs) => {
+   *   const mean = jobs.reduce((sum, job) => sum + Number(job.doc.get('energy')), 0) / jobs.length;
+   *   for (const job of jobs) job.doc.set('mean_energy', mean);
+   * }, { post: [everyJob(post.hasKey('mean_energy'))] });
+   * ```
+   */
+  aggregateOperation(name: string, by: Aggregator, fn: AggregateFunction, options: AggregateOperationOptions = {}): void {
+    checkName('operation', name);
+    if (typeof fn !== 'function') throw new GroupsError('GROUP_DEFINITION', `aggregate operation "${name}" needs a function`);
+    if (typeof by?.aggregate !== 'function') {
+      throw new GroupsError(
+        'GROUP_DEFINITION',
+        `aggregate operation "${name}" needs an aggregator (aggregator.groupby(...), aggregator.groupsof(n), ...)`,
+      );
+    }
+    if (this.#groups.has(name) || this.#aggregates.has(name)) {
+      throw new GroupsError('GROUP_DEFINITION', `cannot define aggregate operation "${name}": the name is taken`, { details: { name } });
+    }
+    this.#aggregates.set(name, { name, aggregator: by, fn, options });
   }
 
   // ---------------------------------------------------------------- definition
@@ -190,11 +270,11 @@ export class FlowProject implements ConditionContext {
   operation(name: string, fn: OperationFunction, options: OperationOptions = {}): FlowOperation {
     checkName('operation', name);
     if (typeof fn !== 'function') throw new GroupsError('GROUP_DEFINITION', `operation "${name}" needs a function`);
-    if (this.#groups.has(name)) {
-      const what = this.#operations.has(name) ? 'an operation' : 'a group';
+    if (this.#groups.has(name) || this.#aggregates.has(name)) {
+      const what = this.#operations.has(name) || this.#aggregates.has(name) ? 'an operation' : 'a group';
       throw new GroupsError('GROUP_DEFINITION', `cannot define operation "${name}": ${what} of that name exists`, { details: { name } });
     }
-    const operation = new FlowOperation(name, fn, options.directives ?? {}, options.pre ?? [], options.post ?? []);
+    const operation = new FlowOperation(name, fn, options.directives ?? {}, options.pre ?? [], options.post ?? [], options.hooks ?? {});
     // Directives without functions can be checked now, so definition errors surface at once.
     if (!Object.values(operation.directives).some((value) => typeof value === 'function')) {
       resolveDirectives(operation.directives, { defaultExecutable: this.executable, operation: name });
@@ -365,7 +445,9 @@ export class FlowProject implements ConditionContext {
         throw new GroupsError('USAGE', `-o ${pattern}: not a regular expression (${(error as Error).message})`);
       }
       const matches = this.groups.filter((group) => regex.test(group.name));
-      if (matches.length === 0) throw new GroupsError('NOT_FOUND', `-o ${pattern} matches no group or operation`);
+      if (matches.length === 0 && ![...this.#aggregates.keys()].some((name) => regex.test(name))) {
+        throw new GroupsError('NOT_FOUND', `-o ${pattern} matches no group or operation`);
+      }
       for (const group of matches) selected.add(group);
     }
     const owner = new Map<string, string>();
@@ -403,6 +485,43 @@ export class FlowProject implements ConditionContext {
     return this.selectJobs(selection.jobs, selection.filter, selection.docFilter);
   }
 
+  /** The aggregate operations `-o patterns` selects (all of them without patterns). */
+  #selectAggregates(patterns?: readonly string[]): AggregateOperation[] {
+    const all = [...this.#aggregates.values()];
+    if (patterns === undefined || patterns.length === 0) return all;
+    const regexes = patterns.map((pattern) => new RegExp(`^(?:${pattern})$`));
+    return all.filter((op) => regexes.some((regex) => regex.test(op.name)));
+  }
+
+  async #aggregateEligible(op: AggregateOperation, jobs: readonly Job[], ignore: IgnoreConditions): Promise<boolean> {
+    if (ignore !== 'pre' && ignore !== 'all')
+      for (const condition of op.options.pre ?? []) if (!(await condition(jobs, this))) return false;
+    return ignore === 'post' || ignore === 'all' || !(await this.#aggregateComplete(op, jobs));
+  }
+
+  async #aggregateComplete(op: AggregateOperation, jobs: readonly Job[]): Promise<boolean> {
+    const post = op.options.post ?? [];
+    if (post.length === 0) return false;
+    for (const condition of post) if (!(await condition(jobs, this))) return false;
+    return true;
+  }
+
+  /** Eligible and complete counts of each aggregate operation `-o patterns` selects, over the aggregates of `jobs`. */
+  async aggregateStatus(jobs: readonly Job[], patterns?: readonly string[]): Promise<AggregateStatus[]> {
+    const statuses: AggregateStatus[] = [];
+    for (const op of this.#selectAggregates(patterns)) {
+      const aggregates = op.aggregator.aggregate(jobs);
+      let eligible = 0;
+      let complete = 0;
+      for (const members of aggregates) {
+        if (await this.#aggregateEligible(op, members, 'none')) eligible++;
+        if (await this.#aggregateComplete(op, members)) complete++;
+      }
+      statuses.push({ name: op.name, aggregator: op.aggregator.description, aggregates: aggregates.length, eligible, complete });
+    }
+    return statuses;
+  }
+
   // ---------------------------------------------------------------- running
 
   /** Resolved directives of `operation` inside `group` for `job`. */
@@ -433,6 +552,7 @@ export class FlowProject implements ConditionContext {
    */
   async run(options: RunOptions = {}): Promise<RunResult> {
     const groups = this.selectGroups(options.operations);
+    const aggregateOps = this.#selectAggregates(options.operations);
     const jobs = this.jobsOf(options);
     const parallel = requirePositiveInteger('--parallel', options.parallel ?? 1);
     const num = options.num === undefined ? Number.POSITIVE_INFINITY : requirePositiveInteger('-n/--num', options.num);
@@ -463,12 +583,23 @@ export class FlowProject implements ConditionContext {
           if (runnable.length > 0) todo.push({ group: group.name, job: job.id, operations: runnable });
         }
       }
+      const aggregateTodo: { op: AggregateOperation; jobs: Job[]; id: string }[] = [];
+      for (const op of aggregateOps) {
+        for (const members of op.aggregator.aggregate(jobs)) {
+          const id = aggregateId(members);
+          if (!ran.has(`${op.name}\0${id}`) && (await this.#aggregateEligible(op, members, ignore)))
+            aggregateTodo.push({ op, jobs: members, id });
+        }
+      }
       todo.splice(Math.max(0, num - started));
       started += todo.length;
-      if (todo.length === 0) break;
+      aggregateTodo.splice(Math.max(0, num - started));
+      started += aggregateTodo.length;
+      if (todo.length === 0 && aggregateTodo.length === 0) break;
       if (options.pretend === true) {
         for (const entry of todo) this.#out(`would run ${describeGroupJob(entry)}\n`);
-        planned.push(...todo);
+        for (const entry of aggregateTodo) this.#out(`would run ${entry.op.name} on aggregate ${entry.id} (${entry.jobs.length} jobs)\n`);
+        planned.push(...todo, ...aggregateTodo.map((entry) => ({ group: entry.op.name, job: entry.id, operations: [entry.op.name] })));
         break;
       }
       passes = pass;
@@ -496,11 +627,35 @@ export class FlowProject implements ConditionContext {
             await release();
           }
         }
-        options.onProgress?.(++done, todo.length);
+        options.onProgress?.(++done, todo.length + aggregateTodo.length);
+      });
+      await runPool(aggregateTodo, parallel, async (entry) => {
+        const key = `${entry.op.name}\0${entry.id}`;
+        if (ran.has(key) || !(await this.#aggregateEligible(entry.op, entry.jobs, ignore))) return;
+        ran.add(key);
+        const record = { pass, group: entry.op.name, operation: entry.op.name, job: entry.id };
+        mkdirSync(join(this.root, '.vf', 'locks'), { recursive: true });
+        const release = await tryLock(join(this.root, '.vf', 'locks', `${entry.op.name}.${entry.id}`), (error) =>
+          this.#err(`warning: lost the lock of ${entry.op.name} on aggregate ${entry.id} (${error.message})\n`),
+        );
+        if (release === undefined) {
+          this.#err(`skipped ${entry.op.name} on aggregate ${entry.id}: another process is running it\n`);
+          busy.push(record);
+          return;
+        }
+        try {
+          if (!(await this.#aggregateEligible(entry.op, entry.jobs, ignore))) return;
+          await this.#runAggregate(entry.op, entry.jobs, entry.id);
+          executed.push(record);
+        } finally {
+          await release();
+        }
+        options.onProgress?.(++done, todo.length + aggregateTodo.length);
       });
     }
     const incomplete: RunRecord[] = [];
     for (const record of executed) {
+      if (this.#aggregates.has(record.operation)) continue;
       const op = this.#resolveOperation(record.operation);
       if (op.post.length > 0 && !(await this.isComplete(record.operation, this.openJobById(record.job)))) incomplete.push(record);
     }
@@ -549,6 +704,43 @@ export class FlowProject implements ConditionContext {
     );
   }
 
+  async #runAggregate(op: AggregateOperation, jobs: readonly Job[], id: string): Promise<void> {
+    const directives = resolveDirectives(op.options.directives ?? {}, { defaultExecutable: this.executable, operation: op.name });
+    const budget = flowBudget(directives);
+    try {
+      await withHooks([op.options.hooks ?? {}, ...this.#hooks], op.name, jobs, () =>
+        Promise.resolve(op.fn(jobs, this.#context(op.name, op.name, directives, budget, `aggregate ${id}`))),
+      );
+    } catch (error) {
+      throw new GroupsError(
+        'OPERATION_FAILED',
+        `operation "${op.name}" failed on aggregate ${id} (${jobs.length} jobs): ${errorMessage(error)}`,
+        {
+          cause: error,
+          details: { operation: op.name, aggregate: id, jobs: jobs.map((job) => job.id) },
+        },
+      );
+    }
+  }
+
+  #context(operation: string, group: string, directives: ResolvedDirectives, budget: FlowBudget, target: string): OperationContext {
+    const label = `operation "${operation}" (group "${group}") on ${target}`;
+    return {
+      operation,
+      group,
+      directives,
+      budget,
+      runFlow: (moduleUrl: string | URL, params?: unknown): Promise<FlowReport> =>
+        runFlowWithBudget(moduleUrl, params ?? null, budget, {
+          ...(this.#options.flowEngine === undefined ? {} : { engine: this.#options.flowEngine }),
+          ...(this.#options.deviceAllocator === undefined ? {} : { deviceAllocator: this.#options.deviceAllocator }),
+          label,
+        }),
+      stdout: { write: (text) => this.#out(text) },
+      stderr: { write: (text) => this.#err(text) },
+    };
+  }
+
   async #runOperation(
     group: string,
     operation: string,
@@ -558,31 +750,21 @@ export class FlowProject implements ConditionContext {
     const op = this.#resolveOperation(operation);
     const directives = this.directivesIn(group, operation, job);
     const budget = flowBudget(directives);
+    // A forked operation's hooks run in its parent, around the fork, not again in the child.
+    const forkedChild = process.env[LOCK_HELD_ENV] === `${operation}/${job.id}`;
     try {
-      // As in signac-flow, a timeout needs a process to kill: it forks the operation.
-      if ((directives.fork || options.timeoutMs !== undefined) && options.inProcess !== true) {
-        await this.#fork(group, operation, job, directives, budget, options.timeoutMs);
-        return;
-      }
-      const label = `operation "${operation}" (group "${group}") on job ${job.id}`;
-      const context: OperationContext = {
-        operation,
-        group,
-        directives,
-        budget,
-        runFlow: (moduleUrl: string | URL, params?: unknown): Promise<FlowReport> =>
-          runFlowWithBudget(moduleUrl, params ?? null, budget, {
-            ...(this.#options.flowEngine === undefined ? {} : { engine: this.#options.flowEngine }),
-            ...(this.#options.deviceAllocator === undefined ? {} : { deviceAllocator: this.#options.deviceAllocator }),
-            label,
-          }),
-      };
-      await op.fn(job, context);
+      await withHooks(forkedChild ? [] : [op.hooks, ...this.#hooks], operation, [job], async () => {
+        // As in signac-flow, a timeout needs a process to kill: it forks the operation.
+        if ((directives.fork || options.timeoutMs !== undefined) && options.inProcess !== true) {
+          await this.#fork(group, operation, job, directives, budget, options.timeoutMs);
+          return;
+        }
+        await op.fn(job, this.#context(operation, group, directives, budget, `job ${job.id}`));
+      });
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
       throw new GroupsError(
         'OPERATION_FAILED',
-        `operation "${operation}" failed on job ${job.id}${group === operation ? '' : ` (group "${group}")`}: ${message}`,
+        `operation "${operation}" failed on job ${job.id}${group === operation ? '' : ` (group "${group}")`}: ${errorMessage(error)}`,
         {
           cause: error,
           details: { operation, group, job: job.id },
@@ -736,6 +918,10 @@ export interface MainOptions {
   readonly stderr?: Output;
   /** Set `process.exitCode` on failure (default true). */
   readonly setExitCode?: boolean;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function describe(value: unknown): string {

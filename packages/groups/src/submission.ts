@@ -5,7 +5,7 @@ import { combineDirectives, type ResolvedDirectives } from './directives.js';
 import { GroupsError, requirePositiveInteger } from './errors.js';
 import { describeGroupJob, type FlowGroup, type GroupJob } from './group.js';
 import { lockWithin } from './locks.js';
-import type { FlowProject, IgnoreConditions, Selection } from './project.js';
+import type { AggregateStatus, FlowProject, IgnoreConditions, Selection } from './project.js';
 import { ACTIVE_STATES, type ClusterJob, type ClusterJobState, type Scheduler } from './schedulers/scheduler.js';
 import { renderScript, type ScriptCommand, shellQuote } from './templates/renderScript.js';
 import { type Statepoint, writeFileAtomic } from './workspace.js';
@@ -72,6 +72,8 @@ export interface JobStatus {
 export interface StatusReport {
   readonly jobs: readonly JobStatus[];
   readonly groups: readonly GroupStatus[];
+  /** Aggregate operations: counts over their aggregates of the selected jobs. */
+  readonly aggregates: readonly AggregateStatus[];
   /** Each label that some job has, with how many jobs have it. */
   readonly labels: readonly { readonly name: string; readonly count: number }[];
   /** The scheduler whose queue was read, if any. */
@@ -286,6 +288,7 @@ export async function projectStatus(project: FlowProject, options: StatusOptions
   return {
     jobs: jobStatuses,
     groups: groupStatuses,
+    aggregates: await project.aggregateStatus(jobs, options.operations),
     labels: [...labelCounts].map(([name, count]) => ({ name, count })),
     ...(scheduler === undefined ? {} : { scheduler: scheduler.name }),
     ...(schedulerError === undefined ? {} : { schedulerError }),
