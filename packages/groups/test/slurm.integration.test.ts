@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isProcessAlive } from '@vf/core/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
-import { type FlowProject, type GroupStatus, GroupsError, SlurmScheduler } from '../src/index.js';
+import { ACTIVE_STATES, type FlowProject, type GroupStatus, GroupsError, SlurmScheduler } from '../src/index.js';
 import { runCommand } from '../src/runCommand.js';
 import { createProject } from './fixtures/project.js';
 import { collector, tsxExecutable } from './helpers.js';
@@ -55,9 +55,12 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
+/** This project's cluster jobs still queued, held or running (the scheduler also lists finished ones). */
 async function ourQueue(): Promise<string[]> {
   const scheduler = await project.scheduler();
-  return (await scheduler!.queue()).filter((job) => job.name.startsWith(`${project.name}.`)).map((job) => `${job.id}:${job.state}`);
+  return (await scheduler!.queue())
+    .filter((job) => job.name.startsWith(`${project.name}.`) && ACTIVE_STATES.includes(job.state))
+    .map((job) => `${job.id}:${job.state}`);
 }
 
 /** Polls until `done()` holds; fails with `what` (and the cluster job logs) after `timeoutMs`. */
@@ -148,6 +151,38 @@ describe('FlowGroups on a real SLURM', () => {
     expect(new Set(report.jobs.map((job) => job.groups.independent!.clusterId))).toEqual(new Set([submissions[0]!.clusterId]));
     await waitUntil('the bundle to finish', 90_000, async () => (await ourQueue()).length === 0);
     for (const job of jobs) expect(await project.isComplete('independent', job)).toBe(true);
+  });
+
+  it('status shows a finished cluster job as completed, from SLURM’s accounting (the job completion log)', {
+    timeout: 120_000,
+  }, async (context) => {
+    requireSlurm(context);
+    const job = project.openJob({ n: 8 }).init();
+    const [submission] = await project.submit({ operations: ['independent'] });
+    await waitUntil('the job to leave the queue', 90_000, async () => (await ourQueue()).length === 0);
+    const report = await project.status();
+    expect(report.schedulerError).toBeUndefined();
+    expect(states(report.groups, 'independent')).toEqual({ completed: 1 });
+    expect(report.jobs.find((entry) => entry.id === job.id)?.groups.independent).toMatchObject({
+      complete: true,
+      state: 'completed',
+      clusterId: submission!.clusterId,
+    });
+  });
+
+  it('submit -n 2 submits two of three eligible jobs', { timeout: 60_000 }, async (context) => {
+    const slurm = requireSlurm(context);
+    for (const n of [9, 10, 11]) project.openJob({ n }).init();
+    const code = await project.main(['submit', '-o', 'slow', '-n', '2', '--hold'], { stdout, stderr: collector(), setExitCode: false });
+    const ids = [...stdout.text.matchAll(/as cluster job (\d+)/g)].map((match) => match[1]!);
+    try {
+      expect(code).toBe(0);
+      expect(ids).toHaveLength(2);
+      expect(states((await project.status()).groups, 'slow')).toEqual({ held: 2 });
+    } finally {
+      // Held jobs would stay in the queue for the next tests.
+      if (ids.length > 0) await runCommand('scancel', ids, { env: slurm.env, timeoutMs: 10_000 });
+    }
   });
 
   it('submit --pretend submits nothing and writes no file', { timeout: 60_000 }, async (context) => {

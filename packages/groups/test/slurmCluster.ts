@@ -104,7 +104,7 @@ async function stopPid(pid: number): Promise<void> {
 }
 
 function slurmConf(dir: string, ctldPort: number, slurmdPort: number): string {
-  return `# vf test cluster: one node, localhost, no accounting, no cgroups
+  return `# vf test cluster: one node, localhost, job completion log (read by sacct -c), no cgroups
 ClusterName=vftest
 SlurmctldHost=localhost
 SlurmctldPort=${ctldPort}
@@ -127,7 +127,8 @@ SelectTypeParameters=CR_Core
 SchedulerType=sched/builtin
 MpiDefault=none
 ReturnToService=2
-JobCompType=jobcomp/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=${dir}/jobcomp.txt
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 MinJobAge=300

@@ -4,7 +4,7 @@ import { type CommandRunner, runCommand } from '../runCommand.js';
 import { detectScheduler } from './detectScheduler.js';
 import { LsfScheduler, parseBjobs } from './lsf.js';
 import { PbsScheduler, parseQstat } from './pbs.js';
-import { parseSqueue, SlurmScheduler, slurmState } from './slurm.js';
+import { parseSacct, parseSqueue, SlurmScheduler, slurmState } from './slurm.js';
 
 /** A runner that records calls and answers from a table. */
 function fakeRunner(answers: Record<string, { code?: number; stdout?: string; stderr?: string }>) {
@@ -55,6 +55,31 @@ describe('SLURM', () => {
     expect((error as Error).message).toMatch(/sbatch failed \(exit 1\): sbatch: error: Invalid generic resource/);
     const garbled = fakeRunner({ sbatch: { stdout: 'hello' } });
     await expect(new SlurmScheduler({ exec: garbled.exec }).submit('x')).rejects.toThrow(/printed no job id/);
+  });
+});
+
+describe('SLURM accounting', () => {
+  it('adds finished jobs from sacct, else from the job completion log (sacct -c), else none; the queue wins', async () => {
+    const calls: string[] = [];
+    const exec =
+      (accounting: boolean, completion: boolean): CommandRunner =>
+      async (command, args) => {
+        calls.push(`${command} ${args[0]}`);
+        if (command === 'squeue') return { code: 0, stdout: '12|RUNNING|None|p.a.op\n', stderr: '' };
+        const ok = args[0] === '-c' ? completion : accounting;
+        const stdout = '10|p.b.op|COMPLETED\n10.batch|batch|COMPLETED\n11|p.c.op|CANCELLED by 0\n12|p.a.op|PENDING\n';
+        return ok ? { code: 0, stdout, stderr: '' } : { code: 1, stdout: '', stderr: 'Slurm accounting storage is disabled' };
+      };
+    const slurm = new SlurmScheduler({ exec: exec(false, true), user: 'u' });
+    expect((await slurm.queue()).map((job) => `${job.id}:${job.state}`)).toEqual(['10:completed', '11:cancelled', '12:running']);
+    expect(calls).toEqual(['squeue -h', 'sacct -n', 'sacct -c']);
+    calls.length = 0;
+    await slurm.queue();
+    // The mode that worked is remembered.
+    expect(calls).toEqual(['squeue -h', 'sacct -c']);
+    const none = new SlurmScheduler({ exec: exec(false, false), user: 'u' });
+    expect((await none.queue()).map((job) => job.id)).toEqual(['12']);
+    expect(parseSacct('7|x|FAILED\n')).toEqual([{ id: '7', name: 'x', state: 'failed', detail: 'FAILED' }]);
   });
 });
 
