@@ -43,6 +43,9 @@ describe('aggregation', () => {
     const status = await project.status();
     expect(status.aggregates).toEqual([{ name: 'mean', aggregator: 'groupby(temperature)', aggregates: 2, eligible: 0, complete: 2 }]);
     expect((await project.run()).executed).toEqual([]);
+    const stderr = collector();
+    const submit = await project.main(['submit', '-o', 'mean', '--pretend'], { stdout: collector(), stderr, setExitCode: false });
+    expect([submit, stderr.text]).toEqual([0, 'not submitted: mean (aggregate operations run with `run -o NAME`)\n']);
   });
 
   it('groupsof, all, groupby with several keys, a function, and a default for a missing key', () => {

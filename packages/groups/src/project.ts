@@ -485,6 +485,11 @@ export class FlowProject implements ConditionContext {
     return this.selectJobs(selection.jobs, selection.filter, selection.docFilter);
   }
 
+  /** Names of the aggregate operations `-o patterns` selects (all of them without patterns). */
+  aggregateOperationNames(patterns?: readonly string[]): string[] {
+    return this.#selectAggregates(patterns).map((op) => op.name);
+  }
+
   /** The aggregate operations `-o patterns` selects (all of them without patterns). */
   #selectAggregates(patterns?: readonly string[]): AggregateOperation[] {
     const all = [...this.#aggregates.values()];

@@ -142,6 +142,8 @@ export async function submitGroups(project: FlowProject, options: SubmitOptions 
 
 async function submitLocked(project: FlowProject, options: SubmitOptions): Promise<Submission[]> {
   const groups = project.selectGroups(options.operations);
+  const aggregates = options.operations === undefined ? [] : project.aggregateOperationNames(options.operations);
+  if (aggregates.length > 0) project.err(`not submitted: ${aggregates.join(', ')} (aggregate operations run with \`run -o NAME\`)\n`);
   const jobs = project.jobsOf(options);
   const num = options.num === undefined ? Number.POSITIVE_INFINITY : requirePositiveInteger('-n/--num', options.num);
   const bundleSize = requirePositiveInteger('--bundle', options.bundle ?? 1);

@@ -65,6 +65,9 @@ describe('walltime of a forked operation', () => {
     const pids = JSON.parse(readFileSync(job.fn('sleeper.pids'), 'utf8')) as number[];
     await waitUntil('the operation and its grandchild to be gone', 10_000, () => !pids.some(isProcessAlive));
     expect(await project.isComplete('sleeper', job)).toBe(false);
+    expect(readFileSync(job.fn('hooks.log'), 'utf8')).toBe(
+      ['start', 'exception', 'exit'].map((event) => `${event} sleeper ${process.pid}\n`).join(''),
+    );
     const status = await project.status();
     expect(status.groups.find((group) => group.name === 'sleeper')?.complete).toBe(0);
   });
