@@ -26,6 +26,16 @@ export type { LiveNodeStats, LiveStats } from './flow/liveStats.js';
 export { type EdgeReport, type FlowReport, formatReport, type LostTaskReport, type NodeReport } from './flow/report.js';
 export type { FlowGraph } from './graph/validateGraph.js';
 export { InProcessEngine, type InProcessEngineOptions } from './inProcess/inProcessEngine.js';
+export {
+  configureLogging,
+  getLogger,
+  LOG_FORMAT_ENV,
+  LOG_LEVEL_ENV,
+  LOG_LEVELS,
+  type LogFormat,
+  type LoggingOptions,
+  type LogLevel,
+} from './logging.js';
 export { ConsumerNode, type ConsumerOptions } from './nodes/consumerNode.js';
 export { FunctionProcessorNode } from './nodes/functionProcessorNode.js';
 export { type DeviceType, Node, type NodeKind, type NodeOptions } from './nodes/node.js';

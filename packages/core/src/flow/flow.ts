@@ -3,6 +3,7 @@ import type { DeviceAllocator } from '../contracts/deviceAllocator.js';
 import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
 import { FlowValidationError, isVfError, taskFailureOf } from '../errors.js';
 import { type FlowGraph, validateGraph } from '../graph/validateGraph.js';
+import { configureLogging, getLogger, type LoggingOptions, newRunId, taskLoggingEnv } from '../logging.js';
 import type { ConsumerNode } from '../nodes/consumerNode.js';
 import type { FlowMembership, Node } from '../nodes/node.js';
 import type { ProducerNode } from '../nodes/producerNode.js';
@@ -24,6 +25,11 @@ export interface RunOptions {
   readonly deviceAllocator?: DeviceAllocator;
   /** Treat SIGINT in this process as `flow.stop()` while the flow runs. Default true. */
   readonly handleSigint?: boolean;
+  /**
+   * The framework's log level and format, for this process and the run's task processes
+   * (`configureLogging(log)`). Default: `VF_LOG_LEVEL` / `VF_LOG_FORMAT`, else `info`, `pretty`.
+   */
+  readonly log?: LoggingOptions;
 }
 
 type FlowState = 'ready' | 'starting' | 'running' | 'finished';
@@ -49,6 +55,7 @@ export class Flow {
   #engine: ExecutionEngine | undefined;
   #plan: ExecutionPlan | undefined;
   #startedAt = 0;
+  #runId: string | undefined;
   #stopRequested = false;
   #joined: Promise<FlowReport> | undefined;
   #sigintCount = 0;
@@ -131,8 +138,11 @@ export class Flow {
     }
     this.#state = 'starting';
     try {
+      if (options.log !== undefined) configureLogging(options.log);
+      const runId = newRunId();
       const choice = chooseAllocator(this.graph.nodes, options.deviceAllocator);
-      this.#plan = await buildExecutionPlan(this.graph, choice.allocator, this.#source);
+      this.#plan = withTaskLogging(await buildExecutionPlan(this.graph, choice.allocator, this.#source), runId);
+      this.#runId = runId;
       warnGpuTasksOnCpu(this.#plan, choice);
     } catch (error) {
       this.#state = 'ready';
@@ -149,7 +159,13 @@ export class Flow {
       throw error;
     }
     this.#state = 'running';
+    getLogger().debug({ run: this.#runId, tasks: this.#plan.tasks.length }, 'flow running');
     if (this.#stopRequested) engine.signalFlowTermination();
+  }
+
+  /** This run's id, on every log line of its task processes (`run`); undefined before `run()`. */
+  get runId(): string | undefined {
+    return this.#runId;
   }
 
   /** Resolves with the report once every task has exited. Never rejects for a task failure. */
@@ -210,6 +226,12 @@ export class Flow {
   #releaseSigint(): void {
     process.removeListener('SIGINT', this.#onSigint);
   }
+}
+
+/** Every task logs at this process's level and format, tagged with the run's id. */
+function withTaskLogging(plan: ExecutionPlan, runId: string): ExecutionPlan {
+  const env = taskLoggingEnv(runId);
+  return { ...plan, tasks: plan.tasks.map((task) => ({ ...task, env: { ...env, ...task.env } })) };
 }
 
 function toModuleUrl(moduleUrl: string | URL): string {
