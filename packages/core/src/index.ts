@@ -23,6 +23,7 @@ export {
 export { defineFlow, type FlowDefinition, isFlowDefinition, type JsonValue } from './flow/defineFlow.js';
 export { Flow, type RunOptions } from './flow/flow.js';
 export type { LiveNodeStats, LiveStats } from './flow/liveStats.js';
+export type { MetricsOptions } from './flow/metricsServer.js';
 export { type EdgeReport, type FlowReport, formatReport, type LostTaskReport, type NodeReport } from './flow/report.js';
 export type { FlowGraph } from './graph/validateGraph.js';
 export { InProcessEngine, type InProcessEngineOptions } from './inProcess/inProcessEngine.js';

@@ -13,6 +13,7 @@ import { chooseAllocator, warnGpuTasksOnCpu } from './defaultAllocator.js';
 import { findNonJson, isFlowDefinition } from './defineFlow.js';
 import { calledFromModule, importFlowModule } from './importFlowModule.js';
 import { buildLiveStats, type LiveStats } from './liveStats.js';
+import { checkMetricsOptions, type MetricsEndpoint, type MetricsOptions, startMetricsServer } from './metricsServer.js';
 import { buildReport, type FlowReport } from './report.js';
 
 /** Options of {@link Flow.run}. */
@@ -30,6 +31,12 @@ export interface RunOptions {
    * (`configureLogging(log)`). Default: `VF_LOG_LEVEL` / `VF_LOG_FORMAT`, else `info`, `pretty`.
    */
   readonly log?: LoggingOptions;
+  /**
+   * Serve Prometheus metrics (`/metrics`), `/healthz` and `/readyz` over HTTP while the flow runs,
+   * on `port` (0: any free port) of `host` (default 127.0.0.1); `flow.metricsUrl` says where.
+   * The endpoint never keeps the process alive; `flow.closeMetrics()` closes it. Default: none.
+   */
+  readonly metrics?: MetricsOptions;
 }
 
 type FlowState = 'ready' | 'starting' | 'running' | 'finished';
@@ -56,6 +63,8 @@ export class Flow {
   #plan: ExecutionPlan | undefined;
   #startedAt = 0;
   #runId: string | undefined;
+  #metrics: MetricsEndpoint | undefined;
+  #lostTasks = 0;
   #stopRequested = false;
   #joined: Promise<FlowReport> | undefined;
   #sigintCount = 0;
@@ -133,6 +142,7 @@ export class Flow {
    */
   async run(engine: ExecutionEngine, options: RunOptions = {}): Promise<void> {
     checkRunArguments(engine, options);
+    if (options.metrics !== undefined) checkMetricsOptions(options.metrics);
     if (this.#state !== 'ready') {
       throw new FlowValidationError('INVALID_STATE', 'this flow has already been run; build a new one (Flow.load) for another run');
     }
@@ -148,6 +158,14 @@ export class Flow {
       this.#state = 'ready';
       throw error;
     }
+    if (options.metrics !== undefined) {
+      try {
+        this.#metrics = await startMetricsServer(options.metrics, this.#metricsSource());
+      } catch (error) {
+        this.#state = 'ready';
+        throw error;
+      }
+    }
     this.#engine = engine;
     this.#startedAt = performance.now();
     if (options.handleSigint !== false) process.on('SIGINT', this.#onSigint);
@@ -156,11 +174,37 @@ export class Flow {
     } catch (error) {
       this.#releaseSigint();
       this.#state = 'finished';
+      await this.closeMetrics();
       throw error;
     }
     this.#state = 'running';
     getLogger().debug({ run: this.#runId, tasks: this.#plan.tasks.length }, 'flow running');
     if (this.#stopRequested) engine.signalFlowTermination();
+  }
+
+  /** Where the metrics endpoint listens (`http://127.0.0.1:PORT`), when `run()` was given `metrics`. */
+  get metricsUrl(): string | undefined {
+    return this.#metrics?.url;
+  }
+
+  /** Closes the metrics endpoint, if any. It would not keep the process alive anyway. */
+  async closeMetrics(): Promise<void> {
+    const metrics = this.#metrics;
+    this.#metrics = undefined;
+    await metrics?.close();
+  }
+
+  #metricsSource() {
+    return {
+      taskProgress: () => this.#engine?.taskProgress?.() ?? [],
+      liveStats: () => this.liveStats(),
+      phase: () =>
+        (this.#state === 'running' ? 'running' : this.#state === 'finished' ? 'finished' : 'starting') as
+          | 'starting'
+          | 'running'
+          | 'finished',
+      lostTasks: () => this.#lostTasks,
+    };
   }
 
   /** This run's id, on every log line of its task processes (`run`); undefined before `run()`. */
@@ -214,6 +258,7 @@ export class Flow {
     const durationMs = performance.now() - this.#startedAt;
     const stopped = this.#stopRequested || outcomes.some((outcome) => outcome.status === 'stopped');
     const error = taskFailureOf(outcomes);
+    this.#lostTasks = outcomes.filter((outcome) => outcome.status === 'lost').length;
     return buildReport({
       status: error !== undefined ? 'failed' : stopped ? 'stopped' : 'completed',
       ...(error === undefined ? {} : { error }),
