@@ -157,9 +157,15 @@ describe('the published packages', () => {
     it.each(cases)('runs $flow on the $engine engine', async ({ flow, engine, loader }) => {
       const out = `${flow}.${engine}.out`;
       const stdout = await sh(process.execPath, [...loader, 'host.mjs', flow, engine, out], app, 90_000);
-      const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { status: string; error?: string; lines: number[] };
+      const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
+        status: string;
+        error?: string;
+        lines: number[];
+        scraped: number;
+      };
       expect(result.error).toBeUndefined();
       expect(result.status).toBe('completed');
+      expect(result.scraped, 'the sink count on /metrics').toBe(result.lines.length);
       if (engine === 'batch') expect(result.lines).toEqual(squares);
       else {
         // The realtime engine may drop stale items: what arrives is squares, in order.
