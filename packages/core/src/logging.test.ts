@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isVfError } from './errors.js';
-import { configureLogging, getLogger, LOG_LEVEL_ENV, taskLoggingEnv } from './logging.js';
+import { configureLogging, getLogger, isLogLevelEnabled, LOG_LEVEL_ENV, taskLoggingEnv } from './logging.js';
 import { captureLogs } from './testing/captureLogs.js';
 
 /** A stream that keeps what is written to it as text. */
@@ -63,5 +63,18 @@ describe('the framework logger', () => {
     expect(isVfError(caught) && caught.code).toBe('INVALID_OPTION');
     expect(String(caught)).toContain('VF_LOG_LEVEL must be one of');
     expect(() => configureLogging({ level: 'info', format: 'xml' as never })).toThrow(/log\.format must be "json" or "pretty"/);
+  });
+});
+
+describe('isLogLevelEnabled', () => {
+  afterEach(() => configureLogging());
+
+  it('says whether a level passes the configured one, silent passing none', () => {
+    configureLogging({ level: 'warn' });
+    expect(isLogLevelEnabled('error')).toBe(true);
+    expect(isLogLevelEnabled('warn')).toBe(true);
+    expect(isLogLevelEnabled('info')).toBe(false);
+    configureLogging({ level: 'silent' });
+    expect(isLogLevelEnabled('fatal')).toBe(false);
   });
 });

@@ -4,9 +4,16 @@
  * line carries the flow run, the node and the replica it comes from.
  */
 import { randomUUID } from 'node:crypto';
-import { type DestinationStream, type Logger, pino } from 'pino';
-import { build as prettyStream } from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type { DestinationStream, Logger } from 'pino';
+import type { build as prettyStreamType } from 'pino-pretty';
 import { FlowValidationError } from './errors.js';
+
+// pino and pino-pretty take ~70 ms to load: every task process would pay it at start-up, so they
+// load with the first line logged (both are CommonJS, so a synchronous require does).
+const require = createRequire(import.meta.url);
+const loadPino = () => (require('pino') as typeof import('pino')).pino;
+const loadPrettyStream = () => (require('pino-pretty') as { build: typeof prettyStreamType }).build;
 
 /** Levels, most severe first; `silent` logs nothing. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -81,10 +88,11 @@ function resolveSettings(options: LoggingOptions, env: NodeJS.ProcessEnv): Setti
 }
 
 function build(current: Settings): Logger {
+  const pino = loadPino();
   const colorize = current.destination === undefined && process.stderr.isTTY === true;
   const destination: DestinationStream =
     current.format === 'pretty'
-      ? prettyStream({
+      ? loadPrettyStream()({
           destination: current.destination ?? 2,
           sync: true,
           colorize,
@@ -111,7 +119,13 @@ function build(current: Settings): Logger {
  */
 export function configureLogging(options: LoggingOptions = {}): void {
   settings = resolveSettings(options, process.env);
-  root = build(settings);
+  root = undefined;
+}
+
+/** Whether a line at `level` would be logged; cheap (it loads no logger), for lines that cost to build. */
+export function isLogLevelEnabled(level: Exclude<LogLevel, 'silent'>): boolean {
+  settings ??= resolveSettings({}, process.env);
+  return settings.level !== 'silent' && LOG_LEVELS.indexOf(level) <= LOG_LEVELS.indexOf(settings.level);
 }
 
 /** The framework's logger: lines from a task process carry `run`, `node` and `replica`. */

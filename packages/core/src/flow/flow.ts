@@ -3,7 +3,7 @@ import type { DeviceAllocator } from '../contracts/deviceAllocator.js';
 import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
 import { FlowValidationError, isVfError, taskFailureOf } from '../errors.js';
 import { type FlowGraph, validateGraph } from '../graph/validateGraph.js';
-import { configureLogging, getLogger, type LoggingOptions, newRunId, taskLoggingEnv } from '../logging.js';
+import { configureLogging, getLogger, isLogLevelEnabled, type LoggingOptions, newRunId, taskLoggingEnv } from '../logging.js';
 import type { ConsumerNode } from '../nodes/consumerNode.js';
 import type { FlowMembership, Node } from '../nodes/node.js';
 import type { ProducerNode } from '../nodes/producerNode.js';
@@ -178,7 +178,7 @@ export class Flow {
       throw error;
     }
     this.#state = 'running';
-    getLogger().debug({ run: this.#runId, tasks: this.#plan.tasks.length }, 'flow running');
+    if (isLogLevelEnabled('debug')) getLogger().debug({ run: this.#runId, tasks: this.#plan.tasks.length }, 'flow running');
     if (this.#stopRequested) engine.signalFlowTermination();
   }
 

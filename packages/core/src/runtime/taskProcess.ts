@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
-import { getLogger, RUN_ID_ENV, tagTaskLogs } from '../logging.js';
+import { getLogger, isLogLevelEnabled, RUN_ID_ENV, tagTaskLogs } from '../logging.js';
 import type { ZmqMessenger } from '../transport/zmqMessenger.js';
 import { forwardProcessWarnings } from '../warnings.js';
 import { type ControlChannel, defaultControlChannel } from './controlChannel.js';
@@ -108,7 +108,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
 
   async function execute(init: TaskInit): Promise<void> {
     tagTaskLogs({ run: process.env[RUN_ID_ENV] ?? 'none', node: init.task.nodeName, replica: init.task.taskIndex });
-    getLogger().debug({ pid: process.pid }, 'task process started');
+    if (isLogLevelEnabled('debug')) getLogger().debug({ pid: process.pid }, 'task process started');
     const endpoint = init.transport.endpoints[init.task.id];
     if (endpoint?.startsWith('ipc://')) socketFile = endpoint.slice('ipc://'.length);
     // From here on the host can tell this task frozen from busy (runtime/liveness.ts).
