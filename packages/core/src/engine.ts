@@ -18,6 +18,7 @@ export type { Launcher, Spawner, SpawnRequest, TaskProcess } from './contracts/s
 export { buildReport, type ReportInput } from './flow/report.js';
 export { type TopologicalOrder, topologicalSort } from './graph/topologicalSort.js';
 export { type FlowGraph, validateGraph } from './graph/validateGraph.js';
+export { RUN_ID_ENV, type TaskLogTags, tagTaskLogs, taskLoggingEnv } from './logging.js';
 export {
   buildExecutionPlan,
   type ExecutionPlan,
@@ -37,7 +38,7 @@ export {
   type TaskMessage,
   type TransportSettings,
 } from './runtime/controlProtocol.js';
-export { forkSpawner, taskNodeArguments } from './runtime/forkSpawner.js';
+export { forkSpawner, TASK_OUTPUT_PREFIX_ENV, taskNodeArguments } from './runtime/forkSpawner.js';
 export {
   type AlignmentPolicy,
   EdgeBuffer,

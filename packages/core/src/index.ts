@@ -23,9 +23,20 @@ export {
 export { defineFlow, type FlowDefinition, isFlowDefinition, type JsonValue } from './flow/defineFlow.js';
 export { Flow, type RunOptions } from './flow/flow.js';
 export type { LiveNodeStats, LiveStats } from './flow/liveStats.js';
+export type { MetricsOptions } from './flow/metricsServer.js';
 export { type EdgeReport, type FlowReport, formatReport, type LostTaskReport, type NodeReport } from './flow/report.js';
 export type { FlowGraph } from './graph/validateGraph.js';
 export { InProcessEngine, type InProcessEngineOptions } from './inProcess/inProcessEngine.js';
+export {
+  configureLogging,
+  getLogger,
+  LOG_FORMAT_ENV,
+  LOG_LEVEL_ENV,
+  LOG_LEVELS,
+  type LogFormat,
+  type LoggingOptions,
+  type LogLevel,
+} from './logging.js';
 export { ConsumerNode, type ConsumerOptions } from './nodes/consumerNode.js';
 export { FunctionProcessorNode } from './nodes/functionProcessorNode.js';
 export { type DeviceType, Node, type NodeKind, type NodeOptions } from './nodes/node.js';

@@ -5,6 +5,7 @@
 import type { ExecutionEngine } from './contracts/engine.js';
 import { type ConformanceOptions, describeEngineConformanceWith, type EngineContract } from './testing/engineConformance.js';
 
+export { captureLogs, type LogRecord } from './testing/captureLogs.js';
 export { findLeftovers, type InspectableEngine, isProcessAlive } from './testing/leftovers.js';
 export type { EngineContract };
 

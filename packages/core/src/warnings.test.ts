@@ -1,30 +1,25 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { captureLogs } from './testing/captureLogs.js';
 import { emitWarningOnce } from './warnings.js';
 
 describe('emitWarningOnce', () => {
-  const seen: Array<Error & { code?: string }> = [];
-  const listener = (warning: Error) => seen.push(warning);
-  afterEach(() => {
-    process.removeListener('warning', listener);
-    seen.length = 0;
-  });
+  let logs: ReturnType<typeof captureLogs> | undefined;
+  afterEach(() => logs?.stop());
 
-  it('emits a warning the first time only, per type, code and message', async () => {
-    process.on('warning', listener);
+  it('logs a warning the first time only, per type, code and message', () => {
+    logs = captureLogs();
     emitWarningOnce('test warning A', { code: 'VF_TEST_ONCE' });
     emitWarningOnce('test warning A', { code: 'VF_TEST_ONCE' });
     emitWarningOnce('test warning B', { code: 'VF_TEST_ONCE' });
     emitWarningOnce('test warning A', { code: 'VF_TEST_OTHER' });
     emitWarningOnce('test warning A', { code: 'VF_TEST_ONCE', type: 'DeprecationWarning' });
     emitWarningOnce('test warning A', { code: 'VF_TEST_ONCE', type: 'DeprecationWarning' });
-    // Warnings are emitted on the next tick.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    const ours = seen.filter((warning) => warning.code?.startsWith('VF_TEST_'));
-    expect(ours.map(({ name, code, message }) => [name, code, message])).toEqual([
-      ['Warning', 'VF_TEST_ONCE', 'test warning A'],
-      ['Warning', 'VF_TEST_ONCE', 'test warning B'],
-      ['Warning', 'VF_TEST_OTHER', 'test warning A'],
-      ['DeprecationWarning', 'VF_TEST_ONCE', 'test warning A'],
+    const ours = logs.records.filter((record) => String(record.code).startsWith('VF_TEST_'));
+    expect(ours.map(({ level, type, code, msg }) => [level, type, code, msg])).toEqual([
+      [40, 'Warning', 'VF_TEST_ONCE', 'test warning A'],
+      [40, 'Warning', 'VF_TEST_ONCE', 'test warning B'],
+      [40, 'Warning', 'VF_TEST_OTHER', 'test warning A'],
+      [40, 'DeprecationWarning', 'VF_TEST_ONCE', 'test warning A'],
     ]);
   });
 });

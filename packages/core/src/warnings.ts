@@ -5,6 +5,8 @@
  * each distinct one once ({@link emitWarningOnce}).
  */
 
+import { getLogger } from './logging.js';
+
 /** A process warning as it travels from a task to the host. */
 export interface WarningRecord {
   /** The warning's type: `Warning`, `DeprecationWarning`, ... */
@@ -16,25 +18,34 @@ export interface WarningRecord {
 /** Type, code and message of every warning this process has emitted through {@link emitWarningOnce}. */
 const emitted = new Set<string>();
 
+/** Set in a task process by {@link forwardProcessWarnings}: where its warnings go instead of its own log. */
+let forwarding: ((warning: WarningRecord) => void) | undefined;
+
 /**
- * Emits a process warning (`process.emitWarning`) unless this process has already emitted one with
- * the same type, code and message through this function. Every vf warning goes through it, and so
- * does every warning a task forwards to the host.
+ * Logs a warning through the framework's logger (`getLogger().warn`, with `code` and `type`) unless
+ * this process has already logged one with the same type, code and message through this function.
+ * Every vf warning goes through it, and so does every warning a task forwards to the host.
  */
 export function emitWarningOnce(message: string, options: { readonly code?: string; readonly type?: string } = {}): void {
   const type = options.type ?? 'Warning';
   const key = JSON.stringify([type, options.code ?? null, message]);
   if (emitted.has(key)) return;
   emitted.add(key);
-  process.emitWarning(message, options.code === undefined ? { type } : { type, code: options.code });
+  if (forwarding !== undefined) {
+    // A task process: the host logs it, once for all the flow's tasks.
+    forwarding(options.code === undefined ? { name: type, message } : { name: type, message, code: options.code });
+    return;
+  }
+  getLogger().warn(options.code === undefined ? { type } : { type, code: options.code }, message);
 }
 
 /**
- * In a task process: stop printing process warnings here and hand each to `forward` instead, so
- * that the host prints it, once for all the flow's tasks. Call it before any flow code runs:
+ * In a task process: stop printing process warnings (and vf's, from {@link emitWarningOnce}) here
+ * and hand each to `forward` instead, so that the host logs it, once for all the flow's tasks. Call it before any flow code runs:
  * it removes every `warning` listener there is (Node's own printer among them).
  */
 export function forwardProcessWarnings(forward: (warning: WarningRecord) => void): void {
+  forwarding = forward;
   process.removeAllListeners('warning');
   process.on('warning', (warning: Error & { code?: unknown }) => {
     const { name, message, code } = warning;

@@ -1,19 +1,22 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isProcessAlive } from '@vf/core/testing';
+import { captureLogs, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeGpuEnv, fakeNvidiaSmiDir } from '../test/fixtures/fakeGpus.js';
 import { detectGpus, parseNvidiaSmi, visibleGpus } from './detectGpus.js';
 
 const ids = (gpus: readonly { id: number }[]) => gpus.map((gpu) => gpu.id);
 
-/** Collects process warnings until `stop()`. */
+/** Collects the warnings vf logs until `stop()`. */
 function captureWarnings() {
-  const warnings: Array<Error & { code?: string }> = [];
-  const listener = (warning: Error) => warnings.push(warning);
-  process.on('warning', listener);
-  return { warnings, stop: () => process.removeListener('warning', listener) };
+  const logs = captureLogs('warn');
+  return {
+    get warnings() {
+      return logs.records.filter((record) => record.level === 40).map((record) => ({ code: record.code, message: record.msg }));
+    },
+    stop: logs.stop,
+  };
 }
 
 describe('parseNvidiaSmi', () => {

@@ -23,7 +23,12 @@ export function checkRunArguments(engine: unknown, options: unknown): asserts en
       details: { option: 'options' },
     });
   }
-  const { deviceAllocator, handleSigint } = options as Record<string, unknown>;
+  const { deviceAllocator, handleSigint, log } = options as Record<string, unknown>;
+  if (log !== undefined && (typeof log !== 'object' || log === null)) {
+    throw new FlowValidationError('INVALID_OPTION', `flow.run(): log must be an object ({ level, format }), got ${describe(log)}`, {
+      details: { option: 'log' },
+    });
+  }
   if (deviceAllocator !== undefined && typeof (deviceAllocator as Record<string, unknown> | null)?.allocate !== 'function') {
     throw new FlowValidationError(
       'INVALID_OPTION',

@@ -4,6 +4,7 @@ import { InProcessEngine } from '../inProcess/inProcessEngine.js';
 import { IntProducer } from '../library/intProducer.js';
 import { ConsumerNode } from '../nodes/consumerNode.js';
 import { ProcessorNode, type ProcessorOptions } from '../nodes/processorNode.js';
+import { captureLogs } from '../testing/captureLogs.js';
 import { Flow } from './flow.js';
 
 class Identity extends ProcessorNode<[number], number> {
@@ -24,20 +25,15 @@ function flowWith(...options: ProcessorOptions[]): Flow {
   return new Flow([numbers], [new Sink({ name: 'sink' }).from(last)]);
 }
 
-/** The `VF_GPU_ON_CPU` warnings emitted while `action` runs (they are emitted on the next tick). */
+/** The `VF_GPU_ON_CPU` warnings logged while `action` runs. */
 async function gpuWarnings(action: () => Promise<void>): Promise<string[]> {
-  const seen: string[] = [];
-  const listener = (warning: Error & { code?: string }) => {
-    if (warning.code === 'VF_GPU_ON_CPU') seen.push(warning.message);
-  };
-  process.on('warning', listener);
+  const logs = captureLogs('warn');
   try {
     await action();
-    await new Promise<void>((resolve) => setImmediate(resolve));
   } finally {
-    process.removeListener('warning', listener);
+    logs.stop();
   }
-  return seen;
+  return logs.records.filter((record) => record.code === 'VF_GPU_ON_CPU').map((record) => record.msg);
 }
 
 /** Places every task of a GPU node on `gpu:<n>` while it has GPUs, counting its calls. */

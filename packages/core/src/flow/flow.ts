@@ -3,6 +3,7 @@ import type { DeviceAllocator } from '../contracts/deviceAllocator.js';
 import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
 import { FlowValidationError, isVfError, taskFailureOf } from '../errors.js';
 import { type FlowGraph, validateGraph } from '../graph/validateGraph.js';
+import { configureLogging, getLogger, isLogLevelEnabled, type LoggingOptions, newRunId, taskLoggingEnv } from '../logging.js';
 import type { ConsumerNode } from '../nodes/consumerNode.js';
 import type { FlowMembership, Node } from '../nodes/node.js';
 import type { ProducerNode } from '../nodes/producerNode.js';
@@ -12,6 +13,7 @@ import { chooseAllocator, warnGpuTasksOnCpu } from './defaultAllocator.js';
 import { findNonJson, isFlowDefinition } from './defineFlow.js';
 import { calledFromModule, importFlowModule } from './importFlowModule.js';
 import { buildLiveStats, type LiveStats } from './liveStats.js';
+import { checkMetricsOptions, type MetricsEndpoint, type MetricsOptions, startMetricsServer } from './metricsServer.js';
 import { buildReport, type FlowReport } from './report.js';
 
 /** Options of {@link Flow.run}. */
@@ -24,6 +26,17 @@ export interface RunOptions {
   readonly deviceAllocator?: DeviceAllocator;
   /** Treat SIGINT in this process as `flow.stop()` while the flow runs. Default true. */
   readonly handleSigint?: boolean;
+  /**
+   * The framework's log level and format, for this process and the run's task processes
+   * (`configureLogging(log)`). Default: `VF_LOG_LEVEL` / `VF_LOG_FORMAT`, else `info`, `pretty`.
+   */
+  readonly log?: LoggingOptions;
+  /**
+   * Serve Prometheus metrics (`/metrics`), `/healthz` and `/readyz` over HTTP while the flow runs,
+   * on `port` (0: any free port) of `host` (default 127.0.0.1); `flow.metricsUrl` says where.
+   * The endpoint never keeps the process alive; `flow.closeMetrics()` closes it. Default: none.
+   */
+  readonly metrics?: MetricsOptions;
 }
 
 type FlowState = 'ready' | 'starting' | 'running' | 'finished';
@@ -49,6 +62,9 @@ export class Flow {
   #engine: ExecutionEngine | undefined;
   #plan: ExecutionPlan | undefined;
   #startedAt = 0;
+  #runId: string | undefined;
+  #metrics: MetricsEndpoint | undefined;
+  #lostTasks = 0;
   #stopRequested = false;
   #joined: Promise<FlowReport> | undefined;
   #sigintCount = 0;
@@ -126,17 +142,29 @@ export class Flow {
    */
   async run(engine: ExecutionEngine, options: RunOptions = {}): Promise<void> {
     checkRunArguments(engine, options);
+    if (options.metrics !== undefined) checkMetricsOptions(options.metrics);
     if (this.#state !== 'ready') {
       throw new FlowValidationError('INVALID_STATE', 'this flow has already been run; build a new one (Flow.load) for another run');
     }
     this.#state = 'starting';
     try {
+      if (options.log !== undefined) configureLogging(options.log);
+      const runId = newRunId();
       const choice = chooseAllocator(this.graph.nodes, options.deviceAllocator);
-      this.#plan = await buildExecutionPlan(this.graph, choice.allocator, this.#source);
+      this.#plan = withTaskLogging(await buildExecutionPlan(this.graph, choice.allocator, this.#source), runId);
+      this.#runId = runId;
       warnGpuTasksOnCpu(this.#plan, choice);
     } catch (error) {
       this.#state = 'ready';
       throw error;
+    }
+    if (options.metrics !== undefined) {
+      try {
+        this.#metrics = await startMetricsServer(options.metrics, this.#metricsSource());
+      } catch (error) {
+        this.#state = 'ready';
+        throw error;
+      }
     }
     this.#engine = engine;
     this.#startedAt = performance.now();
@@ -146,10 +174,42 @@ export class Flow {
     } catch (error) {
       this.#releaseSigint();
       this.#state = 'finished';
+      await this.closeMetrics();
       throw error;
     }
     this.#state = 'running';
+    if (isLogLevelEnabled('debug')) getLogger().debug({ run: this.#runId, tasks: this.#plan.tasks.length }, 'flow running');
     if (this.#stopRequested) engine.signalFlowTermination();
+  }
+
+  /** Where the metrics endpoint listens (`http://127.0.0.1:PORT`), when `run()` was given `metrics`. */
+  get metricsUrl(): string | undefined {
+    return this.#metrics?.url;
+  }
+
+  /** Closes the metrics endpoint, if any. It would not keep the process alive anyway. */
+  async closeMetrics(): Promise<void> {
+    const metrics = this.#metrics;
+    this.#metrics = undefined;
+    await metrics?.close();
+  }
+
+  #metricsSource() {
+    return {
+      taskProgress: () => this.#engine?.taskProgress?.() ?? [],
+      liveStats: () => this.liveStats(),
+      phase: () =>
+        (this.#state === 'running' ? 'running' : this.#state === 'finished' ? 'finished' : 'starting') as
+          | 'starting'
+          | 'running'
+          | 'finished',
+      lostTasks: () => this.#lostTasks,
+    };
+  }
+
+  /** This run's id, on every log line of its task processes (`run`); undefined before `run()`. */
+  get runId(): string | undefined {
+    return this.#runId;
   }
 
   /** Resolves with the report once every task has exited. Never rejects for a task failure. */
@@ -198,6 +258,7 @@ export class Flow {
     const durationMs = performance.now() - this.#startedAt;
     const stopped = this.#stopRequested || outcomes.some((outcome) => outcome.status === 'stopped');
     const error = taskFailureOf(outcomes);
+    this.#lostTasks = outcomes.filter((outcome) => outcome.status === 'lost').length;
     return buildReport({
       status: error !== undefined ? 'failed' : stopped ? 'stopped' : 'completed',
       ...(error === undefined ? {} : { error }),
@@ -210,6 +271,12 @@ export class Flow {
   #releaseSigint(): void {
     process.removeListener('SIGINT', this.#onSigint);
   }
+}
+
+/** Every task logs at this process's level and format, tagged with the run's id. */
+function withTaskLogging(plan: ExecutionPlan, runId: string): ExecutionPlan {
+  const env = taskLoggingEnv(runId);
+  return { ...plan, tasks: plan.tasks.map((task) => ({ ...task, env: { ...env, ...task.env } })) };
 }
 
 function toModuleUrl(moduleUrl: string | URL): string {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AllocationError, FlowValidationError, isVfError } from '../errors.js';
+import { captureLogs } from '../testing/captureLogs.js';
 import type { DeviceType } from './node.js';
 import { OneTaskProcessorNode, ProcessorNode, type ProcessorOptions } from './processorNode.js';
 
@@ -28,16 +29,16 @@ class GpuOnly extends ProcessorNode<[number], number> {
   }
 }
 
-/** Collects process 'warning' events until `stop()`. */
+/** Collects the warnings vf logs until `stop()`. */
 function captureWarnings() {
-  const warnings: Array<Error & { code?: string }> = [];
-  const listener = (warning: Error) => warnings.push(warning);
-  process.on('warning', listener);
+  const logs = captureLogs('warn');
   return {
-    warnings,
-    stop: () => process.removeListener('warning', listener),
-    // Warnings are emitted on the next tick.
-    settle: () => new Promise<void>((resolve) => setImmediate(resolve)),
+    get warnings() {
+      return logs.records.map((record) => ({ code: record.code, message: record.msg }));
+    },
+    stop: logs.stop,
+    // Logged at once; kept so that the tests read the same whichever way warnings travel.
+    settle: () => Promise.resolve(),
   };
 }
 

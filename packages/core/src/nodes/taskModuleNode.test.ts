@@ -3,6 +3,7 @@ import { FlowValidationError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
 import { InProcessEngine } from '../inProcess/inProcessEngine.js';
 import { IntProducer } from '../library/intProducer.js';
+import { captureLogs } from '../testing/captureLogs.js';
 import { ConsumerNode } from './consumerNode.js';
 import { OneTaskProcessorNode, ProcessorNode, type ProcessorOptions } from './processorNode.js';
 import { TaskModuleNode } from './taskModuleNode.js';
@@ -60,20 +61,16 @@ function expectCode(action: () => unknown, code: string, names: readonly string[
   for (const name of names) expect((caught as Error).message).toContain(`"${name}"`);
 }
 
-/** Resolves on the next VF_NBTASKS_IGNORED warning, or after a tick with undefined. */
-async function nbTasksWarning(action: () => void): Promise<Error | undefined> {
-  const seen: Error[] = [];
-  const listener = (warning: Error) => {
-    if ((warning as Error & { code?: string }).code === 'VF_NBTASKS_IGNORED') seen.push(warning);
-  };
-  process.on('warning', listener);
+/** The first VF_NBTASKS_IGNORED warning logged while `action` runs, if any. */
+async function nbTasksWarning(action: () => void): Promise<{ message: string } | undefined> {
+  const logs = captureLogs('warn');
   try {
     action();
-    await new Promise<void>((resolve) => setImmediate(resolve));
   } finally {
-    process.removeListener('warning', listener);
+    logs.stop();
   }
-  return seen[0];
+  const record = logs.records.find((candidate) => candidate.code === 'VF_NBTASKS_IGNORED');
+  return record === undefined ? undefined : { message: record.msg };
 }
 
 describe('TaskModuleNode', () => {

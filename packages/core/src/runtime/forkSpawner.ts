@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
-import type { Readable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Spawner, SpawnRequest, TaskProcess } from '../contracts/spawner.js';
 import { HEARTBEAT_FD_ENV } from './controlChannel.js';
@@ -31,6 +32,26 @@ export function taskNodeArguments(request: SpawnRequest): string[] {
   return [...taskExecArgv(request), taskEntry, request.label];
 }
 
+/** `1` or `0`: prefix (or not) every line a task writes with its name; default: when the host's stream is a terminal. */
+export const TASK_OUTPUT_PREFIX_ENV = 'VF_TASK_OUTPUT_PREFIX';
+
+function prefixesOutput(target: { readonly isTTY?: boolean }): boolean {
+  const setting = process.env[TASK_OUTPUT_PREFIX_ENV];
+  return setting === undefined || setting === '' ? target.isTTY === true : setting === '1';
+}
+
+/**
+ * Copies a task's output to the host's stream line by line, each led by the task's name, so that
+ * the interleaved output of many tasks on a terminal says who wrote what. The task's JSON log
+ * records pass as they are: they name the task themselves, and must stay JSON lines.
+ */
+function prefixLines(from: Readable, to: Writable, label: string): void {
+  from.on('error', () => undefined); // the task's end closing the pipe is its exit, reported elsewhere
+  createInterface({ input: from, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+    to.write(line.startsWith('{"level":') ? `${line}\n` : `${label} | ${line}\n`);
+  });
+}
+
 /** The task's descriptor for heartbeats: a pipe of its own, as its heartbeat thread cannot use the IPC channel. */
 const HEARTBEAT_FD = 4;
 
@@ -43,12 +64,16 @@ const HEARTBEAT_FD = 4;
  */
 export const forkSpawner: Spawner = {
   spawn(request: SpawnRequest): TaskProcess {
+    const prefixOut = prefixesOutput(process.stdout);
+    const prefixErr = prefixesOutput(process.stderr);
     const child = fork(taskEntry, [request.label], {
       execArgv: taskExecArgv(request),
       env: { ...process.env, ...request.env, VF_TASK: request.label, [HEARTBEAT_FD_ENV]: String(HEARTBEAT_FD) },
       serialization: 'json',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
+      stdio: ['ignore', prefixOut ? 'pipe' : 'inherit', prefixErr ? 'pipe' : 'inherit', 'ipc', 'pipe'],
     });
+    if (prefixOut && child.stdout !== null) prefixLines(child.stdout, process.stdout, request.label);
+    if (prefixErr && child.stderr !== null) prefixLines(child.stderr, process.stderr, request.label);
     const heartbeats = child.stdio[HEARTBEAT_FD] as Readable | null;
     const listeners: Array<(message: unknown) => void> = [];
     if (heartbeats !== null) {
@@ -63,6 +88,9 @@ export const forkSpawner: Spawner = {
       exited = true;
       // A process the task started may hold the pipe open: it must not keep this one alive.
       heartbeats?.destroy();
+      // Its last lines are still read while this process runs, but they must not keep it running.
+      (child.stdout as { unref?: () => void } | null)?.unref?.();
+      (child.stderr as { unref?: () => void } | null)?.unref?.();
       for (const listener of exitListeners) listener(code, signal);
     });
     // A failed spawn emits 'error' and no 'exit' in some cases: report it as an exit.

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
+import { getLogger, isLogLevelEnabled, RUN_ID_ENV, tagTaskLogs } from '../logging.js';
 import type { ZmqMessenger } from '../transport/zmqMessenger.js';
 import { forwardProcessWarnings } from '../warnings.js';
 import { type ControlChannel, defaultControlChannel } from './controlChannel.js';
@@ -106,6 +107,8 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
   process.on('SIGINT', () => undefined);
 
   async function execute(init: TaskInit): Promise<void> {
+    tagTaskLogs({ run: process.env[RUN_ID_ENV] ?? 'none', node: init.task.nodeName, replica: init.task.taskIndex });
+    if (isLogLevelEnabled('debug')) getLogger().debug({ pid: process.pid }, 'task process started');
     const endpoint = init.transport.endpoints[init.task.id];
     if (endpoint?.startsWith('ipc://')) socketFile = endpoint.slice('ipc://'.length);
     // From here on the host can tell this task frozen from busy (runtime/liveness.ts).

@@ -1,0 +1,202 @@
+/**
+ * The opt-in HTTP endpoint of a running flow (`flow.run(engine, { metrics: { port } })`):
+ * Prometheus text on `/metrics` (through prom-client), `/healthz` and `/readyz`. Everything it
+ * serves is read from the engine's task progress, the source of `flow.liveStats()`.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TaskProgress } from '../contracts/engine.js';
+import { FlowValidationError, VfError } from '../errors.js';
+import type { LiveStats } from './liveStats.js';
+
+/** Options of the metrics endpoint (`RunOptions.metrics`). */
+export interface MetricsOptions {
+  /** TCP port; 0 lets the system pick a free one (read it from `flow.metricsUrl`). */
+  readonly port: number;
+  /** Address to listen on. Default `127.0.0.1` (loopback): say `0.0.0.0` to let another machine scrape. */
+  readonly host?: string;
+}
+
+/** What the endpoint reads from its flow, at each request. */
+export interface MetricsSource {
+  /** Every task's latest counters; empty before the tasks start. */
+  taskProgress(): readonly TaskProgress[];
+  liveStats(): LiveStats | undefined;
+  /** `starting`, `running` (every task started: ready) or `finished`. */
+  phase(): 'starting' | 'running' | 'finished';
+  /** Tasks lost so far (known once the flow has finished). */
+  lostTasks(): number;
+}
+
+/** A listening metrics endpoint. */
+export interface MetricsEndpoint {
+  /** `http://host:port`, the port the system picked when asked for 0. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Upper bounds of the processing-time histogram, in seconds: 100 µs to 10 s. */
+const PROCTIME_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** How often task progress is sampled into the processing-time histogram while the flow runs. */
+const SAMPLE_MS = 250;
+
+/** Checks `RunOptions.metrics` before anything starts. */
+export function checkMetricsOptions(metrics: unknown): asserts metrics is MetricsOptions {
+  const options = metrics as Partial<MetricsOptions> | null;
+  if (
+    typeof options !== 'object' ||
+    options === null ||
+    !Number.isInteger(options.port) ||
+    (options.port as number) < 0 ||
+    (options.port as number) > 65535
+  ) {
+    throw new FlowValidationError(
+      'INVALID_OPTION',
+      `flow.run(): metrics must be { port } with port an integer from 0 (any free port) to 65535, got ${JSON.stringify(metrics)}`,
+      {
+        details: { option: 'metrics.port' },
+      },
+    );
+  }
+  if (options.host !== undefined && typeof options.host !== 'string') {
+    throw new FlowValidationError(
+      'INVALID_OPTION',
+      `flow.run(): metrics.host must be an address string such as "127.0.0.1", got ${JSON.stringify(options.host)}`,
+      {
+        details: { option: 'metrics.host' },
+      },
+    );
+  }
+}
+
+/**
+ * Starts the endpoint. The server never keeps the process alive (it is unref'd and closes every
+ * connection after its response): a batch job still exits when its flow is done, and until then a
+ * last scrape reads the final counters.
+ */
+export async function startMetricsServer(options: MetricsOptions, source: MetricsSource): Promise<MetricsEndpoint> {
+  // Loaded only when asked for: task processes and flows without metrics never pay for it.
+  const { Counter, Gauge, Histogram, Registry } = await import('prom-client');
+  const registry = new Registry();
+  const taskLabels = ['node', 'task'] as const;
+  const perTask = (name: string, help: string, read: (task: TaskProgress) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: taskLabels,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const task of source.taskProgress()) this.inc({ node: task.nodeName, task: String(task.taskIndex) }, read(task));
+      },
+    });
+  perTask('vf_task_received_total', 'Aligned input sets the task handled', (task) => task.stats.received);
+  perTask('vf_task_emitted_total', 'Messages the task published', (task) => task.stats.emitted);
+  perTask(
+    'vf_task_dropped_total',
+    'Messages meant for the task that were discarded (stale, or impossible to align)',
+    (task) => task.stats.dropped,
+  );
+  perTask('vf_task_processed_total', 'Items the task produced, processed or consumed', (task) => task.stats.processed);
+  new Gauge({
+    name: 'vf_node_queue_depth',
+    help: 'Messages published to the node that it has neither handled nor dropped yet (an estimate)',
+    labelNames: ['node'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const node of source.liveStats()?.nodes ?? []) this.set({ node: node.name }, node.queued);
+    },
+  });
+  new Gauge({
+    name: 'vf_flow_running',
+    help: '1 while every task of the flow runs, else 0',
+    registers: [registry],
+    collect() {
+      this.set(source.phase() === 'running' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'vf_tasks_lost',
+    help: 'Task processes that died while the flow recovered without them (restartOnFailure); known once the flow has finished',
+    registers: [registry],
+    collect() {
+      this.set(source.lostTasks());
+    },
+  });
+  const proctime = new Histogram({
+    name: 'vf_node_processing_seconds',
+    help: 'Processing time per item. Tasks report sums every 250 ms: the items of each report count at that report’s mean',
+    labelNames: ['node'],
+    buckets: PROCTIME_BUCKETS,
+    registers: [registry],
+  });
+  // Per task: the processed count and total time already put in the histogram.
+  const sampled = new Map<number, { processed: number; proctimeMs: number }>();
+  const sample = () => {
+    for (const task of source.taskProgress()) {
+      const before = sampled.get(task.taskId) ?? { processed: 0, proctimeMs: 0 };
+      const items = task.stats.processed - before.processed;
+      if (items <= 0) continue;
+      const meanSeconds = (task.stats.proctimeTotalMs - before.proctimeMs) / items / 1000;
+      for (let item = 0; item < items; item += 1) proctime.observe({ node: task.nodeName }, Math.max(0, meanSeconds));
+      sampled.set(task.taskId, { processed: task.stats.processed, proctimeMs: task.stats.proctimeTotalMs });
+    }
+  };
+  const sampler = setInterval(sample, SAMPLE_MS);
+  sampler.unref();
+
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    response.setHeader('Connection', 'close');
+    const path = (request.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      sample();
+      response.writeHead(200, { 'Content-Type': registry.contentType });
+      response.end(await registry.metrics());
+    } else if (path === '/healthz') {
+      response.writeHead(200, { 'Content-Type': 'text/plain' });
+      response.end('ok\n');
+    } else if (path === '/readyz') {
+      const phase = source.phase();
+      response.writeHead(phase === 'running' ? 200 : 503, { 'Content-Type': 'text/plain' });
+      response.end(`${phase}\n`);
+    } else {
+      response.writeHead(404, { 'Content-Type': 'text/plain' });
+      response.end('not found: try /metrics, /healthz or /readyz\n');
+    }
+  };
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      response.writeHead(500, { 'Content-Type': 'text/plain' });
+      response.end(`${(error as Error).message}\n`);
+    });
+  });
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      clearInterval(sampler);
+      reject(
+        new VfError(
+          'METRICS_UNAVAILABLE',
+          `flow.run(): the metrics endpoint cannot listen on ${host}:${options.port}: ${error.message}. Choose another metrics.port, or 0 for any free one`,
+          {
+            cause: error,
+            details: { option: 'metrics.port', port: options.port, host },
+          },
+        ),
+      );
+    });
+    server.listen(options.port, host, () => resolve());
+  });
+  server.unref();
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(sampler);
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,80 @@
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isVfError } from './errors.js';
+import { configureLogging, getLogger, isLogLevelEnabled, LOG_LEVEL_ENV, taskLoggingEnv } from './logging.js';
+import { captureLogs } from './testing/captureLogs.js';
+
+/** A stream that keeps what is written to it as text. */
+function textSink() {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      text += String(chunk);
+      done();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+describe('the framework logger', () => {
+  const savedLevel = process.env[LOG_LEVEL_ENV];
+  afterEach(() => {
+    if (savedLevel === undefined) delete process.env[LOG_LEVEL_ENV];
+    else process.env[LOG_LEVEL_ENV] = savedLevel;
+    configureLogging();
+  });
+
+  it('writes JSON lines at the level asked for, and nothing below it', () => {
+    const logs = captureLogs('warn');
+    getLogger().info('not shown');
+    getLogger().warn({ code: 'VF_X' }, 'shown');
+    logs.stop();
+    expect(logs.records.map(({ level, code, msg, name }) => ({ level, code, msg, name }))).toEqual([
+      { level: 40, code: 'VF_X', msg: 'shown', name: 'vf' },
+    ]);
+  });
+
+  it('takes its level from VF_LOG_LEVEL when no option sets it, and tells task processes', () => {
+    process.env[LOG_LEVEL_ENV] = 'debug';
+    const sink = textSink();
+    configureLogging({ format: 'json', destination: sink.stream });
+    getLogger().debug('a debug line');
+    expect(sink.text()).toContain('"msg":"a debug line"');
+    expect(taskLoggingEnv('run1')).toEqual({ VF_LOG_LEVEL: 'debug', VF_LOG_FORMAT: 'json', VF_RUN_ID: 'run1' });
+  });
+
+  it('prints one readable line per record in the pretty format, with the code in brackets', () => {
+    const sink = textSink();
+    configureLogging({ format: 'pretty', destination: sink.stream });
+    getLogger().warn({ code: 'VF_X' }, 'careful');
+    expect(sink.text()).toMatch(/WARN.*\[VF_X\] careful\n$/);
+    expect(sink.text().split('\n')).toHaveLength(2);
+  });
+
+  it('refuses a level or format it does not know, naming where it came from', () => {
+    expect(() => configureLogging({ level: 'loud' as never })).toThrow(/log\.level must be one of fatal, error, warn, info/);
+    process.env[LOG_LEVEL_ENV] = 'verbose';
+    let caught: unknown;
+    try {
+      configureLogging({});
+    } catch (error) {
+      caught = error;
+    }
+    expect(isVfError(caught) && caught.code).toBe('INVALID_OPTION');
+    expect(String(caught)).toContain('VF_LOG_LEVEL must be one of');
+    expect(() => configureLogging({ level: 'info', format: 'xml' as never })).toThrow(/log\.format must be "json" or "pretty"/);
+  });
+});
+
+describe('isLogLevelEnabled', () => {
+  afterEach(() => configureLogging());
+
+  it('says whether a level passes the configured one, silent passing none', () => {
+    configureLogging({ level: 'warn' });
+    expect(isLogLevelEnabled('error')).toBe(true);
+    expect(isLogLevelEnabled('warn')).toBe(true);
+    expect(isLogLevelEnabled('info')).toBe(false);
+    configureLogging({ level: 'silent' });
+    expect(isLogLevelEnabled('fatal')).toBe(false);
+  });
+});
