@@ -131,15 +131,26 @@ describe('the published packages', () => {
     }
   });
 
-  describe('installed with npm outside the workspace', () => {
+  // npm (flat node_modules) and pnpm (strict, isolated node_modules, dependency build scripts not
+  // run by default): the packages must work with both layouts. pnpm outside a project runs through
+  // corepack, which needs the pinned `packageManager`.
+  const installers = [
+    { installer: 'npm', args: ['install', '--no-audit', '--no-fund', '--loglevel=error'] },
+    { installer: 'pnpm', args: ['add', '--reporter=silent'] },
+  ] as const;
+  describe.each(installers)('installed with $installer outside the workspace', ({ installer, args }) => {
     let app: string;
 
     beforeAll(async () => {
-      app = join(work, 'app');
+      app = join(work, `app-${installer}`);
       mkdirSync(app);
-      writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'vf-pack-check-app', private: true, type: 'module' }));
+      const packageManager = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { packageManager: string }).packageManager;
+      writeFileSync(
+        join(app, 'package.json'),
+        JSON.stringify({ name: 'vf-pack-check-app', private: true, type: 'module', ...(installer === 'pnpm' ? { packageManager } : {}) }),
+      );
       cpSync(fixtures, app, { recursive: true });
-      await sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs], app, 300_000);
+      await sh(installer, [...args, ...tarballs], app, 300_000);
     }, 320_000);
 
     // A TypeScript host runs under a loader the user has (e.g. `npx tsx host.mts`): here the
