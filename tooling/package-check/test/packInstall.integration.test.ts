@@ -131,14 +131,17 @@ describe('the published packages', () => {
     }
   });
 
-  // npm (flat node_modules) and pnpm (strict, isolated node_modules, dependency build scripts not
-  // run by default): the packages must work with both layouts. pnpm outside a project runs through
-  // corepack, which needs the pinned `packageManager`.
+  // npm (flat node_modules), pnpm (strict, isolated node_modules, dependency build scripts not run
+  // by default) and yarn classic (which refuses any dependency whose `engines` excludes this Node):
+  // the packages must work with each. pnpm outside a project runs through corepack, which needs the
+  // pinned `packageManager`; yarn comes from the npm registry, with a cache of its own (the tarballs
+  // keep one name from run to run).
   const installers = [
-    { installer: 'npm', args: ['install', '--no-audit', '--no-fund', '--loglevel=error'] },
-    { installer: 'pnpm', args: ['add', '--reporter=silent'] },
+    { installer: 'npm', command: 'npm', args: ['install', '--no-audit', '--no-fund', '--loglevel=error'] },
+    { installer: 'pnpm', command: 'pnpm', args: ['add', '--reporter=silent'] },
+    { installer: 'yarn', command: 'npx', args: ['--yes', 'yarn@1.22.22', 'add', '--silent', '--non-interactive'] },
   ] as const;
-  describe.each(installers)('installed with $installer outside the workspace', ({ installer, args }) => {
+  describe.each(installers)('installed with $installer outside the workspace', ({ installer, command, args }) => {
     let app: string;
 
     beforeAll(async () => {
@@ -150,7 +153,8 @@ describe('the published packages', () => {
         JSON.stringify({ name: 'vf-pack-check-app', private: true, type: 'module', ...(installer === 'pnpm' ? { packageManager } : {}) }),
       );
       cpSync(fixtures, app, { recursive: true });
-      await sh(installer, [...args, ...tarballs], app, 300_000);
+      const cache = installer === 'yarn' ? ['--cache-folder', join(work, 'yarn-cache')] : [];
+      await sh(command, [...args, ...cache, ...tarballs], app, 300_000);
     }, 320_000);
 
     // A TypeScript host runs under a loader the user has (e.g. `npx tsx host.mts`): here the
