@@ -87,6 +87,22 @@ describe('LivenessWatch (the host side)', () => {
 });
 
 describe('TaskActivity (what the main thread shares)', () => {
+  it('restarts the stall clock when node code returns, even with no event-loop tick since', async () => {
+    // A stay in node code longer than the liveness timeout must not read as a stall outside it in
+    // the moment between its end and the next tick (a busy node was once killed that way under load).
+    const activity = new TaskActivity();
+    const ticks = () => new Int32Array(activity.buffer)[0] as number;
+    const before = ticks();
+    await activity.runNodeCode(() => {
+      const until = Date.now() + 20;
+      while (Date.now() < until) {
+        // busy, synchronously, with no tick
+      }
+    });
+    expect(ticks()).toBeGreaterThan(before);
+    expect(activity.inNode).toBe(false);
+  });
+
   it('marks node code while a call runs, until its promise settles, and after a throw no more', async () => {
     const activity = new TaskActivity();
     expect(activity.inNode).toBe(false);

@@ -69,6 +69,10 @@ export class TaskActivity {
     try {
       return await call();
     } finally {
+      // Leaving node code restarts the stall clock before the mark drops (the heartbeat thread reads
+      // the mark first, then the ticks): a long stay inside node code must not read as a stall
+      // outside it in the moment before the event loop's ticker runs again.
+      Atomics.add(this.#cells, TICKS, 1);
       Atomics.sub(this.#cells, IN_NODE, 1);
     }
   }
@@ -101,13 +105,15 @@ function startBeating(heartbeatMs, buffer) {
   let seen = Atomics.load(cells, 0);
   let changedAt = Date.now();
   const beat = () => {
+    // The mark first: the main thread bumps the ticks before it drops the mark.
+    const inNode = Atomics.load(cells, 1) > 0;
     const ticks = Atomics.load(cells, 0);
     const now = Date.now();
     if (ticks !== seen) {
       seen = ticks;
       changedAt = now;
     }
-    write(JSON.stringify({ v: 1, type: 'heartbeat', stalledMs: now - changedAt, inNode: Atomics.load(cells, 1) > 0 }) + '\\n');
+    write(JSON.stringify({ v: 1, type: 'heartbeat', stalledMs: now - changedAt, inNode }) + '\\n');
   };
   beat();
   timer = setInterval(beat, heartbeatMs);
