@@ -1,7 +1,10 @@
 // Helpers shared by this package's integration tests.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The non-empty lines of `file`, or none while it does not exist. */
 export const lines = async (file: string): Promise<string[]> =>
@@ -25,3 +28,42 @@ export const replicasParams = (dir: string, items: number) => ({
   outA: join(dir, 'a.txt'),
   outB: join(dir, 'b.txt'),
 });
+
+const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/**
+ * Runs `fixtures/host.ts` on a flow module in a process of its own (so that its stderr, and its
+ * tasks', inherited, can be read whole); resolves with its exit code and output once it exits,
+ * rejects (killing it) after 45 s.
+ */
+export function runFixtureHost(
+  flowUrl: URL,
+  params: unknown,
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', tsxLoader, '--conditions=@vf/source', hostScript, flowUrl.href, JSON.stringify(params), join(dir, 'info.json')],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the host did not exit in 45 s; stderr so far:\n${stderr}`));
+    }, 45_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

@@ -1,49 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runFixtureHost } from './helpers.js';
 
-const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
 const chattyUrl = new URL('./flows/chatty.ts', import.meta.url);
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** Runs the fixture host on `flows/chatty.ts` with `env`; resolves with its exit code and output. */
-function runHost(dir: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      tsxLoader,
-      '--conditions=@vf/source',
-      hostScript,
-      chattyUrl.href,
-      JSON.stringify({ out: join(dir, 'out.jsonl') }),
-      join(dir, 'info.json'),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the host did not exit in 45 s; stderr so far:\n${stderr}`));
-    }, 45_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runHost = (dir: string, env: Record<string, string>) => runFixtureHost(chattyUrl, { out: join(dir, 'out.jsonl') }, dir, env);
 
 describe('the framework log of a multi-process flow', () => {
   let dir: string;

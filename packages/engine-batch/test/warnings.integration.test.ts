@@ -1,15 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lines } from './helpers.js';
+import { lines, runFixtureHost } from './helpers.js';
 
-const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
 const warningsUrl = new URL('./flows/warnings.ts', import.meta.url);
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** Occurrences of `needle` in `text`. */
 const count = (text: string, needle: string) => text.split(needle).length - 1;
@@ -25,30 +20,7 @@ describe('process warnings of a multi-process flow', () => {
 
   it('are printed once, by the host, however many task processes emit them', { timeout: 60_000 }, async () => {
     const out = join(dir, 'out.jsonl');
-    // A host process of its own, so that its stderr, and its tasks' (inherited), can be read whole.
-    const child = spawn(
-      process.execPath,
-      ['--import', tsxLoader, '--conditions=@vf/source', hostScript, warningsUrl.href, JSON.stringify({ out }), join(dir, 'info.json')],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const exitCode = await new Promise<number | null>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`the host did not exit in 45 s; stderr so far:\n${stderr}`));
-      }, 45_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve(code);
-      });
-    });
+    const { code: exitCode, stdout, stderr } = await runFixtureHost(warningsUrl, { out }, dir);
     expect(exitCode, stderr).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ status: 'completed' });
     expect((await lines(out)).at(-1)).toBe(String((20 * 21) / 2));
