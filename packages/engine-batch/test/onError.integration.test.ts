@@ -85,11 +85,18 @@ describe.skipIf(process.getuid?.() !== 0)('onError on a task on another host (ss
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('the remote worker retries, stores its dead letters on its host (a shared folder here), and the flow goes on', { timeout: 90_000 }, async ({
-    skip: skipTest,
-  }) => {
+  it('the remote worker retries, stores its dead letters on its host (a shared folder here), and the flow goes on', {
+    timeout: 90_000,
+  }, async ({ skip: skipTest }) => {
     if (remote === undefined) return skipTest(skip);
-    const params = { items: 500, workMs: 0, nbTasks: 1, pidFile: join(dir, 'pids'), out: join(dir, 'out.txt'), deadLetter: join(dir, 'dead') };
+    const params = {
+      items: 500,
+      workMs: 0,
+      nbTasks: 1,
+      pidFile: join(dir, 'pids'),
+      out: join(dir, 'out.txt'),
+      deadLetter: join(dir, 'dead'),
+    };
     const flow = await Flow.load(deadLettersUrl, params);
     const ssh = { host: remote.remoteAddress, identityFile: remote.identityFile, sshOptions: remote.sshOptions };
     const engine = new BatchExecutionEngine({ host: remote.localAddress, placement: { worker: sshLauncher(ssh) } });
@@ -99,7 +106,9 @@ describe.skipIf(process.getuid?.() !== 0)('onError on a task on another host (ss
     expect(report.status).toBe('completed');
     // The worker listened on the remote machine's address: it ran there.
     expect(engine.endpoints?.[1]).toMatch(new RegExp(`^tcp://${remote.remoteAddress.replaceAll('.', '\\.')}:\\d+$`));
-    expect((await lines(params.out)).map(Number)).toEqual(Array.from({ length: 500 }, (_, value) => value).filter((value) => value % 100 !== 99));
+    expect((await lines(params.out)).map(Number)).toEqual(
+      Array.from({ length: 500 }, (_, value) => value).filter((value) => value % 100 !== 99),
+    );
     const letters = await readDeadLetters(params.deadLetter);
     expect(letters.map((letter) => [letter.seq, letter.attempts, letter.inputs?.[0], letter.error.message])).toEqual(
       [99, 199, 299, 399, 499].map((seq) => [seq, 2, seq, `bad item ${seq}`]),

@@ -28,10 +28,15 @@ describe('dead letters: DeadLetterWriter and readDeadLetters', () => {
     expect(letters.map((letter) => letter.seq)).toEqual([2, 7]);
     const [second, first] = letters;
     expect(first).toMatchObject({ node: 'decode', taskIndex: 1, seq: 7, ticket: 3, attempts: 3, pid: process.pid });
-    expect(first?.error).toMatchObject({ name: 'Error', message: 'frame 7 corrupt', code: 'CORRUPT', cause: { name: 'TypeError', message: 'bad header' } });
+    expect(first?.error).toMatchObject({
+      name: 'Error',
+      message: 'frame 7 corrupt',
+      code: 'CORRUPT',
+      cause: { name: 'TypeError', message: 'bad header' },
+    });
     expect(first?.error.stack).toContain('readDeadLetters.test');
     expect(first?.inputs).toEqual([{ frame: pixels, id: 'a' }, 7n]);
-    expect((first?.inputs?.[0] as { frame: unknown }).frame).toBeInstanceOf(Float32Array);
+    expect((first?.inputs?.[0] as { frame?: unknown } | undefined)?.frame).toBeInstanceOf(Float32Array);
     expect(second?.error).toMatchObject({ name: 'NonError', message: 'a string was thrown' });
     expect(second?.inputs).toEqual([new Map([['k', new Uint8Array([9, 8])]])]);
     expect(Number.isNaN(Date.parse(first?.failedAt ?? ''))).toBe(false);

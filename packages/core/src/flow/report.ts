@@ -168,7 +168,19 @@ export function formatReport(
   const table = new Table({
     head: ['node', 'tasks', 'device', 'received', 'emitted', 'dropped', ...failureHead, 'mean ms', 'possible fps', 'actual fps', ''],
     style: { head: [], border: [], compact: true },
-    colAligns: ['left', 'right', 'left', 'right', 'right', 'right', ...failureHead.map(() => 'right' as const), 'right', 'right', 'right', 'left'],
+    colAligns: [
+      'left',
+      'right',
+      'left',
+      'right',
+      'right',
+      'right',
+      ...failureHead.map(() => 'right' as const),
+      'right',
+      'right',
+      'right',
+      'left',
+    ],
   });
   for (const node of report.nodes) {
     table.push([
@@ -193,9 +205,7 @@ export function formatReport(
   const absent = (report.edges ?? [])
     .filter((edge) => (edge.failed ?? 0) > 0)
     .map((edge) => `absent ${edge.failed} on ${edge.from} -> ${edge.to}: given up upstream (${edge.deadLettered ?? 0} dead-lettered)`);
-  const retried = report.nodes
-    .filter((node) => (node.retried ?? 0) > 0)
-    .map((node) => `${node.name} retried ${node.retried} times`);
+  const retried = report.nodes.filter((node) => (node.retried ?? 0) > 0).map((node) => `${node.name} retried ${node.retried} times`);
   const rejected = report.nodes
     .filter((node) => (node.rejected ?? 0) > 0)
     .map((node) => `${node.name} refused ${node.rejected} messages from peers outside the run`);

@@ -137,9 +137,7 @@ const taskStats = z.object({
   failed: z.number().optional(),
   deadLettered: z.number().optional(),
   retried: z.number().optional(),
-  failures: z
-    .array(z.object({ from: z.string(), to: z.string(), failed: z.number(), deadLettered: z.number() }))
-    .optional(),
+  failures: z.array(z.object({ from: z.string(), to: z.string(), failed: z.number(), deadLettered: z.number() })).optional(),
 });
 
 const z85Key = z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/);

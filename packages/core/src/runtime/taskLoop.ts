@@ -229,7 +229,15 @@ async function publishMarker(
   createdAt: number,
 ): Promise<void> {
   if (messenger.dropsFailedItems === true) return;
-  const meta: MessageMetadata = { seq, ticket, node: spec.nodeName, taskIndex: spec.taskIndex, proctimeMs: 0, actualProctimeMs: 0, createdAt };
+  const meta: MessageMetadata = {
+    seq,
+    ticket,
+    node: spec.nodeName,
+    taskIndex: spec.taskIndex,
+    proctimeMs: 0,
+    actualProctimeMs: 0,
+    createdAt,
+  };
   await messenger.publishMessage(marker, meta);
 }
 

@@ -311,7 +311,12 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         if (contract === 'batch') expect(edge(report, 'faulty', 'sink')).toMatchObject({ failed: 100, deadLettered: 100 });
         for (const letter of letters) {
           expect(letter).toMatchObject({ node: 'faulty', taskIndex: 0, inputs: [letter.seq], attempts: contract === 'batch' ? 3 : 1 });
-          expect(letter.error).toMatchObject({ name: 'Error', message: `corrupt item ${letter.seq}`, code: 'CORRUPT_ITEM', cause: { message: 'checksum mismatch' } });
+          expect(letter.error).toMatchObject({
+            name: 'Error',
+            message: `corrupt item ${letter.seq}`,
+            code: 'CORRUPT_ITEM',
+            cause: { message: 'checksum mismatch' },
+          });
           expect(letter.error.stack).toContain('Faulty');
         }
         expect(String(report)).toMatch(/ failed \S dead-lettered /);
@@ -321,7 +326,13 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         timeout: timeout * 2,
       }, async () => {
         const out = join(dir, 'out.jsonl');
-        const report = await runToEnd('onError', { shape: 'linear', fault: 'flaky', end: 9_999, out, onError: { retries: 1, backoffMs: 0 } });
+        const report = await runToEnd('onError', {
+          shape: 'linear',
+          fault: 'flaky',
+          end: 9_999,
+          out,
+          onError: { retries: 1, backoffMs: 0 },
+        });
         expect(report.status).toBe('completed');
         const faulty = row(report, 'faulty');
         if (contract === 'batch') {
@@ -337,31 +348,43 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       it.each([
         { joinTasks: 1, nbTasks: 1 },
         { joinTasks: 2, nbTasks: 3 },
-      ])('a join drops the other branch\'s output of an origin given up, never pairing it with another (join tasks $joinTasks, faulty tasks $nbTasks)', {
-        timeout: timeout * 2,
-      }, async ({ joinTasks, nbTasks }) => {
-        const out = join(dir, 'out.jsonl');
-        const report = await runToEnd('onError', { shape: 'join', end: 999, out, onError: 'skip', joinTasks, nbTasks });
-        // Unpair throws on a misaligned pair: completing proves none was formed.
-        expect(report.error).toBeUndefined();
-        expect(report.status).toBe('completed');
-        const delivered = (await lines(out)) as number[];
-        if (contract === 'batch') {
-          expect(delivered).toEqual(every100(999));
-          expect(row(report, 'faulty')).toMatchObject({ failed: 10, deadLettered: 0 });
-          expect(edge(report, 'faulty', 'unpair')).toMatchObject({ failed: 10, deadLettered: 0, dropped: 0 });
-          expect(edge(report, 'shift', 'unpair')).toMatchObject({ dropped: 10, failed: 0 });
-          expect(row(report, 'unpair')?.received).toBe(990);
-        } else {
-          expectIncreasing(delivered);
-          expect(delivered.every((value) => value % 100 !== 99)).toBe(true);
-        }
-      });
+      ])(
+        "a join drops the other branch's output of an origin given up, never pairing it with another (join tasks $joinTasks, faulty tasks $nbTasks)",
+        {
+          timeout: timeout * 2,
+        },
+        async ({ joinTasks, nbTasks }) => {
+          const out = join(dir, 'out.jsonl');
+          const report = await runToEnd('onError', { shape: 'join', end: 999, out, onError: 'skip', joinTasks, nbTasks });
+          // Unpair throws on a misaligned pair: completing proves none was formed.
+          expect(report.error).toBeUndefined();
+          expect(report.status).toBe('completed');
+          const delivered = (await lines(out)) as number[];
+          if (contract === 'batch') {
+            expect(delivered).toEqual(every100(999));
+            expect(row(report, 'faulty')).toMatchObject({ failed: 10, deadLettered: 0 });
+            expect(edge(report, 'faulty', 'unpair')).toMatchObject({ failed: 10, deadLettered: 0, dropped: 0 });
+            expect(edge(report, 'shift', 'unpair')).toMatchObject({ dropped: 10, failed: 0 });
+            expect(row(report, 'unpair')?.received).toBe(990);
+          } else {
+            expectIncreasing(delivered);
+            expect(delivered.every((value) => value % 100 !== 99)).toBe(true);
+          }
+        },
+      );
 
-      it('replicas (nbTasks: 3) keep order; dead letters from every replica, one file pair per task', { timeout: timeout * 2 }, async () => {
+      it('replicas (nbTasks: 3) keep order; dead letters from every replica, one file pair per task', {
+        timeout: timeout * 2,
+      }, async () => {
         const out = join(dir, 'out.jsonl');
         const deadLetter = join(dir, 'dead');
-        const report = await runToEnd('onError', { shape: 'linear', end: 1_999, out, nbTasks: 3, onError: { deadLetter: { dir: deadLetter } } });
+        const report = await runToEnd('onError', {
+          shape: 'linear',
+          end: 1_999,
+          out,
+          nbTasks: 3,
+          onError: { deadLetter: { dir: deadLetter } },
+        });
         expect(report.status).toBe('completed');
         const letters = await readDeadLetters(deadLetter);
         const delivered = (await lines(out)) as number[];
