@@ -285,7 +285,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
 
       it('every 100th of 10,000 throws, { retries: 2, deadLetter }: the flow completes, the rest arrive in order (realtime: no retries, increasing), each failure stored once with its input and error', {
         timeout: timeout * 2,
-      }, async () => {
+      }, async ({ annotate }) => {
         const out = join(dir, 'out.jsonl');
         const deadLetter = join(dir, 'dead');
         const report = await runToEnd('onError', { shape: 'linear', end: 9_999, out, onError: { retries: 2, backoffMs: 1, deadLetter } });
@@ -294,6 +294,9 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         const delivered = (await lines(out)) as number[];
         const faulty = row(report, 'faulty');
         const letters = await readDeadLetters(deadLetter);
+        await annotate(
+          `delivered ${delivered.length}, failed ${faulty?.failed}, dead letters ${letters.length}, in ${report.durationMs.toFixed(0)} ms`,
+        );
         if (contract === 'batch') {
           expect(delivered).toEqual(every100(9_999));
           expect(letters.map((letter) => letter.seq)).toEqual(Array.from({ length: 100 }, (_, index) => index * 100 + 99));
@@ -324,7 +327,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
 
       it('a flaky node that fails once per item succeeds on retry: all 10,000 arrive (realtime never retries: it delivers none, every item counted as failed)', {
         timeout: timeout * 2,
-      }, async () => {
+      }, async ({ annotate }) => {
         const out = join(dir, 'out.jsonl');
         const report = await runToEnd('onError', {
           shape: 'linear',
@@ -335,6 +338,9 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         });
         expect(report.status).toBe('completed');
         const faulty = row(report, 'faulty');
+        await annotate(
+          `delivered ${(await lines(out)).length}, failed ${faulty?.failed}, retried ${faulty?.retried}, in ${report.durationMs.toFixed(0)} ms`,
+        );
         if (contract === 'batch') {
           expect(await lines(out)).toEqual(Array.from({ length: 10_000 }, (_, index) => index));
           expect(faulty).toMatchObject({ failed: 0, deadLettered: 0, retried: 10_000, emitted: 10_000 });
