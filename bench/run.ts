@@ -4,12 +4,13 @@
  * overload case (E4) runs one flow on the batch and the realtime engine side by side. The soak case
  * pushes 1,000,000 small messages through batch and checks that none is lost or duplicated; the
  * redispatch case SIGKILLs a replica mid-run under `restartOnFailure` and compares with clean runs.
- * `VF_BENCH_CASES=transport,overload,soak,redispatch` picks cases; `VF_BENCH_SCALE` scales item counts.
+ * The onerror case (issue 18) times failing items, retries and dead letters against a clean run.
+ * `VF_BENCH_CASES=transport,overload,soak,redispatch,onerror` picks cases; `VF_BENCH_SCALE` scales item counts.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Flow } from '@vf/core';
+import { Flow, InProcessEngine } from '@vf/core';
 import { encodeValue } from '@vf/core/engine';
 import { BatchExecutionEngine } from '@vf/engine-batch';
 import { RealtimeExecutionEngine } from '@vf/engine-realtime';
@@ -19,7 +20,7 @@ const FRAME_BYTES = 1920 * 1080 * 3;
 const SMALL = { index: 1, x: 2, y: 3.5, label: 'car', ok: true };
 const SMALL_BYTES = encodeValue(SMALL).reduce((total, frame) => total + frame.length, 0);
 const scale = Number(process.env.VF_BENCH_SCALE ?? 1);
-const cases = new Set((process.env.VF_BENCH_CASES ?? 'transport,overload,soak,redispatch').split(','));
+const cases = new Set((process.env.VF_BENCH_CASES ?? 'transport,overload,soak,redispatch,onerror').split(','));
 const flowUrl = new URL('./flows/throughput.ts', import.meta.url);
 const overloadUrl = new URL('./flows/overload.ts', import.meta.url);
 const soakUrl = new URL('./flows/soak.ts', import.meta.url);
@@ -93,6 +94,7 @@ if (cases.has('transport')) await transport();
 if (cases.has('overload')) await overload();
 if (cases.has('soak')) await soak();
 if (cases.has('redispatch')) await redispatch();
+if (cases.has('onerror')) await onError();
 
 async function transport(): Promise<void> {
   const smallCount = Math.round(100_000 * scale);
@@ -249,5 +251,47 @@ async function redispatch(): Promise<void> {
       `${name.padEnd(32)} ${(run.elapsedMs / 1000).toFixed(2).padStart(6)} s  ${(run.elapsedMs / clean.elapsedMs).toFixed(2)}× baseline  ` +
         `lost ${run.lost}, duplicated ${run.result.duplicated}, out of order ${run.result.outOfOrder}, lost tasks ${run.lostTasks}`,
     );
+  }
+}
+
+/**
+ * Per-item errors (issue 18): 10,000 items through one processor that throws on every 100th item
+ * (`{ retries: 2, deadLetter }`), or once on every item (`{ retries: 1 }`), against the same flow
+ * without failures, on the batch engine and in process. Time from `run()` to `join()`.
+ */
+async function onError(): Promise<void> {
+  const count = Math.round(10_000 * scale);
+  const onErrorUrl = new URL('./flows/onError.ts', import.meta.url);
+  console.log(`\nonerror: ${count} items → faulty → sink; time from run() to join()`);
+  const engines = [
+    ['batch', () => new BatchExecutionEngine()],
+    ['in process', () => new InProcessEngine()],
+  ] as const;
+  for (const [engineName, createEngine] of engines) {
+    const time = async (fault: string, onErrorOption: unknown) => {
+      const deadLetter = join(tmpdir(), `vf-bench-dead-${process.pid}-${Date.now()}`);
+      const option = typeof onErrorOption === 'object' && onErrorOption !== null ? { ...onErrorOption, deadLetter } : onErrorOption;
+      const flow = await Flow.load(onErrorUrl, { count, fault, onError: option as never });
+      const startedAt = performance.now();
+      await flow.run(createEngine());
+      const report = await flow.join();
+      const elapsedMs = performance.now() - startedAt;
+      rmSync(deadLetter, { recursive: true, force: true });
+      if (report.status !== 'completed') throw new Error(`onerror flow ${report.status}: ${report.error?.message}`);
+      return { elapsedMs, faulty: report.nodes.find((node) => node.name === 'faulty') };
+    };
+    await time('none', 'fail'); // warm-up (module loading, JIT), not counted
+    const clean = await time('none', 'fail');
+    const rows = [
+      ['no failures (baseline)', clean],
+      ['every 100th fails, retries 2, dead letters', await time('every100', { retries: 2, backoffMs: 0 })],
+      ['every item fails once, retries 1', await time('flaky', { retries: 1, backoffMs: 0 })],
+    ] as const;
+    for (const [name, run] of rows) {
+      console.log(
+        `${engineName.padEnd(11)} ${name.padEnd(44)} ${(run.elapsedMs / 1000).toFixed(2).padStart(6)} s  ${(run.elapsedMs / clean.elapsedMs).toFixed(2)}× baseline  ` +
+          `emitted ${run.faulty?.emitted}, failed ${run.faulty?.failed}, dead-lettered ${run.faulty?.deadLettered}, retried ${run.faulty?.retried}`,
+      );
+    }
   }
 }

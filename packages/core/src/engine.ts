@@ -12,7 +12,7 @@ export {
   defaultGpuAllocator,
   registerDefaultGpuAllocator,
 } from './contracts/deviceAllocator.js';
-export type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats, TaskStatus } from './contracts/engine.js';
+export type { EdgeFailures, ExecutionEngine, TaskOutcome, TaskProgress, TaskStats, TaskStatus } from './contracts/engine.js';
 export type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, Messenger, RawMessage } from './contracts/messenger.js';
 export type { Launcher, Spawner, SpawnRequest, TaskProcess } from './contracts/spawner.js';
 export { buildReport, type ReportInput } from './flow/report.js';

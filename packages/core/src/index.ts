@@ -6,6 +6,7 @@
 export type { Device } from './contracts/deviceAllocator.js';
 export type { ExecutionEngine } from './contracts/engine.js';
 export type { MessageMetadata } from './contracts/messenger.js';
+export { type DeadLetter, readDeadLetters } from './deadLetters/readDeadLetters.js';
 export {
   AllocationError,
   deserializeError,
@@ -38,6 +39,7 @@ export {
   type LogLevel,
 } from './logging.js';
 export { ConsumerNode, type ConsumerOptions } from './nodes/consumerNode.js';
+export { MAX_BACKOFF_MS, MAX_RETRIES, type OnError, type OnErrorRetry } from './nodes/errorPolicy.js';
 export { FunctionProcessorNode } from './nodes/functionProcessorNode.js';
 export { type DeviceType, Node, type NodeKind, type NodeOptions } from './nodes/node.js';
 export { OneTaskProcessorNode, ProcessorNode, type ProcessorOptions } from './nodes/processorNode.js';

@@ -12,6 +12,8 @@ import { type ChildLink, type EndReason, type ReplicaLink, type SentMessage, typ
 export class RealtimeQueueMessenger extends ZmqMessenger {
   /** Per child, per destination (a replica when routed by origin, else any): the freshest message that found no room yet. */
   readonly #kept = new Map<ChildLink, Map<ReplicaLink | undefined, SentMessage>>();
+  /** A failing item is dropped, never retried: a retry would deliver it late (see `Messenger.dropsFailedItems`). */
+  readonly dropsFailedItems = true;
 
   constructor(init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean) {
     super(init, signal, isStopRequested, 'freshest');

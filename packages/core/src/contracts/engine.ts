@@ -30,6 +30,24 @@ export interface TaskStats {
    * foreign socket on its data path). Absent (0) for engines without such a path.
    */
   readonly rejected?: number;
+  /** Items the node gave up on after its `onError` retries (skipped or dead-lettered). Absent: 0. */
+  readonly failed?: number;
+  /** Of {@link failed}, those stored as dead letters. Absent: 0. */
+  readonly deadLettered?: number;
+  /** Retries run (calls after a failure). Absent: 0. */
+  readonly retried?: number;
+  /** Per edge into the node: origins absent because a node upstream gave up on them. Absent: none. */
+  readonly failures?: readonly EdgeFailures[];
+}
+
+/** Origins absent on one edge (`from` → `to`) because a node upstream gave up on them (`onError`). */
+export interface EdgeFailures {
+  readonly from: string;
+  readonly to: string;
+  /** Items given up upstream (skipped or dead-lettered). */
+  readonly failed: number;
+  /** Of those, the ones stored as dead letters. */
+  readonly deadLettered: number;
 }
 
 /** What an engine reports for each task once it has exited. */

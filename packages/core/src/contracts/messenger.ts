@@ -84,4 +84,10 @@ export interface Messenger {
    * (see `TaskStats.rejected`). Messengers whose data path no stranger can reach omit it.
    */
   rejected?(): number;
+  /**
+   * Optional: true for engines whose contract favours freshness (realtime). A node whose
+   * `onError` drops items drops a failing item at once, never retries it, and publishes no marker
+   * in its place (nothing downstream waits for a missing origin). Absent: false.
+   */
+  readonly dropsFailedItems?: boolean;
 }

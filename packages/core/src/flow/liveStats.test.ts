@@ -46,7 +46,7 @@ describe('buildLiveStats', () => {
       ['sink', 30, 8],
     ]);
     expect(live.nodes[1]).toMatchObject({ received: 38, emitted: 38, dropped: 2, meanProctimeMs: 10, tasks: 2 });
-    expect(live.edges).toEqual([{ from: 'source', to: 'work', dropped: 2 }]);
+    expect(live.edges).toEqual([{ from: 'source', to: 'work', dropped: 2, failed: 0, deadLettered: 0 }]);
   });
 
   it('never reports a negative backlog when a child reported after its parent', () => {

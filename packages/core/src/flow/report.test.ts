@@ -79,8 +79,8 @@ describe('buildReport', () => {
     expect(row(report, 'sink').dropped).toBe(1);
     expect(row(report, 'camera').dropped).toBe(0);
     expect(report.edges).toEqual([
-      { from: 'camera', to: 'detect', dropped: 5 },
-      { from: 'detect', to: 'sink', dropped: 1 },
+      { from: 'camera', to: 'detect', dropped: 5, failed: 0, deadLettered: 0 },
+      { from: 'detect', to: 'sink', dropped: 1, failed: 0, deadLettered: 0 },
     ]);
     expect(String(report)).toContain('dropped 5 on camera -> detect');
     expect(detect.meanProctimeMs).toBe(20);
@@ -222,5 +222,41 @@ describe('report of a real run', () => {
     expect(row(report, 'meta').received).toBe(5);
     expect(row(report, 'numbers').emitted).toBe(5);
     expect(report.nodes.filter((entry) => entry.bottleneck).map((entry) => entry.name)).toEqual(['slow']);
+  });
+});
+
+describe('buildReport: onError counts', () => {
+  const nodes = [node('reader', 'producer'), node('decode', 'processor', 2), node('sink', 'consumer')];
+
+  it('sums failed, dead-lettered and retried over replicas, per node and per edge, and names them in the table', () => {
+    const report = buildReport({
+      status: 'completed',
+      durationMs: 1000,
+      nodes,
+      outcomes: [
+        outcome('reader', 0, { emitted: 10, processed: 10 }),
+        outcome('decode', 0, { received: 5, emitted: 3, processed: 3, failed: 2, deadLettered: 2, retried: 4 }),
+        outcome('decode', 1, { received: 5, emitted: 4, processed: 4, failed: 1, deadLettered: 0, retried: 2 }),
+        outcome('sink', 0, {
+          received: 7,
+          processed: 7,
+          failures: [{ from: 'decode', to: 'sink', failed: 3, deadLettered: 2 }],
+        }),
+      ],
+    });
+    expect(row(report, 'decode')).toMatchObject({ failed: 3, deadLettered: 2, retried: 6 });
+    expect(row(report, 'sink')).toMatchObject({ failed: 0, deadLettered: 0, dropped: 0 });
+    expect(report.edges).toEqual([{ from: 'decode', to: 'sink', dropped: 0, failed: 3, deadLettered: 2 }]);
+    const text = String(report);
+    expect(text).toMatch(/│ dropped │ failed │ dead-lettered │/);
+    expect(text).toMatch(/│ decode +│ +2 │[^\n]*│ +3 │ +2 │/);
+    expect(text).toContain('absent 3 on decode -> sink: given up upstream (2 dead-lettered)');
+    expect(text).toContain('decode retried 6 times');
+  });
+
+  it('without failures the table keeps its columns', () => {
+    const report = buildReport({ status: 'completed', durationMs: 1, nodes, outcomes: [outcome('decode', 0, { received: 1 })] });
+    expect(String(report)).not.toContain('failed');
+    expect(row(report, 'decode')).toMatchObject({ failed: 0, deadLettered: 0, retried: 0 });
   });
 });

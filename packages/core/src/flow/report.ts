@@ -21,6 +21,12 @@ export interface NodeReport {
    * foreign socket on the data path; see `TaskStats.rejected`). 0 when no stranger tried.
    */
   readonly rejected: number;
+  /** Items it gave up on after its `onError` retries: skipped or dead-lettered; the flow went on without them. */
+  readonly failed: number;
+  /** Of `failed`, those stored as dead letters (read them back with `readDeadLetters`). */
+  readonly deadLettered: number;
+  /** Retries it ran (calls to `process()` / `consume()` after a failure). */
+  readonly retried: number;
   /** Mean processing time per item, in ms. */
   readonly meanProctimeMs: number;
   /** Items per second the node could sustain with all its tasks busy (`tasks × 1000 / meanProctimeMs`). */
@@ -36,6 +42,10 @@ export interface EdgeReport {
   readonly from: string;
   readonly to: string;
   readonly dropped: number;
+  /** Origins absent on this edge because a node upstream gave up on them (`onError`); 0 when none. */
+  readonly failed: number;
+  /** Of `failed`, the ones stored as dead letters. */
+  readonly deadLettered: number;
 }
 
 /** A task whose process died while the flow recovered without it (`restartOnFailure`). */
@@ -90,6 +100,9 @@ export function buildReport(input: ReportInput): FlowReport {
       emitted: sum((outcome) => outcome.stats.emitted),
       dropped: edges.filter((edge) => edge.to === node.name).reduce((total, edge) => total + edge.dropped, 0),
       rejected: sum((outcome) => outcome.stats.rejected ?? 0),
+      failed: sum((outcome) => outcome.stats.failed ?? 0),
+      deadLettered: sum((outcome) => outcome.stats.deadLettered ?? 0),
+      retried: sum((outcome) => outcome.stats.retried ?? 0),
       meanProctimeMs,
       possibleFps: processed > 0 ? (node.nbTasks * 1000) / Math.max(meanProctimeMs, 1e-6) : 0,
       actualFps: activeMs > 0 ? (processed * 1000) / activeMs : 0,
@@ -119,16 +132,27 @@ export function buildReport(input: ReportInput): FlowReport {
   return report;
 }
 
-/** Sums the per-task drop counts by edge (a sender's unsent messages and a receiver's discards add up). */
+/**
+ * Sums the per-task counts by edge: drops (a sender's unsent messages and a receiver's discards add
+ * up) and origins absent because a node upstream gave up on them.
+ */
 function edgeDrops(outcomes: readonly TaskOutcome[]): EdgeReport[] {
-  const byEdge = new Map<string, EdgeReport>();
+  const byEdge = new Map<string, { from: string; to: string; dropped: number; failed: number; deadLettered: number }>();
+  const edge = (from: string, to: string) => {
+    const key = JSON.stringify([from, to]);
+    const found = byEdge.get(key) ?? { from, to, dropped: 0, failed: 0, deadLettered: 0 };
+    byEdge.set(key, found);
+    return found;
+  };
   for (const { stats } of outcomes) {
-    for (const { from, to, count } of stats.drops) {
-      const key = JSON.stringify([from, to]);
-      byEdge.set(key, { from, to, dropped: (byEdge.get(key)?.dropped ?? 0) + count });
+    for (const { from, to, count } of stats.drops) edge(from, to).dropped += count;
+    for (const { from, to, failed, deadLettered } of stats.failures ?? []) {
+      const counts = edge(from, to);
+      counts.failed += failed;
+      counts.deadLettered += deadLettered;
     }
   }
-  return [...byEdge.values()].filter((edge) => edge.dropped > 0);
+  return [...byEdge.values()].filter((counts) => counts.dropped > 0 || counts.failed > 0);
 }
 
 /** Renders the report as a table, Videoflow's bottleneck table, and the edges that dropped messages. */
@@ -138,10 +162,25 @@ export function formatReport(
     readonly lostTasks?: readonly LostTaskReport[];
   },
 ): string {
+  // The onError columns appear only when some node gave up on or retried an item.
+  const failures = report.nodes.some((node) => (node.failed ?? 0) > 0 || (node.retried ?? 0) > 0);
+  const failureHead = failures ? ['failed', 'dead-lettered'] : [];
   const table = new Table({
-    head: ['node', 'tasks', 'device', 'received', 'emitted', 'dropped', 'mean ms', 'possible fps', 'actual fps', ''],
+    head: ['node', 'tasks', 'device', 'received', 'emitted', 'dropped', ...failureHead, 'mean ms', 'possible fps', 'actual fps', ''],
     style: { head: [], border: [], compact: true },
-    colAligns: ['left', 'right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+    colAligns: [
+      'left',
+      'right',
+      'left',
+      'right',
+      'right',
+      'right',
+      ...failureHead.map(() => 'right' as const),
+      'right',
+      'right',
+      'right',
+      'left',
+    ],
   });
   for (const node of report.nodes) {
     table.push([
@@ -151,6 +190,7 @@ export function formatReport(
       node.received,
       node.emitted,
       node.dropped,
+      ...(failures ? [node.failed ?? 0, node.deadLettered ?? 0] : []),
       node.meanProctimeMs.toFixed(2),
       formatRate(node.possibleFps),
       formatRate(node.actualFps),
@@ -159,14 +199,20 @@ export function formatReport(
   }
   const seconds = (report.durationMs / 1000).toFixed(2);
   const headline = `flow ${report.status} in ${seconds} s${report.error === undefined ? '' : `: ${report.error.message}`}`;
-  const drops = (report.edges ?? []).map((edge) => `dropped ${edge.dropped} on ${edge.from} -> ${edge.to}`);
+  const drops = (report.edges ?? [])
+    .filter((edge) => edge.dropped > 0)
+    .map((edge) => `dropped ${edge.dropped} on ${edge.from} -> ${edge.to}`);
+  const absent = (report.edges ?? [])
+    .filter((edge) => (edge.failed ?? 0) > 0)
+    .map((edge) => `absent ${edge.failed} on ${edge.from} -> ${edge.to}: given up upstream (${edge.deadLettered ?? 0} dead-lettered)`);
+  const retried = report.nodes.filter((node) => (node.retried ?? 0) > 0).map((node) => `${node.name} retried ${node.retried} times`);
   const rejected = report.nodes
     .filter((node) => (node.rejected ?? 0) > 0)
     .map((node) => `${node.name} refused ${node.rejected} messages from peers outside the run`);
   const lost = (report.lostTasks ?? []).map(
     (task) => `lost ${task.node}[${task.taskIndex}] (${task.cause}); its unfinished items went to the other replicas`,
   );
-  return [headline, table.toString(), ...drops, ...rejected, ...lost].join('\n');
+  return [headline, table.toString(), ...drops, ...absent, ...retried, ...rejected, ...lost].join('\n');
 }
 
 function formatRate(rate: number): string {

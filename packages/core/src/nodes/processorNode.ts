@@ -1,5 +1,6 @@
 import { AllocationError } from '../errors.js';
 import { emitWarningOnce } from '../warnings.js';
+import { type ErrorPolicy, type OnError, resolveOnError } from './errorPolicy.js';
 import { type DeviceType, Node, type NodeOptions, validateDeviceType, validateGpuMemoryMb, validateNbTasks } from './node.js';
 
 /** Options of a {@link ProcessorNode}. */
@@ -13,6 +14,8 @@ export interface ProcessorOptions extends NodeOptions {
    * their needs fit in the GPU's free memory; unset, each GPU task takes a whole GPU (see `@vf/gpu`).
    */
   readonly gpuMemoryMb?: number;
+  /** What a throwing `process()` does to the flow. Default `'fail'`. See {@link OnError}. */
+  readonly onError?: OnError;
 }
 
 /**
@@ -30,6 +33,8 @@ export abstract class ProcessorNode<TIn extends unknown[] = unknown[], TOut = un
   #nbTasks: number;
   #deviceType: DeviceType;
   readonly #gpuMemoryMb: number | undefined;
+  /** @internal The resolved `onError` option, applied by the task runtime. */
+  readonly errorPolicy: ErrorPolicy;
   /** @internal Carries the input and output types for inference. */
   declare readonly __io?: (...inputs: TIn) => TOut;
 
@@ -39,6 +44,7 @@ export abstract class ProcessorNode<TIn extends unknown[] = unknown[], TOut = un
     this.#nbTasks = validateNbTasks(options.nbTasks, label);
     this.#deviceType = validateDeviceType(options.deviceType, label);
     this.#gpuMemoryMb = validateGpuMemoryMb(options.gpuMemoryMb, label);
+    this.errorPolicy = resolveOnError(options.onError, label);
   }
 
   override get nbTasks(): number {

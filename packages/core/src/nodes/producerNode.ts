@@ -1,4 +1,5 @@
 import { FlowValidationError } from '../errors.js';
+import { rejectOnError } from './errorPolicy.js';
 import { Node, type NodeOptions, rejectReplicas } from './node.js';
 
 /** Options of a {@link ProducerNode}. */
@@ -39,6 +40,7 @@ export abstract class ProducerNode<TOut = unknown> extends Node {
     super(options);
     const label = `producer "${options.name ?? new.target.name}"`;
     rejectReplicas((options as { nbTasks?: unknown }).nbTasks, label);
+    rejectOnError((options as { onError?: unknown }).onError, label);
     if (options.fps !== undefined && (typeof options.fps !== 'number' || !(options.fps > 0) || !Number.isFinite(options.fps))) {
       throw new FlowValidationError('INVALID_OPTION', `${label}: fps must be a positive finite number, got ${String(options.fps)}`, {
         details: { option: 'fps', value: String(options.fps) },

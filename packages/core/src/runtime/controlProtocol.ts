@@ -134,6 +134,10 @@ const taskStats = z.object({
   proctimeTotalMs: z.number(),
   activeMs: z.number(),
   rejected: z.number().optional(),
+  failed: z.number().optional(),
+  deadLettered: z.number().optional(),
+  retried: z.number().optional(),
+  failures: z.array(z.object({ from: z.string(), to: z.string(), failed: z.number(), deadLettered: z.number() })).optional(),
 });
 
 const z85Key = z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/);

@@ -7,6 +7,8 @@ import { ProcessorNode } from '../nodes/processorNode.js';
 import { ProducerNode } from '../nodes/producerNode.js';
 import type { TaskSpec } from '../plan/executionPlan.js';
 import { type Clock, systemClock } from './clock.js';
+import { ItemFailures } from './itemFailures.js';
+import type { SkippedItem } from './skippedItem.js';
 import { eventLoopWatch, isAborted, sleep } from './waiting.js';
 
 /** What {@link runTask} needs to run one task. */
@@ -61,6 +63,9 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
   const clock = options.clock ?? systemClock;
   const meter = new TaskMeter(clock);
   const inNode = options.nodeCode ?? callDirectly;
+  if (node instanceof ProcessorNode || node instanceof ConsumerNode) {
+    meter.failures = new ItemFailures(spec.nodeName, spec.taskIndex, node.errorPolicy, options.signal, messenger.dropsFailedItems === true);
+  }
   let status: TaskStatus = 'completed';
   let failure: unknown;
   let ticker: NodeJS.Timeout | undefined;
@@ -85,6 +90,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
   } finally {
     clearInterval(ticker);
     meter.end();
+    meter.failures?.close();
   }
   // close() runs exactly once per task, whatever happened, even when open() threw part-way.
   try {
@@ -168,11 +174,22 @@ async function runProcessor(
       await messenger.publishTerminationMessage(input.reason);
       return input.reason;
     }
+    const createdAt = Math.min(...input.metas.map((meta) => meta.createdAt));
+    const failures = meter.failures as ItemFailures;
+    const skipped = failures.markerIn(input);
+    if (skipped !== undefined) {
+      await publishMarker(messenger, skipped, spec, input.seq, input.ticket, createdAt);
+      continue;
+    }
     meter.received += 1;
     const started = clock.now();
-    const output = await inNode(() => node.process(...input.values));
+    const attempt = await failures.attempt(() => inNode(() => node.process(...input.values)), input);
+    if (!attempt.done) {
+      await publishMarker(messenger, attempt.marker, spec, input.seq, input.ticket, createdAt);
+      continue;
+    }
+    const output = attempt.value;
     const proctimeMs = clock.now() - started;
-    const createdAt = Math.min(...input.metas.map((meta) => meta.createdAt));
     await messenger.publishMessage(output, meter.metadata(node.name, spec.taskIndex, input.seq, input.ticket, proctimeMs, createdAt));
     meter.emitted += 1;
     meter.processed += 1;
@@ -189,12 +206,39 @@ async function runConsumer(
   for (;;) {
     const input = await messenger.receiveMessage();
     if (input.kind === 'end') return input.reason;
+    const failures = meter.failures as ItemFailures;
+    if (failures.markerIn(input) !== undefined) continue;
     meter.received += 1;
     const started = clock.now();
-    await inNode(() => node.consume(...(node.wantsMetadata ? input.metas : input.values)));
+    const attempt = await failures.attempt(() => inNode(() => node.consume(...(node.wantsMetadata ? input.metas : input.values))), input);
     meter.addProctime(clock.now() - started);
-    meter.processed += 1;
+    if (attempt.done) meter.processed += 1;
   }
+}
+
+/**
+ * Publishes the marker of an item given up (here or upstream) in its place, same seq and ticket, so
+ * that nothing downstream waits for it. Not on engines that drop failing items: they never wait.
+ */
+async function publishMarker(
+  messenger: Messenger,
+  marker: SkippedItem,
+  spec: TaskSpec,
+  seq: number,
+  ticket: number,
+  createdAt: number,
+): Promise<void> {
+  if (messenger.dropsFailedItems === true) return;
+  const meta: MessageMetadata = {
+    seq,
+    ticket,
+    node: spec.nodeName,
+    taskIndex: spec.taskIndex,
+    proctimeMs: 0,
+    actualProctimeMs: 0,
+    createdAt,
+  };
+  await messenger.publishMessage(marker, meta);
 }
 
 function isAsyncIterable<T>(value: AsyncIterable<T> | Iterable<T>): value is AsyncIterable<T> {
@@ -206,6 +250,8 @@ class TaskMeter {
   received = 0;
   emitted = 0;
   processed = 0;
+  /** Processors and consumers: the `onError` policy at work, and its counts. */
+  failures: ItemFailures | undefined;
   #proctimeTotal = 0;
   #began: number | undefined;
   #ended: number | undefined;
@@ -237,7 +283,8 @@ class TaskMeter {
   }
 
   stats(messenger: Pick<Messenger, 'drops' | 'rejected'>): TaskStats {
-    const drops = messenger.drops();
+    const failures = this.failures;
+    const drops = failures === undefined ? messenger.drops() : [...messenger.drops(), ...failures.discarded()];
     const rejected = messenger.rejected?.();
     const activeMs = this.#began === undefined ? 0 : (this.#ended ?? this.#clock.now()) - this.#began;
     return {
@@ -249,6 +296,9 @@ class TaskMeter {
       proctimeTotalMs: this.#proctimeTotal,
       activeMs,
       ...(rejected === undefined ? {} : { rejected }),
+      ...(failures === undefined || (failures.failed === 0 && failures.retried === 0 && failures.edgeFailures().length === 0)
+        ? {}
+        : { failed: failures.failed, deadLettered: failures.deadLettered, retried: failures.retried, failures: failures.edgeFailures() }),
     };
   }
 }

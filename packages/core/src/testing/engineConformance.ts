@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecutionEngine } from '../contracts/engine.js';
+import { readDeadLetters } from '../deadLetters/readDeadLetters.js';
 import { isVfError, TaskFailedError, type VfError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
 import type { FlowReport } from '../flow/report.js';
@@ -275,6 +276,148 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expect(report.error?.nodeName).toBe('loader');
       const closed = (await readFile(closeLog, 'utf8')).split('\n').filter(Boolean).sort();
       expect(closed).toEqual(['loader', 'numbers', 'sink']);
+    });
+
+    describe('per-item errors (onError)', () => {
+      const row = (report: FlowReport, name: string) => report.nodes.find((node) => node.name === name);
+      const edge = (report: FlowReport, from: string, to: string) => report.edges.find((e) => e.from === from && e.to === to);
+      const every100 = (end: number) => Array.from({ length: end + 1 }, (_, index) => index).filter((value) => value % 100 !== 99);
+
+      it('every 100th of 10,000 throws, { retries: 2, deadLetter }: the flow completes, the rest arrive in order (realtime: no retries, increasing), each failure stored once with its input and error', {
+        timeout: timeout * 2,
+      }, async ({ annotate }) => {
+        const out = join(dir, 'out.jsonl');
+        const deadLetter = join(dir, 'dead');
+        const report = await runToEnd('onError', { shape: 'linear', end: 9_999, out, onError: { retries: 2, backoffMs: 1, deadLetter } });
+        expect(report.error).toBeUndefined();
+        expect(report.status).toBe('completed');
+        const delivered = (await lines(out)) as number[];
+        const faulty = row(report, 'faulty');
+        const letters = await readDeadLetters(deadLetter);
+        await annotate(
+          `delivered ${delivered.length}, failed ${faulty?.failed}, dead letters ${letters.length}, in ${report.durationMs.toFixed(0)} ms`,
+        );
+        if (contract === 'batch') {
+          expect(delivered).toEqual(every100(9_999));
+          expect(letters.map((letter) => letter.seq)).toEqual(Array.from({ length: 100 }, (_, index) => index * 100 + 99));
+          expect(faulty).toMatchObject({ received: 10_000, emitted: 9_900, failed: 100, deadLettered: 100, retried: 200 });
+          expect(row(report, 'sink')?.received).toBe(9_900);
+        } else {
+          expectIncreasing(delivered);
+          expect(delivered.every((value) => value % 100 !== 99)).toBe(true);
+          expect(faulty?.retried).toBe(0);
+          expect(letters.every((letter) => letter.seq % 100 === 99 && letter.attempts === 1)).toBe(true);
+        }
+        expect(letters).toHaveLength(faulty?.failed ?? -1);
+        expect(faulty?.deadLettered).toBe(faulty?.failed);
+        // Per edge, what the markers counted; realtime publishes none (nothing waits for a missing origin there).
+        if (contract === 'batch') expect(edge(report, 'faulty', 'sink')).toMatchObject({ failed: 100, deadLettered: 100 });
+        for (const letter of letters) {
+          expect(letter).toMatchObject({ node: 'faulty', taskIndex: 0, inputs: [letter.seq], attempts: contract === 'batch' ? 3 : 1 });
+          expect(letter.error).toMatchObject({
+            name: 'Error',
+            message: `corrupt item ${letter.seq}`,
+            code: 'CORRUPT_ITEM',
+            cause: { message: 'checksum mismatch' },
+          });
+          expect(letter.error.stack).toContain('Faulty');
+        }
+        expect(String(report)).toMatch(/ failed \S dead-lettered /);
+      });
+
+      it('a flaky node that fails once per item succeeds on retry: all 10,000 arrive (realtime never retries: it delivers none, every item counted as failed)', {
+        timeout: timeout * 2,
+      }, async ({ annotate }) => {
+        const out = join(dir, 'out.jsonl');
+        const report = await runToEnd('onError', {
+          shape: 'linear',
+          fault: 'flaky',
+          end: 9_999,
+          out,
+          onError: { retries: 1, backoffMs: 0 },
+        });
+        expect(report.status).toBe('completed');
+        const faulty = row(report, 'faulty');
+        await annotate(
+          `delivered ${(await lines(out)).length}, failed ${faulty?.failed}, retried ${faulty?.retried}, in ${report.durationMs.toFixed(0)} ms`,
+        );
+        if (contract === 'batch') {
+          expect(await lines(out)).toEqual(Array.from({ length: 10_000 }, (_, index) => index));
+          expect(faulty).toMatchObject({ failed: 0, deadLettered: 0, retried: 10_000, emitted: 10_000 });
+        } else {
+          expect(await lines(out)).toEqual([]);
+          expect(faulty).toMatchObject({ retried: 0, emitted: 0, deadLettered: 0 });
+          expect(faulty?.failed).toBe(faulty?.received);
+        }
+      });
+
+      it.each([
+        { joinTasks: 1, nbTasks: 1 },
+        { joinTasks: 2, nbTasks: 3 },
+      ])(
+        "a join drops the other branch's output of an origin given up, never pairing it with another (join tasks $joinTasks, faulty tasks $nbTasks)",
+        {
+          timeout: timeout * 2,
+        },
+        async ({ joinTasks, nbTasks }) => {
+          const out = join(dir, 'out.jsonl');
+          const report = await runToEnd('onError', { shape: 'join', end: 999, out, onError: 'skip', joinTasks, nbTasks });
+          // Unpair throws on a misaligned pair: completing proves none was formed.
+          expect(report.error).toBeUndefined();
+          expect(report.status).toBe('completed');
+          const delivered = (await lines(out)) as number[];
+          if (contract === 'batch') {
+            expect(delivered).toEqual(every100(999));
+            expect(row(report, 'faulty')).toMatchObject({ failed: 10, deadLettered: 0 });
+            expect(edge(report, 'faulty', 'unpair')).toMatchObject({ failed: 10, deadLettered: 0, dropped: 0 });
+            expect(edge(report, 'shift', 'unpair')).toMatchObject({ dropped: 10, failed: 0 });
+            expect(row(report, 'unpair')?.received).toBe(990);
+          } else {
+            expectIncreasing(delivered);
+            expect(delivered.every((value) => value % 100 !== 99)).toBe(true);
+          }
+        },
+      );
+
+      it('replicas (nbTasks: 3) keep order; dead letters from every replica, one file pair per task', {
+        timeout: timeout * 2,
+      }, async () => {
+        const out = join(dir, 'out.jsonl');
+        const deadLetter = join(dir, 'dead');
+        const report = await runToEnd('onError', {
+          shape: 'linear',
+          end: 1_999,
+          out,
+          nbTasks: 3,
+          onError: { deadLetter: { dir: deadLetter } },
+        });
+        expect(report.status).toBe('completed');
+        const letters = await readDeadLetters(deadLetter);
+        const delivered = (await lines(out)) as number[];
+        if (contract === 'batch') {
+          expect(delivered).toEqual(every100(1_999));
+          expect(letters.map((letter) => letter.seq)).toEqual(Array.from({ length: 20 }, (_, index) => index * 100 + 99));
+        } else {
+          expectIncreasing(delivered);
+        }
+        expect(letters).toHaveLength(row(report, 'faulty')?.deadLettered ?? -1);
+        expect(letters.every((letter) => letter.inputs?.[0] === letter.seq && letter.taskIndex < 3)).toBe(true);
+      });
+
+      it("a consumer with onError: 'skip' counts what it skipped and consumes the rest", { timeout }, async () => {
+        const out = join(dir, 'out.jsonl');
+        const report = await runToEnd('onError', { shape: 'consumer', end: 999, out, onError: 'skip' });
+        expect(report.status).toBe('completed');
+        const delivered = (await lines(out)) as number[];
+        const sink = row(report, 'sink');
+        if (contract === 'batch') {
+          expect(delivered).toEqual(every100(999));
+          expect(sink).toMatchObject({ received: 1_000, failed: 10, deadLettered: 0 });
+        } else {
+          expectIncreasing(delivered);
+          expect(sink?.failed).toBe((sink?.received ?? 0) - delivered.length);
+        }
+      });
     });
 
     it('a flow with a consumer-less branch still ends', { timeout }, async () => {

@@ -1,0 +1,126 @@
+import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { type SerializedError, serializeError, VfError } from '../errors.js';
+import { encodeValue } from '../wire/codec.js';
+
+/** Version of the dead-letter line format; {@link readDeadLetters} refuses others. */
+export const DEAD_LETTER_FORMAT = 1;
+/** Suffix of the JSON-lines file of a task's dead letters. */
+export const DEAD_LETTER_LINES = '.deadletters.jsonl';
+/** Suffix of the file that holds the encoded inputs (raw frames) the lines point into. */
+export const DEAD_LETTER_FRAMES = '.deadletters.frames';
+
+/** One line of a dead-letter file, as written (format {@link DEAD_LETTER_FORMAT}). */
+export interface DeadLetterLine {
+  readonly v: typeof DEAD_LETTER_FORMAT;
+  readonly node: string;
+  readonly taskIndex: number;
+  /** Origin of the item: the index of the producer item it derives from. */
+  readonly seq: number;
+  readonly ticket: number;
+  /** Calls that failed on it: 1 + retries. */
+  readonly attempts: number;
+  /** ISO time of the last failure. */
+  readonly failedAt: string;
+  readonly host: string;
+  readonly pid: number;
+  /** The last attempt's error: name, message, code, stack, details, cause. */
+  readonly error: SerializedError;
+  /**
+   * The inputs (one per parent, encoded as one array with the value codec): `frames` holds the
+   * byte length of each frame, stored back to back from byte `offset` of the frames file. Or, when
+   * the inputs cannot be encoded (a class not registered...), why not.
+   */
+  readonly input: { readonly offset: number; readonly frames: readonly number[] } | { readonly unencodable: string };
+}
+
+/** What the writer needs to know about one failed item. */
+export interface DeadLetterItem {
+  readonly seq: number;
+  readonly ticket: number;
+  readonly attempts: number;
+  readonly error: unknown;
+  readonly inputs: readonly unknown[];
+}
+
+/**
+ * Stores one task's dead letters in `dir`: `<node>.<taskIndex>.<host>.<pid>` plus
+ * {@link DEAD_LETTER_LINES} and {@link DEAD_LETTER_FRAMES}. One pair of files per task process, so
+ * replicas, tasks on other hosts sharing a folder, and a task restarted after a crash never write
+ * to the same file. Each item is written with synchronous appends, frames first then its line:
+ * once `write()` returns, the item survives the process being killed (not a machine crash: no
+ * fsync per item, which would cost more than the failure it records). A kill in the middle of a
+ * write leaves at most a torn last line, which the reader skips.
+ */
+export class DeadLetterWriter {
+  readonly #dir: string;
+  readonly #node: string;
+  readonly #taskIndex: number;
+  #files: { lines: number; frames: number; offset: number } | undefined;
+
+  constructor(dir: string, node: string, taskIndex: number) {
+    this.#dir = dir;
+    this.#node = node;
+    this.#taskIndex = taskIndex;
+  }
+
+  /** Appends one dead letter. Throws `VfError` `DEAD_LETTER_FAILED` naming the node and folder when it cannot. */
+  write(item: DeadLetterItem): void {
+    try {
+      const files = this.#open();
+      let input: DeadLetterLine['input'];
+      try {
+        const frames = encodeValue(item.inputs, this.#node);
+        input = { offset: files.offset, frames: frames.map((frame) => frame.length) };
+        for (const frame of frames) files.offset += writeAll(files.frames, frame);
+      } catch (error) {
+        input = { unencodable: error instanceof Error ? error.message : String(error) };
+      }
+      const line: DeadLetterLine = {
+        v: DEAD_LETTER_FORMAT,
+        node: this.#node,
+        taskIndex: this.#taskIndex,
+        seq: item.seq,
+        ticket: item.ticket,
+        attempts: item.attempts,
+        failedAt: new Date().toISOString(),
+        host: hostname(),
+        pid: process.pid,
+        error: serializeError(item.error),
+        input,
+      };
+      writeAll(files.lines, Buffer.from(`${JSON.stringify(line)}\n`));
+    } catch (error) {
+      throw new VfError(
+        'DEAD_LETTER_FAILED',
+        `node "${this.#node}" (task ${this.#taskIndex}) could not store a dead letter in "${this.#dir}": ${(error as Error).message}; make the onError.deadLetter folder writable on the task's host`,
+        { cause: error, details: { node: this.#node, taskIndex: this.#taskIndex, dir: this.#dir } },
+      );
+    }
+  }
+
+  /** Closes the files (if any were opened). */
+  close(): void {
+    if (this.#files === undefined) return;
+    closeSync(this.#files.lines);
+    closeSync(this.#files.frames);
+    this.#files = undefined;
+  }
+
+  #open(): { lines: number; frames: number; offset: number } {
+    if (this.#files !== undefined) return this.#files;
+    mkdirSync(this.#dir, { recursive: true });
+    const base = join(this.#dir, `${encodeURIComponent(this.#node)}.${this.#taskIndex}.${encodeURIComponent(hostname())}.${process.pid}`);
+    const frames = openSync(`${base}${DEAD_LETTER_FRAMES}`, 'a');
+    const lines = openSync(`${base}${DEAD_LETTER_LINES}`, 'a');
+    this.#files = { lines, frames, offset: fstatSync(frames).size };
+    return this.#files;
+  }
+}
+
+function writeAll(fd: number, data: Buffer): number {
+  let written = 0;
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+  return data.length;
+}
