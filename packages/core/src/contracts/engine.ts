@@ -30,6 +30,18 @@ export interface TaskStats {
    * foreign socket on its data path). Absent (0) for engines without such a path.
    */
   readonly rejected?: number;
+  /** Time joins (`join: { mode: 'time' }`): groups released complete, released partial, and dropped. */
+  readonly joins?: JoinGroupCounts;
+}
+
+/** What a time join did with its groups (see `TimeJoinOptions`). */
+export interface JoinGroupCounts {
+  /** Released with an item from every parent. */
+  readonly complete: number;
+  /** Released with at least `quorum` parents, `undefined` for the others. */
+  readonly partial: number;
+  /** Closed below the quorum, or (realtime) superseded by fresher groups before the node took them. */
+  readonly dropped: number;
 }
 
 /** What an engine reports for each task once it has exited. */

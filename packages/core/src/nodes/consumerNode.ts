@@ -1,9 +1,12 @@
+import { type TimeJoinOptions, validateJoinOptions } from './joinOptions.js';
 import { Node, type NodeOptions, rejectReplicas } from './node.js';
 
 /** Options of a {@link ConsumerNode}. */
 export interface ConsumerOptions extends NodeOptions {
   /** Receive each parent's message metadata instead of its output. Default false. */
   readonly metadata?: boolean;
+  /** Group the parents by event time instead of by origin (see {@link TimeJoinOptions}). */
+  readonly join?: TimeJoinOptions;
 }
 
 /**
@@ -25,6 +28,7 @@ export abstract class ConsumerNode<TIn extends unknown[] = unknown[]> extends No
     super(options);
     rejectReplicas((options as { nbTasks?: unknown }).nbTasks, `consumer "${options.name ?? new.target.name}"`);
     this.wantsMetadata = options.metadata === true;
+    this.setTimeJoin(validateJoinOptions(options.join, options.name ?? new.target.name, 1));
   }
 
   /** Handles one aligned set of inputs. */

@@ -1,5 +1,6 @@
 import { AllocationError } from '../errors.js';
 import { emitWarningOnce } from '../warnings.js';
+import { type TimeJoinOptions, validateJoinOptions } from './joinOptions.js';
 import { type DeviceType, Node, type NodeOptions, validateDeviceType, validateGpuMemoryMb, validateNbTasks } from './node.js';
 
 /** Options of a {@link ProcessorNode}. */
@@ -13,6 +14,8 @@ export interface ProcessorOptions extends NodeOptions {
    * their needs fit in the GPU's free memory; unset, each GPU task takes a whole GPU (see `@vf/gpu`).
    */
   readonly gpuMemoryMb?: number;
+  /** Group the parents by event time instead of by origin (see {@link TimeJoinOptions}); needs `nbTasks: 1`. */
+  readonly join?: TimeJoinOptions;
 }
 
 /**
@@ -39,6 +42,7 @@ export abstract class ProcessorNode<TIn extends unknown[] = unknown[], TOut = un
     this.#nbTasks = validateNbTasks(options.nbTasks, label);
     this.#deviceType = validateDeviceType(options.deviceType, label);
     this.#gpuMemoryMb = validateGpuMemoryMb(options.gpuMemoryMb, label);
+    this.setTimeJoin(validateJoinOptions(options.join, options.name ?? new.target.name, this.#nbTasks));
   }
 
   override get nbTasks(): number {

@@ -5,6 +5,7 @@ import { ConsumerNode } from '../nodes/consumerNode.js';
 import type { Node } from '../nodes/node.js';
 import { ProcessorNode } from '../nodes/processorNode.js';
 import { ProducerNode } from '../nodes/producerNode.js';
+import { isTimestamped } from '../nodes/timestamped.js';
 import type { TaskSpec } from '../plan/executionPlan.js';
 import { type Clock, systemClock } from './clock.js';
 import { eventLoopWatch, isAborted, sleep } from './waiting.js';
@@ -142,7 +143,10 @@ async function runProducer(
         break;
       }
       const proctimeMs = clock.now() - started;
-      await messenger.publishMessage(next.value, meter.metadata(node.name, spec.taskIndex, seq, seq, proctimeMs, clock.epochNow()));
+      const meta = meter.metadata(node.name, spec.taskIndex, seq, seq, proctimeMs, clock.epochNow());
+      const item: unknown = next.value;
+      if (isTimestamped(item)) await messenger.publishMessage(item.value, { ...meta, timestamp: item.timestamp });
+      else await messenger.publishMessage(item, meta);
       meter.emitted += 1;
       meter.processed += 1;
     }
@@ -172,8 +176,7 @@ async function runProcessor(
     const started = clock.now();
     const output = await inNode(() => node.process(...input.values));
     const proctimeMs = clock.now() - started;
-    const createdAt = Math.min(...input.metas.map((meta) => meta.createdAt));
-    await messenger.publishMessage(output, meter.metadata(node.name, spec.taskIndex, input.seq, input.ticket, proctimeMs, createdAt));
+    await messenger.publishMessage(output, carryTimes(input.metas, meter.metadata(node.name, spec.taskIndex, input.seq, input.ticket, proctimeMs, 0)));
     meter.emitted += 1;
     meter.processed += 1;
   }
@@ -195,6 +198,17 @@ async function runConsumer(
     meter.addProctime(clock.now() - started);
     meter.processed += 1;
   }
+}
+
+/**
+ * A processor's output carries the earliest `createdAt` of its inputs, and the earliest `timestamp`
+ * of those stamped (none stamped: none). Parents missing from a partial time-join group count for nothing.
+ */
+function carryTimes(inputs: readonly (MessageMetadata | undefined)[], meta: MessageMetadata): MessageMetadata {
+  const present = inputs.filter((input): input is MessageMetadata => input !== undefined);
+  const stamps = present.flatMap((input) => (input.timestamp === undefined ? [] : [input.timestamp]));
+  const createdAt = Math.min(...present.map((input) => input.createdAt));
+  return { ...meta, createdAt, ...(stamps.length === 0 ? {} : { timestamp: Math.min(...stamps) }) };
 }
 
 function isAsyncIterable<T>(value: AsyncIterable<T> | Iterable<T>): value is AsyncIterable<T> {
@@ -236,9 +250,10 @@ class TaskMeter {
     return { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt };
   }
 
-  stats(messenger: Pick<Messenger, 'drops' | 'rejected'>): TaskStats {
+  stats(messenger: Pick<Messenger, 'drops' | 'rejected' | 'joinGroups'>): TaskStats {
     const drops = messenger.drops();
     const rejected = messenger.rejected?.();
+    const joins = messenger.joinGroups?.();
     const activeMs = this.#began === undefined ? 0 : (this.#ended ?? this.#clock.now()) - this.#began;
     return {
       received: this.received,
@@ -249,6 +264,7 @@ class TaskMeter {
       proctimeTotalMs: this.#proctimeTotal,
       activeMs,
       ...(rejected === undefined ? {} : { rejected }),
+      ...(joins === undefined ? {} : { joins }),
     };
   }
 }
