@@ -177,7 +177,9 @@ export function formatReport(
   const joins = report.nodes.flatMap((node) =>
     node.joins === undefined
       ? []
-      : [`${node.name} joined by time: ${node.joins.complete} complete, ${node.joins.partial} partial, ${node.joins.dropped} dropped groups`],
+      : [
+          `${node.name} joined by time: ${node.joins.complete} complete, ${node.joins.partial} partial, ${node.joins.dropped} dropped groups`,
+        ],
   );
   const lost = (report.lostTasks ?? []).map(
     (task) => `lost ${task.node}[${task.taskIndex}] (${task.cause}); its unfinished items went to the other replicas`,

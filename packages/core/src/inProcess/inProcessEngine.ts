@@ -1,9 +1,9 @@
 import type { ExecutionEngine, JoinGroupCounts, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import { FlowValidationError, taskFailureOf, VfError } from '../errors.js';
+import type { TimeJoinSpec } from '../nodes/joinOptions.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { resolveInProcessEngineOptions } from '../runtime/engineOptions.js';
-import type { TimeJoinSpec } from '../nodes/joinOptions.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { EMPTY_TASK_STATS, runTask } from '../runtime/taskLoop.js';
 import { createNodeAligner, type NodeAligner } from '../runtime/timeAligner.js';

@@ -90,7 +90,8 @@ export function validateJoinOptions(value: unknown, nodeName: string, nbTasks: n
       details: { node: nodeName, option, value: describe(got) },
     });
   };
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('join', "must be an object such as { mode: 'time', toleranceMs }", value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail('join', "must be an object such as { mode: 'time', toleranceMs }", value);
   const result = timeJoinSchema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];

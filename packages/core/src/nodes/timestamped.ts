@@ -24,9 +24,13 @@ export interface Timestamped<T> {
  */
 export function timestamped<T>(value: T, timestamp: number): Timestamped<T> {
   if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) {
-    throw new VfError('INVALID_TIMESTAMP', `timestamped(): timestamp must be a finite number of ms, got ${String(timestamp)}; stamp each item with its event time`, {
-      details: { value: String(timestamp) },
-    });
+    throw new VfError(
+      'INVALID_TIMESTAMP',
+      `timestamped(): timestamp must be a finite number of ms, got ${String(timestamp)}; stamp each item with its event time`,
+      {
+        details: { value: String(timestamp) },
+      },
+    );
   }
   return { [TIMESTAMPED]: true, value, timestamp };
 }

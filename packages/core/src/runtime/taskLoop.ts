@@ -176,7 +176,10 @@ async function runProcessor(
     const started = clock.now();
     const output = await inNode(() => node.process(...input.values));
     const proctimeMs = clock.now() - started;
-    await messenger.publishMessage(output, carryTimes(input.metas, meter.metadata(node.name, spec.taskIndex, input.seq, input.ticket, proctimeMs, 0)));
+    await messenger.publishMessage(
+      output,
+      carryTimes(input.metas, meter.metadata(node.name, spec.taskIndex, input.seq, input.ticket, proctimeMs, 0)),
+    );
     meter.emitted += 1;
     meter.processed += 1;
   }

@@ -24,7 +24,13 @@ function spec(overrides: Partial<TimeJoinSpec> = {}): TimeJoinSpec {
 
 function manualClock(): Clock & { advance(ms: number): void } {
   let now = 0;
-  return { now: () => now, epochNow: () => now, advance: (ms) => void (now += ms) };
+  return {
+    now: () => now,
+    epochNow: () => now,
+    advance: (ms) => {
+      now += ms;
+    },
+  };
 }
 
 /** Takes every set available now, as value arrays (`'end'` for the end). */
@@ -141,7 +147,17 @@ describe('TimeAligner (batch: event time only)', () => {
     };
     expect(run('first')).toEqual({ sets: [['a0', 'b5'], ['a20', 'b25'], ['a40', 'b45'], 'end'], dropped: [0, 0] });
     expect(run('last')).toEqual({ sets: [['a20', 'b25'], ['a40', 'b45'], 'end'], dropped: [1, 1] });
-    expect(run('all')).toEqual({ sets: [[['a0', 'a20'], ['b5', 'b25']], [['a40'], ['b45']], 'end'], dropped: [0, 0] });
+    expect(run('all')).toEqual({
+      sets: [
+        [
+          ['a0', 'a20'],
+          ['b5', 'b25'],
+        ],
+        [['a40'], ['b45']],
+        'end',
+      ],
+      dropped: [0, 0],
+    });
   });
 
   it('drops an item older than a group already closed (late), and keeps a parent out of order within a window', () => {
@@ -169,7 +185,12 @@ describe('TimeAligner (batch: event time only)', () => {
     // a is full, but b still has room: it may yet send into the window.
     expect(aligner.take()).toBeUndefined();
     aligner.push(1, at(11, 'b1'));
-    expect(aligner.take()).toMatchObject({ values: [['a0', 'a1'], ['b0', 'b1']] });
+    expect(aligner.take()).toMatchObject({
+      values: [
+        ['a0', 'a1'],
+        ['b0', 'b1'],
+      ],
+    });
     expect(aligner.canAccept(0, at(20), 2)).toBe(true);
   });
 
@@ -227,7 +248,10 @@ describe('TimeAligner (realtime: event time plus a wall-clock timeout)', () => {
       aligner.push(1, at(t + 1, `b${t}`));
     }
     expect(released).toEqual(Array(6).fill('taken'));
-    expect(drain(aligner)).toEqual([['a20', 'b20'], ['a40', 'b40']]);
+    expect(drain(aligner)).toEqual([
+      ['a20', 'b20'],
+      ['a40', 'b40'],
+    ]);
     expect(aligner.joinGroups()).toEqual({ complete: 2, partial: 0, dropped: 1 });
     expect(aligner.droppedByParent).toEqual([1, 1]);
   });

@@ -1,5 +1,5 @@
-import type { EndReason, Envelope, InputSet, MessageMetadata } from '../contracts/messenger.js';
 import type { JoinGroupCounts } from '../contracts/engine.js';
+import type { EndReason, Envelope, InputSet, MessageMetadata } from '../contracts/messenger.js';
 import type { TimeJoinSpec } from '../nodes/joinOptions.js';
 import { type Clock, systemClock } from './clock.js';
 import { type AlignmentPolicy, EdgeBuffer, InputAligner, type ReleaseListener, type SeqRoute } from './inputAligner.js';
@@ -279,7 +279,8 @@ export class TimeAligner implements NodeAligner {
       return false;
     }
     if (!this.#releasesOnArrival) {
-      for (const [parentIndex, envelopes] of members.entries()) for (const envelope of envelopes) this.#onRelease?.(parentIndex, envelope, 'taken');
+      for (const [parentIndex, envelopes] of members.entries())
+        for (const envelope of envelopes) this.#onRelease?.(parentIndex, envelope, 'taken');
     }
     const seq = this.#nextSeq++;
     this.#ready.push({ set: { kind: 'data', seq, ticket: seq, values, metas }, complete: present === members.length, members });

@@ -339,7 +339,17 @@ export abstract class ZmqMessenger extends MessengerBase {
     // Checked here, in the sender: a value that cannot travel fails this node, not its receiver.
     const frames = encodeValue(value, this.init.task.nodeName);
     const message = [
-      packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, frames.length, ...(m.timestamp === undefined ? [] : [m.timestamp])]),
+      packHeader([
+        'd',
+        m.seq,
+        m.ticket,
+        m.taskIndex,
+        m.proctimeMs,
+        m.actualProctimeMs,
+        m.createdAt,
+        frames.length,
+        ...(m.timestamp === undefined ? [] : [m.timestamp]),
+      ]),
       ...frames,
     ];
     if (this.#fatal !== undefined) throw this.#fatal;
