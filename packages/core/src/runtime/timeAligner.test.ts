@@ -236,11 +236,27 @@ describe('TimeAligner (realtime: event time plus a wall-clock timeout)', () => {
     expect(aligner.joinGroups()).toEqual({ complete: 0, partial: 0, dropped: 1 });
   });
 
-  it('gives room back on arrival and keeps at most the capacity of closed groups, the freshest', () => {
+  it('keeps a partial group and a complete one that one arrival settles together (queueSize 1)', () => {
+    const aligner = new TimeAligner([1, 1], spec({ quorum: 1 }), { policy: 'freshest', capacity: [1, 1] });
+    aligner.push(1, at(0, 'b0'));
+    aligner.push(0, at(0, 'a0'));
+    expect(drain(aligner)).toEqual([['a0', 'b0']]);
+    // b has no frame at 20; a's 20 and 40 wait until b's 40 shows b has passed 20.
+    aligner.push(0, at(20, 'a20'));
+    aligner.push(0, at(40, 'a40'));
+    aligner.push(1, at(40, 'b40'));
+    expect(drain(aligner)).toEqual([
+      ['a20', undefined],
+      ['a40', 'b40'],
+    ]);
+    expect(aligner.joinGroups()).toEqual({ complete: 2, partial: 1, dropped: 0 });
+  });
+
+  it('gives room back on arrival and keeps at most the edges’ capacity of closed groups, the freshest', () => {
     const released: ReleaseKind[] = [];
     const aligner = new TimeAligner([1, 1], spec(), {
       policy: 'freshest',
-      capacity: [2, 2],
+      capacity: [1, 1],
       onRelease: (_parent, _envelope, how) => released.push(how),
     });
     for (const t of [0, 20, 40]) {

@@ -80,7 +80,7 @@ interface ReadyGroup {
  *   its group closes: backpressure holds.
  * - `freshest` (realtime): also on `timeoutMs` of wall time from the group's first arrival.
  *   Messages give their room back on arrival (publishers never wait); what is pending is bounded
- *   by the timeout. At most `max(capacity)` closed groups wait for the node; older ones are dropped.
+ *   by the timeout. At most `sum(capacity)` closed groups wait for the node; older ones are dropped.
  *
  * A message whose event time is earlier than the start of a group already closed is late: dropped.
  * The k-th group released has `seq` and `ticket` k (a time join starts a new origin).
@@ -114,7 +114,12 @@ export class TimeAligner implements NodeAligner {
     this.#clock = options.clock ?? systemClock;
     this.#onRelease = options.onRelease;
     this.#capacity = options.capacity ?? parentReplicas.map(() => Number.POSITIVE_INFINITY);
-    this.#readyCapacity = Math.max(1, ...this.#capacity);
+    // As much as the edges hold together: one arrival can settle a partial group and a complete one
+    // at once, and neither is stale yet.
+    this.#readyCapacity = Math.max(
+      1,
+      this.#capacity.reduce((total, room) => total + room, 0),
+    );
   }
 
   get droppedByParent(): readonly number[] {
