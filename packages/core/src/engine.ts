@@ -19,6 +19,7 @@ export { buildReport, type ReportInput } from './flow/report.js';
 export { type TopologicalOrder, topologicalSort } from './graph/topologicalSort.js';
 export { type FlowGraph, validateGraph } from './graph/validateGraph.js';
 export { RUN_ID_ENV, type TaskLogTags, tagTaskLogs, taskLoggingEnv } from './logging.js';
+export type { TimeJoinSpec } from './nodes/joinOptions.js';
 export {
   buildExecutionPlan,
   type ExecutionPlan,
@@ -55,6 +56,7 @@ export { MessengerBase } from './runtime/messengerBase.js';
 export type { Placement } from './runtime/placement.js';
 export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine } from './runtime/processEngine.js';
 export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } from './runtime/taskLoop.js';
+export { createNodeAligner, eventTime, type NodeAligner, type NodeAlignerOptions, TimeAligner } from './runtime/timeAligner.js';
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { type CurveKeys, generateCurveKeys } from './transport/curve.js';
 export { ChildLink, ReplicaLink, routesBySeq, type SentMessage, ZmqMessenger } from './transport/zmqMessenger.js';

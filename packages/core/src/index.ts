@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 export type { Device } from './contracts/deviceAllocator.js';
-export type { ExecutionEngine } from './contracts/engine.js';
+export type { ExecutionEngine, JoinGroupCounts } from './contracts/engine.js';
 export type { MessageMetadata } from './contracts/messenger.js';
 export { type DeadLetter, readDeadLetters } from './deadLetters/readDeadLetters.js';
 export {
@@ -41,8 +41,10 @@ export {
 export { ConsumerNode, type ConsumerOptions } from './nodes/consumerNode.js';
 export { MAX_BACKOFF_MS, MAX_RETRIES, type OnError, type OnErrorRetry } from './nodes/errorPolicy.js';
 export { FunctionProcessorNode } from './nodes/functionProcessorNode.js';
+export type { JoinCollect, TimeJoinOptions } from './nodes/joinOptions.js';
 export { type DeviceType, Node, type NodeKind, type NodeOptions } from './nodes/node.js';
 export { OneTaskProcessorNode, ProcessorNode, type ProcessorOptions } from './nodes/processorNode.js';
 export { type ProduceContext, ProducerNode, type ProducerOptions } from './nodes/producerNode.js';
 export { TaskModuleNode, type TaskModuleOptions } from './nodes/taskModuleNode.js';
+export { isTimestamped, type Timestamped, timestamped } from './nodes/timestamped.js';
 export { registerValueType, type ValueTypeDefinition } from './wire/valueTypes.js';

@@ -19,7 +19,7 @@ const fixtureExtension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 /**
  * Registers the conformance suite for an engine: linear order, diamond join by origin, `nbTasks`
  * exactly-once and order, a one-task aggregator, `stop()` with every `close()`, a throwing node,
- * and a consumer-less branch. Call it at the top level of a vitest file.
+ * a consumer-less branch, and a time-synchronized join of two cameras (E6). Call it at the top level of a vitest file.
  *
  * @example
  * ```ts

@@ -38,6 +38,8 @@ export interface TaskStats {
   readonly retried?: number;
   /** Per edge into the node: origins absent because a node upstream gave up on them. Absent: none. */
   readonly failures?: readonly EdgeFailures[];
+  /** Time joins (`join: { mode: 'time' }`): groups released complete, released partial, and dropped. */
+  readonly joins?: JoinGroupCounts;
 }
 
 /** Origins absent on one edge (`from` → `to`) because a node upstream gave up on them (`onError`). */
@@ -48,6 +50,16 @@ export interface EdgeFailures {
   readonly failed: number;
   /** Of those, the ones stored as dead letters. */
   readonly deadLettered: number;
+}
+
+/** What a time join did with its groups (see `TimeJoinOptions`). */
+export interface JoinGroupCounts {
+  /** Released with an item from every parent. */
+  readonly complete: number;
+  /** Released with at least `quorum` parents, `undefined` for the others. */
+  readonly partial: number;
+  /** Closed below the quorum, or (realtime) superseded by fresher groups before the node took them. */
+  readonly dropped: number;
 }
 
 /** What an engine reports for each task once it has exited. */

@@ -1,3 +1,5 @@
+import type { JoinGroupCounts } from './engine.js';
+
 /**
  * The `Messenger` port: how one task talks to the tasks around it. Engines implement it; the
  * task runtime of `@vf/core` is its only caller.
@@ -19,6 +21,11 @@ export interface MessageMetadata {
   readonly actualProctimeMs: number;
   /** Epoch ms at which the producer emitted the origin item: end-to-end latency starts here. */
   readonly createdAt: number;
+  /**
+   * Event time in ms, stamped by the producer (`timestamped(value, ms)`); a processor passes on the
+   * earliest of its inputs'. Absent: the item's event time is its `createdAt`. Time joins group by it.
+   */
+  readonly timestamp?: number;
 }
 
 /** Why a stream ended: its producers ran out, or the flow was stopped. */
@@ -49,8 +56,9 @@ export type InputSet =
       readonly seq: number;
       /** Position of this set in the node's input order (shared by all its replicas). */
       readonly ticket: number;
+      /** One per parent; `undefined` for a parent missing from a partial time-join group. */
       readonly values: readonly unknown[];
-      readonly metas: readonly MessageMetadata[];
+      readonly metas: readonly (MessageMetadata | undefined)[];
     }
   | { readonly kind: 'end'; readonly reason: EndReason };
 
@@ -90,4 +98,6 @@ export interface Messenger {
    * in its place (nothing downstream waits for a missing origin). Absent: false.
    */
   readonly dropsFailedItems?: boolean;
+  /** Optional: for a node with a time join, what became of its groups so far (see `TaskStats.joins`). */
+  joinGroups?(): JoinGroupCounts | undefined;
 }

@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import type { Device } from '../contracts/deviceAllocator.js';
-import type { TaskOutcome } from '../contracts/engine.js';
+import type { JoinGroupCounts, TaskOutcome } from '../contracts/engine.js';
 import type { TaskFailedError } from '../errors.js';
 
 /** One row of the bottleneck table: a node's tasks, counts and speeds. */
@@ -35,6 +35,8 @@ export interface NodeReport {
   readonly actualFps: number;
   /** True for the node that limits the flow's throughput (lowest possible fps). */
   readonly bottleneck: boolean;
+  /** Nodes with a time join only: groups released complete, released partial, and dropped. */
+  readonly joins?: JoinGroupCounts;
 }
 
 /** Messages discarded on one edge of the graph (realtime engines drop stale data; joins discard what cannot align). */
@@ -107,6 +109,7 @@ export function buildReport(input: ReportInput): FlowReport {
       possibleFps: processed > 0 ? (node.nbTasks * 1000) / Math.max(meanProctimeMs, 1e-6) : 0,
       actualFps: activeMs > 0 ? (processed * 1000) / activeMs : 0,
       processed,
+      ...joinCounts(outcomes),
     };
   });
   const measured = rows.filter((row) => row.processed > 0);
@@ -130,6 +133,14 @@ export function buildReport(input: ReportInput): FlowReport {
   Object.defineProperty(report, 'toString', { value: () => formatReport(report), enumerable: false });
   Object.defineProperty(report, 'format', { enumerable: false });
   return report;
+}
+
+/** A time join's group counts, summed over its tasks; nothing for other nodes. */
+function joinCounts(outcomes: readonly TaskOutcome[]): { joins?: JoinGroupCounts } {
+  const counted = outcomes.flatMap((outcome) => (outcome.stats.joins === undefined ? [] : [outcome.stats.joins]));
+  if (counted.length === 0) return {};
+  const sum = (pick: (counts: JoinGroupCounts) => number) => counted.reduce((total, counts) => total + pick(counts), 0);
+  return { joins: { complete: sum((c) => c.complete), partial: sum((c) => c.partial), dropped: sum((c) => c.dropped) } };
 }
 
 /**
@@ -209,10 +220,17 @@ export function formatReport(
   const rejected = report.nodes
     .filter((node) => (node.rejected ?? 0) > 0)
     .map((node) => `${node.name} refused ${node.rejected} messages from peers outside the run`);
+  const joins = report.nodes.flatMap((node) =>
+    node.joins === undefined
+      ? []
+      : [
+          `${node.name} joined by time: ${node.joins.complete} complete, ${node.joins.partial} partial, ${node.joins.dropped} dropped groups`,
+        ],
+  );
   const lost = (report.lostTasks ?? []).map(
     (task) => `lost ${task.node}[${task.taskIndex}] (${task.cause}); its unfinished items went to the other replicas`,
   );
-  return [headline, table.toString(), ...drops, ...absent, ...retried, ...rejected, ...lost].join('\n');
+  return [headline, table.toString(), ...joins, ...drops, ...absent, ...retried, ...rejected, ...lost].join('\n');
 }
 
 function formatRate(rate: number): string {

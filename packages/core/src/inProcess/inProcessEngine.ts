@@ -1,11 +1,12 @@
-import type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
+import type { ExecutionEngine, JoinGroupCounts, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import { FlowValidationError, taskFailureOf, VfError } from '../errors.js';
+import type { TimeJoinSpec } from '../nodes/joinOptions.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { resolveInProcessEngineOptions } from '../runtime/engineOptions.js';
-import { InputAligner } from '../runtime/inputAligner.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { EMPTY_TASK_STATS, runTask } from '../runtime/taskLoop.js';
+import { createNodeAligner, type NodeAligner } from '../runtime/timeAligner.js';
 import { AbortedError, deferred, Mutex, Notifier } from '../runtime/waiting.js';
 import { decodeValue, encodeValue } from '../wire/codec.js';
 
@@ -65,20 +66,25 @@ export class InProcessEngine implements ExecutionEngine {
 
 /** The inputs of one node, shared by its replicas: a bounded queue per parent plus alignment. */
 class NodeInbox {
-  readonly #aligner: InputAligner;
+  readonly #aligner: NodeAligner;
   readonly #capacity: number;
   readonly #changed = new Notifier();
   readonly #receiving = new Mutex();
   readonly #signal: AbortSignal;
 
-  constructor(parentReplicas: readonly number[], capacity: number, signal: AbortSignal) {
-    this.#aligner = new InputAligner(parentReplicas);
+  constructor(parentReplicas: readonly number[], capacity: number, signal: AbortSignal, join?: TimeJoinSpec) {
+    // A time join here closes groups on event time only, as on the batch engine (no wall clock).
+    this.#aligner = createNodeAligner(parentReplicas, join === undefined ? {} : { join, capacity: parentReplicas.map(() => capacity) });
     this.#capacity = capacity;
     this.#signal = signal;
   }
 
   get droppedByParent(): readonly number[] {
     return this.#aligner.droppedByParent;
+  }
+
+  joinGroups(): JoinGroupCounts | undefined {
+    return this.#aligner.joinGroups?.();
   }
 
   async push(parentIndex: number, envelope: Envelope): Promise<void> {
@@ -149,6 +155,11 @@ class InProcessMessenger extends MessengerBase {
     return this.run.stopRequested;
   }
 
+  joinGroups(): JoinGroupCounts | undefined {
+    // Replicas share one inbox (a time join has only one task anyway): report once, on replica 0.
+    return this.spec.taskIndex === 0 ? this.inbox?.joinGroups() : undefined;
+  }
+
   drops(): readonly EdgeDrops[] {
     // Replicas share one inbox: report its drops once, on replica 0.
     if (this.spec.taskIndex !== 0 || this.inbox === undefined) return [];
@@ -193,6 +204,7 @@ class InProcessRun {
             node.parents.map((parent) => plan.nodes[parent]?.nbTasks ?? 1),
             queueSize,
             this.#failure.signal,
+            node.join,
           ),
     );
     const taskSignal = AbortSignal.any([this.#stop.signal, this.#failure.signal]);

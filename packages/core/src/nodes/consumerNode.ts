@@ -1,4 +1,5 @@
 import { type ErrorPolicy, type OnError, resolveOnError } from './errorPolicy.js';
+import { type TimeJoinOptions, validateJoinOptions } from './joinOptions.js';
 import { Node, type NodeOptions, rejectReplicas } from './node.js';
 
 /** Options of a {@link ConsumerNode}. */
@@ -7,6 +8,8 @@ export interface ConsumerOptions extends NodeOptions {
   readonly metadata?: boolean;
   /** What a throwing `consume()` does to the flow. Default `'fail'`. See {@link OnError}. */
   readonly onError?: OnError;
+  /** Group the parents by event time instead of by origin (see {@link TimeJoinOptions}). */
+  readonly join?: TimeJoinOptions;
 }
 
 /**
@@ -31,6 +34,7 @@ export abstract class ConsumerNode<TIn extends unknown[] = unknown[]> extends No
     rejectReplicas((options as { nbTasks?: unknown }).nbTasks, `consumer "${options.name ?? new.target.name}"`);
     this.wantsMetadata = options.metadata === true;
     this.errorPolicy = resolveOnError(options.onError, `consumer "${options.name ?? new.target.name}"`);
+    this.setTimeJoin(validateJoinOptions(options.join, options.name ?? new.target.name, 1));
   }
 
   /** Handles one aligned set of inputs. */

@@ -1,4 +1,5 @@
 import { FlowValidationError } from '../errors.js';
+import { checkJoinWiring, type TimeJoinSpec } from './joinOptions.js';
 
 /** Where a node prefers to run. */
 export type DeviceType = 'cpu' | 'gpu';
@@ -30,6 +31,7 @@ export abstract class Node {
   readonly #children: Node[] = [];
   #wired = false;
   #membership: FlowMembership | undefined;
+  #timeJoin: TimeJoinSpec | undefined;
 
   constructor(options: NodeOptions = {}) {
     if (options.name !== undefined && (typeof options.name !== 'string' || options.name.trim() === '')) {
@@ -97,6 +99,16 @@ export abstract class Node {
     this.#membership = membership;
   }
 
+  /** The node's time join (`join` option of processors and consumers), if it has one. */
+  get timeJoin(): TimeJoinSpec | undefined {
+    return this.#timeJoin;
+  }
+
+  /** @internal Set once by the constructors that take a `join` option. */
+  protected setTimeJoin(spec: TimeJoinSpec | undefined): void {
+    this.#timeJoin = spec;
+  }
+
   /** @internal Used by {@link Flow} to give unnamed nodes a per-flow unique name. */
   assignName(name: string): void {
     this.#assignedName = name;
@@ -154,6 +166,7 @@ export abstract class Node {
         });
       }
     }
+    checkJoinWiring(this.#timeJoin, this.name, parents.length);
     this.#wired = true;
     this.#parents.push(...parents);
     for (const parent of parents) parent.#children.push(this);

@@ -1,6 +1,7 @@
 import { AllocationError } from '../errors.js';
 import { emitWarningOnce } from '../warnings.js';
 import { type ErrorPolicy, type OnError, resolveOnError } from './errorPolicy.js';
+import { type TimeJoinOptions, validateJoinOptions } from './joinOptions.js';
 import { type DeviceType, Node, type NodeOptions, validateDeviceType, validateGpuMemoryMb, validateNbTasks } from './node.js';
 
 /** Options of a {@link ProcessorNode}. */
@@ -16,6 +17,8 @@ export interface ProcessorOptions extends NodeOptions {
   readonly gpuMemoryMb?: number;
   /** What a throwing `process()` does to the flow. Default `'fail'`. See {@link OnError}. */
   readonly onError?: OnError;
+  /** Group the parents by event time instead of by origin (see {@link TimeJoinOptions}); needs `nbTasks: 1`. */
+  readonly join?: TimeJoinOptions;
 }
 
 /**
@@ -45,6 +48,7 @@ export abstract class ProcessorNode<TIn extends unknown[] = unknown[], TOut = un
     this.#deviceType = validateDeviceType(options.deviceType, label);
     this.#gpuMemoryMb = validateGpuMemoryMb(options.gpuMemoryMb, label);
     this.errorPolicy = resolveOnError(options.onError, label);
+    this.setTimeJoin(validateJoinOptions(options.join, options.name ?? new.target.name, this.#nbTasks));
   }
 
   override get nbTasks(): number {

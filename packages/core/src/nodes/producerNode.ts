@@ -1,6 +1,7 @@
 import { FlowValidationError } from '../errors.js';
 import { rejectOnError } from './errorPolicy.js';
 import { Node, type NodeOptions, rejectReplicas } from './node.js';
+import type { Timestamped } from './timestamped.js';
 
 /** Options of a {@link ProducerNode}. */
 export interface ProducerOptions extends NodeOptions {
@@ -49,6 +50,9 @@ export abstract class ProducerNode<TOut = unknown> extends Node {
     this.fps = options.fps;
   }
 
-  /** Returns the items of the stream. Called once per run, inside the producer's task. */
-  abstract produce(ctx: ProduceContext): AsyncIterable<TOut> | Iterable<TOut>;
+  /**
+   * Returns the items of the stream. Called once per run, inside the producer's task. An item may be
+   * stamped with its event time, `timestamped(item, ms)`, for time-synchronized joins.
+   */
+  abstract produce(ctx: ProduceContext): AsyncIterable<TOut | Timestamped<TOut>> | Iterable<TOut | Timestamped<TOut>>;
 }

@@ -121,6 +121,12 @@ function collectMembers(entry: ProcessorNode, exit: ProcessorNode, label: string
         details: { node: member.name },
       });
     }
+    if (member.timeJoin !== undefined) {
+      // Members run by plain calls, one item through the whole module at a time: nothing to group by time.
+      throw new FlowValidationError('INVALID_OPTION', `${label}: "${member.name}" has a time join; put it outside the module`, {
+        details: { node: member.name, option: 'join' },
+      });
+    }
     if (member !== exit && member.children.length === 0) {
       throw new FlowValidationError(
         'INVALID_WIRING',

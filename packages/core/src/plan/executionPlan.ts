@@ -2,6 +2,7 @@ import type { Device, DeviceAllocator } from '../contracts/deviceAllocator.js';
 import { AllocationError } from '../errors.js';
 import type { FlowGraph } from '../graph/validateGraph.js';
 import { ConsumerNode } from '../nodes/consumerNode.js';
+import type { TimeJoinSpec } from '../nodes/joinOptions.js';
 import type { DeviceType, NodeKind } from '../nodes/node.js';
 import { ProducerNode } from '../nodes/producerNode.js';
 
@@ -24,6 +25,8 @@ export interface PlannedNode {
   readonly fps?: number;
   /** Consumers only: receives metadata instead of values. */
   readonly wantsMetadata?: boolean;
+  /** Nodes with a time join: how their parents are grouped (see `TimeJoinOptions`). */
+  readonly join?: TimeJoinSpec;
 }
 
 /** One task: one replica of one node, placed on a device. */
@@ -70,6 +73,7 @@ export function planNodes(graph: FlowGraph): PlannedNode[] {
       nbTasks: node.nbTasks,
       deviceType: node.deviceType,
       requiresGpu: node.requiresGpu,
+      ...(node.timeJoin === undefined ? {} : { join: node.timeJoin }),
     };
     if (node instanceof ProducerNode && node.fps !== undefined) return { ...planned, fps: node.fps };
     if (node instanceof ConsumerNode) return { ...planned, wantsMetadata: node.wantsMetadata };

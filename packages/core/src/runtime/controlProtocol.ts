@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { TaskOutcome, TaskStats } from '../contracts/engine.js';
 import type { SerializedError } from '../errors.js';
+import { timeJoinSpecSchema } from '../nodes/joinOptions.js';
 import type { FlowSource, PlannedNode, TaskSpec } from '../plan/executionPlan.js';
 import type { CurveKeys } from '../transport/curve.js';
 import type { WarningRecord } from '../warnings.js';
@@ -123,6 +124,7 @@ const plannedNode = z.object({
   gpuMemoryMb: z.number().positive().optional(),
   fps: z.number().positive().optional(),
   wantsMetadata: z.boolean().optional(),
+  join: timeJoinSpecSchema.optional(),
 });
 
 const taskStats = z.object({
@@ -133,6 +135,7 @@ const taskStats = z.object({
   processed: z.number(),
   proctimeTotalMs: z.number(),
   activeMs: z.number(),
+  joins: z.object({ complete: z.number(), partial: z.number(), dropped: z.number() }).optional(),
   rejected: z.number().optional(),
   failed: z.number().optional(),
   deadLettered: z.number().optional(),

@@ -30,7 +30,7 @@ describe('InputAligner', () => {
       aligner.push(1, data(0, 'b0'));
       const first = aligner.take();
       expect(first).toMatchObject({ kind: 'data', seq: 0, ticket: 0, values: ['a0', 'b0'] });
-      expect(first?.kind === 'data' && first.metas.map((meta) => meta.seq)).toEqual([0, 0]);
+      expect(first?.kind === 'data' && first.metas.map((meta) => meta?.seq)).toEqual([0, 0]);
       // b1 has not arrived yet.
       expect(aligner.take()).toBeUndefined();
       aligner.push(1, data(1, 'b1'));

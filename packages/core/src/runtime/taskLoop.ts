@@ -1,10 +1,11 @@
 import type { TaskOutcome, TaskStats, TaskStatus } from '../contracts/engine.js';
-import type { MessageMetadata, Messenger } from '../contracts/messenger.js';
+import type { InputSet, MessageMetadata, Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { ConsumerNode } from '../nodes/consumerNode.js';
 import type { Node } from '../nodes/node.js';
 import { ProcessorNode } from '../nodes/processorNode.js';
 import { ProducerNode } from '../nodes/producerNode.js';
+import { isTimestamped } from '../nodes/timestamped.js';
 import type { TaskSpec } from '../plan/executionPlan.js';
 import { type Clock, systemClock } from './clock.js';
 import { ItemFailures } from './itemFailures.js';
@@ -148,7 +149,10 @@ async function runProducer(
         break;
       }
       const proctimeMs = clock.now() - started;
-      await messenger.publishMessage(next.value, meter.metadata(node.name, spec.taskIndex, seq, seq, proctimeMs, clock.epochNow()));
+      const meta = meter.metadata(node.name, spec.taskIndex, seq, seq, proctimeMs, clock.epochNow());
+      const item: unknown = next.value;
+      if (isTimestamped(item)) await messenger.publishMessage(item.value, { ...meta, timestamp: item.timestamp });
+      else await messenger.publishMessage(item, meta);
       meter.emitted += 1;
       meter.processed += 1;
     }
@@ -174,23 +178,25 @@ async function runProcessor(
       await messenger.publishTerminationMessage(input.reason);
       return input.reason;
     }
-    const createdAt = Math.min(...input.metas.map((meta) => meta.createdAt));
     const failures = meter.failures as ItemFailures;
     const skipped = failures.markerIn(input);
     if (skipped !== undefined) {
-      await publishMarker(messenger, skipped, spec, input.seq, input.ticket, createdAt);
+      await publishMarker(messenger, skipped, spec, input);
       continue;
     }
     meter.received += 1;
     const started = clock.now();
     const attempt = await failures.attempt(() => inNode(() => node.process(...input.values)), input);
     if (!attempt.done) {
-      await publishMarker(messenger, attempt.marker, spec, input.seq, input.ticket, createdAt);
+      await publishMarker(messenger, attempt.marker, spec, input);
       continue;
     }
     const output = attempt.value;
     const proctimeMs = clock.now() - started;
-    await messenger.publishMessage(output, meter.metadata(node.name, spec.taskIndex, input.seq, input.ticket, proctimeMs, createdAt));
+    await messenger.publishMessage(
+      output,
+      carryTimes(input.metas, meter.metadata(node.name, spec.taskIndex, input.seq, input.ticket, proctimeMs, 0)),
+    );
     meter.emitted += 1;
     meter.processed += 1;
   }
@@ -224,21 +230,30 @@ async function publishMarker(
   messenger: Messenger,
   marker: SkippedItem,
   spec: TaskSpec,
-  seq: number,
-  ticket: number,
-  createdAt: number,
+  input: Extract<InputSet, { kind: 'data' }>,
 ): Promise<void> {
   if (messenger.dropsFailedItems === true) return;
   const meta: MessageMetadata = {
-    seq,
-    ticket,
+    seq: input.seq,
+    ticket: input.ticket,
     node: spec.nodeName,
     taskIndex: spec.taskIndex,
     proctimeMs: 0,
     actualProctimeMs: 0,
-    createdAt,
+    createdAt: 0,
   };
-  await messenger.publishMessage(marker, meta);
+  await messenger.publishMessage(marker, carryTimes(input.metas, meta));
+}
+
+/**
+ * A processor's output carries the earliest `createdAt` of its inputs, and the earliest `timestamp`
+ * of those stamped (none stamped: none). Parents missing from a partial time-join group count for nothing.
+ */
+function carryTimes(inputs: readonly (MessageMetadata | undefined)[], meta: MessageMetadata): MessageMetadata {
+  const present = inputs.filter((input): input is MessageMetadata => input !== undefined);
+  const stamps = present.flatMap((input) => (input.timestamp === undefined ? [] : [input.timestamp]));
+  const createdAt = Math.min(...present.map((input) => input.createdAt));
+  return { ...meta, createdAt, ...(stamps.length === 0 ? {} : { timestamp: Math.min(...stamps) }) };
 }
 
 function isAsyncIterable<T>(value: AsyncIterable<T> | Iterable<T>): value is AsyncIterable<T> {
@@ -282,10 +297,11 @@ class TaskMeter {
     return { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt };
   }
 
-  stats(messenger: Pick<Messenger, 'drops' | 'rejected'>): TaskStats {
+  stats(messenger: Pick<Messenger, 'drops' | 'rejected' | 'joinGroups'>): TaskStats {
     const failures = this.failures;
     const drops = failures === undefined ? messenger.drops() : [...messenger.drops(), ...failures.discarded()];
     const rejected = messenger.rejected?.();
+    const joins = messenger.joinGroups?.();
     const activeMs = this.#began === undefined ? 0 : (this.#ended ?? this.#clock.now()) - this.#began;
     return {
       received: this.received,
@@ -299,6 +315,7 @@ class TaskMeter {
       ...(failures === undefined || (failures.failed === 0 && failures.retried === 0 && failures.edgeFailures().length === 0)
         ? {}
         : { failed: failures.failed, deadLettered: failures.deadLettered, retried: failures.retried, failures: failures.edgeFailures() }),
+      ...(joins === undefined ? {} : { joins }),
     };
   }
 }

@@ -429,5 +429,49 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       if (contract === 'batch') expect(dangling?.received).toBe(50);
       else expect(dangling?.received).toBeGreaterThan(0);
     });
+
+    // The white paper's E6. The cameras stamp event times (slot × 20 ms), so the grouping depends on
+    // the data alone; realtime may still drop frames under load (its contract), hence its looser check.
+    it('a time join groups two 50 fps cameras by event time (E6: 150 groups, 100 complete, 50 with camera 1 only)', {
+      timeout,
+    }, async () => {
+      const out = join(dir, 'out.jsonl');
+      const report = await runToEnd('timeJoin', {
+        out,
+        slots: 150,
+        periodMs: 20,
+        dropEvery: 3,
+        toleranceMs: 12,
+        timeoutMs: 250,
+        quorum: 1,
+      });
+      expect(report.status).toBe('completed');
+      const groups = (await lines(out)) as Array<[number | null, number | null]>;
+      const complete = groups.filter(([a, b]) => a !== null && b !== null);
+      for (const [a, b] of complete) expect(a).toBe(b);
+      const sink = report.nodes.find((node) => node.name === 'sink');
+      expect(sink?.joins?.complete).toBe(complete.length);
+      expect(sink?.joins?.partial).toBe(groups.length - complete.length);
+      expect(sink?.received).toBe(groups.length);
+      // Every frame is in a group or counted as dropped on its edge.
+      for (const [camera, position] of [
+        ['cam1', 0],
+        ['cam2', 1],
+      ] as const) {
+        const inGroups = groups.filter((group) => group[position] !== null).length;
+        const dropped = report.edges.find((edge) => edge.from === camera && edge.to === 'sink')?.dropped ?? 0;
+        expect(inGroups + dropped).toBe(report.nodes.find((node) => node.name === camera)?.emitted);
+      }
+      if (contract === 'batch') {
+        const expected = Array.from({ length: 150 }, (_, slot) => [slot, slot % 3 === 2 ? null : slot]);
+        expect(groups).toEqual(expected);
+        expect(sink?.joins).toEqual({ complete: 100, partial: 50, dropped: 0 });
+        expect(report.format()).toContain('sink joined by time: 100 complete, 50 partial, 0 dropped groups');
+        return;
+      }
+      const slots = groups.map(([a, b]) => (a ?? b) as number);
+      expectIncreasing(slots);
+      expect(groups.length).toBeGreaterThan(0);
+    });
   });
 }

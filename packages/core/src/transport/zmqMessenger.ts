@@ -1,9 +1,11 @@
 import * as zmq from 'zeromq';
+import type { JoinGroupCounts } from '../contracts/engine.js';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import type { PlannedNode } from '../plan/executionPlan.js';
 import type { TaskInit } from '../runtime/controlProtocol.js';
-import { type AlignmentPolicy, InputAligner, type ReleaseKind, routeBySeq, type SeqRoute } from '../runtime/inputAligner.js';
+import { type AlignmentPolicy, type ReleaseKind, routeBySeq, type SeqRoute } from '../runtime/inputAligner.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
+import { createNodeAligner, type NodeAligner } from '../runtime/timeAligner.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { encodeValue, packHeader, WireError } from '../wire/codec.js';
 import { parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelope.js';
@@ -197,7 +199,7 @@ export abstract class ZmqMessenger extends MessengerBase {
   protected readonly signal: AbortSignal;
   protected readonly children: ChildLink[] = [];
   readonly #inbound: zmq.Router | undefined;
-  readonly #aligner: InputAligner | undefined;
+  readonly #aligner: NodeAligner | undefined;
   readonly #received = new Notifier();
   readonly #creditSends = new Mutex();
   readonly #senders = new Map<string, { taskId: number; parentIndex: number }>();
@@ -252,12 +254,13 @@ export abstract class ZmqMessenger extends MessengerBase {
       const route: SeqRoute | undefined = routesBySeq(init.nodes, init.task.nodeIndex)
         ? { replicas: node.nbTasks, index: init.task.taskIndex }
         : undefined;
-      this.#aligner = new InputAligner(
-        node.parents.map((parent) => init.nodes[parent]?.nbTasks ?? 1),
-        (_parentIndex, envelope, how) => this.#release(envelope, how),
-        alignment,
+      const parentReplicas = node.parents.map((parent) => init.nodes[parent]?.nbTasks ?? 1);
+      this.#aligner = createNodeAligner(parentReplicas, {
+        onRelease: (_parentIndex, envelope, how) => this.#release(envelope, how),
+        policy: alignment,
         route,
-      );
+        ...(node.join === undefined ? {} : { join: node.join, capacity: parentReplicas.map((replicas) => init.queueSize * replicas) }),
+      });
     }
     signal.addEventListener('abort', () => this.#received.notify(), { once: true });
   }
@@ -336,7 +339,17 @@ export abstract class ZmqMessenger extends MessengerBase {
     // Checked here, in the sender: a value that cannot travel fails this node, not its receiver.
     const frames = encodeValue(value, this.init.task.nodeName);
     const message = [
-      packHeader(['d', m.seq, m.ticket, m.taskIndex, m.proctimeMs, m.actualProctimeMs, m.createdAt, frames.length]),
+      packHeader([
+        'd',
+        m.seq,
+        m.ticket,
+        m.taskIndex,
+        m.proctimeMs,
+        m.actualProctimeMs,
+        m.createdAt,
+        frames.length,
+        ...(m.timestamp === undefined ? [] : [m.timestamp]),
+      ]),
       ...frames,
     ];
     if (this.#fatal !== undefined) throw this.#fatal;
@@ -484,7 +497,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#zap?.stop();
   }
 
-  async #until<T>(attempt: (aligner: InputAligner) => T | undefined): Promise<T> {
+  async #until<T>(attempt: (aligner: NodeAligner) => T | undefined): Promise<T> {
     const aligner = this.#aligner;
     if (aligner === undefined) throw new Error(`node "${this.init.task.nodeName}" has no inputs to receive`);
     for (;;) {
@@ -502,8 +515,24 @@ export abstract class ZmqMessenger extends MessengerBase {
       }
       // About to wait: hand back every credit first, or sender and receiver could wait on each other.
       this.#flushCredits(true);
-      await this.#received.wait(this.signal);
+      await this.#waitForInput(aligner);
     }
+  }
+
+  /** Waits for the next arrival, or until the aligner's deadline (a time join's timeout), whichever comes first. */
+  async #waitForInput(aligner: NodeAligner): Promise<void> {
+    const deadline = aligner.nextDeadline?.();
+    const timer = deadline === undefined ? undefined : setTimeout(() => this.#received.notify(), Math.max(0, deadline - performance.now()));
+    try {
+      await this.#received.wait(this.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Time joins: what became of the groups so far. */
+  joinGroups(): JoinGroupCounts | undefined {
+    return this.#aligner?.joinGroups?.();
   }
 
   async #receiveLoop(socket: zmq.Router): Promise<void> {
@@ -580,7 +609,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     if (sender === undefined) throw new WireError('message from a peer that was never admitted');
     // An admitted connection is one of this run's tasks: a repeated handshake is a bug, not a stranger.
     if (envelope.kind === 'hello' || envelope.kind === 'proof') throw new WireError(`second ${envelope.kind} from task ${sender.taskId}`);
-    const aligner = this.#aligner as InputAligner;
+    const aligner = this.#aligner as NodeAligner;
     if (envelope.kind === 'end') {
       // A sender reported lost has already been counted as ended.
       if (!this.#endedSenders.has(sender.taskId)) aligner.push(sender.parentIndex, { kind: 'end', reason: envelope.reason });
@@ -589,11 +618,20 @@ export abstract class ZmqMessenger extends MessengerBase {
       return next;
     }
     const parentNode = this.init.nodes[this.init.tasks[sender.taskId]?.nodeIndex ?? -1];
-    const { value, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt } = envelope;
+    const { value, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp } = envelope;
     const data: DataEnvelope = {
       kind: 'data',
       value,
-      meta: { seq, ticket, node: parentNode?.name ?? '?', taskIndex, proctimeMs, actualProctimeMs, createdAt },
+      meta: {
+        seq,
+        ticket,
+        node: parentNode?.name ?? '?',
+        taskIndex,
+        proctimeMs,
+        actualProctimeMs,
+        createdAt,
+        ...(timestamp === undefined ? {} : { timestamp }),
+      },
     };
     this.#senderOf.set(data, sender.taskId);
     aligner.push(sender.parentIndex, data, this.init.queueSize * (parentNode?.nbTasks ?? 1));

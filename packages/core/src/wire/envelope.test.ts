@@ -97,6 +97,7 @@ describe('parseEnvelope', () => {
       /announces 2 value frames, 1 present/,
     ],
     ['a data envelope without its value', [packHeader(['d', 0, 0, 0, 0, 0, 0, 0])], /announces 0 value frames/],
+    ['a timestamp that is not a number', [packHeader(['d', 0, 0, 0, 0, 0, 0, 1, 'noon']), ...encodeValue(null)], /non-numeric timing/],
     [
       'a raw frame whose size contradicts its dtype',
       [packHeader(['d', 0, 0, 0, 0, 0, 0, 2]), packHeader([2, { '\u0000': ['V', 'float32', 0, 0, 12] }]), Buffer.alloc(5)],
@@ -110,6 +111,13 @@ describe('parseEnvelope', () => {
   ])('rejects %s with a WireError', (_name, frames, message) => {
     expect(() => parseEnvelope(frames, 0)).toThrow(WireError);
     expect(() => parseEnvelope(frames, 0)).toThrow(message);
+  });
+
+  it('carries a producer-stamped timestamp when there is one, and none otherwise', () => {
+    const frames = encodeValue('frame');
+    const stamped = parseEnvelope([packHeader(['d', 0, 0, 0, 0, 0, 5, frames.length, 1234.5]), ...frames], 0).envelope;
+    expect(stamped).toMatchObject({ kind: 'data', createdAt: 5, timestamp: 1234.5, value: 'frame' });
+    expect(parseEnvelope(dataFrames('x'), 0).envelope).not.toHaveProperty('timestamp');
   });
 
   it('fuzz: random frames never crash the parser, they parse or throw a WireError', () => {

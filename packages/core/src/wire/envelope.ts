@@ -4,8 +4,8 @@ import { decodeValue, unpackHeader, WireError } from './codec.js';
  * The envelopes of the data path, as parsed from ZeroMQ frames. Publisher → receiver:
  *   hello  `['h', taskId]`                      first message of every connection: who it claims to be
  *   proof  `['p', taskId, proof]`               its answer to the challenge (`transport/helloProof.ts`)
- *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, n]` + the value's n frames
- *          (its header, then its raw frames: see `encodeValue`)
+ *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, n, timestamp?]` + the value's
+ *          n frames (its header, then its raw frames: see `encodeValue`); `timestamp` only when stamped
  *   end    `['e', reason]`                      the end of the stream; never dropped
  * Receiver → publisher:
  *   challenge `['n', challenge]`                the answer to a hello: prove you belong to this run
@@ -26,6 +26,7 @@ export type WireEnvelope =
       readonly proctimeMs: number;
       readonly actualProctimeMs: number;
       readonly createdAt: number;
+      readonly timestamp?: number;
       readonly value: unknown;
     }
   | { readonly kind: 'end'; readonly reason: 'completed' | 'stopped' };
@@ -80,11 +81,11 @@ export function parseEnvelope(frames: readonly Buffer[], at: number): { envelope
       return { envelope: { kind: 'end', reason: fields[1] }, next: at + 1 };
     }
     case 'd': {
-      if (fields.length !== 8) throw new WireError(`data envelope has ${fields.length} fields, expected 8`);
-      const [, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, frameCount] = fields as unknown[];
+      if (fields.length !== 8 && fields.length !== 9) throw new WireError(`data envelope has ${fields.length} fields, expected 8 or 9`);
+      const [, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, frameCount, timestamp] = fields as unknown[];
       if (!isCount(seq) || !isCount(ticket) || !isCount(taskIndex))
         throw new WireError('data envelope: seq, ticket and taskIndex must be counts');
-      if (!isNumber(proctimeMs) || !isNumber(actualProctimeMs) || !isNumber(createdAt)) {
+      if (!isNumber(proctimeMs) || !isNumber(actualProctimeMs) || !isNumber(createdAt) || (fields.length === 9 && !isNumber(timestamp))) {
         throw new WireError('data envelope has a non-numeric timing field');
       }
       if (!isCount(frameCount) || frameCount < 1 || at + 1 + frameCount > frames.length) {
@@ -92,7 +93,17 @@ export function parseEnvelope(frames: readonly Buffer[], at: number): { envelope
       }
       const value = decodeValue(frames.slice(at + 1, at + 1 + frameCount));
       return {
-        envelope: { kind: 'data', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, value },
+        envelope: {
+          kind: 'data',
+          seq,
+          ticket,
+          taskIndex,
+          proctimeMs,
+          actualProctimeMs,
+          createdAt,
+          ...(isNumber(timestamp) ? { timestamp } : {}),
+          value,
+        },
         next: at + 1 + frameCount,
       };
     }

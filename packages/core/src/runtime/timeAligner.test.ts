@@ -1,0 +1,287 @@
+import { describe, expect, it } from 'vitest';
+import type { EndReason, Envelope, InputSet } from '../contracts/messenger.js';
+import type { JoinCollect, TimeJoinSpec } from '../nodes/joinOptions.js';
+import type { Clock } from './clock.js';
+import type { ReleaseKind } from './inputAligner.js';
+import { createNodeAligner, eventTime, TimeAligner } from './timeAligner.js';
+
+/** A message stamped with event time `timestamp` (its value is `value`, its ticket `ticket`). */
+function at(timestamp: number, value: unknown = timestamp, ticket = 0): Envelope {
+  return {
+    kind: 'data',
+    value,
+    meta: { seq: ticket, ticket, node: 'cam', taskIndex: 0, proctimeMs: 0, actualProctimeMs: 0, createdAt: 1_000_000, timestamp },
+  };
+}
+
+function end(reason: EndReason = 'completed'): Envelope {
+  return { kind: 'end', reason };
+}
+
+function spec(overrides: Partial<TimeJoinSpec> = {}): TimeJoinSpec {
+  return { mode: 'time', toleranceMs: 12, timeoutMs: 250, collect: 'first' as JoinCollect, ...overrides };
+}
+
+function manualClock(): Clock & { advance(ms: number): void } {
+  let now = 0;
+  return {
+    now: () => now,
+    epochNow: () => now,
+    advance: (ms) => {
+      now += ms;
+    },
+  };
+}
+
+/** Takes every set available now, as value arrays (`'end'` for the end). */
+function drain(aligner: { take(): InputSet | undefined }): Array<readonly unknown[] | 'end'> {
+  const sets: Array<readonly unknown[] | 'end'> = [];
+  for (let set = aligner.take(); set !== undefined; set = aligner.take()) {
+    sets.push(set.kind === 'end' ? 'end' : set.values);
+    if (set.kind === 'end') break;
+  }
+  return sets;
+}
+
+describe('TimeAligner (batch: event time only)', () => {
+  it('releases a complete group as soon as every parent has an item within the tolerance', () => {
+    const aligner = new TimeAligner([1, 1], spec());
+    aligner.push(0, at(100, 'a'));
+    expect(aligner.take()).toBeUndefined();
+    aligner.push(1, at(108, 'b'));
+    expect(aligner.take()).toMatchObject({ kind: 'data', seq: 0, ticket: 0, values: ['a', 'b'] });
+    expect(aligner.joinGroups()).toEqual({ complete: 1, partial: 0, dropped: 0 });
+  });
+
+  it('treats the tolerance as inclusive: 12 ms apart joins, 12.5 ms apart does not', () => {
+    const aligner = new TimeAligner([1, 1], spec({ quorum: 1 }));
+    aligner.push(0, at(0, 'a0'));
+    aligner.push(1, at(12, 'b0'));
+    aligner.push(0, at(100, 'a1'));
+    aligner.push(1, at(112.5, 'b1'));
+    aligner.push(0, end());
+    aligner.push(1, end());
+    expect(drain(aligner)).toEqual([['a0', 'b0'], ['a1', undefined], [undefined, 'b1'], 'end']);
+    expect(aligner.joinGroups()).toEqual({ complete: 1, partial: 2, dropped: 0 });
+  });
+
+  it('groups by event time whatever the order of arrival across parents', () => {
+    const inOrder = new TimeAligner([1, 1], spec({ quorum: 1 }));
+    const shuffled = new TimeAligner([1, 1], spec({ quorum: 1 }));
+    const a = [0, 20, 40, 60].map((t) => at(t, `a${t}`));
+    const b = [3, 43, 62].map((t) => at(t, `b${t}`));
+    const results: Array<Array<readonly unknown[] | 'end'>> = [];
+    for (const [aligner, order] of [
+      [inOrder, [...a.map((m) => [0, m] as const), ...b.map((m) => [1, m] as const)]],
+      [shuffled, [...b.map((m) => [1, m] as const), ...a.map((m) => [0, m] as const)]],
+    ] as const) {
+      const sets: Array<readonly unknown[] | 'end'> = [];
+      for (const [parent, message] of order) {
+        aligner.push(parent, message);
+        sets.push(...drain(aligner));
+      }
+      aligner.push(0, end());
+      aligner.push(1, end());
+      sets.push(...drain(aligner));
+      results.push(sets);
+    }
+    const expected = [['a0', 'b3'], ['a20', undefined], ['a40', 'b43'], ['a60', 'b62'], 'end'];
+    expect(results[0]).toEqual(expected);
+    expect(results[1]).toEqual(expected);
+  });
+
+  it('waits for a parent that has not passed the window yet (no wall clock in batch)', () => {
+    const clock = manualClock();
+    const aligner = new TimeAligner([1, 1], spec({ quorum: 1 }), { clock });
+    aligner.push(0, at(0, 'a0'));
+    clock.advance(10_000);
+    expect(aligner.take()).toBeUndefined();
+    expect(aligner.nextDeadline()).toBeUndefined();
+    // b's next item is past a0's window: the group is final, partial.
+    aligner.push(1, at(20, 'b1'));
+    expect(aligner.take()).toMatchObject({ values: ['a0', undefined] });
+  });
+
+  it('drops a group below the quorum, counting its items on their edges', () => {
+    const aligner = new TimeAligner([1, 1, 1], spec({ quorum: 2 }));
+    aligner.push(0, at(0, 'a0'));
+    aligner.push(1, at(30, 'b1'));
+    aligner.push(2, at(31, 'c1'));
+    aligner.push(0, at(33, 'a1'));
+    expect(drain(aligner)).toEqual([['a1', 'b1', 'c1']]);
+    expect(aligner.joinGroups()).toEqual({ complete: 1, partial: 0, dropped: 1 });
+    expect(aligner.droppedByParent).toEqual([1, 0, 0]);
+  });
+
+  it('flushes pending groups at the end of the stream by the quorum rule', () => {
+    const aligner = new TimeAligner([1, 1], spec({ quorum: 1 }));
+    aligner.push(0, at(0, 'a0'));
+    aligner.push(0, at(20, 'a1'));
+    aligner.push(0, end());
+    expect(aligner.take()).toBeUndefined();
+    aligner.push(1, end('stopped'));
+    expect(drain(aligner)).toEqual([['a0', undefined], ['a1', undefined], 'end']);
+    const strict = new TimeAligner([1, 1], spec());
+    strict.push(0, at(0, 'a0'));
+    strict.push(0, end());
+    strict.push(1, end());
+    expect(strict.take()).toEqual({ kind: 'end', reason: 'completed' });
+    expect(strict.joinGroups()).toEqual({ complete: 0, partial: 0, dropped: 1 });
+  });
+
+  it('ends with the stop reason when a parent was stopped', () => {
+    const aligner = new TimeAligner([1, 1], spec());
+    aligner.push(0, end('stopped'));
+    aligner.push(1, end());
+    expect(aligner.take()).toEqual({ kind: 'end', reason: 'stopped' });
+  });
+
+  it('collect: first keeps later items of the window for the next groups, last keeps the latest, all keeps every one', () => {
+    const run = (collect: JoinCollect) => {
+      const aligner = new TimeAligner([1, 1], spec({ collect, toleranceMs: 30, quorum: 1 }));
+      for (const t of [0, 20, 40]) aligner.push(0, at(t, `a${t}`));
+      for (const t of [5, 25, 45]) aligner.push(1, at(t, `b${t}`));
+      aligner.push(0, end());
+      aligner.push(1, end());
+      return { sets: drain(aligner), dropped: aligner.droppedByParent };
+    };
+    expect(run('first')).toEqual({ sets: [['a0', 'b5'], ['a20', 'b25'], ['a40', 'b45'], 'end'], dropped: [0, 0] });
+    expect(run('last')).toEqual({ sets: [['a20', 'b25'], ['a40', 'b45'], 'end'], dropped: [1, 1] });
+    expect(run('all')).toEqual({
+      sets: [
+        [
+          ['a0', 'a20'],
+          ['b5', 'b25'],
+        ],
+        [['a40'], ['b45']],
+        'end',
+      ],
+      dropped: [0, 0],
+    });
+  });
+
+  it('drops an item older than a group already closed (late), and keeps a parent out of order within a window', () => {
+    const aligner = new TimeAligner([1, 1], spec({ quorum: 1 }));
+    aligner.push(0, at(100, 'a100'));
+    aligner.push(1, at(105, 'b105'));
+    expect(drain(aligner)).toEqual([['a100', 'b105']]);
+    aligner.push(1, at(50, 'late'));
+    expect(aligner.droppedByParent).toEqual([0, 1]);
+    // Out of order within one parent, but before anything closed: sorted by event time.
+    aligner.push(0, at(140, 'a140'));
+    aligner.push(0, at(120, 'a120'));
+    aligner.push(0, end());
+    aligner.push(1, end());
+    expect(drain(aligner)).toEqual([['a120', undefined], ['a140', undefined], 'end']);
+  });
+
+  it('closes a window when an edge is full (batch), so a huge tolerance cannot deadlock', () => {
+    const aligner = new TimeAligner([1, 1], spec({ collect: 'all', toleranceMs: 1_000, quorum: 1 }), { capacity: [2, 2] });
+    aligner.push(0, at(0, 'a0'));
+    aligner.push(1, at(1, 'b0'));
+    expect(aligner.take()).toBeUndefined();
+    aligner.push(0, at(10, 'a1'));
+    expect(aligner.canAccept(0, at(20), 2)).toBe(false);
+    // a is full, but b still has room: it may yet send into the window.
+    expect(aligner.take()).toBeUndefined();
+    aligner.push(1, at(11, 'b1'));
+    expect(aligner.take()).toMatchObject({
+      values: [
+        ['a0', 'a1'],
+        ['b0', 'b1'],
+      ],
+    });
+    expect(aligner.canAccept(0, at(20), 2)).toBe(true);
+  });
+
+  it('keeps each message’s room until its group closes (batch) and reports every release once', () => {
+    const released: Array<[number, ReleaseKind]> = [];
+    const aligner = new TimeAligner([1, 1], spec({ quorum: 2 }), { onRelease: (parent, _envelope, how) => released.push([parent, how]) });
+    aligner.push(0, at(0));
+    aligner.push(0, at(20));
+    expect(released).toEqual([]);
+    aligner.push(1, at(21));
+    drain(aligner);
+    expect(released).toEqual([
+      [0, 'discarded'],
+      [0, 'taken'],
+      [1, 'taken'],
+    ]);
+  });
+});
+
+describe('TimeAligner (realtime: event time plus a wall-clock timeout)', () => {
+  it('releases a partial group once the timeout has passed since its first arrival', () => {
+    const clock = manualClock();
+    const aligner = new TimeAligner([1, 1], spec({ quorum: 1 }), { clock, policy: 'freshest' });
+    aligner.push(0, at(0, 'a0'));
+    expect(aligner.take()).toBeUndefined();
+    expect(aligner.nextDeadline()).toBe(250);
+    clock.advance(249);
+    expect(aligner.take()).toBeUndefined();
+    clock.advance(1);
+    expect(aligner.take()).toMatchObject({ values: ['a0', undefined] });
+    expect(aligner.nextDeadline()).toBeUndefined();
+    // b0 arrives after its group closed: late, dropped.
+    aligner.push(1, at(-1, 'b0'));
+    expect(aligner.droppedByParent).toEqual([0, 1]);
+  });
+
+  it('drops a timed-out group below the quorum', () => {
+    const clock = manualClock();
+    const aligner = new TimeAligner([1, 1], spec(), { clock, policy: 'freshest' });
+    aligner.push(0, at(0, 'a0'));
+    clock.advance(300);
+    expect(aligner.take()).toBeUndefined();
+    expect(aligner.joinGroups()).toEqual({ complete: 0, partial: 0, dropped: 1 });
+  });
+
+  it('keeps a partial group and a complete one that one arrival settles together (queueSize 1)', () => {
+    const aligner = new TimeAligner([1, 1], spec({ quorum: 1 }), { policy: 'freshest', capacity: [1, 1] });
+    aligner.push(1, at(0, 'b0'));
+    aligner.push(0, at(0, 'a0'));
+    expect(drain(aligner)).toEqual([['a0', 'b0']]);
+    // b has no frame at 20; a's 20 and 40 wait until b's 40 shows b has passed 20.
+    aligner.push(0, at(20, 'a20'));
+    aligner.push(0, at(40, 'a40'));
+    aligner.push(1, at(40, 'b40'));
+    expect(drain(aligner)).toEqual([
+      ['a20', undefined],
+      ['a40', 'b40'],
+    ]);
+    expect(aligner.joinGroups()).toEqual({ complete: 2, partial: 1, dropped: 0 });
+  });
+
+  it('gives room back on arrival and keeps at most the edges’ capacity of closed groups, the freshest', () => {
+    const released: ReleaseKind[] = [];
+    const aligner = new TimeAligner([1, 1], spec(), {
+      policy: 'freshest',
+      capacity: [1, 1],
+      onRelease: (_parent, _envelope, how) => released.push(how),
+    });
+    for (const t of [0, 20, 40]) {
+      aligner.push(0, at(t, `a${t}`));
+      aligner.push(1, at(t + 1, `b${t}`));
+    }
+    expect(released).toEqual(Array(6).fill('taken'));
+    expect(drain(aligner)).toEqual([
+      ['a20', 'b20'],
+      ['a40', 'b40'],
+    ]);
+    expect(aligner.joinGroups()).toEqual({ complete: 2, partial: 0, dropped: 1 });
+    expect(aligner.droppedByParent).toEqual([1, 1]);
+  });
+});
+
+describe('createNodeAligner and eventTime', () => {
+  it('aligns by origin without a join, by event time with one', () => {
+    expect(createNodeAligner([1, 1])).not.toBeInstanceOf(TimeAligner);
+    expect(createNodeAligner([1, 1], { join: spec() })).toBeInstanceOf(TimeAligner);
+  });
+
+  it('reads the stamped timestamp, else the capture time', () => {
+    const stamped = at(5);
+    expect(stamped.kind === 'data' && eventTime(stamped.meta)).toBe(5);
+    expect(eventTime({ seq: 0, ticket: 0, node: 'p', taskIndex: 0, proctimeMs: 0, actualProctimeMs: 0, createdAt: 42 })).toBe(42);
+  });
+});

@@ -1,0 +1,315 @@
+import type { JoinGroupCounts } from '../contracts/engine.js';
+import type { EndReason, Envelope, InputSet, MessageMetadata } from '../contracts/messenger.js';
+import type { TimeJoinSpec } from '../nodes/joinOptions.js';
+import { type Clock, systemClock } from './clock.js';
+import { type AlignmentPolicy, EdgeBuffer, InputAligner, type ReleaseListener, type SeqRoute } from './inputAligner.js';
+
+type DataEnvelope = Extract<Envelope, { kind: 'data' }>;
+type DataSet = Extract<InputSet, { kind: 'data' }>;
+
+/**
+ * What a messenger needs of the component that turns a node's incoming messages into input sets:
+ * an {@link InputAligner} (by origin) or a {@link TimeAligner} (by event time). Pure and
+ * synchronous; the messenger adds the waiting, waking up at {@link nextDeadline} when there is one.
+ */
+export interface NodeAligner {
+  /** Messages discarded so far, per parent (wiring order). */
+  readonly droppedByParent: readonly number[];
+  canAccept(parentIndex: number, envelope: Envelope, capacity: number): boolean;
+  push(parentIndex: number, envelope: Envelope, capacity?: number): void;
+  /** The next input set, the end of the stream, or undefined when more input (or time) is needed. */
+  take(): InputSet | undefined;
+  takeRaw(): { parentIndex: number; envelope: Envelope } | undefined;
+  /** When (`Clock.now()` ms) `take()` may have something without new input; undefined: only new input can change it. */
+  nextDeadline?(): number | undefined;
+  /** Time joins: groups released complete, released partial, and dropped. */
+  joinGroups?(): JoinGroupCounts;
+}
+
+/** The event time of a message: the timestamp its producer stamped, else its capture time. */
+export function eventTime(meta: MessageMetadata): number {
+  return meta.timestamp ?? meta.createdAt;
+}
+
+/** Options of {@link createNodeAligner} beyond the parents. */
+export interface NodeAlignerOptions {
+  readonly onRelease?: ReleaseListener;
+  readonly policy?: AlignmentPolicy;
+  readonly route?: SeqRoute;
+  /** Time joins: how the node's parents are grouped (none: by origin). */
+  readonly join?: TimeJoinSpec;
+  /** Time joins: room of each edge, in messages (queue size × the parent's tasks). */
+  readonly capacity?: readonly number[];
+  readonly clock?: Clock;
+}
+
+/** The aligner for a node: by event time when it has a time join, else by origin. */
+export function createNodeAligner(parentReplicas: readonly number[], options: NodeAlignerOptions = {}): NodeAligner {
+  if (options.join === undefined) return new InputAligner(parentReplicas, options.onRelease, options.policy, options.route);
+  return new TimeAligner(parentReplicas, options.join, options);
+}
+
+interface Pending {
+  readonly envelope: DataEnvelope;
+  readonly time: number;
+  /** `Clock.now()` when it arrived: a group's timeout runs from its first arrival. */
+  readonly arrivedAt: number;
+}
+
+interface Window {
+  readonly anchor: number;
+  /** Per parent: how many of its pending items (a prefix, sorted by time) fall in the window. */
+  readonly counts: readonly number[];
+}
+
+interface ReadyGroup {
+  readonly set: DataSet;
+  readonly complete: boolean;
+  /** Per parent, the messages behind the set (to count them if the group is dropped as stale). */
+  readonly members: readonly (readonly DataEnvelope[])[];
+}
+
+/**
+ * Groups a node's inputs by event time (see `TimeJoinOptions` for the rule). Each parent's
+ * messages are first put back in its output order (an {@link EdgeBuffer}, for replicated
+ * parents), then kept sorted by event time until their group closes.
+ *
+ * - `ordered` (batch, InProcess): a group closes when every missing parent has sent a later item,
+ *   has ended, or has no room left for more (its edge is full: waiting could deadlock); no wall
+ *   clock is read, so the groups depend on the data alone. A message keeps its room (credit) until
+ *   its group closes: backpressure holds.
+ * - `freshest` (realtime): also on `timeoutMs` of wall time from the group's first arrival.
+ *   Messages give their room back on arrival (publishers never wait); what is pending is bounded
+ *   by the timeout. At most `sum(capacity)` closed groups wait for the node; older ones are dropped.
+ *
+ * A message whose event time is earlier than the start of a group already closed is late: dropped.
+ * The k-th group released has `seq` and `ticket` k (a time join starts a new origin).
+ */
+export class TimeAligner implements NodeAligner {
+  readonly #edges: EdgeBuffer[];
+  readonly #pending: Pending[][];
+  readonly #watermark: number[];
+  readonly #dropped: number[];
+  readonly #spec: TimeJoinSpec;
+  readonly #quorum: number;
+  readonly #policy: AlignmentPolicy;
+  readonly #clock: Clock;
+  readonly #onRelease: ReleaseListener | undefined;
+  readonly #capacity: readonly number[];
+  readonly #readyCapacity: number;
+  readonly #ready: ReadyGroup[] = [];
+  readonly #counts = { complete: 0, partial: 0, dropped: 0 };
+  #lastAnchor = Number.NEGATIVE_INFINITY;
+  #nextSeq = 0;
+  #duplicates = 0;
+
+  constructor(parentReplicas: readonly number[], spec: TimeJoinSpec, options: Omit<NodeAlignerOptions, 'join' | 'route'> = {}) {
+    this.#policy = options.policy ?? 'ordered';
+    this.#edges = parentReplicas.map((replicas) => new EdgeBuffer(replicas, this.#policy));
+    this.#pending = parentReplicas.map(() => []);
+    this.#watermark = parentReplicas.map(() => Number.NEGATIVE_INFINITY);
+    this.#dropped = parentReplicas.map(() => 0);
+    this.#spec = spec;
+    this.#quorum = spec.quorum ?? parentReplicas.length;
+    this.#clock = options.clock ?? systemClock;
+    this.#onRelease = options.onRelease;
+    this.#capacity = options.capacity ?? parentReplicas.map(() => Number.POSITIVE_INFINITY);
+    // As much as the edges hold together: one arrival can settle a partial group and a complete one
+    // at once, and neither is stale yet.
+    this.#readyCapacity = Math.max(
+      1,
+      this.#capacity.reduce((total, room) => total + room, 0),
+    );
+  }
+
+  get droppedByParent(): readonly number[] {
+    return this.#dropped;
+  }
+
+  /** Copies of messages already received (re-sent after a replica died). Not losses. */
+  get duplicates(): number {
+    return this.#duplicates;
+  }
+
+  joinGroups(): JoinGroupCounts {
+    return { ...this.#counts };
+  }
+
+  get #releasesOnArrival(): boolean {
+    return this.#policy === 'freshest';
+  }
+
+  canAccept(parentIndex: number, envelope: Envelope, capacity: number): boolean {
+    if (envelope.kind === 'end') return true;
+    const held = this.#releasesOnArrival ? 0 : (this.#pending[parentIndex]?.length ?? 0);
+    return this.#edge(parentIndex).canAccept(envelope.meta.ticket, capacity - held);
+  }
+
+  push(parentIndex: number, envelope: Envelope): void {
+    const edge = this.#edge(parentIndex);
+    const accepted = edge.push(envelope);
+    if (accepted !== 'accepted') {
+      if (accepted === 'stale') this.#count(parentIndex, 1);
+      else this.#duplicates += 1;
+      this.#onRelease?.(parentIndex, envelope, 'refused');
+      return;
+    }
+    for (let head = edge.shift(); head !== undefined; head = edge.shift()) this.#admit(parentIndex, head);
+    // Realtime: close what timed out now, so that pending items stay bounded by the timeout even
+    // while the node is busy and not taking.
+    if (this.#releasesOnArrival) this.#advance(Number.POSITIVE_INFINITY);
+  }
+
+  #admit(parentIndex: number, envelope: DataEnvelope): void {
+    const time = eventTime(envelope.meta);
+    if (this.#releasesOnArrival) this.#onRelease?.(parentIndex, envelope, 'taken');
+    if (time < this.#lastAnchor) {
+      // Its group has closed already: too late to join one.
+      if (!this.#releasesOnArrival) this.#onRelease?.(parentIndex, envelope, 'discarded');
+      this.#count(parentIndex, 1);
+      return;
+    }
+    const list = this.#pending[parentIndex] as Pending[];
+    let at = list.length;
+    while (at > 0 && (list[at - 1] as Pending).time > time) at -= 1;
+    list.splice(at, 0, { envelope, time, arrivedAt: this.#clock.now() });
+    if (time > (this.#watermark[parentIndex] as number)) this.#watermark[parentIndex] = time;
+  }
+
+  take(): InputSet | undefined {
+    if (this.#ready.length === 0) this.#advance(this.#releasesOnArrival ? Number.POSITIVE_INFINITY : 1);
+    const next = this.#ready.shift();
+    if (next !== undefined) {
+      if (next.complete) this.#counts.complete += 1;
+      else this.#counts.partial += 1;
+      return next.set;
+    }
+    if (!this.#edges.every((_edge, parentIndex) => this.#ended(parentIndex))) return undefined;
+    return { kind: 'end', reason: this.#endReason() };
+  }
+
+  takeRaw(): { parentIndex: number; envelope: Envelope } | undefined {
+    for (const [parentIndex, list] of this.#pending.entries()) {
+      const head = list.shift();
+      if (head === undefined) continue;
+      if (!this.#releasesOnArrival) this.#onRelease?.(parentIndex, head.envelope, 'taken');
+      return { parentIndex, envelope: head.envelope };
+    }
+    if (!this.#edges.every((_edge, parentIndex) => this.#ended(parentIndex))) return undefined;
+    return { parentIndex: 0, envelope: { kind: 'end', reason: this.#endReason() } };
+  }
+
+  nextDeadline(): number | undefined {
+    if (!this.#releasesOnArrival) return undefined;
+    const window = this.#window();
+    return window === undefined ? undefined : this.#firstArrival(window) + this.#spec.timeoutMs;
+  }
+
+  #endReason(): EndReason {
+    return this.#edges.some((edge) => edge.endReason === 'stopped') ? 'stopped' : 'completed';
+  }
+
+  /** Ended, and nothing of it is pending: nothing more will ever come from this parent. */
+  #ended(parentIndex: number): boolean {
+    return (this.#edges[parentIndex] as EdgeBuffer).ended && (this.#pending[parentIndex] as Pending[]).length === 0;
+  }
+
+  /** The oldest open group: it starts at the earliest pending event time. */
+  #window(): Window | undefined {
+    let anchor = Number.POSITIVE_INFINITY;
+    for (const list of this.#pending) if (list.length > 0 && (list[0] as Pending).time < anchor) anchor = (list[0] as Pending).time;
+    if (anchor === Number.POSITIVE_INFINITY) return undefined;
+    const end = anchor + this.#spec.toleranceMs;
+    const counts = this.#pending.map((list) => {
+      let count = 0;
+      while (count < list.length && (list[count] as Pending).time <= end) count += 1;
+      return count;
+    });
+    return { anchor, counts };
+  }
+
+  #firstArrival(window: Window): number {
+    let first = Number.POSITIVE_INFINITY;
+    for (const [parentIndex, count] of window.counts.entries()) {
+      for (const item of (this.#pending[parentIndex] as Pending[]).slice(0, count)) first = Math.min(first, item.arrivedAt);
+    }
+    return first;
+  }
+
+  /** Whether parent `parentIndex` can add nothing more to `window`. */
+  #settled(parentIndex: number, window: Window): boolean {
+    const count = window.counts[parentIndex] as number;
+    if (count > 0 && this.#spec.collect === 'first') return true;
+    const edge = this.#edges[parentIndex] as EdgeBuffer;
+    if (edge.ended || (this.#watermark[parentIndex] as number) > window.anchor + this.#spec.toleranceMs) return true;
+    // Batch: an edge without room can send nothing more until a group closes.
+    if (this.#releasesOnArrival) return false;
+    return (this.#pending[parentIndex] as Pending[]).length + edge.size >= (this.#capacity[parentIndex] as number);
+  }
+
+  /** Closes groups that can no longer change (or, realtime, have timed out) until `limit` are released. */
+  #advance(limit: number): void {
+    for (let released = 0; released < limit; ) {
+      const window = this.#window();
+      if (window === undefined) return;
+      const settled = this.#edges.every((_edge, parentIndex) => this.#settled(parentIndex, window));
+      const timedOut = this.#releasesOnArrival && this.#clock.now() - this.#firstArrival(window) >= this.#spec.timeoutMs;
+      if (!settled && !timedOut) return;
+      if (this.#close(window)) released += 1;
+    }
+  }
+
+  /** Closes the group of `window`; true when it is released, false when dropped below the quorum. */
+  #close(window: Window): boolean {
+    this.#lastAnchor = window.anchor;
+    const values: unknown[] = [];
+    const metas: (MessageMetadata | undefined)[] = [];
+    const members: DataEnvelope[][] = [];
+    const superseded: DataEnvelope[][] = [];
+    for (const [parentIndex, count] of window.counts.entries()) {
+      const list = this.#pending[parentIndex] as Pending[];
+      const taken = list.splice(0, count === 0 ? 0 : this.#spec.collect === 'first' ? 1 : count).map((item) => item.envelope);
+      const kept = this.#spec.collect === 'last' ? taken.slice(-1) : taken;
+      members.push(kept);
+      superseded.push(this.#spec.collect === 'last' ? taken.slice(0, -1) : []);
+      const head = kept[0];
+      values.push(head === undefined ? undefined : this.#spec.collect === 'all' ? kept.map((envelope) => envelope.value) : head.value);
+      metas.push(head?.meta);
+    }
+    for (const [parentIndex, envelopes] of superseded.entries()) this.#discard(parentIndex, envelopes);
+    const present = members.filter((kept) => kept.length > 0).length;
+    if (present < this.#quorum) {
+      for (const [parentIndex, envelopes] of members.entries()) this.#discard(parentIndex, envelopes);
+      this.#counts.dropped += 1;
+      return false;
+    }
+    if (!this.#releasesOnArrival) {
+      for (const [parentIndex, envelopes] of members.entries())
+        for (const envelope of envelopes) this.#onRelease?.(parentIndex, envelope, 'taken');
+    }
+    const seq = this.#nextSeq++;
+    this.#ready.push({ set: { kind: 'data', seq, ticket: seq, values, metas }, complete: present === members.length, members });
+    // Realtime: the node sees the freshest groups; older ones waiting for it go.
+    while (this.#ready.length > this.#readyCapacity) {
+      const stale = this.#ready.shift() as ReadyGroup;
+      for (const [parentIndex, envelopes] of stale.members.entries()) this.#count(parentIndex, envelopes.length);
+      this.#counts.dropped += 1;
+    }
+    return true;
+  }
+
+  #discard(parentIndex: number, envelopes: readonly DataEnvelope[]): void {
+    if (!this.#releasesOnArrival) for (const envelope of envelopes) this.#onRelease?.(parentIndex, envelope, 'discarded');
+    this.#count(parentIndex, envelopes.length);
+  }
+
+  #count(parentIndex: number, count: number): void {
+    this.#dropped[parentIndex] = (this.#dropped[parentIndex] ?? 0) + count;
+  }
+
+  #edge(parentIndex: number): EdgeBuffer {
+    const edge = this.#edges[parentIndex];
+    if (edge === undefined) throw new RangeError(`no parent ${parentIndex}`);
+    return edge;
+  }
+}
