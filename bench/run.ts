@@ -4,13 +4,23 @@
  * overload case (E4) runs one flow on the batch and the realtime engine side by side. The soak case
  * pushes 1,000,000 small messages through batch and checks that none is lost or duplicated; the
  * redispatch case SIGKILLs a replica mid-run under `restartOnFailure` and compares with clean runs.
- * `VF_BENCH_CASES=transport,overload,soak,redispatch` picks cases; `VF_BENCH_SCALE` scales item counts.
+ * `VF_BENCH_CASES=transport,overload,soak,redispatch` picks cases (`frames`: only the frame rows of
+ * transport, with their baselines); `VF_BENCH_SCALE` scales item counts.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flow } from '@vf/core';
-import { encodeValue } from '@vf/core/engine';
+import {
+  createSharedDirectory,
+  encodeValue,
+  nativeSharedMemory,
+  packHeader,
+  removeSharedDirectory,
+  SharedFrameReader,
+  SharedFrameSender,
+  unpackHeader,
+} from '@vf/core/engine';
 import { BatchExecutionEngine } from '@vf/engine-batch';
 import { RealtimeExecutionEngine } from '@vf/engine-realtime';
 import * as zmq from 'zeromq';
@@ -67,11 +77,14 @@ function bufferCopy(count: number): number {
 }
 
 /** A vf flow on the batch engine: rate between the first and last item at the consumer. */
-async function flowRate(params: { count: number; payload: 'small' | 'frame'; identities: number; nbTasks: number }) {
+async function flowRate(
+  params: { count: number; payload: 'small' | 'frame'; identities: number; nbTasks: number },
+  sharedMemory = true,
+) {
   const out = join(tmpdir(), `vf-bench-${process.pid}-${Date.now()}.json`);
   const flow = await Flow.load(flowUrl, { ...params, out });
   const runAt = Date.now();
-  await flow.run(new BatchExecutionEngine({ queueSize: Number(process.env.VF_BENCH_QUEUE ?? 16) }));
+  await flow.run(new BatchExecutionEngine({ queueSize: Number(process.env.VF_BENCH_QUEUE ?? 16), sharedMemory }));
   const report = await flow.join();
   if (report.status !== 'completed') throw new Error(`benchmark flow ${report.status}: ${report.error?.message}`);
   const timing = JSON.parse(readFileSync(out, 'utf8')) as { first: number; last: number; count: number };
@@ -90,6 +103,7 @@ function line(result: Result, baselines: ReadonlyArray<[string, number]>): strin
 
 console.log(`vf bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, scale ${scale}`);
 if (cases.has('transport')) await transport();
+else if (cases.has('frames')) await frames();
 if (cases.has('overload')) await overload();
 if (cases.has('soak')) await soak();
 if (cases.has('redispatch')) await redispatch();
@@ -99,34 +113,73 @@ async function transport(): Promise<void> {
   const frameCount = Math.round(300 * scale);
 
   const rawSmall = await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer);
-  const rawFrames = await rawZmq(frameCount, Buffer.alloc(FRAME_BYTES, 7));
-  const copyFrames = bufferCopy(frameCount);
   console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
-  console.log(line({ name: 'baseline: raw zeromq ipc, one hop, 1080p frame', perSecond: rawFrames, bytes: FRAME_BYTES }, []));
-  console.log(line({ name: 'baseline: Buffer.copy, 1080p frame', perSecond: copyFrames, bytes: FRAME_BYTES }, []));
-
   const small = await flowRate({ count: smallCount, payload: 'small', identities: 1, nbTasks: 1 });
   console.log(
     line({ name: `batch: producer→identity→consumer, ${smallCount} small`, perSecond: small.perSecond, bytes: SMALL_BYTES }, [
       ['raw zmq', rawSmall],
     ]),
   );
-  const frames = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 1 });
-  console.log(
-    line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: frames.perSecond, bytes: FRAME_BYTES }, [
-      ['raw zmq', rawFrames],
-      ['Buffer.copy', copyFrames],
-    ]),
-  );
-  const replicated = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 2 });
-  console.log(
-    line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, [
-      ['raw zmq', rawFrames],
-      ['Buffer.copy', copyFrames],
-    ]),
-  );
+  await frames();
   const startup = await flowRate({ count: 10, payload: 'small', identities: 3, nbTasks: 1 });
   console.log(`batch: flow.run() → first consumed message, 5-task flow: ${startup.firstAfterMs.toFixed(0)} ms`);
+}
+
+/**
+ * The frame rows: the 3-task chain with frames through shared memory (the default) and inline on
+ * ZeroMQ (`sharedMemory: false`), `nbTasks: 2`, and what one frame costs on the shared-memory path.
+ */
+async function frames(): Promise<void> {
+  const frameCount = Math.round(300 * scale);
+  const rawFrames = await rawZmq(frameCount, Buffer.alloc(FRAME_BYTES, 7));
+  const copyFrames = bufferCopy(frameCount);
+  const sharedCost = sharedFrameCost(frameCount);
+  console.log(line({ name: 'baseline: raw zeromq ipc, one hop, 1080p frame', perSecond: rawFrames, bytes: FRAME_BYTES }, []));
+  console.log(line({ name: 'baseline: Buffer.copy, 1080p frame', perSecond: copyFrames, bytes: FRAME_BYTES }, []));
+  console.log(
+    `${line({ name: 'shared memory, one frame written + read', perSecond: 1000 / sharedCost, bytes: FRAME_BYTES }, [
+      ['raw zmq', rawFrames],
+      ['Buffer.copy', copyFrames],
+    ])}   (${sharedCost.toFixed(2)} ms/frame, ${nativeSharedMemory() === null ? '2 copies: written, read' : '1 copy: written, then mapped'})`,
+  );
+  const baselines: Array<[string, number]> = [
+    ['raw zmq', rawFrames],
+    ['Buffer.copy', copyFrames],
+  ];
+  const chain = { count: frameCount, payload: 'frame', identities: 1 } as const;
+  const shared = await flowRate({ ...chain, nbTasks: 1 });
+  console.log(line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: shared.perSecond, bytes: FRAME_BYTES }, baselines));
+  const inline = await flowRate({ ...chain, nbTasks: 1 }, false);
+  console.log(line({ name: `batch: same, sharedMemory: false (inline ZeroMQ)`, perSecond: inline.perSecond, bytes: FRAME_BYTES }, baselines));
+  const replicated = await flowRate({ ...chain, nbTasks: 2 });
+  console.log(line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, baselines));
+}
+
+/**
+ * Milliseconds per 1080p frame on the shared-memory path, in one process: the sender writes its
+ * segment, the receiver reads it into a new buffer and unlinks it (the two copies of one hop).
+ */
+function sharedFrameCost(count: number): number {
+  const directory = createSharedDirectory();
+  if (directory === undefined) return Number.NaN;
+  try {
+    const sender = new SharedFrameSender(directory);
+    const reader = new SharedFrameReader(directory);
+    const header = packHeader(['d', 0, 0, 0, 0, 0, 0, 2]);
+    const frame = Buffer.alloc(FRAME_BYTES, 7);
+    const started = performance.now();
+    for (let index = 0; index < count; index++) {
+      const sent = sender.outgoing([header, Buffer.alloc(1), frame], 0);
+      const [reference] = (unpackHeader(sent[0]) as unknown[])[8] as Array<[number, string, number]>;
+      reader.read(reference?.[1], reference?.[2]);
+      sender.released(0, 1);
+    }
+    const elapsed = performance.now() - started;
+    if (readdirSync(directory).length !== 0) throw new Error('shared-memory segments left behind');
+    return elapsed / count;
+  } finally {
+    removeSharedDirectory(directory);
+  }
 }
 
 /** A percentile of sorted values (nearest rank). */

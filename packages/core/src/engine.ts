@@ -57,6 +57,15 @@ export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine
 export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } from './runtime/taskLoop.js';
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { type CurveKeys, generateCurveKeys } from './transport/curve.js';
+export {
+  createSharedDirectory,
+  nativeSharedMemory,
+  removeSharedDirectory,
+  SHARED_BYTES_IN_FLIGHT_MAX,
+  SHARED_FRAME_MIN_BYTES,
+  SharedFrameReader,
+  SharedFrameSender,
+} from './transport/sharedFrames.js';
 export { ChildLink, ReplicaLink, routesBySeq, type SentMessage, ZmqMessenger } from './transport/zmqMessenger.js';
 export { emitWarningOnce, forwardProcessWarnings, type WarningRecord } from './warnings.js';
 export {
@@ -69,5 +78,6 @@ export {
   MAX_HEADER_BYTES,
   packHeader,
   STRING_INLINE_MAX,
+  unpackHeader,
   WireError,
 } from './wire/codec.js';

@@ -13,6 +13,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packHeader, unpackHeader } from '../wire/codec.js';
 import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
@@ -24,11 +25,13 @@ import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
  * receiver gets a name of its own (a hard link to the first receiver's file when a frame fans out),
  * so whoever reads a name removes it, and the memory is freed when the last name goes.
  *
- * Why files and not a mapped pool: values keep their copy semantics (each receiver owns its bytes,
- * a mutation reaches no sibling) without a native addon, and a segment never outlives its arrival,
- * so drops, fan-out and replicas need no reference counting across processes. The copies per hop
- * are two (sender → tmpfs, tmpfs → receiver), in two large system calls, where a Unix socket makes
- * the same two in many small ones.
+ * Copies per hop: one. The sender writes the frame into the segment (one `write`); the receiver
+ * maps it copy-on-write (`MAP_PRIVATE`, the optional native helper `native/vfShm.c`) and unlinks
+ * it, so its typed array is the mapping: it owns its bytes (a mutation copies the page it touches,
+ * which no sibling nor the sender ever sees) without copying them. Without the helper (not built:
+ * no C compiler or headers at install) the receiver reads the segment into memory of its own: two
+ * copies, slower than a Unix socket. A segment never outlives its arrival, so drops, fan-out and
+ * replicas need no reference counting across processes.
  *
  * Lifetime: a name lives from the send until the receiver's arrival. Data messages leave only with
  * credit, so the names in flight per link are bounded by `queueSize`; on top of that a sender keeps
@@ -49,6 +52,32 @@ export const SHARED_BYTES_IN_FLIGHT_MAX = 1024 * 1024 * 1024;
 
 /** Where segment directories live: tmpfs, memory that no disk backs. */
 export const SHARED_MEMORY_ROOT = '/dev/shm';
+
+/** The native helper, if it was built (`native/build.mjs`, run at install); `VF_SHARED_MAP=0` turns it off. */
+interface NativeShm {
+  /** An ArrayBuffer over a private, copy-on-write mapping of the whole segment (exactly `byteLength` bytes). */
+  map(path: string, byteLength: number): ArrayBuffer;
+}
+
+let native: NativeShm | null | undefined;
+
+/** The native helper, loaded once; null where it is not built or turned off. */
+export function nativeSharedMemory(): NativeShm | null {
+  if (native !== undefined) return native;
+  native = null;
+  if (process.env.VF_SHARED_MAP === '0') return native;
+  const require = createRequire(import.meta.url);
+  // From src/transport/ (source) or dist/ (built).
+  for (const candidate of ['../../native/build/vfShm.node', '../native/build/vfShm.node']) {
+    try {
+      native = require(candidate) as NativeShm;
+      break;
+    } catch {
+      // not there: the next candidate, else read with a copy
+    }
+  }
+  return native;
+}
 
 /** A segment's name: the sender process's nonce, then a counter. Anything else is refused unread. */
 const SEGMENT_NAME = /^[0-9a-f]{16}-[0-9]{1,15}$/;
@@ -244,6 +273,21 @@ export class SharedFrameReader {
       throw new WireError(`shared-memory segment ${name} announces ${String(byteLength)} bytes`);
     }
     const path = join(this.#directory, name);
+    const mapper = byteLength > 0 ? nativeSharedMemory() : null;
+    if (mapper !== null) {
+      try {
+        return Buffer.from(mapper.map(path, byteLength));
+      } catch (error) {
+        throw new WireError(`shared-memory segment ${name} of ${byteLength} bytes cannot be mapped: ${(error as Error).message}`);
+      } finally {
+        // The mapping holds the memory on its own; the name goes now, mapped or not.
+        try {
+          unlinkSync(path);
+        } catch {
+          // it never existed: the error above says so
+        }
+      }
+    }
     let fd: number;
     try {
       fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
