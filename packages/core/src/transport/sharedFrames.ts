@@ -54,7 +54,7 @@ export const SHARED_BYTES_IN_FLIGHT_MAX = 1024 * 1024 * 1024;
 export const SHARED_MEMORY_ROOT = '/dev/shm';
 
 /** The native helper, if it was built (`native/build.mjs`, run at install); `VF_SHARED_MAP=0` turns it off. */
-interface NativeShm {
+export interface NativeShm {
   /** An ArrayBuffer over a private, copy-on-write mapping of the whole segment (exactly `byteLength` bytes). */
   map(path: string, byteLength: number): ArrayBuffer;
 }
@@ -261,9 +261,12 @@ function withSharedFrames(header: Buffer, shared: ReadonlyArray<[number, string,
  */
 export class SharedFrameReader {
   readonly #directory: string;
+  readonly #mapper: NativeShm | null;
 
-  constructor(directory: string) {
+  /** @param mapper maps segments copy-on-write (default: the native helper if built); null reads them with a copy */
+  constructor(directory: string, mapper: NativeShm | null = nativeSharedMemory()) {
     this.#directory = directory;
+    this.#mapper = mapper;
   }
 
   /** The `byteLength` bytes of segment `name`, which is unlinked before this returns. Throws {@link WireError}. */
@@ -273,7 +276,7 @@ export class SharedFrameReader {
       throw new WireError(`shared-memory segment ${name} announces ${String(byteLength)} bytes`);
     }
     const path = join(this.#directory, name);
-    const mapper = byteLength > 0 ? nativeSharedMemory() : null;
+    const mapper = byteLength > 0 ? this.#mapper : null;
     if (mapper !== null) {
       try {
         return Buffer.from(mapper.map(path, byteLength));
