@@ -39,10 +39,12 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
   let sharedDirectory: string | undefined;
   /** This task closed the channel itself (it is done): the run goes on, its shared memory with it. */
   let closedChannel = false;
+  /** The channel closed under this task: the host is gone. */
+  let hostGone = false;
   process.on('exit', () => {
     // Without a host nobody else removes this run's shared memory: every orphan removes it all
     // (segments in flight are of no use to anyone now).
-    if (orphaned && !closedChannel) removeSharedDirectory(sharedDirectory);
+    if (hostGone) removeSharedDirectory(sharedDirectory);
     // Nor its socket files: each orphan removes its own, and the last one out removes the directory.
     if (!orphaned || socketFile === undefined) return;
     rmSync(socketFile, { force: true });
@@ -64,6 +66,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
   channel.onClose(() => {
     // The host is gone: abort, and make sure the process ends even if a close() hangs.
     orphaned = true;
+    if (!closedChannel) hostGone = true;
     abort.abort();
     start.reject(new AbortedError('the host process is gone'));
     setTimeout(() => process.exit(1), ORPHAN_EXIT_MS).unref();
