@@ -77,10 +77,7 @@ function bufferCopy(count: number): number {
 }
 
 /** A vf flow on the batch engine: rate between the first and last item at the consumer. */
-async function flowRate(
-  params: { count: number; payload: 'small' | 'frame'; identities: number; nbTasks: number },
-  sharedMemory = true,
-) {
+async function flowRate(params: { count: number; payload: 'small' | 'frame'; identities: number; nbTasks: number }, sharedMemory = true) {
   const out = join(tmpdir(), `vf-bench-${process.pid}-${Date.now()}.json`);
   const flow = await Flow.load(flowUrl, { ...params, out });
   const runAt = Date.now();
@@ -148,9 +145,13 @@ async function frames(): Promise<void> {
   ];
   const chain = { count: frameCount, payload: 'frame', identities: 1 } as const;
   const shared = await flowRate({ ...chain, nbTasks: 1 });
-  console.log(line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: shared.perSecond, bytes: FRAME_BYTES }, baselines));
+  console.log(
+    line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: shared.perSecond, bytes: FRAME_BYTES }, baselines),
+  );
   const inline = await flowRate({ ...chain, nbTasks: 1 }, false);
-  console.log(line({ name: `batch: same, sharedMemory: false (inline ZeroMQ)`, perSecond: inline.perSecond, bytes: FRAME_BYTES }, baselines));
+  console.log(
+    line({ name: `batch: same, sharedMemory: false (inline ZeroMQ)`, perSecond: inline.perSecond, bytes: FRAME_BYTES }, baselines),
+  );
   const replicated = await flowRate({ ...chain, nbTasks: 2 });
   console.log(line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, baselines));
 }

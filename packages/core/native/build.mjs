@@ -11,9 +11,12 @@ const target = join(here, 'build', 'vfShm.node');
 
 function build() {
   if (process.platform !== 'linux') return 'only Linux has the /dev/shm it serves';
-  const headers = [process.env.VF_NODE_HEADERS, join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node', '/usr/local/include/node'].find(
-    (dir) => dir !== undefined && existsSync(join(dir, 'node_api.h')),
-  );
+  const headers = [
+    process.env.VF_NODE_HEADERS,
+    join(dirname(process.execPath), '..', 'include', 'node'),
+    '/usr/include/node',
+    '/usr/local/include/node',
+  ].find((dir) => dir !== undefined && existsSync(join(dir, 'node_api.h')));
   if (headers === undefined) return "Node's headers (node_api.h) are not installed";
   mkdirSync(join(here, 'build'), { recursive: true });
   const partial = `${target}.${process.pid}`;

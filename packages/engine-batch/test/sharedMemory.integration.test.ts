@@ -51,7 +51,9 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('fan-out: one child mutates its frame in place; its sibling and the sender still see the original bytes', { timeout: 60_000 }, async () => {
+  it('fan-out: one child mutates its frame in place; its sibling and the sender still see the original bytes', {
+    timeout: 60_000,
+  }, async () => {
     const out = join(dir, 'fan');
     const flow = await Flow.load(flowUrl, { mode: 'fanOut', count: 5, out });
     const engine = new BatchExecutionEngine({ queueSize: 2 });
@@ -65,7 +67,9 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
     expect(findLeftovers(engine)).toEqual([]);
   });
 
-  it('segments are 0600 files in the 0700 run directory; sharedMemory: false sends inline and creates none', { timeout: 60_000 }, async () => {
+  it('segments are 0600 files in the 0700 run directory; sharedMemory: false sends inline and creates none', {
+    timeout: 60_000,
+  }, async () => {
     const out = join(dir, 'slow');
     const flow = await Flow.load(flowUrl, { mode: 'replicas', count: 8, out, workMs: 100, nbTasks: 1 });
     const engine = new BatchExecutionEngine({ queueSize: 2 });
@@ -151,9 +155,13 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
     const out = join(dir, 'orphans');
     const infoFile = join(dir, 'info.json');
     const params = { mode: 'replicas', count: 1000, out, workMs: 50, nbTasks: 2 };
-    const child = spawn(process.execPath, ['--import', tsxLoader, '--conditions=@vf/source', hostScript, flowUrl.href, JSON.stringify(params), infoFile], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', tsxLoader, '--conditions=@vf/source', hostScript, flowUrl.href, JSON.stringify(params), infoFile],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     host = child;
     await waitFor(async () => existsSync(infoFile) && (await lines(`${out}.a`)).length >= 2, 'the host to run its flow');
     const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { pids: number[]; socketDirectory: string; sharedMemoryDirectory: string };

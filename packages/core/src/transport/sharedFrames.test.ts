@@ -15,7 +15,10 @@ import {
   SharedFrameSender,
 } from './sharedFrames.js';
 
-const sha = (bytes: ArrayBufferView) => createHash('sha256').update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).digest('hex');
+const sha = (bytes: ArrayBufferView) =>
+  createHash('sha256')
+    .update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+    .digest('hex');
 
 /** A data message as publishMessage builds it: envelope header, then the value's frames. */
 function dataMessage(value: unknown): Buffer[] {
