@@ -107,7 +107,6 @@ if (cases.has('redispatch')) await redispatch();
 
 async function transport(): Promise<void> {
   const smallCount = Math.round(100_000 * scale);
-  const frameCount = Math.round(300 * scale);
 
   const rawSmall = await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer);
   console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
