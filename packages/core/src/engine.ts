@@ -61,8 +61,8 @@ export {
   createSharedDirectory,
   nativeSharedMemory,
   removeSharedDirectory,
-  SHARED_BYTES_IN_FLIGHT_MAX,
   SHARED_FRAME_MIN_BYTES,
+  SHARED_POOL_MAX_BYTES,
   SharedFrameReader,
   SharedFrameSender,
 } from './transport/sharedFrames.js';

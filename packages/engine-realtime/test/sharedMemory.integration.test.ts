@@ -31,7 +31,7 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (real
     await flow.run(engine);
     const directory = engine.sharedMemoryDirectory as string;
     expect(directory).toBeDefined();
-    // Sampled while the camera outruns the sink: segments wait only between send and arrival.
+    // Sampled while the camera outruns the sink: the camera's pool of segments (`<nonce>-p<n>`).
     let most = 0;
     const joined = flow.join();
     let done = false;
@@ -39,7 +39,7 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (real
       done = true;
     });
     while (!done) {
-      if (existsSync(directory)) most = Math.max(most, readdirSync(directory).length);
+      if (existsSync(directory)) most = Math.max(most, readdirSync(directory).filter((name) => /-p[0-9]+$/.test(name)).length);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
     const report = await joined;
@@ -47,8 +47,9 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (real
     const sink = report.nodes.find((node) => node.name === 'sink');
     expect(sink?.dropped).toBeGreaterThan(0);
     expect((sink?.received ?? 0) + (sink?.dropped ?? 0)).toBe(count);
-    // The realtime receiver grants one message more than it keeps.
-    expect(most).toBeLessThanOrEqual(queueSize + 1);
+    // Dropped frames let go of their segments (on arrival when read, when collected when mapped),
+    // so the camera reuses a few segments instead of making one per frame.
+    expect(most).toBeLessThan(count / 2);
     const delivered = (await readFile(out, 'utf8'))
       .split('\n')
       .filter(Boolean)

@@ -4,9 +4,11 @@ import {
   constants,
   existsSync,
   fstatSync,
+  ftruncateSync,
   linkSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readSync,
   rmSync,
   statSync,
@@ -19,44 +21,47 @@ import { packHeader, unpackHeader } from '../wire/codec.js';
 import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
 
 /**
- * Large raw frames between tasks on one host, through shared memory (issue 14). A sender writes a
- * frame once into a file of the run's directory on tmpfs (`/dev/shm`) and sends only its name on
- * ZeroMQ; the receiver reads it into memory of its own and unlinks it at once, on arrival. Each
- * receiver gets a name of its own (a hard link to the first receiver's file when a frame fans out),
- * so whoever reads a name removes it, and the memory is freed when the last name goes.
+ * Large raw frames between tasks on one host, through shared memory (issue 14). A sender copies a
+ * frame into a segment, a file of the run's directory on tmpfs (`/dev/shm`), and sends on ZeroMQ
+ * only a name: a hard link of its own per receiver. The receiver maps its link copy-on-write
+ * (`MAP_PRIVATE`, native helper `native/vfShm.c`): its typed array is the mapping, so it owns its
+ * bytes (a write copies the page it touches, which neither siblings nor the sender see) without
+ * copying them; its link goes when the buffer is collected. A segment whose links are all gone is
+ * free and takes the next frame: its pages stay allocated, so a send is one `memcpy` into warm
+ * memory (fresh tmpfs pages per frame cost more than a socket hop on the machines measured).
  *
- * Copies per hop: one. The sender writes the frame into the segment (one `write`); the receiver
- * maps it copy-on-write (`MAP_PRIVATE`, the optional native helper `native/vfShm.c`) and unlinks
- * it, so its typed array is the mapping: it owns its bytes (a mutation copies the page it touches,
- * which no sibling nor the sender ever sees) without copying them. Without the helper (not built:
- * no C compiler or headers at install) the receiver reads the segment into memory of its own: two
- * copies, slower than a Unix socket. A segment never outlives its arrival, so drops, fan-out and
- * replicas need no reference counting across processes.
+ * Copies per hop: one (the sender's), zero at the receiver. Without the helper (not built: no C
+ * compiler or headers at install; or `VF_SHARED_MAP=0`) segments are written with `pwrite` and read
+ * into memory of the receiver's own, which unlinks its name at once: two copies.
  *
- * Lifetime: a name lives from the send until the receiver's arrival. Data messages leave only with
- * credit, so the names in flight per link are bounded by `queueSize`; on top of that a sender keeps
- * at most {@link SHARED_BYTES_IN_FLIGHT_MAX} bytes not yet confirmed (credits come back for read
- * messages only) and sends the rest inline rather than grow. Names sent to a replica that died are
- * unlinked by their sender; the host removes the whole directory when the run ends, and every task
- * removes it when it notices that the host is gone.
+ * Lifetime and bounds: a link lives until its receiver is done (read, or its mapping collected);
+ * messages leave only with credit, so at most `queueSize` per link are in flight, and a sender's
+ * pool never exceeds {@link SHARED_POOL_MAX_BYTES}: past it, frames travel inline rather than
+ * grow. Links of a replica that died are unlinked by its senders (whose work is re-sent as new
+ * links); the host removes the whole directory when the run ends, and every task removes it when
+ * it notices that the host is gone.
  */
 
 /** Raw frames (typed arrays, Buffers, DataViews, ArrayBuffers, long strings) of at least this many bytes go through shared memory. */
 export const SHARED_FRAME_MIN_BYTES = 64 * 1024;
 
 /**
- * Most bytes a sender has in shared memory that no receiver has confirmed yet (all its links
- * together). Over it, frames travel inline on ZeroMQ: memory stays bounded, nothing waits.
+ * Most bytes of segments one sending task keeps (in use by receivers, or free for its next frames).
+ * Past it, frames travel inline on ZeroMQ: memory stays bounded, nothing waits.
  */
-export const SHARED_BYTES_IN_FLIGHT_MAX = 1024 * 1024 * 1024;
+export const SHARED_POOL_MAX_BYTES = 512 * 1024 * 1024;
 
 /** Where segment directories live: tmpfs, memory that no disk backs. */
 export const SHARED_MEMORY_ROOT = '/dev/shm';
 
 /** The native helper, if it was built (`native/build.mjs`, run at install); `VF_SHARED_MAP=0` turns it off. */
 export interface NativeShm {
-  /** An ArrayBuffer over a private, copy-on-write mapping of the whole segment (exactly `byteLength` bytes). */
-  map(path: string, byteLength: number): ArrayBuffer;
+  /**
+   * An ArrayBuffer over a mapping of the whole segment (exactly `byteLength` bytes): `shared`, the
+   * sender's read-write view of its pool segment; else private, copy-on-write, and `path` is
+   * unlinked when the buffer is collected (a receiver's link).
+   */
+  map(path: string, byteLength: number, shared: boolean): ArrayBuffer;
 }
 
 let native: NativeShm | null | undefined;
@@ -79,8 +84,8 @@ export function nativeSharedMemory(): NativeShm | null {
   return native;
 }
 
-/** A segment's name: the sender process's nonce, then a counter. Anything else is refused unread. */
-const SEGMENT_NAME = /^[0-9a-f]{16}-[0-9]{1,15}$/;
+/** A receiver's name for a segment: the sender's nonce, the receiver task, a counter. Anything else is refused unread. */
+const SEGMENT_NAME = /^[0-9a-f]{16}-[0-9]{1,9}-[0-9]{1,15}$/;
 
 /**
  * Creates this run's segment directory, mode 0700, with an unguessable name, under `root`;
@@ -111,126 +116,155 @@ export function removeSharedDirectory(directory: string | undefined): void {
   }
 }
 
-/** One data message sent to a receiver and not yet confirmed: its segment names and their bytes. */
-interface Unconfirmed {
-  readonly names: readonly string[];
+/** A segment of the sender's pool: its own name for it, and its bytes (mapped shared, or written with a system call). */
+interface Segment {
+  readonly name: string;
   readonly bytes: number;
+  /** The sender's shared mapping (native helper), else undefined: written with `pwrite`. */
+  readonly view: Uint8Array | undefined;
+  /** Bumped each time the segment takes a new frame: a fan-out link is made only to the same frame. */
+  generation: number;
 }
-
-const NOTHING_SHARED: Unconfirmed = { names: [], bytes: 0 };
 
 /**
  * The sending half, one per task: turns the frames of a data message into the frames sent to one
  * receiver, large raw frames replaced by segment references in the envelope header.
+ *
+ * Segments are a pool: each receiver gets a hard link of its own to the segment, and removes it
+ * when it is done with the frame (on arrival when it reads; when its mapping is collected when it
+ * maps). A segment whose only name left is the sender's (link count 1) is free, and takes the next
+ * frame of its size in pages that are already allocated: a fresh tmpfs file per frame costs page
+ * allocation on every send, which made a hop slower than a Unix socket.
  */
 export class SharedFrameSender {
   readonly #directory: string;
   readonly #minBytes: number;
-  readonly #maxInFlight: number;
+  readonly #maxBytes: number;
+  readonly #native: NativeShm | null;
   readonly #nonce = randomBytes(8).toString('hex');
   #counter = 0;
-  #inFlight = 0;
-  /** Per receiver task, per data message sent to it, oldest first: what is not confirmed yet. */
-  readonly #unconfirmed = new Map<number, Unconfirmed[]>();
-  /** The last segment written for a frame: the next receiver of the same frame gets a hard link to it. */
-  readonly #lastName = new WeakMap<Buffer, string>();
+  #pooled = 0;
+  readonly #pool: Segment[] = [];
+  /** The segment a frame was last copied into, and when: the next receiver of the same frame gets a link to it. */
+  readonly #placed = new WeakMap<Buffer, { segment: Segment; generation: number }>();
 
-  constructor(directory: string, minBytes = SHARED_FRAME_MIN_BYTES, maxInFlight = SHARED_BYTES_IN_FLIGHT_MAX) {
+  /**
+   * @param maxBytes the most bytes of segments this sender keeps (in use or free); past it frames travel inline
+   * @param native maps the pool's segments (default: the native helper if built); null writes them with system calls
+   */
+  constructor(directory: string, minBytes = SHARED_FRAME_MIN_BYTES, maxBytes = SHARED_POOL_MAX_BYTES, native = nativeSharedMemory()) {
     this.#directory = directory;
     this.#minBytes = minBytes;
-    this.#maxInFlight = maxInFlight;
+    this.#maxBytes = maxBytes;
+    this.#native = native;
   }
 
-  /** Bytes in segments not yet confirmed read (for tests and diagnostics). */
-  get bytesInFlight(): number {
-    return this.#inFlight;
+  /** Bytes of segments in this sender's pool, in use or free (for tests and diagnostics). */
+  get pooledBytes(): number {
+    return this.#pooled;
   }
 
   /**
    * The frames to send to task `receiver` for a data message `[envelope header, value header,
-   * ...raw frames]`. Raw frames of at least the threshold become segments: the envelope header
+   * ...raw frames]`. Raw frames of at least the threshold go through segments: the envelope header
    * gains their references (see `wire/envelope.ts`) and each such frame travels empty.
    */
   outgoing(frames: readonly Buffer[], receiver: number): readonly Buffer[] {
     let shared: Array<[number, string, number]> | undefined;
     let out: Buffer[] | undefined;
-    let bytes = 0;
     // frames[1] is the value header (MessagePack, small): only raw frames, from frames[2], are shared.
     for (let index = 2; index < frames.length; index++) {
       const frame = frames[index] as Buffer;
-      if (frame.length < this.#minBytes || this.#inFlight + bytes + frame.length > this.#maxInFlight) continue;
-      const name = this.#segment(frame);
+      if (frame.length < this.#minBytes) continue;
+      const name = this.#send(frame, receiver);
       if (name === undefined) continue;
       shared ??= [];
       out ??= [...frames];
       shared.push([index - 1, name, frame.length]);
       out[index] = EMPTY;
-      bytes += frame.length;
     }
-    const queue = this.#queue(receiver);
-    if (out === undefined || shared === undefined) {
-      queue.push(NOTHING_SHARED);
-      return frames;
-    }
-    queue.push({ names: shared.map(([, name]) => name), bytes });
-    this.#inFlight += bytes;
+    if (out === undefined || shared === undefined) return frames;
     out[0] = withSharedFrames(frames[0] as Buffer, shared);
     return out;
   }
 
-  /** `count` more data messages sent to `receiver` were released there: they arrived, their segments are gone. */
-  released(receiver: number, count: number): void {
-    const queue = this.#unconfirmed.get(receiver);
-    if (queue === undefined) return;
-    for (const message of queue.splice(0, count)) this.#inFlight -= message.bytes;
-  }
-
-  /** Task `receiver` died: whatever it had not read yet is removed (its messages are re-sent as new segments). */
+  /**
+   * Task `receiver` died: its names go, whether it had read them or not, so that the segments they
+   * hold come free (its messages are re-sent to other replicas as new links).
+   */
   lost(receiver: number): void {
-    for (const message of this.#unconfirmed.get(receiver)?.splice(0) ?? []) {
-      this.#inFlight -= message.bytes;
-      for (const name of message.names) this.#unlink(name);
+    const prefix = `${this.#nonce}-${receiver}-`;
+    let names: string[];
+    try {
+      names = readdirSync(this.#directory);
+    } catch {
+      return; // the run is over
     }
+    for (const name of names) if (name.startsWith(prefix)) this.#unlink(name);
   }
 
-  /** Removes every segment this task sent that is not confirmed (the task is closing). */
+  /** Removes the pool's own names (the task is closing); receivers' links keep what they still use. */
   close(): void {
-    for (const receiver of [...this.#unconfirmed.keys()]) this.lost(receiver);
+    for (const segment of this.#pool.splice(0)) this.#unlink(segment.name);
+    this.#pooled = 0;
   }
 
-  #queue(receiver: number): Unconfirmed[] {
-    let queue = this.#unconfirmed.get(receiver);
-    if (queue === undefined) {
-      queue = [];
-      this.#unconfirmed.set(receiver, queue);
+  /** A new link, for `receiver`, to a segment holding `frame`; undefined when there is none (the frame travels inline). */
+  #send(frame: Buffer, receiver: number): string | undefined {
+    const name = `${this.#nonce}-${receiver}-${this.#counter++}`;
+    const placed = this.#placed.get(frame);
+    if (placed !== undefined && placed.generation === placed.segment.generation && this.#link(placed.segment, name)) return name;
+    const segment = this.#free(frame.length) ?? this.#create(frame.length);
+    if (segment === undefined) return undefined;
+    try {
+      if (segment.view !== undefined) segment.view.set(frame);
+      else this.#write(segment, frame);
+    } catch {
+      return undefined;
     }
-    return queue;
+    segment.generation += 1;
+    this.#placed.set(frame, { segment, generation: segment.generation });
+    return this.#link(segment, name) ? name : undefined;
   }
 
-  /** A new segment holding `frame`, or undefined when it cannot be made (then the frame travels inline). */
-  #segment(frame: Buffer): string | undefined {
-    const name = `${this.#nonce}-${this.#counter++}`;
-    const path = join(this.#directory, name);
-    const previous = this.#lastName.get(frame);
-    if (previous !== undefined) {
+  #link(segment: Segment, name: string): boolean {
+    try {
+      linkSync(join(this.#directory, segment.name), join(this.#directory, name));
+      return true;
+    } catch {
+      return false; // the directory is gone: the run is ending
+    }
+  }
+
+  /** A segment of `bytes` whose receivers are all done with it (its only name left is ours). */
+  #free(bytes: number): Segment | undefined {
+    for (const segment of this.#pool) {
+      if (segment.bytes !== bytes) continue;
       try {
-        linkSync(join(this.#directory, previous), path);
-        this.#lastName.set(frame, name);
-        return name;
+        if (statSync(join(this.#directory, segment.name)).nlink === 1) return segment;
       } catch {
-        // its receiver has read it already: write anew
+        // removed under us (the run is ending)
       }
     }
+    return undefined;
+  }
+
+  /** A new segment of `bytes`, or undefined past the pool's cap or when tmpfs refuses (full, or the run is over). */
+  #create(bytes: number): Segment | undefined {
+    if (this.#pooled + bytes > this.#maxBytes) return undefined;
+    const name = `${this.#nonce}-p${this.#pool.length}`;
+    const path = join(this.#directory, name);
     let fd: number | undefined;
     try {
-      // O_EXCL: never write into a file somebody else prepared (nor through a link).
-      fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      let written = 0;
-      while (written < frame.length) written += writeSync(fd, frame, written, frame.length - written);
-      this.#lastName.set(frame, name);
-      return name;
+      // O_EXCL: never use a file somebody else prepared (nor follow a link).
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      ftruncateSync(fd, bytes);
+      const view = this.#native === null ? undefined : new Uint8Array(this.#native.map(path, bytes, true));
+      const segment: Segment = { name, bytes, view, generation: 0 };
+      this.#pool.push(segment);
+      this.#pooled += bytes;
+      return segment;
     } catch {
-      // tmpfs full, or the directory gone (the run is ending): this frame travels inline.
       if (fd !== undefined) this.#unlink(name);
       return undefined;
     } finally {
@@ -238,11 +272,21 @@ export class SharedFrameSender {
     }
   }
 
+  #write(segment: Segment, frame: Buffer): void {
+    const fd = openSync(join(this.#directory, segment.name), constants.O_WRONLY | constants.O_NOFOLLOW);
+    try {
+      let written = 0;
+      while (written < frame.length) written += writeSync(fd, frame, written, frame.length - written, written);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   #unlink(name: string): void {
     try {
       unlinkSync(join(this.#directory, name));
     } catch {
-      // read and removed by its receiver already
+      // removed by its receiver already
     }
   }
 }
@@ -269,7 +313,11 @@ export class SharedFrameReader {
     this.#mapper = mapper;
   }
 
-  /** The `byteLength` bytes of segment `name`, which is unlinked before this returns. Throws {@link WireError}. */
+  /**
+   * The `byteLength` bytes of segment `name`: mapped copy-on-write, the name unlinked when the
+   * buffer is collected; or read into memory of its own, the name unlinked before this returns.
+   * Throws {@link WireError}.
+   */
   read(name: unknown, byteLength: unknown): Buffer {
     if (typeof name !== 'string' || !SEGMENT_NAME.test(name)) throw new WireError(`malformed shared-memory segment name ${String(name)}`);
     if (typeof byteLength !== 'number' || !Number.isSafeInteger(byteLength) || byteLength < 0 || byteLength > MAX_FRAME_BYTES) {
@@ -279,16 +327,15 @@ export class SharedFrameReader {
     const mapper = byteLength > 0 ? this.#mapper : null;
     if (mapper !== null) {
       try {
-        return Buffer.from(mapper.map(path, byteLength));
+        // The name goes when the mapping does (collected): then the sender may reuse the segment.
+        return Buffer.from(mapper.map(path, byteLength, false));
       } catch (error) {
-        throw new WireError(`shared-memory segment ${name} of ${byteLength} bytes cannot be mapped: ${(error as Error).message}`);
-      } finally {
-        // The mapping holds the memory on its own; the name goes now, mapped or not.
         try {
           unlinkSync(path);
         } catch {
-          // it never existed: the error above says so
+          // it never existed: the error says so
         }
+        throw new WireError(`shared-memory segment ${name} of ${byteLength} bytes cannot be mapped: ${(error as Error).message}`);
       }
     }
     let fd: number;

@@ -674,7 +674,6 @@ export abstract class ZmqMessenger extends MessengerBase {
           continue;
         }
         replica.addCredit(feedback.count, feedback.released);
-        if (feedback.released) this.#sharedSender?.released(replica.taskId, feedback.count);
         if (this.#confirmsOutputs) this.#confirmOutputs();
         this.onCredit(link);
         link.creditArrived.notify();
