@@ -20,7 +20,7 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (real
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('a slow sink: dropped frames free their segments (never more in flight than credits), delivered ones are intact', {
+  it('a slow sink: dropped frames free their segments for reuse, delivered ones are intact', {
     timeout: 90_000,
   }, async () => {
     const out = join(dir, 'out.jsonl');

@@ -345,8 +345,6 @@ export class SharedFrameReader {
       throw new WireError(`shared-memory segment ${name} cannot be opened: ${(error as Error).message}`);
     }
     try {
-      // Unlinked first: whatever happens next, the name is gone and the memory goes with the last descriptor.
-      unlinkSync(path);
       const stat = fstatSync(fd);
       if (!stat.isFile() || stat.size !== byteLength) {
         throw new WireError(`shared-memory segment ${name} holds ${stat.size} bytes, ${byteLength} announced`);
@@ -365,6 +363,13 @@ export class SharedFrameReader {
       throw new WireError(`shared-memory segment ${name} cannot be read: ${(error as Error).message}`);
     } finally {
       closeSync(fd);
+      // Only now, read or failed: once the last link goes the sender reuses the segment, so an
+      // earlier unlink would let the next frame overwrite the bytes being read.
+      try {
+        unlinkSync(path);
+      } catch {
+        // removed already (its sender saw this task lost, or the run is over)
+      }
     }
   }
 }
