@@ -7,6 +7,7 @@
  * `VF_BENCH_CASES=transport,overload,soak,redispatch` picks cases (`frames`: only the frame rows of
  * transport, with their baselines); `VF_BENCH_SCALE` scales item counts.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,8 +41,25 @@ interface Result {
   readonly bytes: number;
 }
 
+/**
+ * CPU time (user + system, ms) of this process's finished children, the tasks of the flows it ran:
+ * `/proc/self/stat` cutime + cstime. Unlike rates, it hardly moves with the machine's load.
+ */
+function childrenCpuMs(): number {
+  if (process.platform !== 'linux') return Number.NaN;
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(fields[13]) + Number(fields[14]);
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = process.platform === 'linux' ? Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) : 100;
+
+/** CPU ms per message of the last {@link rawZmq} run (both ends, ZeroMQ's I/O threads included). */
+let rawZmqCpuMs = Number.NaN;
+
 /** Raw ZeroMQ: Push → Pull over ipc in one process, one hop, no encoding. */
 async function rawZmq(count: number, payload: Buffer): Promise<number> {
+  const cpuBefore = process.cpuUsage();
   const socketPath = join(tmpdir(), `vf-bench-${process.pid}`);
   const address = `ipc://${socketPath}`;
   const pull = new zmq.Pull({ receiveHighWaterMark: 1000 });
@@ -61,6 +79,8 @@ async function rawZmq(count: number, payload: Buffer): Promise<number> {
   })();
   for (let index = 0; index < count; index++) await push.send([header, payload]);
   const rate = await receiving;
+  const cpu = process.cpuUsage(cpuBefore);
+  rawZmqCpuMs = (cpu.user + cpu.system) / 1000 / count;
   push.close();
   pull.close();
   rmSync(socketPath, { force: true });
@@ -80,6 +100,7 @@ function bufferCopy(count: number): number {
 async function flowRate(params: { count: number; payload: 'small' | 'frame'; identities: number; nbTasks: number }, sharedMemory = true) {
   const out = join(tmpdir(), `vf-bench-${process.pid}-${Date.now()}.json`);
   const flow = await Flow.load(flowUrl, { ...params, out });
+  const cpuBefore = childrenCpuMs();
   const runAt = Date.now();
   await flow.run(new BatchExecutionEngine({ queueSize: Number(process.env.VF_BENCH_QUEUE ?? 16), sharedMemory }));
   const report = await flow.join();
@@ -89,7 +110,12 @@ async function flowRate(params: { count: number; payload: 'small' | 'frame'; ide
   rmSync(out, { force: true });
   rmSync(`${out}.first`, { force: true });
   if (timing.count !== params.count) throw new Error(`lost items: ${timing.count} of ${params.count}`);
-  return { perSecond: (timing.count - 1) / ((timing.last - timing.first) / 1000), firstAfterMs: first - runAt };
+  return {
+    perSecond: (timing.count - 1) / ((timing.last - timing.first) / 1000),
+    firstAfterMs: first - runAt,
+    /** CPU ms per item, every task together (start-up included). */
+    cpuMsPerItem: (childrenCpuMs() - cpuBefore) / params.count,
+  };
 }
 
 function line(result: Result, baselines: ReadonlyArray<[string, number]>): string {
@@ -128,6 +154,7 @@ async function transport(): Promise<void> {
 async function frames(): Promise<void> {
   const frameCount = Math.round(300 * scale);
   const rawFrames = await rawZmq(frameCount, Buffer.alloc(FRAME_BYTES, 7));
+  const rawFramesCpuMs = rawZmqCpuMs;
   const copyFrames = bufferCopy(frameCount);
   const sharedCost = await sharedFrameCost(frameCount);
   console.log(line({ name: 'baseline: raw zeromq ipc, one hop, 1080p frame', perSecond: rawFrames, bytes: FRAME_BYTES }, []));
@@ -153,6 +180,17 @@ async function frames(): Promise<void> {
   );
   const replicated = await flowRate({ ...chain, nbTasks: 2 });
   console.log(line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, baselines));
+  // Rates on a loaded machine say more about the load than about vf; CPU time per frame does not.
+  // A short run of each gives the fixed cost (start-up), so what remains is the cost of a frame.
+  const few = 10;
+  const perFrame = async (full: { cpuMsPerItem: number }, nbTasks: number, sharedMemory: boolean) => {
+    const short = await flowRate({ ...chain, count: few, nbTasks }, sharedMemory);
+    return (full.cpuMsPerItem * frameCount - short.cpuMsPerItem * few) / (frameCount - few);
+  };
+  const cpu = (name: string, ms: number) => `${name} ${ms.toFixed(1)} ms (${(ms / rawFramesCpuMs).toFixed(2)}× raw zmq)`;
+  console.log(
+    `CPU per frame, all processes, start-up excluded: raw zmq one hop ${rawFramesCpuMs.toFixed(1)} ms; chain: ${cpu('shared memory', await perFrame(shared, 1, true))}, ${cpu('inline', await perFrame(inline, 1, false))}, ${cpu('nbTasks 2', await perFrame(replicated, 2, true))}`,
+  );
 }
 
 /**

@@ -72,8 +72,9 @@ static napi_value map_segment(napi_env env, napi_callback_info info) {
     return NULL;
   }
   // A receiver's mapping is private and writable: it may change its bytes, and no other process
-  // sees it. No MAP_POPULATE: on a private writable mapping it would copy every page.
-  void* data = mmap(NULL, length, PROT_READ | PROT_WRITE, shared ? MAP_SHARED : MAP_PRIVATE, fd, 0);
+  // sees it. No MAP_POPULATE there: on a private writable mapping it would copy every page. The
+  // sender's new segment is populated: its pages come in one call, not one fault each.
+  void* data = mmap(NULL, length, PROT_READ | PROT_WRITE, shared ? MAP_SHARED | MAP_POPULATE : MAP_PRIVATE, fd, 0);
   int error = errno;
   close(fd);
   if (data == MAP_FAILED) return throw_errno(env, "mmap", error);
