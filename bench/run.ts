@@ -5,13 +5,24 @@
  * pushes 1,000,000 small messages through batch and checks that none is lost or duplicated; the
  * redispatch case SIGKILLs a replica mid-run under `restartOnFailure` and compares with clean runs.
  * The onerror case (issue 18) times failing items, retries and dead letters against a clean run.
- * `VF_BENCH_CASES=transport,overload,soak,redispatch,onerror` picks cases; `VF_BENCH_SCALE` scales item counts.
+ * `VF_BENCH_CASES=transport,overload,soak,redispatch,onerror` picks cases (`frames`: only the frame
+ * rows of transport, with their baselines); `VF_BENCH_SCALE` scales item counts.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flow, InProcessEngine } from '@vf/core';
-import { encodeValue } from '@vf/core/engine';
+import {
+  createSharedDirectory,
+  encodeValue,
+  nativeSharedMemory,
+  packHeader,
+  removeSharedDirectory,
+  SharedFrameReader,
+  SharedFrameSender,
+  unpackHeader,
+} from '@vf/core/engine';
 import { BatchExecutionEngine } from '@vf/engine-batch';
 import { RealtimeExecutionEngine } from '@vf/engine-realtime';
 import * as zmq from 'zeromq';
@@ -31,8 +42,25 @@ interface Result {
   readonly bytes: number;
 }
 
+/**
+ * CPU time (user + system, ms) of this process's finished children, the tasks of the flows it ran:
+ * `/proc/self/stat` cutime + cstime. Unlike rates, it hardly moves with the machine's load.
+ */
+function childrenCpuMs(): number {
+  if (process.platform !== 'linux') return Number.NaN;
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(fields[13]) + Number(fields[14]);
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = process.platform === 'linux' ? Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) : 100;
+
+/** CPU ms per message of the last {@link rawZmq} run (both ends, ZeroMQ's I/O threads included). */
+let rawZmqCpuMs = Number.NaN;
+
 /** Raw ZeroMQ: Push → Pull over ipc in one process, one hop, no encoding. */
 async function rawZmq(count: number, payload: Buffer): Promise<number> {
+  const cpuBefore = process.cpuUsage();
   const socketPath = join(tmpdir(), `vf-bench-${process.pid}`);
   const address = `ipc://${socketPath}`;
   const pull = new zmq.Pull({ receiveHighWaterMark: 1000 });
@@ -52,6 +80,8 @@ async function rawZmq(count: number, payload: Buffer): Promise<number> {
   })();
   for (let index = 0; index < count; index++) await push.send([header, payload]);
   const rate = await receiving;
+  const cpu = process.cpuUsage(cpuBefore);
+  rawZmqCpuMs = (cpu.user + cpu.system) / 1000 / count;
   push.close();
   pull.close();
   rmSync(socketPath, { force: true });
@@ -68,11 +98,12 @@ function bufferCopy(count: number): number {
 }
 
 /** A vf flow on the batch engine: rate between the first and last item at the consumer. */
-async function flowRate(params: { count: number; payload: 'small' | 'frame'; identities: number; nbTasks: number }) {
+async function flowRate(params: { count: number; payload: 'small' | 'frame'; identities: number; nbTasks: number }, sharedMemory = true) {
   const out = join(tmpdir(), `vf-bench-${process.pid}-${Date.now()}.json`);
   const flow = await Flow.load(flowUrl, { ...params, out });
+  const cpuBefore = childrenCpuMs();
   const runAt = Date.now();
-  await flow.run(new BatchExecutionEngine({ queueSize: Number(process.env.VF_BENCH_QUEUE ?? 16) }));
+  await flow.run(new BatchExecutionEngine({ queueSize: Number(process.env.VF_BENCH_QUEUE ?? 16), sharedMemory }));
   const report = await flow.join();
   if (report.status !== 'completed') throw new Error(`benchmark flow ${report.status}: ${report.error?.message}`);
   const timing = JSON.parse(readFileSync(out, 'utf8')) as { first: number; last: number; count: number };
@@ -80,7 +111,12 @@ async function flowRate(params: { count: number; payload: 'small' | 'frame'; ide
   rmSync(out, { force: true });
   rmSync(`${out}.first`, { force: true });
   if (timing.count !== params.count) throw new Error(`lost items: ${timing.count} of ${params.count}`);
-  return { perSecond: (timing.count - 1) / ((timing.last - timing.first) / 1000), firstAfterMs: first - runAt };
+  return {
+    perSecond: (timing.count - 1) / ((timing.last - timing.first) / 1000),
+    firstAfterMs: first - runAt,
+    /** CPU ms per item, every task together (start-up included). */
+    cpuMsPerItem: (childrenCpuMs() - cpuBefore) / params.count,
+  };
 }
 
 function line(result: Result, baselines: ReadonlyArray<[string, number]>): string {
@@ -91,6 +127,7 @@ function line(result: Result, baselines: ReadonlyArray<[string, number]>): strin
 
 console.log(`vf bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, scale ${scale}`);
 if (cases.has('transport')) await transport();
+else if (cases.has('frames')) await frames();
 if (cases.has('overload')) await overload();
 if (cases.has('soak')) await soak();
 if (cases.has('redispatch')) await redispatch();
@@ -98,37 +135,94 @@ if (cases.has('onerror')) await onError();
 
 async function transport(): Promise<void> {
   const smallCount = Math.round(100_000 * scale);
-  const frameCount = Math.round(300 * scale);
 
   const rawSmall = await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer);
-  const rawFrames = await rawZmq(frameCount, Buffer.alloc(FRAME_BYTES, 7));
-  const copyFrames = bufferCopy(frameCount);
   console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
-  console.log(line({ name: 'baseline: raw zeromq ipc, one hop, 1080p frame', perSecond: rawFrames, bytes: FRAME_BYTES }, []));
-  console.log(line({ name: 'baseline: Buffer.copy, 1080p frame', perSecond: copyFrames, bytes: FRAME_BYTES }, []));
-
   const small = await flowRate({ count: smallCount, payload: 'small', identities: 1, nbTasks: 1 });
   console.log(
     line({ name: `batch: producer→identity→consumer, ${smallCount} small`, perSecond: small.perSecond, bytes: SMALL_BYTES }, [
       ['raw zmq', rawSmall],
     ]),
   );
-  const frames = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 1 });
-  console.log(
-    line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: frames.perSecond, bytes: FRAME_BYTES }, [
-      ['raw zmq', rawFrames],
-      ['Buffer.copy', copyFrames],
-    ]),
-  );
-  const replicated = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 2 });
-  console.log(
-    line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, [
-      ['raw zmq', rawFrames],
-      ['Buffer.copy', copyFrames],
-    ]),
-  );
+  await frames();
   const startup = await flowRate({ count: 10, payload: 'small', identities: 3, nbTasks: 1 });
   console.log(`batch: flow.run() → first consumed message, 5-task flow: ${startup.firstAfterMs.toFixed(0)} ms`);
+}
+
+/**
+ * The frame rows: the 3-task chain with frames through shared memory (the default) and inline on
+ * ZeroMQ (`sharedMemory: false`), `nbTasks: 2`, and what one frame costs on the shared-memory path.
+ */
+async function frames(): Promise<void> {
+  const frameCount = Math.round(300 * scale);
+  const rawFrames = await rawZmq(frameCount, Buffer.alloc(FRAME_BYTES, 7));
+  const rawFramesCpuMs = rawZmqCpuMs;
+  const copyFrames = bufferCopy(frameCount);
+  const sharedCost = await sharedFrameCost(frameCount);
+  console.log(line({ name: 'baseline: raw zeromq ipc, one hop, 1080p frame', perSecond: rawFrames, bytes: FRAME_BYTES }, []));
+  console.log(line({ name: 'baseline: Buffer.copy, 1080p frame', perSecond: copyFrames, bytes: FRAME_BYTES }, []));
+  console.log(
+    `${line({ name: 'shared memory, one frame sent + received', perSecond: 1000 / sharedCost, bytes: FRAME_BYTES }, [
+      ['raw zmq', rawFrames],
+      ['Buffer.copy', copyFrames],
+    ])}   (${sharedCost.toFixed(2)} ms/frame, ${nativeSharedMemory() === null ? '2 copies: written, read' : '1 copy: into a pooled segment, then mapped'})`,
+  );
+  const baselines: Array<[string, number]> = [
+    ['raw zmq', rawFrames],
+    ['Buffer.copy', copyFrames],
+  ];
+  const chain = { count: frameCount, payload: 'frame', identities: 1 } as const;
+  const shared = await flowRate({ ...chain, nbTasks: 1 });
+  console.log(
+    line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: shared.perSecond, bytes: FRAME_BYTES }, baselines),
+  );
+  const inline = await flowRate({ ...chain, nbTasks: 1 }, false);
+  console.log(
+    line({ name: `batch: same, sharedMemory: false (inline ZeroMQ)`, perSecond: inline.perSecond, bytes: FRAME_BYTES }, baselines),
+  );
+  const replicated = await flowRate({ ...chain, nbTasks: 2 });
+  console.log(line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, baselines));
+  // Rates on a loaded machine say more about the load than about vf; CPU time per frame does not.
+  // A short run of each gives the fixed cost (start-up), so what remains is the cost of a frame.
+  const few = 10;
+  const perFrame = async (full: { cpuMsPerItem: number }, nbTasks: number, sharedMemory: boolean) => {
+    const short = await flowRate({ ...chain, count: few, nbTasks }, sharedMemory);
+    return (full.cpuMsPerItem * frameCount - short.cpuMsPerItem * few) / (frameCount - few);
+  };
+  const cpu = (name: string, ms: number) => `${name} ${ms.toFixed(1)} ms (${(ms / rawFramesCpuMs).toFixed(2)}× raw zmq)`;
+  console.log(
+    `CPU per frame, all processes, start-up excluded: raw zmq one hop ${rawFramesCpuMs.toFixed(1)} ms; chain: ${cpu('shared memory', await perFrame(shared, 1, true))}, ${cpu('inline', await perFrame(inline, 1, false))}, ${cpu('nbTasks 2', await perFrame(replicated, 2, true))}`,
+  );
+}
+
+/**
+ * Milliseconds per 1080p frame on the shared-memory path, in one process, as a task does it: the
+ * sender copies the frame into a pool segment and links it, the receiver maps the link (or reads
+ * it without the native helper); the event loop turns between frames, so collected mappings free
+ * their segments for reuse.
+ */
+async function sharedFrameCost(count: number): Promise<number> {
+  const directory = createSharedDirectory();
+  if (directory === undefined) return Number.NaN;
+  try {
+    const sender = new SharedFrameSender(directory);
+    const reader = new SharedFrameReader(directory);
+    const header = packHeader(['d', 0, 0, 0, 0, 0, 0, 2]);
+    const frame = Buffer.alloc(FRAME_BYTES, 7);
+    let elapsed = 0;
+    for (let index = 0; index < count; index++) {
+      const started = performance.now();
+      const sent = sender.outgoing([header, Buffer.alloc(1), frame], 0);
+      const [reference] = (unpackHeader(sent[0]) as unknown[])[8] as Array<[number, string, number]>;
+      reader.read(reference?.[1], reference?.[2]);
+      elapsed += performance.now() - started;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    sender.close();
+    return elapsed / count;
+  } finally {
+    removeSharedDirectory(directory);
+  }
 }
 
 /** A percentile of sorted values (nearest rank). */

@@ -59,6 +59,15 @@ export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } fro
 export { createNodeAligner, eventTime, type NodeAligner, type NodeAlignerOptions, TimeAligner } from './runtime/timeAligner.js';
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { type CurveKeys, generateCurveKeys } from './transport/curve.js';
+export {
+  createSharedDirectory,
+  nativeSharedMemory,
+  removeSharedDirectory,
+  SHARED_FRAME_MIN_BYTES,
+  SHARED_POOL_MAX_BYTES,
+  SharedFrameReader,
+  SharedFrameSender,
+} from './transport/sharedFrames.js';
 export { ChildLink, ReplicaLink, routesBySeq, type SentMessage, ZmqMessenger } from './transport/zmqMessenger.js';
 export { emitWarningOnce, forwardProcessWarnings, type WarningRecord } from './warnings.js';
 export {
@@ -71,5 +80,6 @@ export {
   MAX_HEADER_BYTES,
   packHeader,
   STRING_INLINE_MAX,
+  unpackHeader,
   WireError,
 } from './wire/codec.js';

@@ -46,6 +46,12 @@ export interface TaskInit {
    * replica lost. Receivers drop the duplicates this can create.
    */
   readonly restartOnFailure: boolean;
+  /**
+   * The run's shared-memory directory (mode 0700, unguessable name, removed with the run): large
+   * frames to and from tasks on this host travel through it (`transport/sharedFrames.ts`). Absent
+   * when the run does not use shared memory (`sharedMemory: false`, tcp, no tmpfs).
+   */
+  readonly sharedMemory?: { readonly directory: string };
   /** Module and export of the engine's messenger class (the engine's queue policy). */
   readonly messenger: { readonly moduleUrl: string; readonly exportName: string };
   /** Period of the task's `heartbeat` messages, in ms (a fifth of the engine's `livenessTimeoutMs`). */
@@ -162,6 +168,7 @@ const hostMessage = z.discriminatedUnion('type', [
       }),
       queueSize: z.number().int().positive(),
       restartOnFailure: z.boolean(),
+      sharedMemory: z.object({ directory: z.string().min(1) }).optional(),
       messenger: z.object({ moduleUrl: z.string(), exportName: z.string() }),
       heartbeatMs: z.number().int().positive(),
     }),

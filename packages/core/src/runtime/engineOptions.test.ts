@@ -33,7 +33,14 @@ describe('process engine options', () => {
       stopTimeoutMs: 30_000,
       restartOnFailure: false,
       livenessTimeoutMs: 10_000,
+      sharedMemory: true,
     });
+  });
+
+  it('takes sharedMemory as a boolean, on by default', () => {
+    expect(resolve({}).sharedMemory).toBe(true);
+    expect(resolve({ sharedMemory: false }).sharedMemory).toBe(false);
+    expect(refusal(() => resolve({ sharedMemory: 'no' }), 'sharedMemory').message).toContain('sharedMemory must be a boolean, got "no"');
   });
 
   it('refuses a livenessTimeoutMs under 100 ms or over 2^31-1 ms', () => {

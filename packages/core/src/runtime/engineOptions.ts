@@ -24,6 +24,7 @@ const REQUIREMENTS: Readonly<Record<string, string>> = {
   killGraceMs: TIMEOUT_REQUIREMENT,
   stopTimeoutMs: TIMEOUT_REQUIREMENT,
   restartOnFailure: 'must be a boolean',
+  sharedMemory: 'must be a boolean',
   livenessTimeoutMs: `must be a number of ms from ${MIN_LIVENESS_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`,
 };
 
@@ -48,6 +49,7 @@ const processEngineOptionsSchema = z.object({
   stopTimeoutMs: timeoutMs(30_000),
   restartOnFailure: z.boolean().default(false),
   livenessTimeoutMs: z.number().min(MIN_LIVENESS_TIMEOUT_MS).max(MAX_TIMEOUT_MS).default(10_000),
+  sharedMemory: z.boolean().default(true),
 });
 
 /** The options of `InProcessEngine`. */
@@ -68,6 +70,7 @@ export interface ResolvedProcessEngineOptions {
   readonly stopTimeoutMs: number;
   readonly restartOnFailure: boolean;
   readonly livenessTimeoutMs: number;
+  readonly sharedMemory: boolean;
 }
 
 /**

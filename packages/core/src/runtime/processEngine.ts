@@ -7,6 +7,7 @@ import { FlowValidationError, type SerializedError, serializeError, taskFailureO
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { generateCurveKeys } from '../transport/curve.js';
 import { generateRunSecret } from '../transport/helloProof.js';
+import { createSharedDirectory, removeSharedDirectory } from '../transport/sharedFrames.js';
 import { emitWarningOnce } from '../warnings.js';
 import { systemClock } from './clock.js';
 import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
@@ -69,6 +70,13 @@ export interface ProcessEngineOptions {
    * least 100.
    */
   readonly livenessTimeoutMs?: number;
+  /**
+   * Large binary payloads (typed arrays, Buffers, DataViews, ArrayBuffers and long strings of at
+   * least 64 KiB, `SHARED_FRAME_MIN_BYTES`) between tasks on this host travel through shared memory
+   * (files on `/dev/shm`, in a 0700 directory per run) with only a reference on ZeroMQ. Links over
+   * `tcp` always carry them inline. Default true; false sends everything inline.
+   */
+  readonly sharedMemory?: boolean;
 }
 
 /** The module and export name of an engine's messenger class, imported by every task process. */
@@ -100,6 +108,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   protected readonly options: ResolvedProcessEngineOptions;
   #tasks: LiveTask[] = [];
   #runDir: string | undefined;
+  #sharedDir: string | undefined;
   #endpointTable: readonly string[] | undefined;
   #failed = false;
   #killTimer: NodeJS.Timeout | undefined;
@@ -127,6 +136,9 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     const endpoints = this.#endpoints(plan);
     const curve = this.options.curve ? generateCurveKeys() : undefined;
     const runSecret = generateRunSecret();
+    // Only with ipc: every task is on this host. Undefined where there is no tmpfs (frames go inline).
+    this.#sharedDir = this.options.sharedMemory && this.options.transport === 'ipc' ? createSharedDirectory() : undefined;
+    const sharedMemory = this.#sharedDir === undefined ? undefined : { directory: this.#sharedDir };
     const actualEndpoints: Array<string | undefined> = plan.tasks.map(() => undefined);
     let boundCount = 0;
     const typescript = /\.[mc]?tsx?$/.test(new URL(source.moduleUrl).pathname) || import.meta.url.endsWith('.ts');
@@ -242,6 +254,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         transport: { kind: this.options.transport, endpoints, runSecret, ...(curve === undefined ? {} : { curve }) },
         queueSize: this.options.queueSize,
         restartOnFailure: this.options.restartOnFailure,
+        ...(sharedMemory === undefined ? {} : { sharedMemory }),
         messenger: this.messengerModule,
         heartbeatMs: heartbeatPeriodMs(this.options.livenessTimeoutMs),
       };
@@ -305,6 +318,11 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     return this.#endpointTable;
   }
 
+  /** This run's shared-memory directory (large frames between local tasks); removed when the run ends. */
+  get sharedMemoryDirectory(): string | undefined {
+    return this.#sharedDir;
+  }
+
   /** Directory holding this run's `ipc://` socket files; removed when the run ends. */
   get socketDirectory(): string | undefined {
     return this.#runDir;
@@ -350,6 +368,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     clearTimeout(this.#stopTimer);
     clearInterval(this.#livenessTimer);
     if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
+    removeSharedDirectory(this.#sharedDir);
     return this.#tasks.map((task) => (task.lost && !this.#failed ? lostOutcome(task) : outcomeOf(task, this.#failed)));
   }
 

@@ -4,6 +4,7 @@ import type { Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
 import { getLogger, isLogLevelEnabled, RUN_ID_ENV, tagTaskLogs } from '../logging.js';
+import { removeSharedDirectory } from '../transport/sharedFrames.js';
 import type { ZmqMessenger } from '../transport/zmqMessenger.js';
 import { forwardProcessWarnings } from '../warnings.js';
 import { type ControlChannel, defaultControlChannel } from './controlChannel.js';
@@ -35,9 +36,16 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
   let messenger: ZmqMessenger | undefined;
   let orphaned = false;
   let socketFile: string | undefined;
+  let sharedDirectory: string | undefined;
+  /** This task closed the channel itself (it is done): the run goes on, its shared memory with it. */
+  let closedChannel = false;
+  /** The channel closed under this task: the host is gone. */
+  let hostGone = false;
   process.on('exit', () => {
-    // Without a host nobody else removes this run's socket files: each orphan removes its own,
-    // and the last one out removes the directory.
+    // Without a host nobody else removes this run's shared memory: every orphan removes it all
+    // (segments in flight are of no use to anyone now).
+    if (hostGone) removeSharedDirectory(sharedDirectory);
+    // Nor its socket files: each orphan removes its own, and the last one out removes the directory.
     if (!orphaned || socketFile === undefined) return;
     rmSync(socketFile, { force: true });
     try {
@@ -58,6 +66,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
   channel.onClose(() => {
     // The host is gone: abort, and make sure the process ends even if a close() hangs.
     orphaned = true;
+    if (!closedChannel) hostGone = true;
     abort.abort();
     start.reject(new AbortedError('the host process is gone'));
     setTimeout(() => process.exit(1), ORPHAN_EXIT_MS).unref();
@@ -111,6 +120,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
     if (isLogLevelEnabled('debug')) getLogger().debug({ pid: process.pid }, 'task process started');
     const endpoint = init.transport.endpoints[init.task.id];
     if (endpoint?.startsWith('ipc://')) socketFile = endpoint.slice('ipc://'.length);
+    sharedDirectory = init.sharedMemory?.directory;
     // From here on the host can tell this task frozen from busy (runtime/liveness.ts).
     const activity = new TaskActivity();
     const beating = channel.startHeartbeats?.(init.heartbeatMs, activity);
@@ -146,6 +156,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
     });
     await taskMessenger.close(outcome.status === 'completed' || outcome.status === 'stopped');
     send({ v: 1, type: 'done', outcome });
+    closedChannel = true;
     channel.close();
   }
 }

@@ -4,6 +4,8 @@ import { existsSync } from 'node:fs';
 export interface InspectableEngine {
   readonly pids: readonly (number | undefined)[];
   readonly socketDirectory: string | undefined;
+  /** The run's shared-memory directory (large frames between local tasks), if it had one. */
+  readonly sharedMemoryDirectory?: string | undefined;
 }
 
 /** True while process `pid` exists (signal 0 probes without touching it). */
@@ -17,8 +19,8 @@ export function isProcessAlive(pid: number): boolean {
 }
 
 /**
- * What a finished run left behind: task processes still alive and the socket directory if it still
- * exists. Empty when the engine cleaned up. Call after `flow.join()` resolved.
+ * What a finished run left behind: task processes still alive, and the socket and shared-memory
+ * directories if they still exist. Empty when the engine cleaned up. Call after `flow.join()` resolved.
  */
 export function findLeftovers(engine: InspectableEngine): string[] {
   const leftovers = engine.pids
@@ -26,5 +28,7 @@ export function findLeftovers(engine: InspectableEngine): string[] {
     .map((pid) => `task process ${pid}`);
   const directory = engine.socketDirectory;
   if (directory !== undefined && existsSync(directory)) leftovers.push(`socket directory ${directory}`);
+  const shared = engine.sharedMemoryDirectory;
+  if (shared !== undefined && existsSync(shared)) leftovers.push(`shared-memory directory ${shared}`);
   return leftovers;
 }

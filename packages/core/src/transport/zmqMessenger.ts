@@ -11,6 +11,7 @@ import { encodeValue, packHeader, WireError } from '../wire/codec.js';
 import { parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelope.js';
 import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandler } from './curve.js';
 import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } from './helloProof.js';
+import { SharedFrameReader, SharedFrameSender } from './sharedFrames.js';
 
 /**
  * The data path over ZeroMQ: each task binds a ROUTER; each parent task connects a DEALER per child
@@ -66,6 +67,8 @@ export class ReplicaLink {
    */
   #admitted = false;
   #held: Buffer[] = [];
+  /** The replica is on this host: large frames of data messages go through shared memory (`sharedFrames.ts`). */
+  shareFrames: ((frames: readonly Buffer[]) => readonly Buffer[]) | undefined;
 
   constructor(socket: zmq.Dealer, taskId: number, keepsUnconfirmed = false) {
     this.socket = socket;
@@ -83,6 +86,11 @@ export class ReplicaLink {
     if (!released) return;
     this.released += count;
     this.unconfirmed?.splice(0, count);
+  }
+
+  /** Queues a data message's frames (see {@link enqueue}), its large frames through shared memory when the replica is local. */
+  enqueueData(frames: readonly Buffer[]): void {
+    this.enqueue(this.shareFrames === undefined ? frames : this.shareFrames(frames));
   }
 
   /**
@@ -181,7 +189,7 @@ export class ChildLink {
       const replica = (this.routing === 'seq' ? this.replicaFor(message.seq) : survivors[index % survivors.length]) as ReplicaLink;
       replica.credit -= 1;
       replica.unconfirmed?.push(message);
-      replica.enqueue(message.frames);
+      replica.enqueueData(message.frames);
     }
     return true;
   }
@@ -232,6 +240,9 @@ export abstract class ZmqMessenger extends MessengerBase {
   #loops: Promise<void>[] = [];
   #bound: Promise<string | undefined> | undefined;
   #zap: ZapHandler | undefined;
+  /** Large frames to and from tasks on this host (`sharedFrames.ts`); undefined when the run does not use shared memory. */
+  readonly #sharedSender: SharedFrameSender | undefined;
+  readonly #sharedReader: SharedFrameReader | undefined;
 
   /** @param alignment how inputs are released: `ordered` (batch) or `freshest` (realtime) */
   constructor(init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean, alignment: AlignmentPolicy = 'ordered') {
@@ -241,6 +252,9 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#isStopRequested = isStopRequested;
     this.#creditBatch = Math.max(1, Math.floor(init.queueSize / 2));
     this.#alignment = alignment;
+    const sharedDirectory = init.sharedMemory?.directory;
+    this.#sharedSender = sharedDirectory === undefined ? undefined : new SharedFrameSender(sharedDirectory);
+    this.#sharedReader = sharedDirectory === undefined ? undefined : new SharedFrameReader(sharedDirectory);
     const node = init.nodes[init.task.nodeIndex];
     if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);
     this.#confirmsOutputs = init.restartOnFailure && node.nbTasks > 1 && node.parents.length > 0;
@@ -303,8 +317,13 @@ export abstract class ZmqMessenger extends MessengerBase {
           receiveHighWaterMark: 0,
           ...curveClientOptions(transport.curve),
         });
-        socket.connect(endpoints[childTask.id] as string);
-        return new ReplicaLink(socket, childTask.id, keepsUnconfirmed);
+        const endpoint = endpoints[childTask.id] as string;
+        socket.connect(endpoint);
+        const replica = new ReplicaLink(socket, childTask.id, keepsUnconfirmed);
+        // An ipc endpoint is on this host, hence can read this host's shared memory; tcp may be another machine.
+        const shared = this.#sharedSender;
+        if (shared !== undefined && endpoint.startsWith('ipc://')) replica.shareFrames = (frames) => shared.outgoing(frames, childTask.id);
+        return replica;
       });
       const link = new ChildLink(nodes[childIndex]?.name ?? String(childIndex), replicas, routesBySeq(nodes, childIndex) ? 'seq' : 'room');
       this.children.push(link);
@@ -325,7 +344,7 @@ export abstract class ZmqMessenger extends MessengerBase {
   protected async sendTo(replica: ReplicaLink, message: SentMessage): Promise<void> {
     replica.credit -= 1;
     replica.unconfirmed?.push(message);
-    replica.enqueue(message.frames);
+    replica.enqueueData(message.frames);
   }
 
   /** Waits until some replica of `link` grants credit (rejects with AbortedError on abort). */
@@ -407,6 +426,7 @@ export abstract class ZmqMessenger extends MessengerBase {
         replica.endAcknowledged = true;
         replica.socket.linger = 0;
         replica.socket.close();
+        this.#sharedSender?.lost(taskId);
         if (!link.resendFrom(replica)) this.#fatal ??= new Error(`every task of node "${link.nodeName}" is lost`);
         link.creditArrived.notify();
       }
@@ -495,6 +515,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
     await Promise.allSettled(this.#loops);
     this.#zap?.stop();
+    this.#sharedSender?.close();
   }
 
   async #until<T>(attempt: (aligner: NodeAligner) => T | undefined): Promise<T> {
@@ -604,7 +625,7 @@ export abstract class ZmqMessenger extends MessengerBase {
 
   /** Accepts the envelope starting at `frames[at]` from an admitted task; returns the index of the next one. */
   #accept(routingId: Buffer, frames: readonly Buffer[], at: number): number {
-    const { envelope, next } = parseEnvelope(frames, at);
+    const { envelope, next } = parseEnvelope(frames, at, this.#sharedReader);
     const sender = this.#senders.get(routingId.toString('latin1'));
     if (sender === undefined) throw new WireError('message from a peer that was never admitted');
     // An admitted connection is one of this run's tasks: a repeated handshake is a bug, not a stranger.

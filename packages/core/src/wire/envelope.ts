@@ -4,8 +4,11 @@ import { decodeValue, unpackHeader, WireError } from './codec.js';
  * The envelopes of the data path, as parsed from ZeroMQ frames. Publisher → receiver:
  *   hello  `['h', taskId]`                      first message of every connection: who it claims to be
  *   proof  `['p', taskId, proof]`               its answer to the challenge (`transport/helloProof.ts`)
- *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, n, timestamp?]` + the value's
- *          n frames (its header, then its raw frames: see `encodeValue`); `timestamp` only when stamped
+ *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, n, timestamp?, shared?]` + the
+ *          value's n frames (its header, then its raw frames: see `encodeValue`); `timestamp` only when
+ *          stamped (`null` when absent but `shared` follows); `shared` `[[frame, segment, bytes], ...]`
+ *          says which raw frames travel through shared memory (`transport/sharedFrames.ts`): those
+ *          frames are empty, their bytes are in the named segment
  *   end    `['e', reason]`                      the end of the stream; never dropped
  * Receiver → publisher:
  *   challenge `['n', challenge]`                the answer to a hello: prove you belong to this run
@@ -59,7 +62,11 @@ function isCount(value: unknown): value is number {
  * against their dtype and length); anything else throws {@link WireError}, never another error
  * (but a `ValueError` for a registered type this process lacks).
  */
-export function parseEnvelope(frames: readonly Buffer[], at: number): { envelope: WireEnvelope; next: number } {
+export function parseEnvelope(
+  frames: readonly Buffer[],
+  at: number,
+  shared?: SharedSegmentReader,
+): { envelope: WireEnvelope; next: number } {
   const fields = unpackHeader(frames[at]);
   if (!Array.isArray(fields) || typeof fields[0] !== 'string')
     throw new WireError('envelope header must be an array starting with its kind');
@@ -81,17 +88,24 @@ export function parseEnvelope(frames: readonly Buffer[], at: number): { envelope
       return { envelope: { kind: 'end', reason: fields[1] }, next: at + 1 };
     }
     case 'd': {
-      if (fields.length !== 8 && fields.length !== 9) throw new WireError(`data envelope has ${fields.length} fields, expected 8 or 9`);
+      if (fields.length < 8 || fields.length > 10) throw new WireError(`data envelope has ${fields.length} fields, expected 8 to 10`);
       const [, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, frameCount, timestamp] = fields as unknown[];
       if (!isCount(seq) || !isCount(ticket) || !isCount(taskIndex))
         throw new WireError('data envelope: seq, ticket and taskIndex must be counts');
-      if (!isNumber(proctimeMs) || !isNumber(actualProctimeMs) || !isNumber(createdAt) || (fields.length === 9 && !isNumber(timestamp))) {
+      if (
+        !isNumber(proctimeMs) ||
+        !isNumber(actualProctimeMs) ||
+        !isNumber(createdAt) ||
+        (fields.length >= 9 && !isNumber(timestamp) && !(fields.length === 10 && timestamp === null))
+      ) {
         throw new WireError('data envelope has a non-numeric timing field');
       }
       if (!isCount(frameCount) || frameCount < 1 || at + 1 + frameCount > frames.length) {
         throw new WireError(`data envelope announces ${String(frameCount)} value frames, ${frames.length - at - 1} present`);
       }
-      const value = decodeValue(frames.slice(at + 1, at + 1 + frameCount));
+      const valueFrames = frames.slice(at + 1, at + 1 + frameCount);
+      if (fields.length === 10) readSharedFrames(fields[9], valueFrames, shared);
+      const value = decodeValue(valueFrames);
       return {
         envelope: {
           kind: 'data',
@@ -109,6 +123,25 @@ export function parseEnvelope(frames: readonly Buffer[], at: number): { envelope
     }
     default:
       throw new WireError(`unknown envelope kind ${JSON.stringify(fields[0])}`);
+  }
+}
+
+/** Reads a shared-memory segment named in a data envelope (`transport/sharedFrames.ts`). */
+export interface SharedSegmentReader {
+  read(name: unknown, byteLength: unknown): Buffer;
+}
+
+/** Puts the bytes of each segment referenced by a data envelope in place of its empty frame. */
+function readSharedFrames(references: unknown, valueFrames: Buffer[], shared: SharedSegmentReader | undefined): void {
+  if (shared === undefined) throw new WireError('data envelope references shared memory, which this task does not use');
+  if (!Array.isArray(references)) throw new WireError('data envelope: shared frames must be an array');
+  for (const reference of references) {
+    const [index, name, byteLength] = Array.isArray(reference) ? reference : [];
+    // Raw frames only (the value header, frame 0, always travels inline), each once, sent empty.
+    if (!isCount(index) || index < 1 || index >= valueFrames.length || valueFrames[index]?.length !== 0) {
+      throw new WireError(`data envelope: shared frame reference ${JSON.stringify(reference)} is invalid`);
+    }
+    valueFrames[index] = shared.read(name, byteLength);
   }
 }
 

@@ -1,0 +1,106 @@
+// vf's shared-memory helper (packages/core/src/transport/sharedFrames.ts): maps a segment file,
+// shared for the sender (it writes frames into pages that stay allocated) and copy-on-write for a
+// receiver (which owns its bytes without copying them; its name for the segment goes when its
+// mapping does, which tells the sender the segment is free again). Plain Node-API (C), built by
+// native/build.mjs with the C compiler and the headers installed with Node; optional: without it,
+// segments are written and read with system calls (one copy more each).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static napi_value throw_errno(napi_env env, const char* what, int error) {
+  char message[256];
+  snprintf(message, sizeof message, "%s: %s", what, strerror(error));
+  napi_throw_error(env, "VF_SHM", message);
+  return NULL;
+}
+
+typedef struct {
+  size_t length;
+  // The receiver's name for the segment, unlinked once unmapped; empty for the sender's mappings.
+  char path[];
+} Mapping;
+
+static void unmap(napi_env env, void* data, void* hint) {
+  (void)env;
+  Mapping* mapping = hint;
+  munmap(data, mapping->length);
+  if (mapping->path[0] != '\0') unlink(mapping->path);
+  free(mapping);
+}
+
+// map(path, byteLength, shared): an ArrayBuffer over a mapping of the whole file, which must be a
+// regular file of exactly byteLength bytes (> 0). shared: read-write MAP_SHARED (the sender's pool
+// segment). Else private (copy-on-write), and `path` is unlinked when the buffer is collected.
+static napi_value map_segment(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  bool shared = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3 || napi_get_value_bool(env, argv[2], &shared) != napi_ok) {
+    napi_throw_type_error(env, NULL, "map(path, byteLength, shared)");
+    return NULL;
+  }
+  char path[4096];
+  size_t path_length = 0;
+  double wanted = 0;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_length) != napi_ok || path_length >= sizeof path - 1 ||
+      napi_get_value_double(env, argv[1], &wanted) != napi_ok || !(wanted > 0) || wanted > (double)SIZE_MAX) {
+    napi_throw_type_error(env, NULL, "map(path, byteLength): a path and a positive length");
+    return NULL;
+  }
+  size_t length = (size_t)wanted;
+  int fd = open(path, (shared ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "open", errno);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int error = errno;
+    close(fd);
+    return throw_errno(env, "fstat", error);
+  }
+  if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != (uint64_t)length) {
+    close(fd);
+    napi_throw_error(env, "VF_SHM_SIZE", "segment is not a regular file of the announced size");
+    return NULL;
+  }
+  // A receiver's mapping is private and writable: it may change its bytes, and no other process
+  // sees it. No MAP_POPULATE there: on a private writable mapping it would copy every page. The
+  // sender's new segment is populated: its pages come in one call, not one fault each.
+  void* data = mmap(NULL, length, PROT_READ | PROT_WRITE, shared ? MAP_SHARED | MAP_POPULATE : MAP_PRIVATE, fd, 0);
+  int error = errno;
+  close(fd);
+  if (data == MAP_FAILED) return throw_errno(env, "mmap", error);
+  Mapping* mapping = malloc(sizeof(Mapping) + (shared ? 1 : path_length + 1));
+  if (mapping == NULL) {
+    munmap(data, length);
+    return throw_errno(env, "malloc", ENOMEM);
+  }
+  mapping->length = length;
+  if (shared) mapping->path[0] = '\0';
+  else memcpy(mapping->path, path, path_length + 1);
+  napi_value buffer;
+  if (napi_create_external_arraybuffer(env, data, length, unmap, mapping, &buffer) != napi_ok) {
+    free(mapping);
+    munmap(data, length);
+    napi_throw_error(env, "VF_SHM", "cannot create an external ArrayBuffer");
+    return NULL;
+  }
+  // No napi_adjust_external_memory: V8 counts an ArrayBuffer's backing store, external or not, and
+  // collects dropped mappings as it does any buffer (measured: ~80 MB of 2.5 GB mapped stays live).
+  return buffer;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  if (napi_create_function(env, "map", NAPI_AUTO_LENGTH, map_segment, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "map", fn) != napi_ok) return NULL;
+  return exports;
+}

@@ -1,0 +1,251 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeValue, packHeader, unpackHeader } from '../wire/codec.js';
+import { parseEnvelope } from '../wire/envelope.js';
+import {
+  createSharedDirectory,
+  nativeSharedMemory,
+  removeSharedDirectory,
+  SHARED_FRAME_MIN_BYTES,
+  SharedFrameReader,
+  SharedFrameSender,
+} from './sharedFrames.js';
+
+const sha = (bytes: ArrayBufferView) =>
+  createHash('sha256')
+    .update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+    .digest('hex');
+
+/** A data message as publishMessage builds it: envelope header, then the value's frames. */
+function dataMessage(value: unknown): Buffer[] {
+  const frames = encodeValue(value);
+  return [packHeader(['d', 1, 1, 0, 0, 0, 0, frames.length]), ...frames];
+}
+
+/** Random bytes, so that a wrong offset or a stale segment shows in the hash. */
+function noise(bytes: number): Uint8Array {
+  const data = new Uint8Array(bytes);
+  for (let index = 0; index < bytes; index++) data[index] = (index * 2654435761) >>> 24;
+  return data;
+}
+
+/** Names receivers hold (links), as opposed to the senders' own pool segments (`<nonce>-p<n>`). */
+const receiverLinks = (directory: string) => readdirSync(directory).filter((name) => !/-p[0-9]+$/.test(name));
+
+/** `gc()`, to let the test see mappings collected (their links then go). */
+function exposeGc(): () => void {
+  setFlagsFromString('--expose_gc');
+  return runInNewContext('gc') as () => void;
+}
+
+const readers = [
+  ['mapped copy-on-write (native helper)', nativeSharedMemory()],
+  ['read with a copy', null],
+] as const;
+
+describe.runIf(process.platform === 'linux')('shared frames', () => {
+  let directory: string;
+  beforeEach(() => {
+    const created = createSharedDirectory();
+    if (created === undefined) throw new Error('no /dev/shm on this machine');
+    directory = created;
+  });
+  afterEach(() => removeSharedDirectory(directory));
+
+  it('creates the run directory on tmpfs with mode 0700 and an unguessable name, and removes it whole', () => {
+    expect(directory.startsWith('/dev/shm/')).toBe(true);
+    expect(basename(directory)).toMatch(/^vf-[0-9a-f]{32}$/);
+    expect(statSync(directory).mode & 0o777).toBe(0o700);
+    writeFileSync(join(directory, 'left'), 'x');
+    removeSharedDirectory(directory);
+    expect(existsSync(directory)).toBe(false);
+  });
+
+  it('is built in this checkout (CI builds it at install): otherwise every frame costs a copy more', () => {
+    expect(nativeSharedMemory()).not.toBeNull();
+  });
+
+  it('leaves small frames inline and sends large ones as 0600 links, one per receiver, named in the envelope', () => {
+    const sender = new SharedFrameSender(directory);
+    const small = dataMessage({ data: new Uint8Array(SHARED_FRAME_MIN_BYTES - 1) });
+    expect(sender.outgoing(small, 7)).toBe(small);
+    const large = dataMessage({ data: new Uint8Array(SHARED_FRAME_MIN_BYTES), label: 'x' });
+    const sent = sender.outgoing(large, 7);
+    expect(sent[2]?.length).toBe(0);
+    const references = (unpackHeader(sent[0]) as unknown[])[9] as Array<[number, string, number]>;
+    expect(references).toEqual([[1, expect.stringMatching(/^[0-9a-f]{16}-7-[0-9]+$/), SHARED_FRAME_MIN_BYTES]]);
+    for (const name of readdirSync(directory)) expect(statSync(join(directory, name)).mode & 0o777).toBe(0o600);
+    expect(sender.pooledBytes).toBe(SHARED_FRAME_MIN_BYTES);
+  });
+
+  it('keeps a producer-stamped timestamp beside the segment references (a time join behind shared frames)', () => {
+    const frames = encodeValue({ data: noise(SHARED_FRAME_MIN_BYTES) });
+    for (const timestamp of [undefined, 1234.5]) {
+      const stamped = [packHeader(['d', 1, 1, 0, 0, 0, 0, frames.length, ...(timestamp === undefined ? [] : [timestamp])]), ...frames];
+      const sent = new SharedFrameSender(directory).outgoing(stamped, 1);
+      const { envelope } = parseEnvelope(sent, 0, new SharedFrameReader(directory));
+      if (envelope.kind !== 'data') throw new Error('not data');
+      expect(envelope.timestamp).toBe(timestamp);
+      expect(sha((envelope.value as { data: Uint8Array }).data)).toBe(sha(noise(SHARED_FRAME_MIN_BYTES)));
+    }
+  });
+
+  for (const [how, mapper] of readers) {
+    describe(how, () => {
+      it('round-trips every view kind byte-identical, with offsets, lengths and shared buffers kept', () => {
+        const buffer = noise(3 * SHARED_FRAME_MIN_BYTES).buffer;
+        const value = {
+          bytes: new Uint8Array(buffer, 8, 2 * SHARED_FRAME_MIN_BYTES),
+          floats: new Float64Array(buffer, 16, SHARED_FRAME_MIN_BYTES / 8),
+          view: new DataView(buffer, 24, 100),
+          own: Buffer.from(noise(SHARED_FRAME_MIN_BYTES * 2)),
+          ints: new Int16Array(noise(SHARED_FRAME_MIN_BYTES * 4).buffer, 2),
+          text: 'é'.repeat(SHARED_FRAME_MIN_BYTES + 1),
+        };
+        const sent = new SharedFrameSender(directory, undefined, undefined, mapper).outgoing(dataMessage(value), 1);
+        expect(sent.filter((frame) => frame.length === 0).length).toBe(4);
+        const { envelope } = parseEnvelope(sent, 0, new SharedFrameReader(directory, mapper));
+        if (envelope.kind !== 'data') throw new Error('not data');
+        const got = envelope.value as typeof value;
+        for (const key of ['bytes', 'floats', 'view', 'own', 'ints'] as const) {
+          expect(got[key].constructor).toBe(value[key].constructor);
+          expect(got[key].byteLength).toBe(value[key].byteLength);
+          expect(sha(got[key])).toBe(sha(value[key]));
+        }
+        expect(got.text).toBe(value.text);
+        // Views of one buffer still share it after the trip.
+        expect(got.floats.buffer).toBe(got.bytes.buffer);
+        expect(got.view.buffer).toBe(got.bytes.buffer);
+        expect(got.floats.byteOffset - got.bytes.byteOffset).toBe(8);
+        got.bytes[8] = (got.bytes[8] ?? 0) ^ 0xff;
+        expect(new Uint8Array(got.floats.buffer, got.floats.byteOffset, 1)[0]).toBe(got.bytes[8]);
+      });
+
+      it('fans one frame out as links to one segment; a receiver that mutates its copy changes neither sibling nor sender', () => {
+        const data = noise(SHARED_FRAME_MIN_BYTES * 4);
+        const original = sha(data);
+        const sender = new SharedFrameSender(directory, undefined, undefined, mapper);
+        const message = dataMessage({ data });
+        const toA = sender.outgoing(message, 1);
+        const toB = sender.outgoing(message, 2);
+        const inodes = new Set(readdirSync(directory).map((name) => statSync(join(directory, name)).ino));
+        expect(receiverLinks(directory)).toHaveLength(2);
+        expect(inodes.size).toBe(1);
+        const reader = new SharedFrameReader(directory, mapper);
+        const a = (parseEnvelope(toA, 0, reader).envelope as { value: { data: Uint8Array } }).value.data;
+        a.fill(0xee);
+        const b = (parseEnvelope(toB, 0, reader).envelope as { value: { data: Uint8Array } }).value.data;
+        expect(sha(b)).toBe(original);
+        expect(sha(data)).toBe(original);
+        // The sender changing its frame after the send reaches no receiver either.
+        const toC = sender.outgoing(dataMessage({ data }), 3);
+        data.fill(1);
+        const c = (parseEnvelope(toC, 0, reader).envelope as { value: { data: Uint8Array } }).value.data;
+        expect(sha(c)).toBe(original);
+        // A segment some receiver still holds is never reused: the next frame took another one.
+        expect(sha(a)).toBe(sha(new Uint8Array(a.length).fill(0xee)));
+        expect(sha(b)).toBe(original);
+      });
+    });
+  }
+
+  it('a segment is reused once every receiver let go of it (read, or its mapping collected), never before', async () => {
+    const gc = exposeGc();
+    for (const [, mapper] of readers) {
+      const sender = new SharedFrameSender(directory, undefined, undefined, mapper);
+      const reader = new SharedFrameReader(directory, mapper);
+      const receive = (frames: readonly Buffer[]) =>
+        (parseEnvelope(frames, 0, reader).envelope as { value: { data: Uint8Array } }).value.data;
+      let held: Uint8Array | undefined = receive(sender.outgoing(dataMessage({ data: noise(SHARED_FRAME_MIN_BYTES) }), 1));
+      const heldSha = sha(held);
+      receive(sender.outgoing(dataMessage({ data: new Uint8Array(SHARED_FRAME_MIN_BYTES).fill(3) }), 1));
+      expect(sha(held)).toBe(heldSha);
+      // Mapped: the held segment stays in use until its buffer is collected, so the second frame took
+      // another; read: the first came free on arrival, so the second reused it.
+      const pooled = (mapper === null ? 1 : 2) * SHARED_FRAME_MIN_BYTES;
+      expect(sender.pooledBytes).toBe(pooled);
+      held = undefined;
+      const deadline = Date.now() + 10_000;
+      while (receiverLinks(directory).length > 0 && Date.now() < deadline) {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(receiverLinks(directory)).toEqual([]);
+      receive(sender.outgoing(dataMessage({ data: noise(SHARED_FRAME_MIN_BYTES) }), 1));
+      expect(sender.pooledBytes).toBe(pooled);
+      sender.close();
+      while (readdirSync(directory).length > 0 && Date.now() < deadline) {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(readdirSync(directory)).toEqual([]);
+    }
+  });
+
+  it('removes the links of a lost receiver, and its own segments on close', () => {
+    const sender = new SharedFrameSender(directory);
+    sender.outgoing(dataMessage({ data: noise(SHARED_FRAME_MIN_BYTES) }), 1);
+    sender.outgoing(dataMessage({ data: noise(SHARED_FRAME_MIN_BYTES) }), 2);
+    expect(receiverLinks(directory)).toHaveLength(2);
+    sender.lost(1);
+    expect(receiverLinks(directory)).toEqual([expect.stringMatching(/-2-[0-9]+$/)]);
+    sender.lost(2);
+    sender.close();
+    expect(readdirSync(directory)).toEqual([]);
+    expect(sender.pooledBytes).toBe(0);
+  });
+
+  it('sends frames inline once its pool is full and in use, and shares again once a segment is free', () => {
+    const sender = new SharedFrameSender(directory, SHARED_FRAME_MIN_BYTES, 2 * SHARED_FRAME_MIN_BYTES, null);
+    const reader = new SharedFrameReader(directory, null);
+    const message = () => dataMessage({ data: noise(SHARED_FRAME_MIN_BYTES) });
+    const shared = (frames: readonly Buffer[]) => frames[2]?.length === 0;
+    const first = sender.outgoing(message(), 1);
+    expect(shared(first)).toBe(true);
+    expect(shared(sender.outgoing(message(), 1))).toBe(true);
+    const inline = sender.outgoing(message(), 1);
+    expect(shared(inline)).toBe(false);
+    expect(inline[2]?.length).toBe(SHARED_FRAME_MIN_BYTES);
+    parseEnvelope(first, 0, reader);
+    expect(shared(sender.outgoing(message(), 1))).toBe(true);
+    expect(sender.pooledBytes).toBe(2 * SHARED_FRAME_MIN_BYTES);
+  });
+
+  it('falls back to inline when the directory is gone (the run is ending)', () => {
+    const sender = new SharedFrameSender(join(directory, 'missing'));
+    const frames = dataMessage({ data: noise(SHARED_FRAME_MIN_BYTES) });
+    expect(sender.outgoing(frames, 1)).toBe(frames);
+  });
+
+  it('refuses names outside the run directory, unknown segments and a wrong size, as WireError', () => {
+    const reader = new SharedFrameReader(directory);
+    expect(() => reader.read('../../etc/passwd', 10)).toThrow(expect.objectContaining({ code: 'WIRE_FORMAT' }));
+    expect(() => reader.read('0123456789abcdef-1-1', 10)).toThrow(/cannot be (mapped|opened)/);
+    const sent = new SharedFrameSender(directory).outgoing(dataMessage({ data: noise(SHARED_FRAME_MIN_BYTES) }), 1);
+    const [reference] = (unpackHeader(sent[0]) as unknown[])[9] as Array<[number, string, number]>;
+    expect(() => reader.read(reference?.[1], SHARED_FRAME_MIN_BYTES + 1)).toThrow(expect.objectContaining({ code: 'WIRE_FORMAT' }));
+    expect(receiverLinks(directory)).toEqual([]);
+    // A receiver without shared memory refuses references instead of guessing.
+    expect(() => parseEnvelope(sent, 0)).toThrow(/shared memory/);
+  });
+});
+
+describe('shared directory where there is no tmpfs', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'vf-shm-root-'));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('is not created: frames then travel inline', () => {
+    expect(createSharedDirectory(join(root, 'absent'))).toBeUndefined();
+  });
+});

@@ -1,0 +1,375 @@
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { packHeader, unpackHeader } from '../wire/codec.js';
+import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
+
+/**
+ * Large raw frames between tasks on one host, through shared memory (issue 14). A sender copies a
+ * frame into a segment, a file of the run's directory on tmpfs (`/dev/shm`), and sends on ZeroMQ
+ * only a name: a hard link of its own per receiver. The receiver maps its link copy-on-write
+ * (`MAP_PRIVATE`, native helper `native/vfShm.c`): its typed array is the mapping, so it owns its
+ * bytes (a write copies the page it touches, which neither siblings nor the sender see) without
+ * copying them; its link goes when the buffer is collected. A segment whose links are all gone is
+ * free and takes the next frame: its pages stay allocated, so a send is one `memcpy` into warm
+ * memory (fresh tmpfs pages per frame cost more than a socket hop on the machines measured).
+ *
+ * Copies per hop: one (the sender's), zero at the receiver. Without the helper (not built: no C
+ * compiler or headers at install; or `VF_SHARED_MAP=0`) segments are written with `pwrite` and read
+ * into memory of the receiver's own, which unlinks its name at once: two copies.
+ *
+ * Lifetime and bounds: a link lives until its receiver is done (read, or its mapping collected);
+ * messages leave only with credit, so at most `queueSize` per link are in flight, and a sender's
+ * pool never exceeds {@link SHARED_POOL_MAX_BYTES}: past it, frames travel inline rather than
+ * grow. Links of a replica that died are unlinked by its senders (whose work is re-sent as new
+ * links); the host removes the whole directory when the run ends, and every task removes it when
+ * it notices that the host is gone.
+ */
+
+/** Raw frames (typed arrays, Buffers, DataViews, ArrayBuffers, long strings) of at least this many bytes go through shared memory. */
+export const SHARED_FRAME_MIN_BYTES = 64 * 1024;
+
+/**
+ * Most bytes of segments one sending task keeps (in use by receivers, or free for its next frames).
+ * Past it, frames travel inline on ZeroMQ: memory stays bounded, nothing waits.
+ */
+export const SHARED_POOL_MAX_BYTES = 512 * 1024 * 1024;
+
+/** Where segment directories live: tmpfs, memory that no disk backs. */
+export const SHARED_MEMORY_ROOT = '/dev/shm';
+
+/** The native helper, if it was built (`native/build.mjs`, run at install); `VF_SHARED_MAP=0` turns it off. */
+export interface NativeShm {
+  /**
+   * An ArrayBuffer over a mapping of the whole segment (exactly `byteLength` bytes): `shared`, the
+   * sender's read-write view of its pool segment; else private, copy-on-write, and `path` is
+   * unlinked when the buffer is collected (a receiver's link).
+   */
+  map(path: string, byteLength: number, shared: boolean): ArrayBuffer;
+}
+
+let native: NativeShm | null | undefined;
+
+/** The native helper, loaded once; null where it is not built or turned off. */
+export function nativeSharedMemory(): NativeShm | null {
+  if (native !== undefined) return native;
+  native = null;
+  if (process.env.VF_SHARED_MAP === '0') return native;
+  const require = createRequire(import.meta.url);
+  // From src/transport/ (source) or dist/ (built).
+  for (const candidate of ['../../native/build/vfShm.node', '../native/build/vfShm.node']) {
+    try {
+      native = require(candidate) as NativeShm;
+      break;
+    } catch {
+      // not there: the next candidate, else read with a copy
+    }
+  }
+  return native;
+}
+
+/** A receiver's name for a segment: the sender's nonce, the receiver task, a counter. Anything else is refused unread. */
+const SEGMENT_NAME = /^[0-9a-f]{16}-[0-9]{1,9}-[0-9]{1,15}$/;
+
+/**
+ * Creates this run's segment directory, mode 0700, with an unguessable name, under `root`;
+ * undefined where there is no tmpfs to put it on (then frames travel inline).
+ */
+export function createSharedDirectory(root: string = SHARED_MEMORY_ROOT): string | undefined {
+  if (process.platform !== 'linux' || !existsSync(root)) return undefined;
+  const directory = join(root, `vf-${randomBytes(16).toString('hex')}`);
+  try {
+    // mkdir fails if the name exists: nobody can have prepared it for us.
+    mkdirSync(directory, { mode: 0o700 });
+    // The process umask may have narrowed the mode; 0700 exactly is what we rely on.
+    if ((statSync(directory).mode & 0o777) !== 0o700) throw new Error('unexpected mode');
+    return directory;
+  } catch {
+    rmSync(directory, { recursive: true, force: true });
+    return undefined;
+  }
+}
+
+/** Removes a segment directory and whatever is left in it (never throws). */
+export function removeSharedDirectory(directory: string | undefined): void {
+  if (directory === undefined) return;
+  try {
+    rmSync(directory, { recursive: true, force: true });
+  } catch {
+    // another task of the run removed it at the same moment
+  }
+}
+
+/** A segment of the sender's pool: its own name for it, and its bytes (mapped shared, or written with a system call). */
+interface Segment {
+  readonly name: string;
+  readonly bytes: number;
+  /** The sender's shared mapping (native helper), else undefined: written with `pwrite`. */
+  readonly view: Uint8Array | undefined;
+  /** Bumped each time the segment takes a new frame: a fan-out link is made only to the same frame. */
+  generation: number;
+}
+
+/**
+ * The sending half, one per task: turns the frames of a data message into the frames sent to one
+ * receiver, large raw frames replaced by segment references in the envelope header.
+ *
+ * Segments are a pool: each receiver gets a hard link of its own to the segment, and removes it
+ * when it is done with the frame (on arrival when it reads; when its mapping is collected when it
+ * maps). A segment whose only name left is the sender's (link count 1) is free, and takes the next
+ * frame of its size in pages that are already allocated: a fresh tmpfs file per frame costs page
+ * allocation on every send, which made a hop slower than a Unix socket.
+ */
+export class SharedFrameSender {
+  readonly #directory: string;
+  readonly #minBytes: number;
+  readonly #maxBytes: number;
+  readonly #native: NativeShm | null;
+  readonly #nonce = randomBytes(8).toString('hex');
+  #counter = 0;
+  #pooled = 0;
+  readonly #pool: Segment[] = [];
+  /** The segment a frame was last copied into, and when: the next receiver of the same frame gets a link to it. */
+  readonly #placed = new WeakMap<Buffer, { segment: Segment; generation: number }>();
+
+  /**
+   * @param maxBytes the most bytes of segments this sender keeps (in use or free); past it frames travel inline
+   * @param native maps the pool's segments (default: the native helper if built); null writes them with system calls
+   */
+  constructor(directory: string, minBytes = SHARED_FRAME_MIN_BYTES, maxBytes = SHARED_POOL_MAX_BYTES, native = nativeSharedMemory()) {
+    this.#directory = directory;
+    this.#minBytes = minBytes;
+    this.#maxBytes = maxBytes;
+    this.#native = native;
+  }
+
+  /** Bytes of segments in this sender's pool, in use or free (for tests and diagnostics). */
+  get pooledBytes(): number {
+    return this.#pooled;
+  }
+
+  /**
+   * The frames to send to task `receiver` for a data message `[envelope header, value header,
+   * ...raw frames]`. Raw frames of at least the threshold go through segments: the envelope header
+   * gains their references (see `wire/envelope.ts`) and each such frame travels empty.
+   */
+  outgoing(frames: readonly Buffer[], receiver: number): readonly Buffer[] {
+    let shared: Array<[number, string, number]> | undefined;
+    let out: Buffer[] | undefined;
+    // frames[1] is the value header (MessagePack, small): only raw frames, from frames[2], are shared.
+    for (let index = 2; index < frames.length; index++) {
+      const frame = frames[index] as Buffer;
+      if (frame.length < this.#minBytes) continue;
+      const name = this.#send(frame, receiver);
+      if (name === undefined) continue;
+      shared ??= [];
+      out ??= [...frames];
+      shared.push([index - 1, name, frame.length]);
+      out[index] = EMPTY;
+    }
+    if (out === undefined || shared === undefined) return frames;
+    out[0] = withSharedFrames(frames[0] as Buffer, shared);
+    return out;
+  }
+
+  /**
+   * Task `receiver` died: its names go, whether it had read them or not, so that the segments they
+   * hold come free (its messages are re-sent to other replicas as new links).
+   */
+  lost(receiver: number): void {
+    const prefix = `${this.#nonce}-${receiver}-`;
+    let names: string[];
+    try {
+      names = readdirSync(this.#directory);
+    } catch {
+      return; // the run is over
+    }
+    for (const name of names) if (name.startsWith(prefix)) this.#unlink(name);
+  }
+
+  /** Removes the pool's own names (the task is closing); receivers' links keep what they still use. */
+  close(): void {
+    for (const segment of this.#pool.splice(0)) this.#unlink(segment.name);
+    this.#pooled = 0;
+  }
+
+  /** A new link, for `receiver`, to a segment holding `frame`; undefined when there is none (the frame travels inline). */
+  #send(frame: Buffer, receiver: number): string | undefined {
+    const name = `${this.#nonce}-${receiver}-${this.#counter++}`;
+    const placed = this.#placed.get(frame);
+    if (placed !== undefined && placed.generation === placed.segment.generation && this.#link(placed.segment, name)) return name;
+    const segment = this.#free(frame.length) ?? this.#create(frame.length);
+    if (segment === undefined) return undefined;
+    try {
+      if (segment.view !== undefined) segment.view.set(frame);
+      else this.#write(segment, frame);
+    } catch {
+      return undefined;
+    }
+    segment.generation += 1;
+    this.#placed.set(frame, { segment, generation: segment.generation });
+    return this.#link(segment, name) ? name : undefined;
+  }
+
+  #link(segment: Segment, name: string): boolean {
+    try {
+      linkSync(join(this.#directory, segment.name), join(this.#directory, name));
+      return true;
+    } catch {
+      return false; // the directory is gone: the run is ending
+    }
+  }
+
+  /** A segment of `bytes` whose receivers are all done with it (its only name left is ours). */
+  #free(bytes: number): Segment | undefined {
+    for (const segment of this.#pool) {
+      if (segment.bytes !== bytes) continue;
+      try {
+        if (statSync(join(this.#directory, segment.name)).nlink === 1) return segment;
+      } catch {
+        // removed under us (the run is ending)
+      }
+    }
+    return undefined;
+  }
+
+  /** A new segment of `bytes`, or undefined past the pool's cap or when tmpfs refuses (full, or the run is over). */
+  #create(bytes: number): Segment | undefined {
+    if (this.#pooled + bytes > this.#maxBytes) return undefined;
+    const name = `${this.#nonce}-p${this.#pool.length}`;
+    const path = join(this.#directory, name);
+    let fd: number | undefined;
+    try {
+      // O_EXCL: never use a file somebody else prepared (nor follow a link).
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      ftruncateSync(fd, bytes);
+      const view = this.#native === null ? undefined : new Uint8Array(this.#native.map(path, bytes, true));
+      const segment: Segment = { name, bytes, view, generation: 0 };
+      this.#pool.push(segment);
+      this.#pooled += bytes;
+      return segment;
+    } catch {
+      if (fd !== undefined) this.#unlink(name);
+      return undefined;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+
+  #write(segment: Segment, frame: Buffer): void {
+    const fd = openSync(join(this.#directory, segment.name), constants.O_WRONLY | constants.O_NOFOLLOW);
+    try {
+      let written = 0;
+      while (written < frame.length) written += writeSync(fd, frame, written, frame.length - written, written);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  #unlink(name: string): void {
+    try {
+      unlinkSync(join(this.#directory, name));
+    } catch {
+      // removed by its receiver already
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Appends the segment references to a data envelope header (its tenth field, after the optional timestamp). */
+function withSharedFrames(header: Buffer, shared: ReadonlyArray<[number, string, number]>): Buffer {
+  const fields = unpackHeader(header) as unknown[];
+  return packHeader([...fields, ...(fields.length === 8 ? [null] : []), shared]);
+}
+
+/**
+ * The receiving half: reads a segment of the run's directory into memory of its own (an exact
+ * ArrayBuffer, which the decoder then uses without another copy) and removes it.
+ */
+export class SharedFrameReader {
+  readonly #directory: string;
+  readonly #mapper: NativeShm | null;
+
+  /** @param mapper maps segments copy-on-write (default: the native helper if built); null reads them with a copy */
+  constructor(directory: string, mapper: NativeShm | null = nativeSharedMemory()) {
+    this.#directory = directory;
+    this.#mapper = mapper;
+  }
+
+  /**
+   * The `byteLength` bytes of segment `name`: mapped copy-on-write, the name unlinked when the
+   * buffer is collected; or read into memory of its own, the name unlinked before this returns.
+   * Throws {@link WireError}.
+   */
+  read(name: unknown, byteLength: unknown): Buffer {
+    if (typeof name !== 'string' || !SEGMENT_NAME.test(name)) throw new WireError(`malformed shared-memory segment name ${String(name)}`);
+    if (typeof byteLength !== 'number' || !Number.isSafeInteger(byteLength) || byteLength < 0 || byteLength > MAX_FRAME_BYTES) {
+      throw new WireError(`shared-memory segment ${name} announces ${String(byteLength)} bytes`);
+    }
+    const path = join(this.#directory, name);
+    const mapper = byteLength > 0 ? this.#mapper : null;
+    if (mapper !== null) {
+      try {
+        // The name goes when the mapping does (collected): then the sender may reuse the segment.
+        return Buffer.from(mapper.map(path, byteLength, false));
+      } catch (error) {
+        try {
+          unlinkSync(path);
+        } catch {
+          // it never existed: the error says so
+        }
+        throw new WireError(`shared-memory segment ${name} of ${byteLength} bytes cannot be mapped: ${(error as Error).message}`);
+      }
+    }
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (error) {
+      throw new WireError(`shared-memory segment ${name} cannot be opened: ${(error as Error).message}`);
+    }
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile() || stat.size !== byteLength) {
+        throw new WireError(`shared-memory segment ${name} holds ${stat.size} bytes, ${byteLength} announced`);
+      }
+      // Its own ArrayBuffer, of exactly the frame's size: the decoder takes it as is.
+      const frame = Buffer.allocUnsafeSlow(byteLength);
+      let read = 0;
+      while (read < byteLength) {
+        const got = readSync(fd, frame, read, byteLength - read, read);
+        if (got === 0) throw new WireError(`shared-memory segment ${name} ended after ${read} of ${byteLength} bytes`);
+        read += got;
+      }
+      return frame;
+    } catch (error) {
+      if (error instanceof WireError) throw error;
+      throw new WireError(`shared-memory segment ${name} cannot be read: ${(error as Error).message}`);
+    } finally {
+      closeSync(fd);
+      // Only now, read or failed: once the last link goes the sender reuses the segment, so an
+      // earlier unlink would let the next frame overwrite the bytes being read.
+      try {
+        unlinkSync(path);
+      } catch {
+        // removed already (its sender saw this task lost, or the run is over)
+      }
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Flow } from '@vf/core';
+import { findLeftovers, isProcessAlive } from '@vf/core/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BatchExecutionEngine } from '../src/index.js';
+import { expectedSha, FRAME_BYTES } from './flows/sharedFrames.js';
+import { lines, waitFor } from './helpers.js';
+
+const flowUrl = new URL('./flows/sharedFrames.ts', import.meta.url);
+const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+interface Received {
+  index: number;
+  type: string;
+  bytes: number;
+  sha: string;
+  planeShares: boolean;
+}
+
+const received = async (file: string) => (await lines(file)).map((line) => JSON.parse(line) as Received);
+
+/** What a receiver must have got: every frame once, in order, byte-identical, its second view still sharing the buffer. */
+const expected = (count: number, mutated = false): Received[] =>
+  Array.from({ length: count }, (_, index) => ({
+    index,
+    type: 'Uint8Array',
+    bytes: FRAME_BYTES,
+    sha: expectedSha(index, mutated),
+    planeShares: true,
+  }));
+
+/** Segment files in a shared-memory directory (none once it is gone). */
+const segments = (directory: string | undefined) => (directory !== undefined && existsSync(directory) ? readdirSync(directory) : []);
+
+describe.runIf(process.platform === 'linux')('frames through shared memory (batch engine)', () => {
+  let dir: string;
+  let host: ChildProcess | undefined;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vf-shm-'));
+  });
+  afterEach(async () => {
+    host?.kill('SIGKILL');
+    host = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('fan-out: one child mutates its frame in place; its sibling and the sender still see the original bytes', {
+    timeout: 60_000,
+  }, async () => {
+    const out = join(dir, 'fan');
+    const flow = await Flow.load(flowUrl, { mode: 'fanOut', count: 5, out });
+    const engine = new BatchExecutionEngine({ queueSize: 2 });
+    await flow.run(engine);
+    expect(engine.sharedMemoryDirectory).toMatch(/^\/dev\/shm\/vf-[0-9a-f]{32}$/);
+    const report = await flow.join();
+    expect(report.status).toBe('completed');
+    expect(await received(`${out}.a`)).toEqual(expected(5, true));
+    expect(await received(`${out}.b`)).toEqual(expected(5));
+    expect(existsSync(`${out}.changed`)).toBe(false);
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it('segments are 0600 files in the 0700 run directory; sharedMemory: false sends inline and creates none', {
+    timeout: 60_000,
+  }, async () => {
+    const out = join(dir, 'slow');
+    const flow = await Flow.load(flowUrl, { mode: 'replicas', count: 8, out, workMs: 100, nbTasks: 1 });
+    const engine = new BatchExecutionEngine({ queueSize: 2 });
+    await flow.run(engine);
+    const directory = engine.sharedMemoryDirectory as string;
+    expect(statSync(directory).mode & 0o777).toBe(0o700);
+    // The worker is slow: the producer's frames wait in shared memory (bounded by credits).
+    let modes: number[] = [];
+    await waitFor(() => {
+      modes = segments(directory).flatMap((name) => {
+        try {
+          return [statSync(join(directory, name)).mode & 0o777];
+        } catch {
+          return []; // read and removed meanwhile
+        }
+      });
+      return modes.length > 0;
+    }, 'a segment in the shared-memory directory');
+    expect(new Set(modes)).toEqual(new Set([0o600]));
+    expect((await flow.join()).status).toBe('completed');
+    expect(await received(`${out}.a`)).toEqual(expected(8));
+    expect(findLeftovers(engine)).toEqual([]);
+
+    const inlineOut = join(dir, 'inline');
+    const inline = await Flow.load(flowUrl, { mode: 'replicas', count: 3, out: inlineOut, workMs: 1, nbTasks: 2 });
+    const inlineEngine = new BatchExecutionEngine({ sharedMemory: false });
+    await inline.run(inlineEngine);
+    expect(inlineEngine.sharedMemoryDirectory).toBeUndefined();
+    expect((await inline.join()).status).toBe('completed');
+    expect(await received(`${inlineOut}.a`)).toEqual(expected(3));
+  });
+
+  it('tcp links keep frames inline: no shared-memory directory', { timeout: 60_000 }, async () => {
+    const out = join(dir, 'tcp');
+    const flow = await Flow.load(flowUrl, { mode: 'replicas', count: 3, out, workMs: 1, nbTasks: 2 });
+    const engine = new BatchExecutionEngine({ transport: 'tcp' });
+    await flow.run(engine);
+    expect(engine.sharedMemoryDirectory).toBeUndefined();
+    expect((await flow.join()).status).toBe('completed');
+    expect(await received(`${out}.a`)).toEqual(expected(3));
+  });
+
+  for (const restartOnFailure of [true, false]) {
+    it(`a replica SIGKILLed holding frames (restartOnFailure: ${restartOnFailure}): ${restartOnFailure ? 'every frame arrives once, intact' : 'the flow fails'}; no segment left`, {
+      timeout: 90_000,
+    }, async () => {
+      const out = join(dir, `kill-${restartOnFailure}`);
+      const pidFile = join(dir, `pids-${restartOnFailure}`);
+      const count = 24;
+      const flow = await Flow.load(flowUrl, { mode: 'replicas', count, out, pidFile, workMs: 60, nbTasks: 2 });
+      const engine = new BatchExecutionEngine({ queueSize: 3, restartOnFailure });
+      await flow.run(engine);
+      await waitFor(async () => (await lines(`${out}.a`)).length >= 2 && (await lines(pidFile)).length === 2, 'the replicas to work');
+      const victim = Number((await lines(pidFile))[0]);
+      process.kill(victim, 'SIGKILL');
+      const report = await flow.join();
+      expect(isProcessAlive(victim)).toBe(false);
+      if (restartOnFailure) {
+        expect(report.status).toBe('completed');
+        expect(await received(`${out}.a`)).toEqual(expected(count));
+      } else {
+        expect(report.status).toBe('failed');
+      }
+      expect(findLeftovers(engine)).toEqual([]);
+    });
+  }
+
+  it('stop() mid-run: the flow ends stopped and no segment is left', { timeout: 60_000 }, async () => {
+    const out = join(dir, 'stop');
+    const flow = await Flow.load(flowUrl, { mode: 'replicas', count: 1000, out, workMs: 30, nbTasks: 2 });
+    const engine = new BatchExecutionEngine({ queueSize: 4 });
+    await flow.run(engine);
+    await waitFor(async () => (await lines(`${out}.a`)).length >= 2, 'frames to arrive');
+    flow.stop();
+    const report = await flow.join();
+    expect(report.status).toBe('stopped');
+    const got = await received(`${out}.a`);
+    expect(got).toEqual(expected(got.length));
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it('SIGKILL of the host: the orphaned tasks remove the shared memory and the run directory', { timeout: 60_000 }, async () => {
+    const out = join(dir, 'orphans');
+    const infoFile = join(dir, 'info.json');
+    const params = { mode: 'replicas', count: 1000, out, workMs: 50, nbTasks: 2 };
+    const child = spawn(
+      process.execPath,
+      ['--import', tsxLoader, '--conditions=@vf/source', hostScript, flowUrl.href, JSON.stringify(params), infoFile],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    host = child;
+    await waitFor(async () => existsSync(infoFile) && (await lines(`${out}.a`)).length >= 2, 'the host to run its flow');
+    const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { pids: number[]; socketDirectory: string; sharedMemoryDirectory: string };
+    expect(existsSync(info.sharedMemoryDirectory)).toBe(true);
+    child.kill('SIGKILL');
+    await waitFor(() => info.pids.every((pid) => !isProcessAlive(pid)), 'the orphaned tasks to exit', 10_000);
+    await waitFor(() => !existsSync(info.sharedMemoryDirectory), 'the shared-memory directory to go', 5_000);
+    await waitFor(() => !existsSync(info.socketDirectory), 'the run directory to go', 5_000);
+  });
+});
