@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { FlowValidationError } from '../errors.js';
+import { importModule } from '../runtime/bundledModules.js';
 
 /**
  * Imports of flow modules in flight. When the event loop runs dry while one waits, nothing can
@@ -51,7 +52,7 @@ export async function importFlowModule(url: string, selfLoad: boolean): Promise<
   inFlight.add(stall);
   if (inFlight.size === 1) process.on('beforeExit', onBeforeExit);
   try {
-    return (await Promise.race([import(url), stalled])) as { default?: unknown };
+    return (await Promise.race([importModule(url), stalled])) as { default?: unknown };
   } finally {
     inFlight.delete(stall);
     if (inFlight.size === 0) process.removeListener('beforeExit', onBeforeExit);

@@ -1,4 +1,5 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableType from 'cli-table3';
 import type { Device } from '../contracts/deviceAllocator.js';
 import type { TaskOutcome } from '../contracts/engine.js';
 import type { TaskFailedError } from '../errors.js';
@@ -131,6 +132,9 @@ function edgeDrops(outcomes: readonly TaskOutcome[]): EdgeReport[] {
   return [...byEdge.values()].filter((edge) => edge.dropped > 0);
 }
 
+// Loaded when a report is first printed: every task process imports this module, and none prints.
+let Table: typeof TableType | undefined;
+
 /** Renders the report as a table, Videoflow's bottleneck table, and the edges that dropped messages. */
 export function formatReport(
   report: Pick<FlowReport, 'status' | 'error' | 'durationMs' | 'nodes'> & {
@@ -138,6 +142,7 @@ export function formatReport(
     readonly lostTasks?: readonly LostTaskReport[];
   },
 ): string {
+  Table ??= createRequire(import.meta.url)('cli-table3') as typeof TableType;
   const table = new Table({
     head: ['node', 'tasks', 'device', 'received', 'emitted', 'dropped', 'mean ms', 'possible fps', 'actual fps', ''],
     style: { head: [], border: [], compact: true },
