@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { dirname, isAbsolute, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getLogger } from '../logging.js';
 
@@ -43,6 +43,8 @@ const LOADERS: Readonly<Record<string, 'ts' | 'tsx' | 'js' | 'jsx'>> = {
  */
 export async function buildTaskProgram(dir: string, moduleUrls: readonly string[]): Promise<string | undefined> {
   if (!moduleUrls.every((url) => url.startsWith('file:'))) return undefined;
+  // An installed package stays outside the program, so it must run on plain node.
+  if (moduleUrls.some((url) => inPackage(fileURLToPath(url)) && /\.[cm]?tsx?$/.test(url))) return undefined;
   const outfile = join(dir, TASK_PROGRAM_FILE);
   const modules = moduleUrls.map((url) => `  ${JSON.stringify(url)}: () => import(${JSON.stringify(fileURLToPath(url))}),`);
   const contents = [
@@ -71,7 +73,8 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
         {
           name: 'vf-task-program',
           setup(build) {
-            build.onResolve({ filter: /.*/ }, async (args) => {
+            // Bare specifiers only, `node:` built-ins aside (relative imports stay within the bundle); Go's regexps have no lookahead.
+            build.onResolve({ filter: /^(?:[^./n]|n[^o]|no[^d]|nod[^e]|node[^:])/ }, async (args) => {
               if (args.kind === 'entry-point' || args.pluginData === 'vf-resolving') return undefined;
               const resolved = await build.resolve(args.path, {
                 kind: args.kind,
@@ -81,9 +84,12 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
               });
               if (resolved.errors.length > 0 || resolved.external)
                 return resolved.errors.length > 0 ? { errors: resolved.errors } : resolved;
-              if (resolved.path.includes(`${sep}node_modules${sep}`)) return { path: pathToFileURL(resolved.path).href, external: true };
-              return resolved;
+              return inPackage(resolved.path) ? { path: pathToFileURL(resolved.path).href, external: true } : resolved;
             });
+            // The entry names vf's runtime, the flow and the messenger by path: installed ones stay outside too.
+            build.onResolve({ filter: /[\\/]node_modules[\\/]/ }, (args) =>
+              isAbsolute(args.path) ? { path: pathToFileURL(args.path).href, external: true } : undefined,
+            );
             build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => ({
               contents: keepImportMeta(await readFile(args.path, 'utf8'), args.path),
               loader: LOADERS[/\.[^.]+$/.exec(args.path)?.[0] ?? '.js'] ?? 'js',
@@ -97,6 +103,11 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
     getLogger().debug({ err: error }, 'the task program could not be compiled: tasks load the flow module themselves');
     return undefined;
   }
+}
+
+/** Whether `path` lies in an installed package (externals of the program, shared with every other importer). */
+function inPackage(path: string): boolean {
+  return path.includes(`${sep}node_modules${sep}`);
 }
 
 /**
