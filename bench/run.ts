@@ -333,8 +333,8 @@ function rssMb(pid: number): number | undefined {
 
 /**
  * Runs a flow while sampling every task's RSS every 50 ms, with the share of `count` items the
- * `progressNode` has processed; prints per task the peak RSS over the first and the last tenth of
- * the items (flat: no growth over the run).
+ * `progressNode` has processed; prints per task the peak RSS over the first, the middle and the last
+ * tenth of the items (flat: no growth over the run; a leak grows with the items).
  */
 async function rssOverRun(url: URL, params: Record<string, unknown>, progressNode: string, count: number, title: string): Promise<void> {
   const flow = await Flow.load(url, params);
@@ -349,14 +349,13 @@ async function rssOverRun(url: URL, params: Record<string, unknown>, progressNod
   const report = await flow.join();
   clearInterval(timer);
   if (report.status !== 'completed') throw new Error(`${title} flow ${report.status}: ${report.error?.message}`);
-  console.log(`${title}: peak RSS per task, first vs last tenth of the items (${samples.length} samples)`);
+  console.log(`${title}: peak RSS per task over the first, middle and last tenth of the items (${samples.length} samples)`);
   labels.forEach((label, index) => {
     const peak = (from: number, to: number) =>
       Math.max(...samples.filter((sample) => sample.share >= from && sample.share <= to).map((sample) => sample.rss[index] ?? 0));
-    const start = peak(0.01, 0.1);
-    const end = peak(0.9, 1);
+    const [start, middle, end] = [peak(0.01, 0.1), peak(0.45, 0.55), peak(0.9, 1)];
     console.log(
-      `  ${label.padEnd(14)} ${start.toFixed(1).padStart(7)} MB → ${end.toFixed(1).padStart(7)} MB  (${(end / start).toFixed(2)}×)`,
+      `  ${label.padEnd(14)} ${start.toFixed(1).padStart(7)} → ${middle.toFixed(1).padStart(7)} → ${end.toFixed(1).padStart(7)} MB  (end ${(end / start).toFixed(2)}× start)`,
     );
   });
 }
