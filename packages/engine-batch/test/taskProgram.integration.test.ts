@@ -13,6 +13,7 @@ import { lines } from './helpers.js';
 // runtime/taskProgram.ts): these tests check what a user sees of that.
 const tsFlowUrl = new URL('./flows/program/flow.ts', import.meta.url);
 const jsFlowUrl = new URL('./flows/program/flow.mjs', import.meta.url);
+const topLevelAwaitUrl = new URL('./flows/program/topLevelAwait.ts', import.meta.url);
 const offset = Number(readFileSync(new URL('./flows/program/offset.txt', import.meta.url), 'utf8'));
 
 interface Start {
@@ -79,6 +80,19 @@ describe('the task program: a flow module compiled once in the host, run by ever
     const report = await flow.join();
     expect(report.status).toBe('completed');
     expect((await lines(p.out)).map(Number)).toEqual(Array.from({ length: 10 }, (_, value) => value));
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it('a flow module with a top-level await runs from the program too', { timeout: 60_000 }, async () => {
+    const p = params();
+    const flow = await Flow.load(topLevelAwaitUrl, p);
+    const engine = new BatchExecutionEngine();
+    await flow.run(engine);
+    const report = await flow.join();
+    expect(report.status).toBe('completed');
+    expect((await lines(p.out)).map(Number)).toEqual(Array.from({ length: 10 }, (_, value) => value));
+    const [start] = (await lines(p.starts)).map((line) => JSON.parse(line) as Start);
+    expect(dirname(start?.argv1 ?? '')).toBe(engine.socketDirectory);
     expect(findLeftovers(engine)).toEqual([]);
   });
 });

@@ -38,7 +38,7 @@ const LOADERS: Readonly<Record<string, 'ts' | 'tsx' | 'js' | 'jsx'>> = {
  * them reach the host as they would without a program.
  *
  * Resolves with the program's path, or undefined when a module cannot be compiled this way (not a
- * file, or esbuild refuses it, e.g. a top-level await in a lazily imported module): the tasks then
+ * file, TypeScript inside an installed package, or esbuild refuses it): the tasks then
  * load the modules as before.
  */
 export async function buildTaskProgram(dir: string, moduleUrls: readonly string[]): Promise<string | undefined> {
