@@ -136,7 +136,10 @@ async function transport(): Promise<void> {
   );
 }
 
-const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+/** The middle value (upper middle for an even count). */
+function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+}
 
 /**
  * Start-up: `flow.run()` → first consumed message of a 5-task flow (source → 3 identities → sink),

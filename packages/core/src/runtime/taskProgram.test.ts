@@ -39,13 +39,16 @@ describe('buildTaskProgram', () => {
     expect(readFileSync(`${program as string}.map`, 'utf8')).toContain('flow.ts');
   });
 
-  it('leaves installed packages outside, imported by absolute URL', async () => {
-    // Beside this test, so that `zod` resolves from core's own dependencies.
+  it('leaves installed CommonJS packages outside, imported by absolute URL, and takes ES module packages in', async () => {
+    // Beside this test, so that the packages resolve from core's own dependencies.
     const local = join(import.meta.dirname, `taskProgram.fixture-${process.pid}.tmp.ts`);
-    writeFileSync(local, "import { z } from 'zod';\nexport const schema = z.string();\n");
+    writeFileSync(local, "import Table from 'cli-table3';\nimport { z } from 'zod';\nexport const both = [Table, z.string()];\n");
     try {
       const program = await buildTaskProgram(out, [pathToFileURL(local).href]);
-      expect(readFileSync(program as string, 'utf8')).toMatch(/from "file:\/\/\/[^"]*\/node_modules\/[^"]*zod[^"]*"/);
+      const text = readFileSync(program as string, 'utf8');
+      expect(text).toMatch(/from "file:\/\/\/[^"]*\/node_modules\/[^"]*cli-table3[^"]*"/);
+      expect(text).not.toMatch(/from "file:\/\/\/[^"]*zod/);
+      expect(text).toContain('node_modules/.pnpm/zod@');
     } finally {
       rmSync(local, { force: true });
     }

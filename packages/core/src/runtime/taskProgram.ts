@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getLogger } from '../logging.js';
 
@@ -68,6 +69,11 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
       sourcemap: 'linked',
       sourcesContent: false,
       define: { 'import.meta.url': META.url, 'import.meta.dirname': META.dirname, 'import.meta.filename': META.filename },
+      // A bundled ES module package may `require()` (through `createRequire`, which esbuild turns into its
+      // `__require`): give that a real `require`, as Node would have given the package.
+      banner: {
+        js: "import { createRequire as __vfCreateRequire } from 'node:module'; const require = __vfCreateRequire(import.meta.url);",
+      },
       logLevel: 'silent',
       plugins: [
         {
@@ -84,11 +90,13 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
               });
               if (resolved.errors.length > 0 || resolved.external)
                 return resolved.errors.length > 0 ? { errors: resolved.errors } : resolved;
-              return inPackage(resolved.path) ? { path: pathToFileURL(resolved.path).href, external: true } : resolved;
+              if (!staysOutside(resolved.path)) return resolved;
+              // `require()` takes a path, `import` a URL.
+              return { path: args.kind === 'require-call' ? resolved.path : pathToFileURL(resolved.path).href, external: true };
             });
-            // The entry names vf's runtime, the flow and the messenger by path: installed ones stay outside too.
+            // The entry names vf's runtime, the flow and the messenger by path: installed ones follow the same rule.
             build.onResolve({ filter: /[\\/]node_modules[\\/]/ }, (args) =>
-              isAbsolute(args.path) ? { path: pathToFileURL(args.path).href, external: true } : undefined,
+              isAbsolute(args.path) && staysOutside(args.path) ? { path: pathToFileURL(args.path).href, external: true } : undefined,
             );
             build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => ({
               contents: keepImportMeta(await readFile(args.path, 'utf8'), args.path),
@@ -105,9 +113,41 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
   }
 }
 
-/** Whether `path` lies in an installed package (externals of the program, shared with every other importer). */
+/** Whether `path` lies in an installed package. */
 function inPackage(path: string): boolean {
   return path.includes(`${sep}node_modules${sep}`);
+}
+
+const esmPackages = new Map<string, boolean>();
+
+/**
+ * Whether the program imports the file at `path` from where it is installed instead of holding it:
+ * CommonJS packages stay outside (they may load native addons or files through `require` and
+ * `__dirname`, which a bundle would break). ES module packages (zod, msgpackr, an installed vf) go
+ * in: they locate files only through `import.meta.url`, which each bundled file keeps, and one file
+ * spares each task resolving, reading and linking every one of theirs (zod alone has hundreds).
+ */
+function staysOutside(path: string): boolean {
+  if (!inPackage(path)) return false;
+  if (path.endsWith('.mjs')) return false;
+  if (path.endsWith('.cjs')) return true;
+  let directory = dirname(path);
+  const visited: string[] = [];
+  let esm: boolean | undefined;
+  while (esm === undefined) {
+    esm = esmPackages.get(directory);
+    if (esm !== undefined) break;
+    visited.push(directory);
+    try {
+      esm = (JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8')) as { type?: unknown }).type === 'module';
+    } catch {
+      const parent = dirname(directory);
+      if (parent === directory || basename(directory) === 'node_modules') esm = false;
+      else directory = parent;
+    }
+  }
+  for (const seen of visited) esmPackages.set(seen, esm);
+  return !esm;
 }
 
 /**

@@ -1,0 +1,13 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Flow } from '@vf/core';
+import { BatchExecutionEngine } from '@vf/engine-batch';
+const flowUrl = new URL('./flows/throughput.ts', import.meta.url);
+const out = join(tmpdir(), `vf-ab-${process.pid}.json`);
+const flow = await Flow.load(flowUrl, { count: 10, payload: 'small', identities: 3, nbTasks: 1, out });
+const runAt = Date.now();
+await flow.run(new BatchExecutionEngine());
+await flow.join();
+console.log(process.argv[2], (Number(readFileSync(`${out}.first`, 'utf8')) - runAt).toFixed(0));
+rmSync(out, { force: true }); rmSync(`${out}.first`, { force: true });
