@@ -72,20 +72,12 @@ describe('the task program: a flow module compiled once in the host, run by ever
     expect(findLeftovers(engine)).toEqual([]);
   });
 
-  it('a flow module in plain JavaScript runs the same way', { timeout: 60_000 }, async () => {
+  it.each([
+    ['in plain JavaScript (as a build step leaves it)', jsFlowUrl],
+    ['with a top-level await', topLevelAwaitUrl],
+  ])('a flow module %s runs from the program too', { timeout: 60_000 }, async (_, url) => {
     const p = params();
-    const flow = await Flow.load(jsFlowUrl, p);
-    const engine = new BatchExecutionEngine();
-    await flow.run(engine);
-    const report = await flow.join();
-    expect(report.status).toBe('completed');
-    expect((await lines(p.out)).map(Number)).toEqual(Array.from({ length: 10 }, (_, value) => value));
-    expect(findLeftovers(engine)).toEqual([]);
-  });
-
-  it('a flow module with a top-level await runs from the program too', { timeout: 60_000 }, async () => {
-    const p = params();
-    const flow = await Flow.load(topLevelAwaitUrl, p);
+    const flow = await Flow.load(url, p);
     const engine = new BatchExecutionEngine();
     await flow.run(engine);
     const report = await flow.join();

@@ -4,9 +4,14 @@ import { IdentityProcessor, IntProducer } from '@vf/core/nodes';
 
 /** A flow module in plain JavaScript (as a build step would leave it): numbers → relay → sink. */
 class Sink extends ConsumerNode {
-  constructor(out) {
+  constructor(params) {
     super({ name: 'sink' });
-    this.out = out;
+    this.out = params.out;
+    this.starts = params.starts;
+  }
+
+  open() {
+    appendFileSync(this.starts, `${JSON.stringify({ node: this.name, argv1: process.argv[1], execArgv: process.execArgv })}\n`);
   }
 
   consume(value) {
@@ -17,5 +22,5 @@ class Sink extends ConsumerNode {
 export default defineFlow((params) => {
   const numbers = new IntProducer(0, 9, { name: 'numbers' });
   const relay = new IdentityProcessor({ name: 'relay' }).from(numbers);
-  return new Flow([numbers], [new Sink(params.out).from(relay)]);
+  return new Flow([numbers], [new Sink(params).from(relay)]);
 });
