@@ -31,21 +31,21 @@ const LOADERS: Readonly<Record<string, 'ts' | 'tsx' | 'js' | 'jsx'>> = {
  * messenger module, in one JavaScript file with a source map. Task processes then start on plain
  * `node` — no TypeScript loader, one file to read — which is most of a task's start-up time.
  *
- * Packages installed under `node_modules` stay outside, imported by absolute URL: a native addon
- * like zeromq cannot be bundled, and every task keeps sharing the installed copy. Each bundled file
+ * Installed CommonJS packages stay outside, imported by absolute URL (a native addon like zeromq
+ * cannot be bundled); installed ES module packages go in (see `staysOutside`). Each bundled file
  * keeps its own `import.meta.url` (paths relative to a module still resolve beside its source), and
  * classes and functions keep their names (node names default to class names and must match the
  * host's). The modules are imported lazily, from `Flow.load` and the messenger import, so errors in
  * them reach the host as they would without a program.
  *
  * Resolves with the program's path, or undefined when a module cannot be compiled this way (not a
- * file, TypeScript inside an installed package, or esbuild refuses it): the tasks then
- * load the modules as before.
+ * file, TypeScript inside an installed package, or esbuild refuses it): the tasks then load the
+ * modules as before.
  */
 export async function buildTaskProgram(dir: string, moduleUrls: readonly string[]): Promise<string | undefined> {
   if (!moduleUrls.every((url) => url.startsWith('file:'))) return undefined;
-  // An installed package stays outside the program, so it must run on plain node.
-  if (moduleUrls.some((url) => inPackage(fileURLToPath(url)) && /\.[cm]?tsx?$/.test(url))) return undefined;
+  // A module that stays outside the program must run on plain node.
+  if (moduleUrls.some((url) => /\.[cm]?tsx?$/.test(url) && staysOutside(fileURLToPath(url)))) return undefined;
   const outfile = join(dir, TASK_PROGRAM_FILE);
   const modules = moduleUrls.map((url) => `  ${JSON.stringify(url)}: () => import(${JSON.stringify(fileURLToPath(url))}),`);
   const contents = [
