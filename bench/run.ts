@@ -5,13 +5,17 @@
  * pushes 1,000,000 small messages through batch and checks that none is lost or duplicated; the
  * redispatch case SIGKILLs a replica mid-run under `restartOnFailure` and compares with clean runs.
  * The onerror case (issue 18) times failing items, retries and dead letters against a clean run.
- * `VF_BENCH_CASES=transport,overload,soak,redispatch,onerror` picks cases (`frames`: only the frame
- * rows of transport, with their baselines); `VF_BENCH_SCALE` scales item counts.
+ * The startup case times `flow.run()` → first consumed message against a bare `node -e 0`; scaleout
+ * (E2) replicates a 20 ms stage 1, 2, 4 and 8 times; memory samples each task's RSS over a soak and
+ * a frames run. `VF_BENCH_CASES=transport,startup,scaleout,overload,soak,memory,redispatch,onerror`
+ * picks cases (`frames`: only the frame rows of transport, with their baselines); `VF_BENCH_SCALE`
+ * scales item counts.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Flow, InProcessEngine } from '@vf/core';
 import {
   createSharedDirectory,
@@ -31,10 +35,11 @@ const FRAME_BYTES = 1920 * 1080 * 3;
 const SMALL = { index: 1, x: 2, y: 3.5, label: 'car', ok: true };
 const SMALL_BYTES = encodeValue(SMALL).reduce((total, frame) => total + frame.length, 0);
 const scale = Number(process.env.VF_BENCH_SCALE ?? 1);
-const cases = new Set((process.env.VF_BENCH_CASES ?? 'transport,overload,soak,redispatch,onerror').split(','));
+const cases = new Set((process.env.VF_BENCH_CASES ?? 'transport,startup,scaleout,overload,soak,memory,redispatch,onerror').split(','));
 const flowUrl = new URL('./flows/throughput.ts', import.meta.url);
 const overloadUrl = new URL('./flows/overload.ts', import.meta.url);
 const soakUrl = new URL('./flows/soak.ts', import.meta.url);
+const scaleoutUrl = new URL('./flows/scaleout.ts', import.meta.url);
 
 interface Result {
   readonly name: string;
@@ -98,9 +103,13 @@ function bufferCopy(count: number): number {
 }
 
 /** A vf flow on the batch engine: rate between the first and last item at the consumer. */
-async function flowRate(params: { count: number; payload: 'small' | 'frame'; identities: number; nbTasks: number }, sharedMemory = true) {
+async function flowRate(
+  params: { count: number; payload: 'small' | 'frame'; identities: number; nbTasks: number },
+  url = flowUrl,
+  sharedMemory = true,
+) {
   const out = join(tmpdir(), `vf-bench-${process.pid}-${Date.now()}.json`);
-  const flow = await Flow.load(flowUrl, { ...params, out });
+  const flow = await Flow.load(url, { ...params, out });
   const cpuBefore = childrenCpuMs();
   const runAt = Date.now();
   await flow.run(new BatchExecutionEngine({ queueSize: Number(process.env.VF_BENCH_QUEUE ?? 16), sharedMemory }));
@@ -128,8 +137,11 @@ function line(result: Result, baselines: ReadonlyArray<[string, number]>): strin
 console.log(`vf bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, scale ${scale}`);
 if (cases.has('transport')) await transport();
 else if (cases.has('frames')) await frames();
+if (cases.has('startup')) await startup();
+if (cases.has('scaleout')) await scaleout();
 if (cases.has('overload')) await overload();
 if (cases.has('soak')) await soak();
+if (cases.has('memory')) await memory();
 if (cases.has('redispatch')) await redispatch();
 if (cases.has('onerror')) await onError();
 
@@ -145,8 +157,94 @@ async function transport(): Promise<void> {
     ]),
   );
   await frames();
-  const startup = await flowRate({ count: 10, payload: 'small', identities: 3, nbTasks: 1 });
-  console.log(`batch: flow.run() → first consumed message, 5-task flow: ${startup.firstAfterMs.toFixed(0)} ms`);
+}
+
+/** The middle value (upper middle for an even count). */
+function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+}
+
+/**
+ * Start-up: `flow.run()` → first consumed message of a 5-task flow (source → 3 identities → sink),
+ * median of 5 runs, for the TypeScript flow module and for the same module built to JavaScript;
+ * baseline: a bare `node -e 0` in this run.
+ */
+async function startup(): Promise<void> {
+  const runs = 5;
+  const bare = median(
+    Array.from({ length: runs }, () => {
+      const started = performance.now();
+      spawnSync(process.execPath, ['-e', '0']);
+      return performance.now() - started;
+    }),
+  );
+  console.log(
+    `\nstart-up: flow.run() → first consumed message, 5-task flow, median of ${runs} (baseline: bare \`node -e 0\` ${bare.toFixed(0)} ms)`,
+  );
+  const timeRuns = async (url: URL) => {
+    const times: number[] = [];
+    for (let run = 0; run < runs; run++) {
+      times.push((await flowRate({ count: 10, payload: 'small', identities: 3, nbTasks: 1 }, url)).firstAfterMs);
+    }
+    return times;
+  };
+  const row = (name: string, times: readonly number[]) =>
+    console.log(
+      `${name.padEnd(52)} ${median(times).toFixed(0).padStart(6)} ms  (${(median(times) / bare).toFixed(1)}× bare node; runs ${times.map((t) => t.toFixed(0)).join(', ')})`,
+    );
+  row('batch: TypeScript flow module', await timeRuns(flowUrl));
+  // The same module as a build step leaves it: plain JavaScript beside the source (so that its imports resolve).
+  const builtUrl = new URL('./flows/.throughput.built.mjs', import.meta.url);
+  const ts = await import('typescript');
+  writeFileSync(
+    builtUrl,
+    ts.transpileModule(readFileSync(flowUrl, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
+      .outputText,
+  );
+  try {
+    row('batch: flow module built to JavaScript', await timeRuns(builtUrl));
+    // vf itself built too (dist/, `pnpm build`): the installed case, in a host without the source condition.
+    const built = ['core', 'engine-batch'].every((name) => existsSync(new URL(`../packages/${name}/dist/index.js`, import.meta.url)));
+    if (built) {
+      const child = fileURLToPath(new URL('./startupHost.mjs', import.meta.url));
+      const times = execFileSync(process.execPath, [child, builtUrl.href, String(runs)], { encoding: 'utf8' })
+        .trim()
+        .split(',')
+        .map(Number);
+      row('batch: built vf (dist) + flow built to JavaScript', times);
+    } else console.log('batch: built vf (dist) + flow built to JavaScript      (skipped: run `pnpm build` first)');
+  } finally {
+    rmSync(builtUrl, { force: true });
+  }
+}
+
+/**
+ * Scale-out (Videoflow 2026 white paper, E2): producer → a stage sleeping 20 ms per item with
+ * `nbTasks` 1, 2, 4, 8 → sink, 240 items; time from the producer's start to the last item at the
+ * sink, and the speedup over one replica in this same run (ideal: n×; goal ≥ 7.6× at 8).
+ */
+async function scaleout(): Promise<void> {
+  const count = Math.max(48, Math.round(240 * scale));
+  const workMs = 20;
+  console.log(`\nscale-out (E2): ${count} items → ${workMs} ms stage × nbTasks → sink, batch`);
+  let single = 0;
+  for (const nbTasks of [1, 2, 4, 8]) {
+    const out = join(tmpdir(), `vf-bench-scaleout-${process.pid}-${nbTasks}.json`);
+    const flow = await Flow.load(scaleoutUrl, { count, workMs, nbTasks, out });
+    await flow.run(new BatchExecutionEngine());
+    const report = await flow.join();
+    if (report.status !== 'completed') throw new Error(`scale-out flow ${report.status}: ${report.error?.message}`);
+    const { count: received, last } = JSON.parse(readFileSync(out, 'utf8')) as { count: number; last: number };
+    const start = Number(readFileSync(`${out}.start`, 'utf8'));
+    rmSync(out, { force: true });
+    rmSync(`${out}.start`, { force: true });
+    if (received !== count) throw new Error(`scale-out lost items: ${received} of ${count}`);
+    const seconds = (last - start) / 1000;
+    if (nbTasks === 1) single = seconds;
+    console.log(
+      `nbTasks ${String(nbTasks).padEnd(3)} ${seconds.toFixed(2).padStart(6)} s  ${(count / seconds).toFixed(0).padStart(5)} items/s  speedup ${(single / seconds).toFixed(2)}× (ideal ${nbTasks}×, ${((single / seconds / nbTasks) * 100).toFixed(0)} %)`,
+    );
+  }
 }
 
 /**
@@ -176,7 +274,7 @@ async function frames(): Promise<void> {
   console.log(
     line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: shared.perSecond, bytes: FRAME_BYTES }, baselines),
   );
-  const inline = await flowRate({ ...chain, nbTasks: 1 }, false);
+  const inline = await flowRate({ ...chain, nbTasks: 1 }, flowUrl, false);
   console.log(
     line({ name: `batch: same, sharedMemory: false (inline ZeroMQ)`, perSecond: inline.perSecond, bytes: FRAME_BYTES }, baselines),
   );
@@ -186,7 +284,7 @@ async function frames(): Promise<void> {
   // A short run of each gives the fixed cost (start-up), so what remains is the cost of a frame.
   const few = 10;
   const perFrame = async (full: { cpuMsPerItem: number }, nbTasks: number, sharedMemory: boolean) => {
-    const short = await flowRate({ ...chain, count: few, nbTasks }, sharedMemory);
+    const short = await flowRate({ ...chain, count: few, nbTasks }, flowUrl, sharedMemory);
     return (full.cpuMsPerItem * frameCount - short.cpuMsPerItem * few) / (frameCount - few);
   };
   const cpu = (name: string, ms: number) => `${name} ${ms.toFixed(1)} ms (${(ms / rawFramesCpuMs).toFixed(2)}× raw zmq)`;
@@ -323,6 +421,65 @@ async function soak(): Promise<void> {
         `lost ${lost}, duplicated ${result.duplicated}, out of order ${result.outOfOrder} (${(elapsedMs / 1000).toFixed(1)} s)`,
     );
   }
+}
+
+/** Resident memory of process `pid` in MB (Linux `/proc`), or undefined once it is gone. */
+function rssMb(pid: number): number | undefined {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Number(kb) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs a flow while sampling every task's RSS every 50 ms, with the share of `count` items the
+ * `progressNode` has processed; prints per task the peak RSS over the first, the middle and the last
+ * tenth of the items (flat: no growth over the run; a leak grows with the items).
+ */
+async function rssOverRun(url: URL, params: Record<string, unknown>, progressNode: string, count: number, title: string): Promise<void> {
+  const flow = await Flow.load(url, params);
+  const engine = new BatchExecutionEngine({ queueSize: 16 });
+  await flow.run(engine);
+  const labels = engine.taskProgress().map((task) => `${task.nodeName}[${task.taskIndex}]`);
+  const samples: Array<{ share: number; rss: Array<number | undefined> }> = [];
+  const timer = setInterval(() => {
+    const done = flow.liveStats()?.nodes.find((node) => node.name === progressNode)?.processed ?? 0;
+    samples.push({ share: done / count, rss: engine.pids.map((pid) => (pid === undefined ? undefined : rssMb(pid))) });
+  }, 50);
+  const report = await flow.join();
+  clearInterval(timer);
+  if (report.status !== 'completed') throw new Error(`${title} flow ${report.status}: ${report.error?.message}`);
+  console.log(`${title}: peak RSS per task over the first, middle and last tenth of the items (${samples.length} samples)`);
+  labels.forEach((label, index) => {
+    const peak = (from: number, to: number) =>
+      Math.max(...samples.filter((sample) => sample.share >= from && sample.share <= to).map((sample) => sample.rss[index] ?? 0));
+    const [start, middle, end] = [peak(0.01, 0.1), peak(0.45, 0.55), peak(0.9, 1)];
+    console.log(
+      `  ${label.padEnd(14)} ${start.toFixed(1).padStart(7)} → ${middle.toFixed(1).padStart(7)} → ${end.toFixed(1).padStart(7)} MB  (end ${(end / start).toFixed(2)}× start)`,
+    );
+  });
+}
+
+/** Memory: each task's RSS over the soak (1,000,000 small messages) and over 300 1080p frames. */
+async function memory(): Promise<void> {
+  const count = Math.round(1_000_000 * scale);
+  const frames = Math.round(300 * scale);
+  console.log('\nmemory');
+  const soakOut = join(tmpdir(), `vf-bench-memory-${process.pid}.json`);
+  await rssOverRun(soakUrl, { count, nbTasks: 1, workMs: 0, out: soakOut }, 'checker', count, `soak, ${count.toLocaleString('en')} small`);
+  rmSync(soakOut, { force: true });
+  const framesOut = join(tmpdir(), `vf-bench-memory-frames-${process.pid}.json`);
+  await rssOverRun(
+    flowUrl,
+    { count: frames, payload: 'frame', identities: 1, nbTasks: 1, out: framesOut },
+    'timer',
+    frames,
+    `${frames} 1080p frames`,
+  );
+  rmSync(framesOut, { force: true });
+  rmSync(`${framesOut}.first`, { force: true });
 }
 
 /**

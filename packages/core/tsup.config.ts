@@ -9,5 +9,6 @@ export default vfTsup({
   testing: 'src/testing.ts',
   nodes: 'src/nodes.ts',
   taskMain: 'src/runtime/taskMain.ts',
+  taskProgram: 'src/runtime/taskProgramEntry.ts',
   ...Object.fromEntries(fixtures.map((name) => [`testing/flows/${name}`, `src/testing/flows/${name}.ts`])),
 });

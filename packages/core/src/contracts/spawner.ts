@@ -12,6 +12,12 @@ export interface SpawnRequest {
   readonly env: Readonly<Record<string, string>>;
   /** True when the flow module (or vf itself) is TypeScript source and needs a loader. */
   readonly typescript: boolean;
+  /**
+   * The run's compiled task program (a JavaScript file holding vf's task runtime, the flow module
+   * and the messenger), when the engine built one: a local spawner runs it on plain `node` instead
+   * of vf's task entry, with no loader. Absent for tasks on other machines, which cannot see it.
+   */
+  readonly program?: string;
 }
 
 /** A started task process, as the host sees it. */

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { FlowValidationError } from '../errors.js';
+import { importModule } from '../runtime/bundledModules.js';
 
 /**
  * Imports of flow modules in flight. When the event loop runs dry while one waits, nothing can
@@ -23,20 +24,33 @@ export function calledFromModule(url: string): boolean {
   } catch {
     return false; // not a file: URL (data:, http:): no stack frame can name it as a path
   }
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 100;
-  const stack = new Error('stack probe').stack ?? '';
-  Error.stackTraceLimit = limit;
-  return stack.split('\n').some((line) => {
-    // `at fn (file:///a/b.ts:1:2)`, `at async file:///a/b.ts:1:2`, `at /a/b.ts:1:2`
-    const location = /(?:\(|\s)((?:file:\/\/)?\/[^\s()]*?)(?::\d+){1,2}\)?$/.exec(line.trim())?.[1];
-    if (location === undefined) return false;
+  return callerFiles().some((location) => {
     try {
       return (location.startsWith('file:') ? fileURLToPath(location.replace(/[?#].*$/, '')) : location) === path;
     } catch {
       return false;
     }
   });
+}
+
+/**
+ * The file (path or URL) of each frame on the current stack, from V8's call sites. Reading them
+ * formats no stack text, which with source maps on (task processes) would load and parse the
+ * maps: tens of milliseconds of every task's start-up.
+ */
+function callerFiles(): string[] {
+  const limit = Error.stackTraceLimit;
+  const prepare = Error.prepareStackTrace;
+  Error.stackTraceLimit = 100;
+  Error.prepareStackTrace = (_error, callSites) => callSites;
+  try {
+    const probe: { stack?: NodeJS.CallSite[] } = {};
+    Error.captureStackTrace(probe);
+    return (probe.stack ?? []).map((site) => site.getFileName() ?? '').filter((file) => file !== '');
+  } finally {
+    Error.stackTraceLimit = limit;
+    Error.prepareStackTrace = prepare;
+  }
 }
 
 /**
@@ -51,7 +65,7 @@ export async function importFlowModule(url: string, selfLoad: boolean): Promise<
   inFlight.add(stall);
   if (inFlight.size === 1) process.on('beforeExit', onBeforeExit);
   try {
-    return (await Promise.race([import(url), stalled])) as { default?: unknown };
+    return (await Promise.race([importModule(url), stalled])) as { default?: unknown };
   } finally {
     inFlight.delete(stall);
     if (inFlight.size === 0) process.removeListener('beforeExit', onBeforeExit);

@@ -3,7 +3,7 @@
  * Prometheus text on `/metrics` (through prom-client), `/healthz` and `/readyz`. Everything it
  * serves is read from the engine's task progress, the source of `flow.liveStats()`.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TaskProgress } from '../contracts/engine.js';
 import { FlowValidationError, VfError } from '../errors.js';
@@ -165,6 +165,8 @@ export async function startMetricsServer(options: MetricsOptions, source: Metric
       response.end('not found: try /metrics, /healthz or /readyz\n');
     }
   };
+  // Imported here: every task process loads this module (through Flow), and none serves metrics.
+  const { createServer } = await import('node:http');
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
       response.writeHead(500, { 'Content-Type': 'text/plain' });

@@ -1,4 +1,5 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableType from 'cli-table3';
 import type { Device } from '../contracts/deviceAllocator.js';
 import type { JoinGroupCounts, TaskOutcome } from '../contracts/engine.js';
 import type { TaskFailedError } from '../errors.js';
@@ -166,6 +167,9 @@ function edgeDrops(outcomes: readonly TaskOutcome[]): EdgeReport[] {
   return [...byEdge.values()].filter((counts) => counts.dropped > 0 || counts.failed > 0);
 }
 
+// Loaded when a report is first printed: every task process imports this module, and none prints.
+let Table: typeof TableType | undefined;
+
 /** Renders the report as a table, Videoflow's bottleneck table, and the edges that dropped messages. */
 export function formatReport(
   report: Pick<FlowReport, 'status' | 'error' | 'durationMs' | 'nodes'> & {
@@ -173,6 +177,7 @@ export function formatReport(
     readonly lostTasks?: readonly LostTaskReport[];
   },
 ): string {
+  Table ??= createRequire(import.meta.url)('cli-table3') as typeof TableType;
   // The onError columns appear only when some node gave up on or retried an item.
   const failures = report.nodes.some((node) => (node.failed ?? 0) > 0 || (node.retried ?? 0) > 0);
   const failureHead = failures ? ['failed', 'dead-lettered'] : [];

@@ -58,16 +58,18 @@ const HEARTBEAT_FD = 4;
 /**
  * The default spawner: `child_process.fork` of vf's task entry with a JSON IPC channel (no code is
  * ever deserialised), plus a pipe on fd 4 that carries the task's heartbeats (`runtime/liveness.ts`),
- * read here as JSON lines and delivered like any control message. TypeScript flow modules run
- * through the `tsx` loader; from source, the `@vf/source` condition makes `@vf/*` imports resolve
+ * read here as JSON lines and delivered like any control message. With the run's compiled task
+ * program (`request.program`) the child runs that on plain `node`; without one, TypeScript flow
+ * modules run through the `tsx` loader; from source, the `@vf/source` condition makes `@vf/*` imports resolve
  * to `.ts` files as in the tests.
  */
 export const forkSpawner: Spawner = {
   spawn(request: SpawnRequest): TaskProcess {
     const prefixOut = prefixesOutput(process.stdout);
     const prefixErr = prefixesOutput(process.stderr);
-    const child = fork(taskEntry, [request.label], {
-      execArgv: taskExecArgv(request),
+    // A compiled program needs no loader; its source map keeps stack traces on the user's `.ts` lines.
+    const child = fork(request.program ?? taskEntry, [request.label], {
+      execArgv: request.program === undefined ? taskExecArgv(request) : ['--enable-source-maps'],
       env: { ...process.env, ...request.env, VF_TASK: request.label, [HEARTBEAT_FD_ENV]: String(HEARTBEAT_FD) },
       serialization: 'json',
       stdio: ['ignore', prefixOut ? 'pipe' : 'inherit', prefixErr ? 'pipe' : 'inherit', 'ipc', 'pipe'],

@@ -15,6 +15,7 @@ import { type ResolvedProcessEngineOptions, resolveProcessEngineOptions } from '
 import { heartbeatPeriodMs, LivenessWatch } from './liveness.js';
 import { checkPlacedNodes, type Placement, tcpBindEndpoint } from './placement.js';
 import { EMPTY_TASK_STATS } from './taskLoop.js';
+import { buildTaskProgram } from './taskProgram.js';
 import { deferred } from './waiting.js';
 
 /** How long a task that reported `done` may take to exit (beyond `killGraceMs`) before it is killed. */
@@ -134,6 +135,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     }
     checkPlacedNodes(this.constructor.name, this.options.placement, plan);
     const endpoints = this.#endpoints(plan);
+    const program = await this.#taskProgram(plan, [source.moduleUrl, this.messengerModule.moduleUrl]);
     const curve = this.options.curve ? generateCurveKeys() : undefined;
     const runSecret = generateRunSecret();
     // Only with ipc: every task is on this host. Undefined where there is no tmpfs (frames go inline).
@@ -156,7 +158,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         this.#tasks.push(notStarted(spec));
         continue;
       }
-      const child = this.#spawn(spec, typescript);
+      const child = this.#spawn(spec, typescript, program);
       if (child === undefined) continue;
       const exit = deferred();
       const task: LiveTask = {
@@ -287,11 +289,20 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
    * Starts the process of one task; on failure (the spawner or launcher throws, or returns no task
    * process) records it as the run's failure and returns undefined.
    */
-  #spawn(spec: TaskSpec, typescript: boolean): TaskProcess | undefined {
-    const spawner: Spawner | Launcher = this.options.placement[spec.nodeName] ?? this.options.spawner;
+  #spawn(spec: TaskSpec, typescript: boolean, program: string | undefined): TaskProcess | undefined {
+    const launcher = this.options.placement[spec.nodeName];
+    const spawner: Spawner | Launcher = launcher ?? this.options.spawner;
     const label = `${spec.nodeName}[${spec.taskIndex}]`;
     try {
-      const child = spawner.spawn({ taskId: spec.id, label, env: spec.env, typescript });
+      // Another machine cannot see the program in this one's run directory.
+      const request = {
+        taskId: spec.id,
+        label,
+        env: spec.env,
+        typescript,
+        ...(launcher === undefined && program !== undefined ? { program } : {}),
+      };
+      const child = spawner.spawn(request);
       if (!isTaskProcess(child)) {
         throw new TypeError(`spawn() returned ${String(child)}, not a TaskProcess (pid, send, onMessage, onExit, kill)`);
       }
@@ -323,7 +334,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     return this.#sharedDir;
   }
 
-  /** Directory holding this run's `ipc://` socket files; removed when the run ends. */
+  /** Directory holding this run's `ipc://` socket files and compiled task program; removed when the run ends. */
   get socketDirectory(): string | undefined {
     return this.#runDir;
   }
@@ -435,6 +446,16 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
 
   #send(task: LiveTask, message: HostMessage): void {
     if (!task.exited) task.process.send(message);
+  }
+
+  /**
+   * Compiles the run's task program once, here, so that local tasks start without compiling anything
+   * (`runtime/taskProgram.ts`); undefined when every task runs on another machine or it cannot be built.
+   */
+  async #taskProgram(plan: ExecutionPlan, moduleUrls: readonly string[]): Promise<string | undefined> {
+    if (plan.tasks.every((spec) => this.options.placement[spec.nodeName] !== undefined)) return undefined;
+    this.#runDir ??= mkdtempSync(join(tmpdir(), 'vf-'));
+    return buildTaskProgram(this.#runDir, moduleUrls);
   }
 
   #endpoints(plan: ExecutionPlan): string[] {

@@ -7,6 +7,7 @@ import { getLogger, isLogLevelEnabled, RUN_ID_ENV, tagTaskLogs } from '../loggin
 import { removeSharedDirectory } from '../transport/sharedFrames.js';
 import type { ZmqMessenger } from '../transport/zmqMessenger.js';
 import { forwardProcessWarnings } from '../warnings.js';
+import { importModule } from './bundledModules.js';
 import { type ControlChannel, defaultControlChannel } from './controlChannel.js';
 import { type HostMessage, parseHostMessage, type TaskInit, type TaskMessage } from './controlProtocol.js';
 import { TaskActivity } from './liveness.js';
@@ -21,9 +22,10 @@ type MessengerClass = new (init: TaskInit, signal: AbortSignal, isStopRequested:
 /**
  * The body of a task process: waits for `init` from the host, rebuilds the flow from its module,
  * runs its one task over the engine's messenger, reports `done`, and exits. If the host dies
- * (the control channel closes), the task aborts and exits on its own: no orphans.
+ * (the control channel closes), the task aborts and exits on its own: no orphans. `program`: the
+ * run's compiled task program this process runs (`runtime/taskProgram.ts`), removed by orphans.
  */
-export function runTaskProcess(channel: ControlChannel = defaultControlChannel()): void {
+export function runTaskProcess(channel: ControlChannel = defaultControlChannel(), program?: string): void {
   const send = (message: TaskMessage) => channel.send(message);
   // Every task would print the same warnings (the flow module runs in each): the host prints them once.
   forwardProcessWarnings((warning) => send({ v: 1, type: 'warning', warning }));
@@ -45,13 +47,17 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
     // Without a host nobody else removes this run's shared memory: every orphan removes it all
     // (segments in flight are of no use to anyone now).
     if (hostGone) removeSharedDirectory(sharedDirectory);
-    // Nor its socket files: each orphan removes its own, and the last one out removes the directory.
-    if (!orphaned || socketFile === undefined) return;
-    rmSync(socketFile, { force: true });
-    try {
-      rmdirSync(dirname(socketFile));
-    } catch {
-      // not empty yet: another task removes it
+    // Without a host nobody else removes this run's socket files: each orphan removes its own,
+    // and the last one out removes the directory.
+    if (!orphaned) return;
+    const files = [socketFile, program, program === undefined ? undefined : `${program}.map`].filter((file) => file !== undefined);
+    for (const file of files) rmSync(file, { force: true });
+    for (const directory of new Set(files.map((file) => dirname(file)))) {
+      try {
+        rmdirSync(directory);
+      } catch {
+        // not empty yet: another task removes it
+      }
     }
   });
   const finishedPeers: number[] = [];
@@ -131,7 +137,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
         `the flow module built a different graph in this process: node ${init.task.nodeIndex} is "${node?.name}", expected "${init.task.nodeName}" (flow construction must be deterministic)`,
       );
     }
-    const module = (await import(init.messenger.moduleUrl)) as Record<string, unknown>;
+    const module = (await importModule(init.messenger.moduleUrl)) as Record<string, unknown>;
     const MessengerType = module[init.messenger.exportName] as MessengerClass | undefined;
     if (typeof MessengerType !== 'function') throw new Error(`${init.messenger.moduleUrl} exports no ${init.messenger.exportName}`);
     const taskMessenger = new MessengerType(init, abort.signal, () => stop.signal.aborted);

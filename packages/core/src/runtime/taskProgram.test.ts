@@ -1,0 +1,62 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildTaskProgram } from './taskProgram.js';
+
+describe('buildTaskProgram', () => {
+  let dir: string;
+  let out: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vf-program-unit-'));
+    out = join(dir, 'run');
+    mkdirSync(out);
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const write = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return pathToFileURL(join(dir, name)).href;
+  };
+
+  it('compiles a module and the local .ts files it imports, each keeping its own import.meta.url', async () => {
+    write('helper.ts', 'export const where: string = import.meta.url;\n');
+    const flowUrl = write(
+      'flow.ts',
+      "import { where } from './helper.js';\nexport const own: string = import.meta.url;\nexport { where };\n",
+    );
+    const program = await buildTaskProgram(out, [flowUrl]);
+    expect(program).toBe(join(out, 'task.mjs'));
+    const text = readFileSync(program as string, 'utf8');
+    expect(text).toContain(JSON.stringify(pathToFileURL(join(dir, 'helper.ts')).href));
+    expect(text).toContain(JSON.stringify(flowUrl));
+    // Registered by its original URL, imported lazily (inside the registered function).
+    const registered = text.split('\n').find((line) => line.includes(`${JSON.stringify(flowUrl)}: `));
+    expect(registered).toContain('init_flow()');
+    expect(readFileSync(`${program as string}.map`, 'utf8')).toContain('flow.ts');
+  });
+
+  it('leaves installed CommonJS packages outside, imported by absolute URL, and takes ES module packages in', async () => {
+    // Beside this test, so that the packages resolve from core's own dependencies.
+    const local = join(import.meta.dirname, `taskProgram.fixture-${process.pid}.tmp.ts`);
+    writeFileSync(local, "import Table from 'cli-table3';\nimport { z } from 'zod';\nexport const both = [Table, z.string()];\n");
+    try {
+      const program = await buildTaskProgram(out, [pathToFileURL(local).href]);
+      const text = readFileSync(program as string, 'utf8');
+      expect(text).toMatch(/from "file:\/\/\/[^"]*\/node_modules\/[^"]*cli-table3[^"]*"/);
+      expect(text).not.toMatch(/from "file:\/\/\/[^"]*zod/);
+      expect(text).toContain('node_modules/.pnpm/zod@');
+    } finally {
+      rmSync(local, { force: true });
+    }
+  });
+
+  it('gives up (undefined) on a module esbuild refuses, or one that is not a file', async () => {
+    const broken = write('broken.ts', 'export const x = ;\n');
+    expect(await buildTaskProgram(out, [broken])).toBeUndefined();
+    expect(await buildTaskProgram(out, ['data:text/javascript,export default 1'])).toBeUndefined();
+  });
+});

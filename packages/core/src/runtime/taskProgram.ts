@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { getLogger } from '../logging.js';
+
+// The task runtime sits beside this module: `.ts` when vf runs from source, one built file otherwise.
+const fromSource = import.meta.url.endsWith('.ts');
+const runtimeEntry = fileURLToPath(new URL(fromSource ? './taskProgramEntry.ts' : './taskProgram.js', import.meta.url));
+
+/** Names the compiled file of a run's task program, and its source map beside it. */
+export const TASK_PROGRAM_FILE = 'task.mjs';
+
+/** Where a bundled file's own `import.meta` values are kept (see `keepImportMeta`). */
+const META = { url: '__vfImportMetaUrl', dirname: '__vfImportMetaDirname', filename: '__vfImportMetaFilename' } as const;
+
+const LOADERS: Readonly<Record<string, 'ts' | 'tsx' | 'js' | 'jsx'>> = {
+  '.ts': 'ts',
+  '.mts': 'ts',
+  '.cts': 'ts',
+  '.tsx': 'tsx',
+  '.js': 'js',
+  '.mjs': 'js',
+  '.cjs': 'js',
+  '.jsx': 'jsx',
+};
+
+/**
+ * Compiles, once per run in the host, the program every local task process runs: vf's task runtime,
+ * the flow module with the local files it imports (TypeScript included), and the engine's
+ * messenger module, in one JavaScript file with a source map. Task processes then start on plain
+ * `node` — no TypeScript loader, one file to read — which is most of a task's start-up time.
+ *
+ * Installed CommonJS packages stay outside, imported by absolute URL (a native addon like zeromq
+ * cannot be bundled); installed ES module packages go in (see `staysOutside`). Each bundled file
+ * keeps its own `import.meta.url` (paths relative to a module still resolve beside its source), and
+ * classes and functions keep their names (node names default to class names and must match the
+ * host's). The modules are imported lazily, from `Flow.load` and the messenger import, so errors in
+ * them reach the host as they would without a program.
+ *
+ * Resolves with the program's path, or undefined when a module cannot be compiled this way (not a
+ * file, TypeScript inside an installed package, or esbuild refuses it): the tasks then load the
+ * modules as before.
+ */
+export async function buildTaskProgram(dir: string, moduleUrls: readonly string[]): Promise<string | undefined> {
+  if (!moduleUrls.every((url) => url.startsWith('file:'))) return undefined;
+  // A module that stays outside the program must run on plain node.
+  if (moduleUrls.some((url) => /\.[cm]?tsx?$/.test(url) && staysOutside(fileURLToPath(url)))) return undefined;
+  const outfile = join(dir, TASK_PROGRAM_FILE);
+  const modules = moduleUrls.map((url) => `  ${JSON.stringify(url)}: () => import(${JSON.stringify(fileURLToPath(url))}),`);
+  const contents = [
+    `import { registerBundledModules, runTaskProcess } from ${JSON.stringify(runtimeEntry)};`,
+    `registerBundledModules({\n${modules.join('\n')}\n});`,
+    'runTaskProcess(undefined, process.argv[1]);',
+  ].join('\n');
+  try {
+    const esbuild = await import('esbuild');
+    await esbuild.build({
+      stdin: { contents, resolveDir: dir, sourcefile: 'vf-task-program.js', loader: 'js' },
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      conditions: fromSource ? ['@vf/source'] : [],
+      // Node runs every module a flow imports, whatever a package's `sideEffects` field says: so does the program.
+      ignoreAnnotations: true,
+      keepNames: true,
+      sourcemap: 'linked',
+      sourcesContent: false,
+      define: { 'import.meta.url': META.url, 'import.meta.dirname': META.dirname, 'import.meta.filename': META.filename },
+      // A bundled ES module package may `require()` (through `createRequire`, which esbuild turns into its
+      // `__require`): give that a real `require`, as Node would have given the package.
+      banner: {
+        js: "import { createRequire as __vfCreateRequire } from 'node:module'; const require = __vfCreateRequire(import.meta.url);",
+      },
+      logLevel: 'silent',
+      plugins: [
+        {
+          name: 'vf-task-program',
+          setup(build) {
+            // Bare specifiers only, `node:` built-ins aside (relative imports stay within the bundle); Go's regexps have no lookahead.
+            build.onResolve({ filter: /^(?:[^./n]|n[^o]|no[^d]|nod[^e]|node[^:])/ }, async (args) => {
+              if (args.kind === 'entry-point' || args.pluginData === 'vf-resolving') return undefined;
+              const resolved = await build.resolve(args.path, {
+                kind: args.kind,
+                resolveDir: args.resolveDir,
+                importer: args.importer,
+                pluginData: 'vf-resolving',
+              });
+              if (resolved.errors.length > 0 || resolved.external)
+                return resolved.errors.length > 0 ? { errors: resolved.errors } : resolved;
+              if (!staysOutside(resolved.path)) return resolved;
+              // `require()` takes a path, `import` a URL.
+              return { path: args.kind === 'require-call' ? resolved.path : pathToFileURL(resolved.path).href, external: true };
+            });
+            // The entry names vf's runtime, the flow and the messenger by path: installed ones follow the same rule.
+            build.onResolve({ filter: /[\\/]node_modules[\\/]/ }, (args) =>
+              isAbsolute(args.path) && staysOutside(args.path) ? { path: pathToFileURL(args.path).href, external: true } : undefined,
+            );
+            build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => ({
+              contents: keepImportMeta(await readFile(args.path, 'utf8'), args.path),
+              loader: LOADERS[/\.[^.]+$/.exec(args.path)?.[0] ?? '.js'] ?? 'js',
+            }));
+          },
+        },
+      ],
+    });
+    return outfile;
+  } catch (error) {
+    getLogger().debug({ err: error }, 'the task program could not be compiled: tasks load the flow module themselves');
+    return undefined;
+  }
+}
+
+/** Whether `path` lies in an installed package. */
+function inPackage(path: string): boolean {
+  return path.includes(`${sep}node_modules${sep}`);
+}
+
+const esmPackages = new Map<string, boolean>();
+
+/**
+ * Whether the program imports the file at `path` from where it is installed instead of holding it:
+ * CommonJS packages stay outside (they may load native addons or files through `require` and
+ * `__dirname`, which a bundle would break). ES module packages (zod, msgpackr, an installed vf) go
+ * in: they locate files only through `import.meta.url`, which each bundled file keeps, and one file
+ * spares each task resolving, reading and linking every one of theirs (zod alone has hundreds).
+ */
+function staysOutside(path: string): boolean {
+  if (!inPackage(path)) return false;
+  if (path.endsWith('.mjs')) return false;
+  if (path.endsWith('.cjs')) return true;
+  let directory = dirname(path);
+  const visited: string[] = [];
+  let esm: boolean | undefined;
+  while (esm === undefined) {
+    esm = esmPackages.get(directory);
+    if (esm !== undefined) break;
+    visited.push(directory);
+    try {
+      esm = (JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8')) as { type?: unknown }).type === 'module';
+    } catch {
+      const parent = dirname(directory);
+      if (parent === directory || basename(directory) === 'node_modules') esm = false;
+      else directory = parent;
+    }
+  }
+  for (const seen of visited) esmPackages.set(seen, esm);
+  return !esm;
+}
+
+/**
+ * Declares, at the start of the file's first line (second after a `#!` line) (so that every other line keeps its number in stack traces),
+ * the values `import.meta.url`, `.dirname` and `.filename` are replaced with in this file.
+ */
+function keepImportMeta(source: string, path: string): string {
+  if (!source.includes('import.meta')) return source;
+  const values = { [META.url]: pathToFileURL(path).href, [META.dirname]: dirname(path), [META.filename]: path };
+  const declarations = `${Object.entries(values)
+    .map(([name, value]) => `var ${name} = ${JSON.stringify(value)};`)
+    .join(' ')} `;
+  // A `#!` line must stay first: the declarations then lead the second line.
+  const at = source.startsWith('#!') ? source.indexOf('\n') + 1 : 0;
+  return at === 0 && source.startsWith('#!') ? source : `${source.slice(0, at)}${declarations}${source.slice(at)}`;
+}

@@ -1,0 +1,90 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Flow } from '@vf/core';
+import { findLeftovers } from '@vf/core/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BatchExecutionEngine } from '../src/index.js';
+import { lines } from './helpers.js';
+
+// The flow module is compiled once, in the host, into the run's task program (core's
+// runtime/taskProgram.ts): these tests check what a user sees of that.
+const tsFlowUrl = new URL('./flows/program/flow.ts', import.meta.url);
+const jsFlowUrl = new URL('./flows/program/flow.mjs', import.meta.url);
+const topLevelAwaitUrl = new URL('./flows/program/topLevelAwait.ts', import.meta.url);
+const offset = Number(readFileSync(new URL('./flows/program/offset.txt', import.meta.url), 'utf8'));
+
+interface Start {
+  readonly node: string;
+  readonly argv1: string;
+  readonly execArgv: readonly string[];
+}
+
+describe('the task program: a flow module compiled once in the host, run by every local task', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vf-program-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const params = (extra: object = {}) => ({ out: join(dir, 'out.txt'), starts: join(dir, 'starts.jsonl'), ...extra });
+
+  it('a TypeScript flow importing a local .ts file: every task runs the one program, with no loader, and nothing is left', {
+    timeout: 60_000,
+  }, async () => {
+    const p = params();
+    const flow = await Flow.load(tsFlowUrl, p);
+    const engine = new BatchExecutionEngine();
+    await flow.run(engine);
+    const report = await flow.join();
+    expect(report.status).toBe('completed');
+    // helpers.ts read its offset beside itself (its own import.meta.url), and both Step classes kept their names.
+    expect((await lines(p.out)).map(Number)).toEqual(Array.from({ length: 10 }, (_, value) => (value + offset) * 2));
+    const starts = (await lines(p.starts)).map((line) => JSON.parse(line) as Start);
+    expect(starts.map((start) => start.node).sort()).toEqual(['Step_2', 'sink']);
+    const programs = new Set(starts.map((start) => start.argv1));
+    expect(programs.size).toBe(1);
+    const [program] = [...programs] as [string];
+    expect(dirname(program)).toBe(engine.socketDirectory);
+    expect(program.endsWith('.mjs')).toBe(true);
+    for (const start of starts) expect(start.execArgv.join(' ')).not.toMatch(/tsx|--import|--loader/);
+    expect(findLeftovers(engine)).toEqual([]);
+    expect(existsSync(program)).toBe(false);
+  });
+
+  it("a node that throws: the failure's stack points at the line of the user's .ts file", { timeout: 60_000 }, async () => {
+    const source = readFileSync(tsFlowUrl, 'utf8').split('\n');
+    const throwLine = source.findIndex((line) => line.includes('// THROW-LINE')) + 1;
+    expect(throwLine).toBeGreaterThan(0);
+    const flow = await Flow.load(tsFlowUrl, params({ throwAt: offset + 3 }));
+    const engine = new BatchExecutionEngine({ killGraceMs: 500 });
+    await flow.run(engine);
+    const report = await flow.join();
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('Step_2');
+    const stack = String((report.error?.cause as Error | undefined)?.stack);
+    expect(stack).toContain(`step refused ${offset + 3}`);
+    expect(stack).toContain(`${fileURLToPath(tsFlowUrl)}:${throwLine}:`);
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it.each([
+    ['in plain JavaScript (as a build step leaves it)', jsFlowUrl],
+    ['with a top-level await', topLevelAwaitUrl],
+  ])('a flow module %s runs from the program too', { timeout: 60_000 }, async (_, url) => {
+    const p = params();
+    const flow = await Flow.load(url, p);
+    const engine = new BatchExecutionEngine();
+    await flow.run(engine);
+    const report = await flow.join();
+    expect(report.status).toBe('completed');
+    expect((await lines(p.out)).map(Number)).toEqual(Array.from({ length: 10 }, (_, value) => value));
+    const [start] = (await lines(p.starts)).map((line) => JSON.parse(line) as Start);
+    expect(dirname(start?.argv1 ?? '')).toBe(engine.socketDirectory);
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+});
