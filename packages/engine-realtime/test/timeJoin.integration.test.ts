@@ -30,7 +30,6 @@ describe('RealtimeExecutionEngine: time-synchronized join of live cameras (E6)',
       periodMs: 20,
       toleranceMs: 12,
       timeoutMs: 250,
-      warmUpMs: 500,
     });
     const engine = new RealtimeExecutionEngine({ queueSize: 16 });
     await flow.run(engine);

@@ -146,6 +146,9 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
     const boundAt = await taskMessenger.bind();
     send({ v: 1, type: 'bound', ...(boundAt === undefined ? {} : { endpoint: boundAt }) });
     await taskMessenger.connect(await endpoints.promise);
+    // Admission runs while open() does; `ready` waits for both (see ZmqMessenger.admitted).
+    const admitted = taskMessenger.admitted();
+    admitted.catch(() => undefined);
     for (const taskId of finishedPeers) taskMessenger.peerFinished(taskId);
     for (const taskId of lostPeers) taskMessenger.peerLost(taskId);
     // The host watches a task from its first heartbeat on: let it be out before `ready`.
@@ -155,7 +158,13 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
       spec: init.task,
       messenger: taskMessenger as Messenger,
       signal: AbortSignal.any([stop.signal, abort.signal]),
-      onReady: () => send({ v: 1, type: 'ready', pid: process.pid }),
+      onReady: () => {
+        admitted.then(
+          () => send({ v: 1, type: 'ready', pid: process.pid }),
+          // Aborted or broken: the abort or the error reaches the host on its own path.
+          () => undefined,
+        );
+      },
       start: start.promise,
       onStats: (stats) => send({ v: 1, type: 'stats', stats }),
       nodeCode: (call) => activity.runNodeCode(call),

@@ -67,6 +67,11 @@ export class ReplicaLink {
    */
   #admitted = false;
   #held: Buffer[] = [];
+
+  /** The replica admitted this task: what it publishes leaves at once (no handshake in the way). */
+  get admitted(): boolean {
+    return this.#admitted;
+  }
   /** The replica is on this host: large frames of data messages go through shared memory (`sharedFrames.ts`). */
   shareFrames: ((frames: readonly Buffer[]) => readonly Buffer[]) | undefined;
 
@@ -395,6 +400,21 @@ export abstract class ZmqMessenger extends MessengerBase {
     // ZeroMQ is still writing them. A dead child ends the flow through the host, which aborts this wait.
     for (const link of this.children) {
       while (link.replicas.some((replica) => !replica.endAcknowledged)) await link.creditArrived.wait(this.signal);
+    }
+  }
+
+  /**
+   * Resolves once every child replica has admitted this task (proof checked, room granted) or was
+   * lost. A task says it is ready only then: a flow that started with a link still in its handshake
+   * would hold its first outputs back there, and realtime would keep only the freshest of them.
+   * Bounded by the host's ready timeout (and this task's abort signal).
+   */
+  async admitted(): Promise<void> {
+    for (const link of this.children) {
+      while (link.replicas.some((replica) => !replica.admitted && !replica.lost)) {
+        if (this.#fatal !== undefined) throw this.#fatal;
+        await link.creditArrived.wait(this.signal);
+      }
     }
   }
 

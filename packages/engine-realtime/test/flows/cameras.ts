@@ -4,22 +4,21 @@ import { FileAppenderConsumer } from '@vf/core/nodes';
 /**
  * A live camera at `1000 / periodMs` fps that loses every `dropEvery`-th frame. `stamp`: each frame
  * carries its event time on the timeline both cameras share (`slot × periodMs`); otherwise it is
- * grouped by its capture time (`createdAt`, when the producer emitted it). It starts filming after
- * `warmUpMs`: a realtime publisher keeps only its freshest unsent frame, and its link to the join
- * may still be in its handshake (no room granted yet) when the flow starts, so frames from the
- * first milliseconds can be replaced before they leave.
+ * grouped by its capture time (`createdAt`, when the producer emitted it). It films from the
+ * moment the flow starts: a task is ready only once its children admitted it, so no frame waits in
+ * a handshake (where realtime would keep only the freshest).
  */
 class LiveCamera extends ProducerNode<number> {
   constructor(
-    private readonly params: { slots: number; periodMs: number; stamp: boolean; warmUpMs: number; dropEvery?: number },
+    private readonly params: { slots: number; periodMs: number; stamp: boolean; dropEvery?: number },
     options: { name: string },
   ) {
     super(options);
   }
 
   async *produce({ signal }: ProduceContext) {
-    const { slots, periodMs, stamp, warmUpMs, dropEvery } = this.params;
-    const start = performance.now() + warmUpMs;
+    const { slots, periodMs, stamp, dropEvery } = this.params;
+    const start = performance.now();
     for (let slot = 0; slot < slots && !signal.aborted; slot++) {
       const wait = start + slot * periodMs - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -31,10 +30,10 @@ class LiveCamera extends ProducerNode<number> {
 
 /** E6: two live cameras joined by time into a consumer that writes `[cam1 slot, cam2 slot]` lines (`null`: missing). */
 export default defineFlow(
-  (params: { out: string; stamp: boolean; slots: number; periodMs: number; toleranceMs: number; timeoutMs: number; warmUpMs: number }) => {
-    const { slots, periodMs, stamp, warmUpMs } = params;
-    const cam1 = new LiveCamera({ slots, periodMs, stamp, warmUpMs }, { name: 'cam1' });
-    const cam2 = new LiveCamera({ slots, periodMs, stamp, warmUpMs, dropEvery: 3 }, { name: 'cam2' });
+  (params: { out: string; stamp: boolean; slots: number; periodMs: number; toleranceMs: number; timeoutMs: number }) => {
+    const { slots, periodMs, stamp } = params;
+    const cam1 = new LiveCamera({ slots, periodMs, stamp }, { name: 'cam1' });
+    const cam2 = new LiveCamera({ slots, periodMs, stamp, dropEvery: 3 }, { name: 'cam2' });
     const sink = new FileAppenderConsumer(params.out, {
       name: 'sink',
       join: { mode: 'time', toleranceMs: params.toleranceMs, timeoutMs: params.timeoutMs, quorum: 1 },
