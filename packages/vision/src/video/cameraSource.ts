@@ -1,5 +1,5 @@
 import type { ProduceContext } from '@vf/core';
-import type { VideoFrame } from '../src/video/videoFrame.js';
+import type { VideoFrame } from './videoFrame.js';
 import { VideoFileReader, type VideoFileReaderOptions } from './videoFileReader.js';
 
 /** Options of {@link CameraSource}. */
