@@ -7,7 +7,7 @@ import { nonNegative, port, positiveInteger, videoSize } from './cliParsers.js';
 import { registerGroupsCommands } from './groupsExtension.js';
 import { LiveServer } from './live/liveServer.js';
 import { ProgressDisplay } from './progressDisplay.js';
-import { findFfmpeg } from './video/ffmpeg.js';
+import { findFfmpeg } from '@vf/vision';
 
 /** Where the demo writes when no `--output` is given. */
 export const DEFAULT_OUTPUT = join(tmpdir(), 'vf-demo');

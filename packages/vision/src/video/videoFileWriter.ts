@@ -1,4 +1,5 @@
 import { ConsumerNode, type ConsumerOptions } from '@vf/core';
+import { probeVideo } from './ffmpeg.js';
 import { VideoEncoder } from './videoEncoder.js';
 import type { VideoFrame } from './videoFrame.js';
 
@@ -14,6 +15,11 @@ export interface VideoFileWriterOptions extends ConsumerOptions {
    * last one, so the file lasts as long as the input. Default: no tail padding.
    */
   readonly totalFrames?: number;
+  /**
+   * The input video file, when the flow reads one: `open()` probes it for `totalFrames` when that is
+   * not given (its container's frame count). Default: none.
+   */
+  readonly inputVideo?: string;
   /** x264 constant rate factor (0–51, lower is better). Default 20. */
   readonly crf?: number;
   /** How long `close()` lets ffmpeg finish the file before killing it. Default 60 s. */
@@ -37,7 +43,8 @@ export interface VideoFileWriterOptions extends ConsumerOptions {
 export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
   readonly path: string;
   readonly #fps: number;
-  readonly #totalFrames: number | undefined;
+  #totalFrames: number | undefined;
+  readonly #inputVideo: string | undefined;
   readonly #encoderOptions: { crf?: number; finishTimeoutMs?: number };
   #encoder: VideoEncoder | undefined;
   #last: Uint8Array | undefined;
@@ -46,12 +53,20 @@ export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
   #skipped = 0;
 
   constructor(options: VideoFileWriterOptions) {
-    const { path, fps, totalFrames, crf, finishTimeoutMs, ...consumerOptions } = options;
+    const { path, fps, totalFrames, inputVideo, crf, finishTimeoutMs, ...consumerOptions } = options;
     super(consumerOptions);
     this.path = path;
     this.#fps = fps;
     this.#totalFrames = totalFrames;
+    this.#inputVideo = inputVideo;
     this.#encoderOptions = { ...(crf === undefined ? {} : { crf }), ...(finishTimeoutMs === undefined ? {} : { finishTimeoutMs }) };
+  }
+
+  override async open(): Promise<void> {
+    if (this.#totalFrames === undefined && this.#inputVideo !== undefined) {
+      const { frames } = await probeVideo(this.#inputVideo);
+      if (frames > 0) this.#totalFrames = frames;
+    }
   }
 
   /** Frames written so far, repeats included. */
