@@ -19,8 +19,9 @@ export interface VideoStreamReaderOptions extends ProducerOptions {
   /** Stop after this many frames. Default: never (until stopped, or the retries run out). */
   readonly maxFrames?: number;
   /**
-   * Failed connection attempts in a row before the reader gives up with {@link VideoError}
-   * `STREAM_UNAVAILABLE`. A connection that delivered frames resets the count. Default 5.
+   * Reconnection attempts (after the first connection, or after a connection ends) before the
+   * reader gives up with {@link VideoError} `STREAM_UNAVAILABLE`. A connection that delivers frames
+   * resets the count. Default 5.
    */
   readonly maxRetries?: number;
   /** Wait before the first reconnection attempt; doubles each failure, up to 10 s. Default 1000 ms. */
@@ -70,47 +71,46 @@ export class VideoStreamReader extends ProducerNode<VideoFrame> {
     const maxRetries = this.#options.maxRetries ?? 5;
     const maxFrames = this.#options.maxFrames ?? Number.POSITIVE_INFINITY;
     const inputArgs = this.#inputArgs();
-    let failures = 0;
+    // Reconnection attempts since the last connection that delivered frames.
+    let retries = 0;
     let index = 0;
     let started: number | undefined;
     let reason = '';
-    while (!this.#stopped && index < maxFrames) {
-      if (index > 0 || failures > 0) {
-        if (failures > maxRetries) {
+    for (let first = true; !this.#stopped && index < maxFrames; first = false) {
+      if (!first) {
+        if (retries >= maxRetries) {
           throw new VideoError(
             VideoErrorCode.StreamUnavailable,
-            `${this.name}: stream ${this.source} is unavailable after ${maxRetries} reconnection attempts (last: ${reason}); ` +
+            `${this.name}: stream ${this.source} is unavailable after ${retries} reconnection attempts (last: ${reason}); ` +
               'check the source, or raise maxRetries / retryDelayMs',
             { file: this.source },
           );
         }
-        this.#options.onReconnect?.(failures + 1, reason);
-        await sleep(Math.min(10_000, (this.#options.retryDelayMs ?? 1000) * 2 ** Math.max(0, failures - 1)));
+        retries += 1;
+        this.#options.onReconnect?.(retries, reason);
+        await sleep(Math.min(10_000, (this.#options.retryDelayMs ?? 1000) * 2 ** (retries - 1)));
         if (this.#stopped) return;
       }
       let size: { width: number; height: number };
       try {
         size = await this.#size(inputArgs);
       } catch (error) {
-        failures += 1;
         reason = (error as Error).message;
         continue;
       }
-      let delivered = 0;
       const session = this.#connect(inputArgs, size);
       try {
         for await (const data of session.frames) {
           started ??= performance.now();
           yield { index, timestampMs: performance.now() - started, width: size.width, height: size.height, channels: 3, data };
           index += 1;
-          delivered += 1;
+          retries = 0;
           if (index >= maxFrames) break;
         }
       } finally {
         await session.stop();
       }
       reason = session.why();
-      failures = delivered > 0 ? 0 : failures + 1;
     }
   }
 

@@ -1,4 +1,4 @@
-import type { VideoFrame } from '../../src/index.js';
+import { exited, spawnFfmpeg, type VideoFrame } from '../../src/index.js';
 
 /** A solid-colour RGB frame whose colour encodes `index` (red = 10 × index mod 250), for checking which frame was written where. */
 export function solidFrame(index: number, fps: number, width = 64, height = 48): VideoFrame {
@@ -16,4 +16,15 @@ export function solidFrame(index: number, fps: number, width = 64, height = 48):
 export function redOf(frame: VideoFrame): number {
   const middle = 3 * (Math.floor(frame.height / 2) * frame.width + Math.floor(frame.width / 2));
   return frame.data[middle] as number;
+}
+
+/** Writes `frame` as a PNG with ffmpeg (lossless, so the colours read back exactly). */
+export async function writePng(path: string, frame: VideoFrame): Promise<void> {
+  const { child, stderr } = spawnFfmpeg(
+    ['-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${frame.width}x${frame.height}`, '-i', '-', '-frames:v', '1', path],
+    'pipe',
+  );
+  child.stdin?.end(frame.data);
+  const code = await exited(child);
+  if (code !== 0) throw new Error(`cannot write ${path}: ${stderr()}`);
 }
