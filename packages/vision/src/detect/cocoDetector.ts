@@ -82,10 +82,13 @@ export class CocoDetector extends ObjectDetector {
     this.#onTensorflow = onTensorflow;
   }
 
-  /** `'tensorflow.js <backend> (<package>)'` once `open()` has loaded TensorFlow.js in this task. */
+  /**
+   * `'tensorflow.js <backend> (<package>)'` once `open()` has loaded TensorFlow.js in this task: the
+   * backend active now (`tf.getBackend()`), so it stays true if the process switches backends.
+   */
   override get backend(): string | undefined {
     const loaded = this.#tensorflow;
-    return loaded === undefined ? undefined : `tensorflow.js ${loaded.backend} (${loaded.package})`;
+    return loaded === undefined ? undefined : `tensorflow.js ${loaded.tf.getBackend()} (${loaded.package})`;
   }
 
   /** What `loadTensorflow()` chose in this task (after `open()`). */
