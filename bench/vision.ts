@@ -10,7 +10,14 @@ const scale = Number(process.env.VF_BENCH_SCALE ?? 1);
 const { tf } = await loadTensorflow();
 const width = 768;
 const height = 576;
-const frame = { index: 0, timestampMs: 0, width, height, channels: 3, data: new Uint8Array(width * height * 3).map((_, i) => (i * 31) & 0xff) };
+const frame = {
+  index: 0,
+  timestampMs: 0,
+  width,
+  height,
+  channels: 3,
+  data: new Uint8Array(width * height * 3).map((_, i) => (i * 31) & 0xff),
+};
 const backends = [...new Set([tf.getBackend(), 'wasm', 'cpu'])].filter((name) => tf.findBackendFactory(name) !== null);
 const results: { backend: string; ms: number }[] = [];
 for (const backend of backends) {
@@ -27,5 +34,7 @@ for (const backend of backends) {
 const cpu = results.find((result) => result.backend.startsWith('tensorflow.js cpu'));
 for (const { backend, ms } of results) {
   const ratio = cpu === undefined ? '' : `${(cpu.ms / ms).toFixed(1)}× cpu`;
-  console.log(`CocoDetector 768×576 on ${backend.padEnd(36)} ${ms.toFixed(0).padStart(6)} ms/frame (${(1000 / ms).toFixed(1)} fps) ${ratio}`);
+  console.log(
+    `CocoDetector 768×576 on ${backend.padEnd(36)} ${ms.toFixed(0).padStart(6)} ms/frame (${(1000 / ms).toFixed(1)} fps) ${ratio}`,
+  );
 }

@@ -1,13 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { VideoFrame } from '@vf/vision';
+import { BOX_MARGIN, BOX_THICKNESS, probeVideo, TRACK_COLORS, VideoDecoder } from '@vf/vision';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../src/analyzeVideo.js';
-import { probeVideo } from '@vf/vision';
 import { SAMPLE_SHAPES, type SceneShape, sceneAt } from '../src/video/sampleVideo.js';
-import { VideoDecoder } from '@vf/vision';
-import type { VideoFrame } from '@vf/vision';
-import { BOX_MARGIN, BOX_THICKNESS, TRACK_COLORS } from '@vf/vision';
 import { leftovers, startCli } from './support/runCli.js';
 
 const DURATION_S = 3;

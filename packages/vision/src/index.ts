@@ -68,9 +68,9 @@ export {
   runningFfmpegCount,
   spawnFfmpeg,
   stopProcess,
-  type VideoInfo,
   VideoError,
   VideoErrorCode,
+  type VideoInfo,
   waitOrStop,
 } from './video/ffmpeg.js';
 export { ImageFolderReader, type ImageFolderReaderOptions, parsePpm } from './video/imageFolderReader.js';
@@ -78,5 +78,5 @@ export { rawFrames, VideoDecoder, type VideoDecoderOptions } from './video/video
 export { VideoEncoder, type VideoEncoderOptions } from './video/videoEncoder.js';
 export { VideoFileReader, type VideoFileReaderOptions } from './video/videoFileReader.js';
 export { VideoFileWriter, type VideoFileWriterOptions } from './video/videoFileWriter.js';
-export { VideoStreamReader, type VideoStreamReaderOptions } from './video/videoStreamReader.js';
 export { rgbFrameBytes, type VideoFrame } from './video/videoFrame.js';
+export { VideoStreamReader, type VideoStreamReaderOptions } from './video/videoStreamReader.js';

@@ -137,7 +137,9 @@ describe('VideoStreamReader over HTTP', () => {
     expect(frames.map((frame) => frame.index)).toEqual(Array.from({ length: CLIP_FRAMES }, (_, index) => index));
     expect(isVfError(failure)).toBe(true);
     expect(failure).toMatchObject({ code: VideoErrorCode.StreamUnavailable });
-    expect((failure as Error).message).toMatch(/camera: stream http:\/\/127\.0\.0\.1:\d+\/clip\.mp4 is unavailable after 2 reconnection attempts/);
+    expect((failure as Error).message).toMatch(
+      /camera: stream http:\/\/127\.0\.0\.1:\d+\/clip\.mp4 is unavailable after 2 reconnection attempts/,
+    );
     expect(attempts).toEqual([1, 2]);
     expect(runningFfmpegCount()).toBe(0);
   });

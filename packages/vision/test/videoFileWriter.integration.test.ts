@@ -42,7 +42,9 @@ describe('VideoFileWriter keeps the input timing', () => {
     // Each gap holds the frame before it (the red channel encodes the frame index).
     const expected = [0, 1, 1, 1, 1, 5, 6, 6, 6, 9, 9, 9, 12, 12, 12, 12, 16, 16, 16, 16];
     const reds = (await decodeAll(path)).map(redOf);
-    reds.forEach((red, slot) => expect(Math.abs(red - 10 * (expected[slot] as number)), `slot ${slot}`).toBeLessThanOrEqual(6));
+    expect(reds).toHaveLength(expected.length);
+    for (const [slot, red] of reds.entries())
+      expect(Math.abs(red - 10 * (expected[slot] as number)), `slot ${slot}`).toBeLessThanOrEqual(6);
   });
 
   it('starts the file at time 0 when the first frames were dropped, and skips a frame whose slot is taken', async () => {
@@ -57,7 +59,11 @@ describe('VideoFileWriter keeps the input timing', () => {
 
   it('writes every frame once when none is missing', async () => {
     const path = join(dir, 'all.mp4');
-    const writer = await write(path, Array.from({ length: 15 }, (_, index) => index), 15);
+    const writer = await write(
+      path,
+      Array.from({ length: 15 }, (_, index) => index),
+      15,
+    );
     expect(writer.framesRepeated).toBe(0);
     expect((await probeVideo(path, { countFrames: true })).frames).toBe(15);
   });
@@ -74,10 +80,14 @@ describe('VideoFileWriter and Ctrl-C', () => {
   it('SIGINT to the process group leaves ffmpeg running until the writer closes: a playable file with every frame, no ffmpeg left', async () => {
     const path = join(dir, 'sigint.mp4');
     // Its own process group, as a terminal's foreground job is: Ctrl-C signals the whole group.
-    child = spawn(process.execPath, ['--import', tsx, '--conditions=@vf/source', join(import.meta.dirname, 'fixtures/writeUntilSigint.ts'), path, '12'], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    child = spawn(
+      process.execPath,
+      ['--import', tsx, '--conditions=@vf/source', join(import.meta.dirname, 'fixtures/writeUntilSigint.ts'), path, '12'],
+      {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (chunk: Buffer) => {

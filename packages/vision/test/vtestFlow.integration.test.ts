@@ -79,7 +79,9 @@ describe.skipIf(footage === undefined)(`the COCO detector → SORT → annotator
       expect(counts.tracks).toBeGreaterThanOrEqual(PEOPLE - 2);
       expect(switches).toBeLessThanOrEqual(4);
       // The three people on screen from frame 0 keep one id for most of the slice.
-      expect(counts.spans.filter((span) => span.firstFrame <= 3 && span.lastFrame - span.firstFrame >= FRAMES / 2).length).toBeGreaterThanOrEqual(2);
+      expect(
+        counts.spans.filter((span) => span.firstFrame <= 3 && span.lastFrame - span.firstFrame >= FRAMES / 2).length,
+      ).toBeGreaterThanOrEqual(2);
     });
 
     it('leaves no ffmpeg behind', () => {

@@ -1,9 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Detection, FrameDetections } from '@vf/vision';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { FrameDetections } from '@vf/vision';
-import type { Detection } from '@vf/vision';
 import { DEFAULT_VIDEO_PARAMETERS, JOB_FILES } from './videoJobs.js';
 import { describeDevices, type VideoJobSummary } from './videoOperations.js';
 import { ANALYZE_GROUP, createVideoProject, PROJECT_SCRIPT, projectExecutable } from './videoProject.js';

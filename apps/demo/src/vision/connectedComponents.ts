@@ -73,5 +73,13 @@ export function connectedComponents(mask: ArrayLike<number>, width: number, heig
   return [...regions.values()]
     .filter((region) => region.area >= minArea)
     .sort((a, b) => b.area - a.area)
-    .map((region) => ({ x: region.x0, y: region.y0, w: region.x1 - region.x0 + 1, h: region.y1 - region.y0 + 1, area: region.area, label: 'object', score: 1 }));
+    .map((region) => ({
+      x: region.x0,
+      y: region.y0,
+      w: region.x1 - region.x0 + 1,
+      h: region.y1 - region.y0 + 1,
+      area: region.area,
+      label: 'object',
+      score: 1,
+    }));
 }

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import type { FrameDetections } from '@vf/vision';
+import { describe, expect, it } from 'vitest';
 import { trackDetections } from './trackDetections.js';
 
 const frame = (index: number, ...xs: number[]): FrameDetections => ({

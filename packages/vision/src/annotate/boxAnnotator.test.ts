@@ -12,7 +12,9 @@ const found: FrameDetections = {
   height: 60,
   detections: [{ x: 20, y: 30, w: 20, h: 20, label: 'person', classId: 0, score: 0.87 }],
 };
-const pixel = (image: VideoFrame, x: number, y: number) => [...image.data.subarray(3 * (y * image.width + x), 3 * (y * image.width + x) + 3)];
+const pixel = (image: VideoFrame, x: number, y: number) => [
+  ...image.data.subarray(3 * (y * image.width + x), 3 * (y * image.width + x) + 3),
+];
 
 describe('BoxAnnotator', () => {
   it('frames each detection in its class colour with a label tab above it, on a copy', () => {
@@ -24,6 +26,8 @@ describe('BoxAnnotator', () => {
   });
 
   it('refuses detections of another frame', () => {
-    expect(() => new BoxAnnotator({ name: 'boxes' }).process(frame, { ...found, index: 3 })).toThrow(/boxes: frame 2 was aligned with the detections of frame 3/);
+    expect(() => new BoxAnnotator({ name: 'boxes' }).process(frame, { ...found, index: 3 })).toThrow(
+      /boxes: frame 2 was aligned with the detections of frame 3/,
+    );
   });
 });

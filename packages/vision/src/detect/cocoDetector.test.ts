@@ -26,6 +26,8 @@ describe('decodeCenternet', () => {
 
   it('clips boxes to the frame and ignores empty boxes and unknown classes', () => {
     const rows = [...row(-20, 500, 40, 600, 0.9, 0), ...row(50, 50, 50, 80, 0.9, 0), ...row(10, 10, 60, 60, 0.9, 80)];
-    expect(decodeCenternet(rows, options)).toEqual([{ x: 0, y: 500, w: 80, h: 12, label: 'person', classId: 0, score: expect.closeTo(0.9, 5) }]);
+    expect(decodeCenternet(rows, options)).toEqual([
+      { x: 0, y: 500, w: 80, h: 12, label: 'person', classId: 0, score: expect.closeTo(0.9, 5) },
+    ]);
   });
 });

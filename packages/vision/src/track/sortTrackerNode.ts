@@ -1,6 +1,6 @@
 import { OneTaskProcessorNode, type ProcessorOptions } from '@vf/core';
-import { SortTracker, type SortTrackerOptions, type Track } from './sortTracker.js';
 import type { FrameDetections } from '../detect/objectDetector.js';
+import { SortTracker, type SortTrackerOptions, type Track } from './sortTracker.js';
 
 /** What the tracker emits per frame: the detections and the tracks matched in the frame. */
 export interface TrackedFrame extends FrameDetections {

@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConsumerNode, type ConsumerOptions } from '@vf/core';
-import { type TrackCounts, TrackTally } from './trackTally.js';
 import type { TrackedFrame } from './sortTrackerNode.js';
+import { type TrackCounts, TrackTally } from './trackTally.js';
 
 /** Options of {@link TrackCounter}. */
 export interface TrackCounterOptions extends ConsumerOptions {

@@ -14,8 +14,17 @@ describe('TrackTally', () => {
       tally.add(index, detections, tracker.update(detections, index), 'tensorflow.js wasm (@tensorflow/tfjs)');
     }
     const counts = tally.counts;
-    expect(counts).toMatchObject({ frames: 6, detections: 18, tracks: 3, maxObjectsInFrame: 3, backends: ['tensorflow.js wasm (@tensorflow/tfjs)'] });
-    expect(counts.classes).toEqual({ car: { tracks: 1, detections: 6, maxInFrame: 1 }, person: { tracks: 2, detections: 12, maxInFrame: 2 } });
+    expect(counts).toMatchObject({
+      frames: 6,
+      detections: 18,
+      tracks: 3,
+      maxObjectsInFrame: 3,
+      backends: ['tensorflow.js wasm (@tensorflow/tfjs)'],
+    });
+    expect(counts.classes).toEqual({
+      car: { tracks: 1, detections: 6, maxInFrame: 1 },
+      person: { tracks: 2, detections: 12, maxInFrame: 2 },
+    });
     expect(counts.spans.map((span) => [span.id, span.label, span.frames])).toEqual([
       [1, 'person', 6],
       [2, 'person', 6],

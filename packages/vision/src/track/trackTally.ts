@@ -69,7 +69,8 @@ export class TrackTally {
     for (const track of confirmed) {
       inFrame.set(track.label, (inFrame.get(track.label) ?? 0) + 1);
       const span = this.#spans.get(track.id);
-      if (span === undefined) this.#spans.set(track.id, { id: track.id, label: track.label, firstFrame: index, lastFrame: index, frames: 1 });
+      if (span === undefined)
+        this.#spans.set(track.id, { id: track.id, label: track.label, firstFrame: index, lastFrame: index, frames: 1 });
       else {
         span.label = track.label;
         span.lastFrame = index;

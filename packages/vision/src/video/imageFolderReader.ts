@@ -75,7 +75,10 @@ export class ImageFolderReader extends ProducerNode<VideoFrame> {
 
   /** One image through ffmpeg as a binary PPM: its header carries the size, so no ffprobe is needed. */
   async #decode(file: string): Promise<{ width: number; height: number; data: Uint8Array }> {
-    const { child, stderr } = spawnFfmpeg(['-nostdin', '-i', file, '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'ppm', '-pix_fmt', 'rgb24', '-'], 'ignore');
+    const { child, stderr } = spawnFfmpeg(
+      ['-nostdin', '-i', file, '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'ppm', '-pix_fmt', 'rgb24', '-'],
+      'ignore',
+    );
     this.#current = child;
     const chunks: Buffer[] = [];
     try {

@@ -123,7 +123,8 @@ export class VideoStreamReader extends ProducerNode<VideoFrame> {
 
   /** One connection: ffmpeg decoding the source, watched for stalls. */
   #connect(inputArgs: readonly string[], size: { width: number; height: number }) {
-    const scale = this.#options.width !== undefined || this.#options.height !== undefined ? ['-vf', `scale=${size.width}:${size.height}`] : [];
+    const scale =
+      this.#options.width !== undefined || this.#options.height !== undefined ? ['-vf', `scale=${size.width}:${size.height}`] : [];
     const { child, stderr } = spawnFfmpeg(
       ['-nostdin', ...inputArgs, '-i', this.source, '-an', '-sn', ...scale, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
       'ignore',

@@ -1,5 +1,13 @@
 import { defineFlow, Flow } from '@vf/core';
-import { CameraSource, CocoDetector, SortTrackerNode, TrackAnnotator, TrackCounter, VideoFileReader, VideoFileWriter } from '../../src/index.js';
+import {
+  CameraSource,
+  CocoDetector,
+  SortTrackerNode,
+  TrackAnnotator,
+  TrackCounter,
+  VideoFileReader,
+  VideoFileWriter,
+} from '../../src/index.js';
 
 /** Parameters of the test flow on real footage. */
 export interface VtestParams {
