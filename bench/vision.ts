@@ -1,10 +1,13 @@
 /**
  * `pnpm bench` (third part): `@vf/vision`'s COCO detector (CenterNet, 512×512 input) in ms per
  * 768×576 frame on each TensorFlow.js backend that loads here, as a ratio to the pure-JS `cpu`
- * backend measured in this same run.
+ * backend measured in this same run; then the detect → track flow on vtest.avi with 1 and 2
+ * detector replicas, as a ratio to 1 replica.
  */
+import { Flow } from '@vf/core';
+import { BatchExecutionEngine } from '@vf/engine-batch';
 import { loadTensorflow } from '@vf/gpu';
-import { CocoDetector } from '@vf/vision';
+import { CocoDetector, realFootage } from '@vf/vision';
 
 const scale = Number(process.env.VF_BENCH_SCALE ?? 1);
 const { tf } = await loadTensorflow();
@@ -37,4 +40,24 @@ for (const { backend, ms } of results) {
   console.log(
     `CocoDetector 768×576 on ${backend.padEnd(36)} ${ms.toFixed(0).padStart(6)} ms/frame (${(1000 / ms).toFixed(1)} fps) ${ratio}`,
   );
+}
+
+// End to end on real footage: the flow above on the batch engine with 1 and 2 detector replicas,
+// fps counted from flow.run() to the last task's exit (model loading included), ratio to 1 replica.
+const footage = await realFootage('vtest.avi');
+if ('unavailable' in footage) console.log(`COCO flow on vtest.avi: skipped (${footage.unavailable})`);
+else {
+  const frames = Math.max(10, Math.round(60 * scale));
+  const fps: number[] = [];
+  for (const detectorTasks of [1, 2]) {
+    const flow = await Flow.load(new URL('./flows/coco.ts', import.meta.url), { input: footage.path, frames, detectorTasks });
+    const started = performance.now();
+    await flow.run(new BatchExecutionEngine({ queueSize: 4 }));
+    const report = await flow.join();
+    fps.push(frames / ((performance.now() - started) / 1000));
+    console.log(
+      `COCO flow on ${frames} frames of vtest.avi, ${detectorTasks} detector replica(s): ${report.status}, ` +
+        `${(fps.at(-1) as number).toFixed(2)} fps end to end ${detectorTasks > 1 ? `(${((fps.at(-1) as number) / (fps[0] as number)).toFixed(2)}× 1 replica)` : ''}`,
+    );
+  }
 }
