@@ -4,9 +4,9 @@ import { type ExecutionEngine, Flow, type FlowReport, InProcessEngine } from '@v
 import { BatchExecutionEngine } from '@vf/engine-batch';
 import { RealtimeExecutionEngine } from '@vf/engine-realtime';
 import { GpuAllocator } from '@vf/gpu';
+import type { TrackCounts } from '@vf/vision';
+import { probeVideo, type VideoInfo } from '@vf/vision';
 import type { AnalyzeParams } from '../flows/analyze.js';
-import type { TrackCounts } from '../nodes/index.js';
-import { probeVideo, type VideoInfo } from './video/ffmpeg.js';
 import { generateSampleVideo, type SampleVideoOptions } from './video/sampleVideo.js';
 
 /** The engines the demo can run on. */

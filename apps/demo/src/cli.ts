@@ -1,13 +1,13 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVfError } from '@vf/core';
+import { findFfmpeg } from '@vf/vision';
 import { Command, Option } from 'commander';
 import { analyzeVideo, ENGINES, type EngineName, type FlowObserver } from './analyzeVideo.js';
 import { nonNegative, port, positiveInteger, videoSize } from './cliParsers.js';
 import { registerGroupsCommands } from './groupsExtension.js';
 import { LiveServer } from './live/liveServer.js';
 import { ProgressDisplay } from './progressDisplay.js';
-import { findFfmpeg } from './video/ffmpeg.js';
 
 /** Where the demo writes when no `--output` is given. */
 export const DEFAULT_OUTPUT = join(tmpdir(), 'vf-demo');

@@ -1,6 +1,6 @@
 import type { ProduceContext } from '@vf/core';
-import type { VideoFrame } from '../src/video/videoFrame.js';
 import { VideoFileReader, type VideoFileReaderOptions } from './videoFileReader.js';
+import type { VideoFrame } from './videoFrame.js';
 
 /** Options of {@link CameraSource}. */
 export interface CameraSourceOptions extends VideoFileReaderOptions {

@@ -1,6 +1,6 @@
 import { inverse, Matrix } from 'ml-matrix';
 import munkres from 'munkres';
-import { type Box, type Detection, iou } from './box.js';
+import { type Box, type Detection, iou } from '../detect/box.js';
 
 /** One tracked object in one frame. */
 export interface Track {
@@ -10,6 +10,8 @@ export interface Track {
   readonly box: Box;
   /** The detection matched to the track in this frame. */
   readonly detection: Detection;
+  /** The class of the object: the label most of its matched detections had. */
+  readonly label: string;
   /** Frames in which the track was matched so far, the one that started it included. */
   readonly hits: number;
   /** True once matched in `minHits` consecutive frames (or in the first frames of the video): a real object, not a blip. */
@@ -24,6 +26,8 @@ export interface SortTrackerOptions {
   readonly minHits?: number;
   /** Smallest IoU between a prediction and a detection for a match. Default 0.2. */
   readonly iouThreshold?: number;
+  /** Match a detection only to tracks of its label (a person never continues a car's track). Default true. */
+  readonly matchLabels?: boolean;
 }
 
 /**
@@ -39,6 +43,7 @@ export class SortTracker {
   readonly #maxAge: number;
   readonly #minHits: number;
   readonly #iouThreshold: number;
+  readonly #matchLabels: boolean;
   #tracks: KalmanBoxTrack[] = [];
   #nextId = 1;
   #frames = 0;
@@ -48,6 +53,7 @@ export class SortTracker {
     this.#maxAge = options.maxAge ?? 5;
     this.#minHits = options.minHits ?? 3;
     this.#iouThreshold = options.iouThreshold ?? 0.2;
+    this.#matchLabels = options.matchLabels ?? true;
   }
 
   /** Advances to frame `index` with its detections; returns the tracks matched in this frame. */
@@ -61,7 +67,9 @@ export class SortTracker {
     const matched = new Set<number>();
     const matches: Array<[KalmanBoxTrack, Detection]> = [];
     if (this.#tracks.length > 0 && detections.length > 0) {
-      const cost = this.#tracks.map((track) => detections.map((detection) => 1 - iou(track.box, detection)));
+      const cost = this.#tracks.map((track) =>
+        detections.map((detection) => (this.#matchLabels && detection.label !== track.label ? 1 : 1 - iou(track.box, detection))),
+      );
       for (const [row, column] of munkres(cost)) {
         const track = this.#tracks[row] as KalmanBoxTrack;
         const detection = detections[column] as Detection;
@@ -82,6 +90,7 @@ export class SortTracker {
         id: track.id,
         box: track.box,
         detection: track.detection as Detection,
+        label: track.label,
         hits: track.hits,
         confirmed: track.hitStreak >= this.#minHits || this.#frames <= this.#minHits,
       }));
@@ -104,13 +113,28 @@ class KalmanBoxTrack {
   hitStreak = 1;
   framesSinceUpdate = 0;
   detection: Detection | undefined;
+  readonly #labels = new Map<string, number>();
 
   constructor(id: number, detection: Detection) {
     this.id = id;
     this.detection = detection;
+    this.#labels.set(detection.label, 1);
     this.#x = new Matrix([...toMeasurement(detection), 0, 0, 0].map((value) => [value]));
     // Unknown velocities start with a large uncertainty.
     this.#P = Matrix.diag([10, 10, 10, 10, 1e4, 1e4, 1e4]);
+  }
+
+  /** The label seen most often (the first seen on a tie). */
+  get label(): string {
+    let best = '';
+    let most = 0;
+    for (const [label, count] of this.#labels) {
+      if (count > most) {
+        best = label;
+        most = count;
+      }
+    }
+    return best;
   }
 
   /** The current box estimate. */
@@ -148,6 +172,7 @@ class KalmanBoxTrack {
     this.hits += 1;
     this.hitStreak += 1;
     this.detection = detection;
+    this.#labels.set(detection.label, (this.#labels.get(detection.label) ?? 0) + 1);
   }
 }
 

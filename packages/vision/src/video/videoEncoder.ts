@@ -1,18 +1,23 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { exited, lastLines, spawnFfmpeg, stopProcess, VideoError, VideoErrorCode } from './ffmpeg.js';
-import { rgbFrameBytes } from './videoFrame.js';
+import { exited, lastLines, spawnFfmpeg, stopProcess, VideoError, VideoErrorCode, waitOrStop } from './ffmpeg.js';
+
+const PIXEL_FORMATS: Record<number, string> = { 1: 'gray', 3: 'rgb24', 4: 'rgba' };
 
 /** Options of {@link VideoEncoder.start}. */
 export interface VideoEncoderOptions {
   readonly width: number;
   readonly height: number;
   readonly fps: number;
+  /** Bytes per input pixel: 1 (grey), 3 (RGB, default) or 4 (RGBA). */
+  readonly channels?: number;
   /** x264 preset: `ultrafast` … `veryslow`. Default `veryfast` (the demo favours speed). */
   readonly preset?: string;
   /** x264 constant rate factor (0–51, lower is better). Default 20. */
   readonly crf?: number;
+  /** How long {@link VideoEncoder.finish} lets ffmpeg finish the file before killing it. Default 60 s. */
+  readonly finishTimeoutMs?: number;
 }
 
 /**
@@ -25,6 +30,7 @@ export class VideoEncoder {
   readonly #stderr: () => string;
   readonly #frameBytes: number;
   #frames = 0;
+  #finishTimeoutMs = 60_000;
   #pipeError: Error | undefined;
 
   private constructor(file: string, child: ChildProcess, stderr: () => string, frameBytes: number) {
@@ -42,10 +48,13 @@ export class VideoEncoder {
   static start(file: string, options: VideoEncoderOptions): VideoEncoder {
     mkdirSync(dirname(file), { recursive: true });
     const { width, height, fps } = options;
+    const channels = options.channels ?? 3;
+    const pixelFormat = PIXEL_FORMATS[channels];
+    if (pixelFormat === undefined) throw new RangeError(`${file}: cannot encode frames of ${channels} channels (1, 3 or 4)`);
     const { child, stderr } = spawnFfmpeg(
       [
         '-y',
-        ...['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps), '-i', '-'],
+        ...['-f', 'rawvideo', '-pix_fmt', pixelFormat, '-s', `${width}x${height}`, '-r', String(fps), '-i', '-'],
         '-an',
         // yuv420p halves the chroma resolution, so it needs even sizes: pad odd ones by a pixel.
         ...['-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2'],
@@ -54,7 +63,9 @@ export class VideoEncoder {
       ],
       'pipe',
     );
-    return new VideoEncoder(file, child, stderr, rgbFrameBytes(width, height));
+    const encoder = new VideoEncoder(file, child, stderr, width * height * channels);
+    encoder.#finishTimeoutMs = options.finishTimeoutMs ?? 60_000;
+    return encoder;
   }
 
   /** Frames written so far. */
@@ -84,10 +95,13 @@ export class VideoEncoder {
     }
   }
 
-  /** Closes ffmpeg's input and waits for it to finish the file. Throws when ffmpeg failed. */
+  /**
+   * Closes ffmpeg's input and waits (bounded by `finishTimeoutMs`) for it to finish the file.
+   * Throws when ffmpeg failed or had to be killed.
+   */
   async finish(): Promise<void> {
     this.#child.stdin?.end();
-    const code = await exited(this.#child);
+    const code = await waitOrStop(this.#child, this.#finishTimeoutMs);
     if (code !== 0) throw await this.#failure();
   }
 

@@ -19,14 +19,21 @@ export class VideoDecoder {
   readonly file: string;
   readonly width: number;
   readonly height: number;
+  /** Frame rate the timestamps are computed from (`index / fps`). */
+  readonly fps: number;
   readonly #options: VideoDecoderOptions;
   #child: ChildProcess | undefined;
   #stopped = false;
 
-  constructor(file: string, size: { readonly width: number; readonly height: number }, options: VideoDecoderOptions = {}) {
+  constructor(
+    file: string,
+    size: { readonly width: number; readonly height: number; readonly fps?: number },
+    options: VideoDecoderOptions = {},
+  ) {
     this.file = file;
     this.width = size.width;
     this.height = size.height;
+    this.fps = size.fps !== undefined && size.fps > 0 ? size.fps : 25;
     this.#options = options;
   }
 
@@ -43,25 +50,12 @@ export class VideoDecoder {
     args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', '-');
     const { child, stderr } = spawnFfmpeg(args, 'ignore');
     this.#child = child;
-    const frameBytes = rgbFrameBytes(this.width, this.height);
-    let frame = new Uint8Array(frameBytes);
-    let filled = 0;
     let count = 0;
     try {
-      for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-        let at = 0;
-        while (at < chunk.length) {
-          const take = Math.min(frameBytes - filled, chunk.length - at);
-          frame.set(chunk.subarray(at, at + take), filled);
-          filled += take;
-          at += take;
-          if (filled === frameBytes) {
-            yield { index: count * step, width: this.width, height: this.height, data: frame };
-            count += 1;
-            frame = new Uint8Array(frameBytes);
-            filled = 0;
-          }
-        }
+      for await (const frame of rawFrames(child.stdout as AsyncIterable<Buffer>, rgbFrameBytes(this.width, this.height))) {
+        const index = count * step;
+        yield { index, timestampMs: (index * 1000) / this.fps, width: this.width, height: this.height, channels: 3, data: frame };
+        count += 1;
       }
       const code = await exited(child);
       if (this.#stopped) return;
@@ -79,5 +73,28 @@ export class VideoDecoder {
   async stop(): Promise<void> {
     this.#stopped = true;
     await stopProcess(this.#child);
+  }
+}
+
+/**
+ * Cuts a byte stream (ffmpeg's rawvideo stdout) into frames of `frameBytes` bytes, each in its own
+ * buffer (consumers keep them). A trailing partial frame is dropped.
+ */
+export async function* rawFrames(stream: AsyncIterable<Buffer>, frameBytes: number): AsyncGenerator<Uint8Array> {
+  let frame = new Uint8Array(frameBytes);
+  let filled = 0;
+  for await (const chunk of stream) {
+    let at = 0;
+    while (at < chunk.length) {
+      const take = Math.min(frameBytes - filled, chunk.length - at);
+      frame.set(chunk.subarray(at, at + take), filled);
+      filled += take;
+      at += take;
+      if (filled === frameBytes) {
+        yield frame;
+        frame = new Uint8Array(frameBytes);
+        filled = 0;
+      }
+    }
   }
 }

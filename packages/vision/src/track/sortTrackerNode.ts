@@ -1,6 +1,6 @@
 import { OneTaskProcessorNode, type ProcessorOptions } from '@vf/core';
-import { SortTracker, type SortTrackerOptions, type Track } from '../src/vision/sortTracker.js';
-import type { FrameDetections } from './movingObjectDetector.js';
+import type { FrameDetections } from '../detect/objectDetector.js';
+import { SortTracker, type SortTrackerOptions, type Track } from './sortTracker.js';
 
 /** What the tracker emits per frame: the detections and the tracks matched in the frame. */
 export interface TrackedFrame extends FrameDetections {
@@ -13,17 +13,20 @@ export type SortTrackerNodeOptions = Omit<ProcessorOptions, 'nbTasks'> & SortTra
 /**
  * A SORT tracker ({@link SortTracker}: Kalman filter + Hungarian IoU assignment) as a flow node. It
  * keeps state from frame to frame, so it is a `OneTaskProcessorNode`: one task sees every frame, in order.
+ * Frames missing from the sequence (a realtime engine's drops) advance its motion model by the gap
+ * in `index`, so tracks survive drops shorter than `maxAge` frames.
  */
 export class SortTrackerNode extends OneTaskProcessorNode<[FrameDetections], TrackedFrame> {
   readonly #tracker: SortTracker;
 
   constructor(options: SortTrackerNodeOptions = {}) {
-    const { maxAge, minHits, iouThreshold, ...processorOptions } = options;
+    const { maxAge, minHits, iouThreshold, matchLabels, ...processorOptions } = options;
     super(processorOptions);
     this.#tracker = new SortTracker({
       ...(maxAge === undefined ? {} : { maxAge }),
       ...(minHits === undefined ? {} : { minHits }),
       ...(iouThreshold === undefined ? {} : { iouThreshold }),
+      ...(matchLabels === undefined ? {} : { matchLabels }),
     });
   }
 

@@ -1,7 +1,7 @@
 import { type ProduceContext, ProducerNode, type ProducerOptions } from '@vf/core';
-import { probeVideo, type VideoInfo } from '../src/video/ffmpeg.js';
-import { VideoDecoder } from '../src/video/videoDecoder.js';
-import type { VideoFrame } from '../src/video/videoFrame.js';
+import { probeVideo, type VideoInfo } from './ffmpeg.js';
+import { VideoDecoder } from './videoDecoder.js';
+import type { VideoFrame } from './videoFrame.js';
 
 /** Options of {@link VideoFileReader}. */
 export interface VideoFileReaderOptions extends ProducerOptions {
@@ -12,8 +12,8 @@ export interface VideoFileReaderOptions extends ProducerOptions {
 }
 
 /**
- * Decodes a video file into RGB24 {@link VideoFrame}s (`{ index, width, height, data }`) with an
- * ffmpeg child process. Frames are decoded as fast as the flow takes them: ffmpeg waits on a full
+ * Decodes a video file into RGB24 {@link VideoFrame}s (`{ index, timestampMs, width, height,
+ * channels: 3, data }`, `timestampMs = index / fps`) with an ffmpeg child process. Frames are decoded as fast as the flow takes them: ffmpeg waits on a full
  * pipe (backpressure). A missing or unreadable file fails the task in `open()` with a `VideoError`
  * (`VIDEO_NOT_FOUND`, `VIDEO_UNREADABLE`) naming the file; `close()` ends ffmpeg whatever happened.
  */
@@ -48,7 +48,13 @@ export class VideoFileReader extends ProducerNode<VideoFrame> {
     const info = this.#info;
     if (info === undefined) throw new Error(`${this.name}: produce() before open()`);
     this.#decoder = new VideoDecoder(this.path, info, this.#maxFrames === undefined ? {} : { maxFrames: this.#maxFrames });
-    for await (const frame of this.#decoder.frames()) yield firstIndex === 0 ? frame : { ...frame, index: firstIndex + frame.index };
+    for await (const frame of this.#decoder.frames()) {
+      if (firstIndex === 0) yield frame;
+      else {
+        const index = firstIndex + frame.index;
+        yield { ...frame, index, timestampMs: (index * 1000) / this.#decoder.fps };
+      }
+    }
   }
 
   override async close(): Promise<void> {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Detection } from './box.js';
+import type { Detection } from '../detect/box.js';
 import { SortTracker } from './sortTracker.js';
 
-const box = (x: number, y: number, w = 40, h = 40): Detection => ({ x, y, w, h, area: w * h });
+const box = (x: number, y: number, w = 40, h = 40): Detection => ({ x, y, w, h, area: w * h, label: 'object', score: 1 });
 
 describe('SortTracker', () => {
   it('keeps one id per object moving steadily, even when two cross paths', () => {

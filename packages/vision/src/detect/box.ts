@@ -6,9 +6,16 @@ export interface Box {
   readonly h: number;
 }
 
-/** A detected object: its box and its area in pixels (the foreground pixels, not the box's). */
+/** A detected object: its box, what it is and how sure the detector is. */
 export interface Detection extends Box {
-  readonly area: number;
+  /** Class name, e.g. `'person'` (a COCO label), or `'object'` for class-less detectors. */
+  readonly label: string;
+  /** Class index in the detector's label list (COCO: 0 = person … 79 = toothbrush), when it has one. */
+  readonly classId?: number;
+  /** Confidence, 0–1 (1 for detectors without scores). */
+  readonly score: number;
+  /** Pixels that belong to the object, when the detector knows (a motion mask does; a box model does not). */
+  readonly area?: number;
 }
 
 /** Intersection over union of two boxes, 0 (disjoint) to 1 (identical). */

@@ -1,24 +1,23 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConsumerNode, type ConsumerOptions } from '@vf/core';
-import { type TrackCounts, TrackTally } from '../src/vision/trackTally.js';
 import type { TrackedFrame } from './sortTrackerNode.js';
-
-export type { TrackCounts, TrackSpan } from '../src/vision/trackTally.js';
+import { type TrackCounts, TrackTally } from './trackTally.js';
 
 /** Options of {@link TrackCounter}. */
 export interface TrackCounterOptions extends ConsumerOptions {
-  /** JSON file the counts are written to when the stream ends. */
-  readonly path: string;
+  /** JSON file the counts are written to when the stream ends. Default: none (read {@link TrackCounter.counts} in-process). */
+  readonly path?: string;
 }
 
 /**
- * Counts frames, detections and distinct confirmed tracks ({@link TrackTally}), and writes them as JSON ({@link TrackCounts})
- * to `path` in `close()`, so the counts survive the task process: the application reads the file
- * after `flow.join()`.
+ * Counts frames, detections and distinct confirmed tracks, overall, per class and per track
+ * ({@link TrackTally}), and writes them as JSON ({@link TrackCounts}) to `path` in `close()` (also
+ * when the flow was stopped or failed: the counts of what was processed), so they survive the task
+ * process: the application reads the file after `flow.join()`.
  */
 export class TrackCounter extends ConsumerNode<[TrackedFrame]> {
-  readonly path: string;
+  readonly path: string | undefined;
   readonly #tally = new TrackTally();
 
   constructor(options: TrackCounterOptions) {
@@ -28,7 +27,7 @@ export class TrackCounter extends ConsumerNode<[TrackedFrame]> {
   }
 
   consume(frame: TrackedFrame): void {
-    this.#tally.add(frame.index, frame.detections.length, frame.tracks);
+    this.#tally.add(frame.index, frame.detections, frame.tracks, frame.backend);
   }
 
   /** The counts so far. */
@@ -37,6 +36,7 @@ export class TrackCounter extends ConsumerNode<[TrackedFrame]> {
   }
 
   override close(): void {
+    if (this.path === undefined) return;
     mkdirSync(dirname(this.path), { recursive: true });
     writeFileSync(this.path, `${JSON.stringify(this.counts, null, 2)}\n`);
   }

@@ -14,7 +14,12 @@ export const VideoErrorCode = {
   EncodeFailed: 'VIDEO_ENCODE_FAILED',
   /** Neither a system ffmpeg nor the npm-shipped one can run. */
   FfmpegMissing: 'FFMPEG_MISSING',
+  /** A stream (camera, URL) could not be opened or reopened within its retry limit. */
+  StreamUnavailable: 'STREAM_UNAVAILABLE',
+  /** An image in an image folder cannot be decoded, or the folder holds no image. */
+  ImageUnreadable: 'IMAGE_UNREADABLE',
 } as const;
+/** The string codes of {@link VideoError}. */
 export type VideoErrorCode = (typeof VideoErrorCode)[keyof typeof VideoErrorCode];
 
 /** A video file cannot be read or written. Its message names the file; `details.file` holds it. */
@@ -109,7 +114,28 @@ export interface VideoInfo {
  */
 export async function probeVideo(file: string, options: { countFrames?: boolean } = {}): Promise<VideoInfo> {
   assertFileExists(file);
-  const args = ['-v', 'error', '-select_streams', 'v:0'];
+  return probe(file, [], options.countFrames === true);
+}
+
+/**
+ * Reads a stream's size and frame rate with ffprobe: a URL (`rtsp://`, `http://`), a device
+ * (`/dev/video0` with `inputArgs` `['-f', 'v4l2']`) or anything else ffmpeg opens. Throws
+ * {@link VideoError} `STREAM_UNAVAILABLE` when it cannot be opened.
+ */
+export async function probeStream(source: string, inputArgs: readonly string[] = []): Promise<VideoInfo> {
+  try {
+    return await probe(source, inputArgs, false);
+  } catch (error) {
+    throw new VideoError(VideoErrorCode.StreamUnavailable, `cannot open stream ${source}: ${(error as Error).message}`, {
+      file: source,
+      cause: error,
+    });
+  }
+}
+
+async function probe(file: string, inputArgs: readonly string[], countFrames: boolean): Promise<VideoInfo> {
+  const args = ['-v', 'error', ...inputArgs, '-select_streams', 'v:0'];
+  const options = { countFrames };
   if (options.countFrames === true) args.push('-count_frames');
   args.push('-show_entries', 'stream=width,height,avg_frame_rate,nb_frames,nb_read_frames,codec_name:format=duration', '-of', 'json', file);
   let stdout: string;
@@ -147,7 +173,8 @@ export function assertFileExists(file: string): void {
 
 function run(command: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    // Bounded: ffprobe on a stream that never answers would otherwise wait forever.
+    execFile(command, args, { maxBuffer: 16 * 1024 * 1024, timeout: 20_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(lastLines(stderr) || error.message));
       else resolve(stdout);
     });
@@ -159,14 +186,40 @@ export function lastLines(text: string, count = 3): string {
   return text.trim().split('\n').slice(-count).join(' | ');
 }
 
+/** ffmpeg children of this process still running: ended when the process exits, whatever the path. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** ffmpeg children of this process that have not exited yet (for leak checks in tests). */
+export function runningFfmpegCount(): number {
+  return running.size;
+}
+
 /**
  * Spawns ffmpeg with `args`, keeping the tail of its stderr for error messages. The caller owns the
  * process; {@link stopProcess} ends it.
+ *
+ * The child runs in its own process group (`detached`): Ctrl-C in a terminal sends SIGINT to the
+ * whole foreground group, and an encoder killed by it before the flow has finished leaves an MP4
+ * without its index (unplayable). vf stops the flow on SIGINT and ends its ffmpeg children itself
+ * (stdin closed, then a bounded kill). So that no child outlives its task, every one still running
+ * is killed when the process exits, and a child that loses its parent sees its pipes close.
  */
 export function spawnFfmpeg(args: readonly string[], stdin: 'pipe' | 'ignore'): { child: ChildProcess; stderr: () => string } {
   const child = spawn(findFfmpeg().ffmpeg, ['-hide_banner', '-nostats', '-v', 'error', ...args], {
     stdio: [stdin, 'pipe', 'pipe'],
+    detached: true,
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  child.once('error', () => running.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // 'exit' handlers run synchronously: kill() is all there is time for.
+    process.once('exit', () => {
+      for (const leftover of running) leftover.kill('SIGKILL');
+    });
+  }
   let log = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (text: string) => {
@@ -196,4 +249,22 @@ export async function stopProcess(child: ChildProcess | undefined, graceMs = 100
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited(child);
   clearTimeout(timer);
+}
+
+/**
+ * Waits up to `timeoutMs` for `child` to exit by itself (e.g. an encoder finishing its file after
+ * its stdin closed), then ends it with {@link stopProcess}. Resolves with its exit code, or
+ * `'timeout'` when it had to be killed.
+ */
+export async function waitOrStop(child: ChildProcess, timeoutMs: number): Promise<number | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    exited(child),
+    new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs, 'timeout');
+    }),
+  ]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') await stopProcess(child);
+  return outcome;
 }
