@@ -47,6 +47,12 @@ export interface AnalyzeVideoOptions {
   readonly observers?: readonly FlowObserver[];
   /** Progress messages (not the progress bar). Default: none. */
   readonly log?: (line: string) => void;
+  /**
+   * Stops the job when aborted (the CLI's Ctrl-C): the flow ends its stream, every node's `close()`
+   * runs, so the annotated video and the counts hold what was processed, and the summary says
+   * `status: 'stopped'`. Aborted before the flow starts, the flow stops at once.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** One node in the {@link DemoSummary}: the bottleneck-table row in short. */
@@ -127,12 +133,22 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
     `running on the ${engineName} engine: ${flow.nodes.map((node) => `${node.name}${node.nbTasks > 1 ? ` ×${node.nbTasks}` : ''}`).join(', ')}`,
   );
 
-  // GpuAllocator places the detector on a GPU when one is visible; without one it runs on the CPU.
-  await flow.run(engine, { deviceAllocator: new GpuAllocator() });
+  // The caller's signal stops the flow, rather than vf's own SIGINT handler: the application decides.
+  const stop = () => flow.stop();
+  if (options.signal?.aborted === true) stop();
+  options.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    // GpuAllocator places the detector on a GPU when one is visible; without one it runs on the CPU.
+    await flow.run(engine, { deviceAllocator: new GpuAllocator(), handleSigint: options.signal === undefined });
+  } catch (error) {
+    options.signal?.removeEventListener('abort', stop);
+    throw error;
+  }
   const job: JobInfo = { input, video, engine: engineName, writerNode: 'writer' };
   const observers = options.observers ?? [];
   for (const observer of observers) observer.start(flow, job);
   const report = await flow.join();
+  options.signal?.removeEventListener('abort', stop);
   for (const observer of observers) observer.stop(report);
 
   const counts = readCounts(params.counts);

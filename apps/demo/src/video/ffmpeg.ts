@@ -147,7 +147,7 @@ export function assertFileExists(file: string): void {
 
 function run(command: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(command, args, { maxBuffer: 16 * 1024 * 1024, detached: true }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(lastLines(stderr) || error.message));
       else resolve(stdout);
     });
@@ -166,6 +166,7 @@ export function lastLines(text: string, count = 3): string {
 export function spawnFfmpeg(args: readonly string[], stdin: 'pipe' | 'ignore'): { child: ChildProcess; stderr: () => string } {
   const child = spawn(findFfmpeg().ffmpeg, ['-hide_banner', '-nostats', '-v', 'error', ...args], {
     stdio: [stdin, 'pipe', 'pipe'],
+    detached: true, // Ctrl-C signals the terminal's group: the owner ends ffmpeg (see the demo's README)
   });
   let log = '';
   child.stderr?.setEncoding('utf8');
