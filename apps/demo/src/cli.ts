@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { isVfError } from '@vf/core';
 import { Command, Option } from 'commander';
 import { analyzeVideo, ENGINES, type EngineName, type FlowObserver } from './analyzeVideo.js';
-import { nonNegative, port, positiveInteger, videoSize } from './cliParsers.js';
+import { nonNegative, port, positiveInteger, userPath, videoSize } from './cliParsers.js';
 import { registerGroupsCommands } from './groupsExtension.js';
 import { LiveServer } from './live/liveServer.js';
 import { ProgressDisplay } from './progressDisplay.js';
@@ -41,8 +41,8 @@ export function buildProgram(): Command {
       'vf end-to-end demo: finds, tracks and counts moving objects in a video (a generated sample by default)\n' +
         'and writes the annotated video and a JSON summary. One OS process per task, wired by ZeroMQ.',
     )
-    .option('-i, --input <file>', 'video to analyse (default: generate a sample video of moving shapes)')
-    .option('-o, --output <dir>', 'directory for annotated.mp4, counts.json and summary.json', DEFAULT_OUTPUT)
+    .option('-i, --input <file>', 'video to analyse (default: generate a sample video of moving shapes)', (value) => userPath(value))
+    .option('-o, --output <dir>', 'directory for annotated.mp4, counts.json and summary.json', (value) => userPath(value), DEFAULT_OUTPUT)
     .addOption(new Option('-e, --engine <name>', 'execution engine').choices(ENGINES).default('batch'))
     .option('-d, --detector-tasks <n>', 'replicas (task processes) of the detector', positiveInteger, 2)
     .option('-q, --queue-size <n>', 'queue size of the engine', positiveInteger, 4)
