@@ -6,6 +6,7 @@ import { RealtimeExecutionEngine } from '@vf/engine-realtime';
 import { GpuAllocator } from '@vf/gpu';
 import type { AnalyzeParams } from '../flows/analyze.js';
 import type { TrackCounts } from '../nodes/index.js';
+import { flowModuleUrl } from './appPaths.js';
 import { probeVideo, type VideoInfo } from './video/ffmpeg.js';
 import { generateSampleVideo, type SampleVideoOptions } from './video/sampleVideo.js';
 
@@ -93,8 +94,8 @@ export interface DemoSummary {
   readonly nodes: readonly NodeSummary[];
 }
 
-/** The module of the analysis flow, rebuilt by every task process. */
-export const ANALYZE_FLOW = new URL('../flows/analyze.ts', import.meta.url);
+/** The module of the analysis flow, rebuilt by every task process (the source, or the built one in dist). */
+export const ANALYZE_FLOW = flowModuleUrl('analyze');
 
 /**
  * The demo's main job: (generate a sample video,) run the analysis flow (video → detector ×N →
