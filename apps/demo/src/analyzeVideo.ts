@@ -60,6 +60,7 @@ export interface AnalyzeVideoOptions {
 export interface NodeSummary {
   readonly name: string;
   readonly tasks: number;
+  /** What each task really ran on: its device and the TensorFlow.js backend, e.g. `gpu:0 (wasm)` (`NodeReport.deviceLabel`). */
   readonly device: readonly string[];
   readonly processed: number;
   readonly dropped: number;
@@ -179,7 +180,7 @@ export function summarizeNodes(report: FlowReport): NodeSummary[] {
   return report.nodes.map((node) => ({
     name: node.name,
     tasks: node.tasks,
-    device: node.device,
+    device: node.deviceLabel,
     processed: node.kind === 'producer' ? node.emitted : node.received,
     dropped: node.dropped,
     meanMs: round(node.meanProctimeMs),
