@@ -87,7 +87,12 @@ export interface DemoSummary {
   readonly objects: number;
   /** Distinct confirmed tracks: the objects counted over the video. */
   readonly tracks: number;
+  /** Per track: id, frames seen, first and last frame (and its class, when the counter labels tracks). */
   readonly trackSpans: TrackCounts['spans'];
+  /** Per class (label), when the flow's counter reports classes: e.g. `{ person: { tracks, detections, maxInFrame } }`. */
+  readonly classes?: Readonly<Record<string, unknown>>;
+  /** The counter's report (`counts.json`) as it wrote it, whatever else it counts (e.g. the detector backends). */
+  readonly counts?: CounterReport;
   /** The flow's run time, from `flow.run()` to the last task's exit. */
   readonly flowMs: number;
   /** The whole job: sample generation, probing, the flow, the summary. */
@@ -162,11 +167,7 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
     generatedInput: options.input === undefined,
     output: params.output,
     video,
-    frames: counts?.frames ?? 0,
-    detections: counts?.detections ?? 0,
-    objects: counts?.maxObjectsInFrame ?? 0,
-    tracks: counts?.tracks ?? 0,
-    trackSpans: counts?.spans ?? [],
+    ...summarizeCounts(counts),
     flowMs: Math.round(report.durationMs),
     wallMs: Math.round(performance.now() - started),
     nodes: summarizeNodes(report),
@@ -201,9 +202,30 @@ function createEngine(name: EngineName, queueSize: number): ExecutionEngine {
   }
 }
 
-function readCounts(file: string): TrackCounts | undefined {
+/**
+ * What the flow's counter wrote (`counts.json`): the {@link TrackCounts} fields the summary lifts,
+ * and whatever else a counter reports (classes, backends, ...), passed through as it is.
+ */
+export type CounterReport = Partial<TrackCounts> & { readonly classes?: Readonly<Record<string, unknown>>; readonly [key: string]: unknown };
+
+/** The summary's counts from the counter's report: the headline numbers, per track, per class, and the report itself. */
+export function summarizeCounts(
+  counts: CounterReport | undefined,
+): Pick<DemoSummary, 'frames' | 'detections' | 'objects' | 'tracks' | 'trackSpans' | 'classes' | 'counts'> {
+  return {
+    frames: counts?.frames ?? 0,
+    detections: counts?.detections ?? 0,
+    objects: counts?.maxObjectsInFrame ?? 0,
+    tracks: counts?.tracks ?? 0,
+    trackSpans: counts?.spans ?? [],
+    ...(counts?.classes === undefined ? {} : { classes: counts.classes }),
+    ...(counts === undefined ? {} : { counts }),
+  };
+}
+
+function readCounts(file: string): CounterReport | undefined {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as TrackCounts;
+    return JSON.parse(readFileSync(file, 'utf8')) as CounterReport;
   } catch {
     // The counter never closed (its task was killed): the summary says 0 and the status says why.
     return undefined;

@@ -147,7 +147,7 @@ export function assertFileExists(file: string): void {
 
 function run(command: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { maxBuffer: 16 * 1024 * 1024, detached: true }, (error, stdout, stderr) => {
+    execFile(command, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(lastLines(stderr) || error.message));
       else resolve(stdout);
     });
