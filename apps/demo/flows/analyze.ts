@@ -8,6 +8,7 @@ import {
   VideoFileReader,
   VideoFileWriter,
 } from '../nodes/index.js';
+import { FramePreview } from '../src/live/framePreview.js';
 
 /** Parameters of the analysis flow (JSON: every task process rebuilds the flow from them). */
 export interface AnalyzeParams {
@@ -23,6 +24,8 @@ export interface AnalyzeParams {
   readonly detectorTasks: number;
   /** Play the input like a camera, at `fps` (for the realtime engine), instead of as fast as possible. */
   readonly camera: boolean;
+  /** With the live view: keep this JPEG the latest annotated frame (node `preview`). */
+  readonly preview?: string;
 }
 
 /**
@@ -42,5 +45,6 @@ export default defineFlow((params: AnalyzeParams) => {
   const annotator = new TrackAnnotator({ name: 'annotator' }).from(video, tracker);
   const writer = new VideoFileWriter({ name: 'writer', path: params.output, fps: params.fps }).from(annotator);
   const counter = new TrackCounter({ name: 'counter', path: params.counts }).from(tracker);
-  return new Flow([video], [writer, counter]);
+  const preview = params.preview === undefined ? [] : [new FramePreview({ name: 'preview', path: params.preview }).from(annotator)];
+  return new Flow([video], [writer, counter, ...preview]);
 });

@@ -21,6 +21,8 @@ export interface JobInfo {
   readonly engine: EngineName;
   /** Name of the node that writes the annotated video. */
   readonly writerNode: string;
+  /** The JPEG the flow keeps replacing with the latest annotated frame, when asked for (`preview`). */
+  readonly previewFile?: string;
 }
 
 /** Watches a job's flow while it runs: started once the tasks run, stopped with the report. */
@@ -54,6 +56,11 @@ export interface AnalyzeVideoOptions {
    * `status: 'stopped'`. Aborted before the flow starts, the flow stops at once.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Keep `preview.jpg` in `outputDir` the latest annotated frame, twice a second (for the live view):
+   * the flow gains a `preview` node beside the writer. Default false.
+   */
+  readonly preview?: boolean;
 }
 
 /** One node in the {@link DemoSummary}: the bottleneck-table row in short. */
@@ -131,9 +138,11 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
     fps: video.fps,
     detectorTasks: options.detectorTasks ?? 2,
     camera: options.camera ?? engineName === 'realtime',
+    ...(options.preview === true ? { preview: join(outputDir, 'preview.jpg') } : {}),
   };
   // A counts file left by an earlier run must not pass for this run's.
   rmSync(params.counts, { force: true });
+  if (params.preview !== undefined) rmSync(params.preview, { force: true });
   const flow = await Flow.load(ANALYZE_FLOW, params);
   const engine = createEngine(engineName, options.queueSize ?? 4);
   log(
@@ -151,7 +160,13 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
     options.signal?.removeEventListener('abort', stop);
     throw error;
   }
-  const job: JobInfo = { input, video, engine: engineName, writerNode: 'writer' };
+  const job: JobInfo = {
+    input,
+    video,
+    engine: engineName,
+    writerNode: 'writer',
+    ...(params.preview === undefined ? {} : { previewFile: params.preview }),
+  };
   const observers = options.observers ?? [];
   for (const observer of observers) observer.start(flow, job);
   const report = await flow.join();
@@ -206,7 +221,10 @@ function createEngine(name: EngineName, queueSize: number): ExecutionEngine {
  * What the flow's counter wrote (`counts.json`): the {@link TrackCounts} fields the summary lifts,
  * and whatever else a counter reports (classes, backends, ...), passed through as it is.
  */
-export type CounterReport = Partial<TrackCounts> & { readonly classes?: Readonly<Record<string, unknown>>; readonly [key: string]: unknown };
+export type CounterReport = Partial<TrackCounts> & {
+  readonly classes?: Readonly<Record<string, unknown>>;
+  readonly [key: string]: unknown;
+};
 
 /** The summary's counts from the counter's report: the headline numbers, per track, per class, and the report itself. */
 export function summarizeCounts(

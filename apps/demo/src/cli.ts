@@ -85,6 +85,7 @@ async function runDemo(options: RunOptions): Promise<number> {
       observers,
       log: (line) => console.log(line),
       signal: interrupt.signal,
+      preview: live !== undefined,
     });
     interrupt.jobDone();
     console.log(String(report));

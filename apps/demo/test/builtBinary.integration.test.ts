@@ -23,7 +23,8 @@ describe('the built binary (dist/main.js)', () => {
       timeout: 540_000,
       env: { ...process.env, DO_NOT_TRACK: '1', TURBO_TELEMETRY_DISABLED: '1' },
     });
-    if (build.status !== 0) throw new Error(`the build failed (${build.error?.message ?? build.status}):\n${build.stdout}\n${build.stderr}`);
+    if (build.status !== 0)
+      throw new Error(`the build failed (${build.error?.message ?? build.status}):\n${build.stdout}\n${build.stderr}`);
   }, 600_000);
 
   afterAll(() => rmSync(out, { recursive: true, force: true }));

@@ -36,7 +36,12 @@ export interface CliOptions {
 export function startCli(args: readonly string[], options: CliOptions = {}): CliRun {
   const marker = options.marker ?? newMarker();
   // tsx by URL: a CLI started in another directory would not find it by name.
-  const source = ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href, '--conditions=@vf/source', join(appDir, 'src/main.ts')];
+  const source = [
+    '--import',
+    pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
+    '--conditions=@vf/source',
+    join(appDir, 'src/main.ts'),
+  ];
   const entry = options.entry === undefined ? source : [options.entry];
   const child = spawn(process.execPath, [...entry, ...args], {
     cwd: options.cwd ?? appDir,
