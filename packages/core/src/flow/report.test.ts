@@ -123,7 +123,7 @@ describe('buildReport', () => {
     expect(moved.nodes.filter((entry) => entry.bottleneck).map((entry) => entry.name)).toEqual(['sink']);
   });
 
-  it('labels each task\'s device with the detail its node reported (what really ran), in the rows and the table', () => {
+  it("labels each task's device with the detail its node reported (what really ran), in the rows and the table", () => {
     const detail = (taskIndex: number, device: TaskOutcome['device'], deviceDetail?: string): TaskOutcome => ({
       ...outcome('detect', taskIndex, { processed: 1, proctimeTotalMs: 1, ...(deviceDetail === undefined ? {} : { deviceDetail }) }),
       device,
@@ -213,7 +213,7 @@ class BackendReporter extends ProcessorNode<[number], number> {
 }
 
 describe('report of a real run', () => {
-  it('a node\'s deviceDetail, set in open(), labels its device in the report and the live stats', async () => {
+  it("a node's deviceDetail, set in open(), labels its device in the report and the live stats", async () => {
     const numbers = new IntProducer(0, 4, { name: 'numbers' });
     const backend = new BackendReporter({ name: 'backend' }).from(numbers);
     const sink = new MetadataSink({ name: 'sink' }).from(backend);

@@ -19,7 +19,9 @@ describe('the stats control message', () => {
   it('carries the detail of what the task runs on (e.g. its TensorFlow.js backend), short', () => {
     const withDetail = { ...stats, deviceDetail: 'wasm' };
     expect(parseTaskMessage({ v: 1, type: 'stats', stats: withDetail })).toEqual({ v: 1, type: 'stats', stats: withDetail });
-    expect(() => parseTaskMessage({ v: 1, type: 'stats', stats: { ...stats, deviceDetail: 'x'.repeat(65) } })).toThrow(/invalid control message/);
+    expect(() => parseTaskMessage({ v: 1, type: 'stats', stats: { ...stats, deviceDetail: 'x'.repeat(65) } })).toThrow(
+      /invalid control message/,
+    );
   });
 
   it('is refused when its counters are missing or malformed', () => {
