@@ -51,6 +51,25 @@ describe('Ctrl-C (SIGINT to the process group) while the demo runs', () => {
     expect(video.frames).toBeGreaterThan(0);
     expect(await leftovers(run.marker)).toEqual([]);
   }, 240_000);
+
+  it('a second Ctrl-C quits at once (exit 130), and the task processes and ffmpeg children still go', async () => {
+    const forced = mkdtempSync(join(tmpdir(), 'vf-demo-sigint2-'));
+    try {
+      cli = startCli(['--output', forced, '--duration', '30', '--size', '320x180', '--detector-tasks', '2'], { detached: true });
+      const run = cli;
+      const pid = run.child.pid as number;
+      await waitFor(() => /written [1-9]\d*/.test(run.stdout()), 120_000, 'progress with frames written');
+      process.kill(-pid, 'SIGINT');
+      await waitFor(() => /Ctrl-C again to quit at once/.test(run.stdout()), 10_000, 'the CLI to say it stops');
+      process.kill(-pid, 'SIGINT');
+      const { code, stdout } = await withTimeout(run.done, 30_000, 'the CLI to quit after the second SIGINT');
+      expect(code, stdout).toBe(INTERRUPTED_EXIT_CODE);
+      // Orphaned tasks notice the host is gone (their control channel closes) and exit within seconds.
+      expect(await leftovers(run.marker, 10_000)).toEqual([]);
+    } finally {
+      rmSync(forced, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
 
 async function waitFor(probe: () => boolean, timeoutMs: number, what: string): Promise<void> {
