@@ -5,6 +5,7 @@ import { MovingObjectDetector } from '../nodes/index.js';
 /** The detectors the analysis flow can run. */
 export const DETECTORS = ['coco', 'motion'] as const;
 export type DetectorName = (typeof DETECTORS)[number];
+import { FramePreview } from '../src/live/framePreview.js';
 
 /** Parameters of the analysis flow (JSON: every task process rebuilds the flow from them). */
 export interface AnalyzeParams {
@@ -32,6 +33,8 @@ export interface AnalyzeParams {
   readonly labels?: readonly string[];
   /** Read only this many frames of the input. Default: all. */
   readonly maxFrames?: number;
+  /** With the live view: keep this JPEG the latest annotated frame (node `preview`). */
+  readonly preview?: string;
 }
 
 /**
@@ -62,5 +65,6 @@ export default defineFlow((params: AnalyzeParams) => {
   const timing = params.maxFrames === undefined ? { inputVideo: params.input } : { totalFrames: params.maxFrames };
   const writer = new VideoFileWriter({ name: 'writer', path: params.output, fps: params.fps, ...timing }).from(annotator);
   const counter = new TrackCounter({ name: 'counter', path: params.counts }).from(tracker);
-  return new Flow([video], [writer, counter]);
+  const preview = params.preview === undefined ? [] : [new FramePreview({ name: 'preview', path: params.preview }).from(annotator)];
+  return new Flow([video], [writer, counter, ...preview]);
 });

@@ -50,6 +50,7 @@ export class MovingObjectDetector extends ObjectDetector {
 
   override async open(): Promise<void> {
     this.#tensorflow = await loadTensorflow();
+    this.deviceDetail = this.#tensorflow.backend; // the report and live view say what ran, e.g. `gpu:0 (wasm)`
     this.#options.onTensorflow?.(this.#tensorflow);
     const video = await probeVideo(this.#options.background);
     this.#background = await estimateBackground(this.#tensorflow.tf, this.#options.background, video);

@@ -7,6 +7,7 @@ import { GpuAllocator } from '@vf/gpu';
 import type { TrackCounts } from '@vf/vision';
 import { probeVideo, type VideoInfo } from '@vf/vision';
 import type { AnalyzeParams } from '../flows/analyze.js';
+import { flowModuleUrl } from './appPaths.js';
 import { generateSampleVideo, type SampleVideoOptions } from './video/sampleVideo.js';
 
 /** The engines the demo can run on. */
@@ -20,6 +21,8 @@ export interface JobInfo {
   readonly engine: EngineName;
   /** Name of the node that writes the annotated video. */
   readonly writerNode: string;
+  /** The JPEG the flow keeps replacing with the latest annotated frame, when asked for (`preview`). */
+  readonly previewFile?: string;
 }
 
 /** Watches a job's flow while it runs: started once the tasks run, stopped with the report. */
@@ -47,12 +50,24 @@ export interface AnalyzeVideoOptions {
   readonly observers?: readonly FlowObserver[];
   /** Progress messages (not the progress bar). Default: none. */
   readonly log?: (line: string) => void;
+  /**
+   * Stops the job when aborted (the CLI's Ctrl-C): the flow ends its stream, every node's `close()`
+   * runs, so the annotated video and the counts hold what was processed, and the summary says
+   * `status: 'stopped'`. Aborted before the flow starts, the flow stops at once.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Keep `preview.jpg` in `outputDir` the latest annotated frame, twice a second (for the live view):
+   * the flow gains a `preview` node beside the writer. Default false.
+   */
+  readonly preview?: boolean;
 }
 
 /** One node in the {@link DemoSummary}: the bottleneck-table row in short. */
 export interface NodeSummary {
   readonly name: string;
   readonly tasks: number;
+  /** What each task really ran on: its device and the TensorFlow.js backend, e.g. `gpu:0 (wasm)` (`NodeReport.deviceLabel`). */
   readonly device: readonly string[];
   readonly processed: number;
   readonly dropped: number;
@@ -79,7 +94,12 @@ export interface DemoSummary {
   readonly objects: number;
   /** Distinct confirmed tracks: the objects counted over the video. */
   readonly tracks: number;
+  /** Per track: id, frames seen, first and last frame (and its class, when the counter labels tracks). */
   readonly trackSpans: TrackCounts['spans'];
+  /** Per class (label), when the flow's counter reports classes: e.g. `{ person: { tracks, detections, maxInFrame } }`. */
+  readonly classes?: Readonly<Record<string, unknown>>;
+  /** The counter's report (`counts.json`) as it wrote it, whatever else it counts (e.g. the detector backends). */
+  readonly counts?: CounterReport;
   /** The flow's run time, from `flow.run()` to the last task's exit. */
   readonly flowMs: number;
   /** The whole job: sample generation, probing, the flow, the summary. */
@@ -87,8 +107,8 @@ export interface DemoSummary {
   readonly nodes: readonly NodeSummary[];
 }
 
-/** The module of the analysis flow, rebuilt by every task process. */
-export const ANALYZE_FLOW = new URL('../flows/analyze.ts', import.meta.url);
+/** The module of the analysis flow, rebuilt by every task process (the source, or the built one in dist). */
+export const ANALYZE_FLOW = flowModuleUrl('analyze');
 
 /**
  * The demo's main job: (generate a sample video,) run the analysis flow (video → detector ×N →
@@ -118,21 +138,39 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
     fps: video.fps,
     detectorTasks: options.detectorTasks ?? 2,
     camera: options.camera ?? engineName === 'realtime',
+    ...(options.preview === true ? { preview: join(outputDir, 'preview.jpg') } : {}),
   };
   // A counts file left by an earlier run must not pass for this run's.
   rmSync(params.counts, { force: true });
+  if (params.preview !== undefined) rmSync(params.preview, { force: true });
   const flow = await Flow.load(ANALYZE_FLOW, params);
   const engine = createEngine(engineName, options.queueSize ?? 4);
   log(
     `running on the ${engineName} engine: ${flow.nodes.map((node) => `${node.name}${node.nbTasks > 1 ? ` ×${node.nbTasks}` : ''}`).join(', ')}`,
   );
 
-  // GpuAllocator places the detector on a GPU when one is visible; without one it runs on the CPU.
-  await flow.run(engine, { deviceAllocator: new GpuAllocator() });
-  const job: JobInfo = { input, video, engine: engineName, writerNode: 'writer' };
+  // The caller's signal stops the flow, rather than vf's own SIGINT handler: the application decides.
+  const stop = () => flow.stop();
+  if (options.signal?.aborted === true) stop();
+  options.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    // GpuAllocator places the detector on a GPU when one is visible; without one it runs on the CPU.
+    await flow.run(engine, { deviceAllocator: new GpuAllocator(), handleSigint: options.signal === undefined });
+  } catch (error) {
+    options.signal?.removeEventListener('abort', stop);
+    throw error;
+  }
+  const job: JobInfo = {
+    input,
+    video,
+    engine: engineName,
+    writerNode: 'writer',
+    ...(params.preview === undefined ? {} : { previewFile: params.preview }),
+  };
   const observers = options.observers ?? [];
   for (const observer of observers) observer.start(flow, job);
   const report = await flow.join();
+  options.signal?.removeEventListener('abort', stop);
   for (const observer of observers) observer.stop(report);
 
   const counts = readCounts(params.counts);
@@ -144,11 +182,7 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
     generatedInput: options.input === undefined,
     output: params.output,
     video,
-    frames: counts?.frames ?? 0,
-    detections: counts?.detections ?? 0,
-    objects: counts?.maxObjectsInFrame ?? 0,
-    tracks: counts?.tracks ?? 0,
-    trackSpans: counts?.spans ?? [],
+    ...summarizeCounts(counts),
     flowMs: Math.round(report.durationMs),
     wallMs: Math.round(performance.now() - started),
     nodes: summarizeNodes(report),
@@ -162,7 +196,7 @@ export function summarizeNodes(report: FlowReport): NodeSummary[] {
   return report.nodes.map((node) => ({
     name: node.name,
     tasks: node.tasks,
-    device: node.device,
+    device: node.deviceLabel,
     processed: node.kind === 'producer' ? node.emitted : node.received,
     dropped: node.dropped,
     meanMs: round(node.meanProctimeMs),
@@ -183,9 +217,33 @@ function createEngine(name: EngineName, queueSize: number): ExecutionEngine {
   }
 }
 
-function readCounts(file: string): TrackCounts | undefined {
+/**
+ * What the flow's counter wrote (`counts.json`): the {@link TrackCounts} fields the summary lifts,
+ * and whatever else a counter reports (classes, backends, ...), passed through as it is.
+ */
+export type CounterReport = Partial<TrackCounts> & {
+  readonly classes?: Readonly<Record<string, unknown>>;
+  readonly [key: string]: unknown;
+};
+
+/** The summary's counts from the counter's report: the headline numbers, per track, per class, and the report itself. */
+export function summarizeCounts(
+  counts: CounterReport | undefined,
+): Pick<DemoSummary, 'frames' | 'detections' | 'objects' | 'tracks' | 'trackSpans' | 'classes' | 'counts'> {
+  return {
+    frames: counts?.frames ?? 0,
+    detections: counts?.detections ?? 0,
+    objects: counts?.maxObjectsInFrame ?? 0,
+    tracks: counts?.tracks ?? 0,
+    trackSpans: counts?.spans ?? [],
+    ...(counts?.classes === undefined ? {} : { classes: counts.classes }),
+    ...(counts === undefined ? {} : { counts }),
+  };
+}
+
+function readCounts(file: string): CounterReport | undefined {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as TrackCounts;
+    return JSON.parse(readFileSync(file, 'utf8')) as CounterReport;
   } catch {
     // The counter never closed (its task was killed): the summary says 0 and the status says why.
     return undefined;

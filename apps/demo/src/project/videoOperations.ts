@@ -6,12 +6,12 @@ import type { FrameDetections, TrackSpan } from '@vf/vision';
 import { assertFileExists, type VideoInfo } from '@vf/vision';
 import type { DetectParams } from '../../flows/detect.js';
 import { type NodeSummary, summarizeNodes } from '../analyzeVideo.js';
-import { appUrl } from '../appPaths.js';
+import { flowModuleUrl } from '../appPaths.js';
 import { trackDetections } from '../vision/trackDetections.js';
 import { JOB_FILES, jobDetectorTasks, type VideoParameters, videoPath, videoStatepoint } from './videoJobs.js';
 
 /** The detection flow module the `detect` operation runs (rebuilt by every task process). */
-export const DETECT_FLOW = appUrl('flows/detect.ts');
+export const DETECT_FLOW = flowModuleUrl('detect');
 
 /** What `detect` records in the job document under `detect`: how the flow ran. */
 export interface DetectRecord {

@@ -30,6 +30,8 @@ export interface TaskStats {
    * foreign socket on its data path). Absent (0) for engines without such a path.
    */
   readonly rejected?: number;
+  /** What the task really runs on beyond its device, as its node reported it (`Node.deviceDetail`), e.g. `wasm`. */
+  readonly deviceDetail?: string;
 }
 
 /** What an engine reports for each task once it has exited. */

@@ -208,7 +208,7 @@ export function runningFfmpegCount(): number {
 export function spawnFfmpeg(args: readonly string[], stdin: 'pipe' | 'ignore'): { child: ChildProcess; stderr: () => string } {
   const child = spawn(findFfmpeg().ffmpeg, ['-hide_banner', '-nostats', '-v', 'error', ...args], {
     stdio: [stdin, 'pipe', 'pipe'],
-    detached: true,
+    detached: true, // Ctrl-C signals the terminal's group: the owner ends ffmpeg (see the demo's README)
   });
   running.add(child);
   child.once('exit', () => running.delete(child));
