@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../src/analyzeVideo.js';
 import { INTERRUPTED_EXIT_CODE } from '../src/cli.js';
-import { probeVideo } from '../src/video/ffmpeg.js';
+import { probeVideo } from '@vf/vision';
 import { type CliRun, leftovers, startCli } from './support/runCli.js';
 
 /**
