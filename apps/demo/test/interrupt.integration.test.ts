@@ -1,10 +1,10 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { probeVideo } from '@vf/vision';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../src/analyzeVideo.js';
 import { INTERRUPTED_EXIT_CODE } from '../src/cli.js';
-import { probeVideo } from '@vf/vision';
 import { type CliRun, leftovers, startCli } from './support/runCli.js';
 
 /**
