@@ -67,6 +67,9 @@ describe.skipIf(footage === undefined)('CocoDetector on vtest.avi (people walkin
   });
 
   it('finds persons in most frames, labels them with COCO names, and says what ran', () => {
+    // The report's device column (`gpu:0 (wasm)`) comes from deviceDetail, set in open().
+    expect(detector.deviceDetail).toBe(detector.tensorflow?.backend);
+    expect(detector.deviceDetail).toMatch(/^(wasm|cpu|tensorflow)$/);
     const withPersons = [...results.values()].filter((frame) => frame.detections.length > 0).length;
     expect(withPersons).toBeGreaterThanOrEqual(results.size - 1);
     for (const frame of results.values()) {

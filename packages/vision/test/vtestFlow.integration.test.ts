@@ -60,6 +60,9 @@ describe.skipIf(footage === undefined)(`the COCO detector → SORT → annotator
       expect(detector.received).toBe(FRAMES);
       expect(counts.backends).toHaveLength(1);
       expect(counts.backends[0]).toMatch(/^tensorflow\.js /);
+      // The report's device column says which backend each replica ran, e.g. `cpu (wasm)`.
+      expect(detector.deviceLabel).toHaveLength(2);
+      for (const label of detector.deviceLabel) expect(label).toMatch(/ \((wasm|cpu|tensorflow)\)$/);
     });
 
     it('writes an MP4 ffprobe reads with the input slice’s frame count and duration', () => {

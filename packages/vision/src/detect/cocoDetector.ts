@@ -98,6 +98,7 @@ export class CocoDetector extends ObjectDetector {
 
   override async open(): Promise<void> {
     this.#tensorflow = await loadTensorflow();
+    this.deviceDetail = this.#tensorflow.backend; // the report and live view say what ran, e.g. `gpu:0 (wasm)`
     this.#onTensorflow?.(this.#tensorflow);
     const { tf } = this.#tensorflow;
     const dir = this.#modelDir ?? centernetModelDir();
