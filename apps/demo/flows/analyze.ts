@@ -5,6 +5,7 @@ import { MovingObjectDetector } from '../nodes/index.js';
 /** The detectors the analysis flow can run. */
 export const DETECTORS = ['coco', 'motion'] as const;
 export type DetectorName = (typeof DETECTORS)[number];
+
 import { FramePreview } from '../src/live/framePreview.js';
 
 /** Parameters of the analysis flow (JSON: every task process rebuilds the flow from them). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type CounterReport, summarizeCounts } from './analyzeVideo.js';
+import { type CounterReport, framesToRead, summarizeCounts } from './analyzeVideo.js';
 
 describe('summarizeCounts', () => {
   it('passes the counter report through: per class, per track (with labels), and fields it does not know', () => {
@@ -18,6 +18,7 @@ describe('summarizeCounts', () => {
     expect(summary).toMatchObject({ frames: 150, detections: 290, objects: 3, tracks: 4 });
     expect(summary.classes).toEqual(counts.classes);
     expect(summary.trackSpans).toEqual([span]);
+    expect(summary.backends).toEqual(['wasm']);
     expect(summary.counts?.backends).toEqual(['wasm']);
   });
 
@@ -30,5 +31,19 @@ describe('summarizeCounts', () => {
     const summary = summarizeCounts({ frames: 2, detections: 2, maxObjectsInFrame: 1, tracks: 1, spans: [] });
     expect(summary).not.toHaveProperty('classes');
     expect(summary.tracks).toBe(1);
+  });
+});
+
+describe('framesToRead', () => {
+  it('the first maxSeconds of a video, in frames at its frame rate', () => {
+    expect(framesToRead({ fps: 10, frames: 795 }, 20)).toBe(200);
+    expect(framesToRead({ fps: 25, frames: 0 }, 0.5)).toBe(13); // 12.5 rounded; frame count unknown
+    expect(framesToRead({ fps: 10, frames: 795 }, 0.01)).toBe(1);
+  });
+
+  it('undefined (read everything) for 0 or a slice as long as the video', () => {
+    expect(framesToRead({ fps: 10, frames: 795 }, 0)).toBeUndefined();
+    expect(framesToRead({ fps: 10, frames: 795 }, 79.5)).toBeUndefined();
+    expect(framesToRead({ fps: 10, frames: 795 }, 1000)).toBeUndefined();
   });
 });

@@ -55,6 +55,7 @@ describe('the main job on a generated 3 s video (batch engine, 2 detector replic
 
   beforeAll(async () => {
     const cli = startCli([
+      '--sample',
       '--output',
       out,
       '--duration',

@@ -31,7 +31,7 @@ describe('the built binary (dist/main.js)', () => {
 
   it('runs the job on a short generated video and writes its summary', async () => {
     const cli = startCli(
-      ['--output', out, '--duration', '1', '--fps', '10', '--size', '160x96', '--detector-tasks', '2', '--no-progress'],
+      ['--sample', '--output', out, '--duration', '1', '--fps', '10', '--size', '160x96', '--detector-tasks', '2', '--no-progress'],
       { entry: join(appDir, 'dist', 'main.js') },
     );
     const { code, stdout, stderr } = await cli.done;

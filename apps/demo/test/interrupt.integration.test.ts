@@ -29,7 +29,7 @@ describe('Ctrl-C (SIGINT to the process group) while the demo runs', () => {
 
   it('stops the flow, writes summary.json (status stopped) and a playable MP4 of what was processed, leaves nothing behind', async () => {
     // 30 s of video at 25 fps: far more than the flow gets through before the signal.
-    cli = startCli(['--output', out, '--duration', '30', '--size', '320x180', '--detector-tasks', '2'], { detached: true });
+    cli = startCli(['--sample', '--output', out, '--duration', '30', '--size', '320x180', '--detector-tasks', '2'], { detached: true });
     const run = cli;
     const pid = run.child.pid as number;
     // Plain progress lines (stdout is no terminal): wait until frames are written.
@@ -55,7 +55,9 @@ describe('Ctrl-C (SIGINT to the process group) while the demo runs', () => {
   it('a second Ctrl-C quits at once (exit 130), and the task processes and ffmpeg children still go', async () => {
     const forced = mkdtempSync(join(tmpdir(), 'vf-demo-sigint2-'));
     try {
-      cli = startCli(['--output', forced, '--duration', '30', '--size', '320x180', '--detector-tasks', '2'], { detached: true });
+      cli = startCli(['--sample', '--output', forced, '--duration', '30', '--size', '320x180', '--detector-tasks', '2'], {
+        detached: true,
+      });
       const run = cli;
       const pid = run.child.pid as number;
       await waitFor(() => /written [1-9]\d*/.test(run.stdout()), 120_000, 'progress with frames written');

@@ -47,6 +47,7 @@ describe('the live view in headless Chromium (realtime engine, camera-paced vide
     }
     // 6 s of video at 25 fps, paced like a camera: the flow runs for at least 6 s once started.
     cli = startCli([
+      '--sample',
       '--output',
       out,
       '--engine',

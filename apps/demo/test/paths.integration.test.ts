@@ -7,7 +7,7 @@ import { generateSampleVideo } from '../src/video/sampleVideo.js';
 import { appDir, leftovers, startCli } from './support/runCli.js';
 
 const SAMPLE = { durationS: 1, fps: 10, width: 160, height: 96 };
-const SMALL_RUN = ['--input', 'clips/clip.mp4', '--output', 'results', '--detector-tasks', '1', '--no-progress'];
+const SMALL_RUN = ['--input', 'clips/clip.mp4', '--output', 'results', '--detector', 'motion', '--detector-tasks', '1', '--no-progress'];
 
 /** `--input` and `--output` are the user's paths: relative ones start from where the user typed the command. */
 describe('relative paths on the command line', () => {
