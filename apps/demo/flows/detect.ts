@@ -1,5 +1,6 @@
 import { defineFlow, Flow } from '@vf/core';
-import { DetectionsWriter, MovingObjectDetector, VideoFileReader } from '../nodes/index.js';
+import { VideoFileReader } from '@vf/vision';
+import { DetectionsWriter, MovingObjectDetector } from '../nodes/index.js';
 
 /** Parameters of the detection flow (JSON: every task process rebuilds the flow from them). */
 export interface DetectParams {

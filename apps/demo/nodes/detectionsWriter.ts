@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConsumerNode, type ConsumerOptions } from '@vf/core';
-import type { FrameDetections } from './movingObjectDetector.js';
+import type { FrameDetections } from '@vf/vision';
 
 /** Options of {@link DetectionsWriter}. */
 export interface DetectionsWriterOptions extends ConsumerOptions {
@@ -43,7 +43,8 @@ export class DetectionsWriter extends ConsumerNode<[FrameDetections]> {
     const out = this.#out;
     if (out === undefined) throw new Error(`${this.name}: consume() before open()`);
     if (this.#error !== undefined) throw this.#error;
-    const line = { index: frame.index, width: frame.width, height: frame.height, detections: frame.detections };
+    const { index, timestampMs, width, height, detections } = frame;
+    const line = { index, timestampMs, width, height, detections };
     if (!out.write(`${JSON.stringify(line)}\n`)) await once(out, 'drain');
   }
 

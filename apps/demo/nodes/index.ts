@@ -1,12 +1,6 @@
 /**
- * The demo's flow nodes: video in and out through ffmpeg, and the vision pipeline (detect, track,
- * annotate, count).
+ * The demo's own flow nodes: the motion detector (the alternative to `@vf/vision`'s COCO detector)
+ * and the detections writer of the demo project. Everything reusable lives in `@vf/vision`.
  */
-export { CameraSource, type CameraSourceOptions } from './cameraSource.js';
 export { DetectionsWriter, type DetectionsWriterOptions } from './detectionsWriter.js';
-export { type FrameDetections, MovingObjectDetector, type MovingObjectDetectorOptions } from './movingObjectDetector.js';
-export { SortTrackerNode, type SortTrackerNodeOptions, type TrackedFrame } from './sortTrackerNode.js';
-export { TrackAnnotator } from './trackAnnotator.js';
-export { TrackCounter, type TrackCounterOptions, type TrackCounts, type TrackSpan } from './trackCounter.js';
-export { VideoFileReader, type VideoFileReaderOptions } from './videoFileReader.js';
-export { VideoFileWriter, type VideoFileWriterOptions } from './videoFileWriter.js';
+export { MovingObjectDetector, type MovingObjectDetectorOptions } from './movingObjectDetector.js';

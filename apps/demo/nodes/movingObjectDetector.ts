@@ -1,24 +1,13 @@
-import { ProcessorNode, type ProcessorOptions } from '@vf/core';
 import { type LoadedTensorflow, loadTensorflow, type Tensorflow } from '@vf/gpu';
-import { probeVideo } from '../src/video/ffmpeg.js';
-import type { VideoFrame } from '../src/video/videoFrame.js';
+import { type Detection, ObjectDetector, type ObjectDetectorOptions, probeVideo, type VideoFrame } from '@vf/vision';
 import { estimateBackground } from '../src/vision/backgroundModel.js';
-import type { Detection } from '../src/vision/box.js';
 import { connectedComponents } from '../src/vision/connectedComponents.js';
 
 type Tensor3D = ReturnType<Tensorflow['tensor3d']>;
 type Tensor4D = ReturnType<Tensorflow['tensor4d']>;
 
-/** What the detector emits per frame: the frame's identity and the objects found in it (no pixels). */
-export interface FrameDetections {
-  readonly index: number;
-  readonly width: number;
-  readonly height: number;
-  readonly detections: readonly Detection[];
-}
-
 /** Options of {@link MovingObjectDetector}. */
-export interface MovingObjectDetectorOptions extends ProcessorOptions {
+export interface MovingObjectDetectorOptions extends ObjectDetectorOptions {
   /** The video whose static background the detector learns (the one the frames come from). */
   readonly background: string;
   /** A pixel is foreground when one of its channels differs from the background by more than this (0–255). Default 40. */
@@ -34,32 +23,40 @@ export interface MovingObjectDetectorOptions extends ProcessorOptions {
  * {@link loadTensorflow} finds CUDA, else native CPU, else wasm): the absolute difference between
  * the frame and a static background model (the per-pixel median of frames spread over the video),
  * the largest channel difference above `threshold`, a morphological opening (3×3 erosion then
- * dilation, as max-pools) to remove compression noise, then connected components in JS for the boxes.
+ * dilation, as max-pools) to remove compression noise, then connected components in JS for the
+ * boxes, labelled `object` (a mask has no classes). The demo's alternative to `CocoDetector`
+ * (`detector: 'motion'`): it needs a static camera.
  *
  * Stateless per frame: every replica builds the same background model in `open()` from the video
  * itself, so `nbTasks > 1` (each replica seeing every n-th frame) gives exactly the same detections
  * as one task, and so does a realtime run that drops frames. A running-average background would
  * drift apart between replicas that each see only some of the frames.
  */
-export class MovingObjectDetector extends ProcessorNode<[VideoFrame], FrameDetections> {
-  readonly #options: MovingObjectDetectorOptions;
+export class MovingObjectDetector extends ObjectDetector {
+  readonly #options: Pick<MovingObjectDetectorOptions, 'background' | 'threshold' | 'minArea' | 'onTensorflow'>;
   #tensorflow: LoadedTensorflow | undefined;
   #background: Tensor3D | undefined;
 
   constructor(options: MovingObjectDetectorOptions) {
-    const { background, threshold, minArea, onTensorflow, ...processorOptions } = options;
-    super({ deviceType: 'gpu', ...processorOptions });
+    const { background, threshold, minArea, onTensorflow, ...detectorOptions } = options;
+    super({ deviceType: 'gpu', minScore: 0, ...detectorOptions });
     this.#options = { background, threshold, minArea, onTensorflow };
+  }
+
+  override get backend(): string | undefined {
+    const loaded = this.#tensorflow;
+    return loaded === undefined ? undefined : `tensorflow.js ${loaded.backend} (${loaded.package})`;
   }
 
   override async open(): Promise<void> {
     this.#tensorflow = await loadTensorflow();
+    this.deviceDetail = this.#tensorflow.backend; // the report and live view say what ran, e.g. `gpu:0 (wasm)`
     this.#options.onTensorflow?.(this.#tensorflow);
     const video = await probeVideo(this.#options.background);
     this.#background = await estimateBackground(this.#tensorflow.tf, this.#options.background, video);
   }
 
-  async process(frame: VideoFrame): Promise<FrameDetections> {
+  async detect(frame: VideoFrame): Promise<Detection[]> {
     const tf = this.#tensorflow?.tf;
     const background = this.#background;
     if (tf === undefined || background === undefined) throw new Error(`${this.name}: process() before open()`);
@@ -84,8 +81,7 @@ export class MovingObjectDetector extends ProcessorNode<[VideoFrame], FrameDetec
     } finally {
       mask.dispose();
     }
-    const detections = connectedComponents(bits, width, height, this.#options.minArea ?? 120);
-    return { index: frame.index, width, height, detections };
+    return connectedComponents(bits, width, height, this.#options.minArea ?? 120);
   }
 
   override close(): void {

@@ -1,25 +1,40 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type ExecutionEngine, Flow, type FlowReport, InProcessEngine } from '@vf/core';
+import { type ExecutionEngine, Flow, type FlowReport, InProcessEngine, isVfError } from '@vf/core';
 import { BatchExecutionEngine } from '@vf/engine-batch';
 import { RealtimeExecutionEngine } from '@vf/engine-realtime';
 import { GpuAllocator } from '@vf/gpu';
-import type { AnalyzeParams } from '../flows/analyze.js';
-import type { TrackCounts } from '../nodes/index.js';
-import { probeVideo, type VideoInfo } from './video/ffmpeg.js';
+import type { TrackCounts } from '@vf/vision';
+import { probeVideo, realFootage, type VideoInfo } from '@vf/vision';
+import type { AnalyzeParams, DetectorName } from '../flows/analyze.js';
+import { flowModuleUrl } from './appPaths.js';
 import { generateSampleVideo, type SampleVideoOptions } from './video/sampleVideo.js';
 
 /** The engines the demo can run on. */
 export const ENGINES = ['batch', 'realtime', 'inprocess'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
+/** The real clip the demo analyses by default: Debian opencv-doc's people walking in a mall (768×576, 10 fps, 79 s). */
+export const DEFAULT_CLIP = 'vtest.avi';
+
+/**
+ * Seconds of {@link DEFAULT_CLIP} the demo analyses unless told otherwise (`maxSeconds`,
+ * `--max-seconds`): 200 frames keep `pnpm demo` within about two minutes on an idle 2-core machine,
+ * footage download included.
+ */
+export const DEFAULT_CLIP_SECONDS = 20;
+
 /** What observers of a job (progress display, live view) learn when its flow starts. */
 export interface JobInfo {
   readonly input: string;
   readonly video: VideoInfo;
+  /** Frames the flow reads: the whole video, or the first `maxSeconds` of it. */
+  readonly frames: number;
   readonly engine: EngineName;
   /** Name of the node that writes the annotated video. */
   readonly writerNode: string;
+  /** The JPEG the flow keeps replacing with the latest annotated frame, when asked for (`preview`). */
+  readonly previewFile?: string;
 }
 
 /** Watches a job's flow while it runs: started once the tasks run, stopped with the report. */
@@ -30,8 +45,24 @@ export interface FlowObserver {
 
 /** Options of {@link analyzeVideo}. */
 export interface AnalyzeVideoOptions {
-  /** The video to analyse. Default: a sample video generated into `outputDir` (see `sample`). */
+  /**
+   * The video to analyse. Default: {@link DEFAULT_CLIP} (fetched once with apt, see `realFootage()` in
+   * `@vf/vision`), or a sample video generated into `outputDir` when `generateSample` is set or the
+   * clip cannot be had (a log line says why).
+   */
   readonly input?: string;
+  /** Without `input`: analyse a generated sample video (moving shapes, see `sample`) instead of the real clip. Default false. */
+  readonly generateSample?: boolean;
+  /**
+   * `coco`: the pretrained COCO detector (labelled classes); `motion`: background subtraction.
+   * Default `coco`, except on a generated sample: `motion` (COCO finds nothing on drawn shapes).
+   */
+  readonly detector?: DetectorName;
+  /**
+   * Analyse only the first `maxSeconds` of the input; 0 for all of it. Default: {@link
+   * DEFAULT_CLIP_SECONDS} of the default clip, all of an `input` or a generated sample.
+   */
+  readonly maxSeconds?: number;
   /** Where the annotated video, the counts and the summary go (created if needed). */
   readonly outputDir: string;
   /** Default `batch`. */
@@ -47,12 +78,24 @@ export interface AnalyzeVideoOptions {
   readonly observers?: readonly FlowObserver[];
   /** Progress messages (not the progress bar). Default: none. */
   readonly log?: (line: string) => void;
+  /**
+   * Stops the job when aborted (the CLI's Ctrl-C): the flow ends its stream, every node's `close()`
+   * runs, so the annotated video and the counts hold what was processed, and the summary says
+   * `status: 'stopped'`. Aborted before the flow starts, the flow stops at once.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Keep `preview.jpg` in `outputDir` the latest annotated frame, twice a second (for the live view):
+   * the flow gains a `preview` node beside the writer. Default false.
+   */
+  readonly preview?: boolean;
 }
 
 /** One node in the {@link DemoSummary}: the bottleneck-table row in short. */
 export interface NodeSummary {
   readonly name: string;
   readonly tasks: number;
+  /** What each task really ran on: its device and the TensorFlow.js backend, e.g. `gpu:0 (wasm)` (`NodeReport.deviceLabel`). */
   readonly device: readonly string[];
   readonly processed: number;
   readonly dropped: number;
@@ -69,6 +112,10 @@ export interface DemoSummary {
   readonly engine: EngineName;
   readonly input: string;
   readonly generatedInput: boolean;
+  /** The detector that ran (`coco` or `motion`). */
+  readonly detector: DetectorName;
+  /** Frames the flow was asked to read: fewer than `video.frames` when `maxSeconds` cut the input. */
+  readonly maxFrames?: number;
   readonly output: string;
   readonly video: VideoInfo;
   /** Frames that reached the counter (all of them in batch; realtime drops some). */
@@ -79,7 +126,14 @@ export interface DemoSummary {
   readonly objects: number;
   /** Distinct confirmed tracks: the objects counted over the video. */
   readonly tracks: number;
+  /** Per track: id, frames seen, first and last frame (and its class, when the counter labels tracks). */
   readonly trackSpans: TrackCounts['spans'];
+  /** Per class (label), when the flow's counter reports classes: e.g. `{ person: { tracks, detections, maxInFrame } }`. */
+  readonly classes?: Readonly<Record<string, unknown>>;
+  /** The TensorFlow.js backends the detector's tasks ran on, as the counter saw them (e.g. `tensorflow.js wasm (@tensorflow/tfjs)`). */
+  readonly backends?: readonly string[];
+  /** The counter's report (`counts.json`) as it wrote it, whatever else it counts. */
+  readonly counts?: CounterReport;
   /** The flow's run time, from `flow.run()` to the last task's exit. */
   readonly flowMs: number;
   /** The whole job: sample generation, probing, the flow, the summary. */
@@ -87,8 +141,8 @@ export interface DemoSummary {
   readonly nodes: readonly NodeSummary[];
 }
 
-/** The module of the analysis flow, rebuilt by every task process. */
-export const ANALYZE_FLOW = new URL('../flows/analyze.ts', import.meta.url);
+/** The module of the analysis flow, rebuilt by every task process (the source, or the built one in dist). */
+export const ANALYZE_FLOW = flowModuleUrl('analyze');
 
 /**
  * The demo's main job: (generate a sample video,) run the analysis flow (video → detector ×N →
@@ -103,14 +157,10 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
   const outputDir = resolve(options.outputDir);
   mkdirSync(outputDir, { recursive: true });
 
-  let input = options.input === undefined ? undefined : resolve(options.input);
-  if (input === undefined) {
-    input = join(outputDir, 'sample.mp4');
-    const sampleStarted = performance.now();
-    const { frames } = await generateSampleVideo(input, options.sample);
-    log(`generated sample video ${input} (${frames} frames) in ${((performance.now() - sampleStarted) / 1000).toFixed(1)} s`);
-  }
+  const { input, kind } = await chooseInput(options, outputDir, log);
   const video = await probeVideo(input);
+  const detector = options.detector ?? (kind === 'sample' ? 'motion' : 'coco');
+  const maxFrames = framesToRead(video, options.maxSeconds ?? (kind === 'clip' ? DEFAULT_CLIP_SECONDS : 0));
   const params: AnalyzeParams = {
     input,
     output: join(outputDir, 'annotated.mp4'),
@@ -118,21 +168,43 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
     fps: video.fps,
     detectorTasks: options.detectorTasks ?? 2,
     camera: options.camera ?? engineName === 'realtime',
+    detector,
+    ...(maxFrames === undefined ? {} : { maxFrames }),
+    ...(options.preview === true ? { preview: join(outputDir, 'preview.jpg') } : {}),
   };
+  if (maxFrames !== undefined) log(`analysing the first ${maxFrames} of ${video.frames} frames (${(maxFrames / video.fps).toFixed(1)} s)`);
   // A counts file left by an earlier run must not pass for this run's.
   rmSync(params.counts, { force: true });
+  if (params.preview !== undefined) rmSync(params.preview, { force: true });
   const flow = await Flow.load(ANALYZE_FLOW, params);
   const engine = createEngine(engineName, options.queueSize ?? 4);
   log(
     `running on the ${engineName} engine: ${flow.nodes.map((node) => `${node.name}${node.nbTasks > 1 ? ` ×${node.nbTasks}` : ''}`).join(', ')}`,
   );
 
-  // GpuAllocator places the detector on a GPU when one is visible; without one it runs on the CPU.
-  await flow.run(engine, { deviceAllocator: new GpuAllocator() });
-  const job: JobInfo = { input, video, engine: engineName, writerNode: 'writer' };
+  // The caller's signal stops the flow, rather than vf's own SIGINT handler: the application decides.
+  const stop = () => flow.stop();
+  if (options.signal?.aborted === true) stop();
+  options.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    // GpuAllocator places the detector on a GPU when one is visible; without one it runs on the CPU.
+    await flow.run(engine, { deviceAllocator: new GpuAllocator(), handleSigint: options.signal === undefined });
+  } catch (error) {
+    options.signal?.removeEventListener('abort', stop);
+    throw error;
+  }
+  const job: JobInfo = {
+    input,
+    video,
+    frames: maxFrames ?? video.frames,
+    engine: engineName,
+    writerNode: 'writer',
+    ...(params.preview === undefined ? {} : { previewFile: params.preview }),
+  };
   const observers = options.observers ?? [];
   for (const observer of observers) observer.start(flow, job);
   const report = await flow.join();
+  options.signal?.removeEventListener('abort', stop);
   for (const observer of observers) observer.stop(report);
 
   const counts = readCounts(params.counts);
@@ -141,14 +213,12 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
     ...(report.error === undefined ? {} : { error: report.error.message }),
     engine: engineName,
     input,
-    generatedInput: options.input === undefined,
+    generatedInput: kind === 'sample',
+    detector,
+    ...(maxFrames === undefined ? {} : { maxFrames }),
     output: params.output,
     video,
-    frames: counts?.frames ?? 0,
-    detections: counts?.detections ?? 0,
-    objects: counts?.maxObjectsInFrame ?? 0,
-    tracks: counts?.tracks ?? 0,
-    trackSpans: counts?.spans ?? [],
+    ...summarizeCounts(counts),
     flowMs: Math.round(report.durationMs),
     wallMs: Math.round(performance.now() - started),
     nodes: summarizeNodes(report),
@@ -162,7 +232,7 @@ export function summarizeNodes(report: FlowReport): NodeSummary[] {
   return report.nodes.map((node) => ({
     name: node.name,
     tasks: node.tasks,
-    device: node.device,
+    device: node.deviceLabel,
     processed: node.kind === 'producer' ? node.emitted : node.received,
     dropped: node.dropped,
     meanMs: round(node.meanProctimeMs),
@@ -183,9 +253,72 @@ function createEngine(name: EngineName, queueSize: number): ExecutionEngine {
   }
 }
 
-function readCounts(file: string): TrackCounts | undefined {
+/**
+ * What the flow's counter wrote (`counts.json`): the {@link TrackCounts} fields the summary lifts,
+ * and whatever else a counter reports (classes, backends, ...), passed through as it is.
+ */
+export type CounterReport = Partial<TrackCounts> & {
+  readonly classes?: Readonly<Record<string, unknown>>;
+  readonly [key: string]: unknown;
+};
+
+/** The summary's counts from the counter's report: the headline numbers, per track, per class, and the report itself. */
+export function summarizeCounts(
+  counts: CounterReport | undefined,
+): Pick<DemoSummary, 'frames' | 'detections' | 'objects' | 'tracks' | 'trackSpans' | 'classes' | 'backends' | 'counts'> {
+  return {
+    frames: counts?.frames ?? 0,
+    detections: counts?.detections ?? 0,
+    objects: counts?.maxObjectsInFrame ?? 0,
+    tracks: counts?.tracks ?? 0,
+    trackSpans: counts?.spans ?? [],
+    ...(counts?.classes === undefined ? {} : { classes: counts.classes }),
+    ...(counts?.backends === undefined ? {} : { backends: counts.backends }),
+    ...(counts === undefined ? {} : { counts }),
+  };
+}
+
+/**
+ * The video to analyse: the user's `input`, else the real clip, else (asked for, or the clip cannot
+ * be had) a generated sample. `kind` says which: it picks the default detector and slice.
+ */
+async function chooseInput(
+  options: AnalyzeVideoOptions,
+  outputDir: string,
+  log: (line: string) => void,
+): Promise<{ input: string; kind: 'file' | 'clip' | 'sample' }> {
+  if (options.input !== undefined) return { input: resolve(options.input), kind: 'file' };
+  if (options.generateSample !== true) {
+    let reason: string;
+    try {
+      const footage = await realFootage(DEFAULT_CLIP, { log });
+      if ('path' in footage) return { input: footage.path, kind: 'clip' };
+      reason = footage.unavailable;
+    } catch (error) {
+      // Offline, or apt cannot fetch: the demo still runs, on generated footage.
+      reason = isVfError(error) ? error.message : String(error);
+    }
+    log(
+      `real footage unavailable (${reason}): analysing a generated sample video with the ${options.detector ?? 'motion'} detector instead`,
+    );
+  }
+  const input = join(outputDir, 'sample.mp4');
+  const sampleStarted = performance.now();
+  const { frames } = await generateSampleVideo(input, options.sample);
+  log(`generated sample video ${input} (${frames} frames) in ${((performance.now() - sampleStarted) / 1000).toFixed(1)} s`);
+  return { input, kind: 'sample' };
+}
+
+/** Frames in the first `maxSeconds` of `video`, or undefined when that is all of it (`maxSeconds` 0: all). */
+export function framesToRead(video: Pick<VideoInfo, 'fps' | 'frames'>, maxSeconds: number): number | undefined {
+  if (!(maxSeconds > 0)) return undefined;
+  const frames = Math.max(1, Math.round(maxSeconds * video.fps));
+  return video.frames > 0 && frames >= video.frames ? undefined : frames;
+}
+
+function readCounts(file: string): CounterReport | undefined {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as TrackCounts;
+    return JSON.parse(readFileSync(file, 'utf8')) as CounterReport;
   } catch {
     // The counter never closed (its task was killed): the summary says 0 and the status says why.
     return undefined;

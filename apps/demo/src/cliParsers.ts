@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 
 /** Commander parser: an integer ≥ 1. */
@@ -28,4 +29,14 @@ export function videoSize(value: string): { width: number; height: number } {
   if (match === null || Number(match[1]) < 16 || Number(match[2]) < 16)
     throw new InvalidArgumentError('WIDTHxHEIGHT, e.g. 640x360, is expected.');
   return { width: Number(match[1]), height: Number(match[2]) };
+}
+
+/**
+ * A path the user typed, made absolute against the directory they typed it in: `INIT_CWD` when set
+ * (pnpm and npm run scripts in the package's folder, here `apps/demo`, and put the user's directory
+ * there), else the working directory.
+ */
+export function userPath(value: string, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+  const base = env.INIT_CWD === undefined || env.INIT_CWD === '' ? cwd : env.INIT_CWD;
+  return resolve(base, value);
 }

@@ -30,7 +30,7 @@ export class ProgressDisplay implements FlowObserver {
   }
 
   start(flow: Flow, job: JobInfo): void {
-    const total = Math.max(1, job.video.frames);
+    const total = Math.max(1, job.frames);
     if (this.#useBar) {
       this.#bar = new SingleBar(
         {

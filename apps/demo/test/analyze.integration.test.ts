@@ -1,13 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { VideoFrame } from '@vf/vision';
+import { BOX_MARGIN, BOX_THICKNESS, probeVideo, TRACK_COLORS, VideoDecoder } from '@vf/vision';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../src/analyzeVideo.js';
-import { probeVideo } from '../src/video/ffmpeg.js';
 import { SAMPLE_SHAPES, type SceneShape, sceneAt } from '../src/video/sampleVideo.js';
-import { VideoDecoder } from '../src/video/videoDecoder.js';
-import type { VideoFrame } from '../src/video/videoFrame.js';
-import { BOX_MARGIN, BOX_THICKNESS, TRACK_COLORS } from '../src/vision/draw.js';
 import { leftovers, startCli } from './support/runCli.js';
 
 const DURATION_S = 3;
@@ -57,6 +55,7 @@ describe('the main job on a generated 3 s video (batch engine, 2 detector replic
 
   beforeAll(async () => {
     const cli = startCli([
+      '--sample',
       '--output',
       out,
       '--duration',

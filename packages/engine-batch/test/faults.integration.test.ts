@@ -11,6 +11,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
 import { lines, replicasParams, waitFor } from './helpers.js';
 
+/** The pids of `pid`'s child processes (Linux /proc). */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 const faultsUrl = new URL('./flows/faults.ts', import.meta.url);
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -30,16 +39,9 @@ describe('fault suite (batch engine)', () => {
   const params = (fault: string) => ({ fault, out: join(dir, 'out.txt'), closeLog: join(dir, 'close.log') });
 
   /** Starts a host process running the faults flow; resolves once its tasks run. */
-  async function startHost(fault: string) {
+  async function startHost(fault: string, options: { detached?: boolean } = {}) {
+    const child = spawnHost(fault, options);
     const infoFile = join(dir, 'info.json');
-    const child = spawn(
-      process.execPath,
-      ['--import', tsxLoader, '--conditions=@vf/source', hostScript, faultsUrl.href, JSON.stringify(params(fault)), infoFile],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    host = child;
     let stdout = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
@@ -48,6 +50,17 @@ describe('fault suite (batch engine)', () => {
     await waitFor(() => existsSync(infoFile) && existsSync(params(fault).out), 'the host to run its flow');
     const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { pids: number[]; socketDirectory: string };
     return { child, info, exited, stdout: () => stdout };
+  }
+
+  /** Starts a host process running the faults flow; `detached`: in a process group of its own, as a shell starts a job. */
+  function spawnHost(fault: string, options: { detached?: boolean } = {}): ChildProcess {
+    const child = spawn(
+      process.execPath,
+      ['--import', tsxLoader, '--conditions=@vf/source', hostScript, faultsUrl.href, JSON.stringify(params(fault)), join(dir, 'info.json')],
+      { stdio: ['ignore', 'pipe', 'inherit'], detached: options.detached === true },
+    );
+    host = child;
+    return child;
   }
 
   it('SIGKILL of the host: every task notices and exits within 2 s, and removes its socket file', { timeout: 60_000 }, async () => {
@@ -63,6 +76,31 @@ describe('fault suite (batch engine)', () => {
   it('SIGINT to the host: a clean stop, every close() runs, status stopped', { timeout: 60_000 }, async () => {
     const { child, info, exited, stdout } = await startHost('none');
     child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(JSON.parse(stdout())).toEqual({ status: 'stopped' });
+    expect((await lines(params('none').closeLog)).sort()).toEqual(['sink', 'ticker']);
+    expect(findLeftovers(info)).toEqual([]);
+  });
+
+  it('Ctrl-C (SIGINT to the whole process group) while the tasks start: the host stops the flow cleanly', { timeout: 60_000 }, async () => {
+    const child = spawnHost('none', { detached: true });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const pid = child.pid as number;
+    // The moment the first task processes exist, still loading their modules: SIGINT must not kill them.
+    await waitFor(() => childPids(pid).length > 0, 'the host to start its task processes');
+    process.kill(-pid, 'SIGINT');
+    expect(await exited).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ status: 'stopped' });
+    expect((await lines(params('none').closeLog)).sort()).toEqual(['sink', 'ticker']);
+  });
+
+  it('Ctrl-C (SIGINT to the whole process group) while the flow runs: a clean stop, every close() runs', { timeout: 60_000 }, async () => {
+    const { child, info, exited, stdout } = await startHost('none', { detached: true });
+    process.kill(-(child.pid as number), 'SIGINT');
     expect(await exited).toBe(0);
     expect(JSON.parse(stdout())).toEqual({ status: 'stopped' });
     expect((await lines(params('none').closeLog)).sort()).toEqual(['sink', 'ticker']);

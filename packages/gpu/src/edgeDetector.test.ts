@@ -63,6 +63,8 @@ describe('EdgeDetector', () => {
     const frame = testFrame(160, 90);
     const { node, out } = await detect(frame);
     expect(node.tensorflow?.backend).toBe('wasm');
+    // What the report and the live view show beside the task's device: `cpu (wasm)`.
+    expect(node.deviceDetail).toBe('wasm');
     expect(out.index).toBe(7);
     expect([out.width, out.height, out.data.length]).toEqual([160, 90, 160 * 90 * 3]);
     expect(out.data).toBeInstanceOf(Uint8Array);

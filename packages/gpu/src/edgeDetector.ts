@@ -63,6 +63,7 @@ export class EdgeDetector<TFrame extends RgbFrame = RgbFrame> extends ProcessorN
 
   override async open(): Promise<void> {
     this.#tensorflow = await loadTensorflow();
+    this.deviceDetail = this.#tensorflow.backend; // the report says what ran: `gpu:0 (wasm)` without CUDA
     const { tf } = this.#tensorflow;
     this.#kernel = tf.tensor4d(SOBEL, [3, 3, 1, 2]);
     this.#luma = tf.tensor2d(LUMA, [3, 1]);

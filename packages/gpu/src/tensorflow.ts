@@ -59,6 +59,7 @@ let loaded: Promise<LoadedTensorflow> | undefined;
  * ```ts
  * override async open() {
  *   const { tf, backend, reason } = await loadTensorflow();
+ *   this.deviceDetail = backend; // the report then says what ran, e.g. `gpu:0 (wasm)`
  *   console.error(`${this.name}: TensorFlow.js on ${backend}: ${reason}`);
  *   this.tf = tf;
  * }

@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Flow, FlowReport } from '@vf/core';
@@ -21,8 +22,21 @@ export interface LiveUpdate {
     readonly processed: number;
     readonly queued: number;
     readonly dropped: number;
+    /** What its tasks run on, as the report prints it: `cpu (wasm)×2`. */
+    readonly device: string;
+    /** The node that limits the flow now (lowest possible fps; see `NodeReport.bottleneck`). */
+    readonly bottleneck: boolean;
+    /** Its fps at the last {@link FPS_HISTORY_LENGTH} updates, oldest first (a sparkline). */
+    readonly history: readonly number[];
   }>;
+  /** Every edge of the graph with the messages dropped on it so far (0 for most). */
+  readonly edges: ReadonlyArray<{ readonly from: string; readonly to: string; readonly dropped: number }>;
+  /** Version (modification time, ms) of the latest preview frame at `/preview.jpg`; null until there is one. */
+  readonly preview: number | null;
 }
+
+/** Updates an fps history keeps: 60 at the default 250 ms, the last 15 s. */
+export const FPS_HISTORY_LENGTH = 60;
 
 /** Options of {@link LiveServer.listen}. */
 export interface LiveServerOptions {
@@ -49,6 +63,7 @@ export class LiveServer implements FlowObserver {
   #latest: LiveUpdate | undefined;
   #done: { status: string; durationMs: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #previewFile: string | undefined;
 
   private constructor(server: Server, intervalMs: number) {
     this.#server = server;
@@ -76,22 +91,40 @@ export class LiveServer implements FlowObserver {
   }
 
   start(flow: Flow, job: JobInfo): void {
-    this.#graph = graphOf(flow, `${job.input.split('/').pop() ?? job.input} · ${job.engine} engine`);
-    this.#broadcast('graph', this.#graph);
+    const graph = graphOf(flow, `${job.input.split('/').pop() ?? job.input} · ${job.engine} engine`);
+    this.#graph = graph;
+    this.#broadcast('graph', graph);
+    this.#previewFile = job.previewFile;
     const rates = new RateMeter();
+    const histories = new Map<string, number[]>();
     this.#timer = setInterval(() => {
       const stats = flow.liveStats();
       if (stats === undefined) return;
       const fps = rates.add(stats);
       this.#latest = {
         elapsedMs: Math.round(stats.elapsedMs),
-        nodes: stats.nodes.map((node) => ({
-          name: node.name,
-          fps: Math.round((fps.get(node.name) ?? 0) * 10) / 10,
-          processed: node.processed,
-          queued: node.queued,
-          dropped: node.dropped,
+        nodes: stats.nodes.map((node) => {
+          const rate = Math.round((fps.get(node.name) ?? 0) * 10) / 10;
+          const history = histories.get(node.name) ?? [];
+          history.push(rate);
+          if (history.length > FPS_HISTORY_LENGTH) history.shift();
+          histories.set(node.name, history);
+          return {
+            name: node.name,
+            fps: rate,
+            processed: node.processed,
+            queued: node.queued,
+            dropped: node.dropped,
+            device: compactLabels(node.deviceLabel),
+            bottleneck: node.bottleneck,
+            history: [...history],
+          };
+        }),
+        edges: graph.edges.map((edge) => ({
+          ...edge,
+          dropped: stats.edges.find((drop) => drop.from === edge.from && drop.to === edge.to)?.dropped ?? 0,
         })),
+        preview: previewVersion(this.#previewFile),
       };
       this.#broadcast('stats', this.#latest);
     }, this.#intervalMs);
@@ -121,6 +154,8 @@ export class LiveServer implements FlowObserver {
       response.writeHead(405).end();
     } else if (path === '/') {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(LIVE_PAGE);
+    } else if (path === '/preview.jpg') {
+      this.#servePreview(response);
     } else if (path === '/events') {
       response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
       this.#clients.add(response);
@@ -134,9 +169,38 @@ export class LiveServer implements FlowObserver {
     }
   }
 
+  #servePreview(response: ServerResponse): void {
+    let image: Buffer;
+    try {
+      if (this.#previewFile === undefined) throw new Error('no preview in this job');
+      image = readFileSync(this.#previewFile);
+    } catch {
+      response.writeHead(404, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('no preview frame yet\n');
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'image/jpeg', 'cache-control': 'no-store' }).end(image);
+  }
+
   #broadcast(event: string, data: unknown): void {
     for (const client of this.#clients) send(client, event, data);
   }
+}
+
+/** The preview file's modification time in ms (its version for the page), or null while there is none. */
+function previewVersion(file: string | undefined): number | null {
+  if (file === undefined) return null;
+  try {
+    return Math.round(statSync(file).mtimeMs);
+  } catch {
+    return null;
+  }
+}
+
+/** Device labels compacted as the report prints them: `cpu (wasm)×2`, `gpu:0 (wasm) gpu:1 (wasm)`. */
+export function compactLabels(labels: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const label of labels) counts.set(label, (counts.get(label) ?? 0) + 1);
+  return [...counts].map(([label, count]) => (count > 1 ? `${label}×${count}` : label)).join(' ');
 }
 
 function send(response: ServerResponse, event: string, data: unknown): void {

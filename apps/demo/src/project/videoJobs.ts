@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { type FlowProject, GroupsError, type Job } from '@vf/groups';
-import { probeVideo, type VideoInfo } from '../video/ffmpeg.js';
+import { probeVideo, type VideoInfo } from '@vf/vision';
 import { generateSampleVideo, type SampleVideoOptions } from '../video/sampleVideo.js';
 
 /**

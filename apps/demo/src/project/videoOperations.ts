@@ -2,17 +2,16 @@ import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { JsonValue } from '@vf/core';
 import { GroupsError, type Job, type OperationFunction, writeFileAtomic } from '@vf/groups';
+import type { FrameDetections, TrackSpan } from '@vf/vision';
+import { assertFileExists, type VideoInfo } from '@vf/vision';
 import type { DetectParams } from '../../flows/detect.js';
-import type { FrameDetections } from '../../nodes/index.js';
 import { type NodeSummary, summarizeNodes } from '../analyzeVideo.js';
-import { appUrl } from '../appPaths.js';
-import { assertFileExists, type VideoInfo } from '../video/ffmpeg.js';
+import { flowModuleUrl } from '../appPaths.js';
 import { trackDetections } from '../vision/trackDetections.js';
-import type { TrackSpan } from '../vision/trackTally.js';
 import { JOB_FILES, jobDetectorTasks, type VideoParameters, videoPath, videoStatepoint } from './videoJobs.js';
 
 /** The detection flow module the `detect` operation runs (rebuilt by every task process). */
-export const DETECT_FLOW = appUrl('flows/detect.ts');
+export const DETECT_FLOW = flowModuleUrl('detect');
 
 /** What `detect` records in the job document under `detect`: how the flow ran. */
 export interface DetectRecord {

@@ -1,19 +1,19 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Detection, FrameDetections } from '@vf/vision';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { FrameDetections } from '../../nodes/index.js';
-import type { Detection } from '../vision/box.js';
 import { DEFAULT_VIDEO_PARAMETERS, JOB_FILES } from './videoJobs.js';
 import { describeDevices, type VideoJobSummary } from './videoOperations.js';
 import { ANALYZE_GROUP, createVideoProject, PROJECT_SCRIPT, projectExecutable } from './videoProject.js';
 
-const box = (x: number, y: number): Detection => ({ x, y, w: 30, h: 30, area: 900 });
+const box = (x: number, y: number): Detection => ({ x, y, w: 30, h: 30, area: 900, label: 'object', score: 1 });
 
 /** Ten frames of two boxes moving apart: what `detect` would write for two objects. */
 function detectionsFile(): string {
   const frames: FrameDetections[] = Array.from({ length: 10 }, (_, index) => ({
     index,
+    timestampMs: index * 40,
     width: 320,
     height: 180,
     detections: [box(10 + 5 * index, 20), box(250 - 5 * index, 120)],

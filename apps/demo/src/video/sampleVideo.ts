@@ -1,5 +1,4 @@
-import { VideoEncoder } from './videoEncoder.js';
-import { rgbFrameBytes } from './videoFrame.js';
+import { rgbFrameBytes, VideoEncoder } from '@vf/vision';
 
 /** Options of {@link generateSampleVideo} and {@link sceneAt}. */
 export interface SampleVideoOptions {

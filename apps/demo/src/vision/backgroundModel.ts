@@ -1,5 +1,5 @@
 import type { Tensorflow } from '@vf/gpu';
-import { VideoDecoder } from '../video/videoDecoder.js';
+import { VideoDecoder } from '@vf/vision';
 
 type Tensor3D = ReturnType<Tensorflow['tensor3d']>;
 

@@ -1,8 +1,8 @@
-import type { Detection } from './box.js';
+import type { Detection } from '@vf/vision';
 
 /**
  * Bounding boxes of the 8-connected regions of non-zero pixels in a `width × height` mask, with
- * their pixel counts, largest first; regions smaller than `minArea` pixels are left out. Two passes
+ * their pixel counts, largest first, labelled `object` with score 1 (a mask has no classes); regions smaller than `minArea` pixels are left out. Two passes
  * with union-find over a label image: linear in the number of pixels (a 640×360 mask takes a few ms).
  */
 export function connectedComponents(mask: ArrayLike<number>, width: number, height: number, minArea = 1): Detection[] {
@@ -73,5 +73,13 @@ export function connectedComponents(mask: ArrayLike<number>, width: number, heig
   return [...regions.values()]
     .filter((region) => region.area >= minArea)
     .sort((a, b) => b.area - a.area)
-    .map((region) => ({ x: region.x0, y: region.y0, w: region.x1 - region.x0 + 1, h: region.y1 - region.y0 + 1, area: region.area }));
+    .map((region) => ({
+      x: region.x0,
+      y: region.y0,
+      w: region.x1 - region.x0 + 1,
+      h: region.y1 - region.y0 + 1,
+      area: region.area,
+      label: 'object',
+      score: 1,
+    }));
 }

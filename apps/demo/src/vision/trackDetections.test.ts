@@ -1,12 +1,13 @@
+import type { FrameDetections } from '@vf/vision';
 import { describe, expect, it } from 'vitest';
-import type { FrameDetections } from '../../nodes/index.js';
 import { trackDetections } from './trackDetections.js';
 
 const frame = (index: number, ...xs: number[]): FrameDetections => ({
   index,
+  timestampMs: index * 40,
   width: 320,
   height: 180,
-  detections: xs.map((x) => ({ x, y: 50, w: 20, h: 20, area: 400 })),
+  detections: xs.map((x) => ({ x, y: 50, w: 20, h: 20, area: 400, label: 'object', score: 1 })),
 });
 
 describe('trackDetections', () => {
@@ -17,8 +18,8 @@ describe('trackDetections', () => {
     expect(tracked.map((entry) => entry.tracks.map((track) => track.id))).toEqual([[1], [1], [1], [1], [1], [1], [1, 2], [1, 2]]);
     expect(counts).toMatchObject({ frames: 8, detections: 12, maxObjectsInFrame: 2, tracks: 2 });
     expect(counts.spans).toEqual([
-      { id: 1, firstFrame: 0, lastFrame: 7, frames: 8 },
-      { id: 2, firstFrame: 6, lastFrame: 7, frames: 2 },
+      { id: 1, label: 'object', firstFrame: 0, lastFrame: 7, frames: 8 },
+      { id: 2, label: 'object', firstFrame: 6, lastFrame: 7, frames: 2 },
     ]);
     const [first] = tracked[7]?.tracks ?? [];
     expect(Object.values(first?.box ?? {}).every((value) => Math.round(value * 100) === value * 100)).toBe(true);

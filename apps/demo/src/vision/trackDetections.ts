@@ -1,7 +1,4 @@
-import type { FrameDetections } from '../../nodes/movingObjectDetector.js';
-import type { Box } from './box.js';
-import { SortTracker, type SortTrackerOptions } from './sortTracker.js';
-import { type TrackCounts, TrackTally } from './trackTally.js';
+import { type Box, type FrameDetections, SortTracker, type SortTrackerOptions, type TrackCounts, TrackTally } from '@vf/vision';
 
 /** The confirmed tracks of one frame, as the project's `track` operation writes them (one line each). */
 export interface FrameTracks {
@@ -23,7 +20,7 @@ export function trackDetections(
   const tracked: FrameTracks[] = [];
   for (const frame of frames) {
     const tracks = tracker.update(frame.detections, frame.index);
-    tally.add(frame.index, frame.detections.length, tracks);
+    tally.add(frame.index, frame.detections, tracks, frame.backend);
     tracked.push({
       index: frame.index,
       tracks: tracks.filter((track) => track.confirmed).map((track) => ({ id: track.id, box: roundBox(track.box) })),

@@ -1,9 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const appDir = fileURLToPath(new URL('../..', import.meta.url));
+/** The demo app's folder. */
+export const appDir = fileURLToPath(new URL('../..', import.meta.url));
 
 /** A run of the demo's CLI as a child process, exactly as `pnpm demo` runs it (tsx, source condition). */
 export interface CliRun {
@@ -21,15 +24,30 @@ export interface CliOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** The marker to put in the environment (default: a new one). */
   readonly marker?: string;
+  /** Working directory of the CLI. Default: the app's folder (as `pnpm demo` runs it). */
+  readonly cwd?: string;
+  /** Start it in a process group of its own (`detached`), as a shell does a foreground job: Ctrl-C tests signal the group. */
+  readonly detached?: boolean;
+  /** Run this built entry (e.g. `dist/main.js`) with plain node instead of the TypeScript source through tsx. */
+  readonly entry?: string;
 }
 
 /** Starts `vf-demo` with `args` (plus `--no-progress` noise aside, the real CLI). */
 export function startCli(args: readonly string[], options: CliOptions = {}): CliRun {
   const marker = options.marker ?? newMarker();
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@vf/source', 'src/main.ts', ...args], {
-    cwd: appDir,
+  // tsx by URL: a CLI started in another directory would not find it by name.
+  const source = [
+    '--import',
+    pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
+    '--conditions=@vf/source',
+    join(appDir, 'src/main.ts'),
+  ];
+  const entry = options.entry === undefined ? source : [options.entry];
+  const child = spawn(process.execPath, [...entry, ...args], {
+    cwd: options.cwd ?? appDir,
     env: { ...process.env, ...options.env, VF_DEMO_TEST_MARKER: marker },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached === true,
   });
   let stdout = '';
   let stderr = '';

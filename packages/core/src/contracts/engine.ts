@@ -40,6 +40,8 @@ export interface TaskStats {
   readonly failures?: readonly EdgeFailures[];
   /** Time joins (`join: { mode: 'time' }`): groups released complete, released partial, and dropped. */
   readonly joins?: JoinGroupCounts;
+  /** What the task really runs on beyond its device, as its node reported it (`Node.deviceDetail`), e.g. `wasm`. */
+  readonly deviceDetail?: string;
 }
 
 /** Origins absent on one edge (`from` → `to`) because a node upstream gave up on them (`onError`). */

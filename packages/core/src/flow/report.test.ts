@@ -123,6 +123,24 @@ describe('buildReport', () => {
     expect(moved.nodes.filter((entry) => entry.bottleneck).map((entry) => entry.name)).toEqual(['sink']);
   });
 
+  it("labels each task's device with the detail its node reported (what really ran), in the rows and the table", () => {
+    const detail = (taskIndex: number, device: TaskOutcome['device'], deviceDetail?: string): TaskOutcome => ({
+      ...outcome('detect', taskIndex, { processed: 1, proctimeTotalMs: 1, ...(deviceDetail === undefined ? {} : { deviceDetail }) }),
+      device,
+    });
+    const report = buildReport({
+      status: 'completed',
+      durationMs: 10,
+      nodes: [node('detect', 'processor', 2), node('plain', 'processor', 2)],
+      outcomes: [detail(0, 'gpu:0', 'wasm'), detail(1, 'gpu:1', 'wasm'), outcome('plain', 0, {}), outcome('plain', 1, {})],
+    });
+    expect(row(report, 'detect').device).toEqual(['gpu:0', 'gpu:1']);
+    expect(row(report, 'detect').deviceLabel).toEqual(['gpu:0 (wasm)', 'gpu:1 (wasm)']);
+    expect(row(report, 'plain').deviceLabel).toEqual(['cpu', 'cpu']);
+    expect(String(report)).toMatch(/detect\s+│\s+2\s+│ gpu:0 \(wasm\) gpu:1 \(wasm\)\s+│/);
+    expect(String(report)).toMatch(/plain\s+│\s+2\s+│ cpu×2\s+│/);
+  });
+
   it('a node with no outcome has empty stats', () => {
     const report = buildReport({ status: 'stopped', durationMs: 1, nodes: [node('ghost', 'processor', 3)], outcomes: [] });
     expect(row(report, 'ghost')).toMatchObject({ tasks: 3, device: [], received: 0, possibleFps: 0, actualFps: 0, bottleneck: false });
@@ -183,7 +201,31 @@ class MetadataSink extends ConsumerNode<MessageMetadata[]> {
   }
 }
 
+/** Says in `open()` which backend it runs on, as a TensorFlow.js node would. */
+class BackendReporter extends ProcessorNode<[number], number> {
+  override open(): void {
+    this.deviceDetail = 'test backend';
+  }
+
+  process(value: number): number {
+    return value;
+  }
+}
+
 describe('report of a real run', () => {
+  it("a node's deviceDetail, set in open(), labels its device in the report and the live stats", async () => {
+    const numbers = new IntProducer(0, 4, { name: 'numbers' });
+    const backend = new BackendReporter({ name: 'backend' }).from(numbers);
+    const sink = new MetadataSink({ name: 'sink' }).from(backend);
+    const flow = new Flow([numbers], [sink]);
+    await flow.run(new InProcessEngine());
+    const report = await flow.join();
+    expect(row(report, 'backend').deviceLabel).toEqual(['cpu (test backend)']);
+    expect(row(report, 'numbers').deviceLabel).toEqual(['cpu']);
+    expect(String(report)).toContain('cpu (test backend)');
+    expect(flow.liveStats()?.nodes.find((entry) => entry.name === 'backend')?.deviceLabel).toEqual(['cpu (test backend)']);
+  });
+
   it('a metadata consumer receives one metadata object per parent, aligned by seq', async () => {
     const numbers = new IntProducer(0, 4, { name: 'numbers' });
     const slow = new Slow({ name: 'slow' }).from(numbers);

@@ -11,6 +11,12 @@ export interface NodeReport {
   readonly tasks: number;
   /** Device of each task, by task index. */
   readonly device: readonly Device[];
+  /**
+   * What each task really ran on, by task index: its device, followed by the detail its node
+   * reported (`Node.deviceDetail`, e.g. the TensorFlow.js backend) in parentheses, `gpu:0 (wasm)`;
+   * the device alone when the node reported none. The table prints these.
+   */
+  readonly deviceLabel: readonly string[];
   /** Aligned input sets handled. */
   readonly received: number;
   /** Messages published. */
@@ -99,6 +105,9 @@ export function buildReport(input: ReportInput): FlowReport {
       kind: node.kind,
       tasks: node.nbTasks,
       device: outcomes.map((outcome) => outcome.device),
+      deviceLabel: outcomes.map((outcome) =>
+        outcome.stats.deviceDetail === undefined ? outcome.device : `${outcome.device} (${outcome.stats.deviceDetail})`,
+      ),
       received: sum((outcome) => outcome.stats.received),
       emitted: sum((outcome) => outcome.stats.emitted),
       dropped: edges.filter((edge) => edge.to === node.name).reduce((total, edge) => total + edge.dropped, 0),
@@ -202,7 +211,7 @@ export function formatReport(
     table.push([
       node.name,
       node.tasks,
-      compactDevices(node.device),
+      compactDevices(node.deviceLabel ?? node.device),
       node.received,
       node.emitted,
       node.dropped,
@@ -243,7 +252,7 @@ function formatRate(rate: number): string {
   return rate >= 100 ? Math.round(rate).toString() : rate.toFixed(1);
 }
 
-function compactDevices(devices: readonly Device[]): string {
+function compactDevices(devices: readonly string[]): string {
   const counts = new Map<string, number>();
   for (const device of devices) counts.set(device, (counts.get(device) ?? 0) + 1);
   return [...counts].map(([device, count]) => (count > 1 ? `${device}×${count}` : device)).join(' ');

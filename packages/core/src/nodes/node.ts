@@ -18,6 +18,9 @@ export interface NodeOptions {
   readonly name?: string;
 }
 
+/** The longest {@link Node.deviceDetail} a task reports; longer ones are cut. */
+export const DEVICE_DETAIL_MAX_LENGTH = 64;
+
 /**
  * Base of every node. Holds identity, wiring and the lifecycle hooks; the work itself is defined by
  * {@link ProducerNode}, {@link ProcessorNode} and {@link ConsumerNode}.
@@ -79,6 +82,23 @@ export abstract class Node {
   get gpuMemoryMb(): number | undefined {
     return undefined;
   }
+
+  /**
+   * What this task really runs on, when its device alone does not say it: e.g. the TensorFlow.js
+   * backend it got (`wasm` on a `gpu:0` task whose native binding is missing). Set it in `open()`
+   * (or later); it travels with the task's counters, and the report and `flow.liveStats()` show the
+   * device as `gpu:0 (wasm)` (`NodeReport.deviceLabel`). Up to 64
+   * characters are kept. Default: none.
+   *
+   * @example
+   * ```ts
+   * override async open() {
+   *   const { tf, backend } = await loadTensorflow(); // @vf/gpu
+   *   this.deviceDetail = backend;
+   * }
+   * ```
+   */
+  deviceDetail: string | undefined = undefined;
 
   /**
    * Runs once per task before the first item. Open models, files and sockets here, not in the

@@ -16,6 +16,14 @@ describe('the stats control message', () => {
     expect(parseTaskMessage({ v: 1, type: 'stats', stats })).toEqual({ v: 1, type: 'stats', stats });
   });
 
+  it('carries the detail of what the task runs on (e.g. its TensorFlow.js backend), short', () => {
+    const withDetail = { ...stats, deviceDetail: 'wasm' };
+    expect(parseTaskMessage({ v: 1, type: 'stats', stats: withDetail })).toEqual({ v: 1, type: 'stats', stats: withDetail });
+    expect(() => parseTaskMessage({ v: 1, type: 'stats', stats: { ...stats, deviceDetail: 'x'.repeat(65) } })).toThrow(
+      /invalid control message/,
+    );
+  });
+
   it('is refused when its counters are missing or malformed', () => {
     expect(() => parseTaskMessage({ v: 1, type: 'stats' })).toThrow(/invalid control message from task/);
     expect(() => parseTaskMessage({ v: 1, type: 'stats', stats: { ...stats, processed: 'three' } })).toThrow(/invalid control message/);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { TaskOutcome, TaskStats } from '../contracts/engine.js';
 import type { SerializedError } from '../errors.js';
 import { timeJoinSpecSchema } from '../nodes/joinOptions.js';
+import { DEVICE_DETAIL_MAX_LENGTH } from '../nodes/node.js';
 import type { FlowSource, PlannedNode, TaskSpec } from '../plan/executionPlan.js';
 import type { CurveKeys } from '../transport/curve.js';
 import type { WarningRecord } from '../warnings.js';
@@ -147,6 +148,7 @@ const taskStats = z.object({
   deadLettered: z.number().optional(),
   retried: z.number().optional(),
   failures: z.array(z.object({ from: z.string(), to: z.string(), failed: z.number(), deadLettered: z.number() })).optional(),
+  deviceDetail: z.string().max(DEVICE_DETAIL_MAX_LENGTH).optional(),
 });
 
 const z85Key = z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/);

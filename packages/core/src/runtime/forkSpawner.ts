@@ -73,6 +73,9 @@ export const forkSpawner: Spawner = {
       env: { ...process.env, ...request.env, VF_TASK: request.label, [HEARTBEAT_FD_ENV]: String(HEARTBEAT_FD) },
       serialization: 'json',
       stdio: ['ignore', prefixOut ? 'pipe' : 'inherit', prefixErr ? 'pipe' : 'inherit', 'ipc', 'pipe'],
+      // A process group of its own: Ctrl-C signals the terminal's whole group, and a task still loading
+      // its modules (before it can ignore SIGINT) would die of it. The host decides: it stops the flow.
+      detached: true,
     });
     if (prefixOut && child.stdout !== null) prefixLines(child.stdout, process.stdout, request.label);
     if (prefixErr && child.stderr !== null) prefixLines(child.stderr, process.stderr, request.label);

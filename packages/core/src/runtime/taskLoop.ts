@@ -2,7 +2,7 @@ import type { TaskOutcome, TaskStats, TaskStatus } from '../contracts/engine.js'
 import type { InputSet, MessageMetadata, Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { ConsumerNode } from '../nodes/consumerNode.js';
-import type { Node } from '../nodes/node.js';
+import { DEVICE_DETAIL_MAX_LENGTH, type Node } from '../nodes/node.js';
 import { ProcessorNode } from '../nodes/processorNode.js';
 import { ProducerNode } from '../nodes/producerNode.js';
 import { isTimestamped } from '../nodes/timestamped.js';
@@ -78,7 +78,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
     meter.begin();
     const { onStats } = options;
     if (onStats !== undefined) {
-      ticker = setInterval(() => onStats(meter.stats(messenger)), options.statsIntervalMs ?? STATS_INTERVAL_MS);
+      ticker = setInterval(() => onStats(meter.stats(messenger, node.deviceDetail)), options.statsIntervalMs ?? STATS_INTERVAL_MS);
       ticker.unref();
     }
     if (node instanceof ProducerNode) status = await runProducer(node, spec, messenger, options.signal, meter, clock, inNode);
@@ -108,7 +108,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
     taskIndex: spec.taskIndex,
     device: spec.device,
     status,
-    stats: meter.stats(messenger),
+    stats: meter.stats(messenger, node.deviceDetail),
   };
   return status === 'failed' ? { ...outcome, error: serializeError(failure) } : outcome;
 }
@@ -297,9 +297,10 @@ class TaskMeter {
     return { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt };
   }
 
-  stats(messenger: Pick<Messenger, 'drops' | 'rejected' | 'joinGroups'>): TaskStats {
+  stats(messenger: Pick<Messenger, 'drops' | 'rejected' | 'joinGroups'>, deviceDetail?: string): TaskStats {
     const failures = this.failures;
     const drops = failures === undefined ? messenger.drops() : [...messenger.drops(), ...failures.discarded()];
+    const detail = typeof deviceDetail === 'string' && deviceDetail !== '' ? deviceDetail.slice(0, DEVICE_DETAIL_MAX_LENGTH) : undefined;
     const rejected = messenger.rejected?.();
     const joins = messenger.joinGroups?.();
     const activeMs = this.#began === undefined ? 0 : (this.#ended ?? this.#clock.now()) - this.#began;
@@ -316,6 +317,7 @@ class TaskMeter {
         ? {}
         : { failed: failures.failed, deadLettered: failures.deadLettered, retried: failures.retried, failures: failures.edgeFailures() }),
       ...(joins === undefined ? {} : { joins }),
+      ...(detail === undefined ? {} : { deviceDetail: detail }),
     };
   }
 }

@@ -1,0 +1,111 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { probeVideo, VideoDecoder, VideoFileWriter, type VideoFrame } from '../src/index.js';
+import { redOf, solidFrame } from './support/frames.js';
+import { processesWith, waitFor } from './support/processes.js';
+
+const FPS = 10;
+const dir = mkdtempSync(join(tmpdir(), 'vf-vision-writer-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function decodeAll(path: string): Promise<VideoFrame[]> {
+  const info = await probeVideo(path);
+  const frames: VideoFrame[] = [];
+  for await (const frame of new VideoDecoder(path, info).frames()) frames.push(frame);
+  return frames;
+}
+
+async function write(path: string, indices: readonly number[], totalFrames?: number): Promise<VideoFileWriter> {
+  const writer = new VideoFileWriter({ name: 'writer', path, fps: FPS, ...(totalFrames === undefined ? {} : { totalFrames }) });
+  await writer.open();
+  try {
+    for (const index of indices) await writer.consume(solidFrame(index, FPS));
+  } finally {
+    await writer.close();
+  }
+  return writer;
+}
+
+describe('VideoFileWriter keeps the input timing', () => {
+  it('fills frames missing in the middle and at the end: 20 frames, 2 s, from 7 received', async () => {
+    const path = join(dir, 'gaps.mp4');
+    // What a realtime engine delivers from a 20-frame input at 10 fps: frames dropped here and there, the last 3 too.
+    const writer = await write(path, [0, 1, 5, 6, 9, 12, 16], 20);
+    expect(writer.framesRepeated).toBe(13);
+    const info = await probeVideo(path, { countFrames: true });
+    expect(info.frames).toBe(20);
+    expect(info.durationS).toBeCloseTo(2, 1);
+    // Each gap holds the frame before it (the red channel encodes the frame index).
+    const expected = [0, 1, 1, 1, 1, 5, 6, 6, 6, 9, 9, 9, 12, 12, 12, 12, 16, 16, 16, 16];
+    const reds = (await decodeAll(path)).map(redOf);
+    expect(reds).toHaveLength(expected.length);
+    for (const [slot, red] of reds.entries())
+      expect(Math.abs(red - 10 * (expected[slot] as number)), `slot ${slot}`).toBeLessThanOrEqual(6);
+  });
+
+  it('starts the file at time 0 when the first frames were dropped, and skips a frame whose slot is taken', async () => {
+    const path = join(dir, 'late.mp4');
+    const writer = await write(path, [3, 4, 4, 6]);
+    expect(writer.framesSkipped).toBe(1);
+    const info = await probeVideo(path, { countFrames: true });
+    expect(info.frames).toBe(7);
+    const reds = (await decodeAll(path)).map(redOf);
+    expect(Math.abs((reds[0] as number) - 30)).toBeLessThanOrEqual(6); // frame 3 shown from the start
+  });
+
+  it('writes every frame once when none is missing', async () => {
+    const path = join(dir, 'all.mp4');
+    const writer = await write(
+      path,
+      Array.from({ length: 15 }, (_, index) => index),
+      15,
+    );
+    expect(writer.framesRepeated).toBe(0);
+    expect((await probeVideo(path, { countFrames: true })).frames).toBe(15);
+  });
+});
+
+describe('VideoFileWriter and Ctrl-C', () => {
+  const require = createRequire(import.meta.url);
+  const tsx = require.resolve('tsx');
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child?.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+  });
+
+  it('SIGINT to the process group leaves ffmpeg running until the writer closes: a playable file with every frame, no ffmpeg left', async () => {
+    const path = join(dir, 'sigint.mp4');
+    // Its own process group, as a terminal's foreground job is: Ctrl-C signals the whole group.
+    child = spawn(
+      process.execPath,
+      ['--import', tsx, '--conditions=@vf/source', join(import.meta.dirname, 'fixtures/writeUntilSigint.ts'), path, '12'],
+      {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    expect(await waitFor(() => stdout.includes('written'), 60_000), stderr).toBe(true);
+    const ffmpegWith = (marker: string) => processesWith(marker).filter((line) => line.includes('ffmpeg'));
+    expect(ffmpegWith(path)).toHaveLength(1); // the encoder
+    process.kill(-(child.pid as number), 'SIGINT');
+    const code = await new Promise<number | null>((resolve) => child?.once('exit', resolve));
+    expect(stderr).not.toMatch(/EPIPE|exited with/);
+    expect(code).toBe(0);
+    expect(stdout).toContain('closed after SIGINT');
+    const info = await probeVideo(path, { countFrames: true });
+    expect(info).toMatchObject({ frames: 12, codec: 'h264' });
+    expect(ffmpegWith(path)).toEqual([]);
+  });
+});

@@ -1,0 +1,3 @@
+import { vfTsup } from '@vf/tsup-config';
+
+export default vfTsup({ index: 'src/index.ts' });
