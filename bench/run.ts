@@ -4,7 +4,9 @@
  * overload case (E4) runs one flow on the batch and the realtime engine side by side. The soak case
  * pushes 1,000,000 small messages through batch and checks that none is lost or duplicated; the
  * redispatch case SIGKILLs a replica mid-run under `restartOnFailure` and compares with clean runs.
- * `VF_BENCH_CASES=transport,overload,soak,redispatch` picks cases; `VF_BENCH_SCALE` scales item counts.
+ * `VF_BENCH_CASES=transport,overload,soak,redispatch` picks cases; `VF_BENCH_ROWS=small,latency` picks
+ * rows within them (by a word of their name: `small`, `frames`, `startup`, `latency`); `VF_BENCH_SCALE`
+ * scales item counts.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -20,6 +22,9 @@ const SMALL = { index: 1, x: 2, y: 3.5, label: 'car', ok: true };
 const SMALL_BYTES = encodeValue(SMALL).reduce((total, frame) => total + frame.length, 0);
 const scale = Number(process.env.VF_BENCH_SCALE ?? 1);
 const cases = new Set((process.env.VF_BENCH_CASES ?? 'transport,overload,soak,redispatch').split(','));
+const rows = process.env.VF_BENCH_ROWS === undefined ? undefined : new Set(process.env.VF_BENCH_ROWS.split(','));
+/** Whether the row tagged `tag` runs (`VF_BENCH_ROWS`; every row when unset). */
+const runsRow = (tag: string) => rows === undefined || rows.has(tag);
 const flowUrl = new URL('./flows/throughput.ts', import.meta.url);
 const overloadUrl = new URL('./flows/overload.ts', import.meta.url);
 const soakUrl = new URL('./flows/soak.ts', import.meta.url);
@@ -98,35 +103,40 @@ async function transport(): Promise<void> {
   const smallCount = Math.round(100_000 * scale);
   const frameCount = Math.round(300 * scale);
 
-  const rawSmall = await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer);
-  const rawFrames = await rawZmq(frameCount, Buffer.alloc(FRAME_BYTES, 7));
-  const copyFrames = bufferCopy(frameCount);
-  console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
-  console.log(line({ name: 'baseline: raw zeromq ipc, one hop, 1080p frame', perSecond: rawFrames, bytes: FRAME_BYTES }, []));
-  console.log(line({ name: 'baseline: Buffer.copy, 1080p frame', perSecond: copyFrames, bytes: FRAME_BYTES }, []));
-
-  const small = await flowRate({ count: smallCount, payload: 'small', identities: 1, nbTasks: 1 });
-  console.log(
-    line({ name: `batch: producer→identity→consumer, ${smallCount} small`, perSecond: small.perSecond, bytes: SMALL_BYTES }, [
-      ['raw zmq', rawSmall],
-    ]),
-  );
-  const frames = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 1 });
-  console.log(
-    line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: frames.perSecond, bytes: FRAME_BYTES }, [
-      ['raw zmq', rawFrames],
-      ['Buffer.copy', copyFrames],
-    ]),
-  );
-  const replicated = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 2 });
-  console.log(
-    line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, [
-      ['raw zmq', rawFrames],
-      ['Buffer.copy', copyFrames],
-    ]),
-  );
-  const startup = await flowRate({ count: 10, payload: 'small', identities: 3, nbTasks: 1 });
-  console.log(`batch: flow.run() → first consumed message, 5-task flow: ${startup.firstAfterMs.toFixed(0)} ms`);
+  if (runsRow('small')) {
+    const rawSmall = await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer);
+    console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
+    const small = await flowRate({ count: smallCount, payload: 'small', identities: 1, nbTasks: 1 });
+    console.log(
+      line({ name: `batch: producer→identity→consumer, ${smallCount} small`, perSecond: small.perSecond, bytes: SMALL_BYTES }, [
+        ['raw zmq', rawSmall],
+      ]),
+    );
+  }
+  if (runsRow('frames')) {
+    const rawFrames = await rawZmq(frameCount, Buffer.alloc(FRAME_BYTES, 7));
+    const copyFrames = bufferCopy(frameCount);
+    console.log(line({ name: 'baseline: raw zeromq ipc, one hop, 1080p frame', perSecond: rawFrames, bytes: FRAME_BYTES }, []));
+    console.log(line({ name: 'baseline: Buffer.copy, 1080p frame', perSecond: copyFrames, bytes: FRAME_BYTES }, []));
+    const frames = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 1 });
+    console.log(
+      line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: frames.perSecond, bytes: FRAME_BYTES }, [
+        ['raw zmq', rawFrames],
+        ['Buffer.copy', copyFrames],
+      ]),
+    );
+    const replicated = await flowRate({ count: frameCount, payload: 'frame', identities: 1, nbTasks: 2 });
+    console.log(
+      line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, [
+        ['raw zmq', rawFrames],
+        ['Buffer.copy', copyFrames],
+      ]),
+    );
+  }
+  if (runsRow('startup')) {
+    const startup = await flowRate({ count: 10, payload: 'small', identities: 3, nbTasks: 1 });
+    console.log(`batch: flow.run() → first consumed message, 5-task flow: ${startup.firstAfterMs.toFixed(0)} ms`);
+  }
 }
 
 /** A percentile of sorted values (nearest rank). */
