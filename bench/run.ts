@@ -4,7 +4,7 @@
  * overload case (E4) runs one flow on the batch and the realtime engine side by side. The soak case
  * pushes 1,000,000 small messages through batch and checks that none is lost or duplicated; the
  * redispatch case SIGKILLs a replica mid-run under `restartOnFailure` and compares with clean runs.
- * `VF_BENCH_CASES=transport,overload,soak,redispatch` picks cases; `VF_BENCH_ROWS=small,latency` picks
+ * `VF_BENCH_CASES=transport,latency,overload,soak,redispatch` picks cases; `VF_BENCH_ROWS=small,latency` picks
  * rows within them (by a word of their name: `small`, `frames`, `startup`, `latency`); `VF_BENCH_SCALE`
  * scales item counts.
  */
@@ -21,13 +21,14 @@ const FRAME_BYTES = 1920 * 1080 * 3;
 const SMALL = { index: 1, x: 2, y: 3.5, label: 'car', ok: true };
 const SMALL_BYTES = encodeValue(SMALL).reduce((total, frame) => total + frame.length, 0);
 const scale = Number(process.env.VF_BENCH_SCALE ?? 1);
-const cases = new Set((process.env.VF_BENCH_CASES ?? 'transport,overload,soak,redispatch').split(','));
+const cases = new Set((process.env.VF_BENCH_CASES ?? 'transport,latency,overload,soak,redispatch').split(','));
 const rows = process.env.VF_BENCH_ROWS === undefined ? undefined : new Set(process.env.VF_BENCH_ROWS.split(','));
 /** Whether the row tagged `tag` runs (`VF_BENCH_ROWS`; every row when unset). */
 const runsRow = (tag: string) => rows === undefined || rows.has(tag);
 const flowUrl = new URL('./flows/throughput.ts', import.meta.url);
 const overloadUrl = new URL('./flows/overload.ts', import.meta.url);
 const soakUrl = new URL('./flows/soak.ts', import.meta.url);
+const latencyUrl = new URL('./flows/latency.ts', import.meta.url);
 
 interface Result {
   readonly name: string;
@@ -95,6 +96,7 @@ function line(result: Result, baselines: ReadonlyArray<[string, number]>): strin
 
 console.log(`vf bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, scale ${scale}`);
 if (cases.has('transport')) await transport();
+if (cases.has('latency')) await latency();
 if (cases.has('overload')) await overload();
 if (cases.has('soak')) await soak();
 if (cases.has('redispatch')) await redispatch();
@@ -137,6 +139,79 @@ async function transport(): Promise<void> {
     const startup = await flowRate({ count: 10, payload: 'small', identities: 3, nbTasks: 1 });
     console.log(`batch: flow.run() → first consumed message, 5-task flow: ${startup.firstAfterMs.toFixed(0)} ms`);
   }
+}
+
+/** Raw ZeroMQ one-hop latency: `count` small messages paced at `fps`, Push → Pull over ipc in one process; the median in ms. */
+async function rawZmqLatency(count: number, fps: number): Promise<number> {
+  const socketPath = join(tmpdir(), `vf-bench-latency-${process.pid}`);
+  const address = `ipc://${socketPath}`;
+  const pull = new zmq.Pull();
+  await pull.bind(address);
+  const push = new zmq.Push();
+  push.connect(address);
+  const latencies: number[] = [];
+  const receiving = (async () => {
+    for await (const [frame] of pull) {
+      latencies.push(performance.now() - (frame as Buffer).readDoubleLE(0));
+      if (latencies.length === count) return;
+    }
+  })();
+  for (let index = 0; index < count; index++) {
+    const stamp = Buffer.alloc(8);
+    stamp.writeDoubleLE(performance.now());
+    await push.send(stamp);
+    await new Promise((resolve) => setTimeout(resolve, 1000 / fps));
+  }
+  await receiving;
+  push.close();
+  pull.close();
+  rmSync(socketPath, { force: true });
+  return percentile(latencies.sort((a, b) => a - b), 50);
+}
+
+/** Least-squares slope of `ys` over `xs`. */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const mean = (values: readonly number[]) => values.reduce((total, value) => total + value, 0) / values.length;
+  const mx = mean(xs);
+  const my = mean(ys);
+  let num = 0;
+  let den = 0;
+  for (const [index, x] of xs.entries()) {
+    num += (x - mx) * ((ys[index] as number) - my);
+    den += (x - mx) ** 2;
+  }
+  return num / den;
+}
+
+/**
+ * E3, per-hop latency: 250 items paced at 50/s through chains of 1, 2, 4 and 8 identity hops on the
+ * batch engine; the slope of the median end-to-end latency over the number of hops, against one raw
+ * ZeroMQ hop measured the same way.
+ */
+async function latency(): Promise<void> {
+  const count = Math.max(50, Math.round(250 * scale));
+  const fps = 50;
+  const raw = await rawZmqLatency(count, fps);
+  console.log(`\nper-hop latency (E3): ${count} items at ${fps}/s through chains of identity hops, batch engine (median ms)`);
+  const chains = [1, 2, 4, 8];
+  const medians: number[] = [];
+  for (const hops of chains) {
+    const out = join(tmpdir(), `vf-bench-latency-${process.pid}-${hops}.json`);
+    const flow = await Flow.load(latencyUrl, { count, fps, hops, out });
+    await flow.run(new BatchExecutionEngine());
+    const report = await flow.join();
+    if (report.status !== 'completed') throw new Error(`latency flow (${hops} hops) ${report.status}: ${report.error?.message}`);
+    const { latenciesMs } = JSON.parse(readFileSync(out, 'utf8')) as { latenciesMs: number[] };
+    rmSync(out, { force: true });
+    if (latenciesMs.length !== count) throw new Error(`lost items: ${latenciesMs.length} of ${count}`);
+    const sorted = [...latenciesMs].sort((a, b) => a - b);
+    medians.push(percentile(sorted, 50));
+    console.log(`  ${String(hops).padStart(2)} hops: p50 ${percentile(sorted, 50).toFixed(3)} ms, p95 ${percentile(sorted, 95).toFixed(3)} ms`);
+  }
+  const perHop = slope(chains, medians);
+  console.log(
+    `${'batch: per-hop latency, fitted slope'.padEnd(52)} ${perHop.toFixed(3).padStart(9)} ms/hop   ${(perHop / raw).toFixed(2)}× raw zmq one hop (${raw.toFixed(3)} ms)`,
+  );
 }
 
 /** A percentile of sorted values (nearest rank). */
