@@ -166,7 +166,10 @@ async function rawZmqLatency(count: number, fps: number): Promise<number> {
   push.close();
   pull.close();
   rmSync(socketPath, { force: true });
-  return percentile(latencies.sort((a, b) => a - b), 50);
+  return percentile(
+    latencies.sort((a, b) => a - b),
+    50,
+  );
 }
 
 /** Least-squares slope of `ys` over `xs`. */
@@ -206,7 +209,9 @@ async function latency(): Promise<void> {
     if (latenciesMs.length !== count) throw new Error(`lost items: ${latenciesMs.length} of ${count}`);
     const sorted = [...latenciesMs].sort((a, b) => a - b);
     medians.push(percentile(sorted, 50));
-    console.log(`  ${String(hops).padStart(2)} hops: p50 ${percentile(sorted, 50).toFixed(3)} ms, p95 ${percentile(sorted, 95).toFixed(3)} ms`);
+    console.log(
+      `  ${String(hops).padStart(2)} hops: p50 ${percentile(sorted, 50).toFixed(3)} ms, p95 ${percentile(sorted, 95).toFixed(3)} ms`,
+    );
   }
   const perHop = slope(chains, medians);
   console.log(

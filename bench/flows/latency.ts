@@ -18,7 +18,10 @@ interface Params {
 const preciseNow = () => performance.timeOrigin + performance.now();
 
 class Stamper extends ProducerNode<{ index: number; sentAt: number }> {
-  constructor(private readonly count: number, fps: number) {
+  constructor(
+    private readonly count: number,
+    fps: number,
+  ) {
     super({ name: 'camera', fps });
   }
 

@@ -46,7 +46,9 @@ describe('small messages in bulk (batch engine)', () => {
     [16, 1],
     [16, 2],
   ] as const) {
-    it(`queueSize ${queueSize}, relay nbTasks ${nbTasks}: 3,000 unpaced items arrive exactly once, in order`, { timeout: 90_000 }, async () => {
+    it(`queueSize ${queueSize}, relay nbTasks ${nbTasks}: 3,000 unpaced items arrive exactly once, in order`, {
+      timeout: 90_000,
+    }, async () => {
       const params = { items: 3_000, nbTasks, out: join(dir, 'verdict.json') };
       flow = await Flow.load(bulkUrl, params);
       const engine = new BatchExecutionEngine({ queueSize });
@@ -59,6 +61,29 @@ describe('small messages in bulk (batch engine)', () => {
       expect(findLeftovers(engine)).toEqual([]);
     });
   }
+
+  it('a producer stuck in synchronous code after 10 items: those 10 have reached the sink; stop() kills it', {
+    timeout: 60_000,
+  }, async () => {
+    const params = { items: 100, nbTasks: 1, out: join(dir, 'verdict.json'), spinAfter: 10 };
+    flow = await Flow.load(bulkUrl, params);
+    const engine = new BatchExecutionEngine({ stopTimeoutMs: 1_000, killGraceMs: 500 });
+    await flow.run(engine);
+    const received = () => engine.taskProgress().find((task) => task.nodeName === 'checker')?.stats.received ?? 0;
+    try {
+      // The producer never yields again: nothing it published may wait for it to.
+      await waitFor(() => received() >= 10, 'items 0-9 to reach the checker');
+    } finally {
+      flow.stop(); // also when the wait fails: the spinning task is killed after stopTimeoutMs
+    }
+    const report = await joinWithin(flow, 30_000);
+    flow = undefined;
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('burst');
+    expect(String((report.error?.cause as { code?: string } | undefined)?.code)).toBe('STOP_TIMEOUT');
+    expect(JSON.parse(await readFile(params.out, 'utf8'))).toEqual({ received: 10, inOrder: 10, wrong: 0 });
+    expect(findLeftovers(engine)).toEqual([]);
+  });
 
   it('a malformed batch frame from outside the run is refused and counted; the flow delivers exactly its own items', {
     timeout: 60_000,

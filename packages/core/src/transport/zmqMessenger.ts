@@ -5,8 +5,8 @@ import type { TaskInit } from '../runtime/controlProtocol.js';
 import { type AlignmentPolicy, InputAligner, type ReleaseKind, routeBySeq, type SeqRoute } from '../runtime/inputAligner.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
-import { encodeValue, packHeader, WireError } from '../wire/codec.js';
 import { packEnvelopes } from '../wire/batchFrame.js';
+import { encodeValue, packHeader, WireError } from '../wire/codec.js';
 import { parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelope.js';
 import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandler } from './curve.js';
 import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } from './helloProof.js';
@@ -14,8 +14,9 @@ import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } f
 /**
  * The data path over ZeroMQ: each task binds a ROUTER; each parent task connects a DEALER per child
  * task. Envelopes (hello, data, end; credit and ack back) are defined in `wire/envelope.ts`.
- * Envelopes queued while a send is in flight leave together in one multipart message (each
- * envelope is self-delimiting), so small messages are batched under load at no latency cost when idle.
+ * Envelopes queued while a send is in flight, or released together by credit ({@link ReplicaLink.corked}),
+ * leave together in one ZeroMQ message, small ones packed into one batch frame (`wire/batchFrame.ts`):
+ * small messages are batched under load at no latency cost when idle.
  * Credits make every queue bounded and exact: a publisher sends only with credit, so the
  * receiver's buffer never exceeds `queueSize` per sender. What a publisher does without credit is
  * the engine's queue policy ({@link ZmqMessenger.deliver}).

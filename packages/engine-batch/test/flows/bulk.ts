@@ -11,15 +11,20 @@ interface Params {
   readonly items: number;
   readonly nbTasks: number;
   readonly out: string;
+  /** When set, the producer computes forever (synchronously, never yielding) after this many items. */
+  readonly spinAfter?: number;
 }
 
 class Burst extends ProducerNode<{ index: number; label: string }> {
-  constructor(private readonly items: number) {
+  constructor(private readonly params: Params) {
     super({ name: 'burst' });
   }
 
   *produce() {
-    for (let index = 0; index < this.items; index++) yield { index, label: `item ${index}` };
+    for (let index = 0; index < this.params.items; index++) {
+      if (index === this.params.spinAfter) for (;;);
+      yield { index, label: `item ${index}` };
+    }
   }
 }
 
@@ -50,7 +55,7 @@ class Checker extends ConsumerNode<[{ index: number; label: string }]> {
 }
 
 export default defineFlow((params: Params) => {
-  const burst = new Burst(params.items);
+  const burst = new Burst(params);
   const first = new Relay({ name: 'first', nbTasks: params.nbTasks }).from(burst);
   const second = new Relay({ name: 'second' }).from(first);
   return new Flow([burst], [new Checker(params.out).from(second)]);

@@ -1,0 +1,14 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Flow } from '@vf/core';
+import { BatchExecutionEngine } from '@vf/engine-batch';
+import { RealtimeExecutionEngine } from '@vf/engine-realtime';
+const count = Number(process.argv[2] ?? 100000);
+const out = join(tmpdir(), `vf-cpu-${process.pid}.json`);
+const flow = await Flow.load(new URL('./flows/throughput.ts', import.meta.url), { count, payload: 'small', identities: Number(process.env.IDS ?? 1), nbTasks: 1, out });
+await flow.run(process.env.RT ? new RealtimeExecutionEngine({ queueSize: 16 }) : new BatchExecutionEngine({ queueSize: 16 }));
+const report = await flow.join();
+const t = JSON.parse(readFileSync(out, 'utf8'));
+console.log(report.status, t.count, Math.round((t.count - 1) / ((t.last - t.first) / 1000)), 'msg/s');
+rmSync(out, { force: true }); rmSync(`${out}.first`, { force: true });
