@@ -10,6 +10,9 @@ import { type ChildLink, type EndReason, type SentMessage, type TaskInit, ZmqMes
  * together, as one ZeroMQ message, the moment room comes back; only then does the publisher block.
  * A message with room leaves at once, so nothing is ever held back that could have been sent: only
  * a backlog is batched, and a node computing synchronously never delays an output that has room.
+ * With `restartOnFailure` a publisher does not run ahead (`aheadLimit` 0): it blocks at its child's
+ * room as before, so that what a lost replica had not finished is all in flight, in order, when
+ * it is re-sent (running ahead there made re-dispatch after a SIGKILL hang in three topologies).
  */
 export class BatchQueueMessenger extends ZmqMessenger {
   /** Per child: messages published without room, oldest first. */
@@ -19,7 +22,7 @@ export class BatchQueueMessenger extends ZmqMessenger {
 
   constructor(init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean) {
     super(init, signal, isStopRequested);
-    this.aheadLimit = Math.max(1, Math.floor(init.queueSize / 2));
+    this.aheadLimit = init.restartOnFailure ? 0 : Math.max(1, Math.floor(init.queueSize / 2));
   }
 
   protected async deliver(link: ChildLink, message: SentMessage): Promise<void> {

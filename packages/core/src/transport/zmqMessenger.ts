@@ -430,6 +430,9 @@ export abstract class ZmqMessenger extends MessengerBase {
         replica.socket.linger = 0;
         replica.socket.close();
         if (!link.resendFrom(replica)) this.#fatal ??= new Error(`every task of node "${link.nodeName}" is lost`);
+        // What the policy kept for the lost replica now goes to a survivor, which may have room
+        // already and send no credit for a long time (or ever: it may be waiting for exactly these).
+        this.onCredit(link);
         link.creditArrived.notify();
       }
     }
@@ -497,7 +500,10 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#unsent.set(link.nodeName, (this.#unsent.get(link.nodeName) ?? 0) + 1);
   }
 
-  /** Called when a replica of `link` grants credit, before waiters wake: a policy may send what it kept. */
+  /**
+   * Called when a replica of `link` grants credit, or is lost (its share moves to the survivors),
+   * before waiters wake: a policy may send what it kept.
+   */
   protected onCredit(_link: ChildLink): void {}
 
   /** Closes every socket. `graceful`: give queued messages (the end of stream) time to leave. */
