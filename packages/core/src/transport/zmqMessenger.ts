@@ -670,11 +670,19 @@ export abstract class ZmqMessenger extends MessengerBase {
    * input): also any smaller remainder to a sender whose room runs low, which may be waiting on it;
    * a sender with room left will send, and what it sends wakes this task. (Handing back every
    * remainder on every wait cost a credit message per data message whenever the receiver kept up.)
+   * Under `restartOnFailure` every remainder goes back on every wait, as credits are also
+   * confirmations there: a sender drops what it keeps for re-sending, confirms its own inputs
+   * upstream and ends its stream only once its messages are released (withholding them hung re-dispatch).
    */
   #flushCredits(waiting: boolean): void {
     for (const [taskId, count] of this.#pendingCredit) {
       if (count === 0) continue;
-      if (count < this.#creditBatch && !(waiting && (this.#senderRoom.get(taskId) ?? 0) < this.#creditBatch)) continue;
+      if (
+        count < this.#creditBatch &&
+        !(waiting && (this.init.restartOnFailure || (this.#senderRoom.get(taskId) ?? 0) < this.#creditBatch))
+      ) {
+        continue;
+      }
       this.#pendingCredit.set(taskId, 0);
       this.#grant(taskId, count, true);
     }
