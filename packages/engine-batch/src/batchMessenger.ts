@@ -1,30 +1,19 @@
-import { type ChildLink, type EndReason, type SentMessage, type TaskInit, ZmqMessenger } from '@vf/core/engine';
+import { type ChildLink, type EndReason, type SentMessage, ZmqMessenger } from '@vf/core/engine';
 
 /**
  * The batch queue policy (the seed's `BatchprocessingQueueMessenger`): a publisher whose child has
  * no room waits until it has. Nothing is ever dropped; a free replica takes the next item (or, when
  * replicas are fed by origin, the replica that owns it does).
  *
- * Sending in bulk: a publisher may run up to {@link aheadLimit} messages ahead of its child's room
- * (`queueSize / 2`, the size of the receiver's credit batches). They wait here, in order, and leave
- * together, as one ZeroMQ message, the moment room comes back; only then does the publisher block.
- * A message with room leaves at once, so nothing is ever held back that could have been sent: only
- * a backlog is batched, and a node computing synchronously never delays an output that has room.
- * With `restartOnFailure` a publisher does not run ahead (`aheadLimit` 0): it blocks at its child's
- * room as before, so that what a lost replica had not finished is all in flight, in order, when
- * it is re-sent (running ahead there made re-dispatch after a SIGKILL hang in three topologies).
+ * A message without room waits here and leaves from the credit handler the moment room comes back,
+ * before the publisher wakes. The publisher does not run ahead of room: running
+ * ahead batched a backlog well, but a message waiting for room then left only when the publisher's
+ * event loop turned, so a node that computed synchronously right after publishing into a full
+ * queue held it back (for ever, for one stuck in a loop; test/batching.integration.test.ts).
  */
 export class BatchQueueMessenger extends ZmqMessenger {
-  /** Per child: messages published without room, oldest first. */
+  /** Per child: the message published without room (one: the publisher waits for it), until room comes. */
   readonly #ahead = new Map<ChildLink, SentMessage[]>();
-  /** How many messages a publisher may have waiting for room per child before it blocks. */
-  readonly aheadLimit: number;
-
-  constructor(init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean) {
-    super(init, signal, isStopRequested);
-    this.aheadLimit = init.restartOnFailure ? 0 : Math.max(1, Math.floor(init.queueSize / 2));
-  }
-
   protected async deliver(link: ChildLink, message: SentMessage): Promise<void> {
     let ahead = this.#ahead.get(link);
     if (ahead === undefined) {
@@ -35,7 +24,7 @@ export class BatchQueueMessenger extends ZmqMessenger {
       this.#ahead.set(link, ahead);
     }
     ahead.push(message);
-    while (ahead.length > this.aheadLimit) await this.waitForCredit(link);
+    while (ahead.length > 0) await this.waitForCredit(link);
   }
 
   protected override onCredit(link: ChildLink): void {
