@@ -8,8 +8,9 @@
  * The startup case times `flow.run()` → first consumed message against a bare `node -e 0`; scaleout
  * (E2) replicates a 20 ms stage 1, 2, 4 and 8 times; memory samples each task's RSS over a soak and
  * a frames run. `VF_BENCH_CASES=transport,startup,scaleout,overload,soak,memory,redispatch,onerror`
- * picks cases (`frames`: only the frame rows of transport, with their baselines); `VF_BENCH_SCALE`
- * scales item counts.
+ * picks cases, plus `latency` (E3: per-hop latency through chains of identity hops; `frames`: only
+ * the frame rows of transport, with their baselines); `VF_BENCH_ROWS=small,frames` picks rows of
+ * the transport case; `VF_BENCH_SCALE` scales item counts.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,8 +36,14 @@ const FRAME_BYTES = 1920 * 1080 * 3;
 const SMALL = { index: 1, x: 2, y: 3.5, label: 'car', ok: true };
 const SMALL_BYTES = encodeValue(SMALL).reduce((total, frame) => total + frame.length, 0);
 const scale = Number(process.env.VF_BENCH_SCALE ?? 1);
-const cases = new Set((process.env.VF_BENCH_CASES ?? 'transport,startup,scaleout,overload,soak,memory,redispatch,onerror').split(','));
+const cases = new Set(
+  (process.env.VF_BENCH_CASES ?? 'transport,latency,startup,scaleout,overload,soak,memory,redispatch,onerror').split(','),
+);
+const rows = process.env.VF_BENCH_ROWS === undefined ? undefined : new Set(process.env.VF_BENCH_ROWS.split(','));
+/** Whether the row tagged `tag` runs (`VF_BENCH_ROWS`; every row when unset). */
+const runsRow = (tag: string) => rows === undefined || rows.has(tag);
 const flowUrl = new URL('./flows/throughput.ts', import.meta.url);
+const latencyUrl = new URL('./flows/latency.ts', import.meta.url);
 const overloadUrl = new URL('./flows/overload.ts', import.meta.url);
 const soakUrl = new URL('./flows/soak.ts', import.meta.url);
 const scaleoutUrl = new URL('./flows/scaleout.ts', import.meta.url);
@@ -137,6 +144,7 @@ function line(result: Result, baselines: ReadonlyArray<[string, number]>): strin
 console.log(`vf bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, scale ${scale}`);
 if (cases.has('transport')) await transport();
 else if (cases.has('frames')) await frames();
+if (cases.has('latency')) await latency();
 if (cases.has('startup')) await startup();
 if (cases.has('scaleout')) await scaleout();
 if (cases.has('overload')) await overload();
@@ -147,16 +155,95 @@ if (cases.has('onerror')) await onError();
 
 async function transport(): Promise<void> {
   const smallCount = Math.round(100_000 * scale);
+  if (runsRow('small')) {
+    const rawSmall = await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer);
+    console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
+    const small = await flowRate({ count: smallCount, payload: 'small', identities: 1, nbTasks: 1 });
+    console.log(
+      line({ name: `batch: producer→identity→consumer, ${smallCount} small`, perSecond: small.perSecond, bytes: SMALL_BYTES }, [
+        ['raw zmq', rawSmall],
+      ]),
+    );
+  }
+  if (runsRow('frames')) await frames();
+}
 
-  const rawSmall = await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer);
-  console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
-  const small = await flowRate({ count: smallCount, payload: 'small', identities: 1, nbTasks: 1 });
-  console.log(
-    line({ name: `batch: producer→identity→consumer, ${smallCount} small`, perSecond: small.perSecond, bytes: SMALL_BYTES }, [
-      ['raw zmq', rawSmall],
-    ]),
+/** Raw ZeroMQ one-hop latency: `count` small messages paced at `fps`, Push → Pull over ipc in one process; the median in ms. */
+async function rawZmqLatency(count: number, fps: number): Promise<number> {
+  const socketPath = join(tmpdir(), `vf-bench-latency-${process.pid}`);
+  const address = `ipc://${socketPath}`;
+  const pull = new zmq.Pull();
+  await pull.bind(address);
+  const push = new zmq.Push();
+  push.connect(address);
+  const latencies: number[] = [];
+  const receiving = (async () => {
+    for await (const [frame] of pull) {
+      latencies.push(performance.now() - (frame as Buffer).readDoubleLE(0));
+      if (latencies.length === count) return;
+    }
+  })();
+  for (let index = 0; index < count; index++) {
+    const stamp = Buffer.alloc(8);
+    stamp.writeDoubleLE(performance.now());
+    await push.send(stamp);
+    await new Promise((resolve) => setTimeout(resolve, 1000 / fps));
+  }
+  await receiving;
+  push.close();
+  pull.close();
+  rmSync(socketPath, { force: true });
+  return percentile(
+    latencies.sort((a, b) => a - b),
+    50,
   );
-  await frames();
+}
+
+/** Least-squares slope of `ys` over `xs`. */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const mean = (values: readonly number[]) => values.reduce((total, value) => total + value, 0) / values.length;
+  const mx = mean(xs);
+  const my = mean(ys);
+  let num = 0;
+  let den = 0;
+  for (const [index, x] of xs.entries()) {
+    num += (x - mx) * ((ys[index] as number) - my);
+    den += (x - mx) ** 2;
+  }
+  return num / den;
+}
+
+/**
+ * E3, per-hop latency: 250 items paced at 50/s through chains of 1, 2, 4 and 8 identity hops on the
+ * batch engine; the slope of the median end-to-end latency over the number of hops, against one raw
+ * ZeroMQ hop measured the same way.
+ */
+async function latency(): Promise<void> {
+  const count = Math.max(50, Math.round(250 * scale));
+  const fps = 50;
+  const raw = await rawZmqLatency(count, fps);
+  console.log(`\nper-hop latency (E3): ${count} items at ${fps}/s through chains of identity hops, batch engine (median ms)`);
+  const chains = [1, 2, 4, 8];
+  const medians: number[] = [];
+  for (const hops of chains) {
+    const out = join(tmpdir(), `vf-bench-latency-${process.pid}-${hops}.json`);
+    const flow = await Flow.load(latencyUrl, { count, fps, hops, out });
+    await flow.run(new BatchExecutionEngine());
+    const report = await flow.join();
+    if (report.status !== 'completed') throw new Error(`latency flow (${hops} hops) ${report.status}: ${report.error?.message}`);
+    const { latenciesMs } = JSON.parse(readFileSync(out, 'utf8')) as { latenciesMs: number[] };
+    rmSync(out, { force: true });
+    if (latenciesMs.length !== count) throw new Error(`lost items: ${latenciesMs.length} of ${count}`);
+    const sorted = [...latenciesMs].sort((a, b) => a - b);
+    medians.push(percentile(sorted, 50));
+    console.log(
+      `  ${String(hops).padStart(2)} hops: p50 ${percentile(sorted, 50).toFixed(3)} ms, p95 ${percentile(sorted, 95).toFixed(3)} ms`,
+    );
+  }
+  const perHop = slope(chains, medians);
+  console.log(
+    `${'batch: per-hop latency, fitted slope'.padEnd(52)} ${perHop.toFixed(3).padStart(9)} ms/hop   ${(perHop / raw).toFixed(2)}× raw zmq one hop (${raw.toFixed(3)} ms)`,
+  );
 }
 
 /** The middle value (upper middle for an even count). */

@@ -1,16 +1,53 @@
-import { type ChildLink, type SentMessage, ZmqMessenger } from '@vf/core/engine';
+import { type ChildLink, type EndReason, type SentMessage, ZmqMessenger } from '@vf/core/engine';
 
 /**
  * The batch queue policy (the seed's `BatchprocessingQueueMessenger`): a publisher whose child has
  * no room waits until it has. Nothing is ever dropped; a free replica takes the next item (or, when
  * replicas are fed by origin, the replica that owns it does).
+ *
+ * A message without room waits here and leaves from the credit handler the moment room comes back,
+ * before the publisher wakes. The publisher does not run ahead of room: running
+ * ahead batched a backlog well, but a message waiting for room then left only when the publisher's
+ * event loop turned, so a node that computed synchronously right after publishing into a full
+ * queue held it back (for ever, for one stuck in a loop; test/batching.integration.test.ts).
  */
 export class BatchQueueMessenger extends ZmqMessenger {
+  /** Per child: the message published without room (one: the publisher waits for it), until room comes. */
+  readonly #ahead = new Map<ChildLink, SentMessage[]>();
   protected async deliver(link: ChildLink, message: SentMessage): Promise<void> {
-    for (;;) {
+    let ahead = this.#ahead.get(link);
+    if (ahead === undefined) {
+      // Nothing waiting before it: the message leaves now if a replica has room.
       const replica = link.pick(message.seq);
       if (replica !== undefined) return this.sendTo(replica, message);
-      await this.waitForCredit(link);
+      ahead = [];
+      this.#ahead.set(link, ahead);
     }
+    ahead.push(message);
+    while (ahead.length > 0) await this.waitForCredit(link);
+  }
+
+  protected override onCredit(link: ChildLink): void {
+    const ahead = this.#ahead.get(link);
+    if (ahead === undefined) return;
+    link.corked(() => {
+      // In order: a message whose replica has no room yet holds back those behind it (batch order).
+      for (;;) {
+        const next = ahead[0];
+        const replica = next === undefined ? undefined : link.pick(next.seq);
+        if (next === undefined || replica === undefined) break;
+        ahead.shift();
+        void this.sendTo(replica, next);
+      }
+    });
+    if (ahead.length === 0) this.#ahead.delete(link);
+  }
+
+  override async publishTerminationMessage(reason: EndReason = 'completed'): Promise<void> {
+    // The end must not overtake the messages still waiting for room.
+    for (const link of [...this.#ahead.keys()]) {
+      while (this.#ahead.has(link)) await this.waitForCredit(link);
+    }
+    await super.publishTerminationMessage(reason);
   }
 }

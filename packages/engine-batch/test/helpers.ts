@@ -5,10 +5,19 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Flow, FlowReport } from '@vf/core';
 
 /** The non-empty lines of `file`, or none while it does not exist. */
 export const lines = async (file: string): Promise<string[]> =>
   existsSync(file) ? (await readFile(file, 'utf8')).split('\n').filter(Boolean) : [];
+
+/** `flow.join()`, or a rejection naming the wait once `ms` have passed. */
+export function joinWithin(flow: Flow, ms: number): Promise<FlowReport> {
+  return Promise.race([
+    flow.join(),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`join() did not resolve within ${ms} ms`)), ms).unref()),
+  ]);
+}
 
 /** Polls `check` every 20 ms until it holds; rejects naming `what` after `timeoutMs`. */
 export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {

@@ -5,12 +5,12 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Flow, type FlowReport } from '@vf/core';
+import { Flow } from '@vf/core';
 import { type Spawner, stdioTaskProcess, taskNodeArguments } from '@vf/core/engine';
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
-import { lines, replicasParams, waitFor } from './helpers.js';
+import { joinWithin, lines, replicasParams, waitFor } from './helpers.js';
 
 const livenessUrl = new URL('./flows/liveness.ts', import.meta.url);
 const replicasUrl = new URL('./flows/replicas.ts', import.meta.url);
@@ -45,13 +45,6 @@ function pidOf(engine: BatchExecutionEngine, node: string): number {
 }
 
 /** Resolves with the report, or rejects after `ms` (a join that never resolves is the bug under test). */
-function joinWithin(flow: Flow, ms: number): Promise<FlowReport> {
-  return Promise.race([
-    flow.join(),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`join() did not resolve within ${ms} ms`)), ms).unref()),
-  ]);
-}
-
 /** Resumes and kills `pid` if it still exists: a failed test must not leave a stopped process behind. */
 function release(pid: number | undefined): void {
   if (pid === undefined || !isProcessAlive(pid)) return;

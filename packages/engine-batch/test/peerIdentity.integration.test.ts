@@ -4,22 +4,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Flow, type FlowReport } from '@vf/core';
+import { Flow } from '@vf/core';
 import { encodeValue } from '@vf/core/engine';
 import { findLeftovers } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { BatchExecutionEngine } from '../src/index.js';
-import { lines, waitFor } from './helpers.js';
+import { joinWithin, lines, waitFor } from './helpers.js';
 
 const livenessUrl = new URL('./flows/liveness.ts', import.meta.url);
-
-function joinWithin(flow: Flow, ms: number): Promise<FlowReport> {
-  return Promise.race([
-    flow.join(),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`join() did not resolve within ${ms} ms`)), ms).unref()),
-  ]);
-}
 
 describe('peer identity on the data path (batch engine)', () => {
   let dir: string;

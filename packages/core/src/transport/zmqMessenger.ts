@@ -7,6 +7,7 @@ import { type AlignmentPolicy, type ReleaseKind, routeBySeq, type SeqRoute } fro
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { createNodeAligner, type NodeAligner } from '../runtime/timeAligner.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
+import { packEnvelopes } from '../wire/batchFrame.js';
 import { encodeValue, packHeader, WireError } from '../wire/codec.js';
 import { parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelope.js';
 import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandler } from './curve.js';
@@ -16,8 +17,9 @@ import { SharedFrameReader, SharedFrameSender } from './sharedFrames.js';
 /**
  * The data path over ZeroMQ: each task binds a ROUTER; each parent task connects a DEALER per child
  * task. Envelopes (hello, data, end; credit and ack back) are defined in `wire/envelope.ts`.
- * Envelopes queued while a send is in flight leave together in one multipart message (each
- * envelope is self-delimiting), so small messages are batched under load at no latency cost when idle.
+ * Envelopes queued while a send is in flight, or released together by credit ({@link ReplicaLink.corked}),
+ * leave together in one ZeroMQ message, small ones packed into one batch frame (`wire/batchFrame.ts`):
+ * small messages are batched under load at no latency cost when idle.
  * Credits make every queue bounded and exact: a publisher sends only with credit, so the
  * receiver's buffer never exceeds `queueSize` per sender. What a publisher does without credit is
  * the engine's queue policy ({@link ZmqMessenger.deliver}).
@@ -58,7 +60,8 @@ export class ReplicaLink {
    * back in the order it got them, so each credit confirms the oldest; these are what a death re-sends.
    */
   readonly unconfirmed: SentMessage[] | undefined;
-  #outbox: Buffer[] = [];
+  /** Envelopes (each its frames) queued to leave, in order. */
+  #outbox: Buffer[][] = [];
   #sending = false;
   #failure: Error | undefined;
   /**
@@ -66,7 +69,9 @@ export class ReplicaLink {
    * leaves: anything else (an end, which needs no credit) would arrive from an unproven peer, unread.
    */
   #admitted = false;
-  #held: Buffer[] = [];
+  #held: Buffer[][] = [];
+  /** While above zero ({@link corked}), enqueued frames wait: a burst leaves as one ZeroMQ message. */
+  #corks = 0;
 
   /** The replica admitted this task: what it publishes leaves at once (no handshake in the way). */
   get admitted(): boolean {
@@ -86,7 +91,10 @@ export class ReplicaLink {
     this.credit += count;
     if (!this.#admitted) {
       this.#admitted = true;
-      this.enqueue(this.#held.splice(0));
+      const held = this.#held.splice(0);
+      this.corked(() => {
+        for (const envelope of held) this.enqueue(envelope);
+      });
     }
     if (!released) return;
     this.released += count;
@@ -106,20 +114,35 @@ export class ReplicaLink {
   enqueue(frames: readonly Buffer[], handshake = false): void {
     if (this.#failure !== undefined) throw this.#failure;
     const queue = this.#admitted || handshake ? this.#outbox : this.#held;
-    for (const frame of frames) queue.push(frame);
+    queue.push([...frames]);
     if (queue === this.#held) return;
     // Leave now, not at the end of the event-loop turn: a node that computes synchronously may not
     // yield for a long time (or ever), and its outputs must not wait for it.
-    if (!this.#sending) void this.#drain();
+    if (!this.#sending && this.#corks === 0) void this.#drain();
+  }
+
+  /**
+   * Runs `burst` (synchronous code that enqueues several envelopes at once, such as messages
+   * released together by credit) and then sends all it enqueued as one ZeroMQ message: one send
+   * and one wake-up of each side instead of one per envelope. Nothing waits past `burst`'s return.
+   */
+  corked(burst: () => void): void {
+    this.#corks += 1;
+    try {
+      burst();
+    } finally {
+      this.#corks -= 1;
+      if (this.#corks === 0 && !this.#sending && this.#outbox.length > 0) void this.#drain();
+    }
   }
 
   async #drain(): Promise<void> {
     this.#sending = true;
     try {
       while (this.#outbox.length > 0) {
-        const batch = this.#outbox;
+        const envelopes = this.#outbox;
         this.#outbox = [];
-        await this.socket.send(batch);
+        await this.socket.send(packEnvelopes(envelopes));
       }
     } catch (error) {
       this.#failure = error instanceof Error ? error : new Error(String(error));
@@ -155,6 +178,16 @@ export class ChildLink {
     if (this.routing === 'room') return this.pickReplica();
     const replica = this.replicaFor(seq);
     return replica !== undefined && replica.credit > 0 ? replica : undefined;
+  }
+
+  /** Runs `burst` with every replica {@link ReplicaLink.corked}: what it sends each leaves as one ZeroMQ message. */
+  corked(burst: () => void): void {
+    const corkFrom = (index: number): void => {
+      const replica = this.replicas[index];
+      if (replica === undefined) burst();
+      else replica.corked(() => corkFrom(index + 1));
+    };
+    corkFrom(0);
   }
 
   /** A replica with credit, taken round-robin so that free replicas share the work; else undefined. */
@@ -218,6 +251,8 @@ export abstract class ZmqMessenger extends MessengerBase {
   readonly #senders = new Map<string, { taskId: number; parentIndex: number }>();
   readonly #senderOf = new WeakMap<Envelope, number>();
   readonly #pendingCredit = new Map<number, number>();
+  /** Per sender task: the room it has left as this task sees it (granted, less the data received since). */
+  readonly #senderRoom = new Map<number, number>();
   readonly #routingIds = new Map<number, Buffer>();
   readonly #creditBatch: number;
   readonly #alignment: AlignmentPolicy;
@@ -448,6 +483,9 @@ export abstract class ZmqMessenger extends MessengerBase {
         replica.socket.close();
         this.#sharedSender?.lost(taskId);
         if (!link.resendFrom(replica)) this.#fatal ??= new Error(`every task of node "${link.nodeName}" is lost`);
+        // What the policy kept for the lost replica now goes to a survivor, which may have room
+        // already and send no credit for a long time (or ever: it may be waiting for exactly these).
+        this.onCredit(link);
         link.creditArrived.notify();
       }
     }
@@ -515,7 +553,10 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#unsent.set(link.nodeName, (this.#unsent.get(link.nodeName) ?? 0) + 1);
   }
 
-  /** Called when a replica of `link` grants credit, before waiters wake: a policy may send what it kept. */
+  /**
+   * Called when a replica of `link` grants credit, or is lost (its share moves to the survivors),
+   * before waiters wake: a policy may send what it kept.
+   */
   protected onCredit(_link: ChildLink): void {}
 
   /** Closes every socket. `graceful`: give queued messages (the end of stream) time to leave. */
@@ -648,6 +689,21 @@ export abstract class ZmqMessenger extends MessengerBase {
     const { envelope, next } = parseEnvelope(frames, at, this.#sharedReader);
     const sender = this.#senders.get(routingId.toString('latin1'));
     if (sender === undefined) throw new WireError('message from a peer that was never admitted');
+    if (envelope.kind !== 'batch') {
+      this.#acceptEnvelope(sender, envelope);
+      return next;
+    }
+    for (let inner = 0; inner < envelope.frames.length; ) {
+      const parsed = parseEnvelope(envelope.frames, inner, this.#sharedReader, false);
+      this.#acceptEnvelope(sender, parsed.envelope);
+      inner = parsed.next;
+    }
+    return next;
+  }
+
+  /** Accepts one (unbatched) envelope from admitted task `sender`. */
+  #acceptEnvelope(sender: { taskId: number; parentIndex: number }, envelope: WireEnvelope): void {
+    if (envelope.kind === 'batch') throw new WireError('batch envelope inside a batch');
     // An admitted connection is one of this run's tasks: a repeated handshake is a bug, not a stranger.
     if (envelope.kind === 'hello' || envelope.kind === 'proof') throw new WireError(`second ${envelope.kind} from task ${sender.taskId}`);
     const aligner = this.#aligner as NodeAligner;
@@ -656,7 +712,7 @@ export abstract class ZmqMessenger extends MessengerBase {
       if (!this.#endedSenders.has(sender.taskId)) aligner.push(sender.parentIndex, { kind: 'end', reason: envelope.reason });
       this.#endedSenders.add(sender.taskId);
       this.#sendToSender(sender.taskId, packHeader(['a']));
-      return next;
+      return;
     }
     const parentNode = this.init.nodes[this.init.tasks[sender.taskId]?.nodeIndex ?? -1];
     const { value, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp } = envelope;
@@ -675,8 +731,8 @@ export abstract class ZmqMessenger extends MessengerBase {
       },
     };
     this.#senderOf.set(data, sender.taskId);
+    this.#senderRoom.set(sender.taskId, (this.#senderRoom.get(sender.taskId) ?? 0) - 1);
     aligner.push(sender.parentIndex, data, this.init.queueSize * (parentNode?.nbTasks ?? 1));
-    return next;
   }
 
   #release(envelope: Envelope, how: ReleaseKind): void {
@@ -688,9 +744,24 @@ export abstract class ZmqMessenger extends MessengerBase {
     else this.#pendingCredit.set(taskId, (this.#pendingCredit.get(taskId) ?? 0) + 1);
   }
 
-  #flushCredits(all: boolean): void {
+  /**
+   * Hands back pending room in batches of `creditBatch`. `waiting` (this task is about to wait for
+   * input): also any smaller remainder to a sender whose room runs low, which may be waiting on it;
+   * a sender with room left will send, and what it sends wakes this task. (Handing back every
+   * remainder on every wait cost a credit message per data message whenever the receiver kept up.)
+   * Under `restartOnFailure` every remainder goes back on every wait, as credits are also
+   * confirmations there: a sender drops what it keeps for re-sending, confirms its own inputs
+   * upstream and ends its stream only once its messages are released (withholding them hung re-dispatch).
+   */
+  #flushCredits(waiting: boolean): void {
     for (const [taskId, count] of this.#pendingCredit) {
-      if (count === 0 || (!all && count < this.#creditBatch)) continue;
+      if (count === 0) continue;
+      if (
+        count < this.#creditBatch &&
+        !(waiting && (this.init.restartOnFailure || (this.#senderRoom.get(taskId) ?? 0) < this.#creditBatch))
+      ) {
+        continue;
+      }
       this.#pendingCredit.set(taskId, 0);
       this.#grant(taskId, count, true);
     }
@@ -698,6 +769,7 @@ export abstract class ZmqMessenger extends MessengerBase {
 
   /** Gives `taskId` room for `count` messages: `released` (they were taken) or granted anew. */
   #grant(taskId: number, count: number, released = false): void {
+    this.#senderRoom.set(taskId, (this.#senderRoom.get(taskId) ?? 0) + count);
     this.#sendToSender(taskId, packHeader([released ? 'c' : 'g', count]));
   }
 

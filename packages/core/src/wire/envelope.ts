@@ -1,3 +1,4 @@
+import { unpackBatch } from './batchFrame.js';
 import { decodeValue, unpackHeader, WireError } from './codec.js';
 
 /**
@@ -10,6 +11,8 @@ import { decodeValue, unpackHeader, WireError } from './codec.js';
  *          says which raw frames travel through shared memory (`transport/sharedFrames.ts`): those
  *          frames are empty, their bytes are in the named segment
  *   end    `['e', reason]`                      the end of the stream; never dropped
+ *   batch  `['b', [n1, n2, ...]]` + one payload frame: several of the envelopes above, their frames
+ *          back to back in the payload (`wire/batchFrame.ts`)
  * Receiver → publisher:
  *   challenge `['n', challenge]`                the answer to a hello: prove you belong to this run
  *   grant  `['g', n]`                           room for n more data messages (on hello, or extra room)
@@ -32,7 +35,9 @@ export type WireEnvelope =
       readonly timestamp?: number;
       readonly value: unknown;
     }
-  | { readonly kind: 'end'; readonly reason: 'completed' | 'stopped' };
+  | { readonly kind: 'end'; readonly reason: 'completed' | 'stopped' }
+  /** `frames`: the envelopes it carries, to be parsed in turn like frames of their own. */
+  | { readonly kind: 'batch'; readonly frames: readonly Buffer[] };
 
 /** What a publisher receives back. */
 export type WireFeedback =
@@ -58,6 +63,7 @@ function isCount(value: unknown): value is number {
 
 /**
  * Parses the envelope that starts at `frames[at]`. Returns it and the index of the next envelope.
+ * A batch is returned whole (its sub-frames unparsed); parse them with `batchAllowed` false.
  * Everything is checked before use (kind, field types, frame counts, and the value's raw frames
  * against their dtype and length); anything else throws {@link WireError}, never another error
  * (but a `ValueError` for a registered type this process lacks).
@@ -66,6 +72,7 @@ export function parseEnvelope(
   frames: readonly Buffer[],
   at: number,
   shared?: SharedSegmentReader,
+  batchAllowed = true,
 ): { envelope: WireEnvelope; next: number } {
   const fields = unpackHeader(frames[at]);
   if (!Array.isArray(fields) || typeof fields[0] !== 'string')
@@ -120,6 +127,12 @@ export function parseEnvelope(
         },
         next: at + 1 + frameCount,
       };
+    }
+    case 'b': {
+      // `batchAllowed` is false for the envelopes inside a batch: nesting would buy nothing.
+      if (!batchAllowed) throw new WireError('batch envelope inside a batch');
+      if (fields.length !== 2) throw new WireError('batch envelope must be [b, [frame lengths]] + payload');
+      return { envelope: { kind: 'batch', frames: unpackBatch(fields[1], frames[at + 1]) }, next: at + 2 };
     }
     default:
       throw new WireError(`unknown envelope kind ${JSON.stringify(fields[0])}`);

@@ -1,0 +1,55 @@
+import { writeFileSync } from 'node:fs';
+import { ConsumerNode, defineFlow, Flow, ProducerNode } from '@vf/core';
+import { IdentityProcessor } from '@vf/core/nodes';
+
+/**
+ * Per-hop latency (Videoflow 2026 white paper, E3): `count` items paced at `fps` through a chain
+ * of `hops` identity processors. Each item carries its send time (epoch ms with sub-millisecond
+ * precision: every task reads the same system clock); the sink records, per item, how long it took.
+ */
+interface Params {
+  readonly count: number;
+  readonly fps: number;
+  readonly hops: number;
+  readonly out: string;
+}
+
+/** Epoch milliseconds with the precision of `performance.now()`, comparable across processes on one host. */
+const preciseNow = () => performance.timeOrigin + performance.now();
+
+class Stamper extends ProducerNode<{ index: number; sentAt: number }> {
+  constructor(
+    private readonly count: number,
+    fps: number,
+  ) {
+    super({ name: 'camera', fps });
+  }
+
+  *produce() {
+    for (let index = 0; index < this.count; index++) yield { index, sentAt: preciseNow() };
+  }
+}
+
+/** Writes `{ latenciesMs }` at close. */
+class LatencySink extends ConsumerNode<[{ index: number; sentAt: number }]> {
+  readonly #latencies: number[] = [];
+
+  constructor(private readonly out: string) {
+    super({ name: 'sink' });
+  }
+
+  consume(item: { sentAt: number }): void {
+    this.#latencies.push(preciseNow() - item.sentAt);
+  }
+
+  override close(): void {
+    writeFileSync(this.out, JSON.stringify({ latenciesMs: this.#latencies }));
+  }
+}
+
+export default defineFlow((params: Params) => {
+  const camera = new Stamper(params.count, params.fps);
+  let last: Stamper | IdentityProcessor = camera;
+  for (let index = 0; index < params.hops; index++) last = new IdentityProcessor({ name: `hop${index}` }).from(last);
+  return new Flow([camera], [new LatencySink(params.out).from(last)]);
+});

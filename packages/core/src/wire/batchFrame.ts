@@ -1,0 +1,86 @@
+import { packHeader } from './codec.js';
+import { WireError } from './format.js';
+
+/**
+ * Batch frames: several small envelopes in one pair of ZeroMQ frames, so that a burst (messages
+ * released together by credit, a credit window's worth of a fast producer) costs the receiver one
+ * frame to allocate and one envelope header to read per burst rather than two frames per message.
+ *
+ *   batch `['b', [n1, n2, ...]]` + one payload frame: the envelopes' frames back to back, `n1` bytes,
+ *         then `n2` bytes, ... Each sub-frame is what the envelope would have been sent as on its own;
+ *         the receiver parses them exactly like frames of their own (a batch inside a batch is refused).
+ *
+ * Large envelopes (a frame, a tensor) are never copied into a batch: they travel as their own frames.
+ */
+
+/** An envelope larger than this (all its frames) travels as its own frames, not copied into a batch. */
+export const BATCHABLE_ENVELOPE_BYTES = 16 * 1024;
+
+/** Most sub-frames one batch may announce: a bound on what a receiver allocates for one header. */
+export const MAX_BATCH_FRAMES = 65_536;
+
+function envelopeBytes(envelope: readonly Buffer[]): number {
+  let total = 0;
+  for (const frame of envelope) total += frame.length;
+  return total;
+}
+
+/** Packs small envelopes (at least one) into a batch: its header frame and its payload frame. */
+export function packBatch(envelopes: readonly (readonly Buffer[])[]): [Buffer, Buffer] {
+  const subFrames = envelopes.flat();
+  if (subFrames.length === 0 || subFrames.length > MAX_BATCH_FRAMES) {
+    throw new RangeError(`a batch holds 1 to ${MAX_BATCH_FRAMES} frames, not ${subFrames.length}`);
+  }
+  return [packHeader(['b', subFrames.map((frame) => frame.length)]), Buffer.concat(subFrames)];
+}
+
+/**
+ * The frames of one ZeroMQ message carrying `envelopes` in order: runs of two or more small
+ * envelopes become one batch each; a lone or large envelope keeps its own frames (no copy).
+ */
+export function packEnvelopes(envelopes: readonly (readonly Buffer[])[]): Buffer[] {
+  if (envelopes.length === 1) return [...(envelopes[0] as readonly Buffer[])];
+  const out: Buffer[] = [];
+  let run: (readonly Buffer[])[] = [];
+  let runFrames = 0;
+  const endRun = () => {
+    if (run.length === 1) out.push(...(run[0] as readonly Buffer[]));
+    else if (run.length > 1) out.push(...packBatch(run));
+    run = [];
+    runFrames = 0;
+  };
+  for (const envelope of envelopes) {
+    if (envelopeBytes(envelope) > BATCHABLE_ENVELOPE_BYTES) {
+      endRun();
+      out.push(...envelope);
+      continue;
+    }
+    if (runFrames + envelope.length > MAX_BATCH_FRAMES) endRun();
+    run.push(envelope);
+    runFrames += envelope.length;
+  }
+  endRun();
+  return out;
+}
+
+/**
+ * Splits a batch's payload into its sub-frames (views, not copies) after checking the header's
+ * lengths against it. `lengths` is the header's second field, unchecked. Throws {@link WireError}.
+ */
+export function unpackBatch(lengths: unknown, payload: Buffer | undefined): Buffer[] {
+  if (!Array.isArray(lengths) || lengths.length === 0 || lengths.length > MAX_BATCH_FRAMES) {
+    throw new WireError(`batch envelope must list 1 to ${MAX_BATCH_FRAMES} frame lengths`);
+  }
+  if (payload === undefined) throw new WireError('batch envelope has no payload frame');
+  const frames: Buffer[] = [];
+  let offset = 0;
+  for (const length of lengths) {
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0 || offset + length > payload.length) {
+      throw new WireError(`batch envelope: frame length ${String(length)} does not fit its ${payload.length}-byte payload`);
+    }
+    frames.push(payload.subarray(offset, offset + length));
+    offset += length;
+  }
+  if (offset !== payload.length) throw new WireError(`batch envelope: frames take ${offset} of its ${payload.length} payload bytes`);
+  return frames;
+}
