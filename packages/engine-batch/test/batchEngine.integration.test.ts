@@ -40,6 +40,7 @@ describe('BatchExecutionEngine', () => {
       const engine = new BatchExecutionEngine({ queueSize: 8 });
       await flow.run(engine);
       const report = await flow.join();
+      expect(report.error?.message).toBeUndefined();
       expect(report.status).toBe('completed');
       const lines = (await readLines(out)) as [number, number][];
       expect(lines).toHaveLength(201);
