@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -32,7 +32,10 @@ export default function setup() {
     }
   }
   const root = join(base, `${PREFIX}${process.pid}`);
-  mkdirSync(root, { recursive: true, mode: 0o700 });
+  // 0711: other users (munge, slurm daemons started by the tests) may traverse it to reach the
+  // directories the tests hand them, but not list it; each test's own directory is 0700 (mkdtemp).
+  mkdirSync(root, { recursive: true, mode: 0o711 });
+  chmodSync(root, 0o711);
   process.env.TMPDIR = root;
   return () => {
     rmSync(root, { recursive: true, force: true });
