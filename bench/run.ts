@@ -398,7 +398,7 @@ async function sharedFrameCost(count: number): Promise<number> {
     for (let index = 0; index < count; index++) {
       const started = performance.now();
       const sent = sender.outgoing([header, Buffer.alloc(1), frame], 0);
-      const [reference] = (unpackHeader(sent[0]) as unknown[])[8] as Array<[number, string, number]>;
+      const [reference] = (unpackHeader(sent[0]) as unknown[])[9] as Array<[number, string, number]>;
       reader.read(reference?.[1], reference?.[2]);
       elapsed += performance.now() - started;
       await new Promise((resolve) => setImmediate(resolve));
