@@ -40,6 +40,11 @@ export class ItemFailures {
     this.#retries = dropAtOnce ? 0 : policy.retries;
   }
 
+  /** `onError: 'fail'` (the default): a throw fails the flow, so there is nothing to apply per item. */
+  get failsFlow(): boolean {
+    return this.#policy.mode === 'fail';
+  }
+
   /**
    * Runs `call` (the node's `process` or `consume` on `input`) under the policy: `fail` rethrows the
    * first error; otherwise the call runs again after each failure, up to the retries, waiting the

@@ -186,7 +186,9 @@ async function runProcessor(
     }
     meter.received += 1;
     const started = clock.now();
-    const attempt = await failures.attempt(() => inNode(() => node.process(...input.values)), input);
+    const attempt = failures.failsFlow
+      ? { done: true as const, value: await inNode(() => node.process(...input.values)) }
+      : await failures.attempt(() => inNode(() => node.process(...input.values)), input);
     if (!attempt.done) {
       await publishMarker(messenger, attempt.marker, spec, input);
       continue;
@@ -250,10 +252,15 @@ async function publishMarker(
  * of those stamped (none stamped: none). Parents missing from a partial time-join group count for nothing.
  */
 function carryTimes(inputs: readonly (MessageMetadata | undefined)[], meta: MessageMetadata): MessageMetadata {
-  const present = inputs.filter((input): input is MessageMetadata => input !== undefined);
-  const stamps = present.flatMap((input) => (input.timestamp === undefined ? [] : [input.timestamp]));
-  const createdAt = Math.min(...present.map((input) => input.createdAt));
-  return { ...meta, createdAt, ...(stamps.length === 0 ? {} : { timestamp: Math.min(...stamps) }) };
+  // One pass, no arrays: this runs for every message a processor publishes.
+  let createdAt = Number.POSITIVE_INFINITY;
+  let timestamp: number | undefined;
+  for (const input of inputs) {
+    if (input === undefined) continue;
+    if (input.createdAt < createdAt) createdAt = input.createdAt;
+    if (input.timestamp !== undefined && (timestamp === undefined || input.timestamp < timestamp)) timestamp = input.timestamp;
+  }
+  return timestamp === undefined ? { ...meta, createdAt } : { ...meta, createdAt, timestamp };
 }
 
 function isAsyncIterable<T>(value: AsyncIterable<T> | Iterable<T>): value is AsyncIterable<T> {
