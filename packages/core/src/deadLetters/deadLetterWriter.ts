@@ -1,8 +1,9 @@
 import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { type SerializedError, serializeError, VfError } from '../errors.js';
+import { serializeError, VfError } from '../errors.js';
 import { encodeValue } from '../wire/codec.js';
+import type { DeadLetter } from './readDeadLetters.js';
 
 /** Version of the dead-letter line format; {@link readDeadLetters} refuses others. */
 export const DEAD_LETTER_FORMAT = 1;
@@ -11,22 +12,12 @@ export const DEAD_LETTER_LINES = '.deadletters.jsonl';
 /** Suffix of the file that holds the encoded inputs (raw frames) the lines point into. */
 export const DEAD_LETTER_FRAMES = '.deadletters.frames';
 
-/** One line of a dead-letter file, as written (format {@link DEAD_LETTER_FORMAT}). */
-export interface DeadLetterLine {
+/**
+ * One line of a dead-letter file, as written (format {@link DEAD_LETTER_FORMAT}): the fields
+ * {@link readDeadLetters} gives back, plus the format version and where the inputs are stored.
+ */
+export interface DeadLetterLine extends Omit<DeadLetter, 'inputs' | 'inputError'> {
   readonly v: typeof DEAD_LETTER_FORMAT;
-  readonly node: string;
-  readonly taskIndex: number;
-  /** Origin of the item: the index of the producer item it derives from. */
-  readonly seq: number;
-  readonly ticket: number;
-  /** Calls that failed on it: 1 + retries. */
-  readonly attempts: number;
-  /** ISO time of the last failure. */
-  readonly failedAt: string;
-  readonly host: string;
-  readonly pid: number;
-  /** The last attempt's error: name, message, code, stack, details, cause. */
-  readonly error: SerializedError;
   /**
    * The inputs (one per parent, encoded as one array with the value codec): `frames` holds the
    * byte length of each frame, stored back to back from byte `offset` of the frames file. Or, when
