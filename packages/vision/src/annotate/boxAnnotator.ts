@@ -1,7 +1,7 @@
 import { ProcessorNode, type ProcessorOptions } from '@vf/core';
 import type { FrameDetections } from '../detect/objectDetector.js';
 import type { VideoFrame } from '../video/videoFrame.js';
-import { drawLabelledBox, labelColor, strokeBox } from './draw.js';
+import { annotationCanvas, drawLabelledBox, labelColor, strokeBox } from './draw.js';
 
 /** Options of {@link BoxAnnotator}. */
 export interface BoxAnnotatorOptions extends ProcessorOptions {
@@ -33,10 +33,7 @@ export class BoxAnnotator extends ProcessorNode<[VideoFrame, FrameDetections], V
   }
 
   process(frame: VideoFrame, found: FrameDetections): VideoFrame {
-    if (frame.index !== found.index) {
-      throw new Error(`${this.name}: frame ${frame.index} was aligned with the detections of frame ${found.index}`);
-    }
-    const canvas = { width: frame.width, height: frame.height, channels: frame.channels, data: frame.data.slice() };
+    const canvas = annotationCanvas(this.name, frame, found.index, 'detections');
     for (const detection of found.detections) {
       const color = labelColor(detection.label);
       if (!this.#showLabel) {

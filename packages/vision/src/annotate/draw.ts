@@ -1,4 +1,5 @@
 import type { Box } from '../detect/box.js';
+import type { VideoFrame } from '../video/videoFrame.js';
 
 /** An RGB colour, 0–255 per channel. */
 export type Rgb = readonly [number, number, number];
@@ -29,6 +30,16 @@ export interface Canvas {
   /** Bytes per pixel: 1, 3 (default) or 4. */
   readonly channels?: number;
   readonly data: Uint8Array;
+}
+
+/**
+ * A copy of `frame` for annotator `node` to draw on, once the annotations paired with it (`what` of
+ * frame `index`) are checked to be its own. A copy, since in one process the frame object is shared
+ * with the other nodes that receive it.
+ */
+export function annotationCanvas(node: string, frame: VideoFrame, index: number, what: string): Canvas {
+  if (frame.index !== index) throw new Error(`${node}: frame ${frame.index} was aligned with the ${what} of frame ${index}`);
+  return { width: frame.width, height: frame.height, channels: frame.channels, data: frame.data.slice() };
 }
 
 /** Fills the rectangle `[x0, x1) × [y0, y1)`, clipped to the canvas. */

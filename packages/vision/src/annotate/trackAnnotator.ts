@@ -1,7 +1,7 @@
 import { ProcessorNode, type ProcessorOptions } from '@vf/core';
 import type { TrackedFrame } from '../track/sortTrackerNode.js';
 import type { VideoFrame } from '../video/videoFrame.js';
-import { drawTrack } from './draw.js';
+import { annotationCanvas, drawTrack } from './draw.js';
 
 /** Options of {@link TrackAnnotator}. */
 export interface TrackAnnotatorOptions extends ProcessorOptions {
@@ -30,10 +30,7 @@ export class TrackAnnotator extends ProcessorNode<[VideoFrame, TrackedFrame], Vi
   }
 
   process(frame: VideoFrame, tracked: TrackedFrame): VideoFrame {
-    if (frame.index !== tracked.index) {
-      throw new Error(`${this.name}: frame ${frame.index} was aligned with the tracks of frame ${tracked.index}`);
-    }
-    const canvas = { width: frame.width, height: frame.height, channels: frame.channels, data: frame.data.slice() };
+    const canvas = annotationCanvas(this.name, frame, tracked.index, 'tracks');
     for (const track of tracked.tracks) {
       if (track.confirmed) drawTrack(canvas, track.detection, track.id, 2, this.#showLabel ? track.label : undefined);
     }
