@@ -1,4 +1,4 @@
-import { type ChildLink, type EndReason, type SentMessage, ZmqMessenger } from '@vf/core/engine';
+import { type ChildLink, type SentMessage, ZmqMessenger } from '@vf/core/engine';
 
 /**
  * The batch queue policy (the seed's `BatchprocessingQueueMessenger`): a publisher whose child has
@@ -43,11 +43,7 @@ export class BatchQueueMessenger extends ZmqMessenger {
     if (ahead.length === 0) this.#ahead.delete(link);
   }
 
-  override async publishTerminationMessage(reason: EndReason = 'completed'): Promise<void> {
-    // The end must not overtake the messages still waiting for room.
-    for (const link of [...this.#ahead.keys()]) {
-      while (this.#ahead.has(link)) await this.waitForCredit(link);
-    }
-    await super.publishTerminationMessage(reason);
+  protected override holdsMessagesFor(link: ChildLink): boolean {
+    return this.#ahead.has(link);
   }
 }

@@ -1,4 +1,4 @@
-import { type ChildLink, type EndReason, type ReplicaLink, type SentMessage, type TaskInit, ZmqMessenger } from '@vf/core/engine';
+import { type ChildLink, type ReplicaLink, type SentMessage, type TaskInit, ZmqMessenger } from '@vf/core/engine';
 
 /**
  * The realtime queue policy (the seed's `RealtimeQueueMessenger`, with its flaw fixed): a publisher
@@ -44,11 +44,8 @@ export class RealtimeQueueMessenger extends ZmqMessenger {
     if (kept.size === 0) this.#kept.delete(link);
   }
 
-  override async publishTerminationMessage(reason: EndReason = 'completed'): Promise<void> {
-    // The end must not overtake the freshest message: let every kept one leave first.
-    for (const link of [...this.#kept.keys()]) {
-      while (this.#kept.has(link)) await this.waitForCredit(link);
-    }
-    await super.publishTerminationMessage(reason);
+  // The end must not overtake the freshest message: every kept one leaves first.
+  protected override holdsMessagesFor(link: ChildLink): boolean {
+    return this.#kept.has(link);
   }
 }

@@ -419,7 +419,19 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
   }
 
+  /**
+   * Whether the policy still holds messages for `link` that must leave before the end of the stream
+   * (batch: waiting for room; realtime: the freshest one kept aside). Default: none.
+   */
+  protected holdsMessagesFor(_link: ChildLink): boolean {
+    return false;
+  }
+
   async publishTerminationMessage(reason: EndReason = 'completed'): Promise<void> {
+    // The end must not overtake the messages the policy still holds.
+    for (const link of this.children) {
+      while (this.holdsMessagesFor(link)) await this.waitForCredit(link);
+    }
     // A replica may still die holding unconfirmed messages: they must reach a survivor before its end.
     for (const link of this.children) {
       while (!link.allConfirmed) {
