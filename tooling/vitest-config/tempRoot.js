@@ -34,7 +34,8 @@ export default function setup() {
   const root = join(base, `${PREFIX}${process.pid}`);
   // 0711: other users (munge, slurm daemons started by the tests) may traverse it to reach the
   // directories the tests hand them, but not list it; each test's own directory is 0700 (mkdtemp).
-  mkdirSync(root, { recursive: true, mode: 0o711 });
+  // chmod rather than mkdir's mode, which the umask narrows.
+  mkdirSync(root, { recursive: true });
   chmodSync(root, 0o711);
   process.env.TMPDIR = root;
   return () => {
