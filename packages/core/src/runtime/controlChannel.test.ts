@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { stdioControlChannel } from './controlChannel.js';
@@ -81,5 +82,41 @@ describe('the control channel over stdio (tasks on other machines)', () => {
     expect(shellQuote('/usr/bin/node')).toBe('/usr/bin/node');
     expect(shellQuote('relay[0]')).toBe("'relay[0]'");
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+  });
+});
+
+describe('the control channel over Node IPC (forked tasks)', () => {
+  it('delivers every message sent before close(), also to a host that was not reading when the task closed', {
+    timeout: 30_000,
+  }, async () => {
+    // Node's disconnect() cancels writes still queued: a busy host lost the task's `done` and saw a
+    // task that "exited with code 0 before finishing".
+    const count = 2_000;
+    const child = fork(new URL('./fixtures/floodThenClose.ts', import.meta.url), [String(count)], {
+      execArgv: ['--import', createRequire(import.meta.url).resolve('tsx'), '--conditions=@vf/source'],
+      serialization: 'json',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const received: Array<{ type: string }> = [];
+    child.on('message', (message) => received.push(message as { type: string }));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // The host is busy (blocked) while the task sends everything and closes.
+    const sent = new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (received.length > 0) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 5);
+    });
+    await sent;
+    const blockedUntil = Date.now() + 1_500;
+    while (Date.now() < blockedUntil) {
+      // busy
+    }
+    expect(await exited).toBe(0);
+    await new Promise((resolve) => (child.connected ? child.once('disconnect', resolve) : resolve(undefined)));
+    expect(received).toHaveLength(count + 1);
+    expect(received.at(-1)).toEqual({ type: 'done' });
   });
 });

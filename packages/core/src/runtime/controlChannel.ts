@@ -30,6 +30,9 @@ export interface ControlChannel {
  */
 export const HEARTBEAT_FD_ENV = 'VF_HEARTBEAT_FD';
 
+/** How long a closing IPC channel waits for its queued messages to be read by the host. */
+const CLOSE_FLUSH_LIMIT_MS = 30_000;
+
 /** The channel a task process should use: Node IPC when it has one, else stdio. */
 export function defaultControlChannel(): ControlChannel {
   return process.send === undefined ? stdioControlChannel() : ipcControlChannel();
@@ -41,9 +44,21 @@ export function ipcControlChannel(): ControlChannel {
   // Not for the node's own child processes: they are no task of this host.
   delete process.env[HEARTBEAT_FD_ENV];
   let heartbeats: HeartbeatThread | undefined;
+  // Node's disconnect() closes the channel at once, cancelling writes still queued behind a host that
+  // reads slowly: the last messages (done) would be lost and the task seen as dead. Disconnect once sent.
+  let unsent = 0;
+  let closing = false;
+  const disconnectOnceSent = () => {
+    if (closing && unsent === 0 && process.connected) process.disconnect?.();
+  };
   return {
     send: (message) => {
-      if (process.connected) process.send?.(message);
+      if (!process.connected || closing || process.send === undefined) return;
+      unsent += 1;
+      process.send(message, undefined, undefined, () => {
+        unsent -= 1;
+        disconnectOnceSent();
+      });
     },
     onMessage: (listener) => {
       process.on('message', listener);
@@ -53,7 +68,10 @@ export function ipcControlChannel(): ControlChannel {
     },
     close: () => {
       heartbeats?.close();
-      process.disconnect?.();
+      closing = true;
+      disconnectOnceSent();
+      // A host that never reads again is not waited for forever (unref: the queued write keeps this process up).
+      if (process.connected) setTimeout(() => process.connected && process.disconnect?.(), CLOSE_FLUSH_LIMIT_MS).unref();
     },
     ...(Number.isInteger(heartbeatFd) && heartbeatFd > 2
       ? {

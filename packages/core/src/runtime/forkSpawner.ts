@@ -52,6 +52,9 @@ function prefixLines(from: Readable, to: Writable, label: string): void {
   });
 }
 
+/** How long a task's exit waits for the rest of its IPC messages before it is reported. */
+const EXIT_DRAIN_LIMIT_MS = 2_000;
+
 /** The task's descriptor for heartbeats: a pipe of its own, as its heartbeat thread cannot use the IPC channel. */
 const HEARTBEAT_FD = 4;
 
@@ -88,7 +91,13 @@ export const forkSpawner: Spawner = {
       });
     }
     let exited = false;
+    let reportedExit: [number | null, NodeJS.Signals | null] | undefined;
     const exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
+    const reportExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (reportedExit !== undefined) return;
+      reportedExit = [code, signal];
+      for (const listener of exitListeners.splice(0)) listener(code, signal);
+    };
     child.once('exit', (code, signal) => {
       exited = true;
       // A process the task started may hold the pipe open: it must not keep this one alive.
@@ -96,13 +105,21 @@ export const forkSpawner: Spawner = {
       // Its last lines are still read while this process runs, but they must not keep it running.
       (child.stdout as { unref?: () => void } | null)?.unref?.();
       (child.stderr as { unref?: () => void } | null)?.unref?.();
-      for (const listener of exitListeners) listener(code, signal);
+      const report = () => reportExit(code, signal);
+      // The exit can be seen before the task's last messages (done) are read from the IPC channel:
+      // report it once the channel has delivered them (its end), within a bound.
+      if (!child.connected) return report();
+      const limit = setTimeout(report, EXIT_DRAIN_LIMIT_MS);
+      child.once('disconnect', () => {
+        clearTimeout(limit);
+        report();
+      });
     });
     // A failed spawn emits 'error' and no 'exit' in some cases: report it as an exit.
     child.once('error', () => {
       if (!exited && child.exitCode === null && child.pid === undefined) {
         exited = true;
-        for (const listener of exitListeners) listener(null, null);
+        reportExit(null, null);
       }
     });
     return {
@@ -120,8 +137,8 @@ export const forkSpawner: Spawner = {
         listeners.push(listener);
       },
       onExit: (listener) => {
-        if (exited) listener(child.exitCode, child.signalCode);
-        else exitListeners.push(listener);
+        if (reportedExit === undefined) exitListeners.push(listener);
+        else listener(...reportedExit);
       },
       kill: (signal = 'SIGKILL') => {
         if (!exited) child.kill(signal);
