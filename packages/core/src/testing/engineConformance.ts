@@ -59,6 +59,12 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       return flow.join();
     };
 
+    /** The run completed; when it did not, the failure's message says why (not just "failed"). */
+    const expectCompleted = (report: { status: string; error?: { message: string } | undefined }) => {
+      expect(report.error?.message).toBeUndefined();
+      expect(report.status).toBe('completed');
+    };
+
     /** Each value is newer than the one delivered before it. */
     const expectIncreasing = (values: readonly number[]) => {
       for (let index = 1; index < values.length; index++) expect(values[index]).toBeGreaterThan(values[index - 1] as number);
@@ -90,7 +96,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
     it('a linear flow delivers items in order; each is delivered or counted as dropped (batch: all delivered)', { timeout }, async () => {
       const out = join(dir, 'out.jsonl');
       const report = await runToEnd('linear', { end: 199, out });
-      expect(report.status).toBe('completed');
+      expectCompleted(report);
       expectDelivered(await lines(out), 199);
       const sink = report.nodes.find((node) => node.name === 'sink');
       expect(sink?.received).toBe(contract === 'batch' ? 200 : (await lines(out)).length);
@@ -102,7 +108,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
     it('a diamond join pairs outputs of the same origin', { timeout }, async () => {
       const out = join(dir, 'out.jsonl');
       const report = await runToEnd('diamond', { end: 99, out });
-      expect(report.status).toBe('completed');
+      expectCompleted(report);
       const pairs = (await lines(out)) as Array<[number, number]>;
       for (const [doubled, shifted] of pairs) expect(doubled / 2).toBe(shifted - 1000);
       if (contract === 'batch') expect(pairs.map(([doubled]) => doubled / 2)).toEqual(Array.from({ length: 100 }, (_, index) => index));
@@ -111,7 +117,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
     it('nbTasks: 3 keeps input order (batch: every item exactly once)', { timeout }, async () => {
       const out = join(dir, 'out.jsonl');
       const report = await runToEnd('linear', { end: 299, out, nbTasks: 3, maxDelayMs: 3 });
-      expect(report.status).toBe('completed');
+      expectCompleted(report);
       expectDelivered(await lines(out), 299);
       const identity = report.nodes.find((node) => node.name === 'identity');
       expect(identity?.tasks).toBe(3);
@@ -129,7 +135,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
           const out2 = join(dir, 'out2.jsonl');
           const report = await runToEnd('topology', { shape, end: 149, out, out2 });
           expect(report.error).toBeUndefined();
-          expect(report.status).toBe('completed');
+          expectCompleted(report);
           expectDelivered(await lines(out), 149);
           if (shape === 'fanOut') expectDelivered(await lines(out2), 149);
           if (shape === 'chain') {
@@ -146,7 +152,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
     it('a one-task aggregator runs once over its inputs (batch: 0..40 ends at 820)', { timeout }, async () => {
       const out = join(dir, 'out.jsonl');
       const report = await runToEnd('aggregate', { end: 40, out });
-      expect(report.status).toBe('completed');
+      expectCompleted(report);
       const sums = (await lines(out)) as number[];
       expect(report.nodes.find((node) => node.name === 'sum')?.tasks).toBe(1);
       expectConserved(report, 'numbers', 'sum');
@@ -231,7 +237,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       const out = join(dir, 'out.jsonl');
       // Realtime may drop items: pace the producer so that most cases get through.
       const report = await runToEnd('values', contract === 'batch' ? { out } : { out, fps: 50 });
-      expect(report.status).toBe('completed');
+      expectCompleted(report);
       const received = (await lines(out)) as Array<{ index: number; description: string }>;
       if (contract === 'batch') expect(received.map(({ index }) => index)).toEqual(VALUE_CASES.map((_, index) => index));
       else expect(received.length).toBeGreaterThan(0);
@@ -290,7 +296,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         const deadLetter = join(dir, 'dead');
         const report = await runToEnd('onError', { shape: 'linear', end: 9_999, out, onError: { retries: 2, backoffMs: 1, deadLetter } });
         expect(report.error).toBeUndefined();
-        expect(report.status).toBe('completed');
+        expectCompleted(report);
         const delivered = (await lines(out)) as number[];
         const faulty = row(report, 'faulty');
         const letters = await readDeadLetters(deadLetter);
@@ -336,7 +342,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
           out,
           onError: { retries: 1, backoffMs: 0 },
         });
-        expect(report.status).toBe('completed');
+        expectCompleted(report);
         const faulty = row(report, 'faulty');
         await annotate(
           `delivered ${(await lines(out)).length}, failed ${faulty?.failed}, retried ${faulty?.retried}, in ${report.durationMs.toFixed(0)} ms`,
@@ -364,7 +370,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
           const report = await runToEnd('onError', { shape: 'join', end: 999, out, onError: 'skip', joinTasks, nbTasks });
           // Unpair throws on a misaligned pair: completing proves none was formed.
           expect(report.error).toBeUndefined();
-          expect(report.status).toBe('completed');
+          expectCompleted(report);
           const delivered = (await lines(out)) as number[];
           if (contract === 'batch') {
             expect(delivered).toEqual(every100(999));
@@ -391,7 +397,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
           nbTasks: 3,
           onError: { deadLetter: { dir: deadLetter } },
         });
-        expect(report.status).toBe('completed');
+        expectCompleted(report);
         const letters = await readDeadLetters(deadLetter);
         const delivered = (await lines(out)) as number[];
         if (contract === 'batch') {
@@ -407,7 +413,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       it("a consumer with onError: 'skip' counts what it skipped and consumes the rest", { timeout }, async () => {
         const out = join(dir, 'out.jsonl');
         const report = await runToEnd('onError', { shape: 'consumer', end: 999, out, onError: 'skip' });
-        expect(report.status).toBe('completed');
+        expectCompleted(report);
         const delivered = (await lines(out)) as number[];
         const sink = row(report, 'sink');
         if (contract === 'batch') {
@@ -423,7 +429,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
     it('a flow with a consumer-less branch still ends', { timeout }, async () => {
       const out = join(dir, 'out.jsonl');
       const report = await runToEnd('branch', { end: 49, out });
-      expect(report.status).toBe('completed');
+      expectCompleted(report);
       expectDelivered(await lines(out), 49);
       const dangling = report.nodes.find((node) => node.name === 'dangling');
       if (contract === 'batch') expect(dangling?.received).toBe(50);
@@ -445,7 +451,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         timeoutMs: 250,
         quorum: 1,
       });
-      expect(report.status).toBe('completed');
+      expectCompleted(report);
       const groups = (await lines(out)) as Array<[number | null, number | null]>;
       const complete = groups.filter(([a, b]) => a !== null && b !== null);
       for (const [a, b] of complete) expect(a).toBe(b);
