@@ -98,9 +98,67 @@ static napi_value map_segment(napi_env env, napi_callback_info info) {
   return buffer;
 }
 
+// The flags of /proc/self/pagemap entries (Documentation/admin-guide/mm/pagemap.rst): readable
+// without privileges since Linux 4.2 (only the frame numbers are hidden, which we do not use).
+#define PAGEMAP_PRESENT (1ULL << 63)
+#define PAGEMAP_SWAPPED (1ULL << 62)
+#define PAGEMAP_FILE_OR_SHARED (1ULL << 61)
+
+// unwritten(arrayBuffer): whether no page of a private file mapping (a receiver's frame, from map)
+// was written since it was mapped. A written page of a MAP_PRIVATE mapping becomes an anonymous
+// copy: present without the file-page bit, or swapped out. A page never touched is not present,
+// and one only read maps the file's own page (file bit set): both still hold the file's bytes.
+// So a true answer means the file holds exactly what the buffer shows, and forwarding a link to the
+// file forwards these bytes. Throws where pagemap cannot be read (the caller then copies).
+static napi_value unwritten(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void* data = NULL;
+  size_t length = 0;
+  bool is_buffer = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || napi_is_arraybuffer(env, argv[0], &is_buffer) != napi_ok ||
+      !is_buffer || napi_get_arraybuffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "unwritten(arrayBuffer)");
+    return NULL;
+  }
+  bool clean = true;
+  if (length > 0) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t first = (uintptr_t)data / page;
+    uintptr_t end = ((uintptr_t)data + length + page - 1) / page;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return throw_errno(env, "open /proc/self/pagemap", errno);
+    uint64_t entries[512];
+    for (uintptr_t at = first; clean && at < end;) {
+      size_t wanted = end - at < 512 ? (size_t)(end - at) : 512;
+      ssize_t got = pread(fd, entries, wanted * sizeof entries[0], (off_t)(at * sizeof entries[0]));
+      if (got <= 0 || got % sizeof entries[0] != 0) {
+        int error = got < 0 ? errno : EIO;
+        close(fd);
+        return throw_errno(env, "read /proc/self/pagemap", error);
+      }
+      size_t count = (size_t)got / sizeof entries[0];
+      for (size_t index = 0; index < count; index++) {
+        uint64_t entry = entries[index];
+        if ((entry & PAGEMAP_SWAPPED) || ((entry & PAGEMAP_PRESENT) && !(entry & PAGEMAP_FILE_OR_SHARED))) {
+          clean = false;
+          break;
+        }
+      }
+      at += count;
+    }
+    close(fd);
+  }
+  napi_value result;
+  napi_get_boolean(env, clean, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "map", NAPI_AUTO_LENGTH, map_segment, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "map", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "unwritten", NAPI_AUTO_LENGTH, unwritten, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "unwritten", fn) != napi_ok) return NULL;
   return exports;
 }
