@@ -24,6 +24,15 @@ static napi_value throw_errno(napi_env env, const char* what, int error) {
   return NULL;
 }
 
+// V8 counts an ArrayBuffer's whole length as external memory, and past 64 MB more than after its
+// last collection it runs a full mark-compact ("external memory pressure"): with 6 MB frames, one
+// every ten frames, which cost a receiver more CPU than the rest of its work (bench/run.ts frames,
+// --trace-gc). A receiver's unwritten private mapping costs it no memory of its own (its pages are
+// the sender's, in the page cache), so it is counted as 1/EXTERNAL_SHARE of its length: collections
+// still come within 64 MB × EXTERNAL_SHARE of dropped mappings, which bounds how long a sender's
+// segment stays held; most are collected sooner, by scavenges.
+#define EXTERNAL_SHARE 4
+
 typedef struct {
   size_t length;
   // The receiver's name for the segment, unlinked once unmapped; empty for the sender's mappings.
@@ -31,10 +40,13 @@ typedef struct {
 } Mapping;
 
 static void unmap(napi_env env, void* data, void* hint) {
-  (void)env;
   Mapping* mapping = hint;
   munmap(data, mapping->length);
-  if (mapping->path[0] != '\0') unlink(mapping->path);
+  if (mapping->path[0] != '\0') {
+    unlink(mapping->path);
+    int64_t ignored;
+    napi_adjust_external_memory(env, (int64_t)(mapping->length - mapping->length / EXTERNAL_SHARE), &ignored);
+  }
   free(mapping);
 }
 
@@ -93,8 +105,12 @@ static napi_value map_segment(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "VF_SHM", "cannot create an external ArrayBuffer");
     return NULL;
   }
-  // No napi_adjust_external_memory: V8 counts an ArrayBuffer's backing store, external or not, and
-  // collects dropped mappings as it does any buffer (measured: ~80 MB of 2.5 GB mapped stays live).
+  // See EXTERNAL_SHARE: V8 has counted all of it; take back what the mapping does not cost (given
+  // back in unmap, once V8 has uncounted the buffer).
+  if (!shared) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, -(int64_t)(length - length / EXTERNAL_SHARE), &ignored);
+  }
   return buffer;
 }
 
