@@ -1,7 +1,8 @@
 // vf's shared-memory helper (packages/core/src/transport/sharedFrames.ts): maps a segment file,
 // shared for the sender (it writes frames into pages that stay allocated) and copy-on-write for a
 // receiver (which owns its bytes without copying them; its name for the segment goes when its
-// mapping does, which tells the sender the segment is free again). Plain Node-API (C), built by
+// mapping does, which tells the sender the segment is free again), and tells whether a receiver
+// wrote to its mapping (an unwritten one is forwarded as a link, not copied). Plain Node-API (C), built by
 // native/build.mjs with the C compiler and the headers installed with Node; optional: without it,
 // segments are written and read with system calls (one copy more each).
 #define _GNU_SOURCE

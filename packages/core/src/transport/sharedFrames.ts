@@ -49,7 +49,8 @@ import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
  * written with `pwrite` and read into memory of the receiver's own, which unlinks its name at once:
  * two copies per hop, and no forwarding.
  *
- * Lifetime and bounds: a link lives until its receiver is done (read, or its mapping collected);
+ * Lifetime and bounds: a link lives until its receiver is done (read, or its mapping collected;
+ * V8 counts a mapping as a quarter of its bytes, see `EXTERNAL_SHARE` in `native/vfShm.c`);
  * messages leave only with credit, so at most `queueSize` per link are in flight, and a sender's
  * pool never exceeds {@link SHARED_POOL_MAX_BYTES}: past it, frames travel inline rather than
  * grow. A forwarded frame keeps its producer's segment in use until the last task downstream is
