@@ -296,6 +296,11 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
       middle.outgoing(dataMessage({ data: whole.subarray(0, SHARED_FRAME_MIN_BYTES * 2) }), 2);
       expect(middle.stats).toMatchObject({ forwarded: 0, copied: 2 });
 
+      // Only what a reader of the same directory received can be linked from.
+      expect(() => new SharedFrameSender(directory, undefined, undefined, undefined, new SharedFrameReader('/dev/shm/elsewhere'))).toThrow(
+        RangeError,
+      );
+
       const copyingReader = new SharedFrameReader(directory, null);
       const viaCopy = new SharedFrameSender(directory, undefined, undefined, undefined, copyingReader);
       const read = receive(producer.outgoing(dataMessage({ data: original }), 1), copyingReader);

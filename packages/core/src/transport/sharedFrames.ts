@@ -209,6 +209,12 @@ export class SharedFrameSender {
     this.#minBytes = minBytes;
     this.#maxBytes = maxBytes;
     this.#native = native;
+    // Names the reader hands out are names in its directory: linking them from another would be wrong.
+    if (received !== undefined && received.directory !== directory) {
+      throw new RangeError(
+        `a sender of ${directory} can only forward what a reader of the same directory received (${received.directory})`,
+      );
+    }
     this.#received = received;
   }
 
@@ -405,6 +411,11 @@ export class SharedFrameReader {
   constructor(directory: string, mapper: NativeShm | null = nativeSharedMemory()) {
     this.#directory = directory;
     this.#mapper = mapper;
+  }
+
+  /** The run's segment directory this reader reads from. */
+  get directory(): string {
+    return this.#directory;
   }
 
   /**
