@@ -100,6 +100,25 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
     });
   }
 
+  it('without the native helper (VF_SHARED_MAP=0 in every task) the identity copies each frame instead; byte-identical, nothing left', {
+    timeout: 60_000,
+  }, async () => {
+    const out = join(dir, 'unmapped');
+    const count = 6;
+    process.env.VF_SHARED_MAP = '0';
+    try {
+      const flow = await Flow.load(flowUrl, { mode: 'chain', count, out, nbTasks: 1 });
+      const engine = new BatchExecutionEngine({ queueSize: 2 });
+      await flow.run(engine);
+      expect((await flow.join()).status).toBe('completed');
+      expect(await received(`${out}.a`)).toEqual(expected(count));
+      expect((await statsByNode(statsFile)).forward).toMatchObject({ copied: count, forwarded: 0, inline: 0 });
+      expect(findLeftovers(engine)).toEqual([]);
+    } finally {
+      delete process.env.VF_SHARED_MAP;
+    }
+  });
+
   it('an identity with two children forwards one frame to both as two links; each receives it intact', { timeout: 60_000 }, async () => {
     const out = join(dir, 'two');
     const count = 6;
