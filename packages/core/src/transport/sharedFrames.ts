@@ -143,7 +143,6 @@ export function removeSharedDirectory(directory: string | undefined): void {
   }
 }
 
-/** A segment of the sender's pool: its own name for it, and its bytes (mapped shared, or written with a system call). */
 /** What a sender did with its large frames, counted since it was made (for benchmarks and diagnostics). */
 export interface SharedFrameStats {
   /** Frames copied into a segment of the sender's pool. */
@@ -160,6 +159,7 @@ export interface SharedFrameStats {
   poolMisses: number;
 }
 
+/** A segment of the sender's pool: its own name for it, and its bytes (mapped shared, or written with a system call). */
 interface Segment {
   readonly name: string;
   readonly bytes: number;
