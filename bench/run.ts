@@ -24,8 +24,10 @@ import {
   nativeSharedMemory,
   packHeader,
   removeSharedDirectory,
+  SHARED_STATS_ENV,
   SharedFrameReader,
   SharedFrameSender,
+  type SharedFrameStats,
   unpackHeader,
 } from '@vf/core/engine';
 import { BatchExecutionEngine } from '@vf/engine-batch';
@@ -344,6 +346,7 @@ async function frames(): Promise<void> {
   const rawFramesCpuMs = rawZmqCpuMs;
   const copyFrames = bufferCopy(frameCount);
   const sharedCost = await sharedFrameCost(frameCount);
+  const forwardCost = await sharedFrameCost(frameCount, true);
   console.log(line({ name: 'baseline: raw zeromq ipc, one hop, 1080p frame', perSecond: rawFrames, bytes: FRAME_BYTES }, []));
   console.log(line({ name: 'baseline: Buffer.copy, 1080p frame', perSecond: copyFrames, bytes: FRAME_BYTES }, []));
   console.log(
@@ -352,21 +355,29 @@ async function frames(): Promise<void> {
       ['Buffer.copy', copyFrames],
     ])}   (${sharedCost.toFixed(2)} ms/frame, ${nativeSharedMemory() === null ? '2 copies: written, read' : '1 copy: into a pooled segment, then mapped'})`,
   );
+  console.log(
+    `${line({ name: 'shared memory, one frame forwarded unwritten', perSecond: 1000 / forwardCost, bytes: FRAME_BYTES }, [
+      ['raw zmq', rawFrames],
+      ['Buffer.copy', copyFrames],
+    ])}   (${forwardCost.toFixed(2)} ms/frame, ${nativeSharedMemory() === null ? '2 copies: written, read' : '0 copies: linked, then mapped'})`,
+  );
   const baselines: Array<[string, number]> = [
     ['raw zmq', rawFrames],
     ['Buffer.copy', copyFrames],
   ];
   const chain = { count: frameCount, payload: 'frame', identities: 1 } as const;
-  const shared = await flowRate({ ...chain, nbTasks: 1 });
+  const { result: shared, stats } = await withSharedStats(() => flowRate({ ...chain, nbTasks: 1 }));
   console.log(
     line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: shared.perSecond, bytes: FRAME_BYTES }, baselines),
   );
+  console.log(`  shared memory per sending task: ${stats}`);
   const inline = await flowRate({ ...chain, nbTasks: 1 }, flowUrl, false);
   console.log(
     line({ name: `batch: same, sharedMemory: false (inline ZeroMQ)`, perSecond: inline.perSecond, bytes: FRAME_BYTES }, baselines),
   );
-  const replicated = await flowRate({ ...chain, nbTasks: 2 });
+  const { result: replicated, stats: replicatedStats } = await withSharedStats(() => flowRate({ ...chain, nbTasks: 2 }));
   console.log(line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, baselines));
+  console.log(`  shared memory per sending task: ${replicatedStats}`);
   // Rates on a loaded machine say more about the load than about vf; CPU time per frame does not.
   // A short run of each gives the fixed cost (start-up), so what remains is the cost of a frame.
   const few = 10;
@@ -381,25 +392,61 @@ async function frames(): Promise<void> {
 }
 
 /**
+ * Runs `run` with `VF_SHARED_STATS` set, so each task appends its shared-memory sender's counts
+ * when it closes; returns its result and those counts per task: frames copied, forwarded (linked,
+ * no copy) and the pool's hit rate (copies into a free segment, whose pages are already allocated).
+ */
+async function withSharedStats<T>(run: () => Promise<T>): Promise<{ result: T; stats: string }> {
+  const file = join(tmpdir(), `vf-bench-shared-stats-${process.pid}-${Date.now()}.jsonl`);
+  process.env[SHARED_STATS_ENV] = file;
+  try {
+    const result = await run();
+    const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+    const stats = lines
+      .map((text) => JSON.parse(text) as SharedFrameStats & { label: string })
+      .filter(({ copied, forwarded, inline }) => copied + forwarded + inline > 0)
+      .map((parsed) => {
+        const { label, copied, forwarded, inline, poolHits, poolMisses } = parsed;
+        const hitRate =
+          poolHits + poolMisses === 0
+            ? 'no copies'
+            : `pool hits ${((100 * poolHits) / (poolHits + poolMisses)).toFixed(0)} % (${poolMisses} segments made)`;
+        return `${label}: ${copied} copied, ${forwarded} forwarded, ${inline} inline, ${hitRate}`;
+      })
+      .join('; ');
+    return { result, stats };
+  } finally {
+    delete process.env[SHARED_STATS_ENV];
+    rmSync(file, { force: true });
+  }
+}
+
+/**
  * Milliseconds per 1080p frame on the shared-memory path, in one process, as a task does it: the
  * sender copies the frame into a pool segment and links it, the receiver maps the link (or reads
  * it without the native helper); the event loop turns between frames, so collected mappings free
  * their segments for reuse.
  */
-async function sharedFrameCost(count: number): Promise<number> {
+async function sharedFrameCost(count: number, forwarded = false): Promise<number> {
   const directory = createSharedDirectory();
   if (directory === undefined) return Number.NaN;
   try {
     const sender = new SharedFrameSender(directory);
     const reader = new SharedFrameReader(directory);
+    // With `forwarded`, what is timed is the hop after: the mapped frame sent on unwritten (a link), then mapped.
+    const forwarder = new SharedFrameSender(directory, undefined, undefined, undefined, reader);
     const header = packHeader(['d', 0, 0, 0, 0, 0, 0, 2]);
     const frame = Buffer.alloc(FRAME_BYTES, 7);
+    const hop = (sending: SharedFrameSender, payload: Buffer) => {
+      const sent = sending.outgoing([header, Buffer.alloc(1), payload], 0);
+      const [reference] = (unpackHeader(sent[0]) as unknown[])[9] as Array<[number, string, number]>;
+      return reader.read(reference?.[1], reference?.[2]);
+    };
     let elapsed = 0;
     for (let index = 0; index < count; index++) {
+      const payload = forwarded ? hop(sender, frame) : frame;
       const started = performance.now();
-      const sent = sender.outgoing([header, Buffer.alloc(1), frame], 0);
-      const [reference] = (unpackHeader(sent[0]) as unknown[])[9] as Array<[number, string, number]>;
-      reader.read(reference?.[1], reference?.[2]);
+      hop(forwarded ? forwarder : sender, payload);
       elapsed += performance.now() - started;
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -1,7 +1,8 @@
 // vf's shared-memory helper (packages/core/src/transport/sharedFrames.ts): maps a segment file,
 // shared for the sender (it writes frames into pages that stay allocated) and copy-on-write for a
 // receiver (which owns its bytes without copying them; its name for the segment goes when its
-// mapping does, which tells the sender the segment is free again). Plain Node-API (C), built by
+// mapping does, which tells the sender the segment is free again), and tells whether a receiver
+// wrote to its mapping (an unwritten one is forwarded as a link, not copied). Plain Node-API (C), built by
 // native/build.mjs with the C compiler and the headers installed with Node; optional: without it,
 // segments are written and read with system calls (one copy more each).
 #define _GNU_SOURCE
@@ -24,6 +25,15 @@ static napi_value throw_errno(napi_env env, const char* what, int error) {
   return NULL;
 }
 
+// V8 counts an ArrayBuffer's whole length as external memory, and past 64 MB more than after its
+// last collection it runs a full mark-compact ("external memory pressure"): with 6 MB frames, one
+// every ten frames, which cost a receiver more CPU than the rest of its work (bench/run.ts frames,
+// --trace-gc). A receiver's unwritten private mapping costs it no memory of its own (its pages are
+// the sender's, in the page cache), so it is counted as 1/EXTERNAL_SHARE of its length: collections
+// still come within 64 MB × EXTERNAL_SHARE of dropped mappings, which bounds how long a sender's
+// segment stays held; most are collected sooner, by scavenges.
+#define EXTERNAL_SHARE 4
+
 typedef struct {
   size_t length;
   // The receiver's name for the segment, unlinked once unmapped; empty for the sender's mappings.
@@ -31,10 +41,13 @@ typedef struct {
 } Mapping;
 
 static void unmap(napi_env env, void* data, void* hint) {
-  (void)env;
   Mapping* mapping = hint;
   munmap(data, mapping->length);
-  if (mapping->path[0] != '\0') unlink(mapping->path);
+  if (mapping->path[0] != '\0') {
+    unlink(mapping->path);
+    int64_t ignored;
+    napi_adjust_external_memory(env, (int64_t)(mapping->length - mapping->length / EXTERNAL_SHARE), &ignored);
+  }
   free(mapping);
 }
 
@@ -93,14 +106,76 @@ static napi_value map_segment(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "VF_SHM", "cannot create an external ArrayBuffer");
     return NULL;
   }
-  // No napi_adjust_external_memory: V8 counts an ArrayBuffer's backing store, external or not, and
-  // collects dropped mappings as it does any buffer (measured: ~80 MB of 2.5 GB mapped stays live).
+  // See EXTERNAL_SHARE: V8 has counted all of it; take back what the mapping does not cost (given
+  // back in unmap, once V8 has uncounted the buffer).
+  if (!shared) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, -(int64_t)(length - length / EXTERNAL_SHARE), &ignored);
+  }
   return buffer;
+}
+
+// The flags of /proc/self/pagemap entries (Documentation/admin-guide/mm/pagemap.rst): readable
+// without privileges since Linux 4.2 (only the frame numbers are hidden, which we do not use).
+#define PAGEMAP_PRESENT (1ULL << 63)
+#define PAGEMAP_SWAPPED (1ULL << 62)
+#define PAGEMAP_FILE_OR_SHARED (1ULL << 61)
+
+// unwritten(arrayBuffer): whether no page of a private file mapping (a receiver's frame, from map)
+// was written since it was mapped. A written page of a MAP_PRIVATE mapping becomes an anonymous
+// copy: present without the file-page bit, or swapped out. A page never touched is not present,
+// and one only read maps the file's own page (file bit set): both still hold the file's bytes.
+// So a true answer means the file holds exactly what the buffer shows, and forwarding a link to the
+// file forwards these bytes. Throws where pagemap cannot be read (the caller then copies).
+static napi_value unwritten(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void* data = NULL;
+  size_t length = 0;
+  bool is_buffer = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || napi_is_arraybuffer(env, argv[0], &is_buffer) != napi_ok ||
+      !is_buffer || napi_get_arraybuffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "unwritten(arrayBuffer)");
+    return NULL;
+  }
+  bool clean = true;
+  if (length > 0) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t first = (uintptr_t)data / page;
+    uintptr_t end = ((uintptr_t)data + length + page - 1) / page;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return throw_errno(env, "open /proc/self/pagemap", errno);
+    uint64_t entries[512];
+    for (uintptr_t at = first; clean && at < end;) {
+      size_t wanted = end - at < 512 ? (size_t)(end - at) : 512;
+      ssize_t got = pread(fd, entries, wanted * sizeof entries[0], (off_t)(at * sizeof entries[0]));
+      if (got <= 0 || got % sizeof entries[0] != 0) {
+        int error = got < 0 ? errno : EIO;
+        close(fd);
+        return throw_errno(env, "read /proc/self/pagemap", error);
+      }
+      size_t count = (size_t)got / sizeof entries[0];
+      for (size_t index = 0; index < count; index++) {
+        uint64_t entry = entries[index];
+        if ((entry & PAGEMAP_SWAPPED) || ((entry & PAGEMAP_PRESENT) && !(entry & PAGEMAP_FILE_OR_SHARED))) {
+          clean = false;
+          break;
+        }
+      }
+      at += count;
+    }
+    close(fd);
+  }
+  napi_value result;
+  napi_get_boolean(env, clean, &result);
+  return result;
 }
 
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "map", NAPI_AUTO_LENGTH, map_segment, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "map", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "unwritten", NAPI_AUTO_LENGTH, unwritten, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "unwritten", fn) != napi_ok) return NULL;
   return exports;
 }

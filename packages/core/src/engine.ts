@@ -65,8 +65,10 @@ export {
   removeSharedDirectory,
   SHARED_FRAME_MIN_BYTES,
   SHARED_POOL_MAX_BYTES,
+  SHARED_STATS_ENV,
   SharedFrameReader,
   SharedFrameSender,
+  type SharedFrameStats,
 } from './transport/sharedFrames.js';
 export { ChildLink, ReplicaLink, routesBySeq, type SentMessage, ZmqMessenger } from './transport/zmqMessenger.js';
 export { emitWarningOnce, forwardProcessWarnings, type WarningRecord } from './warnings.js';

@@ -36,19 +36,100 @@ const expected = (count: number, mutated = false): Received[] =>
     planeShares: true,
   }));
 
+/** One line per task that sent through shared memory, written when it closed (`VF_SHARED_STATS`). */
+interface SenderStats {
+  label: string;
+  copied: number;
+  forwarded: number;
+  linkedAgain: number;
+  inline: number;
+}
+
+/** The senders' statistics summed per node (`label` is `node#replica`). */
+async function statsByNode(file: string): Promise<Record<string, Omit<SenderStats, 'label'>>> {
+  const byNode: Record<string, Omit<SenderStats, 'label'>> = {};
+  for (const line of await lines(file)) {
+    const { label, copied, forwarded, linkedAgain, inline } = JSON.parse(line) as SenderStats;
+    const node = label.split('#')[0] as string;
+    const sum = byNode[node] ?? { copied: 0, forwarded: 0, linkedAgain: 0, inline: 0 };
+    byNode[node] = sum;
+    sum.copied += copied;
+    sum.forwarded += forwarded;
+    sum.linkedAgain += linkedAgain;
+    sum.inline += inline;
+  }
+  return byNode;
+}
+
 /** Segment files in a shared-memory directory (none once it is gone). */
 const segments = (directory: string | undefined) => (directory !== undefined && existsSync(directory) ? readdirSync(directory) : []);
 
 describe.runIf(process.platform === 'linux')('frames through shared memory (batch engine)', () => {
   let dir: string;
   let host: ChildProcess | undefined;
+  /** Where the tasks of the test's flow write their senders' statistics (they inherit the variable). */
+  let statsFile: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vf-shm-'));
+    statsFile = join(dir, 'stats.jsonl');
+    process.env.VF_SHARED_STATS = statsFile;
   });
   afterEach(async () => {
+    delete process.env.VF_SHARED_STATS;
     host?.kill('SIGKILL');
     host = undefined;
     await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const nbTasks of [1, 2]) {
+    it(`a chain producer → identity (nbTasks ${nbTasks}) → consumer: the identity forwards every frame as a link, copying none; byte-identical`, {
+      timeout: 60_000,
+    }, async () => {
+      const out = join(dir, `chain-${nbTasks}`);
+      const count = 12;
+      const flow = await Flow.load(flowUrl, { mode: 'chain', count, out, nbTasks });
+      const engine = new BatchExecutionEngine({ queueSize: 2 });
+      await flow.run(engine);
+      expect((await flow.join()).status).toBe('completed');
+      expect(await received(`${out}.a`)).toEqual(expected(count));
+      const stats = await statsByNode(statsFile);
+      expect(stats.frames).toMatchObject({ copied: count, forwarded: 0, inline: 0 });
+      expect(stats.forward).toMatchObject({ copied: 0, forwarded: count, inline: 0 });
+      expect(existsSync(`${out}.changed`)).toBe(false);
+      expect(findLeftovers(engine)).toEqual([]);
+    });
+  }
+
+  it('without the native helper (VF_SHARED_MAP=0 in every task) the identity copies each frame instead; byte-identical, nothing left', {
+    timeout: 60_000,
+  }, async () => {
+    const out = join(dir, 'unmapped');
+    const count = 6;
+    process.env.VF_SHARED_MAP = '0';
+    try {
+      const flow = await Flow.load(flowUrl, { mode: 'chain', count, out, nbTasks: 1 });
+      const engine = new BatchExecutionEngine({ queueSize: 2 });
+      await flow.run(engine);
+      expect((await flow.join()).status).toBe('completed');
+      expect(await received(`${out}.a`)).toEqual(expected(count));
+      expect((await statsByNode(statsFile)).forward).toMatchObject({ copied: count, forwarded: 0, inline: 0 });
+      expect(findLeftovers(engine)).toEqual([]);
+    } finally {
+      delete process.env.VF_SHARED_MAP;
+    }
+  });
+
+  it('an identity with two children forwards one frame to both as two links; each receives it intact', { timeout: 60_000 }, async () => {
+    const out = join(dir, 'two');
+    const count = 6;
+    const flow = await Flow.load(flowUrl, { mode: 'chain', count, out, nbTasks: 1, twoChildren: true });
+    const engine = new BatchExecutionEngine({ queueSize: 2 });
+    await flow.run(engine);
+    expect((await flow.join()).status).toBe('completed');
+    expect(await received(`${out}.a`)).toEqual(expected(count));
+    expect(await received(`${out}.b`)).toEqual(expected(count));
+    expect((await statsByNode(statsFile)).forward).toMatchObject({ copied: 0, forwarded: 2 * count, inline: 0 });
+    expect(findLeftovers(engine)).toEqual([]);
   });
 
   it('fan-out: one child mutates its frame in place; its sibling and the sender still see the original bytes', {
@@ -64,6 +145,10 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
     expect(await received(`${out}.a`)).toEqual(expected(5, true));
     expect(await received(`${out}.b`)).toEqual(expected(5));
     expect(existsSync(`${out}.changed`)).toBe(false);
+    // The mutated frame is copied (its written pages are the task's own); the untouched one forwarded.
+    const stats = await statsByNode(statsFile);
+    expect(stats.mutator).toMatchObject({ copied: 5, forwarded: 0 });
+    expect(stats.untouched).toMatchObject({ copied: 0, forwarded: 5 });
     expect(findLeftovers(engine)).toEqual([]);
   });
 
@@ -130,6 +215,8 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
       if (restartOnFailure) {
         expect(report.status).toBe('completed');
         expect(await received(`${out}.a`)).toEqual(expected(count));
+        // The survivor forwarded what it was given, re-sent work included (the victim wrote no line).
+        expect((await statsByNode(statsFile)).worker).toMatchObject({ copied: 0, inline: 0 });
       } else {
         expect(report.status).toBe('failed');
       }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,5 +57,39 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (real
     expect(delivered.length).toBe(sink?.received);
     for (const frame of delivered) expect(frame.sha).toBe(createHash('sha256').update(frameData(frame.index)).digest('hex'));
     expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it('camera → identity → slow sink: the identity forwards frames as links (no copy), dropped ones included; delivered ones intact', {
+    timeout: 90_000,
+  }, async () => {
+    const out = join(dir, 'relayed.jsonl');
+    const statsFile = join(dir, 'stats.jsonl');
+    const count = 40;
+    process.env.VF_SHARED_STATS = statsFile;
+    try {
+      const flow = await Flow.load(framesUrl, { count, workMs: 40, out, relay: true });
+      const engine = new RealtimeExecutionEngine({ queueSize: 1 });
+      await flow.run(engine);
+      const report = await flow.join();
+      expect(report.status).toBe('completed');
+      const dropped = report.nodes.reduce((total, node) => total + node.dropped, 0);
+      expect(dropped).toBeGreaterThan(0);
+      const delivered = (await readFile(out, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { index: number; sha: string });
+      expect(delivered.length).toBeGreaterThan(0);
+      for (const frame of delivered) expect(frame.sha).toBe(createHash('sha256').update(frameData(frame.index)).digest('hex'));
+      const stats = readFileSync(statsFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { label: string; copied: number; forwarded: number });
+      const relay = stats.find((line) => line.label.startsWith('relay#'));
+      expect(relay).toMatchObject({ copied: 0 });
+      expect(relay?.forwarded).toBeGreaterThan(0);
+      expect(findLeftovers(engine)).toEqual([]);
+    } finally {
+      delete process.env.VF_SHARED_STATS;
+    }
   });
 });

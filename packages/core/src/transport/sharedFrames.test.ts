@@ -223,6 +223,122 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
     expect(sender.outgoing(frames, 1)).toBe(frames);
   });
 
+  describe.runIf(nativeSharedMemory() !== null)('forwarding a received frame (native helper)', () => {
+    const native = nativeSharedMemory() as NonNullable<ReturnType<typeof nativeSharedMemory>>;
+    /** The data of a message received by `reader`. */
+    const receive = (frames: readonly Buffer[], reader: SharedFrameReader) =>
+      (parseEnvelope(frames, 0, reader).envelope as { value: { data: Uint8Array } }).value.data;
+    const inode = (name: string) => statSync(join(directory, name)).ino;
+    const referenceOf = (frames: readonly Buffer[]) =>
+      (((unpackHeader(frames[0] as Buffer) as unknown[])[9] as Array<[number, string, number]>)[0] as [number, string, number])[1];
+
+    it('unwritten(): true for a fresh or only read private mapping, false once any page of it is written', () => {
+      const sent = new SharedFrameSender(directory).outgoing(dataMessage({ data: noise(SHARED_FRAME_MIN_BYTES * 8) }), 1);
+      const data = receive(sent, new SharedFrameReader(directory));
+      expect(native.unwritten(data.buffer as ArrayBuffer)).toBe(true);
+      let sum = 0;
+      for (let index = 0; index < data.length; index += 512) sum += data[index] ?? 0;
+      expect(sum).toBeGreaterThan(0);
+      expect(native.unwritten(data.buffer as ArrayBuffer)).toBe(true);
+      // One byte in the last page: the whole range is checked, not only its start.
+      data[data.length - 1] = (data[data.length - 1] ?? 0) ^ 1;
+      expect(native.unwritten(data.buffer as ArrayBuffer)).toBe(false);
+      // Memory of the task's own heap, written: anonymous pages.
+      expect(native.unwritten(noise(SHARED_FRAME_MIN_BYTES).buffer as ArrayBuffer)).toBe(false);
+      expect(() => (native.unwritten as (value: unknown) => boolean)('not a buffer')).toThrow(TypeError);
+    });
+
+    it('a frame sent on unchanged is a new link to the same segment: no copy, no pool of its own', () => {
+      const original = noise(SHARED_FRAME_MIN_BYTES * 4);
+      const producer = new SharedFrameSender(directory);
+      const fromProducer = producer.outgoing(dataMessage({ data: original }), 1);
+      const middleReader = new SharedFrameReader(directory);
+      const middle = new SharedFrameSender(directory, undefined, undefined, undefined, middleReader);
+      const data = receive(fromProducer, middleReader);
+      const toA = middle.outgoing(dataMessage({ data }), 2);
+      const toB = middle.outgoing(dataMessage({ data }), 3);
+      expect(middle.pooledBytes).toBe(0);
+      expect(middle.stats).toMatchObject({ forwarded: 2, copied: 0 });
+      expect(referenceOf(toA)).toMatch(/^[0-9a-f]{16}-2-[0-9]+$/);
+      expect(inode(referenceOf(toA))).toBe(inode(referenceOf(fromProducer)));
+      expect(inode(referenceOf(toB))).toBe(inode(referenceOf(fromProducer)));
+      const reader = new SharedFrameReader(directory);
+      const a = receive(toA, reader);
+      expect(sha(a)).toBe(sha(original));
+      // A receiver downstream mutating its copy reaches neither its sibling nor the forwarder.
+      a.fill(0xee);
+      expect(sha(receive(toB, reader))).toBe(sha(original));
+      expect(sha(data)).toBe(sha(original));
+      // Forwarded again by the same task, later: another link, same bytes.
+      const again = middle.outgoing(dataMessage({ data }), 2);
+      expect(sha(receive(again, reader))).toBe(sha(original));
+      expect(middle.stats.forwarded).toBe(3);
+    });
+
+    it('a frame written to, a part of one, or one read without the helper is copied as before', () => {
+      const producer = new SharedFrameSender(directory);
+      const middleReader = new SharedFrameReader(directory);
+      const middle = new SharedFrameSender(directory, undefined, undefined, undefined, middleReader);
+      const reader = new SharedFrameReader(directory);
+      const original = noise(SHARED_FRAME_MIN_BYTES * 4);
+      const fromProducer = producer.outgoing(dataMessage({ data: original }), 1);
+      const sibling = producer.outgoing(dataMessage({ data: original }), 9);
+      const data = receive(fromProducer, middleReader);
+      data[SHARED_FRAME_MIN_BYTES] = (data[SHARED_FRAME_MIN_BYTES] ?? 0) ^ 0xff;
+      const modified = middle.outgoing(dataMessage({ data }), 2);
+      expect(middle.stats).toMatchObject({ forwarded: 0, copied: 1 });
+      expect(inode(referenceOf(modified))).not.toBe(inode(referenceOf(fromProducer)));
+      expect(sha(receive(modified, reader))).toBe(sha(data));
+      // The producer's segment, which the sibling reads, kept the original bytes.
+      expect(sha(receive(sibling, reader))).toBe(sha(original));
+
+      const whole = receive(producer.outgoing(dataMessage({ data: original }), 1), middleReader);
+      middle.outgoing(dataMessage({ data: whole.subarray(0, SHARED_FRAME_MIN_BYTES * 2) }), 2);
+      expect(middle.stats).toMatchObject({ forwarded: 0, copied: 2 });
+
+      // Only what a reader of the same directory received can be linked from.
+      expect(() => new SharedFrameSender(directory, undefined, undefined, undefined, new SharedFrameReader('/dev/shm/elsewhere'))).toThrow(
+        RangeError,
+      );
+
+      const copyingReader = new SharedFrameReader(directory, null);
+      const viaCopy = new SharedFrameSender(directory, undefined, undefined, undefined, copyingReader);
+      const read = receive(producer.outgoing(dataMessage({ data: original }), 1), copyingReader);
+      viaCopy.outgoing(dataMessage({ data: read }), 2);
+      expect(viaCopy.stats).toMatchObject({ forwarded: 0, copied: 1 });
+    });
+
+    it("the producer's segment comes free only once the forwarder and every receiver downstream let go", async () => {
+      const gc = exposeGc();
+      const producer = new SharedFrameSender(directory);
+      const middleReader = new SharedFrameReader(directory);
+      const middle = new SharedFrameSender(directory, undefined, undefined, undefined, middleReader);
+      const reader = new SharedFrameReader(directory);
+      const first = noise(SHARED_FRAME_MIN_BYTES);
+      let data: Uint8Array | undefined = receive(producer.outgoing(dataMessage({ data: first }), 1), middleReader);
+      let downstream: Uint8Array | undefined = receive(middle.outgoing(dataMessage({ data }), 2), reader);
+      data = undefined;
+      const deadline = Date.now() + 10_000;
+      while (receiverLinks(directory).length > 1 && Date.now() < deadline) {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // The forwarder let go, the receiver downstream did not: the producer takes a new segment.
+      expect(receiverLinks(directory)).toHaveLength(1);
+      receive(producer.outgoing(dataMessage({ data: new Uint8Array(SHARED_FRAME_MIN_BYTES).fill(3) }), 1), middleReader);
+      expect(producer.stats).toMatchObject({ poolHits: 0, poolMisses: 2 });
+      expect(sha(downstream)).toBe(sha(first));
+      downstream = undefined;
+      while (receiverLinks(directory).length > 0 && Date.now() < deadline) {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(receiverLinks(directory)).toEqual([]);
+      producer.outgoing(dataMessage({ data: first }), 1);
+      expect(producer.stats).toMatchObject({ poolHits: 1, poolMisses: 2 });
+    });
+  });
+
   it('refuses names outside the run directory, unknown segments and a wrong size, as WireError', () => {
     const reader = new SharedFrameReader(directory);
     expect(() => reader.read('../../etc/passwd', 10)).toThrow(expect.objectContaining({ code: 'WIRE_FORMAT' }));

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  appendFileSync,
   closeSync,
   constants,
   existsSync,
@@ -30,16 +31,33 @@ import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
  * free and takes the next frame: its pages stay allocated, so a send is one `memcpy` into warm
  * memory (fresh tmpfs pages per frame cost more than a socket hop on the machines measured).
  *
- * Copies per hop: one (the sender's), zero at the receiver. Without the helper (not built: no C
- * compiler or headers at install; or `VF_SHARED_MAP=0`) segments are written with `pwrite` and read
- * into memory of the receiver's own, which unlinks its name at once: two copies.
+ * Forwarding: a task that sends on a frame it received mapped (exactly that mapping: same
+ * ArrayBuffer, whole range; an identity, a filter, a node that adds fields beside the frame) with
+ * no page of it written (`/proc/self/pagemap`, checked at every send: a written page of a private
+ * mapping is an anonymous copy) links its own receiver a new name to the file it received, under
+ * its own nonce: same inode, no copy. The file never changes while any name of it exists (its
+ * producer reuses a segment only once its own name is the last), so the new link holds exactly the
+ * bytes the task saw, for as long as the receiver needs them, whatever the forwarder does next (a
+ * later write copies pages into the forwarder's private mapping only). A frame that was written,
+ * is part of a buffer, or was read without the helper is copied as above. Links are only ever made
+ * from names this task made itself or read (checked against the name pattern) in the run's
+ * directory.
  *
- * Lifetime and bounds: a link lives until its receiver is done (read, or its mapping collected);
+ * Copies per hop: one at the producer (into its segment), zero at each receiver, zero at each task
+ * that forwards a frame unwritten; a task that modifies the frame copies it once more. Without the
+ * helper (not built: no C compiler or headers at install; or `VF_SHARED_MAP=0`) segments are
+ * written with `pwrite` and read into memory of the receiver's own, which unlinks its name at once:
+ * two copies per hop, and no forwarding.
+ *
+ * Lifetime and bounds: a link lives until its receiver is done (read, or its mapping collected;
+ * V8 counts a mapping as a quarter of its bytes, see `EXTERNAL_SHARE` in `native/vfShm.c`);
  * messages leave only with credit, so at most `queueSize` per link are in flight, and a sender's
  * pool never exceeds {@link SHARED_POOL_MAX_BYTES}: past it, frames travel inline rather than
- * grow. Links of a replica that died are unlinked by its senders (whose work is re-sent as new
- * links); the host removes the whole directory when the run ends, and every task removes it when
- * it notices that the host is gone.
+ * grow. A forwarded frame keeps its producer's segment in use until the last task downstream is
+ * done, which the producer's pool absorbs (the forwarder needs none). Links of a replica that died
+ * are unlinked by its senders (whose work is re-sent as new links, forwarded again where the frame
+ * is still unwritten); the host removes the whole directory when the run ends, and every task
+ * removes it when it notices that the host is gone.
  */
 
 /** Raw frames (typed arrays, Buffers, DataViews, ArrayBuffers, long strings) of at least this many bytes go through shared memory. */
@@ -50,6 +68,9 @@ export const SHARED_FRAME_MIN_BYTES = 64 * 1024;
  * Past it, frames travel inline on ZeroMQ: memory stays bounded, nothing waits.
  */
 export const SHARED_POOL_MAX_BYTES = 512 * 1024 * 1024;
+
+/** Names a file where each task appends its sender's {@link SharedFrameStats} when it closes (diagnostic). */
+export const SHARED_STATS_ENV = 'VF_SHARED_STATS';
 
 /** Where segment directories live: tmpfs, memory that no disk backs. */
 export const SHARED_MEMORY_ROOT = '/dev/shm';
@@ -62,6 +83,12 @@ export interface NativeShm {
    * unlinked when the buffer is collected (a receiver's link).
    */
   map(path: string, byteLength: number, shared: boolean): ArrayBuffer;
+  /**
+   * Whether no page of `buffer`, a private mapping from {@link map}, was written since it was mapped
+   * (`/proc/self/pagemap`: a written page of a private mapping is an anonymous copy), i.e. the file
+   * still holds exactly its bytes. Throws where pagemap cannot be read.
+   */
+  unwritten(buffer: ArrayBuffer): boolean;
 }
 
 let native: NativeShm | null | undefined;
@@ -116,6 +143,22 @@ export function removeSharedDirectory(directory: string | undefined): void {
   }
 }
 
+/** What a sender did with its large frames, counted since it was made (for benchmarks and diagnostics). */
+export interface SharedFrameStats {
+  /** Frames copied into a segment of the sender's pool. */
+  copied: number;
+  /** Frames it had received mapped and sent on unwritten: a new link to the same file, no copy. */
+  forwarded: number;
+  /** Frames sent again to another receiver (fan-out): a new link to the segment it was copied into. */
+  linkedAgain: number;
+  /** Frames that travelled inline: the pool was full and in use, or the run is ending. */
+  inline: number;
+  /** Copies into a free segment of the pool (pages already allocated). */
+  poolHits: number;
+  /** Copies into a new segment (fresh tmpfs pages). */
+  poolMisses: number;
+}
+
 /** A segment of the sender's pool: its own name for it, and its bytes (mapped shared, or written with a system call). */
 interface Segment {
   readonly name: string;
@@ -147,16 +190,37 @@ export class SharedFrameSender {
   readonly #pool: Segment[] = [];
   /** The segment a frame was last copied into, and when: the next receiver of the same frame gets a link to it. */
   readonly #placed = new WeakMap<Buffer, { segment: Segment; generation: number }>();
+  readonly #received: SharedFrameReader | undefined;
+  readonly #stats: SharedFrameStats = { copied: 0, forwarded: 0, linkedAgain: 0, inline: 0, poolHits: 0, poolMisses: 0 };
 
   /**
    * @param maxBytes the most bytes of segments this sender keeps (in use or free); past it frames travel inline
    * @param native maps the pool's segments (default: the native helper if built); null writes them with system calls
+   * @param received the same task's reader: a frame it mapped and that is sent on unwritten is forwarded (linked, not copied)
    */
-  constructor(directory: string, minBytes = SHARED_FRAME_MIN_BYTES, maxBytes = SHARED_POOL_MAX_BYTES, native = nativeSharedMemory()) {
+  constructor(
+    directory: string,
+    minBytes = SHARED_FRAME_MIN_BYTES,
+    maxBytes = SHARED_POOL_MAX_BYTES,
+    native = nativeSharedMemory(),
+    received?: SharedFrameReader,
+  ) {
     this.#directory = directory;
     this.#minBytes = minBytes;
     this.#maxBytes = maxBytes;
     this.#native = native;
+    // Names the reader hands out are names in its directory: linking them from another would be wrong.
+    if (received !== undefined && received.directory !== directory) {
+      throw new RangeError(
+        `a sender of ${directory} can only forward what a reader of the same directory received (${received.directory})`,
+      );
+    }
+    this.#received = received;
+  }
+
+  /** What this sender did with its large frames so far (a copy). */
+  get stats(): SharedFrameStats {
+    return { ...this.#stats };
   }
 
   /** Bytes of segments in this sender's pool, in use or free (for tests and diagnostics). */
@@ -203,33 +267,63 @@ export class SharedFrameSender {
     for (const name of names) if (name.startsWith(prefix)) this.#unlink(name);
   }
 
-  /** Removes the pool's own names (the task is closing); receivers' links keep what they still use. */
-  close(): void {
+  /**
+   * Removes the pool's own names (the task is closing); receivers' links keep what they still use.
+   * Where `VF_SHARED_STATS` names a file, appends this sender's {@link stats} to it as one JSON line
+   * with `label` (a diagnostic for benchmarks and tests: copies, forwards and pool hits per task).
+   */
+  close(label?: string): void {
     for (const segment of this.#pool.splice(0)) this.#unlink(segment.name);
     this.#pooled = 0;
+    const statsFile = process.env[SHARED_STATS_ENV];
+    if (statsFile === undefined || statsFile === '') return;
+    try {
+      appendFileSync(statsFile, `${JSON.stringify({ label, ...this.#stats })}\n`);
+    } catch {
+      // a diagnostic: never fails the task
+    }
   }
 
   /** A new link, for `receiver`, to a segment holding `frame`; undefined when there is none (the frame travels inline). */
   #send(frame: Buffer, receiver: number): string | undefined {
     const name = `${this.#nonce}-${receiver}-${this.#counter++}`;
+    // Checked on every send, not once: the node may write to the frame between two sends.
+    const forwarded = this.#received?.forwardable(frame);
+    if (forwarded !== undefined && this.#link(forwarded, name)) {
+      this.#stats.forwarded += 1;
+      return name;
+    }
     const placed = this.#placed.get(frame);
-    if (placed !== undefined && placed.generation === placed.segment.generation && this.#link(placed.segment, name)) return name;
+    if (placed !== undefined && placed.generation === placed.segment.generation && this.#link(placed.segment.name, name)) {
+      this.#stats.linkedAgain += 1;
+      return name;
+    }
     const segment = this.#free(frame.length) ?? this.#create(frame.length);
-    if (segment === undefined) return undefined;
+    if (segment === undefined) {
+      this.#stats.inline += 1;
+      return undefined;
+    }
     try {
       if (segment.view !== undefined) segment.view.set(frame);
       else this.#write(segment, frame);
     } catch {
+      this.#stats.inline += 1;
       return undefined;
     }
     segment.generation += 1;
     this.#placed.set(frame, { segment, generation: segment.generation });
-    return this.#link(segment, name) ? name : undefined;
+    if (!this.#link(segment.name, name)) {
+      this.#stats.inline += 1;
+      return undefined;
+    }
+    this.#stats.copied += 1;
+    return name;
   }
 
-  #link(segment: Segment, name: string): boolean {
+  /** A new name `name` for the file `source` of the run's directory (both names checked or made here). */
+  #link(source: string, name: string): boolean {
     try {
-      linkSync(join(this.#directory, segment.name), join(this.#directory, name));
+      linkSync(join(this.#directory, source), join(this.#directory, name));
       return true;
     } catch {
       return false; // the directory is gone: the run is ending
@@ -241,7 +335,10 @@ export class SharedFrameSender {
     for (const segment of this.#pool) {
       if (segment.bytes !== bytes) continue;
       try {
-        if (statSync(join(this.#directory, segment.name)).nlink === 1) return segment;
+        if (statSync(join(this.#directory, segment.name)).nlink === 1) {
+          this.#stats.poolHits += 1;
+          return segment;
+        }
       } catch {
         // removed under us (the run is ending)
       }
@@ -263,6 +360,7 @@ export class SharedFrameSender {
       const segment: Segment = { name, bytes, view, generation: 0 };
       this.#pool.push(segment);
       this.#pooled += bytes;
+      this.#stats.poolMisses += 1;
       return segment;
     } catch {
       if (fd !== undefined) this.#unlink(name);
@@ -306,11 +404,18 @@ function withSharedFrames(header: Buffer, shared: ReadonlyArray<[number, string,
 export class SharedFrameReader {
   readonly #directory: string;
   readonly #mapper: NativeShm | null;
+  /** Each mapping this reader made, and the name of its link in the run's directory (checked when read). */
+  readonly #mapped = new WeakMap<ArrayBuffer, string>();
 
   /** @param mapper maps segments copy-on-write (default: the native helper if built); null reads them with a copy */
   constructor(directory: string, mapper: NativeShm | null = nativeSharedMemory()) {
     this.#directory = directory;
     this.#mapper = mapper;
+  }
+
+  /** The run's segment directory this reader reads from. */
+  get directory(): string {
+    return this.#directory;
   }
 
   /**
@@ -328,7 +433,9 @@ export class SharedFrameReader {
     if (mapper !== null) {
       try {
         // The name goes when the mapping does (collected): then the sender may reuse the segment.
-        return Buffer.from(mapper.map(path, byteLength, false));
+        const mapping = mapper.map(path, byteLength, false);
+        this.#mapped.set(mapping, name);
+        return Buffer.from(mapping);
       } catch (error) {
         try {
           unlinkSync(path);
@@ -370,6 +477,23 @@ export class SharedFrameReader {
       } catch {
         // removed already (its sender saw this task lost, or the run is over)
       }
+    }
+  }
+
+  /**
+   * The name of this task's link to the segment that `frame` is exactly (a whole mapping this
+   * reader made), if no page of it was written: that file then holds the frame's bytes, and a new
+   * link to it forwards the frame without a copy. Undefined for anything else (copy it).
+   */
+  forwardable(frame: Buffer): string | undefined {
+    const buffer = frame.buffer;
+    if (frame.byteOffset !== 0 || frame.byteLength !== buffer.byteLength) return undefined;
+    const name = this.#mapped.get(buffer as ArrayBuffer);
+    if (name === undefined || this.#mapper === null) return undefined;
+    try {
+      return this.#mapper.unwritten(buffer as ArrayBuffer) ? name : undefined;
+    } catch {
+      return undefined; // pagemap unreadable (an older kernel, a sandbox): copy
     }
   }
 }

@@ -292,8 +292,12 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#isStopRequested = isStopRequested;
     this.#alignment = alignment;
     const sharedDirectory = init.sharedMemory?.directory;
-    this.#sharedSender = sharedDirectory === undefined ? undefined : new SharedFrameSender(sharedDirectory);
     this.#sharedReader = sharedDirectory === undefined ? undefined : new SharedFrameReader(sharedDirectory);
+    // Given the reader, the sender forwards a frame received mapped and sent on unwritten by linking it.
+    this.#sharedSender =
+      sharedDirectory === undefined
+        ? undefined
+        : new SharedFrameSender(sharedDirectory, undefined, undefined, undefined, this.#sharedReader);
     const node = init.nodes[init.task.nodeIndex];
     if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);
     // A replica's credit is also where its sender sends the next item: handed back in batches, it
@@ -591,7 +595,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
     await Promise.allSettled(this.#loops);
     this.#zap?.stop();
-    this.#sharedSender?.close();
+    this.#sharedSender?.close(`${this.init.task.nodeName}#${this.init.task.taskIndex}`);
   }
 
   async #until<T>(attempt: (aligner: NodeAligner) => T | undefined): Promise<T> {

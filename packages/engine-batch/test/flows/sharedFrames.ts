@@ -90,18 +90,21 @@ const describeFrame = (frame: unknown) => {
 };
 
 interface Params {
-  readonly mode: 'fanOut' | 'replicas';
+  readonly mode: 'fanOut' | 'replicas' | 'chain';
   readonly count: number;
   /** Output files: `${out}.a` and `${out}.b` (fanOut), `${out}.a` (replicas); `${out}.changed` if the sender saw its frame change. */
   readonly out: string;
   readonly pidFile?: string;
   readonly workMs?: number;
   readonly nbTasks?: number;
+  /** chain: the identity feeds a second consumer `b` too (one frame, two children). */
+  readonly twoChildren?: boolean;
 }
 
 /**
  * fanOut: frames → mutator → a, and frames → identity → b (b must see the frames untouched).
  * replicas: frames → worker (nbTasks, slow) → a.
+ * chain: frames → forward (an identity, nbTasks) → a (and → b with twoChildren).
  */
 export default defineFlow((params: Params) => {
   const frames = new Frames(params.count, `${params.out}.changed`);
@@ -110,6 +113,13 @@ export default defineFlow((params: Params) => {
     const untouched = new IdentityProcessor<Frame>({ name: 'untouched' }).from(frames);
     const a = new FileAppenderConsumer<[Frame]>(`${params.out}.a`, { name: 'a', format: describeFrame }).from(mutated);
     const b = new FileAppenderConsumer<[Frame]>(`${params.out}.b`, { name: 'b', format: describeFrame }).from(untouched);
+    return new Flow([frames], [a, b]);
+  }
+  if (params.mode === 'chain') {
+    const forward = new IdentityProcessor<Frame>({ name: 'forward', nbTasks: params.nbTasks ?? 1 }).from(frames);
+    const a = new FileAppenderConsumer<[Frame]>(`${params.out}.a`, { name: 'a', format: describeFrame }).from(forward);
+    if (params.twoChildren !== true) return new Flow([frames], [a]);
+    const b = new FileAppenderConsumer<[Frame]>(`${params.out}.b`, { name: 'b', format: describeFrame }).from(forward);
     return new Flow([frames], [a, b]);
   }
   const worker = new SlowWorker(params.pidFile ?? `${params.out}.pids`, params.workMs ?? 20, params.nbTasks ?? 2).from(frames);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsumerNode, defineFlow, Flow, ProducerNode } from '@vf/core';
+import { IdentityProcessor } from '@vf/core/nodes';
 
 const FRAME_BYTES = 1920 * 1080 * 3;
 
@@ -39,8 +40,10 @@ class SlowSink extends ConsumerNode<[{ index: number; data: Uint8Array }]> {
   }
 }
 
-export default defineFlow((params: { count: number; workMs: number; out: string }) => {
+/** camera → sink, or camera → relay (an identity) → sink with `relay`. */
+export default defineFlow((params: { count: number; workMs: number; out: string; relay?: boolean }) => {
   const camera = new Camera(params.count);
-  const sink = new SlowSink(params.out, params.workMs).from(camera);
+  const relay = params.relay === true ? new IdentityProcessor<{ index: number; data: Uint8Array }>({ name: 'relay' }).from(camera) : camera;
+  const sink = new SlowSink(params.out, params.workMs).from(relay);
   return new Flow([camera], [sink]);
 });
