@@ -84,6 +84,16 @@ static napi_value map_segment(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "VF_SHM_SIZE", "segment is not a regular file of the announced size");
     return NULL;
   }
+  // The sender's segment gets all its pages now: a tmpfs that cannot back one (a small /dev/shm, as
+  // Docker's 64 MB) answers ENOSPC here, which the caller turns into an inline frame; unallocated,
+  // the first write past the tmpfs's room would kill the process with SIGBUS.
+  if (shared) {
+    int error = posix_fallocate(fd, 0, (off_t)length);
+    if (error != 0) {
+      close(fd);
+      return throw_errno(env, "posix_fallocate", error);
+    }
+  }
   // A receiver's mapping is private and writable: it may change its bytes, and no other process
   // sees it. No MAP_POPULATE there: on a private writable mapping it would copy every page. The
   // sender's new segment is populated: its pages come in one call, not one fault each.

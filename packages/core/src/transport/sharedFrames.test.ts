@@ -1,6 +1,8 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -363,5 +365,42 @@ describe('shared directory where there is no tmpfs', () => {
 
   it('is not created: frames then travel inline', () => {
     expect(createSharedDirectory(join(root, 'absent'))).toBeUndefined();
+  });
+});
+
+describe('a tmpfs too small for a frame', () => {
+  it('sends the frame inline instead of dying of SIGBUS when the pool segment cannot be backed', { timeout: 60_000 }, (context) => {
+    if (nativeSharedMemory() === null) return context.skip('the native helper is not built');
+    // A 4 MB tmpfs of its own (Docker's /dev/shm is 64 MB): needs mount privileges.
+    const root = mkdtempSync(join(tmpdir(), 'vf-small-shm-'));
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', root]).status === 0;
+    try {
+      if (!mounted) return context.skip('cannot mount a tmpfs here (not root)');
+      const child = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          createRequire(import.meta.url).resolve('tsx'),
+          '--conditions=@vf/source',
+          new URL('./fixtures/sendIntoFullShm.ts', import.meta.url).pathname,
+          root,
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      expect({ signal: child.signal, status: child.status, stderr: child.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
+      const results = child.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { bytes: number; inline: boolean });
+      // 6 MB cannot fit at all; 3 MB fits in the 4 MB tmpfs and goes through shared memory.
+      expect(results).toEqual([
+        { bytes: 6 * 1024 * 1024, inline: true },
+        { bytes: 3 * 1024 * 1024, inline: false },
+      ]);
+      expect(readdirSync(root)).toEqual([]);
+    } finally {
+      if (mounted) execFileSync('umount', [root]);
+      rmdirSync(root);
+    }
   });
 });
