@@ -2,8 +2,18 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildTaskProgram } from './taskProgram.js';
+
+const builds = vi.hoisted(() => ({ count: 0 }));
+vi.mock('esbuild', async (importOriginal) => {
+  const esbuild = await importOriginal<typeof import('esbuild')>();
+  const build: typeof esbuild.build = (options) => {
+    builds.count += 1;
+    return esbuild.build(options);
+  };
+  return { ...esbuild, build, default: { ...esbuild, build } };
+});
 
 describe('buildTaskProgram', () => {
   let dir: string;
@@ -58,5 +68,24 @@ describe('buildTaskProgram', () => {
     const broken = write('broken.ts', 'export const x = ;\n');
     expect(await buildTaskProgram(out, [broken])).toBeUndefined();
     expect(await buildTaskProgram(out, ['data:text/javascript,export default 1'])).toBeUndefined();
+  });
+
+  it('compiles the same modules again only when a file it read has changed since', async () => {
+    write('helper.ts', 'export const value = 1;\n');
+    const flowUrl = write('flow.ts', "export { value } from './helper.js';\n");
+    const before = builds.count;
+    const first = readFileSync((await buildTaskProgram(out, [flowUrl])) as string, 'utf8');
+    const again = join(dir, 'run2');
+    mkdirSync(again);
+    const second = await buildTaskProgram(again, [flowUrl]);
+    expect(second).toBe(join(again, 'task.mjs'));
+    expect(readFileSync(second as string, 'utf8')).toBe(first);
+    expect(readFileSync(`${second as string}.map`, 'utf8')).toContain('helper.ts');
+    expect(builds.count - before).toBe(1);
+    // Same size, same time stamp resolution: only the contents tell the change.
+    write('helper.ts', 'export const value = 2;\n');
+    const third = readFileSync((await buildTaskProgram(again, [flowUrl])) as string, 'utf8');
+    expect(third).toContain('value = 2');
+    expect(builds.count - before).toBe(2);
   });
 });
