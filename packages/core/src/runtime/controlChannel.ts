@@ -43,7 +43,9 @@ export function ipcControlChannel(): ControlChannel {
   const heartbeatFd = Number(process.env[HEARTBEAT_FD_ENV]);
   // Not for the node's own child processes: they are no task of this host.
   delete process.env[HEARTBEAT_FD_ENV];
-  let heartbeats: HeartbeatThread | undefined;
+  // Started now, while the task still loads its modules: a thread takes tens of ms to start, and
+  // the task's `ready` waits for its first heartbeat.
+  const heartbeats = Number.isInteger(heartbeatFd) && heartbeatFd > 2 ? new HeartbeatThread(heartbeatFd, false) : undefined;
   // Node's disconnect() closes the channel at once, cancelling writes still queued behind a host that
   // reads slowly: the last messages (done) would be lost and the task seen as dead. Disconnect once sent.
   let unsent = 0;
@@ -73,14 +75,9 @@ export function ipcControlChannel(): ControlChannel {
       // A host that never reads again is not waited for forever (unref: the queued write keeps this process up).
       if (process.connected) setTimeout(() => process.connected && process.disconnect?.(), CLOSE_FLUSH_LIMIT_MS).unref();
     },
-    ...(Number.isInteger(heartbeatFd) && heartbeatFd > 2
-      ? {
-          startHeartbeats: (heartbeatMs: number, activity: TaskActivity) => {
-            heartbeats ??= new HeartbeatThread(heartbeatFd, false);
-            return heartbeats.startHeartbeats(heartbeatMs, activity);
-          },
-        }
-      : {}),
+    ...(heartbeats === undefined
+      ? {}
+      : { startHeartbeats: (heartbeatMs: number, activity: TaskActivity) => heartbeats.startHeartbeats(heartbeatMs, activity) }),
   };
 }
 
