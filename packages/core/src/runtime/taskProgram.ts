@@ -26,8 +26,11 @@ interface CompiledProgram {
   readonly files: ReadonlyMap<string, string>;
 }
 
-/** Programs compiled in this process, by what they were compiled from (see {@link programKey}). */
+/** Programs compiled in this process, by what they were compiled from, least recently used first. */
 const compiled = new Map<string, CompiledProgram>();
+
+/** How many programs {@link compiled} keeps (each a few MB: a test suite runs many flows in one process). */
+const KEPT_PROGRAMS = 4;
 
 const LOADERS: Readonly<Record<string, 'ts' | 'tsx' | 'js' | 'jsx'>> = {
   '.ts': 'ts',
@@ -69,7 +72,11 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
   // The source map names sources relative to the program's directory: a run directory elsewhere needs its own build.
   const key = JSON.stringify([dirname(dir), moduleUrls]);
   const reusable = compiled.get(key);
-  if (reusable !== undefined && (await unchanged(reusable.inputs))) return writeProgram(dir, reusable);
+  compiled.delete(key);
+  if (reusable !== undefined && (await unchanged(reusable.inputs))) {
+    compiled.set(key, reusable);
+    return writeProgram(dir, reusable);
+  }
   const modules = moduleUrls.map((url) => `  ${JSON.stringify(url)}: () => import(${JSON.stringify(fileURLToPath(url))}),`);
   const contents = [
     `import { registerBundledModules, runTaskProcess } from ${JSON.stringify(runtimeEntry)};`,
@@ -135,6 +142,7 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
     const files = new Map(result.outputFiles.map((file) => [basename(file.path), file.text]));
     const program = { inputs: await hashInputs(Object.keys(result.metafile.inputs)), files };
     compiled.set(key, program);
+    for (const old of [...compiled.keys()].slice(0, -KEPT_PROGRAMS)) compiled.delete(old);
     return await writeProgram(dir, program);
   } catch (error) {
     getLogger().debug({ err: error }, 'the task program could not be compiled: tasks load the flow module themselves');
