@@ -440,7 +440,7 @@ async function sharedFrameCost(count: number, forwarded = false): Promise<number
     const sender = new SharedFrameSender(directory);
     const reader = new SharedFrameReader(directory);
     // With `forwarded`, what is timed is the hop after: the mapped frame sent on unwritten (a link), then mapped.
-    const forwarder = new SharedFrameSender(directory, undefined, undefined, undefined, reader);
+    const forwarder = new SharedFrameSender(directory, { received: reader });
     const header = packHeader(['d', 0, 0, 0, 0, 0, 0, 2]);
     const frame = Buffer.alloc(FRAME_BYTES, 7);
     const hop = (sending: SharedFrameSender, payload: Buffer) => {

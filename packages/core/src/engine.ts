@@ -68,6 +68,7 @@ export {
   SHARED_STATS_ENV,
   SharedFrameReader,
   SharedFrameSender,
+  type SharedFrameSenderOptions,
   type SharedFrameStats,
 } from './transport/sharedFrames.js';
 export { ChildLink, ReplicaLink, routesBySeq, type SentMessage, ZmqMessenger } from './transport/zmqMessenger.js';

@@ -110,7 +110,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
           ints: new Int16Array(noise(SHARED_FRAME_MIN_BYTES * 4).buffer, 2),
           text: 'é'.repeat(SHARED_FRAME_MIN_BYTES + 1),
         };
-        const sent = new SharedFrameSender(directory, undefined, undefined, mapper).outgoing(dataMessage(value), 1);
+        const sent = new SharedFrameSender(directory, { native: mapper }).outgoing(dataMessage(value), 1);
         expect(sent.filter((frame) => frame.length === 0).length).toBe(4);
         const { envelope } = parseEnvelope(sent, 0, new SharedFrameReader(directory, mapper));
         if (envelope.kind !== 'data') throw new Error('not data');
@@ -132,7 +132,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
       it('fans one frame out as links to one segment; a receiver that mutates its copy changes neither sibling nor sender', () => {
         const data = noise(SHARED_FRAME_MIN_BYTES * 4);
         const original = sha(data);
-        const sender = new SharedFrameSender(directory, undefined, undefined, mapper);
+        const sender = new SharedFrameSender(directory, { native: mapper });
         const message = dataMessage({ data });
         const toA = sender.outgoing(message, 1);
         const toB = sender.outgoing(message, 2);
@@ -160,7 +160,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
   it('a segment is reused once every receiver let go of it (read, or its mapping collected), never before', async () => {
     const gc = exposeGc();
     for (const [, mapper] of readers) {
-      const sender = new SharedFrameSender(directory, undefined, undefined, mapper);
+      const sender = new SharedFrameSender(directory, { native: mapper });
       const reader = new SharedFrameReader(directory, mapper);
       const receive = (frames: readonly Buffer[]) =>
         (parseEnvelope(frames, 0, reader).envelope as { value: { data: Uint8Array } }).value.data;
@@ -204,7 +204,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
   });
 
   it('sends frames inline once its pool is full and in use, and shares again once a segment is free', () => {
-    const sender = new SharedFrameSender(directory, SHARED_FRAME_MIN_BYTES, 2 * SHARED_FRAME_MIN_BYTES, null);
+    const sender = new SharedFrameSender(directory, { maxBytes: 2 * SHARED_FRAME_MIN_BYTES, native: null });
     const reader = new SharedFrameReader(directory, null);
     const message = () => dataMessage({ data: noise(SHARED_FRAME_MIN_BYTES) });
     const shared = (frames: readonly Buffer[]) => frames[2]?.length === 0;
@@ -255,7 +255,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
       const producer = new SharedFrameSender(directory);
       const fromProducer = producer.outgoing(dataMessage({ data: original }), 1);
       const middleReader = new SharedFrameReader(directory);
-      const middle = new SharedFrameSender(directory, undefined, undefined, undefined, middleReader);
+      const middle = new SharedFrameSender(directory, { received: middleReader });
       const data = receive(fromProducer, middleReader);
       const toA = middle.outgoing(dataMessage({ data }), 2);
       const toB = middle.outgoing(dataMessage({ data }), 3);
@@ -280,7 +280,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
     it('a frame written to, a part of one, or one read without the helper is copied as before', () => {
       const producer = new SharedFrameSender(directory);
       const middleReader = new SharedFrameReader(directory);
-      const middle = new SharedFrameSender(directory, undefined, undefined, undefined, middleReader);
+      const middle = new SharedFrameSender(directory, { received: middleReader });
       const reader = new SharedFrameReader(directory);
       const original = noise(SHARED_FRAME_MIN_BYTES * 4);
       const fromProducer = producer.outgoing(dataMessage({ data: original }), 1);
@@ -299,12 +299,10 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
       expect(middle.stats).toMatchObject({ forwarded: 0, copied: 2 });
 
       // Only what a reader of the same directory received can be linked from.
-      expect(() => new SharedFrameSender(directory, undefined, undefined, undefined, new SharedFrameReader('/dev/shm/elsewhere'))).toThrow(
-        RangeError,
-      );
+      expect(() => new SharedFrameSender(directory, { received: new SharedFrameReader('/dev/shm/elsewhere') })).toThrow(RangeError);
 
       const copyingReader = new SharedFrameReader(directory, null);
-      const viaCopy = new SharedFrameSender(directory, undefined, undefined, undefined, copyingReader);
+      const viaCopy = new SharedFrameSender(directory, { received: copyingReader });
       const read = receive(producer.outgoing(dataMessage({ data: original }), 1), copyingReader);
       viaCopy.outgoing(dataMessage({ data: read }), 2);
       expect(viaCopy.stats).toMatchObject({ forwarded: 0, copied: 1 });
@@ -314,7 +312,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
       const gc = exposeGc();
       const producer = new SharedFrameSender(directory);
       const middleReader = new SharedFrameReader(directory);
-      const middle = new SharedFrameSender(directory, undefined, undefined, undefined, middleReader);
+      const middle = new SharedFrameSender(directory, { received: middleReader });
       const reader = new SharedFrameReader(directory);
       const first = noise(SHARED_FRAME_MIN_BYTES);
       let data: Uint8Array | undefined = receive(producer.outgoing(dataMessage({ data: first }), 1), middleReader);

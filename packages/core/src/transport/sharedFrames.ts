@@ -169,6 +169,18 @@ interface Segment {
   generation: number;
 }
 
+/** How a {@link SharedFrameSender} works; every field has a default. */
+export interface SharedFrameSenderOptions {
+  /** Frames of at least this many bytes go through shared memory. Default {@link SHARED_FRAME_MIN_BYTES}. */
+  readonly minBytes?: number;
+  /** The most bytes of segments this sender keeps (in use or free); past it frames travel inline. Default {@link SHARED_POOL_MAX_BYTES}. */
+  readonly maxBytes?: number;
+  /** Maps the pool's segments (default: the native helper if built); null writes them with system calls. */
+  readonly native?: NativeShm | null;
+  /** The same task's reader: a frame it mapped and that is sent on unwritten is forwarded (linked, not copied). */
+  readonly received?: SharedFrameReader;
+}
+
 /**
  * The sending half, one per task: turns the frames of a data message into the frames sent to one
  * receiver, large raw frames replaced by segment references in the envelope header.
@@ -193,18 +205,9 @@ export class SharedFrameSender {
   readonly #received: SharedFrameReader | undefined;
   readonly #stats: SharedFrameStats = { copied: 0, forwarded: 0, linkedAgain: 0, inline: 0, poolHits: 0, poolMisses: 0 };
 
-  /**
-   * @param maxBytes the most bytes of segments this sender keeps (in use or free); past it frames travel inline
-   * @param native maps the pool's segments (default: the native helper if built); null writes them with system calls
-   * @param received the same task's reader: a frame it mapped and that is sent on unwritten is forwarded (linked, not copied)
-   */
-  constructor(
-    directory: string,
-    minBytes = SHARED_FRAME_MIN_BYTES,
-    maxBytes = SHARED_POOL_MAX_BYTES,
-    native = nativeSharedMemory(),
-    received?: SharedFrameReader,
-  ) {
+  /** @param directory the run's segment directory (`createSharedDirectory`) */
+  constructor(directory: string, options: SharedFrameSenderOptions = {}) {
+    const { minBytes = SHARED_FRAME_MIN_BYTES, maxBytes = SHARED_POOL_MAX_BYTES, native = nativeSharedMemory(), received } = options;
     this.#directory = directory;
     this.#minBytes = minBytes;
     this.#maxBytes = maxBytes;

@@ -295,9 +295,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#sharedReader = sharedDirectory === undefined ? undefined : new SharedFrameReader(sharedDirectory);
     // Given the reader, the sender forwards a frame received mapped and sent on unwritten by linking it.
     this.#sharedSender =
-      sharedDirectory === undefined
-        ? undefined
-        : new SharedFrameSender(sharedDirectory, undefined, undefined, undefined, this.#sharedReader);
+      sharedDirectory === undefined ? undefined : new SharedFrameSender(sharedDirectory, { received: this.#sharedReader });
     const node = init.nodes[init.task.nodeIndex];
     if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);
     // A replica's credit is also where its sender sends the next item: handed back in batches, it
