@@ -298,10 +298,12 @@ export abstract class ZmqMessenger extends MessengerBase {
       sharedDirectory === undefined ? undefined : new SharedFrameSender(sharedDirectory, { received: this.#sharedReader });
     const node = init.nodes[init.task.nodeIndex];
     if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);
-    // A replica's credit is also where its sender sends the next item: handed back in batches, it
-    // dealt work out in chunks, and at the end some replicas held a chunk more than others (E2: 32
-    // items vs 28 of 240 at 8 replicas). Replicas hand back each message's room at once.
-    this.#creditBatch = node.nbTasks > 1 ? 1 : Math.max(1, Math.floor(init.queueSize / 2));
+    // A replica fed by room: its credit is also where its sender sends the next item. Handed back in
+    // batches, it dealt work out in chunks, and at the end some replicas held a chunk more than others
+    // (E2: 32 items vs 28 of 240 at 8 replicas), so such a replica hands back each message's room at
+    // once. Replicas fed by origin (`routesBySeq`) are not chosen by room: batches serve them.
+    const fedByRoom = node.nbTasks > 1 && !routesBySeq(init.nodes, init.task.nodeIndex);
+    this.#creditBatch = fedByRoom ? 1 : Math.max(1, Math.floor(init.queueSize / 2));
     this.#confirmsOutputs = init.restartOnFailure && node.nbTasks > 1 && node.parents.length > 0;
     if (node.parents.length > 0) {
       this.#inbound = new zmq.Router({
