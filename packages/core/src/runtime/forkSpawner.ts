@@ -16,9 +16,19 @@ function tsxLoaderUrl(): string {
   return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 }
 
-/** Node options a task process needs: the `tsx` loader for TypeScript, the source condition from source. */
+/**
+ * V8 options of every task. A task's old generation starts with an allocation limit of a few times
+ * its ~10 MB of live objects, and V8 counts the bytes of external ArrayBuffers against it: a task
+ * receiving 6 MB frames (mapped from shared memory, or copied) started a mark-compact every dozen
+ * frames with its objects well under the limit, and spent more CPU in them than in the rest of its
+ * work (bench/run.ts frames, `--trace-gc`: 50–75 per 900 frames per receiver). With 64 MB of initial
+ * old space, 2–4; what the limit holds back is at most that much garbage per task.
+ */
+const TASK_V8_OPTIONS = ['--initial-old-space-size=64'];
+
+/** Node options a task process needs: V8's, the `tsx` loader for TypeScript, the source condition from source. */
 function taskExecArgv(request: SpawnRequest): string[] {
-  const execArgv: string[] = [];
+  const execArgv: string[] = [...TASK_V8_OPTIONS];
   if (request.typescript || fromSource) execArgv.push('--import', tsxLoaderUrl());
   if (fromSource) execArgv.push('--conditions=@vf/source');
   return execArgv;
@@ -72,7 +82,7 @@ export const forkSpawner: Spawner = {
     const prefixErr = prefixesOutput(process.stderr);
     // A compiled program needs no loader; its source map keeps stack traces on the user's `.ts` lines.
     const child = fork(request.program ?? taskEntry, [request.label], {
-      execArgv: request.program === undefined ? taskExecArgv(request) : ['--enable-source-maps'],
+      execArgv: request.program === undefined ? taskExecArgv(request) : [...TASK_V8_OPTIONS, '--enable-source-maps'],
       env: { ...process.env, ...request.env, VF_TASK: request.label, [HEARTBEAT_FD_ENV]: String(HEARTBEAT_FD) },
       serialization: 'json',
       stdio: ['ignore', prefixOut ? 'pipe' : 'inherit', prefixErr ? 'pipe' : 'inherit', 'ipc', 'pipe'],
