@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { getLogger } from '../logging.js';
+import { getLogger, isLogLevelEnabled } from '../logging.js';
+import { readCachedProgram, taskProgramCacheDir, writeCachedProgram } from './taskProgramCache.js';
 
 // The task runtime sits beside this module: `.ts` when vf runs from source, one built file otherwise.
 const fromSource = import.meta.url.endsWith('.ts');
@@ -58,7 +60,9 @@ const LOADERS: Readonly<Record<string, 'ts' | 'tsx' | 'js' | 'jsx'>> = {
  *
  * A process that runs the same flow again (a service, a test suite, a benchmark) reuses the program
  * it compiled last time when no file esbuild read has changed since (their contents are hashed and
- * compared: a few ms, against hundreds for a build).
+ * compared: a few ms, against hundreds for a build). So does a new host process, from the on-disk
+ * cache (`taskProgramCache.ts`: `node_modules/.cache/vf/task-programs` beside the flow, or
+ * `VF_TASK_PROGRAM_CACHE`), whose entries are checked against their digest and their inputs' hashes.
  *
  * Resolves with the program's path, or undefined when a module cannot be compiled this way (not a
  * file, TypeScript inside an installed package, or esbuild refuses it): the tasks then load the
@@ -83,7 +87,17 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
     `registerBundledModules({\n${modules.join('\n')}\n});`,
     'runTaskProcess(undefined, process.argv[1]);',
   ].join('\n');
+  // The entry names the runtime and the modules; the inputs' hashes, checked on a hit, cover their contents.
+  const cacheDir = taskProgramCacheDir(moduleUrls[0] ?? '');
+  const cacheKey = JSON.stringify([esbuildVersion(), dirname(dir), contents]);
+  const cached = cacheDir === undefined ? undefined : await readCachedProgram(cacheDir, cacheKey);
+  if (cached !== undefined && (await unchanged(cached.inputs))) {
+    if (isLogLevelEnabled('debug')) getLogger().debug({ cacheDir }, 'task program: taken from the cache');
+    keep(key, cached);
+    return writeProgram(dir, cached);
+  }
   try {
+    const started = performance.now();
     const esbuild = await import('esbuild');
     const result = await esbuild.build({
       // Not the run directory itself: a program compiled for one run serves the next one unchanged.
@@ -141,12 +155,30 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
     });
     const files = new Map(result.outputFiles.map((file) => [basename(file.path), file.text]));
     const program = { inputs: await hashInputs(Object.keys(result.metafile.inputs)), files };
-    compiled.set(key, program);
-    for (const old of [...compiled.keys()].slice(0, -KEPT_PROGRAMS)) compiled.delete(old);
-    return await writeProgram(dir, program);
+    if (isLogLevelEnabled('debug')) getLogger().debug({ ms: Math.round(performance.now() - started) }, 'task program: compiled');
+    keep(key, program);
+    const [path] = await Promise.all([
+      writeProgram(dir, program),
+      cacheDir === undefined ? undefined : writeCachedProgram(cacheDir, cacheKey, program),
+    ]);
+    return path;
   } catch (error) {
     getLogger().debug({ err: error }, 'the task program could not be compiled: tasks load the flow module themselves');
     return undefined;
+  }
+}
+
+function keep(key: string, program: CompiledProgram): void {
+  compiled.set(key, program);
+  for (const old of [...compiled.keys()].slice(0, -KEPT_PROGRAMS)) compiled.delete(old);
+}
+
+/** esbuild's version, without loading esbuild (~80 ms): a program compiled by another version is compiled again. */
+function esbuildVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('esbuild/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
   }
 }
 
