@@ -221,9 +221,9 @@ const esmPackages = new Map<string, boolean>();
 /**
  * Whether the program imports the file at `path` from where it is installed instead of holding it:
  * CommonJS packages stay outside (they may load native addons or files through `require` and
- * `__dirname`, which a bundle would break). ES module packages (zod, msgpackr, an installed vf) go
+ * `__dirname`, which a bundle would break). ES module packages (msgpackr, an installed vf) go
  * in: they locate files only through `import.meta.url`, which each bundled file keeps, and one file
- * spares each task resolving, reading and linking every one of theirs (zod alone has hundreds).
+ * spares each task resolving, reading and linking every one of theirs (zod, when a flow imports it, has hundreds).
  */
 function staysOutside(path: string): boolean {
   if (!inPackage(path)) return false;
