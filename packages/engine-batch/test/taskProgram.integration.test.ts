@@ -21,6 +21,7 @@ interface Start {
   readonly node: string;
   readonly argv1: string;
   readonly execArgv: readonly string[];
+  readonly libc?: string;
 }
 
 describe('the task program: a flow module compiled once in the host, run by every local task', () => {
@@ -53,6 +54,9 @@ describe('the task program: a flow module compiled once in the host, run by ever
     expect(dirname(program)).toBe(engine.socketDirectory);
     expect(program.endsWith('.mjs')).toBe(true);
     for (const start of starts) expect(start.execArgv.join(' ')).not.toMatch(/tsx|--import|--loader/);
+    // The host's C library, so that no task probes it again as msgpackr loads (LIBC set by the user wins).
+    for (const start of starts)
+      expect(start.libc).toEqual(process.env.LIBC ?? (process.platform === 'linux' ? expect.stringMatching(/^(glibc|musl)$/) : undefined));
     expect(findLeftovers(engine)).toEqual([]);
     expect(existsSync(program)).toBe(false);
   });
