@@ -168,12 +168,13 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
   }
 }
 
+/** Keeps `program` for this process's next run of the same modules, the {@link KEPT_PROGRAMS} most recent. */
 function keep(key: string, program: CompiledProgram): void {
   compiled.set(key, program);
   for (const old of [...compiled.keys()].slice(0, -KEPT_PROGRAMS)) compiled.delete(old);
 }
 
-/** esbuild's version, without loading esbuild (~80 ms): a program compiled by another version is compiled again. */
+/** esbuild's version, without loading esbuild (tens of ms): a program compiled by another version is compiled again. */
 function esbuildVersion(): string {
   try {
     return (createRequire(import.meta.url)('esbuild/package.json') as { version: string }).version;
