@@ -13,7 +13,7 @@
  * the transport case; `VF_BENCH_SCALE` scales item counts.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -284,10 +284,28 @@ async function startup(): Promise<void> {
   // Each in a host process of its own: the first run of a host compiles the task program; later runs
   // of the same flow in that host reuse it (the rows below, whose host ran this flow before).
   const startupHost = fileURLToPath(new URL('./startupHost.mjs', import.meta.url));
-  const firstRuns = Array.from({ length: 3 }, () =>
-    Number(execFileSync(process.execPath, [...process.execArgv, startupHost, flowUrl.href, '1'], { encoding: 'utf8' }).trim()),
-  );
-  row('batch: TypeScript flow, first run of 3 fresh hosts', firstRuns);
+  // A fresh host takes the program an earlier host compiled from the on-disk cache (VF_TASK_PROGRAM_CACHE).
+  const cache = mkdtempSync(join(tmpdir(), 'vf-bench-program-cache-'));
+  const freshHost = (cacheSetting: string) =>
+    Number(
+      execFileSync(process.execPath, [...process.execArgv, startupHost, flowUrl.href, '1'], {
+        encoding: 'utf8',
+        env: { ...process.env, VF_TASK_PROGRAM_CACHE: cacheSetting },
+      }).trim(),
+    );
+  try {
+    row(
+      'batch: TypeScript flow, 3 fresh hosts, no program cache',
+      Array.from({ length: 3 }, () => freshHost('off')),
+    );
+    freshHost(cache); // fills the cache
+    row(
+      'batch: TypeScript flow, 3 fresh hosts, program cached',
+      Array.from({ length: 3 }, () => freshHost(cache)),
+    );
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
   row('batch: TypeScript flow module', await timeRuns(flowUrl));
   // The same module as a build step leaves it: plain JavaScript beside the source (so that its imports resolve).
   const builtUrl = new URL('./flows/.throughput.built.mjs', import.meta.url);

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,19 +7,21 @@ import { Flow } from '@vf/core';
 import { findLeftovers } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
-import { lines } from './helpers.js';
+import { lines, runFixtureHost } from './helpers.js';
 
 // The flow module is compiled once, in the host, into the run's task program (core's
 // runtime/taskProgram.ts): these tests check what a user sees of that.
 const tsFlowUrl = new URL('./flows/program/flow.ts', import.meta.url);
 const jsFlowUrl = new URL('./flows/program/flow.mjs', import.meta.url);
 const topLevelAwaitUrl = new URL('./flows/program/topLevelAwait.ts', import.meta.url);
+const startupUrl = new URL('./flows/startup.ts', import.meta.url);
 const offset = Number(readFileSync(new URL('./flows/program/offset.txt', import.meta.url), 'utf8'));
 
 interface Start {
   readonly node: string;
   readonly argv1: string;
   readonly execArgv: readonly string[];
+  readonly libc?: string;
 }
 
 describe('the task program: a flow module compiled once in the host, run by every local task', () => {
@@ -52,6 +54,9 @@ describe('the task program: a flow module compiled once in the host, run by ever
     expect(dirname(program)).toBe(engine.socketDirectory);
     expect(program.endsWith('.mjs')).toBe(true);
     for (const start of starts) expect(start.execArgv.join(' ')).not.toMatch(/tsx|--import|--loader/);
+    // The host's C library, so that no task probes it again as msgpackr loads (LIBC set by the user wins).
+    for (const start of starts)
+      expect(start.libc).toEqual(process.env.LIBC ?? (process.platform === 'linux' ? expect.stringMatching(/^(glibc|musl)$/) : undefined));
     expect(findLeftovers(engine)).toEqual([]);
     expect(existsSync(program)).toBe(false);
   });
@@ -86,5 +91,61 @@ describe('the task program: a flow module compiled once in the host, run by ever
     const [start] = (await lines(p.starts)).map((line) => JSON.parse(line) as Start);
     expect(dirname(start?.argv1 ?? '')).toBe(engine.socketDirectory);
     expect(findLeftovers(engine)).toEqual([]);
+  });
+});
+
+describe('the task program cache: a new host process reuses the program an earlier one compiled', () => {
+  let dir: string;
+  let cache: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vf-program-cache-'));
+    cache = join(dir, 'cache');
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Runs the start-up flow in a host process of its own; says whether it compiled the program or took it from the cache. */
+  const host = async (name: string) => {
+    const run = join(dir, name);
+    await mkdir(run);
+    const out = join(run, 'out.txt');
+    const result = await runFixtureHost(startupUrl, { out }, run, {
+      VF_TASK_PROGRAM_CACHE: cache,
+      VF_LOG_LEVEL: 'debug',
+      VF_LOG_FORMAT: 'json',
+    });
+    expect(result.stdout, result.stderr).toContain('"status":"completed"');
+    expect((await lines(out)).map(Number)).toEqual(Array.from({ length: 100 }, (_, value) => value));
+    const messages = result.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => (JSON.parse(line) as { msg?: string }).msg);
+    const compiled = messages.includes('task program: compiled');
+    const cached = messages.includes('task program: taken from the cache');
+    expect(compiled !== cached, result.stderr).toBe(true);
+    return compiled ? 'compiled' : 'cached';
+  };
+  const entries = () => readdirSync(cache).filter((name) => name.endsWith('.json'));
+
+  it('the second host runs the flow without compiling; a corrupted entry is compiled again, never run', { timeout: 120_000 }, async () => {
+    expect(await host('first')).toBe('compiled');
+    expect(entries()).toHaveLength(1);
+    expect(await host('second')).toBe('cached');
+    const file = join(cache, entries()[0] as string);
+    const whole = readFileSync(file, 'utf8');
+    // Still valid JSON, still a program: only the digest tells.
+    writeFileSync(file, whole.replace('"task.mjs","', '"task.mjs","throw new Error(\\"tampered\\");'));
+    expect(readFileSync(file, 'utf8')).not.toBe(whole);
+    expect(await host('third')).toBe('compiled');
+    expect(await host('fourth')).toBe('cached');
+  });
+
+  it('hosts starting at once each write a whole entry: the next host takes it', { timeout: 120_000 }, async () => {
+    const results = await Promise.all([host('a'), host('b'), host('c')]);
+    expect(results).toContain('compiled');
+    expect(readdirSync(cache).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    expect(entries()).toHaveLength(1);
+    expect(await host('after')).toBe('cached');
   });
 });

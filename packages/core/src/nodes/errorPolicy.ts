@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { FlowValidationError } from '../errors.js';
+import { lazySchema } from '../lazyZod.js';
 
 /**
  * What a processor or consumer does when `process()` / `consume()` throws on an item.
@@ -56,12 +56,13 @@ export function backoffDelay(policy: ErrorPolicy, retry: number): number {
   return Math.min(policy.backoffMs * 2 ** (retry - 1), MAX_BACKOFF_MS);
 }
 
-const folder = z.string().refine((dir) => dir.trim() !== '', 'must be a non-empty folder path');
-
-const retrySchema = z.strictObject({
-  retries: z.int().min(0).max(MAX_RETRIES).optional(),
-  backoffMs: z.number().min(0).max(MAX_BACKOFF_MS).optional(),
-  deadLetter: z.union([folder, z.strictObject({ dir: folder })]).optional(),
+const retrySchema = lazySchema((z) => {
+  const folder = z.string().refine((dir) => dir.trim() !== '', 'must be a non-empty folder path');
+  return z.strictObject({
+    retries: z.int().min(0).max(MAX_RETRIES).optional(),
+    backoffMs: z.number().min(0).max(MAX_BACKOFF_MS).optional(),
+    deadLetter: z.union([folder, z.strictObject({ dir: folder })]).optional(),
+  });
 });
 
 const REQUIREMENTS: Readonly<Record<string, string>> = {
@@ -80,7 +81,7 @@ export function resolveOnError(value: unknown, nodeLabel: string): ErrorPolicy {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalid(nodeLabel, 'onError', "must be 'fail', 'skip' or { retries?, backoffMs?, deadLetter? }", value);
   }
-  const result = retrySchema.safeParse(value);
+  const result = retrySchema().safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
     const field = String(issue?.path[0] ?? (issue?.code === 'unrecognized_keys' ? issue.keys[0] : ''));

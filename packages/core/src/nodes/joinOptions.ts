@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { FlowValidationError } from '../errors.js';
+import { lazySchema } from '../lazyZod.js';
 
 /** Which item a parent contributes when several of its items fall in one window (see {@link TimeJoinOptions.collect}). */
 export type JoinCollect = 'first' | 'last' | 'all';
@@ -62,22 +62,15 @@ const REQUIREMENTS: Readonly<Record<string, string>> = {
   collect: "must be 'first', 'last' or 'all'",
 };
 
-const timeJoinSchema = z.strictObject({
-  mode: z.literal('time'),
-  toleranceMs: z.number().min(0).finite(),
-  timeoutMs: z.number().min(0).max(MAX_TIMER_MS).default(DEFAULT_JOIN_TIMEOUT_MS),
-  quorum: z.int().min(1).optional(),
-  collect: z.enum(['first', 'last', 'all']).default('first'),
-});
-
-/** A {@link TimeJoinSpec} as it travels in the plan (checked on receipt). */
-export const timeJoinSpecSchema = z.object({
-  mode: z.literal('time'),
-  toleranceMs: z.number().min(0),
-  timeoutMs: z.number().min(0),
-  quorum: z.int().min(1).optional(),
-  collect: z.enum(['first', 'last', 'all']),
-});
+const timeJoinSchema = lazySchema((z) =>
+  z.strictObject({
+    mode: z.literal('time'),
+    toleranceMs: z.number().min(0).finite(),
+    timeoutMs: z.number().min(0).max(MAX_TIMER_MS).default(DEFAULT_JOIN_TIMEOUT_MS),
+    quorum: z.int().min(1).optional(),
+    collect: z.enum(['first', 'last', 'all']).default('first'),
+  }),
+);
 
 /**
  * Checks a node's `join` option; returns the spec, or undefined when none was given. Throws
@@ -92,7 +85,7 @@ export function validateJoinOptions(value: unknown, nodeName: string, nbTasks: n
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     fail('join', "must be an object such as { mode: 'time', toleranceMs }", value);
-  const result = timeJoinSchema.safeParse(value);
+  const result = timeJoinSchema().safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
     // An unknown key is reported with an empty path and the key in `keys`.

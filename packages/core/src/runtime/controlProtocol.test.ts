@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { helloPid, parseTaskMessage } from './controlProtocol.js';
+import { isVfError } from '../errors.js';
+import { type HostMessage, helloPid, parseHostMessage, parseTaskMessage } from './controlProtocol.js';
 
 describe('the stats control message', () => {
   const stats = {
@@ -43,5 +44,102 @@ describe('the hello control message', () => {
     expect(helloPid({ v: 1, type: 'hello', pid: '4242' })).toBeUndefined();
     expect(helloPid('not json')).toBeUndefined();
     expect(helloPid(null)).toBeUndefined();
+  });
+});
+
+/** The error `action` throws; fails the test if it throws none. */
+function thrown(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  return expect.fail('expected a throw');
+}
+
+describe('the messages a task receives (checked without zod)', () => {
+  const spec = { id: 1, nodeIndex: 1, nodeName: 'relay', taskIndex: 0, nbTasks: 1, device: 'cpu', env: { A: '1' } };
+  const node = (index: number, extra: object = {}) => ({
+    index,
+    name: `n${index}`,
+    kind: index === 0 ? 'producer' : 'processor',
+    parents: index === 0 ? [] : [index - 1],
+    children: [],
+    nbTasks: 1,
+    deviceType: 'cpu',
+    requiresGpu: false,
+    ...extra,
+  });
+  const init = {
+    task: spec,
+    nodes: [node(0), node(1, { fps: 25, wantsMetadata: true, join: { mode: 'time', toleranceMs: 5, timeoutMs: 100, collect: 'all' } })],
+    tasks: [spec],
+    source: { moduleUrl: 'file:///flow.ts', params: { anything: [1, 'two'] } },
+    transport: {
+      kind: 'ipc',
+      endpoints: ['ipc:///tmp/vf-x/t0'],
+      curve: { publicKey: 'a'.repeat(40), secretKey: 'B'.repeat(40) },
+      runSecret: 'f'.repeat(64),
+    },
+    queueSize: 8,
+    restartOnFailure: false,
+    sharedMemory: { directory: '/dev/shm/vf-x' },
+    messenger: { moduleUrl: 'file:///messenger.ts', exportName: 'BatchQueueMessenger' },
+    heartbeatMs: 2000,
+  };
+
+  it('accepts every well-formed message, unchanged', () => {
+    const messages: HostMessage[] = [
+      { v: 1, type: 'init', init } as HostMessage,
+      { v: 1, type: 'start' },
+      { v: 1, type: 'endpoints', endpoints: ['tcp://10.0.0.1:4000'] },
+      { v: 1, type: 'stop' },
+      { v: 1, type: 'abort', reason: 'the flow failed' },
+      { v: 1, type: 'peerDone', taskId: 2 },
+      { v: 1, type: 'peerLost', taskId: 0 },
+    ];
+    for (const message of messages) expect(parseHostMessage(structuredClone(message))).toEqual(message);
+  });
+
+  it.each([
+    ['an unknown type', { v: 1, type: 'reboot' }, /type must be one of init, start/],
+    ['another protocol version', { v: 2, type: 'start' }, /protocol version 2, expected 1/],
+    ['no object at all', 'start', /protocol version undefined/],
+    ['a task id that is not an integer', { v: 1, type: 'peerDone', taskId: 1.5 }, /taskId must be an integer from 0, got 1.5/],
+    ['an endpoint that is not a string', { v: 1, type: 'endpoints', endpoints: ['ipc://a', 7] }, /endpoints\[1\] must be a string, got 7/],
+    ['init without its task', { v: 1, type: 'init', init: { ...init, task: undefined } }, /init\.task must be an object, got nothing/],
+    [
+      'init with a malformed device',
+      { v: 1, type: 'init', init: { ...init, tasks: [{ ...spec, device: 'tpu:0' }] } },
+      /init\.tasks\[0\]\.device must be 'cpu' or 'gpu:<n>', got "tpu:0"/,
+    ],
+    [
+      'init with a short run secret',
+      { v: 1, type: 'init', init: { ...init, transport: { ...init.transport, runSecret: 'abc' } } },
+      /init\.transport\.runSecret must be 64 hex digits/,
+    ],
+    [
+      'init with a join of another mode',
+      {
+        v: 1,
+        type: 'init',
+        init: { ...init, nodes: [node(0), node(1, { join: { mode: 'origin', toleranceMs: 1, timeoutMs: 1, collect: 'first' } })] },
+      },
+      /init\.nodes\[1\]\.join\.mode must be 'time', got "origin"/,
+    ],
+    [
+      'init with an environment value that is not a string',
+      { v: 1, type: 'init', init: { ...init, task: { ...spec, env: { A: 1 } } } },
+      /init\.task\.env\.A must be a string, got 1/,
+    ],
+  ])('refuses %s with a coded error naming the field', (_, message, text) => {
+    const error = thrown(() => parseHostMessage(message));
+    expect(isVfError(error)).toBe(true);
+    expect(error).toMatchObject({ code: 'INVALID_CONTROL_MESSAGE' });
+    expect((error as Error).message).toMatch(text);
+  });
+
+  it('refuses a malformed message from a task with the same code', () => {
+    expect(thrown(() => parseTaskMessage({ v: 1, type: 'ready' }))).toMatchObject({ code: 'INVALID_CONTROL_MESSAGE' });
   });
 });

@@ -1,7 +1,7 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { TaskOutcome, TaskStats } from '../contracts/engine.js';
-import type { SerializedError } from '../errors.js';
-import { timeJoinSpecSchema } from '../nodes/joinOptions.js';
+import { type SerializedError, VfError } from '../errors.js';
+import { lazySchema } from '../lazyZod.js';
 import { DEVICE_DETAIL_MAX_LENGTH } from '../nodes/node.js';
 import type { FlowSource, PlannedNode, TaskSpec } from '../plan/executionPlan.js';
 import type { CurveKeys } from '../transport/curve.js';
@@ -10,7 +10,8 @@ import type { WarningRecord } from '../warnings.js';
 /**
  * The control protocol between the host (the process that called `flow.run`) and each task
  * process: a discriminated union per direction, versioned, and checked on receipt. It is separate
- * from the data path (ZeroMQ) and carries no user data.
+ * from the data path (ZeroMQ) and carries no user data. A message that fails its check is a
+ * {@link VfError} `INVALID_CONTROL_MESSAGE`.
  */
 export const CONTROL_PROTOCOL_VERSION = 1;
 
@@ -96,142 +97,227 @@ export type TaskMessage =
   | { readonly v: 1; readonly type: 'warning'; readonly warning: WarningRecord }
   | { readonly v: 1; readonly type: 'done'; readonly outcome: TaskOutcome };
 
-const serializedError: z.ZodType<SerializedError> = z.lazy(() =>
-  z.object({
-    name: z.string(),
-    message: z.string(),
-    code: z.string().optional(),
-    stack: z.string().optional(),
-    details: z.record(z.string(), z.unknown()).optional(),
-    cause: serializedError.optional(),
-  }),
-);
+/** The check of what the host receives: zod, loaded on the first message (see `lazyZod.ts`). */
+const taskMessage = lazySchema((z) => {
+  const serializedError: z.ZodType<SerializedError> = z.lazy(() =>
+    z.object({
+      name: z.string(),
+      message: z.string(),
+      code: z.string().optional(),
+      stack: z.string().optional(),
+      details: z.record(z.string(), z.unknown()).optional(),
+      cause: serializedError.optional(),
+    }),
+  );
 
-const device = z.string().regex(/^(cpu|gpu:\d+)$/) as unknown as z.ZodType<TaskSpec['device']>;
+  const device = z.string().regex(/^(cpu|gpu:\d+)$/) as unknown as z.ZodType<TaskSpec['device']>;
 
-const taskSpec = z.object({
-  id: z.number().int().nonnegative(),
-  nodeIndex: z.number().int().nonnegative(),
-  nodeName: z.string(),
-  taskIndex: z.number().int().nonnegative(),
-  nbTasks: z.number().int().positive(),
-  device,
-  env: z.record(z.string(), z.string()),
-});
+  const taskStats = z.object({
+    received: z.number(),
+    emitted: z.number(),
+    dropped: z.number(),
+    drops: z.array(z.object({ from: z.string(), to: z.string(), count: z.number() })),
+    processed: z.number(),
+    proctimeTotalMs: z.number(),
+    activeMs: z.number(),
+    joins: z.object({ complete: z.number(), partial: z.number(), dropped: z.number() }).optional(),
+    rejected: z.number().optional(),
+    failed: z.number().optional(),
+    deadLettered: z.number().optional(),
+    retried: z.number().optional(),
+    failures: z.array(z.object({ from: z.string(), to: z.string(), failed: z.number(), deadLettered: z.number() })).optional(),
+    deviceDetail: z.string().max(DEVICE_DETAIL_MAX_LENGTH).optional(),
+  });
 
-const plannedNode = z.object({
-  index: z.number().int().nonnegative(),
-  name: z.string(),
-  kind: z.enum(['producer', 'processor', 'consumer']),
-  parents: z.array(z.number().int().nonnegative()),
-  children: z.array(z.number().int().nonnegative()),
-  nbTasks: z.number().int().positive(),
-  deviceType: z.enum(['cpu', 'gpu']),
-  requiresGpu: z.boolean(),
-  gpuMemoryMb: z.number().positive().optional(),
-  fps: z.number().positive().optional(),
-  wantsMetadata: z.boolean().optional(),
-  join: timeJoinSpecSchema.optional(),
-});
-
-const taskStats = z.object({
-  received: z.number(),
-  emitted: z.number(),
-  dropped: z.number(),
-  drops: z.array(z.object({ from: z.string(), to: z.string(), count: z.number() })),
-  processed: z.number(),
-  proctimeTotalMs: z.number(),
-  activeMs: z.number(),
-  joins: z.object({ complete: z.number(), partial: z.number(), dropped: z.number() }).optional(),
-  rejected: z.number().optional(),
-  failed: z.number().optional(),
-  deadLettered: z.number().optional(),
-  retried: z.number().optional(),
-  failures: z.array(z.object({ from: z.string(), to: z.string(), failed: z.number(), deadLettered: z.number() })).optional(),
-  deviceDetail: z.string().max(DEVICE_DETAIL_MAX_LENGTH).optional(),
-});
-
-const z85Key = z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/);
-
-const hostMessage = z.discriminatedUnion('type', [
-  z.object({
-    v: z.literal(1),
-    type: z.literal('init'),
-    init: z.object({
-      task: taskSpec,
-      nodes: z.array(plannedNode),
-      tasks: z.array(taskSpec),
-      source: z.object({ moduleUrl: z.string(), params: z.unknown() }),
-      transport: z.object({
-        kind: z.enum(['ipc', 'tcp']),
-        endpoints: z.array(z.string()),
-        curve: z.object({ publicKey: z85Key, secretKey: z85Key }).optional(),
-        runSecret: z.string().regex(/^[0-9a-f]{64}$/),
+  return z.discriminatedUnion('type', [
+    z.object({ v: z.literal(1), type: z.literal('hello'), pid: z.number().int().positive() }),
+    z.object({ v: z.literal(1), type: z.literal('bound'), endpoint: z.string().optional() }),
+    z.object({ v: z.literal(1), type: z.literal('ready'), pid: z.number().int() }),
+    z.object({ v: z.literal(1), type: z.literal('started') }),
+    z.object({ v: z.literal(1), type: z.literal('heartbeat'), stalledMs: z.number().nonnegative(), inNode: z.boolean() }),
+    z.object({ v: z.literal(1), type: z.literal('error'), error: serializedError }),
+    z.object({ v: z.literal(1), type: z.literal('stats'), stats: taskStats }),
+    z.object({
+      v: z.literal(1),
+      type: z.literal('warning'),
+      warning: z.object({ name: z.string(), message: z.string(), code: z.string().optional() }),
+    }),
+    z.object({
+      v: z.literal(1),
+      type: z.literal('done'),
+      outcome: z.object({
+        taskId: z.number().int(),
+        nodeName: z.string(),
+        taskIndex: z.number().int(),
+        device,
+        status: z.enum(['completed', 'stopped', 'failed', 'aborted']),
+        stats: taskStats,
+        error: serializedError.optional(),
       }),
-      queueSize: z.number().int().positive(),
-      restartOnFailure: z.boolean(),
-      sharedMemory: z.object({ directory: z.string().min(1) }).optional(),
-      messenger: z.object({ moduleUrl: z.string(), exportName: z.string() }),
-      heartbeatMs: z.number().int().positive(),
     }),
-  }),
-  z.object({ v: z.literal(1), type: z.literal('start') }),
-  z.object({ v: z.literal(1), type: z.literal('endpoints'), endpoints: z.array(z.string()) }),
-  z.object({ v: z.literal(1), type: z.literal('stop') }),
-  z.object({ v: z.literal(1), type: z.literal('abort'), reason: z.string() }),
-  z.object({ v: z.literal(1), type: z.literal('peerDone'), taskId: z.number().int().nonnegative() }),
-  z.object({ v: z.literal(1), type: z.literal('peerLost'), taskId: z.number().int().nonnegative() }),
-]);
+  ]);
+});
 
-const taskMessage = z.discriminatedUnion('type', [
-  z.object({ v: z.literal(1), type: z.literal('hello'), pid: z.number().int().positive() }),
-  z.object({ v: z.literal(1), type: z.literal('bound'), endpoint: z.string().optional() }),
-  z.object({ v: z.literal(1), type: z.literal('ready'), pid: z.number().int() }),
-  z.object({ v: z.literal(1), type: z.literal('started') }),
-  z.object({ v: z.literal(1), type: z.literal('heartbeat'), stalledMs: z.number().nonnegative(), inNode: z.boolean() }),
-  z.object({ v: z.literal(1), type: z.literal('error'), error: serializedError }),
-  z.object({ v: z.literal(1), type: z.literal('stats'), stats: taskStats }),
-  z.object({
-    v: z.literal(1),
-    type: z.literal('warning'),
-    warning: z.object({ name: z.string(), message: z.string(), code: z.string().optional() }),
-  }),
-  z.object({
-    v: z.literal(1),
-    type: z.literal('done'),
-    outcome: z.object({
-      taskId: z.number().int(),
-      nodeName: z.string(),
-      taskIndex: z.number().int(),
-      device,
-      status: z.enum(['completed', 'stopped', 'failed', 'aborted']),
-      stats: taskStats,
-      error: serializedError.optional(),
-    }),
-  }),
-]);
-
-/** Checks a message received by a task. Throws a descriptive error when it is not a valid {@link HostMessage}. */
+/**
+ * Checks a message received by a task. Throws `INVALID_CONTROL_MESSAGE` naming the field when it is
+ * not a valid {@link HostMessage}. Checked by hand, not with zod: a task would otherwise load zod
+ * (~750 KB) for the few messages of its run (see `lazyZod.ts`).
+ */
 export function parseHostMessage(value: unknown): HostMessage {
-  return checked(hostMessage, value, 'host') as HostMessage;
+  checkVersion(value, 'host');
+  const type = (value as { type?: unknown }).type;
+  const check = typeof type === 'string' && Object.hasOwn(HOST_MESSAGES, type) ? HOST_MESSAGES[type as HostMessage['type']] : undefined;
+  if (check === undefined) {
+    invalid('host', 'type', `one of ${Object.keys(HOST_MESSAGES).join(', ')}`, type);
+  }
+  check(value, '');
+  return value as HostMessage;
 }
 
-/** Checks a message received by the host. Throws a descriptive error when it is not a valid {@link TaskMessage}. */
+/** Checks a message received by the host. Throws `INVALID_CONTROL_MESSAGE` when it is not a valid {@link TaskMessage}. */
 export function parseTaskMessage(value: unknown): TaskMessage {
-  return checked(taskMessage, value, 'task') as TaskMessage;
+  checkVersion(value, 'task');
+  // Without zod's compiled fast path: each message type arrives a few times a second at most, and
+  // compiling it (`new Function`, per schema, per process) cost ~8 ms of start-up.
+  const result = taskMessage().safeParse(value, { jitless: true });
+  if (!result.success) {
+    throw new VfError('INVALID_CONTROL_MESSAGE', `invalid control message from task: ${result.error.message}`, {
+      details: { from: 'task' },
+    });
+  }
+  return result.data as TaskMessage;
 }
 
-function checked(schema: z.ZodType, value: unknown, from: string): unknown {
+function checkVersion(value: unknown, from: string): void {
   const version = (value as { v?: unknown } | null)?.v;
   if (version !== CONTROL_PROTOCOL_VERSION) {
-    throw new Error(`control message from ${from} has protocol version ${String(version)}, expected ${CONTROL_PROTOCOL_VERSION}`);
+    throw new VfError(
+      'INVALID_CONTROL_MESSAGE',
+      `control message from ${from} has protocol version ${String(version)}, expected ${CONTROL_PROTOCOL_VERSION}: the host and the task run different versions of vf`,
+      { details: { from, version: String(version) } },
+    );
   }
-  // Without zod's compiled fast path: each message type arrives a few times a second at most, and
-  // compiling it (`new Function`, per schema, per process) cost every task ~8 ms of its start-up.
-  const result = schema.safeParse(value, { jitless: true });
-  if (!result.success) throw new Error(`invalid control message from ${from}: ${result.error.message}`);
-  return result.data;
 }
+
+function invalid(from: string, path: string, expected: string, got: unknown): never {
+  const shown =
+    got === undefined
+      ? 'nothing'
+      : typeof got === 'object' && got !== null
+        ? Array.isArray(got)
+          ? 'an array'
+          : 'an object'
+        : JSON.stringify(got);
+  throw new VfError('INVALID_CONTROL_MESSAGE', `invalid control message from ${from}: ${path} must be ${expected}, got ${shown}`, {
+    details: { from, path },
+  });
+}
+
+/** Checks one field of a host message: throws naming `path` when `value` is not what it must be. */
+type Check = (value: unknown, path: string) => void;
+
+const at = (path: string, key: string | number) => (typeof key === 'number' ? `${path}[${key}]` : path === '' ? key : `${path}.${key}`);
+const is =
+  (expected: string, test: (value: unknown) => boolean): Check =>
+  (value, path) => {
+    if (!test(value)) invalid('host', path, expected, value);
+  };
+const string = is('a string', (value) => typeof value === 'string');
+const boolean = is('a boolean', (value) => typeof value === 'boolean');
+const integer = (min: number) => is(`an integer from ${min}`, (value) => Number.isSafeInteger(value) && (value as number) >= min);
+const positive = is('a positive number', (value) => Number.isFinite(value) && (value as number) > 0);
+const atLeastZero = is('a number from 0', (value) => Number.isFinite(value) && (value as number) >= 0);
+const matching = (expected: string, pattern: RegExp) => is(expected, (value) => typeof value === 'string' && pattern.test(value));
+const oneOf = (...values: string[]) => is(values.map((one) => `'${one}'`).join(' or '), (value) => values.includes(value as string));
+const anything: Check = () => undefined;
+const optional =
+  (check: Check): Check =>
+  (value, path) => {
+    if (value !== undefined) check(value, path);
+  };
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const object =
+  (shape: Readonly<Record<string, Check>>): Check =>
+  (value, path) => {
+    if (!isObject(value)) invalid('host', path === '' ? 'the message' : path, 'an object', value);
+    for (const [key, check] of Object.entries(shape)) check(value[key], at(path, key));
+  };
+const arrayOf =
+  (item: Check): Check =>
+  (value, path) => {
+    if (!Array.isArray(value)) invalid('host', path, 'an array', value);
+    for (const [index, one] of value.entries()) item(one, at(path, index));
+  };
+const recordOf =
+  (item: Check): Check =>
+  (value, path) => {
+    if (!isObject(value)) invalid('host', path, 'an object', value);
+    for (const [key, one] of Object.entries(value)) item(one, at(path, key));
+  };
+
+const taskSpec = object({
+  id: integer(0),
+  nodeIndex: integer(0),
+  nodeName: string,
+  taskIndex: integer(0),
+  nbTasks: integer(1),
+  device: matching("'cpu' or 'gpu:<n>'", /^(cpu|gpu:\d+)$/),
+  env: recordOf(string),
+});
+
+const plannedNode = object({
+  index: integer(0),
+  name: string,
+  kind: oneOf('producer', 'processor', 'consumer'),
+  parents: arrayOf(integer(0)),
+  children: arrayOf(integer(0)),
+  nbTasks: integer(1),
+  deviceType: oneOf('cpu', 'gpu'),
+  requiresGpu: boolean,
+  gpuMemoryMb: optional(positive),
+  fps: optional(positive),
+  wantsMetadata: optional(boolean),
+  join: optional(
+    object({
+      mode: oneOf('time'),
+      toleranceMs: atLeastZero,
+      timeoutMs: atLeastZero,
+      quorum: optional(integer(1)),
+      collect: oneOf('first', 'last', 'all'),
+    }),
+  ),
+});
+
+const z85Key = matching('a 40-character Z85 key', /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/);
+
+/** Each host message's check, by type (`v` and `type` are checked before). */
+const HOST_MESSAGES: Readonly<Record<HostMessage['type'], Check>> = {
+  init: object({
+    init: object({
+      task: taskSpec,
+      nodes: arrayOf(plannedNode),
+      tasks: arrayOf(taskSpec),
+      source: object({ moduleUrl: string, params: anything }),
+      transport: object({
+        kind: oneOf('ipc', 'tcp'),
+        endpoints: arrayOf(string),
+        curve: optional(object({ publicKey: z85Key, secretKey: z85Key })),
+        runSecret: matching('64 hex digits', /^[0-9a-f]{64}$/),
+      }),
+      queueSize: integer(1),
+      restartOnFailure: boolean,
+      sharedMemory: optional(object({ directory: is('a non-empty string', (value) => typeof value === 'string' && value !== '') })),
+      messenger: object({ moduleUrl: string, exportName: string }),
+      heartbeatMs: integer(1),
+    }),
+  }),
+  start: anything,
+  endpoints: object({ endpoints: arrayOf(string) }),
+  stop: anything,
+  abort: object({ reason: string }),
+  peerDone: object({ taskId: integer(0) }),
+  peerLost: object({ taskId: integer(0) }),
+};
 
 /**
  * The pid a task reported in its `hello`, for launchers that carry the control channel (they see

@@ -1,6 +1,7 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Spawner } from '../contracts/spawner.js';
 import { FlowValidationError } from '../errors.js';
+import { lazySchema } from '../lazyZod.js';
 import { forkSpawner } from './forkSpawner.js';
 import { MIN_LIVENESS_TIMEOUT_MS } from './liveness.js';
 import { checkPlacement, type Placement } from './placement.js';
@@ -28,8 +29,6 @@ const REQUIREMENTS: Readonly<Record<string, string>> = {
   livenessTimeoutMs: `must be a number of ms from ${MIN_LIVENESS_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`,
 };
 
-const timeoutMs = (defaultMs: number) => z.number().min(0).max(MAX_TIMEOUT_MS).default(defaultMs);
-
 const isSpawner = (value: unknown): value is Spawner =>
   typeof value === 'object' && value !== null && typeof (value as Partial<Spawner>).spawn === 'function';
 
@@ -37,25 +36,30 @@ const isSpawner = (value: unknown): value is Spawner =>
  * The options of the multi-process engines (`ProcessEngineOptions`), stated once with their
  * defaults. `placement`, `transport` and `curve` depend on each other: `checkPlacement` settles them.
  */
-const processEngineOptionsSchema = z.object({
-  queueSize: z.int().min(1).default(8),
-  transport: z.enum(['ipc', 'tcp']).optional(),
-  host: z.string().min(1).default('127.0.0.1'),
-  spawner: z.custom<Spawner>(isSpawner).default(forkSpawner),
-  placement: z.unknown().optional(),
-  curve: z.boolean().optional(),
-  readyTimeoutMs: timeoutMs(60_000),
-  killGraceMs: timeoutMs(2_000),
-  stopTimeoutMs: timeoutMs(30_000),
-  restartOnFailure: z.boolean().default(false),
-  livenessTimeoutMs: z.number().min(MIN_LIVENESS_TIMEOUT_MS).max(MAX_TIMEOUT_MS).default(10_000),
-  sharedMemory: z.boolean().default(true),
+const processEngineOptionsSchema = lazySchema((z) => {
+  const timeoutMs = (defaultMs: number) => z.number().min(0).max(MAX_TIMEOUT_MS).default(defaultMs);
+  return z.object({
+    queueSize: z.int().min(1).default(8),
+    transport: z.enum(['ipc', 'tcp']).optional(),
+    host: z.string().min(1).default('127.0.0.1'),
+    spawner: z.custom<Spawner>(isSpawner).default(forkSpawner),
+    placement: z.unknown().optional(),
+    curve: z.boolean().optional(),
+    readyTimeoutMs: timeoutMs(60_000),
+    killGraceMs: timeoutMs(2_000),
+    stopTimeoutMs: timeoutMs(30_000),
+    restartOnFailure: z.boolean().default(false),
+    livenessTimeoutMs: z.number().min(MIN_LIVENESS_TIMEOUT_MS).max(MAX_TIMEOUT_MS).default(10_000),
+    sharedMemory: z.boolean().default(true),
+  });
 });
 
 /** The options of `InProcessEngine`. */
-const inProcessEngineOptionsSchema = z.object({
-  queueSize: z.int().min(1).default(8),
-});
+const inProcessEngineOptionsSchema = lazySchema((z) =>
+  z.object({
+    queueSize: z.int().min(1).default(8),
+  }),
+);
 
 /** A multi-process engine's options, checked, with every default filled in. */
 export interface ResolvedProcessEngineOptions {
@@ -79,14 +83,14 @@ export interface ResolvedProcessEngineOptions {
  * value given (`details: { option, value }`).
  */
 export function resolveProcessEngineOptions(engine: string, options: unknown): ResolvedProcessEngineOptions {
-  const parsed = parseOptions(engine, processEngineOptionsSchema, options);
+  const parsed = parseOptions(engine, processEngineOptionsSchema(), options);
   const { placement, transport, curve } = checkPlacement(engine, parsed);
   return { ...parsed, placement, transport, curve };
 }
 
 /** Checks the options of `InProcessEngine` and fills in the defaults (see {@link resolveProcessEngineOptions}). */
 export function resolveInProcessEngineOptions(options: unknown): { readonly queueSize: number } {
-  return parseOptions('InProcessEngine', inProcessEngineOptionsSchema, options);
+  return parseOptions('InProcessEngine', inProcessEngineOptionsSchema(), options);
 }
 
 function parseOptions<TSchema extends z.ZodObject>(engine: string, schema: TSchema, options: unknown): z.output<TSchema> {

@@ -62,6 +62,27 @@ function prefixLines(from: Readable, to: Writable, label: string): void {
   });
 }
 
+/** `LIBC` as prebuilt-binary loaders read it: this machine's C library, found once in the host. */
+let libc: string | null | undefined;
+
+/**
+ * `{ LIBC }` for a task on this machine, unless the environment sets it: msgpackr's native
+ * extractor is found through `node-gyp-build-optional-packages`, which otherwise probes the C
+ * library in every task as it loads (~5-10 ms of each task's start-up CPU). The host has probed it
+ * already (it loads msgpackr too): the answer is the same on the same machine.
+ */
+function libcEnv(): Record<string, string> {
+  if (process.env.LIBC !== undefined) return {};
+  if (libc === undefined) {
+    try {
+      libc = (createRequire(import.meta.url)('detect-libc') as typeof import('detect-libc')).familySync();
+    } catch {
+      libc = null;
+    }
+  }
+  return libc === null ? {} : { LIBC: libc };
+}
+
 /** How long a task's exit waits for the rest of its IPC messages before it is reported. */
 const EXIT_DRAIN_LIMIT_MS = 2_000;
 
@@ -83,7 +104,7 @@ export const forkSpawner: Spawner = {
     // A compiled program needs no loader; its source map keeps stack traces on the user's `.ts` lines.
     const child = fork(request.program ?? taskEntry, [request.label], {
       execArgv: request.program === undefined ? taskExecArgv(request) : [...TASK_V8_OPTIONS, '--enable-source-maps'],
-      env: { ...process.env, ...request.env, VF_TASK: request.label, [HEARTBEAT_FD_ENV]: String(HEARTBEAT_FD) },
+      env: { ...process.env, ...libcEnv(), ...request.env, VF_TASK: request.label, [HEARTBEAT_FD_ENV]: String(HEARTBEAT_FD) },
       serialization: 'json',
       stdio: ['ignore', prefixOut ? 'pipe' : 'inherit', prefixErr ? 'pipe' : 'inherit', 'ipc', 'pipe'],
       // A process group of its own: Ctrl-C signals the terminal's whole group, and a task still loading

@@ -64,6 +64,24 @@ describe('buildTaskProgram', () => {
     }
   });
 
+  it("carries no zod: a task checks its control messages by hand and loads zod only for a node's join or onError options", async () => {
+    const local = join(import.meta.dirname, `taskProgram.fixture-${process.pid}.tmp.ts`);
+    // A flow module as users write one, and the runtime every task program holds.
+    writeFileSync(
+      local,
+      "export { Flow, ProcessorNode } from '@vf/core';\nexport { IntProducer } from '@vf/core/nodes';\nexport * from '@vf/core/engine';\n",
+    );
+    try {
+      const text = readFileSync((await buildTaskProgram(out, [pathToFileURL(local).href])) as string, 'utf8');
+      expect(text).toContain('function parseHostMessage(');
+      // Neither bundled nor imported at start-up (only `require`d when first needed).
+      expect(text).not.toContain('zod@');
+      expect(text).not.toMatch(/^import[^;]*zod/m);
+    } finally {
+      rmSync(local, { force: true });
+    }
+  });
+
   it('gives up (undefined) on a module esbuild refuses, or one that is not a file', async () => {
     const broken = write('broken.ts', 'export const x = ;\n');
     expect(await buildTaskProgram(out, [broken])).toBeUndefined();

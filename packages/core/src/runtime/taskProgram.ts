@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { getLogger } from '../logging.js';
+import { getLogger, isLogLevelEnabled } from '../logging.js';
+import { readCachedProgram, taskProgramCacheDir, writeCachedProgram } from './taskProgramCache.js';
 
 // The task runtime sits beside this module: `.ts` when vf runs from source, one built file otherwise.
 const fromSource = import.meta.url.endsWith('.ts');
@@ -58,7 +60,9 @@ const LOADERS: Readonly<Record<string, 'ts' | 'tsx' | 'js' | 'jsx'>> = {
  *
  * A process that runs the same flow again (a service, a test suite, a benchmark) reuses the program
  * it compiled last time when no file esbuild read has changed since (their contents are hashed and
- * compared: a few ms, against hundreds for a build).
+ * compared: a few ms, against hundreds for a build). So does a new host process, from the on-disk
+ * cache (`taskProgramCache.ts`: `node_modules/.cache/vf/task-programs` beside the flow, or
+ * `VF_TASK_PROGRAM_CACHE`), whose entries are checked against their digest and their inputs' hashes.
  *
  * Resolves with the program's path, or undefined when a module cannot be compiled this way (not a
  * file, TypeScript inside an installed package, or esbuild refuses it): the tasks then load the
@@ -73,7 +77,7 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
   const key = JSON.stringify([dirname(dir), moduleUrls]);
   const reusable = compiled.get(key);
   compiled.delete(key);
-  if (reusable !== undefined && (await unchanged(reusable.inputs))) {
+  if (reusable !== undefined && unchanged(reusable.inputs)) {
     compiled.set(key, reusable);
     return writeProgram(dir, reusable);
   }
@@ -83,7 +87,17 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
     `registerBundledModules({\n${modules.join('\n')}\n});`,
     'runTaskProcess(undefined, process.argv[1]);',
   ].join('\n');
+  // The entry names the runtime and the modules; the inputs' hashes, checked on a hit, cover their contents.
+  const cacheDir = taskProgramCacheDir(moduleUrls[0] ?? '');
+  const cacheKey = JSON.stringify([esbuildVersion(), dirname(dir), contents]);
+  const cached = cacheDir === undefined ? undefined : await readCachedProgram(cacheDir, cacheKey);
+  if (cached !== undefined && unchanged(cached.inputs)) {
+    if (isLogLevelEnabled('debug')) getLogger().debug({ cacheDir }, 'task program: taken from the cache');
+    keep(key, cached);
+    return writeProgram(dir, cached);
+  }
   try {
+    const started = performance.now();
     const esbuild = await import('esbuild');
     const result = await esbuild.build({
       // Not the run directory itself: a program compiled for one run serves the next one unchanged.
@@ -140,13 +154,32 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
       ],
     });
     const files = new Map(result.outputFiles.map((file) => [basename(file.path), file.text]));
-    const program = { inputs: await hashInputs(Object.keys(result.metafile.inputs)), files };
-    compiled.set(key, program);
-    for (const old of [...compiled.keys()].slice(0, -KEPT_PROGRAMS)) compiled.delete(old);
-    return await writeProgram(dir, program);
+    const program = { inputs: hashInputs(Object.keys(result.metafile.inputs)), files };
+    if (isLogLevelEnabled('debug')) getLogger().debug({ ms: Math.round(performance.now() - started) }, 'task program: compiled');
+    keep(key, program);
+    const [path] = await Promise.all([
+      writeProgram(dir, program),
+      cacheDir === undefined ? undefined : writeCachedProgram(cacheDir, cacheKey, program),
+    ]);
+    return path;
   } catch (error) {
     getLogger().debug({ err: error }, 'the task program could not be compiled: tasks load the flow module themselves');
     return undefined;
+  }
+}
+
+/** Keeps `program` for this process's next run of the same modules, the {@link KEPT_PROGRAMS} most recent. */
+function keep(key: string, program: CompiledProgram): void {
+  compiled.set(key, program);
+  for (const old of [...compiled.keys()].slice(0, -KEPT_PROGRAMS)) compiled.delete(old);
+}
+
+/** esbuild's version, without loading esbuild (tens of ms): a program compiled by another version is compiled again. */
+function esbuildVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('esbuild/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -156,27 +189,28 @@ async function writeProgram(dir: string, program: CompiledProgram): Promise<stri
 }
 
 /** The files esbuild read (`metafile.inputs`: paths relative to the working directory; the generated entry aside). */
-async function hashInputs(inputs: readonly string[]): Promise<Map<string, string>> {
+function hashInputs(inputs: readonly string[]): Map<string, string> {
   const files = inputs.filter((input) => basename(input) !== ENTRY_NAME).map((input) => resolve(input));
-  const hashes = await Promise.all(files.map(async (file) => hashFile(file)));
   // A file gone already ('') never matches again: the next run compiles anew.
-  return new Map(files.map((file, index) => [file, hashes[index] ?? '']));
+  return new Map(files.map((file) => [file, hashFile(file) ?? '']));
 }
 
-async function hashFile(file: string): Promise<string | undefined> {
+/**
+ * Read inline, not through `fs/promises`: a program has ~80 small inputs, and a round trip through
+ * libuv's thread pool per open, read and close made the check 3-5x slower (it runs before any task starts).
+ */
+function hashFile(file: string): string | undefined {
   try {
-    return createHash('sha1')
-      .update(await readFile(file))
-      .digest('base64');
+    return createHash('sha1').update(readFileSync(file)).digest('base64');
   } catch {
     return undefined; // gone: the program is stale
   }
 }
 
 /** Whether every input still holds what it held when the program was compiled. */
-async function unchanged(inputs: ReadonlyMap<string, string>): Promise<boolean> {
-  const now = await Promise.all([...inputs].map(async ([file, hash]) => (await hashFile(file)) === hash));
-  return now.every(Boolean);
+function unchanged(inputs: ReadonlyMap<string, string>): boolean {
+  for (const [file, hash] of inputs) if (hashFile(file) !== hash) return false;
+  return true;
 }
 
 /** Whether `path` lies in an installed package. */
@@ -189,9 +223,9 @@ const esmPackages = new Map<string, boolean>();
 /**
  * Whether the program imports the file at `path` from where it is installed instead of holding it:
  * CommonJS packages stay outside (they may load native addons or files through `require` and
- * `__dirname`, which a bundle would break). ES module packages (zod, msgpackr, an installed vf) go
+ * `__dirname`, which a bundle would break). ES module packages (msgpackr, an installed vf) go
  * in: they locate files only through `import.meta.url`, which each bundled file keeps, and one file
- * spares each task resolving, reading and linking every one of theirs (zod alone has hundreds).
+ * spares each task resolving, reading and linking every one of theirs (zod, when a flow imports it, has hundreds).
  */
 function staysOutside(path: string): boolean {
   if (!inPackage(path)) return false;
