@@ -1,14 +1,21 @@
-// vf's shared-memory helper (packages/core/src/transport/sharedFrames.ts): maps a segment file,
+// vf's native helper. Shared memory (packages/core/src/transport/sharedFrames.ts): maps a segment file,
 // shared for the sender (it writes frames into pages that stay allocated) and copy-on-write for a
 // receiver (which owns its bytes without copying them; its name for the segment goes when its
 // mapping does, which tells the sender the segment is free again), and tells whether a receiver
-// wrote to its mapping (an unwritten one is forwarded as a link, not copied). Plain Node-API (C), built by
+// wrote to its mapping (an unwritten one is forwarded as a link, not copied). Heartbeats
+// (packages/core/src/runtime/liveness.ts): a thread of its own that writes a task's heartbeats while
+// its main thread is blocked, at no start-up cost (a worker thread costs a task tens of ms of CPU,
+// on its critical path). Plain Node-API (C), built by
 // native/build.mjs with the C compiler and the headers installed with Node; optional: without it,
 // segments are written and read with system calls (one copy more each).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -181,11 +188,158 @@ static napi_value unwritten(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// Heartbeats. Each says how long the main thread's event loop has not turned (its tick counter,
+// cells[0], unchanged) and whether the main thread is inside node code (cells[1] > 0): the same line
+// as liveness.ts's worker thread writes, `{"v":1,"type":"heartbeat","stalledMs":n,"inNode":b}`.
+typedef struct {
+  int fd;
+  int period_ms;
+  int32_t* cells;
+  int32_t seen;
+  int64_t changed_at;
+  // Set by the main thread (stop); the thread exits at its next wake-up. Never freed: stop may come
+  // after the thread has ended on its own (the host gone), and there is one per process.
+  int stop;
+} Beats;
+
+static int64_t monotonic_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+// Writes the whole line, waiting while the pipe is full; false once the host's end is gone (EPIPE:
+// Node ignores SIGPIPE) or the descriptor fails otherwise: then beating stops, silently.
+static bool write_line(int fd, const char* line, size_t length) {
+  while (length > 0) {
+    ssize_t written = write(fd, line, length);
+    if (written > 0) {
+      line += written;
+      length -= (size_t)written;
+    } else if (written < 0 && errno == EINTR) {
+      continue;
+    } else if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd writable = {.fd = fd, .events = POLLOUT};
+      poll(&writable, 1, 5);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// One heartbeat: the mark first, then the ticks (the main thread bumps the ticks before it drops the mark).
+static bool beat(Beats* beats) {
+  bool in_node = __atomic_load_n(&beats->cells[1], __ATOMIC_SEQ_CST) > 0;
+  int32_t ticks = __atomic_load_n(&beats->cells[0], __ATOMIC_SEQ_CST);
+  int64_t now = monotonic_ms();
+  if (ticks != beats->seen) {
+    beats->seen = ticks;
+    beats->changed_at = now;
+  }
+  char line[128];
+  int length = snprintf(line, sizeof line, "{\"v\":1,\"type\":\"heartbeat\",\"stalledMs\":%lld,\"inNode\":%s}\n",
+                        (long long)(now - beats->changed_at), in_node ? "true" : "false");
+  return write_line(beats->fd, line, (size_t)length);
+}
+
+static void* beat_loop(void* argument) {
+  Beats* beats = argument;
+  struct timespec due;
+  clock_gettime(CLOCK_MONOTONIC, &due);
+  for (;;) {
+    due.tv_nsec += (long)(beats->period_ms % 1000) * 1000000L;
+    due.tv_sec += beats->period_ms / 1000 + due.tv_nsec / 1000000000L;
+    due.tv_nsec %= 1000000000L;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR) {
+    }
+    if (__atomic_load_n(&beats->stop, __ATOMIC_SEQ_CST) || !beat(beats)) break;
+  }
+  return NULL;
+}
+
+// startHeartbeats(fd, periodMs, cells): writes one heartbeat now, then one every periodMs from a
+// thread of its own, reading cells (an Int32Array of two over a SharedArrayBuffer, kept alive for
+// the process's life). Returns a handle for stopHeartbeats. Throws when the first write fails.
+static napi_value start_heartbeats(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd = -1;
+  int32_t period_ms = 0;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &period_ms) != napi_ok || fd < 0 || period_ms < 1 ||
+      napi_get_typedarray_info(env, argv[2], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_int32_array || length < 2) {
+    napi_throw_type_error(env, NULL, "startHeartbeats(fd, periodMs, cells: Int32Array(2))");
+    return NULL;
+  }
+  // The cells must outlive the thread, which never says when it is done with them: never released.
+  napi_ref keep;
+  if (napi_create_reference(env, argv[2], 1, &keep) != napi_ok) {
+    napi_throw_error(env, "VF_HEARTBEAT", "cannot keep the activity cells");
+    return NULL;
+  }
+  Beats* beats = calloc(1, sizeof(Beats));
+  if (beats == NULL) return throw_errno(env, "calloc", ENOMEM);
+  beats->fd = fd;
+  beats->period_ms = period_ms;
+  beats->cells = data;
+  beats->seen = __atomic_load_n(&beats->cells[0], __ATOMIC_SEQ_CST);
+  beats->changed_at = monotonic_ms();
+  if (!beat(beats)) {
+    int error = errno;
+    free(beats);
+    return throw_errno(env, "heartbeat", error);
+  }
+  // Signals stay with the main thread (Node's handlers): the thread starts with all of them blocked.
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  pthread_attr_t attributes;
+  pthread_attr_init(&attributes);
+  pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attributes, 64 * 1024);
+  pthread_t thread;
+  int error = pthread_create(&thread, &attributes, beat_loop, beats);
+  pthread_attr_destroy(&attributes);
+  pthread_sigmask(SIG_SETMASK, &previous, NULL);
+  if (error != 0) {
+    free(beats);
+    return throw_errno(env, "pthread_create", error);
+  }
+  napi_value handle;
+  if (napi_create_external(env, beats, NULL, NULL, &handle) != napi_ok) {
+    napi_throw_error(env, "VF_HEARTBEAT", "cannot create the heartbeat handle");
+    return NULL;
+  }
+  return handle;
+}
+
+// stopHeartbeats(handle): no heartbeat after the current one; the thread ends within a period.
+static napi_value stop_heartbeats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void* beats = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || napi_get_value_external(env, argv[0], &beats) != napi_ok) {
+    napi_throw_type_error(env, NULL, "stopHeartbeats(handle)");
+    return NULL;
+  }
+  __atomic_store_n(&((Beats*)beats)->stop, 1, __ATOMIC_SEQ_CST);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "map", NAPI_AUTO_LENGTH, map_segment, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "map", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "unwritten", NAPI_AUTO_LENGTH, unwritten, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "unwritten", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "startHeartbeats", NAPI_AUTO_LENGTH, start_heartbeats, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "startHeartbeats", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "stopHeartbeats", NAPI_AUTO_LENGTH, stop_heartbeats, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "stopHeartbeats", fn) != napi_ok) return NULL;
   return exports;
 }

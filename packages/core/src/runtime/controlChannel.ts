@@ -1,7 +1,7 @@
 import type { Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { jsonLine, readJsonLines } from './jsonLines.js';
-import { HeartbeatThread, type TaskActivity } from './liveness.js';
+import { HeartbeatThread, heartbeatsTo, type TaskActivity } from './liveness.js';
 
 /**
  * The task's end of the control channel to its host. Local tasks (forked) talk over Node's IPC
@@ -43,9 +43,9 @@ export function ipcControlChannel(): ControlChannel {
   const heartbeatFd = Number(process.env[HEARTBEAT_FD_ENV]);
   // Not for the node's own child processes: they are no task of this host.
   delete process.env[HEARTBEAT_FD_ENV];
-  // Started now, while the task still loads its modules: a thread takes tens of ms to start, and
-  // the task's `ready` waits for its first heartbeat.
-  const heartbeats = Number.isInteger(heartbeatFd) && heartbeatFd > 2 ? new HeartbeatThread(heartbeatFd, false) : undefined;
+  // Made now, while the task still loads its modules: a worker thread (where the native helper is
+  // missing) takes tens of ms to start, and the task's `ready` waits for its first heartbeat.
+  const heartbeats = Number.isInteger(heartbeatFd) && heartbeatFd > 2 ? heartbeatsTo(heartbeatFd) : undefined;
   // Node's disconnect() closes the channel at once, cancelling writes still queued behind a host that
   // reads slowly: the last messages (done) would be lost and the task seen as dead. Disconnect once sent.
   let unsent = 0;

@@ -3,8 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { nativeHelper } from '../nativeHelper.js';
 import { parseTaskMessage } from './controlProtocol.js';
-import { HeartbeatThread, heartbeatPeriodMs, LivenessWatch, TaskActivity } from './liveness.js';
+import { HeartbeatThread, heartbeatPeriodMs, heartbeatsTo, LivenessWatch, NATIVE_HEARTBEATS_ENV, TaskActivity } from './liveness.js';
 
 /** A clock the test moves by hand. */
 function manualClock() {
@@ -166,6 +167,58 @@ describe('HeartbeatThread (the task side)', () => {
     // Every line is whole: a JSON value (the big one too).
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
   });
+});
+
+describe("heartbeatsTo (a forked task's heartbeat pipe)", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vf-heartbeat-'));
+  });
+  afterEach(async () => {
+    delete process.env[NATIVE_HEARTBEATS_ENV];
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is native where the helper was built (CI builds it), a worker thread with VF_NATIVE_HEARTBEATS=0', () => {
+    expect(nativeHelper()).not.toBeNull();
+    expect(heartbeatsTo(99)).not.toBeInstanceOf(HeartbeatThread);
+    process.env[NATIVE_HEARTBEATS_ENV] = '0';
+    const thread = heartbeatsTo(99);
+    expect(thread).toBeInstanceOf(HeartbeatThread);
+    thread.close();
+  });
+
+  for (const kind of ['native', 'worker thread'] as const) {
+    it(`${kind}: the first heartbeat is out when start resolves; they go on while the main thread is blocked in node code, and stop after close`, {
+      timeout: 20_000,
+    }, async () => {
+      if (kind === 'worker thread') process.env[NATIVE_HEARTBEATS_ENV] = '0';
+      const file = join(dir, 'out');
+      const fd = openSync(file, 'a');
+      const heartbeats = heartbeatsTo(fd);
+      const activity = new TaskActivity();
+      try {
+        await heartbeats.startHeartbeats(20, activity);
+        expect(beats(file).length).toBeGreaterThanOrEqual(1);
+        await activity.runNodeCode(() => {
+          const deadline = Date.now() + 10_000;
+          while (beats(file).length < 6 && Date.now() < deadline);
+        });
+        heartbeats.close();
+        activity.stopTicking();
+        // Give a beat in flight time to land, then none may follow.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const settled = beats(file).length;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(beats(file).length).toBe(settled);
+      } finally {
+        closeSync(fd);
+      }
+      const blocked = beats(file).filter((beat) => beat.inNode);
+      expect(blocked.length).toBeGreaterThan(0);
+      expect(Math.max(...blocked.map((beat) => beat.stalledMs))).toBeGreaterThan(40);
+    });
+  }
 });
 
 function beats(file: string): Array<{ stalledMs: number; inNode: boolean }> {

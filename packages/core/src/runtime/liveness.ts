@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { nativeHelper } from '../nativeHelper.js';
 import type { Clock } from './clock.js';
 
 /**
@@ -6,7 +7,8 @@ import type { Clock } from './clock.js';
  * machine gone, a runtime stuck in a loop) from one whose node is merely busy in a long synchronous
  * `process()`.
  *
- * Task side: a **heartbeat thread** (a worker thread, so it runs while the main thread is blocked)
+ * Task side: a **heartbeat thread** (native, `native/vfShm.c`, where the helper was built; else a
+ * worker thread: either runs while the main thread is blocked)
  * writes a `heartbeat` control message every `heartbeatMs` straight to a file descriptor the host
  * reads: fd 1 for tasks that talk JSON lines over stdio (ssh, srun), a dedicated pipe (fd 4) for
  * forked tasks, whose control channel (Node IPC) only the main thread can use. Each heartbeat says
@@ -135,7 +137,7 @@ parentPort.on('message', (message) => {
  * own control lines (`writeLine`): on a descriptor both use, it is then the only writer, so lines
  * never interleave, and lines written before {@link close} leave before the thread ends.
  */
-export class HeartbeatThread {
+export class HeartbeatThread implements Heartbeats {
   readonly #worker: Worker;
   #beating: Promise<void> | undefined;
 
@@ -166,6 +168,61 @@ export class HeartbeatThread {
   close(): void {
     this.#worker.postMessage({ close: true });
   }
+}
+
+/** A task's heartbeats, started once its heartbeat period is known. */
+export interface Heartbeats {
+  /** Starts the heartbeats (once); resolves when the first one has been written. */
+  startHeartbeats(heartbeatMs: number, activity: TaskActivity): Promise<void>;
+  /** No heartbeat after the current one. */
+  close(): void;
+}
+
+/**
+ * Heartbeats from a native thread (`native/vfShm.c`): the same lines as {@link HeartbeatThread}'s,
+ * with nothing to start before the first one. A worker thread is a second V8 instance: with five
+ * tasks starting on two cores, its start-up (~30 ms of CPU each) and the wait for its first
+ * heartbeat before `ready` took ~150 ms of a flow's start-up (bench/run.ts start-up).
+ */
+class NativeHeartbeats implements Heartbeats {
+  readonly #fd: number;
+  readonly #native: NonNullable<ReturnType<typeof nativeHelper>>;
+  #handle: unknown;
+
+  constructor(fd: number, native: NonNullable<ReturnType<typeof nativeHelper>>) {
+    this.#fd = fd;
+    this.#native = native;
+  }
+
+  startHeartbeats(heartbeatMs: number, activity: TaskActivity): Promise<void> {
+    activity.startTicking(Math.max(1, Math.floor(heartbeatMs / 2)));
+    if (this.#handle === undefined) {
+      try {
+        this.#handle = this.#native.startHeartbeats(this.#fd, heartbeatMs, new Int32Array(activity.buffer));
+      } catch (error) {
+        // Without heartbeats the host never watches this task: say why.
+        this.#handle = null;
+        process.stderr.write(`vf: the heartbeats of this task could not start: ${String(error)}\n`);
+      }
+    }
+    return Promise.resolve();
+  }
+
+  close(): void {
+    if (this.#handle !== undefined && this.#handle !== null) this.#native.stopHeartbeats(this.#handle);
+  }
+}
+
+/** `VF_NATIVE_HEARTBEATS=0`: heartbeats from a worker thread even where the native helper was built. */
+export const NATIVE_HEARTBEATS_ENV = 'VF_NATIVE_HEARTBEATS';
+
+/**
+ * Heartbeats written to `fd`, a descriptor of their own (a forked task's heartbeat pipe): from a
+ * native thread where the helper was built, else from a {@link HeartbeatThread}.
+ */
+export function heartbeatsTo(fd: number): Heartbeats {
+  const native = process.env[NATIVE_HEARTBEATS_ENV] === '0' ? null : nativeHelper();
+  return native === null ? new HeartbeatThread(fd, false) : new NativeHeartbeats(fd, native);
 }
 
 /** What a heartbeat says about the task's main thread. */

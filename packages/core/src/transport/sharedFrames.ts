@@ -16,8 +16,8 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
 import { packHeader, unpackHeader } from '../wire/codec.js';
 import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
 
@@ -75,40 +75,12 @@ export const SHARED_STATS_ENV = 'VF_SHARED_STATS';
 /** Where segment directories live: tmpfs, memory that no disk backs. */
 export const SHARED_MEMORY_ROOT = '/dev/shm';
 
-/** The native helper, if it was built (`native/build.mjs`, run at install); `VF_SHARED_MAP=0` turns it off. */
-export interface NativeShm {
-  /**
-   * An ArrayBuffer over a mapping of the whole segment (exactly `byteLength` bytes): `shared`, the
-   * sender's read-write view of its pool segment; else private, copy-on-write, and `path` is
-   * unlinked when the buffer is collected (a receiver's link).
-   */
-  map(path: string, byteLength: number, shared: boolean): ArrayBuffer;
-  /**
-   * Whether no page of `buffer`, a private mapping from {@link map}, was written since it was mapped
-   * (`/proc/self/pagemap`: a written page of a private mapping is an anonymous copy), i.e. the file
-   * still holds exactly its bytes. Throws where pagemap cannot be read.
-   */
-  unwritten(buffer: ArrayBuffer): boolean;
-}
+/** What shared memory uses of the native helper (`nativeHelper.ts`). */
+export type NativeShm = Pick<NativeHelper, 'map' | 'unwritten'>;
 
-let native: NativeShm | null | undefined;
-
-/** The native helper, loaded once; null where it is not built or turned off. */
+/** The native helper for shared memory, if it was built; `VF_SHARED_MAP=0` turns it off (segments are then read with a copy). */
 export function nativeSharedMemory(): NativeShm | null {
-  if (native !== undefined) return native;
-  native = null;
-  if (process.env.VF_SHARED_MAP === '0') return native;
-  const require = createRequire(import.meta.url);
-  // From src/transport/ (source) or dist/ (built).
-  for (const candidate of ['../../native/build/vfShm.node', '../native/build/vfShm.node']) {
-    try {
-      native = require(candidate) as NativeShm;
-      break;
-    } catch {
-      // not there: the next candidate, else read with a copy
-    }
-  }
-  return native;
+  return process.env.VF_SHARED_MAP === '0' ? null : nativeHelper();
 }
 
 /** A receiver's name for a segment: the sender's nonce, the receiver task, a counter. Anything else is refused unread. */

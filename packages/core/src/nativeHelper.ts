@@ -1,0 +1,43 @@
+import { createRequire } from 'node:module';
+
+/**
+ * vf's optional native helper (`native/vfShm.c`, built at install by `native/build.mjs` with the C
+ * compiler and Node's headers): shared-memory mappings for frames (`transport/sharedFrames.ts`) and
+ * a heartbeat thread for tasks (`runtime/liveness.ts`). Where it was not built, both fall back to
+ * plain Node (a copy more per frame; a worker thread for heartbeats).
+ */
+export interface NativeHelper {
+  /**
+   * An ArrayBuffer over a mapping of the whole segment (exactly `byteLength` bytes): `shared`, the
+   * sender's read-write view of its pool segment; else private, copy-on-write, and `path` is
+   * unlinked when the buffer is collected (a receiver's link).
+   */
+  map(path: string, byteLength: number, shared: boolean): ArrayBuffer;
+  /**
+   * Whether no page of `buffer`, a private mapping from {@link map}, was written since it was mapped
+   * (`/proc/self/pagemap`: a written page of a private mapping is an anonymous copy), i.e. the file
+   * still holds exactly its bytes. Throws where pagemap cannot be read.
+   */
+  unwritten(buffer: ArrayBuffer): boolean;
+  /**
+   * Writes a heartbeat line to `fd` now, then every `periodMs` from a thread of its own, from `cells`
+   * (the tick counter and the node-code mark, see `TaskActivity`). Throws when the first write fails.
+   */
+  startHeartbeats(fd: number, periodMs: number, cells: Int32Array): unknown;
+  /** No heartbeat after the current one. */
+  stopHeartbeats(handle: unknown): void;
+}
+
+let loaded: NativeHelper | null | undefined;
+
+/** The native helper, loaded once; null where it was not built. */
+export function nativeHelper(): NativeHelper | null {
+  if (loaded !== undefined) return loaded;
+  try {
+    // From src/ (source) or dist/ (built): the native folder is their sibling.
+    loaded = createRequire(import.meta.url)('../native/build/vfShm.node') as NativeHelper;
+  } catch {
+    loaded = null;
+  }
+  return loaded;
+}
