@@ -260,13 +260,15 @@ function median(values: readonly number[]): number {
  */
 async function startup(): Promise<void> {
   const runs = 5;
-  const bare = median(
-    Array.from({ length: runs }, () => {
-      const started = performance.now();
-      spawnSync(process.execPath, ['-e', '0']);
-      return performance.now() - started;
-    }),
-  );
+  const bareNode = (env: NodeJS.ProcessEnv = process.env) =>
+    median(
+      Array.from({ length: runs }, () => {
+        const started = performance.now();
+        spawnSync(process.execPath, ['-e', '0'], { env });
+        return performance.now() - started;
+      }),
+    );
+  const bare = bareNode();
   console.log(
     `\nstart-up: flow.run() → first consumed message, 5-task flow, median of ${runs} (baseline: bare \`node -e 0\` ${bare.toFixed(0)} ms)`,
   );
@@ -277,9 +279,9 @@ async function startup(): Promise<void> {
     }
     return times;
   };
-  const row = (name: string, times: readonly number[]) =>
+  const row = (name: string, times: readonly number[], baseline = bare) =>
     console.log(
-      `${name.padEnd(52)} ${median(times).toFixed(0).padStart(6)} ms  (${(median(times) / bare).toFixed(1)}× bare node; runs ${times.map((t) => t.toFixed(0)).join(', ')})`,
+      `${name.padEnd(52)} ${median(times).toFixed(0).padStart(6)} ms  (${(median(times) / baseline).toFixed(1)}× bare node; runs ${times.map((t) => t.toFixed(0)).join(', ')})`,
     );
   // Each in a host process of its own: the first run of a host compiles the task program; later runs
   // of the same flow in that host reuse it (the rows below, whose host ran this flow before).
@@ -307,6 +309,21 @@ async function startup(): Promise<void> {
     rmSync(cache, { recursive: true, force: true });
   }
   row('batch: TypeScript flow module', await timeRuns(flowUrl));
+  if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
+    // Node parses that CA bundle in every process it starts (Node 20: eagerly, ~65 ms of CPU each for
+    // Debian's 220 KB bundle under perf), tasks included: the same host run without it.
+    const { NODE_EXTRA_CA_CERTS: _, ...withoutCa } = process.env;
+    const bareWithoutCa = bareNode(withoutCa);
+    const times = execFileSync(process.execPath, [...process.execArgv, startupHost, flowUrl.href, String(runs + 1)], {
+      encoding: 'utf8',
+      env: withoutCa,
+    })
+      .trim()
+      .split(',')
+      .map(Number)
+      .slice(1);
+    row(`batch: same, no NODE_EXTRA_CA_CERTS (bare ${bareWithoutCa.toFixed(0)} ms)`, times, bareWithoutCa);
+  }
   // The same module as a build step leaves it: plain JavaScript beside the source (so that its imports resolve).
   const builtUrl = new URL('./flows/.throughput.built.mjs', import.meta.url);
   const ts = await import('typescript');
