@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { nativeHelper } from '../nativeHelper.js';
+import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
 import type { Clock } from './clock.js';
 
 /**
@@ -186,10 +186,10 @@ export interface Heartbeats {
  */
 class NativeHeartbeats implements Heartbeats {
   readonly #fd: number;
-  readonly #native: NonNullable<ReturnType<typeof nativeHelper>>;
+  readonly #native: NativeHelper;
   #handle: unknown;
 
-  constructor(fd: number, native: NonNullable<ReturnType<typeof nativeHelper>>) {
+  constructor(fd: number, native: NativeHelper) {
     this.#fd = fd;
     this.#native = native;
   }
