@@ -286,15 +286,18 @@ async function startup(): Promise<void> {
   // Each in a host process of its own: the first run of a host compiles the task program; later runs
   // of the same flow in that host reuse it (the rows below, whose host ran this flow before).
   const startupHost = fileURLToPath(new URL('./startupHost.mjs', import.meta.url));
+  /** The times of `hostRuns` runs of the flow at `url` in one new host process (from source unless `fromSource` is false). */
+  const timesInHost = (url: URL, hostRuns: number, env: NodeJS.ProcessEnv = process.env, fromSource = true) =>
+    execFileSync(process.execPath, [...(fromSource ? process.execArgv : []), startupHost, url.href, String(hostRuns)], {
+      encoding: 'utf8',
+      env,
+    })
+      .trim()
+      .split(',')
+      .map(Number);
   // A fresh host takes the program an earlier host compiled from the on-disk cache (VF_TASK_PROGRAM_CACHE).
   const cache = mkdtempSync(join(tmpdir(), 'vf-bench-program-cache-'));
-  const freshHost = (cacheSetting: string) =>
-    Number(
-      execFileSync(process.execPath, [...process.execArgv, startupHost, flowUrl.href, '1'], {
-        encoding: 'utf8',
-        env: { ...process.env, VF_TASK_PROGRAM_CACHE: cacheSetting },
-      }).trim(),
-    );
+  const freshHost = (cacheSetting: string) => timesInHost(flowUrl, 1, { ...process.env, VF_TASK_PROGRAM_CACHE: cacheSetting })[0] as number;
   try {
     row(
       'batch: TypeScript flow, 3 fresh hosts, no program cache',
@@ -314,14 +317,8 @@ async function startup(): Promise<void> {
     // Debian's 220 KB bundle under perf), tasks included: the same host run without it.
     const { NODE_EXTRA_CA_CERTS: _, ...withoutCa } = process.env;
     const bareWithoutCa = bareNode(withoutCa);
-    const times = execFileSync(process.execPath, [...process.execArgv, startupHost, flowUrl.href, String(runs + 1)], {
-      encoding: 'utf8',
-      env: withoutCa,
-    })
-      .trim()
-      .split(',')
-      .map(Number)
-      .slice(1);
+    // The first run of that host compiles the program (or takes it from the cache): not a later run.
+    const times = timesInHost(flowUrl, runs + 1, withoutCa).slice(1);
     row(`batch: same, no NODE_EXTRA_CA_CERTS (bare ${bareWithoutCa.toFixed(0)} ms)`, times, bareWithoutCa);
   }
   // The same module as a build step leaves it: plain JavaScript beside the source (so that its imports resolve).
@@ -337,11 +334,7 @@ async function startup(): Promise<void> {
     // vf itself built too (dist/, `pnpm build`): the installed case, in a host without the source condition.
     const built = ['core', 'engine-batch'].every((name) => existsSync(new URL(`../packages/${name}/dist/index.js`, import.meta.url)));
     if (built) {
-      const times = execFileSync(process.execPath, [startupHost, builtUrl.href, String(runs)], { encoding: 'utf8' })
-        .trim()
-        .split(',')
-        .map(Number);
-      row('batch: built vf (dist) + flow built to JavaScript', times);
+      row('batch: built vf (dist) + flow built to JavaScript', timesInHost(builtUrl, runs, process.env, false));
     } else console.log('batch: built vf (dist) + flow built to JavaScript      (skipped: run `pnpm build` first)');
   } finally {
     rmSync(builtUrl, { force: true });

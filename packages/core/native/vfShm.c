@@ -7,7 +7,8 @@
 // its main thread is blocked, at no start-up cost (a worker thread costs a task tens of ms of CPU,
 // on its critical path). Plain Node-API (C), built by
 // native/build.mjs with the C compiler and the headers installed with Node; optional: without it,
-// segments are written and read with system calls (one copy more each).
+// segments are written and read with system calls (one copy more each), and heartbeats come from a
+// worker thread.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

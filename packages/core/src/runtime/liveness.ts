@@ -45,10 +45,13 @@ export class TaskActivity {
   readonly #cells = new Int32Array(this.buffer);
   #ticker: NodeJS.Timeout | undefined;
 
-  /** Starts bumping the tick counter from the main event loop every `periodMs` (stops with the process). */
-  startTicking(periodMs: number): void {
+  /**
+   * Starts bumping the tick counter from the main event loop twice per heartbeat period
+   * (`heartbeatMs`), so that every heartbeat of a turning loop sees it move (stops with the process).
+   */
+  startTicking(heartbeatMs: number): void {
     if (this.#ticker !== undefined) return;
-    this.#ticker = setInterval(() => Atomics.add(this.#cells, TICKS, 1), periodMs);
+    this.#ticker = setInterval(() => Atomics.add(this.#cells, TICKS, 1), Math.max(1, Math.floor(heartbeatMs / 2)));
     this.#ticker.unref();
   }
 
@@ -155,7 +158,7 @@ export class HeartbeatThread implements Heartbeats {
 
   /** Starts the heartbeats (once); resolves when the first one has been written. */
   startHeartbeats(heartbeatMs: number, activity: TaskActivity): Promise<void> {
-    activity.startTicking(Math.max(1, Math.floor(heartbeatMs / 2)));
+    activity.startTicking(heartbeatMs);
     this.#beating ??= new Promise<void>((resolve) => {
       this.#worker.once('message', () => resolve());
       this.#worker.once('exit', () => resolve());
@@ -195,7 +198,7 @@ class NativeHeartbeats implements Heartbeats {
   }
 
   startHeartbeats(heartbeatMs: number, activity: TaskActivity): Promise<void> {
-    activity.startTicking(Math.max(1, Math.floor(heartbeatMs / 2)));
+    activity.startTicking(heartbeatMs);
     if (this.#handle === undefined) {
       try {
         this.#handle = this.#native.startHeartbeats(this.#fd, heartbeatMs, new Int32Array(activity.buffer));

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getLogger, isLogLevelEnabled } from '../logging.js';
-import { readCachedProgram, taskProgramCacheDir, writeCachedProgram } from './taskProgramCache.js';
+import { type CachedProgram, readCachedProgram, taskProgramCacheDir, writeCachedProgram } from './taskProgramCache.js';
 
 // The task runtime sits beside this module: `.ts` when vf runs from source, one built file otherwise.
 const fromSource = import.meta.url.endsWith('.ts');
@@ -20,16 +20,8 @@ const META = { url: '__vfImportMetaUrl', dirname: '__vfImportMetaDirname', filen
 /** The name esbuild gives the generated entry (it is no file: its contents are the modules' URLs, part of the cache key). */
 const ENTRY_NAME = 'vf-task-program.js';
 
-/** A compiled program, kept for the next run of the same modules in this process (see {@link buildTaskProgram}). */
-interface CompiledProgram {
-  /** Every file esbuild read, by absolute path, with the hash of its contents then. */
-  readonly inputs: ReadonlyMap<string, string>;
-  /** The program's files by name: the program and its source map. */
-  readonly files: ReadonlyMap<string, string>;
-}
-
-/** Programs compiled in this process, by what they were compiled from, least recently used first. */
-const compiled = new Map<string, CompiledProgram>();
+/** Programs compiled in this process (the shape the on-disk cache keeps too), by what they were compiled from, least recently used first. */
+const compiled = new Map<string, CachedProgram>();
 
 /** How many programs {@link compiled} keeps (each a few MB: a test suite runs many flows in one process). */
 const KEPT_PROGRAMS = 4;
@@ -169,7 +161,7 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
 }
 
 /** Keeps `program` for this process's next run of the same modules, the {@link KEPT_PROGRAMS} most recent. */
-function keep(key: string, program: CompiledProgram): void {
+function keep(key: string, program: CachedProgram): void {
   compiled.set(key, program);
   for (const old of [...compiled.keys()].slice(0, -KEPT_PROGRAMS)) compiled.delete(old);
 }
@@ -183,7 +175,7 @@ function esbuildVersion(): string {
   }
 }
 
-async function writeProgram(dir: string, program: CompiledProgram): Promise<string> {
+async function writeProgram(dir: string, program: CachedProgram): Promise<string> {
   await Promise.all([...program.files].map(([name, text]) => writeFile(join(dir, name), text)));
   return join(dir, TASK_PROGRAM_FILE);
 }

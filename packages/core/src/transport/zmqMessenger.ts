@@ -306,7 +306,8 @@ export abstract class ZmqMessenger extends MessengerBase {
     // batches, it dealt work out in chunks, and at the end some replicas held a chunk more than others
     // (E2: 32 items vs 28 of 240 at 8 replicas), so such a replica hands back each message's room at
     // once. Replicas fed by origin (`routesBySeq`) are not chosen by room: batches serve them.
-    const fedByRoom = node.nbTasks > 1 && !routesBySeq(init.nodes, init.task.nodeIndex);
+    const routedBySeq = routesBySeq(init.nodes, init.task.nodeIndex);
+    const fedByRoom = node.nbTasks > 1 && !routedBySeq;
     this.#creditBatch = fedByRoom ? 1 : Math.max(1, Math.floor(init.queueSize / 2));
     this.#confirmsOutputs = init.restartOnFailure && node.nbTasks > 1 && node.parents.length > 0;
     if (node.parents.length > 0) {
@@ -316,9 +317,7 @@ export abstract class ZmqMessenger extends MessengerBase {
         sendHighWaterMark: 0,
         ...curveServerOptions(init.transport.curve),
       });
-      const route: SeqRoute | undefined = routesBySeq(init.nodes, init.task.nodeIndex)
-        ? { replicas: node.nbTasks, index: init.task.taskIndex }
-        : undefined;
+      const route: SeqRoute | undefined = routedBySeq ? { replicas: node.nbTasks, index: init.task.taskIndex } : undefined;
       const parentReplicas = node.parents.map((parent) => init.nodes[parent]?.nbTasks ?? 1);
       this.#aligner = createNodeAligner(parentReplicas, {
         onRelease: (_parentIndex, envelope, how) => this.#release(envelope, how),
