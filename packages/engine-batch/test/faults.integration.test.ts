@@ -20,6 +20,16 @@ function childPids(pid: number): number[] {
   }
 }
 
+/** Whether process `pid` leads its own process group (`/proc/<pid>/stat`: pgrp is the field after the parent's pid). */
+function leadsOwnGroup(pid: number): boolean {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return Number(fields[2]) === pid;
+  } catch {
+    return false;
+  }
+}
+
 const faultsUrl = new URL('./flows/faults.ts', import.meta.url);
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -91,7 +101,9 @@ describe('fault suite (batch engine)', () => {
     });
     const pid = child.pid as number;
     // The moment the first task processes exist, still loading their modules: SIGINT must not kill them.
-    await waitFor(() => childPids(pid).length > 0, 'the host to start its task processes');
+    // A task counts once it leads a process group of its own: a child seen between its fork and its
+    // setsid is still in the host's group (and the host's esbuild never leaves it).
+    await waitFor(() => childPids(pid).some(leadsOwnGroup), 'the host to start its task processes');
     process.kill(-pid, 'SIGINT');
     expect(await exited).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ status: 'stopped' });
