@@ -100,9 +100,10 @@ describe('fault suite (batch engine)', () => {
       stdout += chunk.toString();
     });
     const pid = child.pid as number;
-    // The moment the first task processes exist, still loading their modules: SIGINT must not kill them.
-    // A task counts once it leads a process group of its own: a child seen between its fork and its
-    // setsid is still in the host's group (and the host's esbuild never leaves it).
+    // The moment the first task process exists, still loading its modules, while the host forks the
+    // next ones: SIGINT must kill none of them. A task counts once it leads a process group of its
+    // own (the host's esbuild never leaves the host's). Under load the SIGINT often catches a later
+    // task between its fork and its setsid; it is then started again (runtime/forkWindow.ts).
     await waitFor(() => childPids(pid).some(leadsOwnGroup), 'the host to start its task processes');
     process.kill(-pid, 'SIGINT');
     expect(await exited).toBe(0);

@@ -5,6 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Spawner, SpawnRequest, TaskProcess } from '../contracts/spawner.js';
 import { HEARTBEAT_FD_ENV } from './controlChannel.js';
+import { restartedIfCaughtAtFork } from './forkWindow.js';
 import { readJsonLines } from './jsonLines.js';
 
 // The task entry sits beside this module: `.ts` when vf runs from source, `.js` once built.
@@ -98,82 +99,86 @@ const HEARTBEAT_FD = 4;
  * to `.ts` files as in the tests.
  */
 export const forkSpawner: Spawner = {
-  spawn(request: SpawnRequest): TaskProcess {
-    const prefixOut = prefixesOutput(process.stdout);
-    const prefixErr = prefixesOutput(process.stderr);
-    // A compiled program needs no loader; its source map keeps stack traces on the user's `.ts` lines.
-    const child = fork(request.program ?? taskEntry, [request.label], {
-      execArgv: request.program === undefined ? taskExecArgv(request) : [...TASK_V8_OPTIONS, '--enable-source-maps'],
-      env: { ...process.env, ...libcEnv(), ...request.env, VF_TASK: request.label, [HEARTBEAT_FD_ENV]: String(HEARTBEAT_FD) },
-      serialization: 'json',
-      stdio: ['ignore', prefixOut ? 'pipe' : 'inherit', prefixErr ? 'pipe' : 'inherit', 'ipc', 'pipe'],
-      // A process group of its own: Ctrl-C signals the terminal's whole group, and a task still loading
-      // its modules (before it can ignore SIGINT) would die of it. The host decides: it stops the flow.
-      detached: true,
-    });
-    if (prefixOut && child.stdout !== null) prefixLines(child.stdout, process.stdout, request.label);
-    if (prefixErr && child.stderr !== null) prefixLines(child.stderr, process.stderr, request.label);
-    const heartbeats = child.stdio[HEARTBEAT_FD] as Readable | null;
-    const listeners: Array<(message: unknown) => void> = [];
-    if (heartbeats !== null) {
-      heartbeats.on('error', () => undefined); // the task's end closing is its exit, reported below
-      readJsonLines(heartbeats, (message) => {
-        for (const listener of listeners) listener(message);
-      });
-    }
-    let exited = false;
-    let reportedExit: [number | null, NodeJS.Signals | null] | undefined;
-    const exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
-    const reportExit = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (reportedExit !== undefined) return;
-      reportedExit = [code, signal];
-      for (const listener of exitListeners.splice(0)) listener(code, signal);
-    };
-    child.once('exit', (code, signal) => {
-      exited = true;
-      // A process the task started may hold the pipe open: it must not keep this one alive.
-      heartbeats?.destroy();
-      // Its last lines are still read while this process runs, but they must not keep it running.
-      (child.stdout as { unref?: () => void } | null)?.unref?.();
-      (child.stderr as { unref?: () => void } | null)?.unref?.();
-      const report = () => reportExit(code, signal);
-      // The exit can be seen before the task's last messages (done) are read from the IPC channel:
-      // report it once the channel has delivered them (its end), within a bound.
-      if (!child.connected) return report();
-      const limit = setTimeout(report, EXIT_DRAIN_LIMIT_MS);
-      child.once('disconnect', () => {
-        clearTimeout(limit);
-        report();
-      });
-    });
-    // A failed spawn emits 'error' and no 'exit' in some cases: report it as an exit.
-    child.once('error', () => {
-      if (!exited && child.exitCode === null && child.pid === undefined) {
-        exited = true;
-        reportExit(null, null);
-      }
-    });
-    return {
-      pid: child.pid,
-      send: (message) => {
-        if (!child.connected) return false;
-        child.send(message as object, (error) => {
-          // A send racing the child's exit is not an error of its own: the exit is reported.
-          if (error !== null && error !== undefined) return;
-        });
-        return true;
-      },
-      onMessage: (listener) => {
-        child.on('message', listener);
-        listeners.push(listener);
-      },
-      onExit: (listener) => {
-        if (reportedExit === undefined) exitListeners.push(listener);
-        else listener(...reportedExit);
-      },
-      kill: (signal = 'SIGKILL') => {
-        if (!exited) child.kill(signal);
-      },
-    };
-  },
+  spawn: (request: SpawnRequest): TaskProcess => restartedIfCaughtAtFork(() => forkTask(request)),
 };
+
+/** Forks one task process for `request` (see {@link forkSpawner}). */
+function forkTask(request: SpawnRequest): TaskProcess {
+  const prefixOut = prefixesOutput(process.stdout);
+  const prefixErr = prefixesOutput(process.stderr);
+  // A compiled program needs no loader; its source map keeps stack traces on the user's `.ts` lines.
+  const child = fork(request.program ?? taskEntry, [request.label], {
+    execArgv: request.program === undefined ? taskExecArgv(request) : [...TASK_V8_OPTIONS, '--enable-source-maps'],
+    env: { ...process.env, ...libcEnv(), ...request.env, VF_TASK: request.label, [HEARTBEAT_FD_ENV]: String(HEARTBEAT_FD) },
+    serialization: 'json',
+    stdio: ['ignore', prefixOut ? 'pipe' : 'inherit', prefixErr ? 'pipe' : 'inherit', 'ipc', 'pipe'],
+    // A process group of its own: Ctrl-C signals the terminal's whole group, and a task still loading
+    // its modules (before it can ignore SIGINT) would die of it. The host decides: it stops the flow.
+    // (One caught before its setsid is started again: runtime/forkWindow.ts.)
+    detached: true,
+  });
+  if (prefixOut && child.stdout !== null) prefixLines(child.stdout, process.stdout, request.label);
+  if (prefixErr && child.stderr !== null) prefixLines(child.stderr, process.stderr, request.label);
+  const heartbeats = child.stdio[HEARTBEAT_FD] as Readable | null;
+  const listeners: Array<(message: unknown) => void> = [];
+  if (heartbeats !== null) {
+    heartbeats.on('error', () => undefined); // the task's end closing is its exit, reported below
+    readJsonLines(heartbeats, (message) => {
+      for (const listener of listeners) listener(message);
+    });
+  }
+  let exited = false;
+  let reportedExit: [number | null, NodeJS.Signals | null] | undefined;
+  const exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
+  const reportExit = (code: number | null, signal: NodeJS.Signals | null) => {
+    if (reportedExit !== undefined) return;
+    reportedExit = [code, signal];
+    for (const listener of exitListeners.splice(0)) listener(code, signal);
+  };
+  child.once('exit', (code, signal) => {
+    exited = true;
+    // A process the task started may hold the pipe open: it must not keep this one alive.
+    heartbeats?.destroy();
+    // Its last lines are still read while this process runs, but they must not keep it running.
+    (child.stdout as { unref?: () => void } | null)?.unref?.();
+    (child.stderr as { unref?: () => void } | null)?.unref?.();
+    const report = () => reportExit(code, signal);
+    // The exit can be seen before the task's last messages (done) are read from the IPC channel:
+    // report it once the channel has delivered them (its end), within a bound.
+    if (!child.connected) return report();
+    const limit = setTimeout(report, EXIT_DRAIN_LIMIT_MS);
+    child.once('disconnect', () => {
+      clearTimeout(limit);
+      report();
+    });
+  });
+  // A failed spawn emits 'error' and no 'exit' in some cases: report it as an exit.
+  child.once('error', () => {
+    if (!exited && child.exitCode === null && child.pid === undefined) {
+      exited = true;
+      reportExit(null, null);
+    }
+  });
+  return {
+    pid: child.pid,
+    send: (message) => {
+      if (!child.connected) return false;
+      child.send(message as object, (error) => {
+        // A send racing the child's exit is not an error of its own: the exit is reported.
+        if (error !== null && error !== undefined) return;
+      });
+      return true;
+    },
+    onMessage: (listener) => {
+      child.on('message', listener);
+      listeners.push(listener);
+    },
+    onExit: (listener) => {
+      if (reportedExit === undefined) exitListeners.push(listener);
+      else listener(...reportedExit);
+    },
+    kill: (signal = 'SIGKILL') => {
+      if (!exited) child.kill(signal);
+    },
+  };
+}
