@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readlink, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -67,6 +67,14 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
   });
   const ssh = () => ({ host: remote.remoteAddress, identityFile: remote.identityFile, sshOptions: remote.sshOptions });
   const engineOptions = () => ({ host: remote.localAddress, placement: { relay: sshLauncher(ssh()) } });
+
+  /** Starts a host process (test/fixtures/host.ts) running the remote flow with its relay placed over ssh. */
+  const spawnHost = (flowParams: ReturnType<typeof params>, infoFile: string, options: SpawnOptions): ChildProcess => {
+    const args = [JSON.stringify(flowParams), infoFile, JSON.stringify({ node: 'relay', host: remote.localAddress, ssh: ssh() })];
+    const child = spawn(process.execPath, ['--import', tsxLoader, '--conditions=@vf/source', hostScript, remoteUrl.href, ...args], options);
+    hostProcess = child;
+    return child;
+  };
 
   /** The network namespace of a process, to prove where it ran. */
   const netnsOf = (pid: number) => readlink(`/proc/${pid}/ns/net`);
@@ -139,21 +147,7 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
   it('SIGKILL of the host process mid-run: the remote task exits within a few seconds', { timeout: 60_000 }, async () => {
     const p = params(1_000_000, 5);
     const infoFile = join(dir, 'info.json');
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        tsxLoader,
-        '--conditions=@vf/source',
-        hostScript,
-        remoteUrl.href,
-        JSON.stringify(p),
-        infoFile,
-        JSON.stringify({ node: 'relay', host: remote.localAddress, ssh: ssh() }),
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    hostProcess = child;
+    const child = spawnHost(p, infoFile, { stdio: ['ignore', 'ignore', 'inherit'] });
     await waitFor(async () => existsSync(infoFile) && (await lines(p.out)).length >= 5, 'items to flow through the remote node');
     const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { pids: number[]; socketDirectory: string | undefined };
     const [relayPid] = (await lines(p.pidFile)).map(Number) as [number];
@@ -172,6 +166,28 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
     expect(remoteExitMs).toBeLessThan(5_000);
     expect(findLeftovers(info)).toEqual([]);
     console.info(`multi-host: remote task gone ${remoteExitMs} ms after SIGKILL of the host`);
+  });
+
+  it("Ctrl-C (SIGINT to the host's whole process group) mid-run: a clean stop, the remote task closes too", {
+    timeout: 60_000,
+  }, async () => {
+    const p = params(1_000_000, 5);
+    const infoFile = join(dir, 'info.json');
+    // A process group of its own, as a shell starts a job: the terminal's Ctrl-C signals all of it.
+    const child = spawnHost(p, infoFile, { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor(async () => existsSync(infoFile) && (await lines(p.out)).length >= 5, 'items to flow through the remote node');
+    const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { pids: number[]; socketDirectory: string | undefined };
+    process.kill(-(child.pid as number), 'SIGINT');
+    expect(await exited).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ status: 'stopped' });
+    const delivered = (await lines(p.out)).map(Number);
+    expect(delivered).toEqual(delivered.map((_, index) => index));
+    expect(findLeftovers(info)).toEqual([]);
   });
 
   it('stop() of a remote node spinning in synchronous code kills the remote process itself', { timeout: 60_000 }, async () => {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Launcher, SpawnRequest, TaskProcess } from '../../contracts/spawner.js';
 import { FlowValidationError } from '../../errors.js';
 import { taskNodeArguments } from '../forkSpawner.js';
+import { restartedIfCaughtAtFork } from '../forkWindow.js';
 import { hostSilenceEnv, shellQuote, stdioTaskProcess } from './stdioTaskProcess.js';
 
 /** Options of {@link sshLauncher}. */
@@ -114,27 +115,32 @@ export function sshLauncher(options: SshLauncherOptions): Launcher {
         ...taskNodeArguments(request),
       ];
       const command = `${options.cwd === undefined ? '' : `cd ${shellQuote(options.cwd)} && `}${words.map(shellQuote).join(' ')}`;
-      const child = spawn(ssh, [...sshArgs, options.host, '--', command], { stdio: ['pipe', 'pipe', 'inherit'] });
-      const remoteKills = new Map<NodeJS.Signals, Promise<boolean>>();
-      return stdioTaskProcess(child, (signal, remotePid) => {
-        if (remotePid === undefined) {
-          child.kill(signal);
-          return;
-        }
-        let remoteKill = remoteKills.get(signal);
-        if (remoteKill === undefined) {
-          remoteKill = killRemote(ssh, [...sshArgs, '-o', 'ConnectTimeout=5', options.host], remotePid, signal).then((failure) => {
-            if (failure === undefined) return true;
-            process.emitWarning(`sshLauncher: could not kill task ${request.label} (pid ${remotePid}) on ${options.host}: ${failure}`, {
-              code: 'VF_REMOTE_KILL_FAILED',
+      return restartedIfCaughtAtFork(() => {
+        // A session of its own, as local tasks (forkSpawner): the terminal's Ctrl-C must reach the host
+        // only, which stops the flow; an ssh client killed by it would cut the remote task's control
+        // channel, and the flow would fail instead of stopping.
+        const child = spawn(ssh, [...sshArgs, options.host, '--', command], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+        const remoteKills = new Map<NodeJS.Signals, Promise<boolean>>();
+        return stdioTaskProcess(child, (signal, remotePid) => {
+          if (remotePid === undefined) {
+            child.kill(signal);
+            return;
+          }
+          let remoteKill = remoteKills.get(signal);
+          if (remoteKill === undefined) {
+            remoteKill = killRemote(ssh, [...sshArgs, '-o', 'ConnectTimeout=5', options.host], remotePid, signal).then((failure) => {
+              if (failure === undefined) return true;
+              process.emitWarning(`sshLauncher: could not kill task ${request.label} (pid ${remotePid}) on ${options.host}: ${failure}`, {
+                code: 'VF_REMOTE_KILL_FAILED',
+              });
+              return false;
             });
-            return false;
-          });
-          remoteKills.set(signal, remoteKill);
-        }
-        // Once the remote process is killed, sshd ends the session as soon as it has reaped it: the
-        // task's exit then means the remote process is gone. The local ssh is killed if that lags.
-        void remoteKill.then((killed) => setTimeout(() => child.kill(signal), killed ? SESSION_END_GRACE_MS : 0).unref());
+            remoteKills.set(signal, remoteKill);
+          }
+          // Once the remote process is killed, sshd ends the session as soon as it has reaped it: the
+          // task's exit then means the remote process is gone. The local ssh is killed if that lags.
+          void remoteKill.then((killed) => setTimeout(() => child.kill(signal), killed ? SESSION_END_GRACE_MS : 0).unref());
+        });
       });
     },
   };
