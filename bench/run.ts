@@ -165,6 +165,18 @@ async function transport(): Promise<void> {
       line({ name: `batch: producer→identity→consumer, ${smallCount} small`, perSecond: small.perSecond, bytes: SMALL_BYTES }, [
         ['raw zmq', rawSmall],
       ]),
+      `  (${(small.cpuMsPerItem * 1000).toFixed(1)} µs CPU/msg, all tasks)`,
+    );
+    // The same with every envelope on ZeroMQ (no shared rings): what the rings bring, in this run.
+    process.env.VF_SHARED_RING = '0';
+    const zmqOnly = await flowRate({ count: smallCount, payload: 'small', identities: 1, nbTasks: 1 }).finally(() => {
+      delete process.env.VF_SHARED_RING;
+    });
+    console.log(
+      line({ name: '  same, rings off (every envelope on ZeroMQ)', perSecond: zmqOnly.perSecond, bytes: SMALL_BYTES }, [
+        ['raw zmq', rawSmall],
+      ]),
+      `  (${(zmqOnly.cpuMsPerItem * 1000).toFixed(1)} µs CPU/msg; rings: ${(small.perSecond / zmqOnly.perSecond).toFixed(2)}×)`,
     );
   }
   if (runsRow('frames')) await frames();

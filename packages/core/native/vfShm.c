@@ -1,4 +1,4 @@
-// vf's native helper. Shared memory (packages/core/src/transport/sharedFrames.ts): maps a segment file,
+// vf's native helper. Shared rings (atomic cells, see ring_cell). Shared memory (packages/core/src/transport/sharedFrames.ts): maps a segment file,
 // shared for the sender (it writes frames into pages that stay allocated) and copy-on-write for a
 // receiver (which owns its bytes without copying them; its name for the segment goes when its
 // mapping does, which tells the sender the segment is free again), and tells whether a receiver
@@ -332,6 +332,57 @@ static napi_value stop_heartbeats(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Shared rings (packages/core/src/transport/sharedRing.ts): the cells two processes hand over with.
+// V8 may compile Atomics on an ArrayBuffer that is not a SharedArrayBuffer as plain memory accesses
+// (no other agent can see such memory, as far as JavaScript knows): a compare-and-swap there can
+// lose a concurrent write of the other process, and a read can move before a write. These are real
+// atomic operations, sequentially consistent, on the 32-bit cell `index` of a mapped ring.
+enum { CELL_LOAD, CELL_STORE, CELL_ADD, CELL_OR, CELL_AND };
+
+// cell(arrayBuffer, index, op, operand): the cell's value before the operation (for a load, its value).
+static napi_value ring_cell(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  void* data = NULL;
+  size_t length = 0;
+  bool is_buffer = false;
+  uint32_t index = 0;
+  int32_t op = 0;
+  int32_t operand = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4 || napi_is_arraybuffer(env, argv[0], &is_buffer) != napi_ok ||
+      !is_buffer || napi_get_arraybuffer_info(env, argv[0], &data, &length) != napi_ok || napi_get_value_uint32(env, argv[1], &index) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &op) != napi_ok || napi_get_value_int32(env, argv[3], &operand) != napi_ok ||
+      (size_t)index * 4 + 4 > length) {
+    napi_throw_type_error(env, NULL, "cell(arrayBuffer, index, op, operand)");
+    return NULL;
+  }
+  int32_t* cell = (int32_t*)data + index;
+  int32_t before;
+  switch (op) {
+    case CELL_LOAD:
+      before = __atomic_load_n(cell, __ATOMIC_SEQ_CST);
+      break;
+    case CELL_STORE:
+      before = __atomic_exchange_n(cell, operand, __ATOMIC_SEQ_CST);
+      break;
+    case CELL_ADD:
+      before = (int32_t)__atomic_fetch_add((uint32_t*)cell, (uint32_t)operand, __ATOMIC_SEQ_CST);
+      break;
+    case CELL_OR:
+      before = __atomic_fetch_or(cell, operand, __ATOMIC_SEQ_CST);
+      break;
+    case CELL_AND:
+      before = __atomic_fetch_and(cell, operand, __ATOMIC_SEQ_CST);
+      break;
+    default:
+      napi_throw_range_error(env, NULL, "cell: unknown operation");
+      return NULL;
+  }
+  napi_value result;
+  napi_create_int32(env, before, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "map", NAPI_AUTO_LENGTH, map_segment, NULL, &fn) != napi_ok) return NULL;
@@ -342,5 +393,7 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "startHeartbeats", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "stopHeartbeats", NAPI_AUTO_LENGTH, stop_heartbeats, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "stopHeartbeats", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "cell", NAPI_AUTO_LENGTH, ring_cell, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "cell", fn) != napi_ok) return NULL;
   return exports;
 }

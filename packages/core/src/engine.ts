@@ -71,6 +71,7 @@ export {
   type SharedFrameSenderOptions,
   type SharedFrameStats,
 } from './transport/sharedFrames.js';
+export { RING_BYTES, RING_STATS_ENV, type RingStats } from './transport/sharedRing.js';
 export { ChildLink, ReplicaLink, routesBySeq, type SentMessage, ZmqMessenger } from './transport/zmqMessenger.js';
 export { emitWarningOnce, forwardProcessWarnings, type WarningRecord } from './warnings.js';
 export {

@@ -26,6 +26,12 @@ export interface NativeHelper {
   startHeartbeats(fd: number, periodMs: number, cells: Int32Array): unknown;
   /** No heartbeat after the current one. */
   stopHeartbeats(handle: unknown): void;
+  /**
+   * A sequentially consistent atomic operation on the 32-bit cell `index` of `buffer` (a shared ring's
+   * mapping): `op` 0 load, 1 store (exchange), 2 add, 3 or, 4 and, with `operand`. Returns the
+   * cell's value before it (a load: its value).
+   */
+  cell(buffer: ArrayBuffer, index: number, op: number, operand: number): number;
 }
 
 let loaded: NativeHelper | null | undefined;

@@ -21,15 +21,19 @@ export class RealtimeQueueMessenger extends ZmqMessenger {
 
   protected async deliver(link: ChildLink, message: SentMessage): Promise<void> {
     const destination = link.routing === 'seq' ? link.replicaFor(message.seq) : undefined;
-    let kept = this.#kept.get(link);
-    const replica = kept?.has(destination) ? undefined : link.pick(message.seq);
+    // Room handed back through a shared ring is taken when needed: it came with no message.
+    const pick = () => (this.#kept.get(link)?.has(destination) ? undefined : link.pick(message.seq));
+    const replica = pick() ?? (this.collectRoom(link) ? pick() : undefined);
     if (replica !== undefined) return this.sendTo(replica, message);
+    let kept = this.#kept.get(link);
     if (kept === undefined) {
       kept = new Map();
       this.#kept.set(link, kept);
     }
     if (kept.has(destination)) this.recordUnsent(link);
     kept.set(destination, message);
+    // Kept until room comes: a ring's receiver must then say so (it hands room back silently otherwise).
+    this.askForRoom(link);
   }
 
   protected override onCredit(link: ChildLink): void {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as zmq from 'zeromq';
 import type { JoinGroupCounts } from '../contracts/engine.js';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
@@ -13,6 +14,7 @@ import { parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelop
 import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandler } from './curve.js';
 import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } from './helloProof.js';
 import { SharedFrameReader, SharedFrameSender } from './sharedFrames.js';
+import { nativeRings, RingReader, RingWriter, ringPath } from './sharedRing.js';
 
 /**
  * The data path over ZeroMQ: each task binds a ROUTER; each parent task connects a DEALER per child
@@ -45,6 +47,29 @@ export function routesBySeq(nodes: readonly PlannedNode[], nodeIndex: number): b
   return node.parents.length > 1 || node.parents.some((parent) => (nodes[parent]?.nbTasks ?? 1) > 1);
 }
 
+/** `['w']`: entries wait in the ring of a receiver that said it sleeps. */
+const DOORBELL_FRAME = packHeader(['w']);
+/** `['r']`: the envelopes after this one are in the ring again. */
+const TO_RING_FRAME = packHeader(['r']);
+/** Feedback `['r']`: the receiver mapped the sender's ring. */
+const RING_MAPPED_FRAME = packHeader(['r']);
+/** Feedback `['w']`: room came back through the ring's counter, and the sender said it waits for it. */
+const WAKE_FRAME = packHeader(['w']);
+
+/**
+ * A parent task's ring, as its receiver reads it. The stream goes on in the ring until its marker
+ * sends the reader to ZeroMQ, where it goes on until an `r`: envelopes that came on ZeroMQ while
+ * the reader was still in the ring wait in `backlog`, in order.
+ */
+interface RingInbox {
+  readonly reader: RingReader;
+  readonly sender: { taskId: number; parentIndex: number };
+  mode: 'ring' | 'zmq';
+  readonly backlog: WireEnvelope[];
+  /** Room released since the sender was last woken: it is woken for a batch of it, or when this task waits. */
+  unannounced: number;
+}
+
 /** One task of a child node, seen from the publisher: its socket and the credit it granted. */
 export class ReplicaLink {
   credit = 0;
@@ -72,6 +97,13 @@ export class ReplicaLink {
   #held: Buffer[][] = [];
   /** While above zero ({@link corked}), enqueued frames wait: a burst leaves as one ZeroMQ message. */
   #corks = 0;
+  /** The shared ring to the replica, when it is on this host (`sharedRing.ts`); used once the replica said it maps it. */
+  #ring: RingWriter | undefined;
+  #ringMapped = false;
+  /** The ring's `released` count as last taken into {@link credit}. */
+  #ringReleased = 0;
+  /** After the ring's marker that says so, envelopes go on ZeroMQ, until the next `r`. */
+  #viaZmq = false;
 
   /** The replica admitted this task: what it publishes leaves at once (no handshake in the way). */
   get admitted(): boolean {
@@ -84,6 +116,43 @@ export class ReplicaLink {
     this.socket = socket;
     this.taskId = taskId;
     this.unconfirmed = keepsUnconfirmed ? [] : undefined;
+  }
+
+  /** Gives this link a shared ring to its replica; envelopes use it once the replica says it maps it ({@link ringMapped}). */
+  useRing(ring: RingWriter): void {
+    this.#ring = ring;
+  }
+
+  /** The replica mapped the ring: what it is sent from now on goes there. */
+  ringMapped(): void {
+    if (this.#ring !== undefined) this.#ringMapped = true;
+  }
+
+  /** Takes the room the replica released through the ring's counter since last time; true when there was some. */
+  collectRingCredit(): boolean {
+    return this.#ring !== undefined && this.#ringMapped && this.#takeReleased(this.#ring.released());
+  }
+
+  /**
+   * Says this task waits for room (the replica's next release through the ring wakes it, feedback
+   * `w`) and takes what it released meanwhile, in one step; true when there was some.
+   */
+  askRingForCredit(): boolean {
+    return this.#ring !== undefined && this.#ringMapped && this.#takeReleased(this.#ring.waitForRoom());
+  }
+
+  #takeReleased(released: number): boolean {
+    const count = (released - this.#ringReleased) & 0x7fffffff;
+    if (count === 0) return false;
+    this.#ringReleased = released;
+    this.addCredit(count, true);
+    return true;
+  }
+
+  /** Removes the ring's file, if any (the replica has mapped it, or never will); `label` names this task in its statistics. */
+  closeRing(label: string): void {
+    this.#ring?.close(`${label}>${this.taskId}`);
+    this.#ring = undefined;
   }
 
   /** Room from the replica: granted, or handed back for `count` released messages (which confirms the oldest sent). */
@@ -113,12 +182,40 @@ export class ReplicaLink {
    */
   enqueue(frames: readonly Buffer[], handshake = false): void {
     if (this.#failure !== undefined) throw this.#failure;
-    const queue = this.#admitted || handshake ? this.#outbox : this.#held;
-    queue.push([...frames]);
-    if (queue === this.#held) return;
+    if (!this.#admitted && !handshake) {
+      this.#held.push([...frames]);
+      return;
+    }
+    if (handshake || !this.#ringMapped || !this.#toRing(frames)) {
+      if (this.#viaZmq && this.#ring !== undefined && !handshake) this.#ring.stats.viaZmq += 1;
+      this.#outbox.push([...frames]);
+    }
+    if (this.#outbox.length === 0) return;
     // Leave now, not at the end of the event-loop turn: a node that computes synchronously may not
     // yield for a long time (or ever), and its outputs must not wait for it.
     if (!this.#sending && this.#corks === 0) void this.#drain();
+  }
+
+  /**
+   * Writes an envelope into the ring, and queues a doorbell if the replica sleeps; false when it must
+   * go on ZeroMQ instead (too large, or the ring is full: the marker that says so is then written).
+   * Back from ZeroMQ, an `r` there says where the stream goes on.
+   */
+  #toRing(frames: readonly Buffer[]): boolean {
+    const ring = this.#ring as RingWriter;
+    if (this.#viaZmq) {
+      if (!ring.fits(frames)) return false;
+      this.#viaZmq = false;
+      this.#outbox.push([TO_RING_FRAME]);
+    }
+    const written = ring.write(frames);
+    if (written === 'no room') {
+      ring.writeToZmq();
+      this.#viaZmq = true;
+      return false;
+    }
+    if (written === 'written, ring the doorbell') this.#outbox.push([DOORBELL_FRAME]);
+    return true;
   }
 
   /**
@@ -287,6 +384,8 @@ export abstract class ZmqMessenger extends MessengerBase {
   /** Large frames to and from tasks on this host (`sharedFrames.ts`); undefined when the run does not use shared memory. */
   readonly #sharedSender: SharedFrameSender | undefined;
   readonly #sharedReader: SharedFrameReader | undefined;
+  /** Per parent task on this host that writes to this task through a shared ring: its ring. */
+  readonly #rings = new Map<number, RingInbox>();
 
   /** @param alignment how inputs are released: `ordered` (batch) or `freshest` (realtime) */
   constructor(init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean, alignment: AlignmentPolicy = 'ordered') {
@@ -372,7 +471,10 @@ export abstract class ZmqMessenger extends MessengerBase {
         const replica = new ReplicaLink(socket, childTask.id, keepsUnconfirmed);
         // An ipc endpoint is on this host, hence can read this host's shared memory; tcp may be another machine.
         const shared = this.#sharedSender;
-        if (shared !== undefined && endpoint.startsWith('ipc://')) replica.shareFrames = (frames) => shared.outgoing(frames, childTask.id);
+        if (shared !== undefined && endpoint.startsWith('ipc://')) {
+          replica.shareFrames = (frames) => shared.outgoing(frames, childTask.id);
+          this.#createRing(replica);
+        }
         return replica;
       });
       const link = new ChildLink(nodes[childIndex]?.name ?? String(childIndex), replicas, routesBySeq(nodes, childIndex) ? 'seq' : 'room');
@@ -381,6 +483,21 @@ export abstract class ZmqMessenger extends MessengerBase {
         replica.enqueue([packHeader(['h', task.id])], true);
         this.#loops.push(this.#creditLoop(link, replica));
       }
+    }
+  }
+
+  /**
+   * Creates the shared ring to `replica` (a task on this host) before the handshake, so that the
+   * replica finds it when it admits this task. Without room for it (a small `/dev/shm`), ZeroMQ.
+   */
+  #createRing(replica: ReplicaLink): void {
+    const directory = this.init.sharedMemory?.directory;
+    const native = nativeRings();
+    if (directory === undefined || native === null) return;
+    try {
+      replica.useRing(RingWriter.create(native, ringPath(directory, this.init.task.id, replica.taskId)));
+    } catch {
+      // the replica finds no ring: envelopes go on ZeroMQ
     }
   }
 
@@ -398,8 +515,36 @@ export abstract class ZmqMessenger extends MessengerBase {
   }
 
   /** Waits until some replica of `link` grants credit (rejects with AbortedError on abort). */
-  protected waitForCredit(link: ChildLink): Promise<void> {
-    return link.creditArrived.wait(this.signal);
+  protected async waitForCredit(link: ChildLink): Promise<void> {
+    if (this.askForRoom(link)) return;
+    await link.creditArrived.wait(this.signal);
+  }
+
+  /**
+   * Takes the room that `link`'s replicas on this host handed back through their rings' counters
+   * (no message says so unless this task asked, {@link askForRoom}); when there was some, the
+   * policy may send what it kept ({@link onCredit}), and waiters wake. True when there was some.
+   */
+  protected collectRoom(link: ChildLink): boolean {
+    return this.#roomCollected(link, (replica) => replica.collectRingCredit());
+  }
+
+  /**
+   * Asks `link`'s replicas on this host to wake this task when they hand room back, and takes what
+   * they handed back already (one step per ring: no wake-up is lost). True when there was some.
+   */
+  protected askForRoom(link: ChildLink): boolean {
+    return this.#roomCollected(link, (replica) => replica.askRingForCredit());
+  }
+
+  #roomCollected(link: ChildLink, collect: (replica: ReplicaLink) => boolean): boolean {
+    let collected = false;
+    for (const replica of link.replicas) if (collect(replica)) collected = true;
+    if (!collected) return false;
+    if (this.#confirmsOutputs) this.#confirmOutputs();
+    this.onCredit(link);
+    link.creditArrived.notify();
+    return true;
   }
 
   async publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> {
@@ -446,7 +591,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     for (const link of this.children) {
       while (!link.allConfirmed) {
         if (this.#fatal !== undefined) throw this.#fatal;
-        await link.creditArrived.wait(this.signal);
+        await this.waitForCredit(link);
       }
     }
     const frame = packHeader(['e', reason]);
@@ -503,6 +648,7 @@ export abstract class ZmqMessenger extends MessengerBase {
         replica.endAcknowledged = true;
         replica.socket.linger = 0;
         replica.socket.close();
+        replica.closeRing(this.#label);
         this.#sharedSender?.lost(taskId);
         if (!link.resendFrom(replica)) this.#fatal ??= new Error(`every task of node "${link.nodeName}" is lost`);
         // What the policy kept for the lost replica now goes to a survivor, which may have room
@@ -513,6 +659,16 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
     const lost = this.init.tasks[taskId];
     const parentIndex = lost === undefined ? -1 : (this.init.nodes[this.init.task.nodeIndex]?.parents.indexOf(lost.nodeIndex) ?? -1);
+    // What the lost task wrote into its ring before it died is its output like any other.
+    const inbox = this.#rings.get(taskId);
+    if (inbox !== undefined) {
+      this.#rings.delete(taskId);
+      try {
+        this.#pump(inbox);
+      } catch (error) {
+        this.#fatal ??= error instanceof Error ? error : new Error(String(error));
+      }
+    }
     if (parentIndex >= 0 && lost !== undefined && this.#aligner !== undefined && !this.#endedSenders.has(taskId)) {
       this.#endedSenders.add(taskId);
       this.#aligner.push(parentIndex, { kind: 'end', reason: 'completed' });
@@ -581,10 +737,16 @@ export abstract class ZmqMessenger extends MessengerBase {
    */
   protected onCredit(_link: ChildLink): void {}
 
+  /** This task in diagnostics: `node#replica`. */
+  get #label(): string {
+    return `${this.init.task.nodeName}#${this.init.task.taskIndex}`;
+  }
+
   /** Closes every socket. `graceful`: give queued messages (the end of stream) time to leave. */
   async close(graceful: boolean): Promise<void> {
     for (const link of this.children) {
       for (const replica of link.replicas) {
+        replica.closeRing(this.#label);
         if (replica.socket.closed) continue;
         if (!graceful) replica.socket.linger = 0;
         replica.socket.close();
@@ -598,7 +760,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
     await Promise.allSettled(this.#loops);
     this.#zap?.stop();
-    this.#sharedSender?.close(`${this.init.task.nodeName}#${this.init.task.taskIndex}`);
+    this.#sharedSender?.close(this.#label);
   }
 
   async #until<T>(attempt: (aligner: NodeAligner) => T | undefined): Promise<T> {
@@ -619,8 +781,29 @@ export abstract class ZmqMessenger extends MessengerBase {
       }
       // About to wait: hand back every credit first, or sender and receiver could wait on each other.
       this.#flushCredits(true);
+      if (this.#readRingsOrSleep()) continue;
       await this.#waitForInput(aligner);
+      for (const inbox of this.#rings.values()) inbox.reader.wake();
     }
+  }
+
+  /**
+   * Marks every ring sleeping (its sender rings the doorbell on its next entry); reads them instead
+   * when entries arrived meanwhile, and then says so (true): there is no need to wait.
+   */
+  #readRingsOrSleep(): boolean {
+    // A sender that waits for room released in a batch not yet full: it must not wait on this task.
+    for (const inbox of this.#rings.values()) if (inbox.unannounced > 0 && inbox.reader.senderWaits()) this.#wakeSender(inbox);
+    let arrived = false;
+    for (const inbox of this.#rings.values()) if (inbox.mode === 'ring' && inbox.reader.sleep()) arrived = true;
+    if (!arrived) return false;
+    for (const inbox of this.#rings.values()) inbox.reader.wake();
+    try {
+      for (const inbox of this.#rings.values()) this.#pump(inbox);
+    } catch (error) {
+      this.#fatal ??= error instanceof Error ? error : new Error(String(error));
+    }
+    return true;
   }
 
   /** Waits for the next arrival, or until the aligner's deadline (a time join's timeout), whichever comes first. */
@@ -694,9 +877,64 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
     this.#senders.set(routingId.toString('latin1'), claim);
     this.#routingIds.set(claim.taskId, Buffer.from(routingId));
+    // Before the grant, on the same socket: the sender knows where to write before it may.
+    if (this.#openRing(claim)) this.#sendTo(routingId, RING_MAPPED_FRAME);
     // `freshest` grants one message more than it keeps: the newest arrival pushes the oldest out
     // and its credit comes straight back, so a sender is never stuck holding fresher data.
     this.#grant(claim.taskId, this.init.queueSize + (this.#alignment === 'freshest' ? 1 : 0), false);
+  }
+
+  /**
+   * Maps the ring that admitted parent task `sender` made for this task, if it made one (a task on
+   * this host: the ring is in the run's own directory, under a name made of the two task ids).
+   */
+  #openRing(sender: { taskId: number; parentIndex: number }): boolean {
+    const directory = this.init.sharedMemory?.directory;
+    const native = nativeRings();
+    if (directory === undefined || native === null) return false;
+    const path = ringPath(directory, sender.taskId, this.init.task.id);
+    if (!existsSync(path)) return false;
+    try {
+      this.#rings.set(sender.taskId, { reader: RingReader.open(native, path), sender, mode: 'ring', backlog: [], unannounced: 0 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * An envelope on ZeroMQ from admitted task `sender`. From a task that writes through a ring, it
+   * takes its place in the stream ({@link RingInbox}); a doorbell only says to read the ring.
+   */
+  #arrived(sender: { taskId: number; parentIndex: number }, envelope: WireEnvelope): void {
+    const inbox = this.#rings.get(sender.taskId);
+    if (inbox === undefined) {
+      this.#acceptEnvelope(sender, envelope);
+      return;
+    }
+    if (envelope.kind !== 'doorbell') inbox.backlog.push(envelope);
+    this.#pump(inbox);
+  }
+
+  /** Takes what `inbox`'s stream holds, in order, ring and ZeroMQ in turn, as far as it has arrived. */
+  #pump(inbox: RingInbox): void {
+    for (;;) {
+      if (inbox.mode === 'ring') {
+        const stopped = inbox.reader.drain((frames) => {
+          for (let at = 0; at < frames.length; ) {
+            const parsed = parseEnvelope(frames, at, this.#sharedReader, false);
+            this.#acceptEnvelope(inbox.sender, parsed.envelope);
+            at = parsed.next;
+          }
+        });
+        if (stopped === 'empty') return;
+        inbox.mode = 'zmq';
+      }
+      const next = inbox.backlog.shift();
+      if (next === undefined) return;
+      if (next.kind === 'toRing') inbox.mode = 'ring';
+      else this.#acceptEnvelope(inbox.sender, next);
+    }
   }
 
   /** Task `taskId` as a sender to this task (its parent node's index among this node's parents), if it is one. */
@@ -712,12 +950,12 @@ export abstract class ZmqMessenger extends MessengerBase {
     const sender = this.#senders.get(routingId.toString('latin1'));
     if (sender === undefined) throw new WireError('message from a peer that was never admitted');
     if (envelope.kind !== 'batch') {
-      this.#acceptEnvelope(sender, envelope);
+      this.#arrived(sender, envelope);
       return next;
     }
     for (let inner = 0; inner < envelope.frames.length; ) {
       const parsed = parseEnvelope(envelope.frames, inner, this.#sharedReader, false);
-      this.#acceptEnvelope(sender, parsed.envelope);
+      this.#arrived(sender, parsed.envelope);
       inner = parsed.next;
     }
     return next;
@@ -726,6 +964,8 @@ export abstract class ZmqMessenger extends MessengerBase {
   /** Accepts one (unbatched) envelope from admitted task `sender`. */
   #acceptEnvelope(sender: { taskId: number; parentIndex: number }, envelope: WireEnvelope): void {
     if (envelope.kind === 'batch') throw new WireError('batch envelope inside a batch');
+    if (envelope.kind === 'doorbell' || envelope.kind === 'toRing')
+      throw new WireError(`${envelope.kind} from task ${sender.taskId}, which has no ring`);
     // An admitted connection is one of this run's tasks: a repeated handshake is a bug, not a stranger.
     if (envelope.kind === 'hello' || envelope.kind === 'proof') throw new WireError(`second ${envelope.kind} from task ${sender.taskId}`);
     const aligner = this.#aligner as NodeAligner;
@@ -763,6 +1003,8 @@ export abstract class ZmqMessenger extends MessengerBase {
     // Confirming outputs: a taken message's room goes back once its output is released downstream,
     // not now; one that makes no output (a duplicate, an unmatched tail) gives its room back at once.
     if (this.#confirmsOutputs && how === 'taken') this.#takenFrom.push(taskId);
+    // Through a ring's counter, room goes back at once: it costs no message.
+    else if (this.#roomThroughRing(taskId)) this.#grant(taskId, 1, true);
     else this.#pendingCredit.set(taskId, (this.#pendingCredit.get(taskId) ?? 0) + 1);
   }
 
@@ -792,7 +1034,28 @@ export abstract class ZmqMessenger extends MessengerBase {
   /** Gives `taskId` room for `count` messages: `released` (they were taken) or granted anew. */
   #grant(taskId: number, count: number, released = false): void {
     this.#senderRoom.set(taskId, (this.#senderRoom.get(taskId) ?? 0) + count);
-    this.#sendToSender(taskId, packHeader([released ? 'c' : 'g', count]));
+    const inbox = released && this.#roomThroughRing(taskId) ? this.#rings.get(taskId) : undefined;
+    if (inbox === undefined) {
+      this.#sendToSender(taskId, packHeader([released ? 'c' : 'g', count]));
+      return;
+    }
+    // A waiting sender is woken for a batch of room (as credits are batched), or when this task waits.
+    inbox.unannounced += count;
+    if (inbox.reader.release(count) && inbox.unannounced >= this.#creditBatch) this.#wakeSender(inbox);
+  }
+
+  /**
+   * Whether room goes back to `taskId` through its ring's counter. Not under `restartOnFailure`:
+   * there room is also confirmation, which a task must hear of as it comes (it confirms its own
+   * inputs upstream then), and a counter is only read when its sender needs room.
+   */
+  #roomThroughRing(taskId: number): boolean {
+    return !this.init.restartOnFailure && this.#rings.has(taskId);
+  }
+
+  #wakeSender(inbox: RingInbox): void {
+    inbox.unannounced = 0;
+    if (inbox.reader.wakeSender()) this.#sendToSender(inbox.sender.taskId, WAKE_FRAME);
   }
 
   #sendToSender(taskId: number, frame: Buffer): void {
@@ -823,6 +1086,16 @@ export abstract class ZmqMessenger extends MessengerBase {
         if (feedback.kind === 'ack') {
           replica.endAcknowledged = true;
           link.creditArrived.notify();
+          continue;
+        }
+        if (feedback.kind === 'ring') {
+          replica.ringMapped();
+          continue;
+        }
+        if (feedback.kind === 'wake') {
+          // Asking again, not just taking: the receiver cleared the flag to wake this task, and the
+          // room it woke it for may have been taken already; a waiter must stay marked as one.
+          this.askForRoom(link);
           continue;
         }
         replica.addCredit(feedback.count, feedback.released);

@@ -13,11 +13,15 @@ import { decodeValue, unpackHeader, WireError } from './codec.js';
  *   end    `['e', reason]`                      the end of the stream; never dropped
  *   batch  `['b', [n1, n2, ...]]` + one payload frame: several of the envelopes above, their frames
  *          back to back in the payload (`wire/batchFrame.ts`)
+ *   doorbell `['w']`                            entries wait in the shared ring (`transport/sharedRing.ts`) of a receiver that slept
+ *   to ring  `['r']`                            the envelopes after this one are in the shared ring again
  * Receiver → publisher:
  *   challenge `['n', challenge]`                the answer to a hello: prove you belong to this run
  *   grant  `['g', n]`                           room for n more data messages (on hello, or extra room)
  *   credit `['c', n]`                           n more of the publisher's messages were released: their room is free again
  *   ack    `['a']`                              the end arrived; the sender may close its socket
+ *   ring   `['r']`                              the receiver mapped the publisher's shared ring: envelopes go there from now on
+ *   wake   `['w']`                              room came back through the ring's counter (`transport/sharedRing.ts`)
  * One multipart message may hold several envelopes back to back: each says how many frames follow.
  */
 export type WireEnvelope =
@@ -37,7 +41,9 @@ export type WireEnvelope =
     }
   | { readonly kind: 'end'; readonly reason: 'completed' | 'stopped' }
   /** `frames`: the envelopes it carries, to be parsed in turn like frames of their own. */
-  | { readonly kind: 'batch'; readonly frames: readonly Buffer[] };
+  | { readonly kind: 'batch'; readonly frames: readonly Buffer[] }
+  | { readonly kind: 'doorbell' }
+  | { readonly kind: 'toRing' };
 
 /** What a publisher receives back. */
 export type WireFeedback =
@@ -48,6 +54,8 @@ export type WireFeedback =
       readonly released: boolean;
     }
   | { readonly kind: 'ack' }
+  | { readonly kind: 'ring' }
+  | { readonly kind: 'wake' }
   /** `challenge`: 64 hex digits to prove the run secret over. */
   | { readonly kind: 'challenge'; readonly challenge: string };
 
@@ -128,6 +136,11 @@ export function parseEnvelope(
         next: at + 1 + frameCount,
       };
     }
+    case 'w':
+    case 'r': {
+      if (fields.length !== 1) throw new WireError(`${fields[0]} envelope must be [${fields[0]}]`);
+      return { envelope: { kind: fields[0] === 'w' ? 'doorbell' : 'toRing' }, next: at + 1 };
+    }
     case 'b': {
       // `batchAllowed` is false for the envelopes inside a batch: nesting would buy nothing.
       if (!batchAllowed) throw new WireError('batch envelope inside a batch');
@@ -163,11 +176,13 @@ export function parseFeedback(frames: readonly Buffer[]): WireFeedback {
   if (frames.length !== 1) throw new WireError(`feedback message has ${frames.length} frames, expected 1`);
   const fields = unpackHeader(frames[0]);
   if (Array.isArray(fields) && fields.length === 1 && fields[0] === 'a') return { kind: 'ack' };
+  if (Array.isArray(fields) && fields.length === 1 && fields[0] === 'r') return { kind: 'ring' };
+  if (Array.isArray(fields) && fields.length === 1 && fields[0] === 'w') return { kind: 'wake' };
   if (Array.isArray(fields) && fields.length === 2 && fields[0] === 'n' && typeof fields[1] === 'string' && HEX_256.test(fields[1])) {
     return { kind: 'challenge', challenge: fields[1] };
   }
   if (Array.isArray(fields) && fields.length === 2 && (fields[0] === 'c' || fields[0] === 'g') && isCount(fields[1]) && fields[1] > 0) {
     return { kind: 'credit', count: fields[1], released: fields[0] === 'c' };
   }
-  throw new WireError('feedback must be [c, n > 0], [g, n > 0], [a] or [n, challenge]');
+  throw new WireError('feedback must be [c, n > 0], [g, n > 0], [a], [r], [w] or [n, challenge]');
 }

@@ -1,0 +1,80 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { nativeRings, RING_BYTES, RingReader, RingWriter, ringPath } from './sharedRing.js';
+
+const native = nativeRings();
+
+describe.skipIf(native === null)('shared ring', () => {
+  let dir: string;
+  let writer: RingWriter;
+  let reader: RingReader;
+  beforeEach(() => {
+    dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'vf-ring-test-'));
+    const path = ringPath(dir, 1, 2);
+    writer = RingWriter.create(native as NonNullable<typeof native>, path);
+    reader = RingReader.open(native as NonNullable<typeof native>, path);
+  });
+  afterEach(() => {
+    writer.close('test');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const drained = () => {
+    const entries: string[][] = [];
+    const stop = reader.drain((frames) => entries.push(frames.map((frame) => frame.toString())));
+    return { entries, stop };
+  };
+
+  it('hands over envelopes in order, each as its frames, and the reader removes the file once mapped', () => {
+    expect(existsSync(ringPath(dir, 1, 2))).toBe(false);
+    expect(writer.write([Buffer.from('a'), Buffer.from('bc')])).toBe('written');
+    expect(writer.write([Buffer.from(''), Buffer.from('defgh')])).toBe('written');
+    expect(drained()).toEqual({
+      entries: [
+        ['a', 'bc'],
+        ['', 'defgh'],
+      ],
+      stop: 'empty',
+    });
+    expect(drained()).toEqual({ entries: [], stop: 'empty' });
+  });
+
+  it('wraps around the end of its area, many times, without losing or reordering an entry', () => {
+    const payload = Buffer.alloc(1000, 7);
+    let sent = 0;
+    let received = 0;
+    for (let round = 0; round < 50; round++) {
+      while (writer.write([Buffer.from(String(sent)), payload]) !== 'no room') sent += 1;
+      reader.drain((frames) => {
+        expect(frames[0]?.toString()).toBe(String(received));
+        expect(frames[1]?.equals(payload)).toBe(true);
+        received += 1;
+      });
+    }
+    expect(received).toBe(sent);
+    expect(sent).toBeGreaterThan((50 * RING_BYTES) / 1100);
+  });
+
+  it('refuses an entry larger than a quarter of the ring, and one that finds it full; the marker always fits', () => {
+    expect(writer.write([Buffer.alloc(RING_BYTES / 4)])).toBe('no room');
+    while (writer.write([Buffer.alloc(4000)]) === 'written');
+    expect(writer.fits([Buffer.alloc(4000)])).toBe(false);
+    expect(writer.writeToZmq()).toBe('written');
+    const { entries, stop } = drained();
+    expect(stop).toBe('to ZeroMQ');
+    expect(entries.length).toBeGreaterThan(100);
+    expect(writer.fits([Buffer.alloc(4000)])).toBe(true);
+  });
+
+  it('asks for the doorbell only when the reader said it sleeps, and once per sleep', () => {
+    expect(reader.sleep()).toBe(false);
+    expect(writer.write([Buffer.from('x')])).toBe('written, ring the doorbell');
+    expect(writer.write([Buffer.from('y')])).toBe('written');
+    expect(reader.sleep()).toBe(true); // entries waiting: read them instead of sleeping
+    reader.wake();
+    expect(writer.write([Buffer.from('z')])).toBe('written');
+    expect(drained().entries).toEqual([['x'], ['y'], ['z']]);
+  });
+});
