@@ -18,8 +18,7 @@ export class BatchQueueMessenger extends ZmqMessenger {
     let ahead = this.#ahead.get(link);
     if (ahead === undefined) {
       // Nothing waiting before it: the message leaves now if a replica has room.
-      // Room handed back through a shared ring is taken when needed: it came with no message.
-      const replica = link.pick(message.seq) ?? (this.collectRoom(link) ? link.pick(message.seq) : undefined);
+      const replica = this.replicaWithRoom(link, message.seq);
       if (replica !== undefined) return this.sendTo(replica, message);
       ahead = [];
       this.#ahead.set(link, ahead);

@@ -12,6 +12,25 @@ export const lines = async (file: string): Promise<string[]> =>
   existsSync(file) ? (await readFile(file, 'utf8')).split('\n').filter(Boolean) : [];
 
 /** `flow.join()`, or a rejection naming the wait once `ms` have passed. */
+/**
+ * Sums a statistics file (one JSON line per task or ring, `label` starting `node#`) per node, over
+ * `fields`: what the tasks of each node counted together.
+ */
+export async function statsByNode<Field extends string>(
+  file: string,
+  fields: readonly Field[],
+): Promise<Record<string, Record<Field, number>>> {
+  const byNode: Record<string, Record<Field, number>> = {};
+  for (const line of await lines(file)) {
+    const stats = JSON.parse(line) as { label: string } & Record<Field, number>;
+    const node = stats.label.split('#')[0] as string;
+    const sum = byNode[node] ?? (Object.fromEntries(fields.map((field) => [field, 0])) as Record<Field, number>);
+    byNode[node] = sum;
+    for (const field of fields) sum[field] += stats[field];
+  }
+  return byNode;
+}
+
 export function joinWithin(flow: Flow, ms: number): Promise<FlowReport> {
   return Promise.race([
     flow.join(),

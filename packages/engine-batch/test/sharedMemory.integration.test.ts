@@ -10,7 +10,7 @@ import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
 import { expectedSha, FRAME_BYTES } from './flows/sharedFrames.js';
-import { lines, waitFor } from './helpers.js';
+import { lines, statsByNode, waitFor } from './helpers.js';
 
 const flowUrl = new URL('./flows/sharedFrames.ts', import.meta.url);
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
@@ -36,30 +36,8 @@ const expected = (count: number, mutated = false): Received[] =>
     planeShares: true,
   }));
 
-/** One line per task that sent through shared memory, written when it closed (`VF_SHARED_STATS`). */
-interface SenderStats {
-  label: string;
-  copied: number;
-  forwarded: number;
-  linkedAgain: number;
-  inline: number;
-}
-
-/** The senders' statistics summed per node (`label` is `node#replica`). */
-async function statsByNode(file: string): Promise<Record<string, Omit<SenderStats, 'label'>>> {
-  const byNode: Record<string, Omit<SenderStats, 'label'>> = {};
-  for (const line of await lines(file)) {
-    const { label, copied, forwarded, linkedAgain, inline } = JSON.parse(line) as SenderStats;
-    const node = label.split('#')[0] as string;
-    const sum = byNode[node] ?? { copied: 0, forwarded: 0, linkedAgain: 0, inline: 0 };
-    byNode[node] = sum;
-    sum.copied += copied;
-    sum.forwarded += forwarded;
-    sum.linkedAgain += linkedAgain;
-    sum.inline += inline;
-  }
-  return byNode;
-}
+/** The senders' shared-memory statistics summed per node: one line per task that sent through shared memory, written when it closed (`VF_SHARED_STATS`). */
+const senderStatsByNode = (file: string) => statsByNode(file, ['copied', 'forwarded', 'linkedAgain', 'inline']);
 
 /** Segment files in a shared-memory directory (none once it is gone). */
 const segments = (directory: string | undefined) => (directory !== undefined && existsSync(directory) ? readdirSync(directory) : []);
@@ -92,7 +70,7 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
       await flow.run(engine);
       expect((await flow.join()).status).toBe('completed');
       expect(await received(`${out}.a`)).toEqual(expected(count));
-      const stats = await statsByNode(statsFile);
+      const stats = await senderStatsByNode(statsFile);
       expect(stats.frames).toMatchObject({ copied: count, forwarded: 0, inline: 0 });
       expect(stats.forward).toMatchObject({ copied: 0, forwarded: count, inline: 0 });
       expect(existsSync(`${out}.changed`)).toBe(false);
@@ -112,7 +90,7 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
       await flow.run(engine);
       expect((await flow.join()).status).toBe('completed');
       expect(await received(`${out}.a`)).toEqual(expected(count));
-      expect((await statsByNode(statsFile)).forward).toMatchObject({ copied: count, forwarded: 0, inline: 0 });
+      expect((await senderStatsByNode(statsFile)).forward).toMatchObject({ copied: count, forwarded: 0, inline: 0 });
       expect(findLeftovers(engine)).toEqual([]);
     } finally {
       delete process.env.VF_SHARED_MAP;
@@ -128,7 +106,7 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
     expect((await flow.join()).status).toBe('completed');
     expect(await received(`${out}.a`)).toEqual(expected(count));
     expect(await received(`${out}.b`)).toEqual(expected(count));
-    expect((await statsByNode(statsFile)).forward).toMatchObject({ copied: 0, forwarded: 2 * count, inline: 0 });
+    expect((await senderStatsByNode(statsFile)).forward).toMatchObject({ copied: 0, forwarded: 2 * count, inline: 0 });
     expect(findLeftovers(engine)).toEqual([]);
   });
 
@@ -146,7 +124,7 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
     expect(await received(`${out}.b`)).toEqual(expected(5));
     expect(existsSync(`${out}.changed`)).toBe(false);
     // The mutated frame is copied (its written pages are the task's own); the untouched one forwarded.
-    const stats = await statsByNode(statsFile);
+    const stats = await senderStatsByNode(statsFile);
     expect(stats.mutator).toMatchObject({ copied: 5, forwarded: 0 });
     expect(stats.untouched).toMatchObject({ copied: 0, forwarded: 5 });
     expect(findLeftovers(engine)).toEqual([]);
@@ -216,7 +194,7 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
         expect(report.status).toBe('completed');
         expect(await received(`${out}.a`)).toEqual(expected(count));
         // The survivor forwarded what it was given, re-sent work included (the victim wrote no line).
-        expect((await statsByNode(statsFile)).worker).toMatchObject({ copied: 0, inline: 0 });
+        expect((await senderStatsByNode(statsFile)).worker).toMatchObject({ copied: 0, inline: 0 });
       } else {
         expect(report.status).toBe('failed');
       }

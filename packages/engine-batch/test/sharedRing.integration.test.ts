@@ -5,29 +5,16 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flow } from '@vf/core';
-import { RING_BYTES, RING_STATS_ENV, type RingStats } from '@vf/core/engine';
+import { RING_BYTES, RING_STATS_ENV } from '@vf/core/engine';
 import { findLeftovers } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
-import { joinWithin, lines } from './helpers.js';
+import { joinWithin, statsByNode } from './helpers.js';
 
 const bulkUrl = new URL('./flows/bulk.ts', import.meta.url);
 
 /** The rings' statistics summed per sending node (`label` is `node#replica>receiver`). */
-async function ringStatsByNode(file: string): Promise<Record<string, RingStats>> {
-  const byNode: Record<string, RingStats> = {};
-  for (const line of await lines(file)) {
-    const { label, entries, viaZmq, toZmq, doorbells } = JSON.parse(line) as RingStats & { label: string };
-    const node = label.split('#')[0] as string;
-    const sum = byNode[node] ?? { entries: 0, viaZmq: 0, toZmq: 0, doorbells: 0 };
-    byNode[node] = sum;
-    sum.entries += entries;
-    sum.viaZmq += viaZmq;
-    sum.toZmq += toZmq;
-    sum.doorbells += doorbells;
-  }
-  return byNode;
-}
+const ringStatsByNode = (file: string) => statsByNode(file, ['entries', 'viaZmq', 'toZmq', 'doorbells']);
 
 describe('shared rings between tasks on one host (batch engine)', () => {
   let dir: string;

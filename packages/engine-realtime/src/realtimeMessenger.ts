@@ -21,10 +21,9 @@ export class RealtimeQueueMessenger extends ZmqMessenger {
 
   protected async deliver(link: ChildLink, message: SentMessage): Promise<void> {
     const destination = link.routing === 'seq' ? link.replicaFor(message.seq) : undefined;
-    // Room handed back through a shared ring is taken when needed: it came with no message.
-    const pick = () => (this.#kept.get(link)?.has(destination) ? undefined : link.pick(message.seq));
-    const replica = pick() ?? (this.collectRoom(link) ? pick() : undefined);
+    const replica = this.#kept.get(link)?.has(destination) ? undefined : this.replicaWithRoom(link, message.seq);
     if (replica !== undefined) return this.sendTo(replica, message);
+    // Read after: taking room may have sent what was kept for other destinations.
     let kept = this.#kept.get(link);
     if (kept === undefined) {
       kept = new Map();

@@ -186,10 +186,7 @@ export class ReplicaLink {
       this.#held.push([...frames]);
       return;
     }
-    if (handshake || !this.#ringMapped || !this.#toRing(frames)) {
-      if (this.#viaZmq && this.#ring !== undefined && !handshake) this.#ring.stats.viaZmq += 1;
-      this.#outbox.push([...frames]);
-    }
+    if (handshake || !this.#ringMapped || !this.#toRing(frames)) this.#outbox.push([...frames]);
     if (this.#outbox.length === 0) return;
     // Leave now, not at the end of the event-loop turn: a node that computes synchronously may not
     // yield for a long time (or ever), and its outputs must not wait for it.
@@ -204,13 +201,17 @@ export class ReplicaLink {
   #toRing(frames: readonly Buffer[]): boolean {
     const ring = this.#ring as RingWriter;
     if (this.#viaZmq) {
-      if (!ring.fits(frames)) return false;
+      if (!ring.fits(frames)) {
+        ring.stats.viaZmq += 1;
+        return false;
+      }
       this.#viaZmq = false;
       this.#outbox.push([TO_RING_FRAME]);
     }
     const written = ring.write(frames);
     if (written === 'no room') {
       ring.writeToZmq();
+      ring.stats.viaZmq += 1;
       this.#viaZmq = true;
       return false;
     }
@@ -521,6 +522,14 @@ export abstract class ZmqMessenger extends MessengerBase {
   }
 
   /**
+   * Where the message of origin `seq` goes now ({@link ChildLink.pick}), counting the room handed
+   * back through shared rings, which comes with no message and is taken only when needed.
+   */
+  protected replicaWithRoom(link: ChildLink, seq: number): ReplicaLink | undefined {
+    return link.pick(seq) ?? (this.collectRoom(link) ? link.pick(seq) : undefined);
+  }
+
+  /**
    * Takes the room that `link`'s replicas on this host handed back through their rings' counters
    * (no message says so unless this task asked, {@link askForRoom}); when there was some, the
    * policy may send what it kept ({@link onCredit}), and waiters wake. True when there was some.
@@ -540,11 +549,15 @@ export abstract class ZmqMessenger extends MessengerBase {
   #roomCollected(link: ChildLink, collect: (replica: ReplicaLink) => boolean): boolean {
     let collected = false;
     for (const replica of link.replicas) if (collect(replica)) collected = true;
-    if (!collected) return false;
+    if (collected) this.#roomCame(link);
+    return collected;
+  }
+
+  /** Room came back from `link`'s replicas: outputs it confirms are confirmed, the policy may send what it kept, waiters wake. */
+  #roomCame(link: ChildLink): void {
     if (this.#confirmsOutputs) this.#confirmOutputs();
     this.onCredit(link);
     link.creditArrived.notify();
-    return true;
   }
 
   async publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> {
@@ -666,7 +679,7 @@ export abstract class ZmqMessenger extends MessengerBase {
       try {
         this.#pump(inbox);
       } catch (error) {
-        this.#fatal ??= error instanceof Error ? error : new Error(String(error));
+        this.#failWith(error);
       }
     }
     if (parentIndex >= 0 && lost !== undefined && this.#aligner !== undefined && !this.#endedSenders.has(taskId)) {
@@ -783,7 +796,7 @@ export abstract class ZmqMessenger extends MessengerBase {
       this.#flushCredits(true);
       if (this.#readRingsOrSleep()) continue;
       await this.#waitForInput(aligner);
-      for (const inbox of this.#rings.values()) inbox.reader.wake();
+      this.#wakeRings();
     }
   }
 
@@ -797,13 +810,23 @@ export abstract class ZmqMessenger extends MessengerBase {
     let arrived = false;
     for (const inbox of this.#rings.values()) if (inbox.mode === 'ring' && inbox.reader.sleep()) arrived = true;
     if (!arrived) return false;
-    for (const inbox of this.#rings.values()) inbox.reader.wake();
+    this.#wakeRings();
     try {
       for (const inbox of this.#rings.values()) this.#pump(inbox);
     } catch (error) {
-      this.#fatal ??= error instanceof Error ? error : new Error(String(error));
+      this.#failWith(error);
     }
     return true;
+  }
+
+  /** Marks every ring awake: its sender stops ringing. */
+  #wakeRings(): void {
+    for (const inbox of this.#rings.values()) inbox.reader.wake();
+  }
+
+  /** Records the task's first fatal error; the next take or publish throws it. */
+  #failWith(error: unknown): void {
+    this.#fatal ??= error instanceof Error ? error : new Error(String(error));
   }
 
   /** Waits for the next arrival, or until the aligner's deadline (a time join's timeout), whichever comes first. */
@@ -836,7 +859,7 @@ export abstract class ZmqMessenger extends MessengerBase {
           // Room freed on arrival (stale messages pushed out) goes back now, not at the next take.
           this.#flushCredits(false);
         } catch (error) {
-          this.#fatal ??= error instanceof Error ? error : new Error(String(error));
+          this.#failWith(error);
         }
         this.#received.notify();
       }
@@ -1099,9 +1122,7 @@ export abstract class ZmqMessenger extends MessengerBase {
           continue;
         }
         replica.addCredit(feedback.count, feedback.released);
-        if (this.#confirmsOutputs) this.#confirmOutputs();
-        this.onCredit(link);
-        link.creditArrived.notify();
+        this.#roomCame(link);
       }
     } catch (error) {
       if (!isClosed(error)) {
