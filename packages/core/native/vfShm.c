@@ -1,4 +1,4 @@
-// vf's native helper. Shared rings (atomic cells, see ring_cell). Shared memory (packages/core/src/transport/sharedFrames.ts): maps a segment file,
+// vf's native helper. Shared rings (atomic cells, see ring_cell; bells, see make_fifo). Shared memory (packages/core/src/transport/sharedFrames.ts): maps a segment file,
 // shared for the sender (it writes frames into pages that stay allocated) and copy-on-write for a
 // receiver (which owns its bytes without copying them; its name for the segment goes when its
 // mapping does, which tells the sender the segment is free again), and tells whether a receiver
@@ -383,6 +383,24 @@ static napi_value ring_cell(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// makeFifo(path): creates a FIFO (mode 0600) at `path`, which must not exist. A task's bell
+// (src/transport/ringBell.ts): other tasks write a byte to it to wake the task, one wake-up of its
+// event loop, where a ZeroMQ message wakes an I/O thread on each side too. Node has no mkfifo.
+static napi_value make_fifo(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char path[4096];
+  size_t path_length = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_length) != napi_ok || path_length == 0 ||
+      path_length >= sizeof path - 1) {
+    napi_throw_type_error(env, NULL, "makeFifo(path)");
+    return NULL;
+  }
+  if (mkfifo(path, 0600) != 0) return throw_errno(env, path, errno);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "map", NAPI_AUTO_LENGTH, map_segment, NULL, &fn) != napi_ok) return NULL;
@@ -395,5 +413,7 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "stopHeartbeats", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "cell", NAPI_AUTO_LENGTH, ring_cell, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "cell", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "makeFifo", NAPI_AUTO_LENGTH, make_fifo, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "makeFifo", fn) != napi_ok) return NULL;
   return exports;
 }

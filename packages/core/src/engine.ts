@@ -59,6 +59,7 @@ export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } fro
 export { createNodeAligner, eventTime, type NodeAligner, type NodeAlignerOptions, TimeAligner } from './runtime/timeAligner.js';
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { type CurveKeys, generateCurveKeys } from './transport/curve.js';
+export { RING_BELL_ENV } from './transport/ringBell.js';
 export {
   createSharedDirectory,
   nativeSharedMemory,

@@ -32,6 +32,8 @@ export interface NativeHelper {
    * cell's value before it (a load: its value).
    */
   cell(buffer: ArrayBuffer, index: number, op: number, operand: number): number;
+  /** Creates a FIFO (mode 0600) at `path`, which must not exist: a task's bell (`transport/ringBell.ts`). */
+  makeFifo(path: string): void;
 }
 
 let loaded: NativeHelper | null | undefined;

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flow } from '@vf/core';
-import { RING_BYTES, RING_STATS_ENV } from '@vf/core/engine';
+import { RING_BELL_ENV, RING_BYTES, RING_STATS_ENV } from '@vf/core/engine';
 import { findLeftovers } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
@@ -25,6 +25,7 @@ describe('shared rings between tasks on one host (batch engine)', () => {
   });
   afterEach(async () => {
     delete process.env[RING_STATS_ENV];
+    delete process.env[RING_BELL_ENV];
     if (flow !== undefined) {
       flow.stop();
       await joinWithin(flow, 20_000).catch(() => undefined);
@@ -33,10 +34,15 @@ describe('shared rings between tasks on one host (batch engine)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  for (const nbTasks of [1, 2]) {
-    it(`messages of every size (tiny, filling the ring, larger than it takes), relay nbTasks ${nbTasks}: each arrives once, in order`, {
+  for (const [nbTasks, wakeUps] of [
+    [1, 'bells'],
+    [2, 'bells'],
+    [2, 'ZeroMQ messages, no bells'],
+  ] as const) {
+    it(`messages of every size (tiny, filling the ring, larger than it takes), relay nbTasks ${nbTasks}, wake-ups by ${wakeUps}: each arrives once, in order`, {
       timeout: 90_000,
     }, async () => {
+      if (wakeUps !== 'bells') process.env[RING_BELL_ENV] = '0';
       // Sizes cycle so that 32 messages in flight overfill the ring, and some are too large for it.
       const padBytes = [0, 40_000, 3, RING_BYTES / 3, 25_000, 10, 60_000];
       const params = { items: 700, nbTasks, out: join(dir, 'verdict.json'), padBytes };

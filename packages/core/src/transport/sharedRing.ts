@@ -8,7 +8,8 @@ import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
  * send or a receive of its own (system calls, and a wake-up of ZeroMQ's I/O thread on each side);
  * through the ring, a message is one copy in and one copy out, and nobody wakes anybody while the
  * receiver is busy. A receiver about to wait for input marks its rings `sleeping`; a sender that
- * writes into a ring so marked rings a doorbell (a one-frame ZeroMQ message, `['w']`).
+ * writes into a ring so marked rings the receiver's bell (`ringBell.ts`; where it cannot be opened,
+ * a doorbell: a one-frame ZeroMQ message, `['w']`).
  *
  * Order. ZeroMQ stays the fallback: an envelope too large for the ring, or one that finds it full,
  * goes on ZeroMQ behind a {@link TO_ZMQ} marker in the ring, and the envelopes after it too,
@@ -28,8 +29,8 @@ import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
  *
  * Room. The receiver hands room back by adding to the ring's `released` count, not by a ZeroMQ
  * message each time: the sender reads the count when it needs room, and only a sender that said it
- * waits for room (`waitsForRoom`, the same handshake as `sleeping` the other way) is woken, by
- * feedback `['w']` on ZeroMQ.
+ * waits for room (`waitsForRoom`, the same handshake as `sleeping` the other way) is woken, by its
+ * bell (or feedback `['w']` on ZeroMQ).
  *
  * Layout: a 256-byte header of three 32-bit cells, each on a cache line of its own: the write end
  * with `sleeping` in its low bit (ends are multiples of 4), the read end, and `released` × 2 with
@@ -78,16 +79,16 @@ export interface RingStats {
 }
 
 /** What rings use of the native helper. */
-export type NativeRing = Pick<NativeHelper, 'map' | 'cell'>;
+export type NativeRing = Pick<NativeHelper, 'map' | 'cell' | 'makeFifo'>;
 
 /**
- * The native helper for rings, if it was built with their atomic cells; `VF_SHARED_MAP=0` or
+ * The native helper for rings, if it was built with their atomic cells and bells; `VF_SHARED_MAP=0` or
  * `VF_SHARED_RING=0` keeps envelopes on ZeroMQ.
  */
 export function nativeRings(): NativeRing | null {
   if (process.env.VF_SHARED_MAP === '0' || process.env.VF_SHARED_RING === '0') return null;
   const native = nativeHelper();
-  return native !== null && typeof native.cell === 'function' ? native : null;
+  return native !== null && typeof native.cell === 'function' && typeof native.makeFifo === 'function' ? native : null;
 }
 
 /** The file of the ring from task `senderTaskId` to task `receiverTaskId`, in the run's shared-memory directory. */
@@ -211,6 +212,11 @@ export class RingWriter extends RingView {
   /** How many messages the receiver has released so far (mod 2³¹). */
   released(): number {
     return this.cell(ROOM, LOAD) >>> 1;
+  }
+
+  /** Whether this sender's word that it waits for room still stands (the receiver clears it to wake it). */
+  waitsForRoom(): boolean {
+    return (this.cell(ROOM, LOAD) & 1) === 1;
   }
 
   /** Says this sender waits for room (the receiver's next release wakes it); returns {@link released}, read in the same step. */

@@ -13,6 +13,7 @@ import { encodeValue, packHeader, WireError } from '../wire/codec.js';
 import { parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelope.js';
 import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandler } from './curve.js';
 import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } from './helloProof.js';
+import { BellListener, BellRinger, bellPath, RING_BELL_ENV } from './ringBell.js';
 import { SharedFrameReader, SharedFrameSender } from './sharedFrames.js';
 import { nativeRings, RingReader, RingWriter, ringPath } from './sharedRing.js';
 
@@ -47,13 +48,13 @@ export function routesBySeq(nodes: readonly PlannedNode[], nodeIndex: number): b
   return node.parents.length > 1 || node.parents.some((parent) => (nodes[parent]?.nbTasks ?? 1) > 1);
 }
 
-/** `['w']`: entries wait in the ring of a receiver that said it sleeps. */
+/** `['w']`: entries wait in the ring of a receiver that said it sleeps (where its bell could not be opened). */
 const DOORBELL_FRAME = packHeader(['w']);
 /** `['r']`: the envelopes after this one are in the ring again. */
 const TO_RING_FRAME = packHeader(['r']);
 /** Feedback `['r']`: the receiver mapped the sender's ring. */
 const RING_MAPPED_FRAME = packHeader(['r']);
-/** Feedback `['w']`: room came back through the ring's counter, and the sender said it waits for it. */
+/** Feedback `['w']`: room came back through the ring's counter, and the sender said it waits for it (where its bell could not be opened). */
 const WAKE_FRAME = packHeader(['w']);
 
 /**
@@ -64,6 +65,8 @@ const WAKE_FRAME = packHeader(['w']);
 interface RingInbox {
   readonly reader: RingReader;
   readonly sender: { taskId: number; parentIndex: number };
+  /** The sender's bell, to wake it when it waits for room (`ringBell.ts`); else feedback `['w']`. */
+  readonly senderBell: BellRinger | undefined;
   mode: 'ring' | 'zmq';
   readonly backlog: WireEnvelope[];
   /** Room released since the sender was last woken: it is woken for a batch of it, or when this task waits. */
@@ -104,6 +107,11 @@ export class ReplicaLink {
   #ringReleased = 0;
   /** After the ring's marker that says so, envelopes go on ZeroMQ, until the next `r`. */
   #viaZmq = false;
+  /** The replica's bell (`ringBell.ts`), rung once a burst is written; else a doorbell on ZeroMQ. */
+  #bell: BellRinger | undefined;
+  #bellDue = false;
+  /** This task asked the replica to wake it for room ({@link askRingForCredit}), and has not been woken since. */
+  #askedForRoom = false;
 
   /** The replica admitted this task: what it publishes leaves at once (no handshake in the way). */
   get admitted(): boolean {
@@ -123,9 +131,14 @@ export class ReplicaLink {
     this.#ring = ring;
   }
 
-  /** The replica mapped the ring: what it is sent from now on goes there. */
-  ringMapped(): void {
-    if (this.#ring !== undefined) this.#ringMapped = true;
+  /** The replica mapped the ring: what it is sent from now on goes there, and `bell` (if any) wakes it. */
+  ringMapped(bell: BellRinger | undefined): void {
+    if (this.#ring === undefined) {
+      bell?.close();
+      return;
+    }
+    this.#ringMapped = true;
+    this.#bell = bell;
   }
 
   /** Takes the room the replica released through the ring's counter since last time; true when there was some. */
@@ -138,7 +151,20 @@ export class ReplicaLink {
    * `w`) and takes what it released meanwhile, in one step; true when there was some.
    */
   askRingForCredit(): boolean {
-    return this.#ring !== undefined && this.#ringMapped && this.#takeReleased(this.#ring.waitForRoom());
+    if (this.#ring === undefined || !this.#ringMapped) return false;
+    this.#askedForRoom = true;
+    return this.#takeReleased(this.#ring.waitForRoom());
+  }
+
+  /**
+   * This task's bell rang: if this replica is what woke it (it cleared the flag this task asked it
+   * to), takes the room it handed back; when there is none (taken meanwhile), asks again, as this
+   * task may still be waiting. True when room came.
+   */
+  answerWake(): boolean {
+    if (!this.#askedForRoom || this.#ring === undefined || this.#ring.waitsForRoom()) return false;
+    this.#askedForRoom = false;
+    return this.collectRingCredit() || this.askRingForCredit();
   }
 
   #takeReleased(released: number): boolean {
@@ -153,6 +179,8 @@ export class ReplicaLink {
   closeRing(label: string): void {
     this.#ring?.close(`${label}>${this.taskId}`);
     this.#ring = undefined;
+    this.#bell?.close();
+    this.#bell = undefined;
   }
 
   /** Room from the replica: granted, or handed back for `count` released messages (which confirms the oldest sent). */
@@ -187,10 +215,18 @@ export class ReplicaLink {
       return;
     }
     if (handshake || !this.#ringMapped || !this.#toRing(frames)) this.#outbox.push([...frames]);
-    if (this.#outbox.length === 0) return;
     // Leave now, not at the end of the event-loop turn: a node that computes synchronously may not
     // yield for a long time (or ever), and its outputs must not wait for it.
-    if (!this.#sending && this.#corks === 0) void this.#drain();
+    if (this.#corks === 0) this.#flush();
+  }
+
+  /** Rings the replica's bell if entries written since woke it, and starts sending what waits for ZeroMQ. */
+  #flush(): void {
+    if (this.#bellDue) {
+      this.#bellDue = false;
+      this.#bell?.ring();
+    }
+    if (!this.#sending && this.#outbox.length > 0) void this.#drain();
   }
 
   /**
@@ -215,7 +251,10 @@ export class ReplicaLink {
       this.#viaZmq = true;
       return false;
     }
-    if (written === 'written, ring the doorbell') this.#outbox.push([DOORBELL_FRAME]);
+    if (written === 'written, ring the doorbell') {
+      if (this.#bell === undefined) this.#outbox.push([DOORBELL_FRAME]);
+      else this.#bellDue = true;
+    }
     return true;
   }
 
@@ -230,7 +269,7 @@ export class ReplicaLink {
       burst();
     } finally {
       this.#corks -= 1;
-      if (this.#corks === 0 && !this.#sending && this.#outbox.length > 0) void this.#drain();
+      if (this.#corks === 0) this.#flush();
     }
   }
 
@@ -387,6 +426,8 @@ export abstract class ZmqMessenger extends MessengerBase {
   readonly #sharedReader: SharedFrameReader | undefined;
   /** Per parent task on this host that writes to this task through a shared ring: its ring. */
   readonly #rings = new Map<number, RingInbox>();
+  /** This task's bell (`ringBell.ts`): the tasks it shares rings with wake it through it. */
+  readonly #bell: BellListener | undefined;
 
   /** @param alignment how inputs are released: `ordered` (batch) or `freshest` (realtime) */
   constructor(init: TaskInit, signal: AbortSignal, isStopRequested: () => boolean, alignment: AlignmentPolicy = 'ordered') {
@@ -400,6 +441,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     // Given the reader, the sender forwards a frame received mapped and sent on unwritten by linking it.
     this.#sharedSender =
       sharedDirectory === undefined ? undefined : new SharedFrameSender(sharedDirectory, { received: this.#sharedReader });
+    this.#bell = this.#createBell();
     const node = init.nodes[init.task.nodeIndex];
     if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);
     // A replica fed by room: its credit is also where its sender sends the next item. Handed back in
@@ -485,6 +527,36 @@ export abstract class ZmqMessenger extends MessengerBase {
         this.#loops.push(this.#creditLoop(link, replica));
       }
     }
+  }
+
+  /**
+   * Makes this task's bell before any ring exists, so that the tasks it will share rings with find
+   * it. Without it (or with {@link RING_BELL_ENV} `0`), they wake this task by ZeroMQ.
+   */
+  #createBell(): BellListener | undefined {
+    const directory = this.init.sharedMemory?.directory;
+    const native = nativeRings();
+    if (directory === undefined || native === null || process.env[RING_BELL_ENV] === '0') return undefined;
+    try {
+      return BellListener.create(native, bellPath(directory, this.init.task.id), () => this.#bellRang());
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The bell rang: entries wait in a ring (the take loop reads them), or a replica this task asked
+   * for room woke it. Either may be so; the bell does not say which.
+   */
+  #bellRang(): void {
+    this.#received.notify();
+    for (const link of this.children) this.#roomCollected(link, (replica) => replica.answerWake());
+  }
+
+  /** Task `taskId`'s bell, to ring it; undefined where it has none (it is then woken by ZeroMQ). */
+  #openBell(taskId: number): BellRinger | undefined {
+    const directory = this.init.sharedMemory?.directory;
+    return directory === undefined ? undefined : BellRinger.open(bellPath(directory, taskId));
   }
 
   /**
@@ -676,6 +748,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     const inbox = this.#rings.get(taskId);
     if (inbox !== undefined) {
       this.#rings.delete(taskId);
+      inbox.senderBell?.close();
       try {
         this.#pump(inbox);
       } catch (error) {
@@ -772,6 +845,8 @@ export abstract class ZmqMessenger extends MessengerBase {
       this.#inbound.close();
     }
     await Promise.allSettled(this.#loops);
+    this.#bell?.close();
+    for (const inbox of this.#rings.values()) inbox.senderBell?.close();
     this.#zap?.stop();
     this.#sharedSender?.close(this.#label);
   }
@@ -918,7 +993,15 @@ export abstract class ZmqMessenger extends MessengerBase {
     const path = ringPath(directory, sender.taskId, this.init.task.id);
     if (!existsSync(path)) return false;
     try {
-      this.#rings.set(sender.taskId, { reader: RingReader.open(native, path), sender, mode: 'ring', backlog: [], unannounced: 0 });
+      const reader = RingReader.open(native, path);
+      this.#rings.set(sender.taskId, {
+        reader,
+        sender,
+        senderBell: this.#openBell(sender.taskId),
+        mode: 'ring',
+        backlog: [],
+        unannounced: 0,
+      });
       return true;
     } catch {
       return false;
@@ -1078,7 +1161,9 @@ export abstract class ZmqMessenger extends MessengerBase {
 
   #wakeSender(inbox: RingInbox): void {
     inbox.unannounced = 0;
-    if (inbox.reader.wakeSender()) this.#sendToSender(inbox.sender.taskId, WAKE_FRAME);
+    if (!inbox.reader.wakeSender()) return;
+    if (inbox.senderBell === undefined) this.#sendToSender(inbox.sender.taskId, WAKE_FRAME);
+    else inbox.senderBell.ring();
   }
 
   #sendToSender(taskId: number, frame: Buffer): void {
@@ -1112,7 +1197,7 @@ export abstract class ZmqMessenger extends MessengerBase {
           continue;
         }
         if (feedback.kind === 'ring') {
-          replica.ringMapped();
+          replica.ringMapped(this.#openBell(replica.taskId));
           continue;
         }
         if (feedback.kind === 'wake') {

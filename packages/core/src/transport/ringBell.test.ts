@@ -1,0 +1,64 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BellListener, BellRinger, bellPath } from './ringBell.js';
+import { nativeRings } from './sharedRing.js';
+
+const native = nativeRings();
+
+describe.skipIf(native === null)('ring bell', () => {
+  let dir: string;
+  let listener: BellListener | undefined;
+  let rings: number;
+  let rung: Promise<void>;
+  let onRing: () => void;
+  beforeEach(() => {
+    dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'vf-bell-test-'));
+    rings = 0;
+    rung = new Promise((resolve) => {
+      onRing = () => {
+        rings += 1;
+        resolve();
+      };
+    });
+    listener = BellListener.create(native as NonNullable<typeof native>, bellPath(dir, 3), () => onRing());
+  });
+  afterEach(() => {
+    listener?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is a FIFO only its owner can open; rings written together wake the listener once', async () => {
+    const path = bellPath(dir, 3);
+    expect(statSync(path).isFIFO()).toBe(true);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const ringer = BellRinger.open(path) as BellRinger;
+    expect(ringer).toBeDefined();
+    for (let index = 0; index < 5; index++) ringer.ring();
+    await rung;
+    // The five bytes were all there before the listener's event loop read them: one wake-up (a
+    // second would come in the next poll of the loop, which the immediates below wait past).
+    for (let turn = 0; turn < 3; turn++) await new Promise(setImmediate);
+    expect(rings).toBe(1);
+    ringer.close();
+  });
+
+  it('refuses to be made twice, and a missing bell opens as none', () => {
+    expect(() => BellListener.create(native as NonNullable<typeof native>, bellPath(dir, 3), () => undefined)).toThrow(/exists/);
+    expect(BellRinger.open(bellPath(dir, 4))).toBeUndefined();
+  });
+
+  it('never blocks nor throws: not on a FIFO full of unread rings, not once the listener is gone', async () => {
+    const ringer = BellRinger.open(bellPath(dir, 3)) as BellRinger;
+    // More bytes than a pipe holds (64 KiB): the ones that find it full are dropped, a wake-up is pending anyway.
+    for (let index = 0; index < 70_000; index++) ringer.ring();
+    await rung;
+    listener?.close();
+    listener = undefined;
+    expect(existsSync(bellPath(dir, 3))).toBe(false);
+    ringer.ring();
+    ringer.close();
+    ringer.ring();
+  });
+});
