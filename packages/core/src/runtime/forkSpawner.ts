@@ -106,9 +106,10 @@ export const forkSpawner: Spawner = {
 function forkTask(request: SpawnRequest): TaskProcess {
   const prefixOut = prefixesOutput(process.stdout);
   const prefixErr = prefixesOutput(process.stderr);
-  // A compiled program needs no loader; its source map keeps stack traces on the user's `.ts` lines.
+  // A compiled program needs no loader; it maps its stack traces to the user's `.ts` lines itself
+  // (`programStackTraces.ts`), not with --enable-source-maps, which reads its map at start-up.
   const child = fork(request.program ?? taskEntry, [request.label], {
-    execArgv: request.program === undefined ? taskExecArgv(request) : [...TASK_V8_OPTIONS, '--enable-source-maps'],
+    execArgv: request.program === undefined ? taskExecArgv(request) : TASK_V8_OPTIONS,
     env: { ...process.env, ...libcEnv(), ...request.env, VF_TASK: request.label, [HEARTBEAT_FD_ENV]: String(HEARTBEAT_FD) },
     serialization: 'json',
     stdio: ['ignore', prefixOut ? 'pipe' : 'inherit', prefixErr ? 'pipe' : 'inherit', 'ipc', 'pipe'],

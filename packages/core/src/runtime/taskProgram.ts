@@ -75,7 +75,8 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
   }
   const modules = moduleUrls.map((url) => `  ${JSON.stringify(url)}: () => import(${JSON.stringify(fileURLToPath(url))}),`);
   const contents = [
-    `import { registerBundledModules, runTaskProcess } from ${JSON.stringify(runtimeEntry)};`,
+    `import { mapProgramStackTraces, registerBundledModules, runTaskProcess } from ${JSON.stringify(runtimeEntry)};`,
+    'mapProgramStackTraces(process.argv[1]);',
     `registerBundledModules({\n${modules.join('\n')}\n});`,
     'runTaskProcess(undefined, process.argv[1]);',
   ].join('\n');

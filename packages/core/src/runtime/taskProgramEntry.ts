@@ -3,4 +3,5 @@
  * the built package can point the program at one file (`dist/taskProgram.js`).
  */
 export { registerBundledModules } from './bundledModules.js';
+export { mapProgramStackTraces } from './programStackTraces.js';
 export { runTaskProcess } from './taskProcess.js';
