@@ -114,6 +114,11 @@ class RingView {
     this.data = Buffer.from(buffer, HEADER_BYTES, RING_BYTES);
   }
 
+  /** Whether the sender's word that it waits for room still stands (the receiver clears it to wake the sender). */
+  senderWaits(): boolean {
+    return (this.cell(ROOM, LOAD) & 1) === 1;
+  }
+
   /** The cell's value before `op` (for a load: its value), as an unsigned number. */
   protected cell(index: number, op: number, operand = 0): number {
     return this.native.cell(this.buffer, index, op, operand) >>> 0;
@@ -214,11 +219,6 @@ export class RingWriter extends RingView {
     return this.cell(ROOM, LOAD) >>> 1;
   }
 
-  /** Whether this sender's word that it waits for room still stands (the receiver clears it to wake it). */
-  waitsForRoom(): boolean {
-    return (this.cell(ROOM, LOAD) & 1) === 1;
-  }
-
   /** Says this sender waits for room (the receiver's next release wakes it); returns {@link released}, read in the same step. */
   waitForRoom(): number {
     return this.cell(ROOM, OR, 1) >>> 1;
@@ -315,11 +315,6 @@ export class RingReader extends RingView {
   /** Hands back the room of `count` released messages; true when the sender waits for room (see {@link wakeSender}). */
   release(count: number): boolean {
     return (this.cell(ROOM, ADD, 2 * count) & 1) === 1;
-  }
-
-  /** Whether the sender waits for room. */
-  senderWaits(): boolean {
-    return (this.cell(ROOM, LOAD) & 1) === 1;
   }
 
   /** Marks the sender as woken; true when it waited (then wake it: only one waker wins). */

@@ -15,7 +15,7 @@ import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandle
 import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } from './helloProof.js';
 import { BellListener, BellRinger, bellPath, RING_BELL_ENV } from './ringBell.js';
 import { SharedFrameReader, SharedFrameSender } from './sharedFrames.js';
-import { nativeRings, RingReader, RingWriter, ringPath } from './sharedRing.js';
+import { type NativeRing, nativeRings, RingReader, RingWriter, ringPath } from './sharedRing.js';
 
 /**
  * The data path over ZeroMQ: each task binds a ROUTER; each parent task connects a DEALER per child
@@ -162,7 +162,7 @@ export class ReplicaLink {
    * task may still be waiting. True when room came.
    */
   answerWake(): boolean {
-    if (!this.#askedForRoom || this.#ring === undefined || this.#ring.waitsForRoom()) return false;
+    if (!this.#askedForRoom || this.#ring === undefined || this.#ring.senderWaits()) return false;
     this.#askedForRoom = false;
     return this.collectRingCredit() || this.askRingForCredit();
   }
@@ -529,16 +529,22 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
   }
 
+  /** The run's shared-memory directory and the native helper, where rings and bells can be used; else undefined. */
+  #ringSupport(): { directory: string; native: NativeRing } | undefined {
+    const directory = this.init.sharedMemory?.directory;
+    const native = nativeRings();
+    return directory === undefined || native === null ? undefined : { directory, native };
+  }
+
   /**
    * Makes this task's bell before any ring exists, so that the tasks it will share rings with find
    * it. Without it (or with {@link RING_BELL_ENV} `0`), they wake this task by ZeroMQ.
    */
   #createBell(): BellListener | undefined {
-    const directory = this.init.sharedMemory?.directory;
-    const native = nativeRings();
-    if (directory === undefined || native === null || process.env[RING_BELL_ENV] === '0') return undefined;
+    const rings = this.#ringSupport();
+    if (rings === undefined || process.env[RING_BELL_ENV] === '0') return undefined;
     try {
-      return BellListener.create(native, bellPath(directory, this.init.task.id), () => this.#bellRang());
+      return BellListener.create(rings.native, bellPath(rings.directory, this.init.task.id), () => this.#bellRang());
     } catch {
       return undefined;
     }
@@ -564,11 +570,10 @@ export abstract class ZmqMessenger extends MessengerBase {
    * replica finds it when it admits this task. Without room for it (a small `/dev/shm`), ZeroMQ.
    */
   #createRing(replica: ReplicaLink): void {
-    const directory = this.init.sharedMemory?.directory;
-    const native = nativeRings();
-    if (directory === undefined || native === null) return;
+    const rings = this.#ringSupport();
+    if (rings === undefined) return;
     try {
-      replica.useRing(RingWriter.create(native, ringPath(directory, this.init.task.id, replica.taskId)));
+      replica.useRing(RingWriter.create(rings.native, ringPath(rings.directory, this.init.task.id, replica.taskId)));
     } catch {
       // the replica finds no ring: envelopes go on ZeroMQ
     }
@@ -987,13 +992,12 @@ export abstract class ZmqMessenger extends MessengerBase {
    * this host: the ring is in the run's own directory, under a name made of the two task ids).
    */
   #openRing(sender: { taskId: number; parentIndex: number }): boolean {
-    const directory = this.init.sharedMemory?.directory;
-    const native = nativeRings();
-    if (directory === undefined || native === null) return false;
-    const path = ringPath(directory, sender.taskId, this.init.task.id);
+    const rings = this.#ringSupport();
+    if (rings === undefined) return false;
+    const path = ringPath(rings.directory, sender.taskId, this.init.task.id);
     if (!existsSync(path)) return false;
     try {
-      const reader = RingReader.open(native, path);
+      const reader = RingReader.open(rings.native, path);
       this.#rings.set(sender.taskId, {
         reader,
         sender,

@@ -171,7 +171,7 @@ function readSharedFrames(references: unknown, valueFrames: Buffer[], shared: Sh
   }
 }
 
-/** Parses a credit, grant, end-acknowledgement or challenge frame sent back to a publisher. Throws {@link WireError}. */
+/** Parses a credit, grant, end-acknowledgement, ring-mapped, wake or challenge frame sent back to a publisher. Throws {@link WireError}. */
 export function parseFeedback(frames: readonly Buffer[]): WireFeedback {
   if (frames.length !== 1) throw new WireError(`feedback message has ${frames.length} frames, expected 1`);
   const fields = unpackHeader(frames[0]);
