@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { taskNodeArguments } from './forkSpawner.js';
 
@@ -10,5 +11,23 @@ describe('taskNodeArguments', () => {
       expect(option, heapOption).toBeGreaterThanOrEqual(0);
       expect(option, heapOption).toBeLessThan(args.length - 2);
     }
+  });
+
+  it("keeps the heap options' effect, and the code-cache tag of a plain node (built-ins load from their code cache)", () => {
+    const nodeOptions = taskNodeArguments({ taskId: 0, label: 'sink[0]', env: {}, typescript: false }).slice(0, -2);
+    // Short-lived garbage grows V8's young generation to its cap: 2 semi-spaces.
+    const probe = `const v8 = require('node:v8');
+      let kept = [];
+      for (let round = 0; round < 200; round++) { for (let i = 0; i < 20000; i++) kept.push({ i, s: 'x' + i }); kept = kept.slice(-5000); }
+      const young = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+      console.log(JSON.stringify({ tag: v8.cachedDataVersionTag(), youngBytes: young.space_size }));`;
+    const task = JSON.parse(execFileSync(process.execPath, [...nodeOptions, '-e', probe], { encoding: 'utf8' })) as {
+      tag: number;
+      youngBytes: number;
+    };
+    const plainTag = Number(execFileSync(process.execPath, ['-p', "require('node:v8').cachedDataVersionTag()"], { encoding: 'utf8' }));
+    expect(task.tag).toBe(plainTag);
+    expect(task.youngBytes).toBeLessThanOrEqual(2 * 4 * 1024 * 1024);
+    expect(task.youngBytes).toBeGreaterThan(0);
   });
 });
