@@ -53,7 +53,13 @@ describe('the task program: a flow module compiled once in the host, run by ever
     const [program] = [...programs] as [string];
     expect(dirname(program)).toBe(engine.socketDirectory);
     expect(program.endsWith('.mjs')).toBe(true);
-    for (const start of starts) expect(start.execArgv.join(' ')).not.toMatch(/tsx|--import|--loader/);
+    for (const start of starts) {
+      expect(start.execArgv.join(' ')).not.toMatch(/tsx|--loader/);
+      // No loader: the one preload is the data: module that resets the task's V8 options (forkSpawner.ts).
+      const preloads = start.execArgv.flatMap((arg, index, all) => (arg === '--import' ? [String(all[index + 1])] : []));
+      expect(preloads).toHaveLength(1);
+      expect(preloads[0]).toMatch(/^data:text\/javascript,/);
+    }
     // The host's C library, so that no task probes it again as msgpackr loads (LIBC set by the user wins).
     for (const start of starts)
       expect(start.libc).toEqual(process.env.LIBC ?? (process.platform === 'linux' ? expect.stringMatching(/^(glibc|musl)$/) : undefined));
