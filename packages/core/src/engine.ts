@@ -29,7 +29,14 @@ export {
   type TaskSpec,
 } from './plan/executionPlan.js';
 export { type Clock, systemClock } from './runtime/clock.js';
-export { type ControlChannel, defaultControlChannel, ipcControlChannel, stdioControlChannel } from './runtime/controlChannel.js';
+export {
+  CONTROL_FDS_ENV,
+  type ControlChannel,
+  type ControlFds,
+  defaultControlChannel,
+  pipeControlChannel,
+  stdioControlChannel,
+} from './runtime/controlChannel.js';
 export {
   CONTROL_PROTOCOL_VERSION,
   type HostMessage,

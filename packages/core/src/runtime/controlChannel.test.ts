@@ -1,8 +1,10 @@
-import { fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { stdioControlChannel } from './controlChannel.js';
+import { readJsonLines } from './jsonLines.js';
 import { shellQuote, stdioTaskProcess } from './launchers/stdioTaskProcess.js';
 
 describe('the control channel over stdio (tasks on other machines)', () => {
@@ -85,38 +87,51 @@ describe('the control channel over stdio (tasks on other machines)', () => {
   });
 });
 
-describe('the control channel over Node IPC (forked tasks)', () => {
+describe('the control channel over pipes (tasks on this host)', () => {
+  /** Starts `fixture` as `forkSpawner` starts a task: fds 3 (to it), 4 (heartbeats), 5 (from it). */
+  function startTask(fixture: string, args: string[] = []) {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        createRequire(import.meta.url).resolve('tsx'),
+        '--conditions=@vf/source',
+        fileURLToPath(new URL(fixture, import.meta.url)),
+        ...args,
+      ],
+      { env: { ...process.env, VF_CONTROL_FDS: '3,4,5' }, stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe', 'pipe'] },
+    );
+    const received: unknown[] = [];
+    readJsonLines(child.stdio.at(5) as Readable, (message) => received.push(message));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { child, received, exited };
+  }
+
   it('delivers every message sent before close(), also to a host that was not reading when the task closed', {
     timeout: 30_000,
   }, async () => {
-    // Node's disconnect() cancels writes still queued: a busy host lost the task's `done` and saw a
+    // Closing at once would drop writes still queued: a busy host lost the task's `done` and saw a
     // task that "exited with code 0 before finishing".
     const count = 2_000;
-    const child = fork(new URL('./fixtures/floodThenClose.ts', import.meta.url), [String(count)], {
-      execArgv: ['--import', createRequire(import.meta.url).resolve('tsx'), '--conditions=@vf/source'],
-      serialization: 'json',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const received: Array<{ type: string }> = [];
-    child.on('message', (message) => received.push(message as { type: string }));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { received, exited } = startTask('./fixtures/floodThenClose.ts', [String(count)]);
+    await vi.waitFor(() => expect(received.length).toBeGreaterThan(0), { timeout: 20_000, interval: 5 });
     // The host is busy (blocked) while the task sends everything and closes.
-    const sent = new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (received.length > 0) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 5);
-    });
-    await sent;
     const blockedUntil = Date.now() + 1_500;
     while (Date.now() < blockedUntil) {
       // busy
     }
     expect(await exited).toBe(0);
-    await new Promise((resolve) => (child.connected ? child.once('disconnect', resolve) : resolve(undefined)));
-    expect(received).toHaveLength(count + 1);
+    await vi.waitFor(() => expect(received).toHaveLength(count + 1), { timeout: 5_000 });
     expect(received.at(-1)).toEqual({ type: 'done' });
+  });
+
+  it("takes the end of the host's pipe as the host gone, and keeps its setting from the task's own children", {
+    timeout: 30_000,
+  }, async () => {
+    const { child, received, exited } = startTask('./fixtures/hostGone.ts');
+    await vi.waitFor(() => expect(received).toHaveLength(1), { timeout: 20_000, interval: 5 });
+    expect(received[0]).toEqual({ type: 'hello', controlFdsEnv: null });
+    (child.stdio[3] as Writable).end();
+    expect(await exited).toBe(7);
   });
 });

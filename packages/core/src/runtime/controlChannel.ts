@@ -1,18 +1,19 @@
+import { Socket } from 'node:net';
 import type { Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { jsonLine, readJsonLines } from './jsonLines.js';
 import { HeartbeatThread, heartbeatsTo, type TaskActivity } from './liveness.js';
 
 /**
- * The task's end of the control channel to its host. Local tasks (forked) talk over Node's IPC
- * channel; a task started by a launcher on another machine (ssh, srun) has no IPC channel, so it
- * talks newline-delimited JSON over its stdin and stdout, which the launcher carries to the host.
+ * The task's end of the control channel to its host: newline-delimited JSON. A local task
+ * (`forkSpawner`) talks over pipes the host made for it; a task started by a launcher on another
+ * machine (ssh, srun) talks over its stdin and stdout, which the launcher carries to the host.
  */
 export interface ControlChannel {
   /** Sends a message to the host; dropped silently once the channel is closed. */
   send(message: unknown): void;
   onMessage(listener: (message: unknown) => void): void;
-  /** Called once when the host is gone (IPC disconnect, stdin EOF). */
+  /** Called once when the host is gone (the end of its input: the host's pipe, or stdin). */
   onClose(listener: () => void): void;
   /** This task has nothing more to say: let the process exit. */
   close(): void;
@@ -25,59 +26,90 @@ export interface ControlChannel {
 }
 
 /**
- * The environment variable naming the descriptor a forked task writes its heartbeats to (set by
- * `forkSpawner`, which reads the other end): Node's IPC channel is the main thread's alone.
+ * The environment variable that gives a task started by `forkSpawner` the descriptors of its
+ * control channel: `input,heartbeats,output` (pipes to the host, which holds their other ends).
  */
-export const HEARTBEAT_FD_ENV = 'VF_HEARTBEAT_FD';
+export const CONTROL_FDS_ENV = 'VF_CONTROL_FDS';
 
-/** How long a closing IPC channel waits for its queued messages to be read by the host. */
-const CLOSE_FLUSH_LIMIT_MS = 30_000;
-
-/** The channel a task process should use: Node IPC when it has one, else stdio. */
-export function defaultControlChannel(): ControlChannel {
-  return process.send === undefined ? stdioControlChannel() : ipcControlChannel();
+/** The descriptors of a local task's control channel (see {@link CONTROL_FDS_ENV}). */
+export interface ControlFds {
+  /** The host's messages to the task, newline-delimited JSON. */
+  readonly input: number;
+  /** The task's heartbeats, written by a thread of their own (the main thread may be busy). */
+  readonly heartbeats: number;
+  /** The task's messages to the host, newline-delimited JSON, written by the main thread. */
+  readonly output: number;
 }
 
-/** Node's IPC channel (the task was forked by the host). */
-export function ipcControlChannel(): ControlChannel {
-  const heartbeatFd = Number(process.env[HEARTBEAT_FD_ENV]);
+/** How long a closing channel waits for its queued messages to be read by the host. */
+const CLOSE_FLUSH_LIMIT_MS = 30_000;
+
+/** The channel a task process should use: its pipes when `forkSpawner` started it, else stdio (a launcher). */
+export function defaultControlChannel(): ControlChannel {
+  const fds = parseControlFds(process.env[CONTROL_FDS_ENV]);
   // Not for the node's own child processes: they are no task of this host.
-  delete process.env[HEARTBEAT_FD_ENV];
+  delete process.env[CONTROL_FDS_ENV];
+  return fds === undefined ? stdioControlChannel() : pipeControlChannel(fds);
+}
+
+function parseControlFds(setting: string | undefined): ControlFds | undefined {
+  const fds = setting?.split(',').map(Number);
+  if (fds?.length !== 3 || !fds.every((fd) => Number.isInteger(fd) && fd > 2)) return undefined;
+  const [input, heartbeats, output] = fds as [number, number, number];
+  return { input, heartbeats, output };
+}
+
+/**
+ * The channel of a task on this host: newline-delimited JSON on pipes the host made, one each way,
+ * plus one for heartbeats. Not Node's IPC channel: a forked child sets that up before any of its
+ * code runs, loading `child_process`, `net` and the stream modules then, before the task's V8
+ * options are reset (`forkSpawner.ts`), so without the code cache: ~13 ms of CPU in every task
+ * (`--cpu-prof` of a task's start). The host's end of `input` closing (it exited, or was killed)
+ * is the channel's close.
+ */
+export function pipeControlChannel(fds: ControlFds): ControlChannel {
+  const input = new Socket({ fd: fds.input, readable: true, writable: false });
+  const output = new Socket({ fd: fds.output, readable: false, writable: true });
   // Made now, while the task still loads its modules: a worker thread (where the native helper is
   // missing) takes tens of ms to start, and the task's `ready` waits for its first heartbeat.
-  const heartbeats = Number.isInteger(heartbeatFd) && heartbeatFd > 2 ? heartbeatsTo(heartbeatFd) : undefined;
-  // Node's disconnect() closes the channel at once, cancelling writes still queued behind a host that
-  // reads slowly: the last messages (done) would be lost and the task seen as dead. Disconnect once sent.
-  let unsent = 0;
-  let closing = false;
-  const disconnectOnceSent = () => {
-    if (closing && unsent === 0 && process.connected) process.disconnect?.();
-  };
+  const heartbeats = heartbeatsTo(fds.heartbeats);
+  const listeners: Array<(message: unknown) => void> = [];
+  const closeListeners: Array<() => void> = [];
+  let open = true;
+  let hostGone = false;
+  const lines = readJsonLines(input, (message) => {
+    for (const listener of listeners) listener(message);
+  });
+  lines.once('close', () => {
+    if (hostGone || !open) return;
+    hostGone = true;
+    for (const listener of closeListeners) listener();
+  });
+  // A read or write error is the host gone, which the input's end reports.
+  input.on('error', () => undefined);
+  output.on('error', () => undefined);
   return {
     send: (message) => {
-      if (!process.connected || closing || process.send === undefined) return;
-      unsent += 1;
-      process.send(message, undefined, undefined, () => {
-        unsent -= 1;
-        disconnectOnceSent();
-      });
+      if (open) output.write(jsonLine(message));
     },
     onMessage: (listener) => {
-      process.on('message', listener);
+      listeners.push(listener);
     },
     onClose: (listener) => {
-      process.on('disconnect', listener);
+      closeListeners.push(listener);
     },
     close: () => {
-      heartbeats?.close();
-      closing = true;
-      disconnectOnceSent();
+      open = false;
+      heartbeats.close();
+      lines.close();
+      // The input would keep the event loop (and so the process) alive.
+      input.destroy();
+      // What is queued still leaves (a host busy elsewhere reads it later), then the pipe closes.
+      output.end();
       // A host that never reads again is not waited for forever (unref: the queued write keeps this process up).
-      if (process.connected) setTimeout(() => process.connected && process.disconnect?.(), CLOSE_FLUSH_LIMIT_MS).unref();
+      setTimeout(() => output.destroy(), CLOSE_FLUSH_LIMIT_MS).unref();
     },
-    ...(heartbeats === undefined
-      ? {}
-      : { startHeartbeats: (heartbeatMs: number, activity: TaskActivity) => heartbeats.startHeartbeats(heartbeatMs, activity) }),
+    startHeartbeats: (heartbeatMs: number, activity: TaskActivity) => heartbeats.startHeartbeats(heartbeatMs, activity),
   };
 }
 

@@ -1,12 +1,13 @@
-import { fork } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Spawner, SpawnRequest, TaskProcess } from '../contracts/spawner.js';
-import { HEARTBEAT_FD_ENV } from './controlChannel.js';
+import { CONTROL_FDS_ENV, type ControlFds, type pipeControlChannel } from './controlChannel.js';
 import { restartedIfCaughtAtFork } from './forkWindow.js';
-import { readJsonLines } from './jsonLines.js';
+import { jsonLine, readJsonLines } from './jsonLines.js';
+import { deferred } from './waiting.js';
 
 // The task entry sits beside this module: `.ts` when vf runs from source, `.js` once built.
 const fromSource = import.meta.url.endsWith('.ts');
@@ -107,35 +108,40 @@ function libcEnv(): Record<string, string> {
   return libc === null ? {} : { LIBC: libc };
 }
 
-/** How long a task's exit waits for the rest of its IPC messages before it is reported. */
+/** How long a task's exit waits for the rest of its messages (on its pipe) before it is reported. */
 const EXIT_DRAIN_LIMIT_MS = 2_000;
 
-/** The task's descriptor for heartbeats: a pipe of its own, as its heartbeat thread cannot use the IPC channel. */
-const HEARTBEAT_FD = 4;
+/** A local task's control channel (`controlChannel.ts`, {@link ControlFds}): the child's descriptors 3, 4 and 5. */
+const CONTROL_FDS: ControlFds = { input: 3, heartbeats: 4, output: 5 };
 
 /**
- * The default spawner: `child_process.fork` of vf's task entry with a JSON IPC channel (no code is
- * ever deserialised), plus a pipe on fd 4 that carries the task's heartbeats (`runtime/liveness.ts`),
- * read here as JSON lines and delivered like any control message. With the run's compiled task
- * program (`request.program`) the child runs that on plain `node`; without one, TypeScript flow
- * modules run through the `tsx` loader; from source, the `@vf/source` condition makes `@vf/*` imports resolve
- * to `.ts` files as in the tests.
+ * The default spawner: spawns node on vf's task entry (or the run's compiled task program, on plain
+ * `node`) in a process of its own, with three pipes for its control channel: newline-delimited JSON
+ * to the task and from it (no code is ever deserialised), and its heartbeats (`runtime/liveness.ts`),
+ * delivered like any control message. Not `fork`'s IPC channel: see {@link pipeControlChannel}.
+ * Without a compiled program, TypeScript flow modules run through the `tsx` loader; from source,
+ * the `@vf/source` condition makes `@vf/*` imports resolve to `.ts` files as in the tests.
  */
 export const forkSpawner: Spawner = {
   spawn: (request: SpawnRequest): TaskProcess => restartedIfCaughtAtFork(() => forkTask(request)),
 };
 
-/** Forks one task process for `request` (see {@link forkSpawner}). */
+/** Starts one task process for `request` (see {@link forkSpawner}). */
 function forkTask(request: SpawnRequest): TaskProcess {
   const prefixOut = prefixesOutput(process.stdout);
   const prefixErr = prefixesOutput(process.stderr);
   // A compiled program needs no loader; it maps its stack traces to the user's `.ts` lines itself
   // (`programStackTraces.ts`), not with --enable-source-maps, which reads its map at start-up.
-  const child = fork(request.program ?? taskEntry, [request.label], {
-    execArgv: taskExecArgv(request, request.program !== undefined),
-    env: { ...process.env, ...libcEnv(), ...request.env, VF_TASK: request.label, [HEARTBEAT_FD_ENV]: String(HEARTBEAT_FD) },
-    serialization: 'json',
-    stdio: ['ignore', prefixOut ? 'pipe' : 'inherit', prefixErr ? 'pipe' : 'inherit', 'ipc', 'pipe'],
+  const execArgv = taskExecArgv(request, request.program !== undefined);
+  const child = spawn(process.execPath, [...execArgv, request.program ?? taskEntry, request.label], {
+    env: {
+      ...process.env,
+      ...libcEnv(),
+      ...request.env,
+      VF_TASK: request.label,
+      [CONTROL_FDS_ENV]: `${CONTROL_FDS.input},${CONTROL_FDS.heartbeats},${CONTROL_FDS.output}`,
+    },
+    stdio: ['ignore', prefixOut ? 'pipe' : 'inherit', prefixErr ? 'pipe' : 'inherit', 'pipe', 'pipe', 'pipe'],
     // A process group of its own: Ctrl-C signals the terminal's whole group, and a task still loading
     // its modules (before it can ignore SIGINT) would die of it. The host decides: it stops the flow.
     // (One caught before its setsid is started again: runtime/forkWindow.ts.)
@@ -143,13 +149,27 @@ function forkTask(request: SpawnRequest): TaskProcess {
   });
   if (prefixOut && child.stdout !== null) prefixLines(child.stdout, process.stdout, request.label);
   if (prefixErr && child.stderr !== null) prefixLines(child.stderr, process.stderr, request.label);
-  const heartbeats = child.stdio[HEARTBEAT_FD] as Readable | null;
+  const toTask = child.stdio[CONTROL_FDS.input] as Writable | null;
+  const fromTask = child.stdio[CONTROL_FDS.output] as Readable | null;
+  const heartbeats = child.stdio[CONTROL_FDS.heartbeats] as Readable | null;
   const listeners: Array<(message: unknown) => void> = [];
-  if (heartbeats !== null) {
-    heartbeats.on('error', () => undefined); // the task's end closing is its exit, reported below
-    readJsonLines(heartbeats, (message) => {
-      for (const listener of listeners) listener(message);
+  const deliver = (message: unknown) => {
+    for (const listener of listeners) listener(message);
+  };
+  // A write after the task's end, or a read error: the task's exit, reported below.
+  toTask?.on('error', () => undefined);
+  let fromTaskEnded = fromTask === null;
+  const fromTaskEnd = deferred();
+  if (fromTask !== null) {
+    fromTask.on('error', () => undefined);
+    readJsonLines(fromTask, deliver).once('close', () => {
+      fromTaskEnded = true;
+      fromTaskEnd.resolve();
     });
+  }
+  if (heartbeats !== null) {
+    heartbeats.on('error', () => undefined);
+    readJsonLines(heartbeats, deliver);
   }
   let exited = false;
   let reportedExit: [number | null, NodeJS.Signals | null] | undefined;
@@ -161,17 +181,22 @@ function forkTask(request: SpawnRequest): TaskProcess {
   };
   child.once('exit', (code, signal) => {
     exited = true;
+    toTask?.destroy();
     // A process the task started may hold the pipe open: it must not keep this one alive.
     heartbeats?.destroy();
     // Its last lines are still read while this process runs, but they must not keep it running.
     (child.stdout as { unref?: () => void } | null)?.unref?.();
     (child.stderr as { unref?: () => void } | null)?.unref?.();
     const report = () => reportExit(code, signal);
-    // The exit can be seen before the task's last messages (done) are read from the IPC channel:
-    // report it once the channel has delivered them (its end), within a bound.
-    if (!child.connected) return report();
-    const limit = setTimeout(report, EXIT_DRAIN_LIMIT_MS);
-    child.once('disconnect', () => {
+    // The exit can be seen before the task's last messages (done) are read from its pipe: report
+    // it once the pipe has delivered them (its end), within a bound (a process the task started may
+    // hold the pipe open).
+    if (fromTaskEnded) return report();
+    const limit = setTimeout(() => {
+      fromTask?.destroy();
+      report();
+    }, EXIT_DRAIN_LIMIT_MS);
+    void fromTaskEnd.promise.then(() => {
       clearTimeout(limit);
       report();
     });
@@ -186,15 +211,11 @@ function forkTask(request: SpawnRequest): TaskProcess {
   return {
     pid: child.pid,
     send: (message) => {
-      if (!child.connected) return false;
-      child.send(message as object, (error) => {
-        // A send racing the child's exit is not an error of its own: the exit is reported.
-        if (error !== null && error !== undefined) return;
-      });
+      if (exited || toTask === null || !toTask.writable) return false;
+      toTask.write(jsonLine(message));
       return true;
     },
     onMessage: (listener) => {
-      child.on('message', listener);
       listeners.push(listener);
     },
     onExit: (listener) => {
