@@ -87,27 +87,6 @@ function prefixLines(from: Readable, to: Writable, label: string): void {
   });
 }
 
-/** `LIBC` as prebuilt-binary loaders read it: this machine's C library, found once in the host. */
-let libc: string | null | undefined;
-
-/**
- * `{ LIBC }` for a task on this machine, unless the environment sets it: msgpackr's native
- * extractor is found through `node-gyp-build-optional-packages`, which otherwise probes the C
- * library in every task as it loads (~5-10 ms of each task's start-up CPU). The host has probed it
- * already (it loads msgpackr too): the answer is the same on the same machine.
- */
-function libcEnv(): Record<string, string> {
-  if (process.env.LIBC !== undefined) return {};
-  if (libc === undefined) {
-    try {
-      libc = (createRequire(import.meta.url)('detect-libc') as typeof import('detect-libc')).familySync();
-    } catch {
-      libc = null;
-    }
-  }
-  return libc === null ? {} : { LIBC: libc };
-}
-
 /** How long a task's exit waits for the rest of its messages (on its pipe) before it is reported. */
 const EXIT_DRAIN_LIMIT_MS = 2_000;
 
@@ -136,7 +115,6 @@ function forkTask(request: SpawnRequest): TaskProcess {
   const child = spawn(process.execPath, [...execArgv, request.program ?? taskEntry, request.label], {
     env: {
       ...process.env,
-      ...libcEnv(),
       ...request.env,
       VF_TASK: request.label,
       [CONTROL_FDS_ENV]: `${CONTROL_FDS.input},${CONTROL_FDS.heartbeats},${CONTROL_FDS.output}`,

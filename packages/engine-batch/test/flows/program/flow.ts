@@ -46,7 +46,7 @@ class Sink extends ConsumerNode<[number]> {
 }
 
 function record(file: string, node: string): void {
-  appendFileSync(file, `${JSON.stringify({ node, argv1: process.argv[1], execArgv: process.execArgv, libc: process.env.LIBC })}\n`);
+  appendFileSync(file, `${JSON.stringify({ node, argv1: process.argv[1], execArgv: process.execArgv })}\n`);
 }
 
 export default defineFlow((params: Params) => {
