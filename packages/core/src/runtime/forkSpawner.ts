@@ -38,7 +38,8 @@ const TASK_V8_OPTIONS = ['--initial-old-space-size=64', '--max-semi-space-size=4
  * match the process's, so with any V8 option Node's built-in modules lose their embedded code cache
  * and are compiled from source as they load. Measured (CPU of a forked ES module importing the
  * built-ins a task uses): 101 ms with the options, 83 ms with them reset here, 60 ms without any;
- * what Node loads before a preload runs (its IPC channel's modules) stays uncached. The heap keeps
+ * what loads before the reset (Node's bootstrap, its ES module loader, `node:v8` itself) stays
+ * uncached, and so would Node's IPC channel (why tasks have pipes instead). The heap keeps
  * what it was configured with (its young generation stays capped: `forkSpawner.test.ts`); only the
  * flags' hash is back to the default one. A `data:` module: it must run on plain node, from source
  * too, and ship as no file of its own.
