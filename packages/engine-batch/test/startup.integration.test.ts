@@ -1,7 +1,11 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Flow, isVfError, TaskFailedError } from '@vf/core';
 import { forkSpawner, type Launcher, type Spawner, srunLauncher } from '@vf/core/engine';
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
@@ -9,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
 
 const startupUrl = new URL('./flows/startup.ts', import.meta.url);
+const execFileAsync = promisify(execFile);
 
 /** A local address other machines could reach (placement refuses loopback); a documentation address without one. */
 function reachableHost(): string {
@@ -111,5 +116,31 @@ describe('start-up faults (batch engine): nothing left behind, run() rejects wit
     }
     expect(error).toMatchObject({ name: 'FlowValidationError', code: 'INVALID_OPTION', details: { option: 'spawner' } });
     expect((error as Error).message).toMatch(/spawner must be .*spawn/);
+  });
+});
+
+describe('a fresh host', () => {
+  it('runs a flow without loading zod (~100 ms to load: options and control messages are checked by hand)', {
+    timeout: 60_000,
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vf-startup-'));
+    try {
+      const script = `
+        const { Flow } = await import('@vf/core');
+        const { BatchExecutionEngine } = await import(${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)});
+        const flow = await Flow.load(${JSON.stringify(startupUrl.href)}, { out: ${JSON.stringify(join(dir, 'out.txt'))} });
+        await flow.run(new BatchExecutionEngine({ queueSize: 4 }));
+        const report = await flow.join();
+        const { default: Module } = await import('node:module');
+        console.log(JSON.stringify({ status: report.status, zodFiles: Object.keys(Module._cache).filter((file) => file.includes('/zod/')).length }));`;
+      const { stdout } = await execFileAsync(
+        process.execPath,
+        ['--import', createRequire(import.meta.url).resolve('tsx'), '--conditions=@vf/source', '--input-type=module', '-e', script],
+        { cwd: fileURLToPath(new URL('.', import.meta.url)), encoding: 'utf8' },
+      );
+      expect(JSON.parse(stdout.trim().split('\n').at(-1) ?? '')).toEqual({ status: 'completed', zodFiles: 0 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -142,4 +142,61 @@ describe('the messages a task receives (checked without zod)', () => {
   it('refuses a malformed message from a task with the same code', () => {
     expect(thrown(() => parseTaskMessage({ v: 1, type: 'ready' }))).toMatchObject({ code: 'INVALID_CONTROL_MESSAGE' });
   });
+
+  const stats = { received: 1, emitted: 1, dropped: 0, drops: [], processed: 1, proctimeTotalMs: 2, activeMs: 3 };
+  const outcome = { taskId: 2, nodeName: 'sink', taskIndex: 0, device: 'cpu', status: 'completed', stats };
+  const error = { name: 'Error', message: 'outer', cause: { name: 'TypeError', message: 'inner', details: { item: 7 } } };
+
+  it('takes every kind of task message, checked by hand (no zod in the host)', () => {
+    for (const message of [
+      { v: 1, type: 'bound' },
+      { v: 1, type: 'bound', endpoint: 'tcp://10.0.0.2:4000' },
+      { v: 1, type: 'started' },
+      { v: 1, type: 'heartbeat', stalledMs: 0, inNode: true },
+      { v: 1, type: 'error', error },
+      { v: 1, type: 'warning', warning: { name: 'DeprecationWarning', message: 'old', code: 'DEP0001' } },
+      { v: 1, type: 'done', outcome: { ...outcome, device: 'gpu:1', status: 'failed', error } },
+    ]) {
+      expect(parseTaskMessage(message)).toEqual(message);
+    }
+  });
+
+  it.each([
+    ['an unknown type', { v: 1, type: 'bye' }, /type must be one of hello, bound/],
+    ['a hello without a positive pid', { v: 1, type: 'hello', pid: 0 }, /pid must be an integer from 1, got 0/],
+    [
+      'an endless stall',
+      { v: 1, type: 'heartbeat', stalledMs: Number.POSITIVE_INFINITY, inNode: false },
+      /stalledMs must be a number from 0/,
+    ],
+    [
+      'a count that is no number',
+      { v: 1, type: 'stats', stats: { ...stats, emitted: 'many' } },
+      /stats\.emitted must be a number, got "many"/,
+    ],
+    [
+      'a drop with no source',
+      { v: 1, type: 'stats', stats: { ...stats, drops: [{ to: 'b', count: 1 }] } },
+      /stats\.drops\[0\]\.from must be a string/,
+    ],
+    [
+      'an error whose cause has no message',
+      { v: 1, type: 'error', error: { ...error, cause: { name: 'TypeError' } } },
+      /error\.cause\.message must be a string, got nothing/,
+    ],
+    [
+      'an outcome of another status',
+      { v: 1, type: 'done', outcome: { ...outcome, status: 'won' } },
+      /outcome\.status must be 'completed' or/,
+    ],
+    [
+      'an outcome on a device that is none',
+      { v: 1, type: 'done', outcome: { ...outcome, device: 'tpu' } },
+      /outcome\.device must be 'cpu' or 'gpu:<n>'/,
+    ],
+  ])('refuses from a task %s, naming the field', (_, message, text) => {
+    const refusal = thrown(() => parseTaskMessage(message));
+    expect(refusal).toMatchObject({ code: 'INVALID_CONTROL_MESSAGE', details: { from: 'task' } });
+    expect((refusal as Error).message).toMatch(text);
+  });
 });

@@ -1,7 +1,5 @@
-import type { z } from 'zod';
 import type { TaskOutcome, TaskStats } from '../contracts/engine.js';
 import { type SerializedError, VfError } from '../errors.js';
-import { lazySchema } from '../lazyZod.js';
 import { DEVICE_DETAIL_MAX_LENGTH } from '../nodes/node.js';
 import type { FlowSource, PlannedNode, TaskSpec } from '../plan/executionPlan.js';
 import type { CurveKeys } from '../transport/curve.js';
@@ -97,95 +95,36 @@ export type TaskMessage =
   | { readonly v: 1; readonly type: 'warning'; readonly warning: WarningRecord }
   | { readonly v: 1; readonly type: 'done'; readonly outcome: TaskOutcome };
 
-/** The check of what the host receives: zod, loaded on the first message (see `lazyZod.ts`). */
-const taskMessage = lazySchema((z) => {
-  const serializedError: z.ZodType<SerializedError> = z.lazy(() =>
-    z.object({
-      name: z.string(),
-      message: z.string(),
-      code: z.string().optional(),
-      stack: z.string().optional(),
-      details: z.record(z.string(), z.unknown()).optional(),
-      cause: serializedError.optional(),
-    }),
-  );
-
-  const device = z.string().regex(/^(cpu|gpu:\d+)$/) as unknown as z.ZodType<TaskSpec['device']>;
-
-  const taskStats = z.object({
-    received: z.number(),
-    emitted: z.number(),
-    dropped: z.number(),
-    drops: z.array(z.object({ from: z.string(), to: z.string(), count: z.number() })),
-    processed: z.number(),
-    proctimeTotalMs: z.number(),
-    activeMs: z.number(),
-    joins: z.object({ complete: z.number(), partial: z.number(), dropped: z.number() }).optional(),
-    rejected: z.number().optional(),
-    failed: z.number().optional(),
-    deadLettered: z.number().optional(),
-    retried: z.number().optional(),
-    failures: z.array(z.object({ from: z.string(), to: z.string(), failed: z.number(), deadLettered: z.number() })).optional(),
-    deviceDetail: z.string().max(DEVICE_DETAIL_MAX_LENGTH).optional(),
-  });
-
-  return z.discriminatedUnion('type', [
-    z.object({ v: z.literal(1), type: z.literal('hello'), pid: z.number().int().positive() }),
-    z.object({ v: z.literal(1), type: z.literal('bound'), endpoint: z.string().optional() }),
-    z.object({ v: z.literal(1), type: z.literal('ready'), pid: z.number().int() }),
-    z.object({ v: z.literal(1), type: z.literal('started') }),
-    z.object({ v: z.literal(1), type: z.literal('heartbeat'), stalledMs: z.number().nonnegative(), inNode: z.boolean() }),
-    z.object({ v: z.literal(1), type: z.literal('error'), error: serializedError }),
-    z.object({ v: z.literal(1), type: z.literal('stats'), stats: taskStats }),
-    z.object({
-      v: z.literal(1),
-      type: z.literal('warning'),
-      warning: z.object({ name: z.string(), message: z.string(), code: z.string().optional() }),
-    }),
-    z.object({
-      v: z.literal(1),
-      type: z.literal('done'),
-      outcome: z.object({
-        taskId: z.number().int(),
-        nodeName: z.string(),
-        taskIndex: z.number().int(),
-        device,
-        status: z.enum(['completed', 'stopped', 'failed', 'aborted']),
-        stats: taskStats,
-        error: serializedError.optional(),
-      }),
-    }),
-  ]);
-});
-
 /**
  * Checks a message received by a task. Throws `INVALID_CONTROL_MESSAGE` naming the field when it is
  * not a valid {@link HostMessage}. Checked by hand, not with zod: a task would otherwise load zod
- * (~750 KB) for the few messages of its run (see `lazyZod.ts`).
+ * (~960 KB) for the few messages of its run (see `lazyZod.ts`).
  */
 export function parseHostMessage(value: unknown): HostMessage {
-  checkVersion(value, 'host');
-  const type = (value as { type?: unknown }).type;
-  const check = typeof type === 'string' && Object.hasOwn(HOST_MESSAGES, type) ? HOST_MESSAGES[type as HostMessage['type']] : undefined;
-  if (check === undefined) {
-    invalid('host', 'type', `one of ${Object.keys(HOST_MESSAGES).join(', ')}`, type);
-  }
-  check(value, '');
-  return value as HostMessage;
+  return parseMessage<HostMessage>(value, 'host', HOST_MESSAGES);
 }
 
-/** Checks a message received by the host. Throws `INVALID_CONTROL_MESSAGE` when it is not a valid {@link TaskMessage}. */
+/**
+ * Checks a message received by the host. Throws `INVALID_CONTROL_MESSAGE` naming the field when it
+ * is not a valid {@link TaskMessage}. By hand, as the task checks the host's: zod took ~100 ms to
+ * load in a fresh host, before its first task started.
+ */
 export function parseTaskMessage(value: unknown): TaskMessage {
-  checkVersion(value, 'task');
-  // Without zod's compiled fast path: each message type arrives a few times a second at most, and
-  // compiling it (`new Function`, per schema, per process) cost ~8 ms of start-up.
-  const result = taskMessage().safeParse(value, { jitless: true });
-  if (!result.success) {
-    throw new VfError('INVALID_CONTROL_MESSAGE', `invalid control message from task: ${result.error.message}`, {
-      details: { from: 'task' },
-    });
-  }
-  return result.data as TaskMessage;
+  return parseMessage<TaskMessage>(value, 'task', TASK_MESSAGES);
+}
+
+/** Checks the version, then the type, then the fields the type's check names. */
+function parseMessage<TMessage extends { readonly type: string }>(
+  value: unknown,
+  from: string,
+  checks: Readonly<Record<TMessage['type'], Check>>,
+): TMessage {
+  checkVersion(value, from);
+  const type = (value as { type?: unknown }).type;
+  const check = typeof type === 'string' && Object.hasOwn(checks, type) ? checks[type as TMessage['type']] : undefined;
+  if (check === undefined) invalid(from, 'type', `one of ${Object.keys(checks).join(', ')}`, type);
+  check(value, '', from);
+  return value as TMessage;
 }
 
 function checkVersion(value: unknown, from: string): void {
@@ -213,46 +152,50 @@ function invalid(from: string, path: string, expected: string, got: unknown): ne
   });
 }
 
-/** Checks one field of a host message: throws naming `path` when `value` is not what it must be. */
-type Check = (value: unknown, path: string) => void;
+/** Checks one field of a message from `from`: throws naming `path` when `value` is not what it must be. */
+type Check = (value: unknown, path: string, from: string) => void;
 
 const at = (path: string, key: string | number) => (typeof key === 'number' ? `${path}[${key}]` : path === '' ? key : `${path}.${key}`);
 const is =
   (expected: string, test: (value: unknown) => boolean): Check =>
-  (value, path) => {
-    if (!test(value)) invalid('host', path, expected, value);
+  (value, path, from) => {
+    if (!test(value)) invalid(from, path, expected, value);
   };
 const string = is('a string', (value) => typeof value === 'string');
 const boolean = is('a boolean', (value) => typeof value === 'boolean');
+const number = is('a number', (value) => Number.isFinite(value));
 const integer = (min: number) => is(`an integer from ${min}`, (value) => Number.isSafeInteger(value) && (value as number) >= min);
+const anyInteger = is('an integer', (value) => Number.isSafeInteger(value));
 const positive = is('a positive number', (value) => Number.isFinite(value) && (value as number) > 0);
 const atLeastZero = is('a number from 0', (value) => Number.isFinite(value) && (value as number) >= 0);
 const matching = (expected: string, pattern: RegExp) => is(expected, (value) => typeof value === 'string' && pattern.test(value));
+const shortString = (max: number) =>
+  is(`a string of at most ${max} characters`, (value) => typeof value === 'string' && value.length <= max);
 const oneOf = (...values: string[]) => is(values.map((one) => `'${one}'`).join(' or '), (value) => values.includes(value as string));
 const anything: Check = () => undefined;
 const optional =
   (check: Check): Check =>
-  (value, path) => {
-    if (value !== undefined) check(value, path);
+  (value, path, from) => {
+    if (value !== undefined) check(value, path, from);
   };
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const object =
   (shape: Readonly<Record<string, Check>>): Check =>
-  (value, path) => {
-    if (!isObject(value)) invalid('host', path === '' ? 'the message' : path, 'an object', value);
-    for (const [key, check] of Object.entries(shape)) check(value[key], at(path, key));
+  (value, path, from) => {
+    if (!isObject(value)) invalid(from, path === '' ? 'the message' : path, 'an object', value);
+    for (const [key, check] of Object.entries(shape)) check(value[key], at(path, key), from);
   };
 const arrayOf =
   (item: Check): Check =>
-  (value, path) => {
-    if (!Array.isArray(value)) invalid('host', path, 'an array', value);
-    for (const [index, one] of value.entries()) item(one, at(path, index));
+  (value, path, from) => {
+    if (!Array.isArray(value)) invalid(from, path, 'an array', value);
+    for (const [index, one] of value.entries()) item(one, at(path, index), from);
   };
 const recordOf =
   (item: Check): Check =>
-  (value, path) => {
-    if (!isObject(value)) invalid('host', path, 'an object', value);
-    for (const [key, one] of Object.entries(value)) item(one, at(path, key));
+  (value, path, from) => {
+    if (!isObject(value)) invalid(from, path, 'an object', value);
+    for (const [key, one] of Object.entries(value)) item(one, at(path, key), from);
   };
 
 const taskSpec = object({
@@ -317,6 +260,57 @@ const HOST_MESSAGES: Readonly<Record<HostMessage['type'], Check>> = {
   abort: object({ reason: string }),
   peerDone: object({ taskId: integer(0) }),
   peerLost: object({ taskId: integer(0) }),
+};
+
+/** A task's error, its causes nested (`errors.ts`). */
+const serializedError: Check = (value, path, from) =>
+  object({
+    name: string,
+    message: string,
+    code: optional(string),
+    stack: optional(string),
+    details: optional(recordOf(anything)),
+    cause: optional(serializedError),
+  })(value, path, from);
+
+const taskStats = object({
+  received: number,
+  emitted: number,
+  dropped: number,
+  drops: arrayOf(object({ from: string, to: string, count: number })),
+  processed: number,
+  proctimeTotalMs: number,
+  activeMs: number,
+  joins: optional(object({ complete: number, partial: number, dropped: number })),
+  rejected: optional(number),
+  failed: optional(number),
+  deadLettered: optional(number),
+  retried: optional(number),
+  failures: optional(arrayOf(object({ from: string, to: string, failed: number, deadLettered: number }))),
+  deviceDetail: optional(shortString(DEVICE_DETAIL_MAX_LENGTH)),
+});
+
+/** Each task message's check, by type (`v` and `type` are checked before). */
+const TASK_MESSAGES: Readonly<Record<TaskMessage['type'], Check>> = {
+  hello: object({ pid: integer(1) }),
+  bound: object({ endpoint: optional(string) }),
+  ready: object({ pid: anyInteger }),
+  started: anything,
+  heartbeat: object({ stalledMs: atLeastZero, inNode: boolean }),
+  error: object({ error: serializedError }),
+  stats: object({ stats: taskStats }),
+  warning: object({ warning: object({ name: string, message: string, code: optional(string) }) }),
+  done: object({
+    outcome: object({
+      taskId: anyInteger,
+      nodeName: string,
+      taskIndex: anyInteger,
+      device: matching("'cpu' or 'gpu:<n>'", /^(cpu|gpu:\d+)$/),
+      status: oneOf('completed', 'stopped', 'failed', 'aborted'),
+      stats: taskStats,
+      error: optional(serializedError),
+    }),
+  }),
 };
 
 /**

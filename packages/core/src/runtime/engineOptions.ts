@@ -1,7 +1,5 @@
-import type { z } from 'zod';
 import type { Spawner } from '../contracts/spawner.js';
 import { FlowValidationError } from '../errors.js';
-import { lazySchema } from '../lazyZod.js';
 import { forkSpawner } from './forkSpawner.js';
 import { MIN_LIVENESS_TIMEOUT_MS } from './liveness.js';
 import { checkPlacement, type Placement } from './placement.js';
@@ -32,34 +30,41 @@ const REQUIREMENTS: Readonly<Record<string, string>> = {
 const isSpawner = (value: unknown): value is Spawner =>
   typeof value === 'object' && value !== null && typeof (value as Partial<Spawner>).spawn === 'function';
 
+/** One option: whether a given value is valid, and its default (undefined: none). */
+interface OptionRule {
+  readonly valid: (value: unknown) => boolean;
+  readonly default?: unknown;
+}
+
+const isBoolean = (value: unknown) => typeof value === 'boolean';
+const msFrom = (min: number) => (value: unknown) =>
+  typeof value === 'number' && Number.isFinite(value) && value >= min && value <= MAX_TIMEOUT_MS;
+const timeoutMs = (defaultMs: number): OptionRule => ({ valid: msFrom(0), default: defaultMs });
+const queueSize: OptionRule = { valid: (value) => Number.isSafeInteger(value) && (value as number) >= 1, default: 8 };
+
 /**
  * The options of the multi-process engines (`ProcessEngineOptions`), stated once with their
- * defaults. `placement`, `transport` and `curve` depend on each other: `checkPlacement` settles them.
+ * defaults, in the order they are checked. `placement`, `transport` and `curve` depend on each
+ * other: `checkPlacement` settles them. Checked by hand: zod (~960 KB of JavaScript) took ~100 ms
+ * to load in a fresh host, before the first task could start.
  */
-const processEngineOptionsSchema = lazySchema((z) => {
-  const timeoutMs = (defaultMs: number) => z.number().min(0).max(MAX_TIMEOUT_MS).default(defaultMs);
-  return z.object({
-    queueSize: z.int().min(1).default(8),
-    transport: z.enum(['ipc', 'tcp']).optional(),
-    host: z.string().min(1).default('127.0.0.1'),
-    spawner: z.custom<Spawner>(isSpawner).default(forkSpawner),
-    placement: z.unknown().optional(),
-    curve: z.boolean().optional(),
-    readyTimeoutMs: timeoutMs(60_000),
-    killGraceMs: timeoutMs(2_000),
-    stopTimeoutMs: timeoutMs(30_000),
-    restartOnFailure: z.boolean().default(false),
-    livenessTimeoutMs: z.number().min(MIN_LIVENESS_TIMEOUT_MS).max(MAX_TIMEOUT_MS).default(10_000),
-    sharedMemory: z.boolean().default(true),
-  });
-});
+const PROCESS_ENGINE_OPTIONS: Readonly<Record<string, OptionRule>> = {
+  queueSize,
+  transport: { valid: (value) => value === 'ipc' || value === 'tcp' },
+  host: { valid: (value) => typeof value === 'string' && value.length > 0, default: '127.0.0.1' },
+  spawner: { valid: isSpawner, default: forkSpawner },
+  placement: { valid: () => true },
+  curve: { valid: isBoolean },
+  readyTimeoutMs: timeoutMs(60_000),
+  killGraceMs: timeoutMs(2_000),
+  stopTimeoutMs: timeoutMs(30_000),
+  restartOnFailure: { valid: isBoolean, default: false },
+  livenessTimeoutMs: { valid: msFrom(MIN_LIVENESS_TIMEOUT_MS), default: 10_000 },
+  sharedMemory: { valid: isBoolean, default: true },
+};
 
 /** The options of `InProcessEngine`. */
-const inProcessEngineOptionsSchema = lazySchema((z) =>
-  z.object({
-    queueSize: z.int().min(1).default(8),
-  }),
-);
+const IN_PROCESS_ENGINE_OPTIONS: Readonly<Record<string, OptionRule>> = { queueSize };
 
 /** A multi-process engine's options, checked, with every default filled in. */
 export interface ResolvedProcessEngineOptions {
@@ -83,29 +88,47 @@ export interface ResolvedProcessEngineOptions {
  * value given (`details: { option, value }`).
  */
 export function resolveProcessEngineOptions(engine: string, options: unknown): ResolvedProcessEngineOptions {
-  const parsed = parseOptions(engine, processEngineOptionsSchema(), options);
+  const parsed = parseOptions(engine, PROCESS_ENGINE_OPTIONS, options) as Omit<
+    ResolvedProcessEngineOptions,
+    'placement' | 'transport' | 'curve'
+  > & {
+    readonly placement?: unknown;
+    readonly transport?: 'ipc' | 'tcp';
+    readonly curve?: boolean;
+  };
   const { placement, transport, curve } = checkPlacement(engine, parsed);
   return { ...parsed, placement, transport, curve };
 }
 
 /** Checks the options of `InProcessEngine` and fills in the defaults (see {@link resolveProcessEngineOptions}). */
 export function resolveInProcessEngineOptions(options: unknown): { readonly queueSize: number } {
-  return parseOptions('InProcessEngine', inProcessEngineOptionsSchema(), options);
+  return parseOptions('InProcessEngine', IN_PROCESS_ENGINE_OPTIONS, options) as { readonly queueSize: number };
 }
 
-function parseOptions<TSchema extends z.ZodObject>(engine: string, schema: TSchema, options: unknown): z.output<TSchema> {
+/** The known options of `options`, each checked in turn, with defaults for those not given; other keys are left out. */
+function parseOptions(engine: string, rules: Readonly<Record<string, OptionRule>>, options: unknown): Record<string, unknown> {
   const given = options ?? {};
   if (typeof given !== 'object' || Array.isArray(given)) {
     throw new FlowValidationError('INVALID_OPTION', `${engine}: options must be an object, got ${describeValue(given)}`, {
       details: { value: describeValue(given) },
     });
   }
-  const result = schema.safeParse(given);
-  if (result.success) return result.data;
-  const option = String(result.error.issues[0]?.path[0] ?? '');
-  const value = describeValue((given as Record<string, unknown>)[option]);
-  const requirement = REQUIREMENTS[option] ?? result.error.issues[0]?.message ?? 'is invalid';
-  throw new FlowValidationError('INVALID_OPTION', `${engine}: ${option} ${requirement}, got ${value}`, { details: { option, value } });
+  const parsed: Record<string, unknown> = {};
+  for (const [option, rule] of Object.entries(rules)) {
+    const value = (given as Record<string, unknown>)[option];
+    if (value === undefined) {
+      if (rule.default !== undefined) parsed[option] = rule.default;
+      continue;
+    }
+    if (!rule.valid(value)) {
+      const shown = describeValue(value);
+      throw new FlowValidationError('INVALID_OPTION', `${engine}: ${option} ${REQUIREMENTS[option] ?? 'is invalid'}, got ${shown}`, {
+        details: { option, value: shown },
+      });
+    }
+    parsed[option] = value;
+  }
+  return parsed;
 }
 
 /** A value as an error message shows it: strings quoted, objects by kind. */
