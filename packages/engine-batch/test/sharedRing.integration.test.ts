@@ -43,9 +43,11 @@ describe('shared rings between tasks on one host (batch engine)', () => {
       timeout: 90_000,
     }, async () => {
       if (wakeUps !== 'bells') process.env[RING_BELL_ENV] = '0';
-      // Sizes cycle so that 32 messages in flight overfill the ring, and some are too large for it.
-      const padBytes = [0, 40_000, 3, RING_BYTES / 3, 25_000, 10, 60_000];
-      const params = { items: 700, nbTasks, out: join(dir, 'verdict.json'), padBytes };
+      // Sizes cycle: tiny; 120 KB and 75 KB, a few of which fill the ring; 180 KB inline, larger than
+      // a ring entry may be (a quarter of it), so every hop goes to ZeroMQ and back whatever the
+      // timing; and a string longer than goes inline (64K characters), which travels as a raw frame.
+      const padChars = [0, 40_000, 3, RING_BYTES / 3, 25_000, 10, 60_000];
+      const params = { items: 700, nbTasks, out: join(dir, 'verdict.json'), padChars };
       flow = await Flow.load(bulkUrl, params);
       const engine = new BatchExecutionEngine({ queueSize: 32 });
       await flow.run(engine);
@@ -59,6 +61,8 @@ describe('shared rings between tasks on one host (batch engine)', () => {
         expect(stats[node]?.entries, node).toBeGreaterThan(100);
         expect(stats[node]?.toZmq, node).toBeGreaterThan(0);
         expect(stats[node]?.viaZmq, node).toBeGreaterThanOrEqual(stats[node]?.toZmq ?? 1);
+        // The 180 KB items at least (one in 7) went on ZeroMQ at every hop.
+        expect(stats[node]?.viaZmq, node).toBeGreaterThanOrEqual(params.items / padChars.length);
       }
       expect(findLeftovers(engine)).toEqual([]);
     });

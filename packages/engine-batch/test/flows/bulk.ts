@@ -13,14 +13,17 @@ interface Params {
   readonly out: string;
   /** When set, the producer computes forever (synchronously, never yielding) after this many items. */
   readonly spinAfter?: number;
-  /** When set, item `i`'s label is padded with `padBytes[i % padBytes.length]` characters (messages of many sizes). */
-  readonly padBytes?: readonly number[];
+  /**
+   * When set, item `i`'s label is padded with `padChars[i % padChars.length]` euro signs, 3 bytes each
+   * in UTF-8 (messages of many sizes; up to 64K characters a string travels inline, in the header).
+   */
+  readonly padChars?: readonly number[];
 }
 
-/** Item `index`'s label: its number, padded as `padBytes` says. */
-function labelOf(index: number, padBytes: readonly number[] | undefined): string {
-  const pad = padBytes === undefined || padBytes.length === 0 ? 0 : (padBytes[index % padBytes.length] ?? 0);
-  return `item ${index}${'.'.repeat(pad)}`;
+/** Item `index`'s label: its number, padded as `padChars` says. */
+function labelOf(index: number, padChars: readonly number[] | undefined): string {
+  const pad = padChars === undefined || padChars.length === 0 ? 0 : (padChars[index % padChars.length] ?? 0);
+  return `item ${index}${'€'.repeat(pad)}`;
 }
 
 class Burst extends ProducerNode<{ index: number; label: string }> {
@@ -31,7 +34,7 @@ class Burst extends ProducerNode<{ index: number; label: string }> {
   *produce() {
     for (let index = 0; index < this.params.items; index++) {
       if (index === this.params.spinAfter) for (;;);
-      yield { index, label: labelOf(index, this.params.padBytes) };
+      yield { index, label: labelOf(index, this.params.padChars) };
     }
   }
 }
@@ -49,14 +52,14 @@ class Checker extends ConsumerNode<[{ index: number; label: string }]> {
 
   constructor(
     private readonly out: string,
-    private readonly padBytes: readonly number[] | undefined,
+    private readonly padChars: readonly number[] | undefined,
   ) {
     super({ name: 'checker' });
   }
 
   consume(item: { index: number; label: string }): void {
     this.#received += 1;
-    if (item.index === this.#next && item.label === labelOf(item.index, this.padBytes)) this.#next += 1;
+    if (item.index === this.#next && item.label === labelOf(item.index, this.padChars)) this.#next += 1;
     else this.#wrong += 1;
   }
 
@@ -69,5 +72,5 @@ export default defineFlow((params: Params) => {
   const burst = new Burst(params);
   const first = new Relay({ name: 'first', nbTasks: params.nbTasks }).from(burst);
   const second = new Relay({ name: 'second' }).from(first);
-  return new Flow([burst], [new Checker(params.out, params.padBytes).from(second)]);
+  return new Flow([burst], [new Checker(params.out, params.padChars).from(second)]);
 });
