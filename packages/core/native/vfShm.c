@@ -25,6 +25,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 static napi_value throw_errno(napi_env env, const char* what, int error) {
   char message[256];
@@ -401,6 +404,65 @@ static napi_value make_fifo(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// copyStreaming(target, source): copies the bytes of `source` (a Uint8Array) to the start of
+// `target` (a Uint8Array at least as long) with non-temporal stores on x86-64: a frame written into
+// a pool segment is read by other processes, not by this core, and the stores that bypass the cache
+// neither read the destination's lines first nor evict the sender's working set. glibc's memcpy
+// streams only past a threshold from the L3 size, which a VM may report as the host's (300 MB here):
+// measured, a 6 MB frame into one of 30 pool segments in turn took 0.88-1.0 ms with memcpy
+// (TypedArray set), 0.50-0.55 ms streamed. Elsewhere: memcpy.
+static void copy_streaming(uint8_t* target, const uint8_t* source, size_t length) {
+#if defined(__x86_64__)
+  size_t head = (16 - ((uintptr_t)target & 15)) & 15;
+  if (head > length) head = length;
+  memcpy(target, source, head);
+  target += head;
+  source += head;
+  length -= head;
+  size_t blocks = length / 64;
+  for (size_t block = 0; block < blocks; block++) {
+    __m128i a = _mm_loadu_si128((const __m128i*)source);
+    __m128i b = _mm_loadu_si128((const __m128i*)(source + 16));
+    __m128i c = _mm_loadu_si128((const __m128i*)(source + 32));
+    __m128i d = _mm_loadu_si128((const __m128i*)(source + 48));
+    _mm_stream_si128((__m128i*)target, a);
+    _mm_stream_si128((__m128i*)(target + 16), b);
+    _mm_stream_si128((__m128i*)(target + 32), c);
+    _mm_stream_si128((__m128i*)(target + 48), d);
+    source += 64;
+    target += 64;
+  }
+  // Ordered before the stores that publish the frame (its ring entry), as ordinary stores are.
+  _mm_sfence();
+  length -= blocks * 64;
+#endif
+  memcpy(target, source, length);
+}
+
+static bool bytes_of(napi_env env, napi_value value, uint8_t** data, size_t* length) {
+  napi_typedarray_type type;
+  bool is_typed = false;
+  return napi_is_typedarray(env, value, &is_typed) == napi_ok && is_typed &&
+         napi_get_typedarray_info(env, value, &type, length, (void**)data, NULL, NULL) == napi_ok &&
+         (type == napi_uint8_array || type == napi_uint8_clamped_array);
+}
+
+static napi_value copy_streaming_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  uint8_t* target = NULL;
+  uint8_t* source = NULL;
+  size_t target_length = 0;
+  size_t source_length = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || !bytes_of(env, argv[0], &target, &target_length) ||
+      !bytes_of(env, argv[1], &source, &source_length) || source_length > target_length) {
+    napi_throw_type_error(env, NULL, "copyStreaming(target: Uint8Array, source: Uint8Array no longer than target)");
+    return NULL;
+  }
+  if (source_length > 0) copy_streaming(target, source, source_length);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "map", NAPI_AUTO_LENGTH, map_segment, NULL, &fn) != napi_ok) return NULL;
@@ -415,5 +477,7 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "cell", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "makeFifo", NAPI_AUTO_LENGTH, make_fifo, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "makeFifo", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "copyStreaming", NAPI_AUTO_LENGTH, copy_streaming_fn, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "copyStreaming", fn) != napi_ok) return NULL;
   return exports;
 }

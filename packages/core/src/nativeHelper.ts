@@ -34,6 +34,11 @@ export interface NativeHelper {
   cell(buffer: ArrayBuffer, index: number, op: number, operand: number): number;
   /** Creates a FIFO (mode 0600) at `path`, which must not exist: a task's bell (`transport/ringBell.ts`). */
   makeFifo(path: string): void;
+  /**
+   * Copies `source` to the start of `target` (at least as long) with stores that bypass the cache
+   * (x86-64; elsewhere a plain copy): a frame written into a pool segment, for other processes.
+   */
+  copyStreaming(target: Uint8Array, source: Uint8Array): void;
 }
 
 let loaded: NativeHelper | null | undefined;

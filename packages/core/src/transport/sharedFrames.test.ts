@@ -73,6 +73,32 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
     expect(nativeSharedMemory()).not.toBeNull();
   });
 
+  it('streams a frame into its segment byte for byte, whatever the alignment and the length', () => {
+    const copyStreaming = nativeSharedMemory()?.copyStreaming;
+    if (copyStreaming === undefined) throw new Error('the native helper has no copyStreaming');
+    const source = new Uint8Array(1_000_037).map((_, index) => (index * 131 + 7) & 0xff);
+    for (const [targetOffset, sourceOffset, length] of [
+      [0, 0, 1_000_000],
+      [3, 5, 999_999],
+      [15, 1, 63],
+      [1, 0, 0],
+      [9, 2, 200_001],
+    ] as const) {
+      const target = new Uint8Array(1_000_100).fill(0xaa);
+      copyStreaming(target.subarray(targetOffset), source.subarray(sourceOffset, sourceOffset + length));
+      expect(sha(target.subarray(targetOffset, targetOffset + length))).toBe(sha(source.subarray(sourceOffset, sourceOffset + length)));
+      expect(
+        target.subarray(0, targetOffset).every((byte) => byte === 0xaa),
+        'before',
+      ).toBe(true);
+      expect(
+        target.subarray(targetOffset + length).every((byte) => byte === 0xaa),
+        'after',
+      ).toBe(true);
+    }
+    expect(() => copyStreaming(new Uint8Array(2), new Uint8Array(3))).toThrow(/no longer than target/);
+  });
+
   it('leaves small frames inline and sends large ones as 0600 links, one per receiver, named in the envelope', () => {
     const sender = new SharedFrameSender(directory);
     const small = dataMessage({ data: new Uint8Array(SHARED_FRAME_MIN_BYTES - 1) });
