@@ -82,20 +82,20 @@ export interface ResolvedProcessEngineOptions {
   readonly sharedMemory: boolean;
 }
 
+/** A multi-process engine's options as {@link PROCESS_ENGINE_OPTIONS} checked them, before `checkPlacement` settles the rest. */
+type CheckedProcessEngineOptions = Omit<ResolvedProcessEngineOptions, 'placement' | 'transport' | 'curve'> & {
+  readonly placement?: unknown;
+  readonly transport?: 'ipc' | 'tcp';
+  readonly curve?: boolean;
+};
+
 /**
  * Checks the options of a multi-process engine and fills in the defaults; throws
  * `FlowValidationError` `INVALID_OPTION` naming the engine, the option, what it must be and the
  * value given (`details: { option, value }`).
  */
 export function resolveProcessEngineOptions(engine: string, options: unknown): ResolvedProcessEngineOptions {
-  const parsed = parseOptions(engine, PROCESS_ENGINE_OPTIONS, options) as Omit<
-    ResolvedProcessEngineOptions,
-    'placement' | 'transport' | 'curve'
-  > & {
-    readonly placement?: unknown;
-    readonly transport?: 'ipc' | 'tcp';
-    readonly curve?: boolean;
-  };
+  const parsed = parseOptions(engine, PROCESS_ENGINE_OPTIONS, options) as CheckedProcessEngineOptions;
   const { placement, transport, curve } = checkPlacement(engine, parsed);
   return { ...parsed, placement, transport, curve };
 }
