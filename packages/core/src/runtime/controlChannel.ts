@@ -73,24 +73,55 @@ export function pipeControlChannel(fds: ControlFds): ControlChannel {
   // Made now, while the task still loads its modules: a worker thread (where the native helper is
   // missing) takes tens of ms to start, and the task's `ready` waits for its first heartbeat.
   const heartbeats = heartbeatsTo(fds.heartbeats);
-  const listeners: Array<(message: unknown) => void> = [];
-  const closeListeners: Array<() => void> = [];
-  let open = true;
-  let hostGone = false;
-  const lines = readJsonLines(input, (message) => {
-    for (const listener of listeners) listener(message);
-  });
-  lines.once('close', () => {
-    if (hostGone || !open) return;
-    hostGone = true;
-    for (const listener of closeListeners) listener();
-  });
+  const channel = jsonLineChannel(input, (line) => output.write(line));
   // A read or write error is the host gone, which the input's end reports.
   input.on('error', () => undefined);
   output.on('error', () => undefined);
   return {
+    send: channel.send,
+    onMessage: channel.onMessage,
+    onClose: channel.onClose,
+    close: () => {
+      heartbeats.close();
+      channel.close();
+      // What is queued still leaves (a host busy elsewhere reads it later), then the pipe closes.
+      output.end();
+      // A host that never reads again is not waited for forever (unref: the queued write keeps this process up).
+      setTimeout(() => output.destroy(), CLOSE_FLUSH_LIMIT_MS).unref();
+    },
+    startHeartbeats: (heartbeatMs: number, activity: TaskActivity) => heartbeats.startHeartbeats(heartbeatMs, activity),
+  };
+}
+
+/** What both channels share: JSON lines read from `input` and written through `write`. */
+interface JsonLineChannel extends Pick<ControlChannel, 'send' | 'onMessage' | 'onClose'> {
+  /** Every line read (the empty ones too). */
+  readonly lines: Interface;
+  /** Tells the close listeners, once, that the host is gone (the input's end does too); not after {@link close}. */
+  hostGone(): void;
+  /** Sends and reads no more; the input's end is then no longer the host gone. */
+  close(): void;
+}
+
+function jsonLineChannel(input: Readable, write: (line: string) => unknown): JsonLineChannel {
+  const listeners: Array<(message: unknown) => void> = [];
+  const closeListeners: Array<() => void> = [];
+  let open = true;
+  let gone = false;
+  const lines = readJsonLines(input, (message) => {
+    for (const listener of listeners) listener(message);
+  });
+  const hostGone = () => {
+    if (gone || !open) return;
+    gone = true;
+    for (const listener of closeListeners) listener();
+  };
+  lines.once('close', hostGone);
+  return {
+    lines,
+    hostGone,
     send: (message) => {
-      if (open) output.write(jsonLine(message));
+      if (open) write(jsonLine(message));
     },
     onMessage: (listener) => {
       listeners.push(listener);
@@ -100,16 +131,10 @@ export function pipeControlChannel(fds: ControlFds): ControlChannel {
     },
     close: () => {
       open = false;
-      heartbeats.close();
       lines.close();
       // The input would keep the event loop (and so the process) alive.
       input.destroy();
-      // What is queued still leaves (a host busy elsewhere reads it later), then the pipe closes.
-      output.end();
-      // A host that never reads again is not waited for forever (unref: the queued write keeps this process up).
-      setTimeout(() => output.destroy(), CLOSE_FLUSH_LIMIT_MS).unref();
     },
-    startHeartbeats: (heartbeatMs: number, activity: TaskActivity) => heartbeats.startHeartbeats(heartbeatMs, activity),
   };
 }
 
@@ -136,49 +161,28 @@ export function stdioControlChannel(
   const thread = output === process.stdout ? new HeartbeatThread(1, true) : undefined;
   const write = thread === undefined ? (output.write.bind(output) as (chunk: string) => boolean) : (line: string) => thread.writeLine(line);
   if (output === process.stdout) process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
-  const listeners: Array<(message: unknown) => void> = [];
-  const closeListeners: Array<() => void> = [];
-  const lines: Interface = readJsonLines(input, (message) => {
-    for (const listener of listeners) listener(message);
-  });
-  let open = true;
-  let hostGone = false;
-  const reportHostGone = () => {
-    if (hostGone || !open) return;
-    hostGone = true;
-    clearInterval(watchdog);
-    for (const listener of closeListeners) listener();
-  };
+  const channel = jsonLineChannel(input, write);
   let lastHeard = Date.now();
-  lines.on('line', () => {
+  channel.lines.on('line', () => {
     lastHeard = Date.now();
   });
   const watchdog = setInterval(
     () => {
-      if (Date.now() - lastHeard > hostSilenceMs) reportHostGone();
+      if (Date.now() - lastHeard > hostSilenceMs) channel.hostGone();
     },
     Math.min(1_000, hostSilenceMs),
   );
   watchdog.unref();
-  lines.once('close', reportHostGone);
+  channel.onClose(() => clearInterval(watchdog));
   // An EPIPE once the host is gone is the close, reported through the input's end.
   output.on('error', () => undefined);
   return {
-    send: (message) => {
-      if (open) write(jsonLine(message));
-    },
-    onMessage: (listener) => {
-      listeners.push(listener);
-    },
-    onClose: (listener) => {
-      closeListeners.push(listener);
-    },
+    send: channel.send,
+    onMessage: channel.onMessage,
+    onClose: channel.onClose,
     close: () => {
-      open = false;
       clearInterval(watchdog);
-      lines.close();
-      // stdin would keep the event loop (and so the process) alive.
-      input.destroy();
+      channel.close();
       thread?.close();
     },
     ...(thread === undefined
