@@ -10,37 +10,36 @@ import { checkPlacement, type Placement } from './placement.js';
  */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
-const TIMEOUT_REQUIREMENT = `must be a number of ms from 0 to ${MAX_TIMEOUT_MS} (about 24.8 days, the longest a Node timer can wait)`;
-
-/** What each option must be, as error messages say it (`<engine>: <option> <requirement>, got <value>`). */
-const REQUIREMENTS: Readonly<Record<string, string>> = {
-  queueSize: 'must be a positive integer',
-  transport: "must be 'ipc' or 'tcp'",
-  host: 'must be a non-empty string: the address local tasks bind',
-  spawner: 'must be a Spawner, an object with a spawn(request) method (default: forkSpawner)',
-  curve: 'must be a boolean',
-  readyTimeoutMs: TIMEOUT_REQUIREMENT,
-  killGraceMs: TIMEOUT_REQUIREMENT,
-  stopTimeoutMs: TIMEOUT_REQUIREMENT,
-  restartOnFailure: 'must be a boolean',
-  sharedMemory: 'must be a boolean',
-  livenessTimeoutMs: `must be a number of ms from ${MIN_LIVENESS_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`,
-};
-
 const isSpawner = (value: unknown): value is Spawner =>
   typeof value === 'object' && value !== null && typeof (value as Partial<Spawner>).spawn === 'function';
 
-/** One option: whether a given value is valid, and its default (undefined: none). */
+/**
+ * One option: what it must be, as error messages say it (`<engine>: <option> <requirement>, got
+ * <value>`; none where every value is valid), whether a given value is, and its default (undefined: none).
+ */
 interface OptionRule {
+  readonly requirement?: string;
   readonly valid: (value: unknown) => boolean;
   readonly default?: unknown;
 }
 
-const isBoolean = (value: unknown) => typeof value === 'boolean';
+const boolean = (defaultValue?: boolean): OptionRule => ({
+  requirement: 'must be a boolean',
+  valid: (value) => typeof value === 'boolean',
+  default: defaultValue,
+});
 const msFrom = (min: number) => (value: unknown) =>
   typeof value === 'number' && Number.isFinite(value) && value >= min && value <= MAX_TIMEOUT_MS;
-const timeoutMs = (defaultMs: number): OptionRule => ({ valid: msFrom(0), default: defaultMs });
-const queueSize: OptionRule = { valid: (value) => Number.isSafeInteger(value) && (value as number) >= 1, default: 8 };
+const timeoutMs = (defaultMs: number): OptionRule => ({
+  requirement: `must be a number of ms from 0 to ${MAX_TIMEOUT_MS} (about 24.8 days, the longest a Node timer can wait)`,
+  valid: msFrom(0),
+  default: defaultMs,
+});
+const queueSize: OptionRule = {
+  requirement: 'must be a positive integer',
+  valid: (value) => Number.isSafeInteger(value) && (value as number) >= 1,
+  default: 8,
+};
 
 /**
  * The options of the multi-process engines (`ProcessEngineOptions`), stated once with their
@@ -50,17 +49,29 @@ const queueSize: OptionRule = { valid: (value) => Number.isSafeInteger(value) &&
  */
 const PROCESS_ENGINE_OPTIONS: Readonly<Record<string, OptionRule>> = {
   queueSize,
-  transport: { valid: (value) => value === 'ipc' || value === 'tcp' },
-  host: { valid: (value) => typeof value === 'string' && value.length > 0, default: '127.0.0.1' },
-  spawner: { valid: isSpawner, default: forkSpawner },
+  transport: { requirement: "must be 'ipc' or 'tcp'", valid: (value) => value === 'ipc' || value === 'tcp' },
+  host: {
+    requirement: 'must be a non-empty string: the address local tasks bind',
+    valid: (value) => typeof value === 'string' && value.length > 0,
+    default: '127.0.0.1',
+  },
+  spawner: {
+    requirement: 'must be a Spawner, an object with a spawn(request) method (default: forkSpawner)',
+    valid: isSpawner,
+    default: forkSpawner,
+  },
   placement: { valid: () => true },
-  curve: { valid: isBoolean },
+  curve: boolean(),
   readyTimeoutMs: timeoutMs(60_000),
   killGraceMs: timeoutMs(2_000),
   stopTimeoutMs: timeoutMs(30_000),
-  restartOnFailure: { valid: isBoolean, default: false },
-  livenessTimeoutMs: { valid: msFrom(MIN_LIVENESS_TIMEOUT_MS), default: 10_000 },
-  sharedMemory: { valid: isBoolean, default: true },
+  restartOnFailure: boolean(false),
+  livenessTimeoutMs: {
+    requirement: `must be a number of ms from ${MIN_LIVENESS_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`,
+    valid: msFrom(MIN_LIVENESS_TIMEOUT_MS),
+    default: 10_000,
+  },
+  sharedMemory: boolean(true),
 };
 
 /** The options of `InProcessEngine`. */
@@ -122,7 +133,7 @@ function parseOptions(engine: string, rules: Readonly<Record<string, OptionRule>
     }
     if (!rule.valid(value)) {
       const shown = describeValue(value);
-      throw new FlowValidationError('INVALID_OPTION', `${engine}: ${option} ${REQUIREMENTS[option] ?? 'is invalid'}, got ${shown}`, {
+      throw new FlowValidationError('INVALID_OPTION', `${engine}: ${option} ${rule.requirement ?? 'is invalid'}, got ${shown}`, {
         details: { option, value: shown },
       });
     }
