@@ -198,13 +198,16 @@ const recordOf =
     for (const [key, one] of Object.entries(value)) item(one, at(path, key), from);
   };
 
+/** Where a task runs (`TaskSpec['device']`): planned by the host, reported back in the task's outcome. */
+const device = matching("'cpu' or 'gpu:<n>'", /^(cpu|gpu:\d+)$/);
+
 const taskSpec = object({
   id: integer(0),
   nodeIndex: integer(0),
   nodeName: string,
   taskIndex: integer(0),
   nbTasks: integer(1),
-  device: matching("'cpu' or 'gpu:<n>'", /^(cpu|gpu:\d+)$/),
+  device,
   env: recordOf(string),
 });
 
@@ -305,7 +308,7 @@ const TASK_MESSAGES: Readonly<Record<TaskMessage['type'], Check>> = {
       taskId: anyInteger,
       nodeName: string,
       taskIndex: anyInteger,
-      device: matching("'cpu' or 'gpu:<n>'", /^(cpu|gpu:\d+)$/),
+      device,
       status: oneOf('completed', 'stopped', 'failed', 'aborted'),
       stats: taskStats,
       error: optional(serializedError),
