@@ -44,6 +44,8 @@ const cases = new Set(
 const rows = process.env.VF_BENCH_ROWS === undefined ? undefined : new Set(process.env.VF_BENCH_ROWS.split(','));
 /** Whether the row tagged `tag` runs (`VF_BENCH_ROWS`; every row when unset). */
 const runsRow = (tag: string) => rows === undefined || rows.has(tag);
+/** How many times the paired transport rows run, interleaved (`VF_BENCH_REPEATS`, default 5). */
+const repeats = Math.max(1, Number(process.env.VF_BENCH_REPEATS ?? 5));
 const flowUrl = new URL('./flows/throughput.ts', import.meta.url);
 const latencyUrl = new URL('./flows/latency.ts', import.meta.url);
 const overloadUrl = new URL('./flows/overload.ts', import.meta.url);
@@ -158,28 +160,76 @@ if (cases.has('onerror')) await onError();
 async function transport(): Promise<void> {
   const smallCount = Math.round(100_000 * scale);
   if (runsRow('small')) {
-    const rawSmall = await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer);
-    console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
-    const small = await flowRate({ count: smallCount, payload: 'small', identities: 1, nbTasks: 1 });
-    console.log(
-      line({ name: `batch: producer→identity→consumer, ${smallCount} small`, perSecond: small.perSecond, bytes: SMALL_BYTES }, [
-        ['raw zmq', rawSmall],
-      ]),
-      `  (${(small.cpuMsPerItem * 1000).toFixed(1)} µs CPU/msg, all tasks)`,
-    );
-    // The same with every envelope on ZeroMQ (no shared rings): what the rings bring, in this run.
-    process.env.VF_SHARED_RING = '0';
-    const zmqOnly = await flowRate({ count: smallCount, payload: 'small', identities: 1, nbTasks: 1 }).finally(() => {
-      delete process.env.VF_SHARED_RING;
+    const small = { count: smallCount, payload: 'small', identities: 1, nbTasks: 1 } as const;
+    const runs = await interleaved({
+      raw: async () => ({ perSecond: await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer), cpuMsPerItem: rawZmqCpuMs }),
+      rings: () => flowRate(small),
+      // The same with every envelope on ZeroMQ (no shared rings): what the rings bring, in this run.
+      zmqOnly: () => withEnv({ VF_SHARED_RING: '0' }, () => flowRate(small)),
     });
     console.log(
-      line({ name: '  same, rings off (every envelope on ZeroMQ)', perSecond: zmqOnly.perSecond, bytes: SMALL_BYTES }, [
-        ['raw zmq', rawSmall],
-      ]),
-      `  (${(zmqOnly.cpuMsPerItem * 1000).toFixed(1)} µs CPU/msg; rings: ${(small.perSecond / zmqOnly.perSecond).toFixed(2)}×)`,
+      `small messages: ${repeats} runs of each row, interleaved; rates are medians, ratios the median of each run's ratio (range)`,
+    );
+    console.log(pairedLine('baseline: raw zeromq ipc, one hop, small', runs.raw, SMALL_BYTES, []));
+    console.log(
+      pairedLine(`batch: producer→identity→consumer, ${smallCount} small`, runs.rings, SMALL_BYTES, [['raw zmq', runs.raw]]),
+      `  (${(median(runs.rings.map((run) => run.cpuMsPerItem)) * 1000).toFixed(1)} µs CPU/msg, all tasks)`,
+    );
+    console.log(
+      pairedLine('  same, rings off (every envelope on ZeroMQ)', runs.zmqOnly, SMALL_BYTES, [['raw zmq', runs.raw]]),
+      `  (${(median(runs.zmqOnly.map((run) => run.cpuMsPerItem)) * 1000).toFixed(1)} µs CPU/msg; rings: ${pairedRatio(runs.rings, runs.zmqOnly)})`,
     );
   }
   if (runsRow('frames')) await frames();
+}
+
+/** A rate, with the CPU it cost per item (ms, every process together). */
+interface Rate {
+  readonly perSecond: number;
+  readonly cpuMsPerItem: number;
+}
+
+/**
+ * Runs each row {@link repeats} times, the rows interleaved (all of them once, then again), so that
+ * a machine whose speed drifts (a VM's neighbours, its host) weighs on every row alike: the ratio of
+ * two rows is then taken within each round, not between a fast minute and a slow one.
+ */
+async function interleaved<Rows extends Record<string, () => Promise<unknown>>>(
+  rows: Rows,
+): Promise<{ [Row in keyof Rows]: Array<Awaited<ReturnType<Rows[Row]>>> }> {
+  const results: Record<string, unknown[]> = Object.fromEntries(Object.keys(rows).map((name) => [name, []]));
+  for (let round = 0; round < repeats; round++) {
+    for (const [name, row] of Object.entries(rows)) results[name]?.push(await row());
+  }
+  return results as { [Row in keyof Rows]: Array<Awaited<ReturnType<Rows[Row]>>> };
+}
+
+/** The median over rounds of `rows[i] / baselines[i]`, with its range. */
+function pairedRatio(rows: readonly Rate[], baselines: readonly Rate[]): string {
+  const ratios = rows.map((row, round) => row.perSecond / (baselines[round]?.perSecond ?? Number.NaN));
+  const range = ratios.length > 1 ? ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : '';
+  return `${median(ratios).toFixed(2)}×${range}`;
+}
+
+/** {@link line} for a row run in rounds: its median rate, and its median ratio to each baseline's run of the same round. */
+function pairedLine(name: string, runs: readonly Rate[], bytes: number, baselines: ReadonlyArray<[string, readonly Rate[]]>): string {
+  const perSecond = median(runs.map((run) => run.perSecond));
+  const ratios = baselines.map(([baseline, rates]) => `${pairedRatio(runs, rates)} ${baseline}`).join(', ');
+  return `${line({ name, perSecond, bytes }, [])}${ratios}`;
+}
+
+/** Runs `run` with `env` set in this process (tasks inherit it), then restores what was there. */
+async function withEnv<T>(env: Record<string, string>, run: () => Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, env);
+  try {
+    return await run();
+  } finally {
+    for (const [name, value] of Object.entries(before)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
 }
 
 /** Raw ZeroMQ one-hop latency: `count` small messages paced at `fps`, Push → Pull over ipc in one process; the median in ms. */
@@ -388,13 +438,22 @@ async function scaleout(): Promise<void> {
  */
 async function frames(): Promise<void> {
   const frameCount = Math.round(300 * scale);
-  const rawFrames = await rawZmq(frameCount, Buffer.alloc(FRAME_BYTES, 7));
-  const rawFramesCpuMs = rawZmqCpuMs;
-  const copyFrames = bufferCopy(frameCount);
+  const frame = Buffer.alloc(FRAME_BYTES, 7);
+  const chain = { count: frameCount, payload: 'frame', identities: 1 } as const;
+  const runs = await interleaved({
+    raw: async () => ({ perSecond: await rawZmq(frameCount, frame), cpuMsPerItem: rawZmqCpuMs }),
+    copy: async () => ({ perSecond: bufferCopy(frameCount), cpuMsPerItem: Number.NaN }),
+    shared: () => withSharedStats(() => flowRate({ ...chain, nbTasks: 1 })),
+    inline: () => flowRate({ ...chain, nbTasks: 1 }, flowUrl, false),
+    replicated: () => withSharedStats(() => flowRate({ ...chain, nbTasks: 2 })),
+  });
   const sharedCost = await sharedFrameCost(frameCount);
   const forwardCost = await sharedFrameCost(frameCount, true);
-  console.log(line({ name: 'baseline: raw zeromq ipc, one hop, 1080p frame', perSecond: rawFrames, bytes: FRAME_BYTES }, []));
-  console.log(line({ name: 'baseline: Buffer.copy, 1080p frame', perSecond: copyFrames, bytes: FRAME_BYTES }, []));
+  const rawFrames = median(runs.raw.map((run) => run.perSecond));
+  const copyFrames = median(runs.copy.map((run) => run.perSecond));
+  console.log(`1080p frames: ${repeats} runs of each row, interleaved; rates are medians, ratios the median of each run's ratio (range)`);
+  console.log(pairedLine('baseline: raw zeromq ipc, one hop, 1080p frame', runs.raw, FRAME_BYTES, []));
+  console.log(pairedLine('baseline: Buffer.copy, 1080p frame', runs.copy, FRAME_BYTES, []));
   console.log(
     `${line({ name: 'shared memory, one frame sent + received', perSecond: 1000 / sharedCost, bytes: FRAME_BYTES }, [
       ['raw zmq', rawFrames],
@@ -407,33 +466,31 @@ async function frames(): Promise<void> {
       ['Buffer.copy', copyFrames],
     ])}   (${forwardCost.toFixed(2)} ms/frame, ${nativeSharedMemory() === null ? '2 copies: written, read' : '0 copies: linked, then mapped'})`,
   );
-  const baselines: Array<[string, number]> = [
-    ['raw zmq', rawFrames],
-    ['Buffer.copy', copyFrames],
+  const shared = runs.shared.map((run) => run.result);
+  const replicated = runs.replicated.map((run) => run.result);
+  const baselines: Array<[string, readonly Rate[]]> = [
+    ['raw zmq', runs.raw],
+    ['Buffer.copy', runs.copy],
   ];
-  const chain = { count: frameCount, payload: 'frame', identities: 1 } as const;
-  const { result: shared, stats } = await withSharedStats(() => flowRate({ ...chain, nbTasks: 1 }));
+  const made = (rounds: ReadonlyArray<{ segmentsMade: number }>) => rounds.map((round) => round.segmentsMade).join(', ');
+  console.log(pairedLine(`batch: producer→identity→consumer, ${frameCount} frames`, shared, FRAME_BYTES, baselines));
+  console.log(`  shared memory per sending task (first run): ${runs.shared[0]?.stats}; segments made per run: ${made(runs.shared)}`);
+  console.log(pairedLine('batch: same, sharedMemory: false (inline ZeroMQ)', runs.inline, FRAME_BYTES, baselines));
+  console.log(pairedLine('batch: frames, identity nbTasks: 2', replicated, FRAME_BYTES, baselines));
   console.log(
-    line({ name: `batch: producer→identity→consumer, ${frameCount} frames`, perSecond: shared.perSecond, bytes: FRAME_BYTES }, baselines),
+    `  shared memory per sending task (first run): ${runs.replicated[0]?.stats}; segments made per run: ${made(runs.replicated)}`,
   );
-  console.log(`  shared memory per sending task: ${stats}`);
-  const inline = await flowRate({ ...chain, nbTasks: 1 }, flowUrl, false);
-  console.log(
-    line({ name: `batch: same, sharedMemory: false (inline ZeroMQ)`, perSecond: inline.perSecond, bytes: FRAME_BYTES }, baselines),
-  );
-  const { result: replicated, stats: replicatedStats } = await withSharedStats(() => flowRate({ ...chain, nbTasks: 2 }));
-  console.log(line({ name: `batch: frames, identity nbTasks: 2`, perSecond: replicated.perSecond, bytes: FRAME_BYTES }, baselines));
-  console.log(`  shared memory per sending task: ${replicatedStats}`);
   // Rates on a loaded machine say more about the load than about vf; CPU time per frame does not.
   // A short run of each gives the fixed cost (start-up), so what remains is the cost of a frame.
   const few = 10;
-  const perFrame = async (full: { cpuMsPerItem: number }, nbTasks: number, sharedMemory: boolean) => {
+  const perFrame = async (full: readonly Rate[], nbTasks: number, sharedMemory: boolean) => {
     const short = await flowRate({ ...chain, count: few, nbTasks }, flowUrl, sharedMemory);
-    return (full.cpuMsPerItem * frameCount - short.cpuMsPerItem * few) / (frameCount - few);
+    return (median(full.map((run) => run.cpuMsPerItem)) * frameCount - short.cpuMsPerItem * few) / (frameCount - few);
   };
+  const rawFramesCpuMs = median(runs.raw.map((run) => run.cpuMsPerItem));
   const cpu = (name: string, ms: number) => `${name} ${ms.toFixed(1)} ms (${(ms / rawFramesCpuMs).toFixed(2)}× raw zmq)`;
   console.log(
-    `CPU per frame, all processes, start-up excluded: raw zmq one hop ${rawFramesCpuMs.toFixed(1)} ms; chain: ${cpu('shared memory', await perFrame(shared, 1, true))}, ${cpu('inline', await perFrame(inline, 1, false))}, ${cpu('nbTasks 2', await perFrame(replicated, 2, true))}`,
+    `CPU per frame, all processes, start-up excluded (medians): raw zmq one hop ${rawFramesCpuMs.toFixed(1)} ms; chain: ${cpu('shared memory', await perFrame(shared, 1, true))}, ${cpu('inline', await perFrame(runs.inline, 1, false))}, ${cpu('nbTasks 2', await perFrame(replicated, 2, true))}`,
   );
 }
 
@@ -442,14 +499,15 @@ async function frames(): Promise<void> {
  * when it closes; returns its result and those counts per task: frames copied, forwarded (linked,
  * no copy) and the pool's hit rate (copies into a free segment, whose pages are already allocated).
  */
-async function withSharedStats<T>(run: () => Promise<T>): Promise<{ result: T; stats: string }> {
+async function withSharedStats<T>(run: () => Promise<T>): Promise<{ result: T; stats: string; segmentsMade: number }> {
   const file = join(tmpdir(), `vf-bench-shared-stats-${process.pid}-${Date.now()}.jsonl`);
   process.env[SHARED_STATS_ENV] = file;
   try {
     const result = await run();
     const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
-    const stats = lines
-      .map((text) => JSON.parse(text) as SharedFrameStats & { label: string })
+    const parsedLines = lines.map((text) => JSON.parse(text) as SharedFrameStats & { label: string });
+    const segmentsMade = parsedLines.reduce((sum, parsed) => sum + parsed.poolMisses, 0);
+    const stats = parsedLines
       .filter(({ copied, forwarded, inline }) => copied + forwarded + inline > 0)
       .map((parsed) => {
         const { label, copied, forwarded, inline, poolHits, poolMisses } = parsed;
@@ -460,7 +518,7 @@ async function withSharedStats<T>(run: () => Promise<T>): Promise<{ result: T; s
         return `${label}: ${copied} copied, ${forwarded} forwarded, ${inline} inline, ${hitRate}`;
       })
       .join('; ');
-    return { result, stats };
+    return { result, stats, segmentsMade };
   } finally {
     delete process.env[SHARED_STATS_ENV];
     rmSync(file, { force: true });
