@@ -25,13 +25,17 @@ class Source extends ProducerNode<unknown> {
   }
 }
 
-/** Records wall-clock times of the first and last item; the parent computes rates from them. */
+/** Records wall-clock times of the first, the middle and the last item; the parent computes rates from them. */
 class Timer extends ConsumerNode<[unknown]> {
   #first = 0;
+  #half = 0;
   #last = 0;
   #count = 0;
 
-  constructor(private readonly out: string) {
+  constructor(
+    private readonly out: string,
+    private readonly count: number,
+  ) {
     super({ name: 'timer' });
   }
 
@@ -43,10 +47,11 @@ class Timer extends ConsumerNode<[unknown]> {
     }
     this.#last = now;
     this.#count += 1;
+    if (this.#count === Math.floor(this.count / 2)) this.#half = now;
   }
 
   override close(): void {
-    writeFileSync(this.out, JSON.stringify({ first: this.#first, last: this.#last, count: this.#count }));
+    writeFileSync(this.out, JSON.stringify({ first: this.#first, half: this.#half, last: this.#last, count: this.#count }));
   }
 }
 
@@ -56,6 +61,6 @@ export default defineFlow((params: Params) => {
   for (let index = 0; index < params.identities; index++) {
     last = new IdentityProcessor({ name: `identity${index}`, nbTasks: index === 0 ? params.nbTasks : 1 }).from(last);
   }
-  const timer = new Timer(params.out).from(last);
+  const timer = new Timer(params.out, params.count).from(last);
   return new Flow([source], [timer]);
 });
