@@ -699,8 +699,9 @@ function rssMb(pid: number): number | undefined {
  * Runs a flow while sampling every task's RSS every 20 ms; prints per task the peak RSS over the
  * first, the middle and the last tenth of the time items flowed (from the first sample at which
  * `progressNode` had processed one to the end; items flow at a steady rate, so a leak grows across
- * the tenths). By time, not by the processed count: that is reported every 250 ms, too coarse for
- * a run of a second (300 frames), whose first tenth then had no sample.
+ * the tenths), up to the last sample at which every task was still alive. By time, not by the
+ * processed count: that is reported every 250 ms, too coarse for a run of a second (300 frames),
+ * whose first tenth then had no sample.
  */
 async function rssOverRun(url: URL, params: Record<string, unknown>, progressNode: string, count: number, title: string): Promise<void> {
   const flow = await Flow.load(url, params);
@@ -719,7 +720,9 @@ async function rssOverRun(url: URL, params: Record<string, unknown>, progressNod
   if ((report.nodes.find((node) => node.name === progressNode)?.received ?? 0) !== count) throw new Error(`${title}: items lost`);
   console.log(`${title}: peak RSS per task over the first, middle and last tenth of the run's items flowing (${samples.length} samples)`);
   const first = samples[0]?.at ?? 0;
-  const span = Math.max(1, (samples.at(-1)?.at ?? first) - first);
+  // Up to the last sample with every task alive: a task that ends first (the sink) left no RSS behind.
+  const lastAlive = samples.findLast((sample) => sample.rss.every((rss) => rss !== undefined)) ?? samples.at(-1);
+  const span = Math.max(1, (lastAlive?.at ?? first) - first);
   labels.forEach((label, index) => {
     const peak = (from: number, to: number) =>
       Math.max(
