@@ -1,15 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Flow, TaskFailedError } from '@vf/core';
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
-import { lines, replicasParams, waitFor } from './helpers.js';
+import { lines, replicasParams, SOURCE_NODE_ARGS, waitFor } from './helpers.js';
 
 /** The pids of `pid`'s child processes (Linux /proc). */
 function childPids(pid: number): number[] {
@@ -32,7 +31,6 @@ function leadsOwnGroup(pid: number): boolean {
 
 const faultsUrl = new URL('./flows/faults.ts', import.meta.url);
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 describe('fault suite (batch engine)', () => {
   let dir: string;
@@ -66,7 +64,7 @@ describe('fault suite (batch engine)', () => {
   function spawnHost(fault: string, options: { detached?: boolean } = {}): ChildProcess {
     const child = spawn(
       process.execPath,
-      ['--import', tsxLoader, '--conditions=@vf/source', hostScript, faultsUrl.href, JSON.stringify(params(fault)), join(dir, 'info.json')],
+      [...SOURCE_NODE_ARGS, hostScript, faultsUrl.href, JSON.stringify(params(fault)), join(dir, 'info.json')],
       { stdio: ['ignore', 'pipe', 'inherit'], detached: options.detached === true },
     );
     host = child;

@@ -58,7 +58,12 @@ export const replicasParams = (dir: string, items: number) => ({
 });
 
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+/** Node options that run vf from its TypeScript source in a process a test spawns: the `tsx` loader and the source condition. */
+export const SOURCE_NODE_ARGS: readonly string[] = [
+  '--import',
+  pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
+  '--conditions=@vf/source',
+];
 
 /**
  * Runs `fixtures/host.ts` on a flow module in a process of its own (so that its stderr, and its
@@ -71,11 +76,10 @@ export function runFixtureHost(
   dir: string,
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', tsxLoader, '--conditions=@vf/source', hostScript, flowUrl.href, JSON.stringify(params), join(dir, 'info.json')],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
-  );
+  const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, hostScript, flowUrl.href, JSON.stringify(params), join(dir, 'info.json')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {

@@ -1,23 +1,21 @@
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readlink, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Flow } from '@vf/core';
 import { encodeValue, packHeader, sshLauncher } from '@vf/core/engine';
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { BatchExecutionEngine } from '../src/index.js';
-import { lines, replicasParams, waitFor } from './helpers.js';
+import { lines, replicasParams, SOURCE_NODE_ARGS, waitFor } from './helpers.js';
 import { type RemoteHost, startRemoteHost } from './remoteHost.js';
 
 const remoteUrl = new URL('./flows/remote.ts', import.meta.url);
 const replicasUrl = new URL('./flows/replicas.ts', import.meta.url);
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** Why this machine cannot host the test (checked before anything starts), or undefined. */
 function skipReason(): string | undefined {
@@ -71,7 +69,7 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
   /** Starts a host process (test/fixtures/host.ts) running the remote flow with its relay placed over ssh. */
   const spawnHost = (flowParams: ReturnType<typeof params>, infoFile: string, options: SpawnOptions): ChildProcess => {
     const args = [JSON.stringify(flowParams), infoFile, JSON.stringify({ node: 'relay', host: remote.localAddress, ssh: ssh() })];
-    const child = spawn(process.execPath, ['--import', tsxLoader, '--conditions=@vf/source', hostScript, remoteUrl.href, ...args], options);
+    const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, hostScript, remoteUrl.href, ...args], options);
     hostProcess = child;
     return child;
   };

@@ -1,20 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Flow } from '@vf/core';
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
 import { expectedSha, FRAME_BYTES } from './flows/sharedFrames.js';
-import { lines, statsByNode, waitFor } from './helpers.js';
+import { lines, SOURCE_NODE_ARGS, statsByNode, waitFor } from './helpers.js';
 
 const flowUrl = new URL('./flows/sharedFrames.ts', import.meta.url);
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 interface Received {
   index: number;
@@ -220,13 +218,9 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
     const out = join(dir, 'orphans');
     const infoFile = join(dir, 'info.json');
     const params = { mode: 'replicas', count: 1000, out, workMs: 50, nbTasks: 2 };
-    const child = spawn(
-      process.execPath,
-      ['--import', tsxLoader, '--conditions=@vf/source', hostScript, flowUrl.href, JSON.stringify(params), infoFile],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, hostScript, flowUrl.href, JSON.stringify(params), infoFile], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     host = child;
     await waitFor(async () => existsSync(infoFile) && (await lines(`${out}.a`)).length >= 2, 'the host to run its flow');
     const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { pids: number[]; socketDirectory: string; sharedMemoryDirectory: string };

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +10,7 @@ import { forkSpawner, type Launcher, type Spawner, srunLauncher } from '@vf/core
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
+import { SOURCE_NODE_ARGS } from './helpers.js';
 
 const startupUrl = new URL('./flows/startup.ts', import.meta.url);
 const execFileAsync = promisify(execFile);
@@ -133,11 +133,10 @@ describe('a fresh host', () => {
         const report = await flow.join();
         const { default: Module } = await import('node:module');
         console.log(JSON.stringify({ status: report.status, zodFiles: Object.keys(Module._cache).filter((file) => file.includes('/zod/')).length }));`;
-      const { stdout } = await execFileAsync(
-        process.execPath,
-        ['--import', createRequire(import.meta.url).resolve('tsx'), '--conditions=@vf/source', '--input-type=module', '-e', script],
-        { cwd: fileURLToPath(new URL('.', import.meta.url)), encoding: 'utf8' },
-      );
+      const { stdout } = await execFileAsync(process.execPath, [...SOURCE_NODE_ARGS, '--input-type=module', '-e', script], {
+        cwd: fileURLToPath(new URL('.', import.meta.url)),
+        encoding: 'utf8',
+      });
       expect(JSON.parse(stdout.trim().split('\n').at(-1) ?? '')).toEqual({ status: 'completed', zodFiles: 0 });
     } finally {
       await rm(dir, { recursive: true, force: true });
