@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,6 +116,26 @@ describe('start-up faults (batch engine): nothing left behind, run() rejects wit
     }
     expect(error).toMatchObject({ name: 'FlowValidationError', code: 'INVALID_OPTION', details: { option: 'spawner' } });
     expect((error as Error).message).toMatch(/spawner must be .*spawn/);
+  });
+});
+
+describe('a task process', () => {
+  it('loads zeromq with require, so Node never scans it for export names (cjs-module-lexer: ~10 ms of CPU per task)', {
+    timeout: 60_000,
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vf-startup-'));
+    try {
+      const loadedOut = join(dir, 'loaded.json');
+      const flow = await Flow.load(startupUrl, { out: join(dir, 'out.txt'), loadedOut });
+      await flow.run(new BatchExecutionEngine({ queueSize: 4 }));
+      expect((await flow.join()).status).toBe('completed');
+      const loaded = JSON.parse(readFileSync(loadedOut, 'utf8')) as string[];
+      // The probe is real: the task did load internal modules, among them the ones zeromq's loader needs.
+      expect(loaded.length).toBeGreaterThan(50);
+      expect(loaded.filter((name) => name.includes('cjs-module-lexer'))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,5 +1,6 @@
-import * as zmq from 'zeromq';
+import type * as Zmq from 'zeromq';
 import { Mutex, sleep } from '../runtime/waiting.js';
+import { zmq } from './zeromq.js';
 
 /**
  * ZeroMQ CURVE for the data path: encryption and authentication of every socket of a flow run.
@@ -33,13 +34,13 @@ export function generateCurveKeys(): CurveKeys {
 }
 
 /** Socket options of a task's inbound ROUTER under CURVE (empty without keys). */
-export function curveServerOptions(keys: CurveKeys | undefined): Partial<zmq.SocketOptions<zmq.Router>> {
+export function curveServerOptions(keys: CurveKeys | undefined): Partial<Zmq.SocketOptions<Zmq.Router>> {
   if (keys === undefined) return {};
   return { curveServer: true, curveSecretKey: keys.secretKey, zapDomain: zapDomainOf(keys.publicKey) };
 }
 
 /** Socket options of a publisher's DEALER under CURVE (empty without keys). */
-export function curveClientOptions(keys: CurveKeys | undefined): Partial<zmq.SocketOptions<zmq.Dealer>> {
+export function curveClientOptions(keys: CurveKeys | undefined): Partial<Zmq.SocketOptions<Zmq.Dealer>> {
   if (keys === undefined) return {};
   return { curveServerKey: keys.publicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey };
 }
@@ -72,7 +73,7 @@ interface AdmittedKey {
 
 /** The ZAP handler of one ZeroMQ context, shared by every run key in use in it. */
 interface ContextZap {
-  socket: zmq.Router | undefined;
+  socket: Zmq.Router | undefined;
   readonly keys: Map<string, AdmittedKey>;
   /**
    * Binds and unbinds run one after another: the address is fixed, so a handler started while the
@@ -81,7 +82,7 @@ interface ContextZap {
   readonly changes: Mutex;
 }
 
-const contextZaps = new WeakMap<zmq.Context, ContextZap>();
+const contextZaps = new WeakMap<Zmq.Context, ContextZap>();
 
 /**
  * Admits CURVE clients holding `allowedKey` on the sockets made with `curveServerOptions` for that
@@ -90,7 +91,7 @@ const contextZaps = new WeakMap<zmq.Context, ContextZap>();
  * running flows side by side): they share one handler, which admits each socket's own run key only,
  * and closes when the last key is released.
  */
-export async function startZapHandler(allowedKey: string, context: zmq.Context = zmq.context): Promise<ZapHandler> {
+export async function startZapHandler(allowedKey: string, context: Zmq.Context = zmq.context): Promise<ZapHandler> {
   let zap = contextZaps.get(context);
   if (zap === undefined) {
     zap = { socket: undefined, keys: new Map(), changes: new Mutex() };
@@ -149,7 +150,7 @@ const ZAP_REBIND_MS = 10_000;
  * a closed socket's endpoints later, on its own thread, and says nothing when. So retry while the
  * address is taken, for a bounded time.
  */
-async function bindZapEndpoint(socket: zmq.Router): Promise<void> {
+async function bindZapEndpoint(socket: Zmq.Router): Promise<void> {
   const deadline = Date.now() + ZAP_REBIND_MS;
   for (;;) {
     try {
@@ -162,7 +163,7 @@ async function bindZapEndpoint(socket: zmq.Router): Promise<void> {
   }
 }
 
-async function answerZapRequests(socket: zmq.Router, keys: ReadonlyMap<string, AdmittedKey>): Promise<void> {
+async function answerZapRequests(socket: Zmq.Router, keys: ReadonlyMap<string, AdmittedKey>): Promise<void> {
   try {
     for await (const [routingId, delimiter, version, requestId, domain, _address, _identity, mechanism, clientKey] of socket) {
       const key = keys.get(domain?.toString() ?? '');

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import * as zmq from 'zeromq';
+import type * as Zmq from 'zeromq';
 import type { JoinGroupCounts } from '../contracts/engine.js';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import type { PlannedNode } from '../plan/executionPlan.js';
@@ -16,6 +16,7 @@ import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } f
 import { BellListener, BellRinger, bellPath, RING_BELL_ENV } from './ringBell.js';
 import { SharedFrameReader, SharedFrameSender } from './sharedFrames.js';
 import { type NativeRing, nativeRings, RingReader, RingWriter, ringPath } from './sharedRing.js';
+import { zmq } from './zeromq.js';
 
 /**
  * The data path over ZeroMQ: each task binds a ROUTER; each parent task connects a DEALER per child
@@ -81,7 +82,7 @@ export class ReplicaLink {
   lost = false;
   /** Messages the replica has handed back room for since its first grant, i.e. released downstream. */
   released = 0;
-  readonly socket: zmq.Dealer;
+  readonly socket: Zmq.Dealer;
   readonly taskId: number;
   /**
    * `restartOnFailure`: messages sent and not yet released, oldest first. The receiver hands room
@@ -120,7 +121,7 @@ export class ReplicaLink {
   /** The replica is on this host: large frames of data messages go through shared memory (`sharedFrames.ts`). */
   shareFrames: ((frames: readonly Buffer[]) => readonly Buffer[]) | undefined;
 
-  constructor(socket: zmq.Dealer, taskId: number, keepsUnconfirmed = false) {
+  constructor(socket: Zmq.Dealer, taskId: number, keepsUnconfirmed = false) {
     this.socket = socket;
     this.taskId = taskId;
     this.unconfirmed = keepsUnconfirmed ? [] : undefined;
@@ -386,7 +387,7 @@ export abstract class ZmqMessenger extends MessengerBase {
   protected readonly init: TaskInit;
   protected readonly signal: AbortSignal;
   protected readonly children: ChildLink[] = [];
-  readonly #inbound: zmq.Router | undefined;
+  readonly #inbound: Zmq.Router | undefined;
   readonly #aligner: NodeAligner | undefined;
   readonly #received = new Notifier();
   readonly #creditSends = new Mutex();
@@ -928,7 +929,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     return this.#aligner?.joinGroups?.();
   }
 
-  async #receiveLoop(socket: zmq.Router): Promise<void> {
+  async #receiveLoop(socket: Zmq.Router): Promise<void> {
     try {
       for await (const [routingId, ...frames] of socket) {
         if (!this.#senders.has((routingId as Buffer).toString('latin1'))) {
