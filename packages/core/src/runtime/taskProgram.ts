@@ -91,7 +91,9 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
   }
   try {
     const started = performance.now();
-    const esbuild = await import('esbuild');
+    // Required, not imported: imported from an ES module, a CommonJS package is first scanned for its
+    // export names, which took esbuild's 40 ms (65 ms of CPU) against 9-13 ms.
+    const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
     const result = await esbuild.build({
       // Not the run directory itself: a program compiled for one run serves the next one unchanged.
       stdin: { contents, resolveDir: dirname(dir), sourcefile: ENTRY_NAME, loader: 'js' },
