@@ -10,6 +10,7 @@
 // segments are written and read with system calls (one copy more each), and heartbeats come from a
 // worker thread.
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
@@ -463,6 +464,27 @@ static napi_value copy_streaming_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// resetV8Flags(flags): V8's own v8::V8::SetFlagsFromString(flags), found in the node executable at
+// run time; false (nothing done) where node does not export it. What node:v8's setFlagsFromString
+// calls, without loading node:v8 first: native/resetV8Flags.cjs sets a task's heap options back to
+// V8's defaults before any built-in module loads (see there).
+static napi_value reset_v8_flags(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char flags[256];
+  size_t length = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      napi_get_value_string_utf8(env, argv[0], flags, sizeof flags, &length) != napi_ok || length >= sizeof flags - 1) {
+    napi_throw_type_error(env, NULL, "resetV8Flags(flags: string of under 255 bytes)");
+    return NULL;
+  }
+  void (*set_flags)(const char*) = (void (*)(const char*))dlsym(RTLD_DEFAULT, "_ZN2v82V818SetFlagsFromStringEPKc");
+  if (set_flags != NULL) set_flags(flags);
+  napi_value done;
+  napi_get_boolean(env, set_flags != NULL, &done);
+  return done;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "map", NAPI_AUTO_LENGTH, map_segment, NULL, &fn) != napi_ok) return NULL;
@@ -477,6 +499,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "cell", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "makeFifo", NAPI_AUTO_LENGTH, make_fifo, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "makeFifo", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "resetV8Flags", NAPI_AUTO_LENGTH, reset_v8_flags, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "resetV8Flags", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "copyStreaming", NAPI_AUTO_LENGTH, copy_streaming_fn, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "copyStreaming", fn) != napi_ok) return NULL;
   return exports;

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 /**
  * vf's optional native helper (`native/vfShm.c`, built at install by `native/build.mjs` with the C
@@ -39,7 +40,16 @@ export interface NativeHelper {
    * (x86-64; elsewhere a plain copy): a frame written into a pool segment, for other processes.
    */
   copyStreaming(target: Uint8Array, source: Uint8Array): void;
+  /** V8's own `SetFlagsFromString(flags)`; false where node does not export it (see `native/resetV8Flags.cjs`). */
+  resetV8Flags(flags: string): boolean;
 }
+
+/**
+ * Preloaded (`--require`) by every task process after its V8 heap options: sets them back to V8's
+ * defaults before any other module loads, through the helper where it was built (see the file).
+ * From src/ (source) or dist/ (built): the native folder is their sibling.
+ */
+export const RESET_V8_FLAGS_PRELOAD = fileURLToPath(new URL('../native/resetV8Flags.cjs', import.meta.url));
 
 let loaded: NativeHelper | null | undefined;
 

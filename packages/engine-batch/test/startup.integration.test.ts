@@ -137,6 +137,23 @@ describe('a task process', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('sets its V8 heap options back to their defaults without node:v8, which would load (with its streams) before the reset, uncached', {
+    timeout: 60_000,
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vf-startup-'));
+    try {
+      const loadedOut = join(dir, 'loaded.json');
+      const flow = await Flow.load(startupUrl, { out: join(dir, 'out.txt'), loadedOut });
+      await flow.run(new BatchExecutionEngine({ queueSize: 4 }));
+      expect((await flow.join()).status).toBe('completed');
+      const loaded = JSON.parse(readFileSync(loadedOut, 'utf8')) as string[];
+      expect(loaded.length).toBeGreaterThan(50);
+      expect(loaded.filter((name) => name === 'NativeModule v8' || name === 'NativeModule internal/heap_utils')).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('a fresh host', () => {

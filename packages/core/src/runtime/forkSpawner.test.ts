@@ -1,5 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { RESET_V8_FLAGS_PRELOAD } from '../nativeHelper.js';
 import { taskNodeArguments } from './forkSpawner.js';
 
 describe('taskNodeArguments', () => {
@@ -29,5 +33,30 @@ describe('taskNodeArguments', () => {
     expect(task.tag).toBe(plainTag);
     expect(task.youngBytes).toBeLessThanOrEqual(2 * 4 * 1024 * 1024);
     expect(task.youngBytes).toBeGreaterThan(0);
+  });
+
+  it('resets the heap options through node:v8 where the native helper is not built', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vf-reset-'));
+    try {
+      // A copy of the preload with no build/ beside it: the helper cannot load.
+      const preload = join(dir, 'resetV8Flags.cjs');
+      copyFileSync(RESET_V8_FLAGS_PRELOAD, preload);
+      const nodeOptions = taskNodeArguments({ taskId: 0, label: 'sink[0]', env: {}, typescript: false })
+        .slice(0, -2)
+        .map((option) => (option === RESET_V8_FLAGS_PRELOAD ? preload : option));
+      expect(nodeOptions).toContain(preload);
+      const probe = "const v8 = require('node:v8'); console.log(v8.cachedDataVersionTag());";
+      const tag = Number(execFileSync(process.execPath, [...nodeOptions, '-e', probe], { encoding: 'utf8' }));
+      const plainTag = Number(execFileSync(process.execPath, ['-p', "require('node:v8').cachedDataVersionTag()"], { encoding: 'utf8' }));
+      expect(tag).toBe(plainTag);
+      const unreset = Number(
+        execFileSync(process.execPath, [...nodeOptions.filter((option) => option.startsWith('--') && option.includes('=')), '-e', probe], {
+          encoding: 'utf8',
+        }),
+      );
+      expect(unreset).not.toBe(plainTag);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Spawner, SpawnRequest, TaskProcess } from '../contracts/spawner.js';
+import { RESET_V8_FLAGS_PRELOAD } from '../nativeHelper.js';
 import { CONTROL_FDS_ENV, type ControlFds, type pipeControlChannel } from './controlChannel.js';
 import { restartedIfCaughtAtFork } from './forkWindow.js';
 import { jsonLine, readJsonLines } from './jsonLines.js';
@@ -33,27 +34,24 @@ function tsxLoaderUrl(): string {
 const TASK_V8_OPTIONS = ['--initial-old-space-size=64', '--max-semi-space-size=4'];
 
 /**
- * Preloaded before a task's own modules: sets {@link TASK_V8_OPTIONS} back to V8's defaults once
- * the heap is configured with them. V8 accepts a code cache only where the flags it was made with
- * match the process's, so with any V8 option Node's built-in modules lose their embedded code cache
- * and are compiled from source as they load. Measured (CPU of a forked ES module importing the
- * built-ins a task uses): 101 ms with the options, 83 ms with them reset here, 60 ms without any;
- * what loads before the reset (Node's bootstrap, its ES module loader, `node:v8` itself) stays
- * uncached, and so would Node's IPC channel (why tasks have pipes instead). The heap keeps
- * what it was configured with (its young generation stays capped: `forkSpawner.test.ts`); only the
- * flags' hash is back to the default one. A `data:` module: it must run on plain node, from source
- * too, and ship as no file of its own.
+ * After {@link TASK_V8_OPTIONS}, every task preloads {@link RESET_V8_FLAGS_PRELOAD}, which sets them
+ * back to V8's defaults once the heap is configured with them. V8 accepts a code cache only where
+ * the flags it was made with match the process's, so with any V8 option Node's built-in modules
+ * lose their embedded code cache and are compiled from source as they load. Measured (CPU of a
+ * forked ES module importing the built-ins a task uses): 101 ms with the options, 83 ms with them
+ * reset by a preloaded ES module through `node:v8`, 60 ms without any. The preload is now CommonJS
+ * and resets through the native helper: nothing but Node's bootstrap loads before it (not the ES
+ * module loader, not `node:v8` and its streams), and a task's CPU to import its built-ins and
+ * zeromq went from 81 to 68 ms (medians of 15; 55 without options). The heap keeps what it was
+ * configured with (its young generation stays capped: `forkSpawner.test.ts`); only the flags' hash
+ * is back to the default one. Node's IPC channel would load before any preload: tasks have pipes.
  */
-const RESTORE_V8_DEFAULTS = `data:text/javascript,import{setFlagsFromString}from"node:v8";${TASK_V8_OPTIONS.map(
-  (option) => `setFlagsFromString("${option.replace(/=.*/, '=0')}");`,
-).join('')}`;
-
 /**
  * Node options a task process needs: V8's (and their reset), the `tsx` loader for TypeScript
  * without a compiled program, the source condition from source.
  */
 function taskExecArgv(request: SpawnRequest, compiledProgram = false): string[] {
-  const execArgv: string[] = [...TASK_V8_OPTIONS, '--import', RESTORE_V8_DEFAULTS];
+  const execArgv: string[] = [...TASK_V8_OPTIONS, '--require', RESET_V8_FLAGS_PRELOAD];
   if (compiledProgram) return execArgv;
   if (request.typescript || fromSource) execArgv.push('--import', tsxLoaderUrl());
   if (fromSource) execArgv.push('--conditions=@vf/source');

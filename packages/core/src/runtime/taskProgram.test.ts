@@ -6,13 +6,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildTaskProgram } from './taskProgram.js';
 
 const builds = vi.hoisted(() => ({ count: 0 }));
-vi.mock('esbuild', async (importOriginal) => {
-  const esbuild = await importOriginal<typeof import('esbuild')>();
+vi.mock('./esbuild.js', async (importOriginal) => {
+  const { loadEsbuild } = await importOriginal<typeof import('./esbuild.js')>();
+  const esbuild = loadEsbuild();
   const build: typeof esbuild.build = (options) => {
     builds.count += 1;
     return esbuild.build(options);
   };
-  return { ...esbuild, build, default: { ...esbuild, build } };
+  return { loadEsbuild: () => ({ ...esbuild, build }) };
 });
 
 describe('buildTaskProgram', () => {

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getLogger, isLogLevelEnabled } from '../logging.js';
+import { loadEsbuild } from './esbuild.js';
 import { type CachedProgram, readCachedProgram, taskProgramCacheDir, writeCachedProgram } from './taskProgramCache.js';
 
 // The task runtime sits beside this module: `.ts` when vf runs from source, one built file otherwise.
@@ -91,9 +92,7 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
   }
   try {
     const started = performance.now();
-    // Required, not imported: imported from an ES module, a CommonJS package is first scanned for its
-    // export names, which took esbuild's 40 ms (65 ms of CPU) against 9-13 ms.
-    const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+    const esbuild = loadEsbuild();
     const result = await esbuild.build({
       // Not the run directory itself: a program compiled for one run serves the next one unchanged.
       stdin: { contents, resolveDir: dirname(dir), sourcefile: ENTRY_NAME, loader: 'js' },
