@@ -387,17 +387,21 @@ static napi_value ring_cell(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// The one argument of a call, a non-empty string that fits in `text` (`size` bytes, NUL included).
+static bool one_string_argument(napi_env env, napi_callback_info info, char* text, size_t size) {
+  size_t argc = 1;
+  napi_value argv[1];
+  size_t length = 0;
+  return napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1 &&
+         napi_get_value_string_utf8(env, argv[0], text, size, &length) == napi_ok && length > 0 && length < size - 1;
+}
+
 // makeFifo(path): creates a FIFO (mode 0600) at `path`, which must not exist. A task's bell
 // (src/transport/ringBell.ts): other tasks write a byte to it to wake the task, one wake-up of its
 // event loop, where a ZeroMQ message wakes an I/O thread on each side too. Node has no mkfifo.
 static napi_value make_fifo(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   char path[4096];
-  size_t path_length = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
-      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_length) != napi_ok || path_length == 0 ||
-      path_length >= sizeof path - 1) {
+  if (!one_string_argument(env, info, path, sizeof path)) {
     napi_throw_type_error(env, NULL, "makeFifo(path)");
     return NULL;
   }
@@ -469,13 +473,9 @@ static napi_value copy_streaming_fn(napi_env env, napi_callback_info info) {
 // calls, without loading node:v8 first: native/resetV8Flags.cjs sets a task's heap options back to
 // V8's defaults before any built-in module loads (see there).
 static napi_value reset_v8_flags(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   char flags[256];
-  size_t length = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
-      napi_get_value_string_utf8(env, argv[0], flags, sizeof flags, &length) != napi_ok || length >= sizeof flags - 1) {
-    napi_throw_type_error(env, NULL, "resetV8Flags(flags: string of under 255 bytes)");
+  if (!one_string_argument(env, info, flags, sizeof flags)) {
+    napi_throw_type_error(env, NULL, "resetV8Flags(flags: a string of 1 to 254 bytes)");
     return NULL;
   }
   void (*set_flags)(const char*) = (void (*)(const char*))dlsym(RTLD_DEFAULT, "_ZN2v82V818SetFlagsFromStringEPKc");

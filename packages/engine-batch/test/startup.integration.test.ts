@@ -119,40 +119,35 @@ describe('start-up faults (batch engine): nothing left behind, run() rejects wit
   });
 });
 
+/** Node's internal modules (`process.moduleLoadList`) that a task of a flow that ran to completion had loaded. */
+async function internalModulesOfATask(): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'vf-startup-'));
+  try {
+    const loadedOut = join(dir, 'loaded.json');
+    const flow = await Flow.load(startupUrl, { out: join(dir, 'out.txt'), loadedOut });
+    await flow.run(new BatchExecutionEngine({ queueSize: 4 }));
+    expect((await flow.join()).status).toBe('completed');
+    const loaded = JSON.parse(readFileSync(loadedOut, 'utf8')) as string[];
+    // The probe is real: the task did load internal modules, among them those zeromq's loader needs.
+    expect(loaded.length).toBeGreaterThan(50);
+    return loaded;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe('a task process', () => {
   it('loads zeromq with require, so Node never scans it for export names (cjs-module-lexer: ~10 ms of CPU per task)', {
     timeout: 60_000,
   }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'vf-startup-'));
-    try {
-      const loadedOut = join(dir, 'loaded.json');
-      const flow = await Flow.load(startupUrl, { out: join(dir, 'out.txt'), loadedOut });
-      await flow.run(new BatchExecutionEngine({ queueSize: 4 }));
-      expect((await flow.join()).status).toBe('completed');
-      const loaded = JSON.parse(readFileSync(loadedOut, 'utf8')) as string[];
-      // The probe is real: the task did load internal modules, among them the ones zeromq's loader needs.
-      expect(loaded.length).toBeGreaterThan(50);
-      expect(loaded.filter((name) => name.includes('cjs-module-lexer'))).toEqual([]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    expect((await internalModulesOfATask()).filter((name) => name.includes('cjs-module-lexer'))).toEqual([]);
   });
 
   it('sets its V8 heap options back to their defaults without node:v8, which would load (with its streams) before the reset, uncached', {
     timeout: 60_000,
   }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'vf-startup-'));
-    try {
-      const loadedOut = join(dir, 'loaded.json');
-      const flow = await Flow.load(startupUrl, { out: join(dir, 'out.txt'), loadedOut });
-      await flow.run(new BatchExecutionEngine({ queueSize: 4 }));
-      expect((await flow.join()).status).toBe('completed');
-      const loaded = JSON.parse(readFileSync(loadedOut, 'utf8')) as string[];
-      expect(loaded.length).toBeGreaterThan(50);
-      expect(loaded.filter((name) => name === 'NativeModule v8' || name === 'NativeModule internal/heap_utils')).toEqual([]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const loaded = await internalModulesOfATask();
+    expect(loaded.filter((name) => name === 'NativeModule v8' || name === 'NativeModule internal/heap_utils')).toEqual([]);
   });
 });
 
