@@ -54,10 +54,12 @@ describe('the task program: a flow module compiled once in the host, run by ever
     expect(program.endsWith('.mjs')).toBe(true);
     for (const start of starts) {
       expect(start.execArgv.join(' ')).not.toMatch(/tsx|--loader/);
-      // No loader: the one preload is the data: module that resets the task's V8 options (forkSpawner.ts).
-      const preloads = start.execArgv.flatMap((arg, index, all) => (arg === '--import' ? [String(all[index + 1])] : []));
+      // No loader: the one preload is vf's CommonJS file that resets the task's V8 options (forkSpawner.ts).
+      const preloads = start.execArgv.flatMap((arg, index, all) =>
+        arg === '--import' || arg === '--require' ? [`${arg} ${String(all[index + 1])}`] : [],
+      );
       expect(preloads).toHaveLength(1);
-      expect(preloads[0]).toMatch(/^data:text\/javascript,/);
+      expect(preloads[0]).toMatch(/^--require .*[\\/]native[\\/]resetV8Flags\.cjs$/);
     }
     expect(findLeftovers(engine)).toEqual([]);
     expect(existsSync(program)).toBe(false);
