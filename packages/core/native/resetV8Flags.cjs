@@ -6,7 +6,8 @@
 // compiled from source. Through the native helper nothing loads first; `node:v8`, the fallback
 // where the helper is not built, brings its streams in uncached (~13 ms more CPU per task, measured).
 // CommonJS, a file of vf's own: a `--require` preload runs before Node's ES module loader is set up.
-const own = process.execArgv.indexOf(__filename);
+// The options before `--require <this file>` (matched by name: the path given may be a link to it).
+const own = process.execArgv.findIndex((arg, index, all) => all[index - 1] === '--require' && arg.endsWith('resetV8Flags.cjs'));
 const resets = process.execArgv.slice(0, Math.max(0, own - 1)).filter((option) => /^--[a-z-]+=/.test(option));
 const flags = resets.map((option) => option.replace(/=.*/, '=0'));
 let reset = false;

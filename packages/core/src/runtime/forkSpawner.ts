@@ -34,21 +34,20 @@ function tsxLoaderUrl(): string {
 const TASK_V8_OPTIONS = ['--initial-old-space-size=64', '--max-semi-space-size=4'];
 
 /**
- * After {@link TASK_V8_OPTIONS}, every task preloads {@link RESET_V8_FLAGS_PRELOAD}, which sets them
- * back to V8's defaults once the heap is configured with them. V8 accepts a code cache only where
- * the flags it was made with match the process's, so with any V8 option Node's built-in modules
- * lose their embedded code cache and are compiled from source as they load. Measured (CPU of a
- * forked ES module importing the built-ins a task uses): 101 ms with the options, 83 ms with them
- * reset by a preloaded ES module through `node:v8`, 60 ms without any. The preload is now CommonJS
- * and resets through the native helper: nothing but Node's bootstrap loads before it (not the ES
- * module loader, not `node:v8` and its streams), and a task's CPU to import its built-ins and
- * zeromq went from 81 to 68 ms (medians of 15; 55 without options). The heap keeps what it was
- * configured with (its young generation stays capped: `forkSpawner.test.ts`); only the flags' hash
- * is back to the default one. Node's IPC channel would load before any preload: tasks have pipes.
- */
-/**
- * Node options a task process needs: V8's (and their reset), the `tsx` loader for TypeScript
- * without a compiled program, the source condition from source.
+ * Node options a task process needs: V8's, then the preload that resets them
+ * ({@link RESET_V8_FLAGS_PRELOAD}), the `tsx` loader for TypeScript without a compiled program, the
+ * source condition from source.
+ *
+ * Why the reset: V8 accepts a code cache only where the flags it was made with match the
+ * process's, so with any V8 option Node's built-in modules lose their embedded code cache and are
+ * compiled from source as they load. The preload sets {@link TASK_V8_OPTIONS} back to V8's defaults
+ * once the heap is configured with them: the heap keeps that configuration (its young generation
+ * stays capped: `forkSpawner.test.ts`), only the flags' hash is the default one again. It is
+ * CommonJS and resets through the native helper, so nothing but Node's bootstrap loads before it;
+ * through `node:v8` from an ES module preload, the ES module loader, `node:v8` and its streams loaded
+ * first, uncached. Measured, CPU of a process importing a task's built-ins and zeromq (medians of
+ * 15): 81 ms reset from an ES module through `node:v8`, 68 ms reset natively, 55 ms with no V8
+ * option at all. Node's IPC channel would load before any preload: tasks have pipes.
  */
 function taskExecArgv(request: SpawnRequest, compiledProgram = false): string[] {
   const execArgv: string[] = [...TASK_V8_OPTIONS, '--require', RESET_V8_FLAGS_PRELOAD];
