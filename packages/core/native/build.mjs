@@ -20,7 +20,7 @@ function build() {
   if (headers === undefined) return "Node's headers (node_api.h) are not installed";
   mkdirSync(join(here, 'build'), { recursive: true });
   const partial = `${target}.${process.pid}`;
-  const args = ['-O2', '-shared', '-fPIC', '-pthread', '-Wall', `-I${headers}`, '-o', partial, join(here, 'vfShm.c'), '-ldl'];
+  const args = ['-O2', '-shared', '-fPIC', '-pthread', '-Wall', `-I${headers}`, '-o', partial, join(here, 'vfShm.c')];
   const compilers = process.env.CC === undefined ? [['cc'], ['gcc'], ['g++', '-x', 'c']] : [[process.env.CC]];
   const failures = [];
   for (const [compiler, ...language] of compilers) {
