@@ -71,13 +71,11 @@ function childrenCpuMs(): number {
 
 const CLOCK_TICKS = process.platform === 'linux' ? Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) : 100;
 
-/** CPU ms per message of the last {@link rawZmq} run (both ends, ZeroMQ's I/O threads included). */
-let rawZmqCpuMs = Number.NaN;
-/** Messages per second over the second half of the last {@link rawZmq} run (past its warm-up). */
-let rawZmqSecondHalf = Number.NaN;
-
-/** Raw ZeroMQ: Push → Pull over ipc in one process, one hop, no encoding. */
-async function rawZmq(count: number, payload: Buffer): Promise<number> {
+/**
+ * Raw ZeroMQ: Push → Pull over ipc in one process, one hop, no encoding. Its rate, the rate over its
+ * second half (past its warm-up), and its CPU per message (both ends, ZeroMQ's I/O threads included).
+ */
+async function rawZmq(count: number, payload: Buffer): Promise<Rate & { readonly secondHalfPerSecond: number }> {
   const cpuBefore = process.cpuUsage();
   const socketPath = join(tmpdir(), `vf-bench-${process.pid}`);
   const address = `ipc://${socketPath}`;
@@ -86,7 +84,7 @@ async function rawZmq(count: number, payload: Buffer): Promise<number> {
   const push = new zmq.Push({ sendHighWaterMark: 1000 });
   push.connect(address);
   const header = Buffer.from('h');
-  const receiving = (async () => {
+  const receiving = (async (): Promise<{ perSecond: number; secondHalfPerSecond: number }> => {
     let received = 0;
     let started = 0;
     let half = 0;
@@ -96,20 +94,21 @@ async function rawZmq(count: number, payload: Buffer): Promise<number> {
       received += 1;
       if (received === halfway) half = performance.now();
       if (received === count) {
-        rawZmqSecondHalf = (count - halfway) / ((performance.now() - half) / 1000);
-        return (count - 1) / ((performance.now() - started) / 1000);
+        return {
+          perSecond: (count - 1) / ((performance.now() - started) / 1000),
+          secondHalfPerSecond: (count - halfway) / ((performance.now() - half) / 1000),
+        };
       }
     }
-    return 0;
+    return { perSecond: 0, secondHalfPerSecond: 0 };
   })();
   for (let index = 0; index < count; index++) await push.send([header, payload]);
-  const rate = await receiving;
+  const rates = await receiving;
   const cpu = process.cpuUsage(cpuBefore);
-  rawZmqCpuMs = (cpu.user + cpu.system) / 1000 / count;
   push.close();
   pull.close();
   rmSync(socketPath, { force: true });
-  return rate;
+  return { ...rates, cpuMsPerItem: (cpu.user + cpu.system) / 1000 / count };
 }
 
 /** In-process Buffer.copy of one frame into a reused destination: the memory-bandwidth ceiling. */
@@ -172,11 +171,7 @@ async function transport(): Promise<void> {
   if (runsRow('small')) {
     const small = { count: smallCount, payload: 'small', identities: 1, nbTasks: 1 } as const;
     const runs = await interleaved({
-      raw: async () => ({
-        perSecond: await rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer),
-        cpuMsPerItem: rawZmqCpuMs,
-        secondHalfPerSecond: rawZmqSecondHalf,
-      }),
+      raw: () => rawZmq(smallCount, encodeValue(SMALL)[0] as Buffer),
       rings: () => flowRate(small),
       // The same with every envelope on ZeroMQ (no shared rings): what the rings bring, in this run.
       zmqOnly: () => withEnv({ VF_SHARED_RING: '0' }, () => flowRate(small)),
@@ -465,7 +460,7 @@ async function frames(): Promise<void> {
   const frame = Buffer.alloc(FRAME_BYTES, 7);
   const chain = { count: frameCount, payload: 'frame', identities: 1 } as const;
   const runs = await interleaved({
-    raw: async () => ({ perSecond: await rawZmq(frameCount, frame), cpuMsPerItem: rawZmqCpuMs }),
+    raw: () => rawZmq(frameCount, frame),
     copy: async () => ({ perSecond: bufferCopy(frameCount), cpuMsPerItem: Number.NaN }),
     shared: () => withSharedStats(() => flowRate({ ...chain, nbTasks: 1 })),
     inline: () => flowRate({ ...chain, nbTasks: 1 }, flowUrl, false),
@@ -525,9 +520,8 @@ async function frames(): Promise<void> {
  */
 async function withSharedStats<T>(run: () => Promise<T>): Promise<{ result: T; stats: string; segmentsMade: number }> {
   const file = join(tmpdir(), `vf-bench-shared-stats-${process.pid}-${Date.now()}.jsonl`);
-  process.env[SHARED_STATS_ENV] = file;
   try {
-    const result = await run();
+    const result = await withEnv({ [SHARED_STATS_ENV]: file }, run);
     const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
     const parsedLines = lines.map((text) => JSON.parse(text) as SharedFrameStats & { label: string });
     const segmentsMade = parsedLines.reduce((sum, parsed) => sum + parsed.poolMisses, 0);
@@ -544,7 +538,6 @@ async function withSharedStats<T>(run: () => Promise<T>): Promise<{ result: T; s
       .join('; ');
     return { result, stats, segmentsMade };
   } finally {
-    delete process.env[SHARED_STATS_ENV];
     rmSync(file, { force: true });
   }
 }
@@ -672,7 +665,7 @@ async function soakRun(
 /** Soak: 1,000,000 small messages through batch, twice (one identity task, then two replicas). */
 async function soak(): Promise<void> {
   const count = Math.round(1_000_000 * scale);
-  const rawSmall = await rawZmq(Math.min(count, 200_000), encodeValue(SMALL)[0] as Buffer);
+  const rawSmall = (await rawZmq(Math.min(count, 200_000), encodeValue(SMALL)[0] as Buffer)).perSecond;
   console.log(`\nsoak: ${count.toLocaleString('en')} small messages, batch, numbers → worker → checker`);
   console.log(line({ name: 'baseline: raw zeromq ipc, one hop, small', perSecond: rawSmall, bytes: SMALL_BYTES }, []));
   for (const nbTasks of [1, 2]) {
