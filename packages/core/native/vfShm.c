@@ -108,7 +108,8 @@ static napi_value map_segment(napi_env env, napi_callback_info info) {
   }
   // A receiver's mapping is private and writable: it may change its bytes, and no other process
   // sees it. No MAP_POPULATE there: on a private writable mapping it would copy every page. The
-  // sender's new segment is populated: its pages come in one call, not one fault each.
+  // sender's segment is populated: its pages come in one call, not one fault each (they are
+  // allocated and written already: the sender maps a segment when it first reuses it).
   void* data = mmap(NULL, length, PROT_READ | PROT_WRITE, shared ? MAP_SHARED | MAP_POPULATE : MAP_PRIVATE, fd, 0);
   int error = errno;
   close(fd);

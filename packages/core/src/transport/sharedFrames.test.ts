@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -214,6 +214,26 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
       }
       expect(readdirSync(directory)).toEqual([]);
     }
+  });
+
+  it.runIf(nativeSharedMemory() !== null)('writes a new segment whole without mapping it, and maps it once it reuses it', () => {
+    // Mapping a new tmpfs file zeroes each page before the copy; a write that fills whole pages does not.
+    const sender = new SharedFrameSender(directory);
+    const reader = new SharedFrameReader(directory, null);
+    const senderMappings = () =>
+      readFileSync('/proc/self/maps', 'utf8')
+        .split('\n')
+        .filter((line) => line.includes(`${directory}/`) && /-p[0-9]+$/.test(line.trim()));
+    const received = (frames: readonly Buffer[]) =>
+      (parseEnvelope(frames, 0, reader).envelope as { value: { data: Uint8Array } }).value.data;
+    const first = noise(SHARED_FRAME_MIN_BYTES);
+    expect(sha(received(sender.outgoing(dataMessage({ data: first }), 1)))).toBe(sha(first));
+    expect(senderMappings()).toEqual([]);
+    const second = new Uint8Array(SHARED_FRAME_MIN_BYTES).fill(9);
+    expect(sha(received(sender.outgoing(dataMessage({ data: second }), 1)))).toBe(sha(second));
+    expect(sender.stats).toMatchObject({ poolMisses: 1, poolHits: 1, copied: 2 });
+    expect(senderMappings()).toHaveLength(1);
+    sender.close();
   });
 
   it('removes the links of a lost receiver, and its own segments on close', () => {
