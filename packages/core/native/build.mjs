@@ -20,7 +20,10 @@ function build() {
   if (headers === undefined) return "Node's headers (node_api.h) are not installed";
   mkdirSync(join(here, 'build'), { recursive: true });
   const partial = `${target}.${process.pid}`;
-  const args = ['-O2', '-shared', '-fPIC', '-pthread', '-Wall', `-I${headers}`, '-o', partial, join(here, 'vfShm.c')];
+  // libuv's header comes with Node's own headers, not always with a distribution's: without it the
+  // helper is built without its event-loop bell (tasks then listen to bells with a net.Socket).
+  const uv = existsSync(join(headers, 'uv.h')) ? ['-DVF_UV_BELL'] : [];
+  const args = ['-O2', '-shared', '-fPIC', '-pthread', '-Wall', ...uv, `-I${headers}`, '-o', partial, join(here, 'vfShm.c')];
   const compilers = process.env.CC === undefined ? [['cc'], ['gcc'], ['g++', '-x', 'c']] : [[process.env.CC]];
   const failures = [];
   for (const [compiler, ...language] of compilers) {

@@ -29,6 +29,9 @@
 #if defined(__x86_64__)
 #include <emmintrin.h>
 #endif
+#if defined(VF_UV_BELL)
+#include <uv.h>
+#endif
 
 static napi_value throw_errno(napi_env env, const char* what, int error) {
   char message[256];
@@ -324,12 +327,17 @@ static napi_value start_heartbeats(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-// stopHeartbeats(handle): no heartbeat after the current one; the thread ends within a period.
-static napi_value stop_heartbeats(napi_env env, napi_callback_info info) {
+// The one argument of a function that takes a handle (an external from this helper).
+static bool one_external_argument(napi_env env, napi_callback_info info, void** data) {
   size_t argc = 1;
   napi_value argv[1];
+  return napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1 && napi_get_value_external(env, argv[0], data) == napi_ok;
+}
+
+// stopHeartbeats(handle): no heartbeat after the current one; the thread ends within a period.
+static napi_value stop_heartbeats(napi_env env, napi_callback_info info) {
   void* beats = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || napi_get_value_external(env, argv[0], &beats) != napi_ok) {
+  if (!one_external_argument(env, info, &beats)) {
     napi_throw_type_error(env, NULL, "stopHeartbeats(handle)");
     return NULL;
   }
@@ -409,6 +417,125 @@ static napi_value make_fifo(napi_env env, napi_callback_info info) {
   if (mkfifo(path, 0600) != 0) return throw_errno(env, path, errno);
   return NULL;
 }
+
+#if defined(VF_UV_BELL)
+// listenBell(path, onRing): listens to the FIFO at `path` (a task's bell, made by makeFifo) on the
+// event loop itself (uv_poll), drains it and calls onRing() once per wake-up; the handle does not
+// keep the loop alive. Returns a handle for closeBell. What a net.Socket over the FIFO did in
+// JavaScript (a read into a new Buffer, the stream's push and 'data' machinery) on every wake-up is
+// one read(2) here: a paced hop runs that path cold each time (packages/core/src/transport/ringBell.ts).
+typedef struct {
+  uv_poll_t poll;
+  int fd;
+  napi_env env;
+  napi_ref on_ring;
+  napi_async_context context;
+} Bell;
+
+static void bell_closed(uv_handle_t* handle) {
+  Bell* bell = handle->data;
+  napi_delete_reference(bell->env, bell->on_ring);
+  napi_async_destroy(bell->env, bell->context);
+  close(bell->fd);
+  free(bell);
+}
+
+static void bell_rang(uv_poll_t* handle, int status, int events) {
+  (void)events;
+  Bell* bell = handle->data;
+  if (status < 0) {
+    // No more wake-ups by bell: the task's own waits are bounded.
+    uv_poll_stop(&bell->poll);
+    return;
+  }
+  char drained[64];
+  while (read(bell->fd, drained, sizeof drained) > 0) {
+  }
+  napi_env env = bell->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value on_ring;
+  napi_value receiver;
+  napi_value ignored;
+  if (napi_get_reference_value(env, bell->on_ring, &on_ring) == napi_ok && napi_get_global(env, &receiver) == napi_ok &&
+      napi_make_callback(env, bell->context, receiver, on_ring, 0, NULL, &ignored) == napi_pending_exception) {
+    // As an exception in any event-loop callback: the process's 'uncaughtException'.
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static napi_value listen_bell(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char path[4096];
+  size_t path_length = 0;
+  napi_valuetype type = napi_undefined;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_length) != napi_ok || path_length == 0 ||
+      path_length >= sizeof path - 1 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
+    napi_throw_type_error(env, NULL, "listenBell(path, onRing)");
+    return NULL;
+  }
+  uv_loop_t* loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL) {
+    napi_throw_error(env, "VF_SHM", "listenBell: no event loop");
+    return NULL;
+  }
+  // Read-write: the FIFO never reads as ended (no ringer yet, or every ringer gone), and opening
+  // does not wait for a writer.
+  int fd = open(path, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, path, errno);
+  Bell* bell = calloc(1, sizeof(Bell));
+  if (bell == NULL) {
+    close(fd);
+    return throw_errno(env, "calloc", ENOMEM);
+  }
+  bell->fd = fd;
+  bell->env = env;
+  napi_value name;
+  int error = 0;
+  if (napi_create_reference(env, argv[1], 1, &bell->on_ring) != napi_ok ||
+      napi_create_string_utf8(env, "vf:bell", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, NULL, name, &bell->context) != napi_ok || (error = uv_poll_init(loop, &bell->poll, fd)) != 0) {
+    if (bell->on_ring != NULL) napi_delete_reference(env, bell->on_ring);
+    if (bell->context != NULL) napi_async_destroy(env, bell->context);
+    close(fd);
+    free(bell);
+    napi_throw_error(env, "VF_SHM", error != 0 ? uv_strerror(error) : "listenBell: cannot set up the callback");
+    return NULL;
+  }
+  bell->poll.data = bell;
+  if ((error = uv_poll_start(&bell->poll, UV_READABLE, bell_rang)) != 0) {
+    uv_close((uv_handle_t*)&bell->poll, bell_closed);
+    napi_throw_error(env, "VF_SHM", uv_strerror(error));
+    return NULL;
+  }
+  uv_unref((uv_handle_t*)&bell->poll);
+  napi_value handle;
+  if (napi_create_external(env, bell, NULL, NULL, &handle) != napi_ok) {
+    uv_close((uv_handle_t*)&bell->poll, bell_closed);
+    napi_throw_error(env, "VF_SHM", "listenBell: cannot create its handle");
+    return NULL;
+  }
+  return handle;
+}
+
+// closeBell(handle): stops listening; the FIFO's descriptor closes once the loop let go of it.
+// Only once per handle (ringBell.ts's BellListener makes sure).
+static napi_value close_bell(napi_env env, napi_callback_info info) {
+  void* bell = NULL;
+  if (!one_external_argument(env, info, &bell)) {
+    napi_throw_type_error(env, NULL, "closeBell(handle)");
+    return NULL;
+  }
+  uv_poll_stop(&((Bell*)bell)->poll);
+  uv_close((uv_handle_t*)&((Bell*)bell)->poll, bell_closed);
+  return NULL;
+}
+#endif
 
 // copyStreaming(target, source): copies the bytes of `source` (a Uint8Array) to the start of
 // `target` (a Uint8Array at least as long) with non-temporal stores on x86-64: a frame written into
@@ -504,5 +631,11 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "resetV8Flags", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "copyStreaming", NAPI_AUTO_LENGTH, copy_streaming_fn, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "copyStreaming", fn) != napi_ok) return NULL;
+#if defined(VF_UV_BELL)
+  if (napi_create_function(env, "listenBell", NAPI_AUTO_LENGTH, listen_bell, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "listenBell", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "closeBell", NAPI_AUTO_LENGTH, close_bell, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "closeBell", fn) != napi_ok) return NULL;
+#endif
   return exports;
 }

@@ -40,6 +40,14 @@ export interface NativeHelper {
    * (x86-64; elsewhere a plain copy): a frame written into a pool segment, for other processes.
    */
   copyStreaming(target: Uint8Array, source: Uint8Array): void;
+  /**
+   * Listens to the FIFO at `path` (a bell from {@link makeFifo}) on the event loop, draining it and
+   * calling `onRing` once per wake-up; the listener does not keep the process alive. Absent where
+   * the helper was built without libuv's header.
+   */
+  listenBell?(path: string, onRing: () => void): unknown;
+  /** Stops a {@link listenBell} listener and closes its descriptor (once per handle). */
+  closeBell?(handle: unknown): void;
   /** V8's own `SetFlagsFromString(flags)`; false where node does not export it (see `native/resetV8Flags.cjs`). */
   resetV8Flags(flags: string): boolean;
 }

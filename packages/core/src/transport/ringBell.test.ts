@@ -1,13 +1,32 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BellListener, BellRinger, bellPath } from './ringBell.js';
+import { BellListener, BellRinger, bellPath, type NativeBell } from './ringBell.js';
 import { nativeRings } from './sharedRing.js';
 
 const native = nativeRings();
 
-describe.skipIf(native === null)('ring bell', () => {
+/** The descriptors this process holds open on `path` (removed or not). */
+const openOn = (path: string) =>
+  readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return [path, `${path} (deleted)`].includes(readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      return false;
+    }
+  });
+
+it.runIf(native !== null)('the helper listens to bells on the event loop (built with the libuv header that comes with Node)', () => {
+  expect(typeof native?.listenBell).toBe('function');
+});
+
+const listeners: Array<[string, NativeBell | null]> = [
+  ['on the event loop (native helper)', native],
+  ['with a net.Socket (helper built without libuv)', native === null ? null : { makeFifo: native.makeFifo }],
+];
+
+describe.each(listeners)('ring bell, listened to %s', (_how, bellNative) => {
   let dir: string;
   let listener: BellListener | undefined;
   let rings: number;
@@ -22,14 +41,15 @@ describe.skipIf(native === null)('ring bell', () => {
         resolve();
       };
     });
-    listener = BellListener.create(native as NonNullable<typeof native>, bellPath(dir, 3), () => onRing());
+    if (bellNative === null) return;
+    listener = BellListener.create(bellNative, bellPath(dir, 3), () => onRing());
   });
   afterEach(() => {
     listener?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('is a FIFO only its owner can open; rings written together wake the listener once', async () => {
+  it.skipIf(bellNative === null)('is a FIFO only its owner can open; rings written together wake the listener once', async () => {
     const path = bellPath(dir, 3);
     expect(statSync(path).isFIFO()).toBe(true);
     expect(statSync(path).mode & 0o777).toBe(0o600);
@@ -44,12 +64,30 @@ describe.skipIf(native === null)('ring bell', () => {
     ringer.close();
   });
 
-  it('refuses to be made twice, and a missing bell opens as none', () => {
-    expect(() => BellListener.create(native as NonNullable<typeof native>, bellPath(dir, 3), () => undefined)).toThrow(/exists/);
+  it.skipIf(bellNative === null)('wakes the listener again for each later ring, and lets go of the FIFO when closed', async () => {
+    const path = bellPath(dir, 3);
+    const ringer = BellRinger.open(path) as BellRinger;
+    for (let round = 1; round <= 3; round++) {
+      ringer.ring();
+      const deadline = Date.now() + 10_000;
+      while (rings < round && Date.now() < deadline) await new Promise(setImmediate);
+      expect(rings).toBe(round);
+    }
+    expect(openOn(path)).toHaveLength(2);
+    listener?.close();
+    listener?.close();
+    listener = undefined;
+    for (let turn = 0; turn < 3; turn++) await new Promise(setImmediate);
+    expect(openOn(path)).toHaveLength(1);
+    ringer.close();
+  });
+
+  it.skipIf(bellNative === null)('refuses to be made twice, and a missing bell opens as none', () => {
+    expect(() => BellListener.create(bellNative as NativeBell, bellPath(dir, 3), () => undefined)).toThrow(/exists/);
     expect(BellRinger.open(bellPath(dir, 4))).toBeUndefined();
   });
 
-  it('never blocks nor throws: not on a FIFO full of unread rings, not once the listener is gone', async () => {
+  it.skipIf(bellNative === null)('never blocks nor throws: not on a FIFO full of unread rings, not once the listener is gone', async () => {
     const ringer = BellRinger.open(bellPath(dir, 3)) as BellRinger;
     // More bytes than a pipe holds (64 KiB): the ones that find it full are dropped, a wake-up is pending anyway.
     for (let index = 0; index < 70_000; index++) ringer.ring();

@@ -26,39 +26,52 @@ export function bellPath(directory: string, taskId: number): string {
 
 const RING_BYTE = Buffer.from('!');
 
+/** What a bell uses of the native helper: `makeFifo`, and its event-loop listener where it was built with one. */
+export type NativeBell = Pick<NativeHelper, 'makeFifo' | 'listenBell' | 'closeBell'>;
+
 /** This task's own bell: made, listened to, removed. */
 export class BellListener {
   readonly path: string;
-  readonly #socket: Socket;
+  readonly #stop: () => void;
+  #closed = false;
 
   /**
    * Makes the FIFO at `path` (which must not exist) and calls `onRing` whenever it is rung (several
-   * rings that come together: once). The bell does not keep the process alive.
+   * rings that come together: once). The bell does not keep the process alive. Listened to by the
+   * native helper on the event loop where it can (one `read` per wake-up), else by a `net.Socket`.
    */
-  static create(native: Pick<NativeHelper, 'makeFifo'>, path: string, onRing: () => void): BellListener {
+  static create(native: NativeBell, path: string, onRing: () => void): BellListener {
     native.makeFifo(path);
     try {
+      const { listenBell, closeBell } = native;
+      if (listenBell !== undefined && closeBell !== undefined) {
+        const handle = listenBell(path, onRing);
+        return new BellListener(path, () => closeBell(handle));
+      }
       // Read-write: the FIFO never reads as ended (no writer yet, or every ringer gone), and opening does not wait for a writer.
       const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-      return new BellListener(path, new Socket({ fd, readable: true, writable: false }), onRing);
+      const socket = new Socket({ fd, readable: true, writable: false });
+      socket.on('data', onRing);
+      // A read error would only mean no more wake-ups by bell; the task's own waits are bounded.
+      socket.on('error', () => undefined);
+      socket.unref();
+      return new BellListener(path, () => socket.destroy());
     } catch (error) {
       unlinkSync(path);
       throw error;
     }
   }
 
-  private constructor(path: string, socket: Socket, onRing: () => void) {
+  private constructor(path: string, stop: () => void) {
     this.path = path;
-    this.#socket = socket;
-    socket.on('data', onRing);
-    // A read error would only mean no more wake-ups by bell; the task's own waits are bounded.
-    socket.on('error', () => undefined);
-    socket.unref();
+    this.#stop = stop;
   }
 
   /** Stops listening and removes the FIFO (ringers still holding it open write into nothing). */
   close(): void {
-    this.#socket.destroy();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stop();
     try {
       unlinkSync(this.path);
     } catch {
