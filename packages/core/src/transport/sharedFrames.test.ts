@@ -1,10 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -234,6 +235,31 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
     expect(sender.stats).toMatchObject({ poolMisses: 1, poolHits: 1, copied: 2 });
     expect(senderMappings()).toHaveLength(1);
     sender.close();
+  });
+
+  it.runIf(nativeSharedMemory() !== null)('a receiver that allocates nothing else still lets go of dead mappings at scavenges', () => {
+    // A process that only maps frames: V8 checks its young generation's buffer bytes only when an
+    // ArrayBuffer is allocated, so without the helper's doing so its dead mappings (and the links
+    // that hold senders' segments) would wait for a full collection.
+    const bytes = 4 * 1024 * 1024;
+    const segment = join(directory, 'segment');
+    writeFileSync(segment, Buffer.alloc(bytes, 1));
+    const names = Array.from({ length: 40 }, (_, index) => {
+      const name = join(directory, `0123456789abcdef-1-${index}`);
+      linkSync(segment, name);
+      return name;
+    });
+    const receiver = [
+      'const [helper, bytes, ...names] = process.argv.slice(1);',
+      'const { map } = require(helper);',
+      'for (const name of names) map(name, Number(bytes), false);',
+      // Finalizers (unmap, unlink) run from the event loop after the collection that found the buffers dead.
+      "setImmediate(() => setImmediate(() => console.log(names.filter((name) => require('node:fs').existsSync(name)).length)));",
+    ].join('\n');
+    const helper = fileURLToPath(new URL('../../native/build/vfShm.node', import.meta.url));
+    const child = spawnSync(process.execPath, ['-e', receiver, helper, String(bytes), ...names], { encoding: 'utf8', timeout: 60_000 });
+    expect(child.stderr).toBe('');
+    expect(Number(child.stdout.trim())).toBeLessThan(names.length / 2);
   });
 
   it('removes the links of a lost receiver, and its own segments on close', () => {
