@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BellListener, BellRinger, bellPath, type NativeBell } from './ringBell.js';
 import { nativeRings } from './sharedRing.js';
@@ -17,9 +17,21 @@ const openOn = (path: string) =>
     }
   });
 
-it.runIf(native !== null)('the helper listens to bells on the event loop (built with the libuv header that comes with Node)', () => {
-  expect(typeof native?.listenBell).toBe('function');
-});
+/** Whether libuv's header sits beside the Node headers native/build.mjs builds with: the helper then has its event-loop bell. */
+const nodeHeaders = [
+  process.env.VF_NODE_HEADERS,
+  join(dirname(process.execPath), '..', 'include', 'node'),
+  '/usr/include/node',
+  '/usr/local/include/node',
+].find((dir) => dir !== undefined && existsSync(join(dir, 'node_api.h')));
+const uvHeader = nodeHeaders !== undefined && existsSync(join(nodeHeaders, 'uv.h'));
+
+it.runIf(native !== null && uvHeader)(
+  'the helper listens to bells on the event loop (built with the libuv header that comes with Node)',
+  () => {
+    expect(typeof native?.listenBell).toBe('function');
+  },
+);
 
 const listeners: Array<[string, NativeBell | null]> = [
   ['on the event loop (native helper)', native],
