@@ -72,7 +72,7 @@ static void unmap(napi_env env, void* data, void* hint) {
 // only when an ArrayBuffer is allocated through its allocator, never when an addon wraps memory of
 // its own. A task that allocates none (its bell is read without buffers, its messages come through
 // rings) would keep its dead mappings until a full collection: for 1080p frames, 60-86 segments
-// per 300 frames instead of 28-40, and a third fewer frames per second (bench/run.ts frames). A
+// per 300 frames instead of 15-27, and a third fewer frames per second (bench/run.ts frames). A
 // one-byte buffer allocated here lets V8 make that check at every frame received.
 static void let_v8_weigh_young_buffers(napi_env env) {
   void* data = NULL;
@@ -538,8 +538,8 @@ static napi_value listen_bell(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-// closeBell(handle): stops listening; the FIFO's descriptor closes once the loop let go of it.
-// Only once per handle (ringBell.ts's BellListener makes sure).
+// closeBell(handle): stops listening; the FIFO's descriptor closes, and the handle's memory goes,
+// once the loop let go of it. Only once per handle: ringBell.ts's BellListener makes sure.
 static napi_value close_bell(napi_env env, napi_callback_info info) {
   void* bell = NULL;
   if (!one_external_argument(env, info, &bell)) {
