@@ -1,4 +1,5 @@
-// vf's native helper. Shared rings (atomic cells, see ring_cell; bells, see make_fifo). Shared memory (packages/core/src/transport/sharedFrames.ts): maps a segment file,
+// vf's native helper. Shared rings (atomic cells, see ring_cell; bells, see make_fifo, and
+// listen_bell, which listens to one on the event loop). Shared memory (packages/core/src/transport/sharedFrames.ts): maps a segment file,
 // shared for the sender (it writes frames into pages that stay allocated) and copy-on-write for a
 // receiver (which owns its bytes without copying them; its name for the segment goes when its
 // mapping does, which tells the sender the segment is free again), and tells whether a receiver
@@ -7,8 +8,8 @@
 // its main thread is blocked, at no start-up cost (a worker thread costs a task tens of ms of CPU,
 // on its critical path). Plain Node-API (C), built by
 // native/build.mjs with the C compiler and the headers installed with Node; optional: without it,
-// segments are written and read with system calls (one copy more each), and heartbeats come from a
-// worker thread.
+// segments are written and read with system calls (one copy more each), heartbeats come from a
+// worker thread, and there are no rings (ZeroMQ carries every envelope).
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>

@@ -3,9 +3,11 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * vf's optional native helper (`native/vfShm.c`, built at install by `native/build.mjs` with the C
- * compiler and Node's headers): shared-memory mappings for frames (`transport/sharedFrames.ts`) and
- * a heartbeat thread for tasks (`runtime/liveness.ts`). Where it was not built, both fall back to
- * plain Node (a copy more per frame; a worker thread for heartbeats).
+ * compiler and Node's headers): shared-memory mappings for frames (`transport/sharedFrames.ts`),
+ * the atomic cells and bells of shared rings (`transport/sharedRing.ts`, `transport/ringBell.ts`), a
+ * heartbeat thread for tasks (`runtime/liveness.ts`) and the reset of a task's V8 options. Where it
+ * was not built, each falls back to plain Node (a copy more per frame; envelopes on ZeroMQ only; a
+ * worker thread for heartbeats; `node:v8`).
  */
 export interface NativeHelper {
   /**
