@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BellListener, BellRinger, bellPath, type NativeBell } from './ringBell.js';
 import { nativeRings } from './sharedRing.js';
@@ -30,6 +32,31 @@ it.runIf(native !== null && uvHeader)(
   'the helper listens to bells on the event loop (built with the libuv header that comes with Node)',
   () => {
     expect(typeof native?.listenBell).toBe('function');
+  },
+);
+
+it.runIf(native?.listenBell !== undefined)(
+  "an exception thrown by a bell's listener is the process's uncaught exception, as from any event-loop callback",
+  () => {
+    const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'vf-bell-test-'));
+    try {
+      const task = [
+        'const [helper, path] = process.argv.slice(1);',
+        'const { makeFifo, listenBell } = require(helper);',
+        "const { openSync, writeSync, constants } = require('node:fs');",
+        "process.on('uncaughtException', (error) => { console.log('caught: ' + error.message); process.exit(0); });",
+        "setTimeout(() => { console.log('never rang'); process.exit(1); }, 20_000);",
+        'makeFifo(path);',
+        "listenBell(path, () => { throw new Error('thrown by onRing'); });",
+        "writeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK), '!');",
+      ].join('\n');
+      const helper = fileURLToPath(new URL('../../native/build/vfShm.node', import.meta.url));
+      const child = spawnSync(process.execPath, ['-e', task, helper, bellPath(dir, 1)], { encoding: 'utf8', timeout: 30_000 });
+      expect(child.stdout.trim()).toBe('caught: thrown by onRing');
+      expect(child.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   },
 );
 
