@@ -2,27 +2,21 @@
 // compiler and the Node-API headers installed with Node: no download, no node-gyp. Never fails the
 // install: without the helper, shared-memory frames are read with one copy more.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hasLibuvHeader, nodeHeaders } from './nodeHeaders.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const target = join(here, 'build', 'vfShm.node');
 
 function build() {
   if (process.platform !== 'linux') return 'only Linux has the /dev/shm it serves';
-  const headers = [
-    process.env.VF_NODE_HEADERS,
-    join(dirname(process.execPath), '..', 'include', 'node'),
-    '/usr/include/node',
-    '/usr/local/include/node',
-  ].find((dir) => dir !== undefined && existsSync(join(dir, 'node_api.h')));
+  const headers = nodeHeaders();
   if (headers === undefined) return "Node's headers (node_api.h) are not installed";
   mkdirSync(join(here, 'build'), { recursive: true });
   const partial = `${target}.${process.pid}`;
-  // libuv's header comes with Node's own headers, not always with a distribution's: without it the
-  // helper is built without its event-loop bell (tasks then listen to bells with a net.Socket).
-  const uv = existsSync(join(headers, 'uv.h')) ? ['-DVF_UV_BELL'] : [];
+  const uv = hasLibuvHeader(headers) ? ['-DVF_UV_BELL'] : [];
   const args = ['-O2', '-shared', '-fPIC', '-pthread', '-Wall', ...uv, `-I${headers}`, '-o', partial, join(here, 'vfShm.c')];
   const compilers = process.env.CC === undefined ? [['cc'], ['gcc'], ['g++', '-x', 'c']] : [[process.env.CC]];
   const failures = [];

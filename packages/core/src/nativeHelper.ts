@@ -61,14 +61,16 @@ export interface NativeHelper {
  */
 export const RESET_V8_FLAGS_PRELOAD = fileURLToPath(new URL('../native/resetV8Flags.cjs', import.meta.url));
 
+/** The helper's file, where `native/build.mjs` builds it. From src/ (source) or dist/ (built): the native folder is their sibling. */
+export const NATIVE_HELPER_PATH = fileURLToPath(new URL('../native/build/vfShm.node', import.meta.url));
+
 let loaded: NativeHelper | null | undefined;
 
 /** The native helper, loaded once; null where it was not built. */
 export function nativeHelper(): NativeHelper | null {
   if (loaded !== undefined) return loaded;
   try {
-    // From src/ (source) or dist/ (built): the native folder is their sibling.
-    loaded = createRequire(import.meta.url)('../native/build/vfShm.node') as NativeHelper;
+    loaded = createRequire(import.meta.url)(NATIVE_HELPER_PATH) as NativeHelper;
   } catch {
     loaded = null;
   }

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NATIVE_HELPER_PATH } from '../nativeHelper.js';
 import { BellListener, BellRinger, bellPath, type NativeBell } from './ringBell.js';
 import { nativeRings } from './sharedRing.js';
 
@@ -19,14 +19,13 @@ const openOn = (path: string) =>
     }
   });
 
-/** Whether libuv's header sits beside the Node headers native/build.mjs builds with: the helper then has its event-loop bell. */
-const nodeHeaders = [
-  process.env.VF_NODE_HEADERS,
-  join(dirname(process.execPath), '..', 'include', 'node'),
-  '/usr/include/node',
-  '/usr/local/include/node',
-].find((dir) => dir !== undefined && existsSync(join(dir, 'node_api.h')));
-const uvHeader = nodeHeaders !== undefined && existsSync(join(nodeHeaders, 'uv.h'));
+/** What native/build.mjs built the helper with: the helper has its event-loop bell where libuv's header was there. */
+const { nodeHeaders, hasLibuvHeader } = (await import(new URL('../../native/nodeHeaders.mjs', import.meta.url).href)) as {
+  nodeHeaders(): string | undefined;
+  hasLibuvHeader(headers: string): boolean;
+};
+const headers = nodeHeaders();
+const uvHeader = headers !== undefined && hasLibuvHeader(headers);
 
 it.runIf(native !== null && uvHeader)(
   'the helper listens to bells on the event loop (built with the libuv header that comes with Node)',
@@ -50,7 +49,7 @@ it.runIf(native?.listenBell !== undefined)(
         "listenBell(path, () => { throw new Error('thrown by onRing'); });",
         "writeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK), '!');",
       ].join('\n');
-      const helper = fileURLToPath(new URL('../../native/build/vfShm.node', import.meta.url));
+      const helper = NATIVE_HELPER_PATH;
       const child = spawnSync(process.execPath, ['-e', task, helper, bellPath(dir, 1)], { encoding: 'utf8', timeout: 30_000 });
       expect(child.stdout.trim()).toBe('caught: thrown by onRing');
       expect(child.status).toBe(0);

@@ -5,10 +5,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NATIVE_HELPER_PATH } from '../nativeHelper.js';
 import { encodeValue, packHeader, unpackHeader } from '../wire/codec.js';
 import { parseEnvelope } from '../wire/envelope.js';
 import {
@@ -262,7 +262,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
       'const look = () => (left() < names.length / 2 || Date.now() > deadline ? console.log(left()) : setTimeout(look, 10));',
       'setImmediate(look);',
     ].join('\n');
-    const helper = fileURLToPath(new URL('../../native/build/vfShm.node', import.meta.url));
+    const helper = NATIVE_HELPER_PATH;
     const child = spawnSync(process.execPath, ['-e', receiver, helper, String(bytes), ...names], { encoding: 'utf8', timeout: 60_000 });
     expect(child.stderr).toBe('');
     expect(Number(child.stdout.trim())).toBeLessThan(names.length / 2);
