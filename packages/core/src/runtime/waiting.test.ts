@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventLoopWatch } from './waiting.js';
+import { AbortedError, EventLoopWatch, Notifier } from './waiting.js';
 
 describe('EventLoopWatch', () => {
   it('says a loop that has not let the event loop turn for maxBusyMs is starving, and not before', () => {
@@ -33,5 +33,58 @@ describe('EventLoopWatch', () => {
       expect(watch.starving()).toBe(false);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  });
+});
+
+describe('Notifier', () => {
+  it('wakes every waiter on notify, and only those waiting then', async () => {
+    const notifier = new Notifier();
+    const woken: string[] = [];
+    const first = notifier.wait().then(() => woken.push('first'));
+    const second = notifier.wait(new AbortController().signal).then(() => woken.push('second'));
+    notifier.notify();
+    await Promise.all([first, second]);
+    expect(woken.sort()).toEqual(['first', 'second']);
+    let late = false;
+    void notifier.wait().then(() => {
+      late = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(late).toBe(false);
+  });
+
+  it('rejects the waits its signal bounds when it aborts, and keeps the others waiting', async () => {
+    const notifier = new Notifier();
+    const aborting = new AbortController();
+    const other = new AbortController();
+    const bounded = [notifier.wait(aborting.signal), notifier.wait(aborting.signal)];
+    let otherSettled = false;
+    const unbounded = notifier.wait(other.signal).finally(() => {
+      otherSettled = true;
+    });
+    aborting.abort();
+    for (const wait of bounded) await expect(wait).rejects.toBeInstanceOf(AbortedError);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(otherSettled).toBe(false);
+    await expect(notifier.wait(aborting.signal)).rejects.toBeInstanceOf(AbortedError);
+    notifier.notify();
+    await unbounded;
+  });
+
+  it('listens to a signal once however often it waits on it', async () => {
+    const notifier = new Notifier();
+    const controller = new AbortController();
+    let listeners = 0;
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+      listeners += 1;
+      add(...args);
+    }) as typeof add;
+    for (let round = 0; round < 5; round++) {
+      const wait = notifier.wait(controller.signal);
+      notifier.notify();
+      await wait;
+    }
+    expect(listeners).toBe(1);
   });
 });

@@ -15,29 +15,41 @@ export function isAborted(error: unknown): boolean {
 
 /** Wakes every waiter on `notify()`. Waits reject with {@link AbortedError} when `signal` aborts. */
 export class Notifier {
-  #waiters: Array<() => void> = [];
+  #waiters: Waiter[] = [];
+  /** Signals this notifier listens to already: once each, not once per wait (a message path waits once per message). */
+  readonly #watched = new WeakSet<AbortSignal>();
 
   notify(): void {
     const waiters = this.#waiters;
+    if (waiters.length === 0) return;
     this.#waiters = [];
-    for (const wake of waiters) wake();
+    for (const waiter of waiters) waiter.resolve();
   }
 
   wait(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(new AbortedError());
+    if (signal !== undefined && !this.#watched.has(signal)) {
+      this.#watched.add(signal);
+      signal.addEventListener('abort', () => this.#abort(signal), { once: true });
+    }
     return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.#waiters = this.#waiters.filter((waiter) => waiter !== wake);
-        reject(new AbortedError());
-      };
-      const wake = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      this.#waiters.push(wake);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push({ resolve, reject, signal });
     });
   }
+
+  /** Rejects the waits that `signal` bounds; the others keep waiting. */
+  #abort(signal: AbortSignal): void {
+    const aborted = this.#waiters.filter((waiter) => waiter.signal === signal);
+    if (aborted.length === 0) return;
+    this.#waiters = this.#waiters.filter((waiter) => waiter.signal !== signal);
+    for (const waiter of aborted) waiter.reject(new AbortedError());
+  }
+}
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (error: AbortedError) => void;
+  readonly signal: AbortSignal | undefined;
 }
 
 /** Sleeps `ms`, resolving early (not rejecting) when `signal` aborts: callers re-check their state. */
