@@ -8,14 +8,16 @@
  * The startup case times `flow.run()` → first consumed message against a bare `node -e 0`; scaleout
  * (E2) replicates a 20 ms stage 1, 2, 4 and 8 times; memory samples each task's RSS over a soak and
  * a frames run. `VF_BENCH_CASES=transport,startup,scaleout,overload,soak,memory,redispatch,onerror`
- * picks cases, plus `latency` (E3: per-hop latency through chains of identity hops; `frames`: only
- * the frame rows of transport, with their baselines); `VF_BENCH_ROWS=small,frames` picks rows of
- * the transport case; `VF_BENCH_SCALE` scales item counts.
+ * picks cases, plus `latency` (E3: per-hop latency through chains of identity hops, against raw
+ * ZeroMQ and a chain of bare node processes; `frames`: only the frame rows of transport, with their
+ * baselines); `VF_BENCH_ROWS=small,frames` picks rows of the transport case; `VF_BENCH_SCALE`
+ * scales item counts.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Flow, InProcessEngine } from '@vf/core';
 import {
@@ -282,6 +284,45 @@ async function rawZmqLatency(count: number, fps: number): Promise<number> {
   );
 }
 
+/**
+ * The floor of a hop for any Node.js program on this machine: `hops` bare `node` processes in a
+ * chain, each copying its stdin to its stdout (pipes between them, no vf, no ZeroMQ), woken once
+ * per item; `count` 8-byte stamps paced at `fps` go through, back to this process. The median in ms.
+ */
+async function bareNodeChainLatency(hops: number, count: number, fps: number): Promise<number> {
+  const relay = "process.stdin.on('data', (bytes) => process.stdout.write(bytes))";
+  const chain: ChildProcess[] = [];
+  for (let index = 0; index < hops; index++) {
+    const upstream = chain[index - 1]?.stdout ?? 'pipe';
+    chain.push(spawn(process.execPath, ['-e', relay], { stdio: [upstream, 'pipe', 'inherit'] }));
+  }
+  const first = chain[0]?.stdin as Writable;
+  const last = chain[hops - 1]?.stdout as Readable;
+  try {
+    let pending: { resolve: (bytes: Buffer) => void } | undefined;
+    last.on('data', (bytes: Buffer) => pending?.resolve(bytes));
+    const latencies: number[] = [];
+    for (let index = 0; index < count; index++) {
+      const stamp = Buffer.alloc(8);
+      const echoed = new Promise<Buffer>((resolve, reject) => {
+        pending = { resolve };
+        setTimeout(() => reject(new Error(`bare node chain of ${hops}: no echo within 10 s`)), 10_000).unref();
+      });
+      stamp.writeDoubleLE(performance.now());
+      first.write(stamp);
+      const bytes = await echoed;
+      latencies.push(performance.now() - bytes.readDoubleLE(0));
+      await new Promise((resolve) => setTimeout(resolve, 1000 / fps));
+    }
+    return percentile(
+      latencies.sort((a, b) => a - b),
+      50,
+    );
+  } finally {
+    for (const child of chain) child.kill();
+  }
+}
+
 /** Least-squares slope of `ys` over `xs`. */
 function slope(xs: readonly number[], ys: readonly number[]): number {
   const mean = (values: readonly number[]) => values.reduce((total, value) => total + value, 0) / values.length;
@@ -324,8 +365,14 @@ async function latency(): Promise<void> {
     );
   }
   const perHop = slope(chains, medians);
+  const bareMedians: number[] = [];
+  for (const hops of chains) bareMedians.push(await bareNodeChainLatency(hops, count, fps));
+  const barePerHop = slope(chains, bareMedians);
   console.log(
-    `${'batch: per-hop latency, fitted slope'.padEnd(52)} ${perHop.toFixed(3).padStart(9)} ms/hop   ${(perHop / raw).toFixed(2)}× raw zmq one hop (${raw.toFixed(3)} ms)`,
+    `  bare node processes (stdin to stdout, no vf): ${chains.map((hops, index) => `${hops} hops ${bareMedians[index]?.toFixed(3)}`).join(', ')} ms`,
+  );
+  console.log(
+    `${'batch: per-hop latency, fitted slope'.padEnd(52)} ${perHop.toFixed(3).padStart(9)} ms/hop   ${(perHop / raw).toFixed(2)}× raw zmq one hop (${raw.toFixed(3)} ms), ${(perHop / barePerHop).toFixed(2)}× a bare node hop (${barePerHop.toFixed(3)} ms)`,
   );
 }
 
