@@ -736,24 +736,34 @@ function rssMb(pid: number): number | undefined {
 }
 
 /**
- * Runs a flow while sampling every task's RSS every 20 ms; prints per task the peak RSS over the
- * first, the middle and the last tenth of the time items flowed (from the first sample at which
- * `progressNode` had processed one to the end; items flow at a steady rate, so a leak grows across
- * the tenths), up to the last sample at which every task was still alive. By time, not by the
- * processed count: that is reported every 250 ms, too coarse for a run of a second (300 frames),
- * whose first tenth then had no sample.
+ * Runs a flow while sampling every task's RSS every 10 ms; prints per task the peak RSS over the
+ * first, the middle and the last tenth of the time items flowed (from the first item to the end;
+ * items flow at a steady rate, so a leak grows across the tenths), up to the last sample at which
+ * every task was still alive. By time, not by the processed count: that is reported every 250 ms,
+ * too coarse for a run of half a second (300 frames). The first item is seen by `firstItemFile`
+ * (the flow's sink writes it) where the flow has one, else by `progressNode`'s first processed
+ * count: a 300-frame run waited up to 250 ms for that count and kept 4 samples, none of its start.
  */
-async function rssOverRun(url: URL, params: Record<string, unknown>, progressNode: string, count: number, title: string): Promise<void> {
+async function rssOverRun(
+  url: URL,
+  params: Record<string, unknown>,
+  progressNode: string,
+  count: number,
+  title: string,
+  firstItemFile?: string,
+): Promise<void> {
   const flow = await Flow.load(url, params);
   const engine = new BatchExecutionEngine({ queueSize: 16 });
   await flow.run(engine);
   const labels = engine.taskProgress().map((task) => `${task.nodeName}[${task.taskIndex}]`);
   const samples: Array<{ at: number; rss: Array<number | undefined> }> = [];
+  const flowing = () =>
+    (firstItemFile !== undefined && existsSync(firstItemFile)) ||
+    (flow.liveStats()?.nodes.find((node) => node.name === progressNode)?.processed ?? 0) > 0;
   const timer = setInterval(() => {
-    const done = flow.liveStats()?.nodes.find((node) => node.name === progressNode)?.processed ?? 0;
-    if (done > 0 || samples.length > 0)
+    if (samples.length > 0 || flowing())
       samples.push({ at: performance.now(), rss: engine.pids.map((pid) => (pid === undefined ? undefined : rssMb(pid))) });
-  }, 20);
+  }, 10);
   const report = await flow.join();
   clearInterval(timer);
   if (report.status !== 'completed') throw new Error(`${title} flow ${report.status}: ${report.error?.message}`);
@@ -792,6 +802,7 @@ async function memory(): Promise<void> {
     'timer',
     frames,
     `${frames} 1080p frames`,
+    `${framesOut}.first`,
   );
   rmSync(framesOut, { force: true });
   rmSync(`${framesOut}.first`, { force: true });
