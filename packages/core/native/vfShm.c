@@ -464,9 +464,13 @@ static void bell_rang(uv_poll_t* handle, int status, int events) {
     uv_poll_stop(&bell->poll);
     return;
   }
+  // A read that returns less than it asked for emptied the FIFO: one system call per wake-up, where
+  // reading until EAGAIN took two. A ring that lands after it is a wake-up of its own (level-triggered).
   char drained[64];
-  while (read(bell->fd, drained, sizeof drained) > 0) {
-  }
+  ssize_t got;
+  do {
+    got = read(bell->fd, drained, sizeof drained);
+  } while (got == (ssize_t)sizeof drained || (got < 0 && errno == EINTR));
   napi_env env = bell->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;

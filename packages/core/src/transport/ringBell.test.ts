@@ -59,6 +59,42 @@ it.runIf(native?.listenBell !== undefined)(
   },
 );
 
+it.runIf(native?.listenBell !== undefined && existsSync('/proc/self/io'))(
+  'the event-loop bell reads its FIFO once per wake-up (read system calls of the process, /proc/self/io)',
+  () => {
+    const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'vf-bell-test-'));
+    try {
+      // 200 wake-ups, each rung by the process itself and answered before the next ring.
+      const task = [
+        'const [helper, path] = process.argv.slice(1);',
+        'const { makeFifo, listenBell } = require(helper);',
+        "const { openSync, readFileSync, writeSync, constants } = require('node:fs');",
+        "const reads = () => Number(/syscr: (\\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))[1]);",
+        "setTimeout(() => { console.log('stuck'); process.exit(1); }, 20_000);",
+        'makeFifo(path);',
+        'const wakeUps = 200;',
+        'let woken = 0;',
+        'let before;',
+        'listenBell(path, () => {',
+        '  woken += 1;',
+        '  if (woken === wakeUps) { console.log((reads() - before) / wakeUps); process.exit(0); }',
+        "  setImmediate(() => writeSync(ringer, '!'));",
+        '});',
+        '// Opened once the bell listens: a FIFO with no reader refuses a non-blocking writer.',
+        'const ringer = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);',
+        'before = reads();',
+        "writeSync(ringer, '!');",
+      ].join('\n');
+      const child = spawnSync(process.execPath, ['-e', task, NATIVE_HELPER_PATH, bellPath(dir, 1)], { encoding: 'utf8', timeout: 30_000 });
+      expect(child.status, child.stderr).toBe(0);
+      // One read per wake-up; reading until EAGAIN made it two. The final /proc read adds ~0.01.
+      expect(Number(child.stdout.trim())).toBeLessThan(1.5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 const listeners: Array<[string, NativeBell | null]> = [
   ['on the event loop (native helper)', native],
   ['with a net.Socket (helper built without libuv)', native === null ? null : { makeFifo: native.makeFifo }],
