@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,64 +34,64 @@ it.runIf(native !== null && uvHeader)(
   },
 );
 
+/**
+ * Runs `lines` as a node script in a process of its own, after a prologue that makes the bell
+ * `path` (a FIFO in a directory of its own, removed after) and takes `listenBell` from the helper
+ * and `openSync`, `readFileSync`, `writeSync` and `constants` from node:fs. The script ends the
+ * process itself; after 20 s it prints `stuck` and exits with 1.
+ */
+function runBellScript(lines: readonly string[]): SpawnSyncReturns<string> {
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'vf-bell-test-'));
+  try {
+    const script = [
+      'const [helper, path] = process.argv.slice(1);',
+      'const { makeFifo, listenBell } = require(helper);',
+      "const { openSync, readFileSync, writeSync, constants } = require('node:fs');",
+      "setTimeout(() => { console.log('stuck'); process.exit(1); }, 20_000);",
+      'makeFifo(path);',
+      ...lines,
+    ].join('\n');
+    return spawnSync(process.execPath, ['-e', script, NATIVE_HELPER_PATH, bellPath(dir, 1)], { encoding: 'utf8', timeout: 30_000 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 it.runIf(native?.listenBell !== undefined)(
   "an exception thrown by a bell's listener is the process's uncaught exception, as from any event-loop callback",
   () => {
-    const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'vf-bell-test-'));
-    try {
-      const task = [
-        'const [helper, path] = process.argv.slice(1);',
-        'const { makeFifo, listenBell } = require(helper);',
-        "const { openSync, writeSync, constants } = require('node:fs');",
-        "process.on('uncaughtException', (error) => { console.log('caught: ' + error.message); process.exit(0); });",
-        "setTimeout(() => { console.log('never rang'); process.exit(1); }, 20_000);",
-        'makeFifo(path);',
-        "listenBell(path, () => { throw new Error('thrown by onRing'); });",
-        "writeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK), '!');",
-      ].join('\n');
-      const helper = NATIVE_HELPER_PATH;
-      const child = spawnSync(process.execPath, ['-e', task, helper, bellPath(dir, 1)], { encoding: 'utf8', timeout: 30_000 });
-      expect(child.stdout.trim()).toBe('caught: thrown by onRing');
-      expect(child.status).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const child = runBellScript([
+      "process.on('uncaughtException', (error) => { console.log('caught: ' + error.message); process.exit(0); });",
+      "listenBell(path, () => { throw new Error('thrown by onRing'); });",
+      "writeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK), '!');",
+    ]);
+    expect(child.stdout.trim()).toBe('caught: thrown by onRing');
+    expect(child.status).toBe(0);
   },
 );
 
 it.runIf(native?.listenBell !== undefined && existsSync('/proc/self/io'))(
   'the event-loop bell reads its FIFO once per wake-up (read system calls of the process, /proc/self/io)',
   () => {
-    const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'vf-bell-test-'));
-    try {
-      // 200 wake-ups, each rung by the process itself and answered before the next ring.
-      const task = [
-        'const [helper, path] = process.argv.slice(1);',
-        'const { makeFifo, listenBell } = require(helper);',
-        "const { openSync, readFileSync, writeSync, constants } = require('node:fs');",
-        "const reads = () => Number(/syscr: (\\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))[1]);",
-        "setTimeout(() => { console.log('stuck'); process.exit(1); }, 20_000);",
-        'makeFifo(path);',
-        'const wakeUps = 200;',
-        'let woken = 0;',
-        'let before;',
-        'listenBell(path, () => {',
-        '  woken += 1;',
-        '  if (woken === wakeUps) { console.log((reads() - before) / wakeUps); process.exit(0); }',
-        "  setImmediate(() => writeSync(ringer, '!'));",
-        '});',
-        '// Opened once the bell listens: a FIFO with no reader refuses a non-blocking writer.',
-        'const ringer = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);',
-        'before = reads();',
-        "writeSync(ringer, '!');",
-      ].join('\n');
-      const child = spawnSync(process.execPath, ['-e', task, NATIVE_HELPER_PATH, bellPath(dir, 1)], { encoding: 'utf8', timeout: 30_000 });
-      expect(child.status, child.stderr).toBe(0);
-      // One read per wake-up; reading until EAGAIN made it two. The final /proc read adds ~0.01.
-      expect(Number(child.stdout.trim())).toBeLessThan(1.5);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // 200 wake-ups, each rung by the process itself once the one before was answered.
+    const child = runBellScript([
+      "const reads = () => Number(/syscr: (\\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))[1]);",
+      'const wakeUps = 200;',
+      'let woken = 0;',
+      'let before;',
+      'listenBell(path, () => {',
+      '  woken += 1;',
+      '  if (woken === wakeUps) { console.log((reads() - before) / wakeUps); process.exit(0); }',
+      "  setImmediate(() => writeSync(ringer, '!'));",
+      '});',
+      '// Opened once the bell listens: a FIFO with no reader refuses a non-blocking writer.',
+      'const ringer = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);',
+      'before = reads();',
+      "writeSync(ringer, '!');",
+    ]);
+    expect(child.status, child.stdout + child.stderr).toBe(0);
+    // One read per wake-up; reading until EAGAIN made it two. The last read of /proc adds ~0.01.
+    expect(Number(child.stdout.trim())).toBeLessThan(1.5);
   },
 );
 
