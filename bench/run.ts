@@ -299,18 +299,19 @@ async function bareNodeChainLatency(hops: number, count: number, fps: number): P
   const first = chain[0]?.stdin as Writable;
   const last = chain[hops - 1]?.stdout as Readable;
   try {
-    let pending: { resolve: (bytes: Buffer) => void } | undefined;
-    last.on('data', (bytes: Buffer) => pending?.resolve(bytes));
+    let echo: ((bytes: Buffer) => void) | undefined;
+    last.on('data', (bytes: Buffer) => echo?.(bytes));
     const latencies: number[] = [];
     for (let index = 0; index < count; index++) {
       const stamp = Buffer.alloc(8);
+      let timer: NodeJS.Timeout | undefined;
       const echoed = new Promise<Buffer>((resolve, reject) => {
-        pending = { resolve };
-        setTimeout(() => reject(new Error(`bare node chain of ${hops}: no echo within 10 s`)), 10_000).unref();
+        echo = resolve;
+        timer = setTimeout(() => reject(new Error(`bare node chain of ${hops}: no echo within 10 s`)), 10_000);
       });
       stamp.writeDoubleLE(performance.now());
       first.write(stamp);
-      const bytes = await echoed;
+      const bytes = await echoed.finally(() => clearTimeout(timer));
       latencies.push(performance.now() - bytes.readDoubleLE(0));
       await new Promise((resolve) => setTimeout(resolve, 1000 / fps));
     }
