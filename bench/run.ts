@@ -35,6 +35,7 @@ import {
 import { BatchExecutionEngine } from '@vf/engine-batch';
 import { RealtimeExecutionEngine } from '@vf/engine-realtime';
 import * as zmq from 'zeromq';
+import { MARK_EVERY } from './flows/throughput.js';
 
 const FRAME_BYTES = 1920 * 1080 * 3;
 const SMALL = { index: 1, x: 2, y: 3.5, label: 'car', ok: true };
@@ -135,7 +136,7 @@ async function flowRate(
   await flow.run(new BatchExecutionEngine({ queueSize: Number(process.env.VF_BENCH_QUEUE ?? 16), sharedMemory }));
   const report = await flow.join();
   if (report.status !== 'completed') throw new Error(`benchmark flow ${report.status}: ${report.error?.message}`);
-  const timing = JSON.parse(readFileSync(out, 'utf8')) as { first: number; half: number; last: number; count: number };
+  const timing = JSON.parse(readFileSync(out, 'utf8')) as { first: number; half: number; last: number; count: number; marks: number[] };
   const first = Number(readFileSync(`${out}.first`, 'utf8'));
   rmSync(out, { force: true });
   rmSync(`${out}.first`, { force: true });
@@ -145,6 +146,8 @@ async function flowRate(
     /** Past the warm-up: the rate over the second half of the items. */
     secondHalfPerSecond: (timing.count - Math.floor(timing.count / 2)) / ((timing.last - timing.half) / 1000),
     firstAfterMs: first - runAt,
+    /** Rates over each {@link MARK_EVERY} items in turn, from the first: the warm-up curve. */
+    sliceRates: timing.marks.slice(1).map((mark, index) => MARK_EVERY / ((mark - (timing.marks[index] as number)) / 1000)),
     /** CPU ms per item, every task together (start-up included). */
     cpuMsPerItem: (childrenCpuMs() - cpuBefore) / params.count,
   };
@@ -196,6 +199,14 @@ async function transport(): Promise<void> {
         ['raw zmq (its second half)', secondHalf(runs.raw)],
       ]),
     );
+    // The warm-up, slice by slice: where the whole run's rate and its second half's part ways.
+    const slices = Math.min(...runs.rings.map((run) => run.sliceRates.length));
+    const curve = Array.from({ length: slices }, (_, slice) => median(runs.rings.map((run) => run.sliceRates[slice] as number)));
+    if (slices > 0) {
+      console.log(
+        `  same runs, msg/s by ${MARK_EVERY.toLocaleString('en')}-message slice (medians): ${curve.map((rate) => `${(rate / 1000).toFixed(0)}k`).join(' ')}`,
+      );
+    }
     console.log(
       pairedLine('  same, rings off (every envelope on ZeroMQ)', runs.zmqOnly, SMALL_BYTES, [['raw zmq', runs.raw]]),
       `  (${(median(runs.zmqOnly.map((run) => run.cpuMsPerItem)) * 1000).toFixed(1)} µs CPU/msg; rings: ${pairedRatio(runs.rings, runs.zmqOnly)})`,

@@ -25,8 +25,15 @@ class Source extends ProducerNode<unknown> {
   }
 }
 
-/** Records wall-clock times of the first, the middle and the last item; the parent computes rates from them. */
+/** Items between two of the {@link Timer}'s marks: the warm-up curve of a run. */
+export const MARK_EVERY = 10_000;
+
+/**
+ * Records wall-clock times of the first, the middle and the last item, and of every
+ * {@link MARK_EVERY}th from the first; the parent computes rates from them.
+ */
 class Timer extends ConsumerNode<[unknown]> {
+  readonly #marks: number[] = [];
   #first = 0;
   #half = 0;
   #last = 0;
@@ -45,13 +52,18 @@ class Timer extends ConsumerNode<[unknown]> {
       this.#first = now;
       writeFileSync(`${this.out}.first`, String(now));
     }
+    // From the first item on, so that this branch has run before the code is optimized.
+    if (this.#count % MARK_EVERY === 0) this.#marks.push(now);
     this.#last = now;
     this.#count += 1;
     if (this.#count === Math.floor(this.count / 2)) this.#half = now;
   }
 
   override close(): void {
-    writeFileSync(this.out, JSON.stringify({ first: this.#first, half: this.#half, last: this.#last, count: this.#count }));
+    writeFileSync(
+      this.out,
+      JSON.stringify({ first: this.#first, half: this.#half, last: this.#last, count: this.#count, marks: this.#marks }),
+    );
   }
 }
 
