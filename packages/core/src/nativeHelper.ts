@@ -61,6 +61,12 @@ export interface NativeHelper {
  */
 export const RESET_V8_FLAGS_PRELOAD = fileURLToPath(new URL('../native/resetV8Flags.cjs', import.meta.url));
 
+/**
+ * Runs a task program built as CommonJS through V8's code cache (`node … <this> <program> <label>`).
+ * From src/ (source) or dist/ (built): the native folder is their sibling.
+ */
+export const LOAD_TASK_PROGRAM = fileURLToPath(new URL('../native/loadTaskProgram.cjs', import.meta.url));
+
 /** The helper's file, where `native/build.mjs` builds it. From src/ (source) or dist/ (built): the native folder is their sibling. */
 export const NATIVE_HELPER_PATH = fileURLToPath(new URL('../native/build/vfShm.node', import.meta.url));
 

@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, linkSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,7 +52,8 @@ describe('the task program: a flow module compiled once in the host, run by ever
     expect(programs.size).toBe(1);
     const [program] = [...programs] as [string];
     expect(dirname(program)).toBe(engine.socketDirectory);
-    expect(program.endsWith('.mjs')).toBe(true);
+    // CommonJS: tasks run it through V8's code cache (core's native/loadTaskProgram.cjs).
+    expect(program.endsWith('.cjs')).toBe(true);
     for (const start of starts) {
       expect(start.execArgv.join(' ')).not.toMatch(/tsx|--loader/);
       // No loader: the one preload is vf's CommonJS file that resets the task's V8 options (forkSpawner.ts).
@@ -139,10 +141,45 @@ describe('the task program cache: a new host process reuses the program an earli
     const file = join(cache, entries()[0] as string);
     const whole = readFileSync(file, 'utf8');
     // Still valid JSON, still a program: only the digest tells.
-    writeFileSync(file, whole.replace('"task.mjs","', '"task.mjs","throw new Error(\\"tampered\\");'));
+    writeFileSync(file, whole.replace('"task.cjs","', '"task.cjs","throw new Error(\\"tampered\\");'));
     expect(readFileSync(file, 'utf8')).not.toBe(whole);
     expect(await host('third')).toBe('compiled');
     expect(await host('fourth')).toBe('cached');
+  });
+
+  it("the next run's tasks start from V8's code cache the first run's left; one corrupted, or writable by others, is replaced", {
+    timeout: 120_000,
+  }, async () => {
+    const codeCaches = () => readdirSync(cache).filter((name) => name.endsWith('.v8'));
+    // Each version of the file held by a link of its own, so that its inode is not reused: another inode, another file.
+    let pins = 0;
+    const pinned = (path: string) => {
+      linkSync(path, join(dir, `pin-${++pins}`));
+      return statSync(path).ino;
+    };
+    expect(await host('first')).toBe('compiled');
+    expect(codeCaches()).toHaveLength(1);
+    const file = join(cache, codeCaches()[0] as string);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const left = pinned(file);
+    // Taken, not written again (a task writes one, whole, renamed into place, only where it found none it could use).
+    expect(await host('second')).toBe('cached');
+    expect(statSync(file).ino).toBe(left);
+    // V8 refuses bytes that are no code cache of its own: the tasks compile, and leave a good one.
+    const garbage = join(dir, 'garbage');
+    writeFileSync(garbage, randomBytes(statSync(file).size), { mode: 0o600 });
+    renameSync(garbage, file);
+    const corrupted = pinned(file);
+    expect(await host('third')).toBe('cached');
+    expect(statSync(file).ino).not.toBe(corrupted);
+    expect(codeCaches()).toHaveLength(1);
+    // A cache others may write is never read.
+    chmodSync(file, 0o620);
+    const open = pinned(file);
+    expect(await host('fourth')).toBe('cached');
+    expect(statSync(file).ino).not.toBe(open);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readdirSync(cache).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
   it('hosts starting at once each write a whole entry: the next host takes it', { timeout: 120_000 }, async () => {

@@ -18,6 +18,11 @@ export interface SpawnRequest {
    * of vf's task entry, with no loader. Absent for tasks on other machines, which cannot see it.
    */
   readonly program?: string;
+  /**
+   * Where the tasks of a CommonJS {@link program} find, or leave, V8's code cache for it (see
+   * `native/loadTaskProgram.cjs`), when the engine keeps one.
+   */
+  readonly programCodeCache?: string;
 }
 
 /** A started task process, as the host sees it. */

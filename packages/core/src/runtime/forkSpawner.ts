@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Spawner, SpawnRequest, TaskProcess } from '../contracts/spawner.js';
-import { RESET_V8_FLAGS_PRELOAD } from '../nativeHelper.js';
+import { LOAD_TASK_PROGRAM, RESET_V8_FLAGS_PRELOAD } from '../nativeHelper.js';
 import { CONTROL_FDS_ENV, type ControlFds, type pipeControlChannel } from './controlChannel.js';
 import { restartedIfCaughtAtFork } from './forkWindow.js';
 import { jsonLine, readJsonLines } from './jsonLines.js';
@@ -103,6 +103,9 @@ export const forkSpawner: Spawner = {
   spawn: (request: SpawnRequest): TaskProcess => restartedIfCaughtAtFork(() => forkTask(request)),
 };
 
+/** Names, for `native/loadTaskProgram.cjs`, the file of V8's code cache for the task's program. */
+const TASK_CODE_CACHE_ENV = 'VF_TASK_CODE_CACHE';
+
 /** Starts one task process for `request` (see {@link forkSpawner}). */
 function forkTask(request: SpawnRequest): TaskProcess {
   const prefixOut = prefixesOutput(process.stdout);
@@ -110,10 +113,14 @@ function forkTask(request: SpawnRequest): TaskProcess {
   // A compiled program needs no loader; it maps its stack traces to the user's `.ts` lines itself
   // (`programStackTraces.ts`), not with --enable-source-maps, which reads its map at start-up.
   const execArgv = taskExecArgv(request, request.program !== undefined);
-  const child = spawn(process.execPath, [...execArgv, request.program ?? taskEntry, request.label], {
+  const { program } = request;
+  // A CommonJS program runs through V8's code cache (native/loadTaskProgram.cjs).
+  const entry = program === undefined ? [taskEntry] : program.endsWith('.cjs') ? [LOAD_TASK_PROGRAM, program] : [program];
+  const child = spawn(process.execPath, [...execArgv, ...entry, request.label], {
     env: {
       ...process.env,
       ...request.env,
+      ...(request.programCodeCache === undefined ? {} : { [TASK_CODE_CACHE_ENV]: request.programCodeCache }),
       VF_TASK: request.label,
       [CONTROL_FDS_ENV]: `${CONTROL_FDS.input},${CONTROL_FDS.heartbeats},${CONTROL_FDS.output}`,
     },

@@ -15,7 +15,7 @@ import { type ResolvedProcessEngineOptions, resolveProcessEngineOptions } from '
 import { heartbeatPeriodMs, LivenessWatch } from './liveness.js';
 import { checkPlacedNodes, type Placement, tcpBindEndpoint } from './placement.js';
 import { EMPTY_TASK_STATS } from './taskLoop.js';
-import { buildTaskProgram } from './taskProgram.js';
+import { buildTaskProgram, type TaskProgram } from './taskProgram.js';
 import { deferred } from './waiting.js';
 
 /** How long a task that reported `done` may take to exit (beyond `killGraceMs`) before it is killed. */
@@ -289,7 +289,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
    * Starts the process of one task; on failure (the spawner or launcher throws, or returns no task
    * process) records it as the run's failure and returns undefined.
    */
-  #spawn(spec: TaskSpec, typescript: boolean, program: string | undefined): TaskProcess | undefined {
+  #spawn(spec: TaskSpec, typescript: boolean, program: TaskProgram | undefined): TaskProcess | undefined {
     const launcher = this.options.placement[spec.nodeName];
     const spawner: Spawner | Launcher = launcher ?? this.options.spawner;
     const label = `${spec.nodeName}[${spec.taskIndex}]`;
@@ -300,7 +300,9 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         label,
         env: spec.env,
         typescript,
-        ...(launcher === undefined && program !== undefined ? { program } : {}),
+        ...(launcher === undefined && program !== undefined
+          ? { program: program.path, ...(program.codeCache === undefined ? {} : { programCodeCache: program.codeCache }) }
+          : {}),
       };
       const child = spawner.spawn(request);
       if (!isTaskProcess(child)) {
@@ -452,7 +454,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
    * Compiles the run's task program once, here, so that local tasks start without compiling anything
    * (`runtime/taskProgram.ts`); undefined when every task runs on another machine or it cannot be built.
    */
-  async #taskProgram(plan: ExecutionPlan, moduleUrls: readonly string[]): Promise<string | undefined> {
+  async #taskProgram(plan: ExecutionPlan, moduleUrls: readonly string[]): Promise<TaskProgram | undefined> {
     if (plan.tasks.every((spec) => this.options.placement[spec.nodeName] !== undefined)) return undefined;
     this.#runDir ??= mkdtempSync(join(tmpdir(), 'vf-'));
     return buildTaskProgram(this.#runDir, moduleUrls);

@@ -11,9 +11,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * traces most runs never format.
  *
  * Frames outside the program (Node's, installed packages') read as V8 writes them. A user's own
- * `Error.prepareStackTrace` replaces this one, as it would replace Node's.
+ * `Error.prepareStackTrace` replaces this one, as it would replace Node's. `scriptName`: the name
+ * the program's frames carry where it is not its file's (run from a code cache, `native/loadTaskProgram.cjs`).
  */
-export function mapProgramStackTraces(programFile: string): void {
+export function mapProgramStackTraces(programFile: string, scriptName = programFile): void {
   const programUrl = pathToFileURL(programFile).href;
   let sourceMap: SourceMap | null | undefined;
   const loadMap = (): SourceMap | null => {
@@ -32,7 +33,7 @@ export function mapProgramStackTraces(programFile: string): void {
     const file = site.getFileName();
     const line = site.getLineNumber();
     const column = site.getColumnNumber();
-    if ((file !== programUrl && file !== programFile) || line === null || column === null) return text;
+    if ((file !== programUrl && file !== programFile && file !== scriptName) || line === null || column === null) return text;
     const entry = loadMap()?.findEntry(line - 1, column - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number };
     if (entry?.originalSource === undefined || entry.originalLine === undefined || entry.originalColumn === undefined) return text;
     const source = entry.originalSource.startsWith('file:')

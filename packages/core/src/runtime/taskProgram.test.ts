@@ -39,8 +39,8 @@ describe('buildTaskProgram', () => {
       'flow.ts',
       "import { where } from './helper.js';\nexport const own: string = import.meta.url;\nexport { where };\n",
     );
-    const program = await buildTaskProgram(out, [flowUrl]);
-    expect(program).toBe(join(out, 'task.mjs'));
+    const program = (await buildTaskProgram(out, [flowUrl]))?.path;
+    expect(program).toBe(join(out, 'task.cjs'));
     const text = readFileSync(program as string, 'utf8');
     expect(text).toContain(JSON.stringify(pathToFileURL(join(dir, 'helper.ts')).href));
     expect(text).toContain(JSON.stringify(flowUrl));
@@ -50,15 +50,15 @@ describe('buildTaskProgram', () => {
     expect(readFileSync(`${program as string}.map`, 'utf8')).toContain('flow.ts');
   });
 
-  it('leaves installed CommonJS packages outside, imported by absolute URL, and takes ES module packages in', async () => {
+  it('leaves installed CommonJS packages outside, required by absolute path, and takes ES module packages in', async () => {
     // Beside this test, so that the packages resolve from core's own dependencies.
     const local = join(import.meta.dirname, `taskProgram.fixture-${process.pid}.tmp.ts`);
     writeFileSync(local, "import Table from 'cli-table3';\nimport { z } from 'zod';\nexport const both = [Table, z.string()];\n");
     try {
-      const program = await buildTaskProgram(out, [pathToFileURL(local).href]);
+      const program = (await buildTaskProgram(out, [pathToFileURL(local).href]))?.path;
       const text = readFileSync(program as string, 'utf8');
-      expect(text).toMatch(/from "file:\/\/\/[^"]*\/node_modules\/[^"]*cli-table3[^"]*"/);
-      expect(text).not.toMatch(/from "file:\/\/\/[^"]*zod/);
+      expect(text).toMatch(/require\("\/[^"]*\/node_modules\/[^"]*cli-table3[^"]*"\)/);
+      expect(text).not.toMatch(/require\("[^"]*zod/);
       expect(text).toContain('node_modules/.pnpm/zod@');
     } finally {
       rmSync(local, { force: true });
@@ -73,11 +73,11 @@ describe('buildTaskProgram', () => {
       "export { Flow, ProcessorNode } from '@vf/core';\nexport { IntProducer } from '@vf/core/nodes';\nexport * from '@vf/core/engine';\n",
     );
     try {
-      const text = readFileSync((await buildTaskProgram(out, [pathToFileURL(local).href])) as string, 'utf8');
+      const text = readFileSync((await buildTaskProgram(out, [pathToFileURL(local).href]))?.path as string, 'utf8');
       expect(text).toContain('function parseHostMessage(');
       // Neither bundled nor imported at start-up (only `require`d when first needed).
       expect(text).not.toContain('zod@');
-      expect(text).not.toMatch(/^import[^;]*zod/m);
+      expect(text).not.toMatch(/^(?:import|var|const)[^;]*zod/m);
     } finally {
       rmSync(local, { force: true });
     }
@@ -93,18 +93,48 @@ describe('buildTaskProgram', () => {
     write('helper.ts', 'export const value = 1;\n');
     const flowUrl = write('flow.ts', "export { value } from './helper.js';\n");
     const before = builds.count;
-    const first = readFileSync((await buildTaskProgram(out, [flowUrl])) as string, 'utf8');
+    const first = readFileSync((await buildTaskProgram(out, [flowUrl]))?.path as string, 'utf8');
     const again = join(dir, 'run2');
     mkdirSync(again);
-    const second = await buildTaskProgram(again, [flowUrl]);
-    expect(second).toBe(join(again, 'task.mjs'));
+    const second = (await buildTaskProgram(again, [flowUrl]))?.path;
+    expect(second).toBe(join(again, 'task.cjs'));
     expect(readFileSync(second as string, 'utf8')).toBe(first);
     expect(readFileSync(`${second as string}.map`, 'utf8')).toContain('helper.ts');
     expect(builds.count - before).toBe(1);
     // Same size, same time stamp resolution: only the contents tell the change.
     write('helper.ts', 'export const value = 2;\n');
-    const third = readFileSync((await buildTaskProgram(again, [flowUrl])) as string, 'utf8');
+    const third = readFileSync((await buildTaskProgram(again, [flowUrl]))?.path as string, 'utf8');
     expect(third).toContain('value = 2');
     expect(builds.count - before).toBe(2);
+  });
+
+  it('makes an ES module of a program whose modules await at their top level (CommonJS cannot), with no code cache', async () => {
+    vi.stubEnv('VF_TASK_PROGRAM_CACHE', join(dir, 'cache'));
+    try {
+      const flowUrl = write('flow.ts', 'export const value: number = await Promise.resolve(3);\n');
+      const program = await buildTaskProgram(out, [flowUrl]);
+      expect(program).toEqual({ path: join(out, 'task.mjs') });
+      expect(readFileSync(join(out, 'task.mjs'), 'utf8')).toContain('await Promise.resolve(3)');
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("names a CommonJS program's code cache after its text, in the program cache folder, and none without that folder", async () => {
+    const flowUrl = write('flow.ts', 'export const value = 1;\n');
+    vi.stubEnv('VF_TASK_PROGRAM_CACHE', 'off');
+    try {
+      expect((await buildTaskProgram(out, [flowUrl]))?.codeCache).toBeUndefined();
+      vi.stubEnv('VF_TASK_PROGRAM_CACHE', join(dir, 'cache'));
+      const first = await buildTaskProgram(out, [flowUrl]);
+      expect(first?.codeCache).toMatch(new RegExp(`^${join(dir, 'cache')}/[0-9a-f]{32}\\.v8$`));
+      write('flow.ts', 'export const value = 2;\n');
+      const second = await buildTaskProgram(out, [flowUrl]);
+      // Same length, other text: another cache (V8 would take the first one's for it).
+      expect(readFileSync(second?.path as string, 'utf8').length).toBe(readFileSync(first?.path as string, 'utf8').length);
+      expect(second?.codeCache).not.toBe(first?.codeCache);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

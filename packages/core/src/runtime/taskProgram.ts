@@ -6,14 +6,29 @@ import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getLogger, isLogLevelEnabled } from '../logging.js';
 import { loadEsbuild } from './esbuild.js';
-import { type CachedProgram, readCachedProgram, taskProgramCacheDir, writeCachedProgram } from './taskProgramCache.js';
+import { type CachedProgram, codeCacheFile, readCachedProgram, taskProgramCacheDir, writeCachedProgram } from './taskProgramCache.js';
 
 // The task runtime sits beside this module: `.ts` when vf runs from source, one built file otherwise.
 const fromSource = import.meta.url.endsWith('.ts');
 const runtimeEntry = fileURLToPath(new URL(fromSource ? './taskProgramEntry.ts' : './taskProgram.js', import.meta.url));
 
-/** Names the compiled file of a run's task program, and its source map beside it. */
-export const TASK_PROGRAM_FILE = 'task.mjs';
+/**
+ * Names the compiled file of a run's task program, and its source map beside it (`.map`): CommonJS,
+ * which tasks run through V8's code cache (`native/loadTaskProgram.cjs`), or an ES module where a
+ * module awaits at its top level (CommonJS cannot).
+ */
+export const TASK_PROGRAM_FILES = { commonjs: 'task.cjs', module: 'task.mjs' } as const;
+
+/** A run's compiled task program. */
+export interface TaskProgram {
+  /** The program's file, in the run directory. */
+  readonly path: string;
+  /**
+   * Where its tasks find, or leave, V8's code cache for it (`native/loadTaskProgram.cjs`): a CommonJS
+   * program with a cache folder (`taskProgramCache.ts`) only.
+   */
+  readonly codeCache?: string;
+}
 
 /** Where a bundled file's own `import.meta` values are kept (see `keepImportMeta`). */
 const META = { url: '__vfImportMetaUrl', dirname: '__vfImportMetaDirname', filename: '__vfImportMetaFilename' } as const;
@@ -61,105 +76,116 @@ const LOADERS: Readonly<Record<string, 'ts' | 'tsx' | 'js' | 'jsx'>> = {
  * file, TypeScript inside an installed package, or esbuild refuses it): the tasks then load the
  * modules as before.
  */
-export async function buildTaskProgram(dir: string, moduleUrls: readonly string[]): Promise<string | undefined> {
+export async function buildTaskProgram(dir: string, moduleUrls: readonly string[]): Promise<TaskProgram | undefined> {
   if (!moduleUrls.every((url) => url.startsWith('file:'))) return undefined;
   // A module that stays outside the program must run on plain node.
   if (moduleUrls.some((url) => /\.[cm]?tsx?$/.test(url) && staysOutside(fileURLToPath(url)))) return undefined;
-  const outfile = join(dir, TASK_PROGRAM_FILE);
   // The source map names sources relative to the program's directory: a run directory elsewhere needs its own build.
   const key = JSON.stringify([dirname(dir), moduleUrls]);
+  const cacheDir = taskProgramCacheDir(moduleUrls[0] ?? '');
   const reusable = compiled.get(key);
   compiled.delete(key);
   if (reusable !== undefined && unchanged(reusable.inputs)) {
     compiled.set(key, reusable);
-    return writeProgram(dir, reusable);
+    return writeProgram(dir, reusable, cacheDir);
   }
   const modules = moduleUrls.map((url) => `  ${JSON.stringify(url)}: () => import(${JSON.stringify(fileURLToPath(url))}),`);
   const contents = [
     `import { mapProgramStackTraces, registerBundledModules, runTaskProcess } from ${JSON.stringify(runtimeEntry)};`,
-    'mapProgramStackTraces(process.argv[1]);',
+    // Under `native/loadTaskProgram.cjs`, the name its frames carry (that of its code cache).
+    "mapProgramStackTraces(process.argv[1], typeof __vfScriptName === 'string' ? __vfScriptName : undefined);",
     `registerBundledModules({\n${modules.join('\n')}\n});`,
     'runTaskProcess(undefined, process.argv[1]);',
   ].join('\n');
   // The entry names the runtime and the modules; the inputs' hashes, checked on a hit, cover their contents.
-  const cacheDir = taskProgramCacheDir(moduleUrls[0] ?? '');
   const cacheKey = JSON.stringify([esbuildVersion(), dirname(dir), contents]);
   const cached = cacheDir === undefined ? undefined : await readCachedProgram(cacheDir, cacheKey);
   if (cached !== undefined && unchanged(cached.inputs)) {
     if (isLogLevelEnabled('debug')) getLogger().debug({ cacheDir }, 'task program: taken from the cache');
     keep(key, cached);
-    return writeProgram(dir, cached);
+    return writeProgram(dir, cached, cacheDir);
   }
   try {
     const started = performance.now();
     const esbuild = loadEsbuild();
-    const result = await esbuild.build({
-      // Not the run directory itself: a program compiled for one run serves the next one unchanged.
-      stdin: { contents, resolveDir: dirname(dir), sourcefile: ENTRY_NAME, loader: 'js' },
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      conditions: fromSource ? ['@vf/source'] : [],
-      // Node runs every module a flow imports, whatever a package's `sideEffects` field says: so does the program.
-      ignoreAnnotations: true,
-      keepNames: true,
-      sourcemap: 'linked',
-      sourcesContent: false,
-      write: false,
-      metafile: true,
-      define: { 'import.meta.url': META.url, 'import.meta.dirname': META.dirname, 'import.meta.filename': META.filename },
-      // A bundled ES module package may `require()` (through `createRequire`, which esbuild turns into its
-      // `__require`): give that a real `require`, as Node would have given the package.
-      banner: {
-        js: "import { createRequire as __vfCreateRequire } from 'node:module'; const require = __vfCreateRequire(import.meta.url);",
-      },
-      logLevel: 'silent',
-      plugins: [
-        {
-          name: 'vf-task-program',
-          setup(build) {
-            // Bare specifiers only, `node:` built-ins aside (relative imports stay within the bundle); Go's regexps have no lookahead.
-            build.onResolve({ filter: /^(?:[^./n]|n[^o]|no[^d]|nod[^e]|node[^:])/ }, async (args) => {
-              if (args.kind === 'entry-point' || args.pluginData === 'vf-resolving') return undefined;
-              const resolved = await build.resolve(args.path, {
-                kind: args.kind,
-                resolveDir: args.resolveDir,
-                importer: args.importer,
-                pluginData: 'vf-resolving',
-              });
-              if (resolved.errors.length > 0 || resolved.external)
-                return resolved.errors.length > 0 ? { errors: resolved.errors } : resolved;
-              if (!staysOutside(resolved.path)) return resolved;
-              // `require()` takes a path, `import` a URL.
-              return { path: args.kind === 'require-call' ? resolved.path : pathToFileURL(resolved.path).href, external: true };
-            });
-            // The entry names vf's runtime, the flow and the messenger by path: installed ones follow the same rule.
-            build.onResolve({ filter: /[\\/]node_modules[\\/]/ }, (args) =>
-              isAbsolute(args.path) && staysOutside(args.path) ? { path: pathToFileURL(args.path).href, external: true } : undefined,
-            );
-            build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => ({
-              contents: keepImportMeta(await readFile(args.path, 'utf8'), args.path),
-              loader: LOADERS[/\.[^.]+$/.exec(args.path)?.[0] ?? '.js'] ?? 'js',
-            }));
-          },
-        },
-      ],
-    });
+    // CommonJS unless a module awaits at its top level: then an ES module.
+    const result = await compile(esbuild, 'commonjs', dir, contents).catch(() => compile(esbuild, 'module', dir, contents));
     const files = new Map(result.outputFiles.map((file) => [basename(file.path), file.text]));
     const program = { inputs: hashInputs(Object.keys(result.metafile.inputs)), files };
     if (isLogLevelEnabled('debug')) getLogger().debug({ ms: Math.round(performance.now() - started) }, 'task program: compiled');
     keep(key, program);
-    const [path] = await Promise.all([
-      writeProgram(dir, program),
+    const [written] = await Promise.all([
+      writeProgram(dir, program, cacheDir),
       cacheDir === undefined ? undefined : writeCachedProgram(cacheDir, cacheKey, program),
     ]);
-    return path;
+    return written;
   } catch (error) {
     getLogger().debug({ err: error }, 'the task program could not be compiled: tasks load the flow module themselves');
     return undefined;
   }
+}
+
+/** Bundles the generated entry `contents` into `format` (see {@link buildTaskProgram}); rejects when esbuild refuses. */
+function compile(esbuild: ReturnType<typeof loadEsbuild>, format: keyof typeof TASK_PROGRAM_FILES, dir: string, contents: string) {
+  const commonjs = format === 'commonjs';
+  // `require()` takes a path; an ES module's `import` a URL.
+  const externalPath = (path: string, kind: string) => (commonjs || kind === 'require-call' ? path : pathToFileURL(path).href);
+  return esbuild.build({
+    // Not the run directory itself: a program compiled for one run serves the next one unchanged.
+    stdin: { contents, resolveDir: dirname(dir), sourcefile: ENTRY_NAME, loader: 'js' },
+    outfile: join(dir, TASK_PROGRAM_FILES[format]),
+    bundle: true,
+    platform: 'node',
+    format: commonjs ? 'cjs' : 'esm',
+    target: 'node20',
+    conditions: fromSource ? ['@vf/source'] : [],
+    // Node runs every module a flow imports, whatever a package's `sideEffects` field says: so does the program.
+    ignoreAnnotations: true,
+    keepNames: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    write: false,
+    metafile: true,
+    define: { 'import.meta.url': META.url, 'import.meta.dirname': META.dirname, 'import.meta.filename': META.filename },
+    // A bundled ES module package may `require()` (through `createRequire`, which esbuild turns into its
+    // `__require`): give that a real `require`, as Node would have given the package (CommonJS has one).
+    ...(commonjs
+      ? {}
+      : {
+          banner: {
+            js: "import { createRequire as __vfCreateRequire } from 'node:module'; const require = __vfCreateRequire(import.meta.url);",
+          },
+        }),
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'vf-task-program',
+        setup(build) {
+          // Bare specifiers only, `node:` built-ins aside (relative imports stay within the bundle); Go's regexps have no lookahead.
+          build.onResolve({ filter: /^(?:[^./n]|n[^o]|no[^d]|nod[^e]|node[^:])/ }, async (args) => {
+            if (args.kind === 'entry-point' || args.pluginData === 'vf-resolving') return undefined;
+            const resolved = await build.resolve(args.path, {
+              kind: args.kind,
+              resolveDir: args.resolveDir,
+              importer: args.importer,
+              pluginData: 'vf-resolving',
+            });
+            if (resolved.errors.length > 0 || resolved.external) return resolved.errors.length > 0 ? { errors: resolved.errors } : resolved;
+            if (!staysOutside(resolved.path)) return resolved;
+            return { path: externalPath(resolved.path, args.kind), external: true };
+          });
+          // The entry names vf's runtime, the flow and the messenger by path: installed ones follow the same rule.
+          build.onResolve({ filter: /[\\/]node_modules[\\/]/ }, (args) =>
+            isAbsolute(args.path) && staysOutside(args.path) ? { path: externalPath(args.path, args.kind), external: true } : undefined,
+          );
+          build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => ({
+            contents: keepImportMeta(await readFile(args.path, 'utf8'), args.path),
+            loader: LOADERS[/\.[^.]+$/.exec(args.path)?.[0] ?? '.js'] ?? 'js',
+          }));
+        },
+      },
+    ],
+  });
 }
 
 /** Keeps `program` for this process's next run of the same modules, the {@link KEPT_PROGRAMS} most recent. */
@@ -177,9 +203,12 @@ function esbuildVersion(): string {
   }
 }
 
-async function writeProgram(dir: string, program: CachedProgram): Promise<string> {
+async function writeProgram(dir: string, program: CachedProgram, cacheDir: string | undefined): Promise<TaskProgram> {
   await Promise.all([...program.files].map(([name, text]) => writeFile(join(dir, name), text)));
-  return join(dir, TASK_PROGRAM_FILE);
+  const commonjs = program.files.get(TASK_PROGRAM_FILES.commonjs);
+  if (commonjs === undefined) return { path: join(dir, TASK_PROGRAM_FILES.module) };
+  const path = join(dir, TASK_PROGRAM_FILES.commonjs);
+  return cacheDir === undefined ? { path } : { path, codeCache: await codeCacheFile(cacheDir, commonjs) };
 }
 
 /** The files esbuild read (`metafile.inputs`: paths relative to the working directory; the generated entry aside). */

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type CachedProgram,
+  codeCacheFile,
   KEPT_CACHED_PROGRAMS,
   readCachedProgram,
   TASK_PROGRAM_CACHE_ENV,
@@ -77,6 +78,30 @@ describe('the task program cache', () => {
     expect(entries()).toHaveLength(KEPT_CACHED_PROGRAMS);
     expect(await readCachedProgram(cache, 'key-2')).toBeDefined();
     expect(await readCachedProgram(cache, 'key-3')).toBeUndefined();
+  });
+
+  it(`keeps the ${KEPT_CACHED_PROGRAMS} code caches most recently handed out, apart from the programs`, async () => {
+    mkdirSync(cache, { recursive: true, mode: 0o700 });
+    const total = KEPT_CACHED_PROGRAMS + 2;
+    const files: string[] = [];
+    for (let index = 0; index < total; index++) {
+      // As a task leaves one: then handed out again (marked used), oldest first.
+      const file = await codeCacheFile(cache, `program ${index}`);
+      writeFileSync(file, 'v8', { mode: 0o600 });
+      const when = new Date(Date.now() - (total - index) * 60_000);
+      utimesSync(file, when, when);
+      files.push(file);
+    }
+    expect(await codeCacheFile(cache, 'program 0')).toBe(files[0]);
+    expect(await codeCacheFile(cache, 'program 1 ')).not.toBe(files[1]);
+    await writeCachedProgram(cache, 'key', program('// one'));
+    const left = entries().filter((name) => name.endsWith('.v8'));
+    expect(left).toHaveLength(KEPT_CACHED_PROGRAMS);
+    // Handing program 0's out again made it the most recent: programs 1 and 2 went.
+    expect(left).toContain(files[0]?.split('/').pop());
+    expect(left).not.toContain(files[1]?.split('/').pop());
+    expect(left).not.toContain(files[2]?.split('/').pop());
+    expect(entries().filter((name) => name.endsWith('.json'))).toHaveLength(1);
   });
 
   it('is node_modules/.cache/vf/task-programs where the flow has node_modules, the variable when set, none when off or nowhere', () => {

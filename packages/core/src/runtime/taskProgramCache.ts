@@ -16,7 +16,10 @@ export const TASK_PROGRAM_CACHE_ENV = 'VF_TASK_PROGRAM_CACHE';
 export const KEPT_CACHED_PROGRAMS = 8;
 
 /** Bumped whenever what an entry holds, or how a program is compiled, changes: older entries are never read. */
-const FORMAT = 1;
+const FORMAT = 2;
+
+/** Names a file of V8's code cache for a task program (`native/loadTaskProgram.cjs`). */
+const CODE_CACHE_SUFFIX = '.v8';
 
 /** A temporary file older than this was left by a writer that died: pruning removes it. */
 const STALE_TEMPORARY_MS = 10 * 60_000;
@@ -120,6 +123,20 @@ export async function writeCachedProgram(cacheDir: string, key: string, program:
 }
 
 /**
+ * The file where the tasks of the program whose text is `program` keep V8's code cache for it, in
+ * `cacheDir` (`native/loadTaskProgram.cjs` reads and writes it; {@link prune} keeps the
+ * {@link KEPT_CACHED_PROGRAMS} most recently handed out). Named after a hash of the whole text: V8
+ * checks a cache only against the source's length, and would run a stale one for a program of the
+ * same length. Handing it out marks it used (a file not there yet: nothing to mark).
+ */
+export async function codeCacheFile(cacheDir: string, program: string): Promise<string> {
+  const file = join(cacheDir, `${createHash('sha256').update(program).digest('hex').slice(0, 32)}${CODE_CACHE_SUFFIX}`);
+  const now = new Date();
+  await utimes(file, now, now).catch(() => undefined);
+  return file;
+}
+
+/**
  * Whether `path` is ours and closed to others (a folder: mode 0700, tightened when it is ours; a file:
  * not writable by others): an entry someone else could have written is not run.
  */
@@ -139,16 +156,21 @@ async function prune(cacheDir: string): Promise<void> {
   const now = Date.now();
   const entries = await Promise.all(
     (await readdir(cacheDir))
-      .filter((name) => name.endsWith('.json') || name.endsWith('.tmp'))
+      .filter((name) => name.endsWith('.json') || name.endsWith(CODE_CACHE_SUFFIX) || name.endsWith('.tmp'))
       .map(async (name) => {
         const path = join(cacheDir, name);
-        return { path, temporary: name.endsWith('.tmp'), mtimeMs: (await stat(path).catch(() => undefined))?.mtimeMs };
+        return { path, name, mtimeMs: (await stat(path).catch(() => undefined))?.mtimeMs };
       }),
   );
-  const stale = entries.filter((entry) => entry.temporary && entry.mtimeMs !== undefined && now - entry.mtimeMs > STALE_TEMPORARY_MS);
-  const old = entries
-    .filter((entry) => !entry.temporary && entry.mtimeMs !== undefined)
-    .sort((a, b) => (b.mtimeMs as number) - (a.mtimeMs as number))
-    .slice(KEPT_CACHED_PROGRAMS);
+  const stale = entries.filter(
+    (entry) => entry.name.endsWith('.tmp') && entry.mtimeMs !== undefined && now - entry.mtimeMs > STALE_TEMPORARY_MS,
+  );
+  // Programs and code caches each: the most recently used kept.
+  const old = ['.json', CODE_CACHE_SUFFIX].flatMap((suffix) =>
+    entries
+      .filter((entry) => entry.name.endsWith(suffix) && entry.mtimeMs !== undefined)
+      .sort((a, b) => (b.mtimeMs as number) - (a.mtimeMs as number))
+      .slice(KEPT_CACHED_PROGRAMS),
+  );
   await Promise.all([...stale, ...old].map(async (entry) => rm(entry.path, { force: true })));
 }
