@@ -108,7 +108,8 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
   try {
     const started = performance.now();
     const esbuild = loadEsbuild();
-    // CommonJS unless a module awaits at its top level: then an ES module.
+    // CommonJS; where esbuild refuses it (a module awaits at its top level, which CommonJS cannot
+    // hold), an ES module. Any refusal takes the second try: a module broken for both is built twice.
     const result = await compile(esbuild, 'commonjs', dir, contents).catch(() => compile(esbuild, 'module', dir, contents));
     const files = new Map(result.outputFiles.map((file) => [basename(file.path), file.text]));
     const program = { inputs: hashInputs(Object.keys(result.metafile.inputs)), files };
