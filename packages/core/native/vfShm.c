@@ -434,6 +434,24 @@ static napi_value make_fifo(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ringBell(fd): writes one byte to a bell's FIFO, opened non-blocking by the ringer
+// (src/transport/ringBell.ts). Never throws: EAGAIN (bytes wait unread: the listener wakes anyway)
+// and EPIPE (the listener is gone; Node ignores SIGPIPE) need nothing. fs.writeSync ran Node's
+// argument checks and error plumbing in JavaScript around the same write: a paced hop rings cold.
+static napi_value ring_bell(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "ringBell(fd)");
+    return NULL;
+  }
+  static const char byte = '!';
+  while (write(fd, &byte, 1) < 0 && errno == EINTR) {
+  }
+  return NULL;
+}
+
 #if defined(VF_UV_BELL)
 // listenBell(path, onRing): listens to the FIFO at `path` (a task's bell, made by makeFifo) on the
 // event loop itself (uv_poll), drains it and calls onRing() once per wake-up; the handle does not
@@ -651,6 +669,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "resetV8Flags", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "copyStreaming", NAPI_AUTO_LENGTH, copy_streaming_fn, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "copyStreaming", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "ringBell", NAPI_AUTO_LENGTH, ring_bell, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "ringBell", fn) != napi_ok) return NULL;
 #if defined(VF_UV_BELL)
   if (napi_create_function(env, "listenBell", NAPI_AUTO_LENGTH, listen_bell, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "listenBell", fn) != napi_ok) return NULL;

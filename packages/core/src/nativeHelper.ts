@@ -50,6 +50,12 @@ export interface NativeHelper {
   listenBell?(path: string, onRing: () => void): unknown;
   /** Stops a {@link listenBell} listener and closes its descriptor (once per handle). */
   closeBell?(handle: unknown): void;
+  /**
+   * Writes one byte to `fd`, a bell's FIFO opened non-blocking (`transport/ringBell.ts`); never
+   * throws: a full FIFO (EAGAIN) has a wake-up pending already, a closed one (EPIPE) needs none.
+   * Absent from a helper built before vf had it: rings then go through `fs.writeSync`.
+   */
+  ringBell?(fd: number): void;
   /** V8's own `SetFlagsFromString(flags)`; false where node does not export it (see `native/resetV8Flags.cjs`). */
   resetV8Flags(flags: string): boolean;
 }

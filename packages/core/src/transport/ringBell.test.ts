@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NATIVE_HELPER_PATH } from '../nativeHelper.js';
-import { BellListener, BellRinger, bellPath, type NativeBell } from './ringBell.js';
+import { BellListener, BellRinger, bellPath, type NativeBell, type NativeRinger } from './ringBell.js';
 import { nativeRings } from './sharedRing.js';
 
 const native = nativeRings();
@@ -95,12 +95,32 @@ it.runIf(native?.listenBell !== undefined && existsSync('/proc/self/io'))(
   },
 );
 
-const listeners: Array<[string, NativeBell | null]> = [
-  ['on the event loop (native helper)', native],
-  ['with a net.Socket (helper built without libuv)', native === null ? null : { makeFifo: native.makeFifo }],
+/** The native helper as ringers see it, counting the rings that go through its `ringBell`. */
+let nativeRingCalls = 0;
+const countingRinger: NativeRinger | undefined =
+  native?.ringBell === undefined
+    ? undefined
+    : {
+        ringBell: (fd) => {
+          nativeRingCalls += 1;
+          native.ringBell?.(fd);
+        },
+      };
+
+const listeners: Array<[string, NativeBell | null, NativeRinger | undefined]> = [
+  ['on the event loop (native helper), rung by the helper', native, countingRinger],
+  [
+    'with a net.Socket (helper built without libuv), rung by fs.writeSync',
+    native === null ? null : { makeFifo: native.makeFifo },
+    undefined,
+  ],
 ];
 
-describe.each(listeners)('ring bell, listened to %s', (_how, bellNative) => {
+it.runIf(native !== null)('the helper rings bells itself (one write(2), no fs.writeSync)', () => {
+  expect(typeof native?.ringBell).toBe('function');
+});
+
+describe.each(listeners)('ring bell, listened to %s', (_how, bellNative, ringerNative) => {
   let dir: string;
   let listener: BellListener | undefined;
   let rings: number;
@@ -127,9 +147,11 @@ describe.each(listeners)('ring bell, listened to %s', (_how, bellNative) => {
     const path = bellPath(dir, 3);
     expect(statSync(path).isFIFO()).toBe(true);
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    const ringer = BellRinger.open(path) as BellRinger;
+    const ringer = BellRinger.open(path, ringerNative) as BellRinger;
     expect(ringer).toBeDefined();
+    const before = nativeRingCalls;
     for (let index = 0; index < 5; index++) ringer.ring();
+    expect(nativeRingCalls - before).toBe(ringerNative === undefined ? 0 : 5);
     await rung;
     // The five bytes were all there before the listener's event loop read them: one wake-up (a
     // second would come in the next poll of the loop, which the immediates below wait past).
@@ -140,7 +162,7 @@ describe.each(listeners)('ring bell, listened to %s', (_how, bellNative) => {
 
   it.skipIf(bellNative === null)('wakes the listener again for each later ring, and lets go of the FIFO when closed', async () => {
     const path = bellPath(dir, 3);
-    const ringer = BellRinger.open(path) as BellRinger;
+    const ringer = BellRinger.open(path, ringerNative) as BellRinger;
     for (let round = 1; round <= 3; round++) {
       ringer.ring();
       const deadline = Date.now() + 10_000;
@@ -158,11 +180,11 @@ describe.each(listeners)('ring bell, listened to %s', (_how, bellNative) => {
 
   it.skipIf(bellNative === null)('refuses to be made twice, and a missing bell opens as none', () => {
     expect(() => BellListener.create(bellNative as NativeBell, bellPath(dir, 3), () => undefined)).toThrow(/exists/);
-    expect(BellRinger.open(bellPath(dir, 4))).toBeUndefined();
+    expect(BellRinger.open(bellPath(dir, 4), ringerNative)).toBeUndefined();
   });
 
   it.skipIf(bellNative === null)('never blocks nor throws: not on a FIFO full of unread rings, not once the listener is gone', async () => {
-    const ringer = BellRinger.open(bellPath(dir, 3)) as BellRinger;
+    const ringer = BellRinger.open(bellPath(dir, 3), ringerNative) as BellRinger;
     // More bytes than a pipe holds (64 KiB): the ones that find it full are dropped, a wake-up is pending anyway.
     for (let index = 0; index < 70_000; index++) ringer.ring();
     await rung;

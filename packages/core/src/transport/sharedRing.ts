@@ -79,7 +79,7 @@ export interface RingStats {
 }
 
 /** What rings use of the native helper. */
-export type NativeRing = Pick<NativeHelper, 'map' | 'cell' | 'makeFifo' | 'listenBell' | 'closeBell'>;
+export type NativeRing = Pick<NativeHelper, 'map' | 'cell' | 'makeFifo' | 'listenBell' | 'closeBell' | 'ringBell'>;
 
 /**
  * The native helper for rings, if it was built with their atomic cells and bells; `VF_SHARED_MAP=0` or

@@ -566,7 +566,7 @@ export abstract class ZmqMessenger extends MessengerBase {
   /** Task `taskId`'s bell, to ring it; undefined where it has none (it is then woken by ZeroMQ). */
   #openBell(taskId: number): BellRinger | undefined {
     const directory = this.init.sharedMemory?.directory;
-    return directory === undefined ? undefined : BellRinger.open(bellPath(directory, taskId));
+    return directory === undefined ? undefined : BellRinger.open(bellPath(directory, taskId), nativeRings() ?? undefined);
   }
 
   /**
@@ -913,10 +913,20 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#fatal ??= error instanceof Error ? error : new Error(String(error));
   }
 
-  /** Waits for the next arrival, or until the aligner's deadline (a time join's timeout), whichever comes first. */
-  async #waitForInput(aligner: NodeAligner): Promise<void> {
+  /**
+   * Waits for the next arrival, or until the aligner's deadline (a time join's timeout), whichever
+   * comes first. Without a deadline, the notifier's own promise: a paced hop's wake-up resumes one
+   * async function less on its way from the bell to the take loop (traced: 25–28 → 20 µs).
+   */
+  #waitForInput(aligner: NodeAligner): Promise<void> {
     const deadline = aligner.nextDeadline?.();
-    const timer = deadline === undefined ? undefined : setTimeout(() => this.#received.notify(), Math.max(0, deadline - performance.now()));
+    if (deadline === undefined) return this.#received.wait(this.signal);
+    return this.#waitUntil(deadline);
+  }
+
+  /** Waits for the next arrival, or until `deadline` (`performance.now()` time). */
+  async #waitUntil(deadline: number): Promise<void> {
+    const timer = setTimeout(() => this.#received.notify(), Math.max(0, deadline - performance.now()));
     try {
       await this.#received.wait(this.signal);
     } finally {
