@@ -740,11 +740,17 @@ async function soak(): Promise<void> {
   }
 }
 
-/** Resident memory of process `pid` in MB (Linux `/proc`), or undefined once it is gone. */
-function rssMb(pid: number): number | undefined {
+/**
+ * Resident memory of process `pid` in MB (Linux `/proc`): all of it, and its own (all but the
+ * shared-memory pages it maps: a frame pool's segments, which exist whether mapped or not); or
+ * undefined once it is gone.
+ */
+function rssMb(pid: number): { all: number; own: number } | undefined {
   try {
-    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? undefined : Number(kb) / 1024;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]);
+    const all = kb('VmRSS');
+    return Number.isNaN(all) ? undefined : { all: all / 1024, own: (all - (kb('RssShmem') || 0)) / 1024 };
   } catch {
     return undefined;
   }
@@ -771,7 +777,7 @@ async function rssOverRun(
   const engine = new BatchExecutionEngine({ queueSize: 16 });
   await flow.run(engine);
   const labels = engine.taskProgress().map((task) => `${task.nodeName}[${task.taskIndex}]`);
-  const samples: Array<{ at: number; rss: Array<number | undefined> }> = [];
+  const samples: Array<{ at: number; rss: Array<{ all: number; own: number } | undefined> }> = [];
   const flowing = () =>
     (firstItemFile !== undefined && existsSync(firstItemFile)) ||
     (flow.liveStats()?.nodes.find((node) => node.name === progressNode)?.processed ?? 0) > 0;
@@ -789,20 +795,31 @@ async function rssOverRun(
   const lastAlive = samples.findLast((sample) => sample.rss.every((rss) => rss !== undefined)) ?? samples.at(-1);
   const span = Math.max(1, (lastAlive?.at ?? first) - first);
   labels.forEach((label, index) => {
-    const peak = (from: number, to: number) =>
+    const peak = (from: number, to: number, part: 'all' | 'own') =>
       Math.max(
         ...samples
           .filter((sample) => (sample.at - first) / span >= from && (sample.at - first) / span <= to)
-          .map((sample) => sample.rss[index] ?? 0),
+          .map((sample) => sample.rss[index]?.[part] ?? 0),
       );
-    const [start, middle, end] = [peak(0, 0.1), peak(0.45, 0.55), peak(0.9, 1)];
+    const tenths = (part: 'all' | 'own') => [peak(0, 0.1, part), peak(0.45, 0.55, part), peak(0.9, 1, part)] as const;
+    const [start, middle, end] = tenths('all');
+    // Shared memory mapped (a frame pool reused; more than its rings): the own memory apart, which a leak would grow.
+    const [ownStart, ownMiddle, ownEnd] = tenths('own');
+    const own =
+      end - ownEnd > 4
+        ? `; without shared memory ${ownStart.toFixed(1)} → ${ownMiddle.toFixed(1)} → ${ownEnd.toFixed(1)} MB (${(ownEnd / ownStart).toFixed(2)}×)`
+        : '';
     console.log(
-      `  ${label.padEnd(14)} ${start.toFixed(1).padStart(7)} → ${middle.toFixed(1).padStart(7)} → ${end.toFixed(1).padStart(7)} MB  (end ${(end / start).toFixed(2)}× start)`,
+      `  ${label.padEnd(14)} ${start.toFixed(1).padStart(7)} → ${middle.toFixed(1).padStart(7)} → ${end.toFixed(1).padStart(7)} MB  (end ${(end / start).toFixed(2)}× start${own})`,
     );
   });
 }
 
-/** Memory: each task's RSS over the soak (1,000,000 small messages) and over 300 1080p frames. */
+/**
+ * Memory: each task's RSS over the soak (1,000,000 small messages) and over 300 1080p frames; for a
+ * task that maps more shared memory than its rings (the frame source reusing its pool's segments),
+ * also without the shared pages, which a leak would grow and a pool's reuse does not.
+ */
 async function memory(): Promise<void> {
   const count = Math.round(1_000_000 * scale);
   const frames = Math.round(300 * scale);
