@@ -93,7 +93,10 @@ export class BellRinger {
   #fd: number | undefined;
   readonly #ringBell: ((fd: number) => void) | undefined;
 
-  /** Opens the bell at `path` (its task listens to it already); undefined when there is none to ring. */
+  /**
+   * Opens the bell at `path` (its task listens to it already); undefined when there is none to ring.
+   * `native`: the native helper, whose `ringBell` then rings it (else `fs.writeSync`).
+   */
   static open(path: string, native?: NativeRinger): BellRinger | undefined {
     try {
       return new BellRinger(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW), native?.ringBell);
