@@ -6,7 +6,14 @@ import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getLogger, isLogLevelEnabled } from '../logging.js';
 import { loadEsbuild } from './esbuild.js';
-import { type CachedProgram, codeCacheFile, readCachedProgram, taskProgramCacheDir, writeCachedProgram } from './taskProgramCache.js';
+import {
+  type CachedProgram,
+  codeCacheFile,
+  codeCacheName,
+  readCachedProgram,
+  taskProgramCacheDir,
+  writeCachedProgram,
+} from './taskProgramCache.js';
 
 // The task runtime sits beside this module: `.ts` when vf runs from source, one built file otherwise.
 const fromSource = import.meta.url.endsWith('.ts');
@@ -204,12 +211,21 @@ function esbuildVersion(): string {
   }
 }
 
+/** Per program, the name of its code cache: hashed once, not again by every run that reuses the program. */
+const codeCacheNames = new WeakMap<CachedProgram, string>();
+
 async function writeProgram(dir: string, program: CachedProgram, cacheDir: string | undefined): Promise<TaskProgram> {
   await Promise.all([...program.files].map(([name, text]) => writeFile(join(dir, name), text)));
   const commonjs = program.files.get(TASK_PROGRAM_FILES.commonjs);
   if (commonjs === undefined) return { path: join(dir, TASK_PROGRAM_FILES.module) };
   const path = join(dir, TASK_PROGRAM_FILES.commonjs);
-  return cacheDir === undefined ? { path } : { path, codeCache: await codeCacheFile(cacheDir, commonjs) };
+  if (cacheDir === undefined) return { path };
+  let name = codeCacheNames.get(program);
+  if (name === undefined) {
+    name = codeCacheName(commonjs);
+    codeCacheNames.set(program, name);
+  }
+  return { path, codeCache: await codeCacheFile(cacheDir, name) };
 }
 
 /** The files esbuild read (`metafile.inputs`: paths relative to the working directory; the generated entry aside). */

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type CachedProgram,
   codeCacheFile,
+  codeCacheName,
   KEPT_CACHED_PROGRAMS,
   readCachedProgram,
   TASK_PROGRAM_CACHE_ENV,
@@ -86,14 +87,14 @@ describe('the task program cache', () => {
     const files: string[] = [];
     for (let index = 0; index < total; index++) {
       // As a task leaves one: then handed out again (marked used), oldest first.
-      const file = await codeCacheFile(cache, `program ${index}`);
+      const file = await codeCacheFile(cache, codeCacheName(`program ${index}`));
       writeFileSync(file, 'v8', { mode: 0o600 });
       const when = new Date(Date.now() - (total - index) * 60_000);
       utimesSync(file, when, when);
       files.push(file);
     }
-    expect(await codeCacheFile(cache, 'program 0')).toBe(files[0]);
-    expect(await codeCacheFile(cache, 'program 1 ')).not.toBe(files[1]);
+    expect(await codeCacheFile(cache, codeCacheName('program 0'))).toBe(files[0]);
+    expect(await codeCacheFile(cache, codeCacheName('program 1 '))).not.toBe(files[1]);
     await writeCachedProgram(cache, 'key', program('// one'));
     const left = entries().filter((name) => name.endsWith('.v8'));
     expect(left).toHaveLength(KEPT_CACHED_PROGRAMS);
