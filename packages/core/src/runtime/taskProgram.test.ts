@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -63,6 +64,16 @@ describe('buildTaskProgram', () => {
     } finally {
       rmSync(local, { force: true });
     }
+  });
+
+  it("carries zeromq's JavaScript, its addon required by the path this host loaded it from, cmake-ts's loader left out", async () => {
+    const text = readFileSync((await buildTaskProgram(out, [write('flow.ts', 'export const value = 1;\n')]))?.path as string, 'utf8');
+    const addons = Object.keys(createRequire(import.meta.url).cache).filter((file) => /[\\/]zeromq[\\/]build[\\/].*\.node$/.test(file));
+    expect(addons).toHaveLength(1);
+    expect(text).toContain(`require(${JSON.stringify(addons[0])})`);
+    expect(text).toMatch(/^\/\/ .*[\\/]zeromq[\\/]lib[\\/]index\.js$/m);
+    expect(text).not.toMatch(/require\("[^"]*zeromq[\\/]lib/);
+    expect(text).not.toContain('cmake-ts');
   });
 
   it("carries no zod: a task checks its control messages by hand and loads zod only for a node's join or onError options", async () => {

@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getLogger, isLogLevelEnabled } from '../logging.js';
+import { zeromq } from '../transport/zeromq.js';
 import { loadEsbuild } from './esbuild.js';
 import {
   type CachedProgram,
@@ -66,11 +68,11 @@ const LOADERS: Readonly<Record<string, 'ts' | 'tsx' | 'js' | 'jsx'>> = {
  * messenger module, in one JavaScript file with a source map. Task processes then start on plain
  * `node` — no TypeScript loader, one file to read — which is most of a task's start-up time.
  *
- * Installed CommonJS packages stay outside, imported by absolute URL (a native addon like zeromq
- * cannot be bundled); installed ES module packages go in (see `staysOutside`). Each bundled file
- * keeps its own `import.meta.url` (paths relative to a module still resolve beside its source), and
- * classes and functions keep their names (node names default to class names and must match the
- * host's). The modules are imported lazily, from `Flow.load` and the messenger import, so errors in
+ * Installed CommonJS packages stay outside, imported by absolute URL (a native addon cannot be
+ * bundled), but for zeromq's JavaScript (`bundledZeromq`); installed ES module packages go in (see
+ * `staysOutside`). Each bundled file keeps its own `import.meta.url` (paths relative to a module
+ * still resolve beside its source), and classes and functions keep their names (node names default
+ * to class names and must match the host's). The modules are imported lazily, from `Flow.load` and the messenger import, so errors in
  * them reach the host as they would without a program.
  *
  * A process that runs the same flow again (a service, a test suite, a benchmark) reuses the program
@@ -98,10 +100,11 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
   }
   const modules = moduleUrls.map((url) => `  ${JSON.stringify(url)}: () => import(${JSON.stringify(fileURLToPath(url))}),`);
   const contents = [
-    `import { mapProgramStackTraces, registerBundledModules, runTaskProcess } from ${JSON.stringify(runtimeEntry)};`,
+    `import { mapProgramStackTraces, registerBundledModules, registerBundledPackages, runTaskProcess } from ${JSON.stringify(runtimeEntry)};`,
     // Under `native/loadTaskProgram.cjs`, the name its frames carry (that of its code cache).
     "mapProgramStackTraces(process.argv[1], typeof __vfScriptName === 'string' ? __vfScriptName : undefined);",
     `registerBundledModules({\n${modules.join('\n')}\n});`,
+    `registerBundledPackages({ zeromq: () => require(${JSON.stringify(ZEROMQ_MODULE)}) });`,
     'runTaskProcess(undefined, process.argv[1]);',
   ].join('\n');
   // The entry names the runtime and the modules; the inputs' hashes, checked on a hit, cover their contents.
@@ -169,6 +172,18 @@ function compile(esbuild: ReturnType<typeof loadEsbuild>, format: keyof typeof T
       {
         name: 'vf-task-program',
         setup(build) {
+          // zeromq's JavaScript goes in, with its addon loaded by path (`bundledZeromq`).
+          build.onResolve({ filter: /^vf:zeromq$/ }, () => ({ path: ZEROMQ_MODULE, namespace: 'vf' }));
+          build.onLoad({ filter: /^vf:zeromq$/, namespace: 'vf' }, () => ({
+            contents: bundledZeromq(),
+            loader: 'js',
+            resolveDir: tmpdir(),
+          }));
+          build.onLoad({ filter: /[\\/]zeromq[\\/]lib[\\/]load-addon\.js$/ }, (args) => {
+            const files = zeromqFiles();
+            if (files === undefined || args.path !== files.loadAddon) return undefined;
+            return { contents: `exports.__esModule = true;\nexports.default = require(${JSON.stringify(files.addon)});\n`, loader: 'js' };
+          });
           // Bare specifiers only, `node:` built-ins aside (relative imports stay within the bundle); Go's regexps have no lookahead.
           build.onResolve({ filter: /^(?:[^./n]|n[^o]|no[^d]|nod[^e]|node[^:])/ }, async (args) => {
             if (args.kind === 'entry-point' || args.pluginData === 'vf-resolving') return undefined;
@@ -179,12 +194,14 @@ function compile(esbuild: ReturnType<typeof loadEsbuild>, format: keyof typeof T
               pluginData: 'vf-resolving',
             });
             if (resolved.errors.length > 0 || resolved.external) return resolved.errors.length > 0 ? { errors: resolved.errors } : resolved;
-            if (!staysOutside(resolved.path)) return resolved;
+            if (!staysOutside(resolved.path) || inZeromqLib(resolved.path)) return resolved;
             return { path: externalPath(resolved.path, args.kind), external: true };
           });
           // The entry names vf's runtime, the flow and the messenger by path: installed ones follow the same rule.
           build.onResolve({ filter: /[\\/]node_modules[\\/]/ }, (args) =>
-            isAbsolute(args.path) && staysOutside(args.path) ? { path: externalPath(args.path, args.kind), external: true } : undefined,
+            isAbsolute(args.path) && staysOutside(args.path) && !inZeromqLib(args.path)
+              ? { path: externalPath(args.path, args.kind), external: true }
+              : undefined,
           );
           build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => ({
             contents: keepImportMeta(await readFile(args.path, 'utf8'), args.path),
@@ -194,6 +211,60 @@ function compile(esbuild: ReturnType<typeof loadEsbuild>, format: keyof typeof T
       },
     ],
   });
+}
+
+/** The module of the program that holds zeromq (see {@link bundledZeromq}). */
+const ZEROMQ_MODULE = 'vf:zeromq';
+
+/** zeromq's files, as a program holds them: its `lib/` folder, the loader of its addon there, and the addon this host loads. */
+interface ZeromqFiles {
+  readonly lib: string;
+  readonly index: string;
+  readonly loadAddon: string;
+  readonly addon: string;
+}
+
+let foundZeromq: ZeromqFiles | null | undefined;
+
+/**
+ * zeromq as this host loads it, or undefined where its files cannot be told (the program then
+ * leaves it to Node's `require`). The addon is the one its loader (cmake-ts) picked here, from a
+ * manifest, by platform, architecture, C library and ABI: local tasks run this same node binary.
+ */
+function zeromqFiles(): ZeromqFiles | undefined {
+  if (foundZeromq === undefined) {
+    foundZeromq = null;
+    try {
+      const require = createRequire(import.meta.url);
+      const index = require.resolve('zeromq');
+      zeromq();
+      const build = join(dirname(dirname(index)), 'build') + sep;
+      const addon = Object.keys(require.cache).find((file) => file.startsWith(build) && file.endsWith('.node'));
+      const lib = dirname(index) + sep;
+      if (addon !== undefined) foundZeromq = { lib, index, loadAddon: join(lib, 'load-addon.js'), addon };
+    } catch {
+      // no zeromq here: tasks load it, or fail to, as without a program
+    }
+  }
+  return foundZeromq ?? undefined;
+}
+
+/** Whether `path` is one of zeromq's JavaScript files, which a program holds. */
+function inZeromqLib(path: string): boolean {
+  const files = zeromqFiles();
+  return files !== undefined && path.startsWith(files.lib);
+}
+
+/**
+ * The program's `vf:zeromq`: zeromq's JavaScript, its addon required by path. Node's loader took
+ * ~14 ms of CPU per task to find and compile the same files (resolving zeromq, then cmake-ts's
+ * package exports, reading its manifest): in the program they come from V8's code cache with the
+ * rest. An addon that no longer loads there (zeromq rebuilt in place) leaves zeromq to `require`.
+ */
+function bundledZeromq(): string {
+  const files = zeromqFiles();
+  if (files === undefined) return 'module.exports = undefined;';
+  return `try {\n  module.exports = require(${JSON.stringify(files.index)});\n} catch {\n  module.exports = undefined;\n}\n`;
 }
 
 /** Keeps `program` for this process's next run of the same modules, the {@link KEPT_PROGRAMS} most recent. */
@@ -228,9 +299,12 @@ async function writeProgram(dir: string, program: CachedProgram, cacheDir: strin
   return { path, codeCache: await codeCacheFile(cacheDir, name) };
 }
 
-/** The files esbuild read (`metafile.inputs`: paths relative to the working directory; the generated entry aside). */
+/**
+ * The files esbuild read (`metafile.inputs`: paths relative to the working directory; the generated
+ * entry and `vf:zeromq`, which are no files, aside: their contents follow from the inputs).
+ */
 function hashInputs(inputs: readonly string[]): Map<string, string> {
-  const files = inputs.filter((input) => basename(input) !== ENTRY_NAME).map((input) => resolve(input));
+  const files = inputs.filter((input) => basename(input) !== ENTRY_NAME && !input.endsWith(ZEROMQ_MODULE)).map((input) => resolve(input));
   // A file gone already ('') never matches again: the next run compiles anew.
   return new Map(files.map((file) => [file, hashFile(file) ?? '']));
 }

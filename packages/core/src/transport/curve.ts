@@ -1,6 +1,6 @@
 import type * as Zmq from 'zeromq';
 import { Mutex, sleep } from '../runtime/waiting.js';
-import { zmq } from './zeromq.js';
+import { zeromq } from './zeromq.js';
 
 /**
  * ZeroMQ CURVE for the data path: encryption and authentication of every socket of a flow run.
@@ -29,7 +29,7 @@ export interface CurveKeys {
 
 /** A fresh key pair for one run. */
 export function generateCurveKeys(): CurveKeys {
-  const { publicKey, secretKey } = zmq.curveKeyPair();
+  const { publicKey, secretKey } = zeromq().curveKeyPair();
   return { publicKey, secretKey };
 }
 
@@ -91,7 +91,7 @@ const contextZaps = new WeakMap<Zmq.Context, ContextZap>();
  * running flows side by side): they share one handler, which admits each socket's own run key only,
  * and closes when the last key is released.
  */
-export async function startZapHandler(allowedKey: string, context: Zmq.Context = zmq.context): Promise<ZapHandler> {
+export async function startZapHandler(allowedKey: string, context: Zmq.Context = zeromq().context): Promise<ZapHandler> {
   let zap = contextZaps.get(context);
   if (zap === undefined) {
     zap = { socket: undefined, keys: new Map(), changes: new Mutex() };
@@ -102,7 +102,7 @@ export async function startZapHandler(allowedKey: string, context: Zmq.Context =
   const admitted = await shared.changes.run(async () => {
     // Bound before any CURVE socket binds: libzmq admits every client while no handler is bound.
     if (shared.socket === undefined) {
-      const socket = new zmq.Router({ context, linger: 0 });
+      const socket = new (zeromq().Router)({ context, linger: 0 });
       try {
         await bindZapEndpoint(socket);
       } catch (error) {

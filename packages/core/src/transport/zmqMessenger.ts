@@ -16,7 +16,7 @@ import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } f
 import { BellListener, BellRinger, bellPath, RING_BELL_ENV } from './ringBell.js';
 import { SharedFrameReader, SharedFrameSender } from './sharedFrames.js';
 import { type NativeRing, nativeRings, RingReader, RingWriter, ringPath } from './sharedRing.js';
-import { zmq } from './zeromq.js';
+import { zeromq } from './zeromq.js';
 
 /**
  * The data path over ZeroMQ: each task binds a ROUTER; each parent task connects a DEALER per child
@@ -454,7 +454,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#creditBatch = fedByRoom ? 1 : Math.max(1, Math.floor(init.queueSize / 2));
     this.#confirmsOutputs = init.restartOnFailure && node.nbTasks > 1 && node.parents.length > 0;
     if (node.parents.length > 0) {
-      this.#inbound = new zmq.Router({
+      this.#inbound = new (zeromq().Router)({
         linger: 0,
         receiveHighWaterMark: 0,
         sendHighWaterMark: 0,
@@ -504,7 +504,7 @@ export abstract class ZmqMessenger extends MessengerBase {
       const keepsUnconfirmed = this.init.restartOnFailure && childTasks.length > 1;
       const replicas = childTasks.map((childTask) => {
         // No fixed routing id: a stranger taking it first would lock the real task out.
-        const socket = new zmq.Dealer({
+        const socket = new (zeromq().Dealer)({
           // What a closing socket still holds after the end was acknowledged (or given up on, by a
           // stop) is for a receiver that no longer reads: an exit waited the whole linger for it
           // (a stop that took 5,027 ms once in a full suite, where it takes ~500).
