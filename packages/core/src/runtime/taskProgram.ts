@@ -72,8 +72,8 @@ const LOADERS: Readonly<Record<string, 'ts' | 'tsx' | 'js' | 'jsx'>> = {
  * bundled), but for zeromq's JavaScript (`bundledZeromq`); installed ES module packages go in (see
  * `staysOutside`). Each bundled file keeps its own `import.meta.url` (paths relative to a module
  * still resolve beside its source), and classes and functions keep their names (node names default
- * to class names and must match the host's). The modules are imported lazily, from `Flow.load` and the messenger import, so errors in
- * them reach the host as they would without a program.
+ * to class names and must match the host's). The modules are imported lazily, from `Flow.load` and
+ * the messenger import, so errors in them reach the host as they would without a program.
  *
  * A process that runs the same flow again (a service, a test suite, a benchmark) reuses the program
  * it compiled last time when no file esbuild read has changed since (their contents are hashed and
@@ -173,15 +173,15 @@ function compile(esbuild: ReturnType<typeof loadEsbuild>, format: keyof typeof T
         name: 'vf-task-program',
         setup(build) {
           // zeromq's JavaScript goes in, with its addon loaded by path (`bundledZeromq`).
-          build.onResolve({ filter: /^vf:zeromq$/ }, () => ({ path: ZEROMQ_MODULE, namespace: 'vf' }));
-          build.onLoad({ filter: /^vf:zeromq$/, namespace: 'vf' }, () => ({
+          build.onResolve({ filter: /^vf:zeromq$/ }, () => ({ path: ZEROMQ_MODULE, namespace: PROGRAM_NAMESPACE }));
+          build.onLoad({ filter: /^vf:zeromq$/, namespace: PROGRAM_NAMESPACE }, () => ({
             contents: bundledZeromq(),
             loader: 'js',
             resolveDir: tmpdir(),
           }));
           build.onLoad({ filter: /[\\/]zeromq[\\/]lib[\\/]load-addon\.js$/ }, (args) => {
             const files = zeromqFiles();
-            if (files === undefined || args.path !== files.loadAddon) return undefined;
+            if (files === undefined || args.path !== join(files.lib, 'load-addon.js')) return undefined;
             return { contents: `exports.__esModule = true;\nexports.default = require(${JSON.stringify(files.addon)});\n`, loader: 'js' };
           });
           // Bare specifiers only, `node:` built-ins aside (relative imports stay within the bundle); Go's regexps have no lookahead.
@@ -213,14 +213,16 @@ function compile(esbuild: ReturnType<typeof loadEsbuild>, format: keyof typeof T
   });
 }
 
+/** esbuild's namespace for the modules the program makes up itself (no files: `hashInputs` skips them). */
+const PROGRAM_NAMESPACE = 'vf';
+
 /** The module of the program that holds zeromq (see {@link bundledZeromq}). */
 const ZEROMQ_MODULE = 'vf:zeromq';
 
-/** zeromq's files, as a program holds them: its `lib/` folder, the loader of its addon there, and the addon this host loads. */
+/** zeromq's files, as a program holds them: its `lib/` folder, its entry there, and the addon this host loads. */
 interface ZeromqFiles {
   readonly lib: string;
   readonly index: string;
-  readonly loadAddon: string;
   readonly addon: string;
 }
 
@@ -241,7 +243,7 @@ function zeromqFiles(): ZeromqFiles | undefined {
       const build = join(dirname(dirname(index)), 'build') + sep;
       const addon = Object.keys(require.cache).find((file) => file.startsWith(build) && file.endsWith('.node'));
       const lib = dirname(index) + sep;
-      if (addon !== undefined) foundZeromq = { lib, index, loadAddon: join(lib, 'load-addon.js'), addon };
+      if (addon !== undefined) foundZeromq = { lib, index, addon };
     } catch {
       // no zeromq here: tasks load it, or fail to, as without a program
     }
@@ -300,11 +302,14 @@ async function writeProgram(dir: string, program: CachedProgram, cacheDir: strin
 }
 
 /**
- * The files esbuild read (`metafile.inputs`: paths relative to the working directory; the generated
- * entry and `vf:zeromq`, which are no files, aside: their contents follow from the inputs).
+ * The files esbuild read (`metafile.inputs`: paths relative to the working directory). The generated
+ * entry and the modules of {@link PROGRAM_NAMESPACE} (listed as `vf:<path>`) are no files: what they
+ * hold follows from the entry's text, part of the cache key, and from the files.
  */
 function hashInputs(inputs: readonly string[]): Map<string, string> {
-  const files = inputs.filter((input) => basename(input) !== ENTRY_NAME && !input.endsWith(ZEROMQ_MODULE)).map((input) => resolve(input));
+  const files = inputs
+    .filter((input) => basename(input) !== ENTRY_NAME && !input.startsWith(`${PROGRAM_NAMESPACE}:`))
+    .map((input) => resolve(input));
   // A file gone already ('') never matches again: the next run compiles anew.
   return new Map(files.map((file) => [file, hashFile(file) ?? '']));
 }
