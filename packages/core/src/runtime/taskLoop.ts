@@ -34,6 +34,11 @@ export interface TaskRunOptions {
    * there counts as a busy node, not a stuck task. Default: calls them as they are.
    */
   readonly nodeCode?: NodeCodeRunner;
+  /**
+   * Called once, when the task's first item is through (published, or consumed): its data path has
+   * run once, start-up is over. A process engine tunes V8 for the steady state then (`tiering.ts`).
+   */
+  readonly onFirstItem?: () => void;
 }
 
 /** See {@link TaskRunOptions.nodeCode}. */
@@ -62,7 +67,7 @@ export const EMPTY_TASK_STATS: TaskStats = Object.freeze({
 export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
   const { node, spec, messenger } = options;
   const clock = options.clock ?? systemClock;
-  const meter = new TaskMeter(clock);
+  const meter = new TaskMeter(clock, options.onFirstItem);
   const inNode = options.nodeCode ?? callDirectly;
   if (node instanceof ProcessorNode || node instanceof ConsumerNode) {
     meter.failures = new ItemFailures(spec.nodeName, spec.taskIndex, node.errorPolicy, options.signal, messenger.dropsFailedItems === true);
@@ -154,7 +159,7 @@ async function runProducer(
       if (isTimestamped(item)) await messenger.publishMessage(item.value, { ...meta, timestamp: item.timestamp });
       else await messenger.publishMessage(item, meta);
       meter.emitted += 1;
-      meter.processed += 1;
+      meter.countProcessed();
     }
   } finally {
     // Let generators run their `finally` blocks when the stream is cut short.
@@ -200,7 +205,7 @@ async function runProcessor(
       carryTimes(input.metas, meter.metadata(node.name, spec.taskIndex, input.seq, input.ticket, proctimeMs, 0)),
     );
     meter.emitted += 1;
-    meter.processed += 1;
+    meter.countProcessed();
   }
 }
 
@@ -220,7 +225,7 @@ async function runConsumer(
     const started = clock.now();
     const attempt = await failures.attempt(() => inNode(() => node.consume(...(node.wantsMetadata ? input.metas : input.values))), input);
     meter.addProctime(clock.now() - started);
-    if (attempt.done) meter.processed += 1;
+    if (attempt.done) meter.countProcessed();
   }
 }
 
@@ -279,9 +284,20 @@ class TaskMeter {
   #ended: number | undefined;
   #lastPublish: number | undefined;
   readonly #clock: Clock;
+  #onFirstItem: (() => void) | undefined;
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, onFirstItem?: () => void) {
     this.#clock = clock;
+    this.#onFirstItem = onFirstItem;
+  }
+
+  /** One more item through the node; the first one calls {@link TaskRunOptions.onFirstItem}. */
+  countProcessed(): void {
+    this.processed += 1;
+    if (this.#onFirstItem === undefined) return;
+    const first = this.#onFirstItem;
+    this.#onFirstItem = undefined;
+    first();
   }
 
   begin(): void {

@@ -12,6 +12,7 @@ import { type ControlChannel, defaultControlChannel } from './controlChannel.js'
 import { type HostMessage, parseHostMessage, type TaskInit, type TaskMessage } from './controlProtocol.js';
 import { TaskActivity } from './liveness.js';
 import { runTask } from './taskLoop.js';
+import { optimizeHotCodeSooner } from './tiering.js';
 import { AbortedError, deferred } from './waiting.js';
 
 /** How long a task may take to close its sockets and exit once its parent process is gone. */
@@ -168,6 +169,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
       start: start.promise,
       onStats: (stats) => send({ v: 1, type: 'stats', stats }),
       nodeCode: (call) => activity.runNodeCode(call),
+      onFirstItem: optimizeHotCodeSooner,
     });
     await taskMessenger.close(outcome.status === 'completed' || outcome.status === 'stopped');
     send({ v: 1, type: 'done', outcome });
