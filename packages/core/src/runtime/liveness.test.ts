@@ -152,7 +152,9 @@ describe('HeartbeatThread (the task side)', () => {
       });
       thread.writeLine(`${JSON.stringify({ big: 'x'.repeat(100_000) })}\n`);
       thread.close();
-      await waitUntil(() => readFileSync(file, 'utf8').includes('"big"'));
+      // The end of the big line, not its start: the thread may write it in several chunks (a wait
+      // for its start read half of it once, under a loaded full suite).
+      await waitUntil(() => readFileSync(file, 'utf8').includes('xxxx"}\n'));
     } finally {
       closeSync(fd);
     }
