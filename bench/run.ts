@@ -352,7 +352,7 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
 /**
  * E3, per-hop latency: 250 items paced at 50/s through chains of 1, 2, 4 and 8 identity hops on the
  * batch engine; the slope of the median end-to-end latency over the number of hops, against one raw
- * ZeroMQ hop measured the same way.
+ * ZeroMQ hop measured the same way. Then the same chains with `VF_EAGER_OPTIMIZATION=1`.
  */
 async function latency(): Promise<void> {
   const count = Math.max(50, Math.round(250 * scale));
@@ -360,6 +360,29 @@ async function latency(): Promise<void> {
   const raw = await rawZmqLatency(count, fps);
   console.log(`\nper-hop latency (E3): ${count} items at ${fps}/s through chains of identity hops, batch engine (median ms)`);
   const chains = [1, 2, 4, 8];
+  const perHop = slope(chains, await chainMedians(chains, count, fps, true));
+  const bareMedians: number[] = [];
+  for (const hops of chains) bareMedians.push(await bareNodeChainLatency(hops, count, fps));
+  const barePerHop = slope(chains, bareMedians);
+  console.log(
+    `  bare node processes (stdin to stdout, no vf): ${chains.map((hops, index) => `${hops} hops ${bareMedians[index]?.toFixed(3)}`).join(', ')} ms`,
+  );
+  const row = (label: string, ms: number) =>
+    console.log(
+      `${label.padEnd(52)} ${ms.toFixed(3).padStart(9)} ms/hop   ${(ms / raw).toFixed(2)}× raw zmq one hop (${raw.toFixed(3)} ms), ${(ms / barePerHop).toFixed(2)}× a bare node hop (${barePerHop.toFixed(3)} ms)`,
+    );
+  row('batch: per-hop latency, fitted slope', perHop);
+  // The opt-in for long-running paced flows (core's runtime/tiering.ts): tasks inherit the variable.
+  process.env.VF_EAGER_OPTIMIZATION = '1';
+  try {
+    row('  same, VF_EAGER_OPTIMIZATION=1', slope(chains, await chainMedians(chains, count, fps, false)));
+  } finally {
+    delete process.env.VF_EAGER_OPTIMIZATION;
+  }
+}
+
+/** The median latency through each chain of `chains` identity hops; `print`: each chain's p50 and p95. */
+async function chainMedians(chains: readonly number[], count: number, fps: number, print: boolean): Promise<number[]> {
   const medians: number[] = [];
   for (const hops of chains) {
     const out = join(tmpdir(), `vf-bench-latency-${process.pid}-${hops}.json`);
@@ -372,20 +395,13 @@ async function latency(): Promise<void> {
     if (latenciesMs.length !== count) throw new Error(`lost items: ${latenciesMs.length} of ${count}`);
     const sorted = [...latenciesMs].sort((a, b) => a - b);
     medians.push(percentile(sorted, 50));
-    console.log(
-      `  ${String(hops).padStart(2)} hops: p50 ${percentile(sorted, 50).toFixed(3)} ms, p95 ${percentile(sorted, 95).toFixed(3)} ms`,
-    );
+    if (print) {
+      console.log(
+        `  ${String(hops).padStart(2)} hops: p50 ${percentile(sorted, 50).toFixed(3)} ms, p95 ${percentile(sorted, 95).toFixed(3)} ms`,
+      );
+    }
   }
-  const perHop = slope(chains, medians);
-  const bareMedians: number[] = [];
-  for (const hops of chains) bareMedians.push(await bareNodeChainLatency(hops, count, fps));
-  const barePerHop = slope(chains, bareMedians);
-  console.log(
-    `  bare node processes (stdin to stdout, no vf): ${chains.map((hops, index) => `${hops} hops ${bareMedians[index]?.toFixed(3)}`).join(', ')} ms`,
-  );
-  console.log(
-    `${'batch: per-hop latency, fitted slope'.padEnd(52)} ${perHop.toFixed(3).padStart(9)} ms/hop   ${(perHop / raw).toFixed(2)}× raw zmq one hop (${raw.toFixed(3)} ms), ${(perHop / barePerHop).toFixed(2)}× a bare node hop (${barePerHop.toFixed(3)} ms)`,
-  );
+  return medians;
 }
 
 /** The middle value (upper middle for an even count). */

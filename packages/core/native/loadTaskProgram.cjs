@@ -3,10 +3,10 @@
 // `node … loadTaskProgram.cjs <program.cjs> <label>`, with VF_TASK_CODE_CACHE naming the cache file
 // (in the task-program cache folder, named after a hash of the program's text: V8 itself checks
 // only the source's length, its own version and its flags). A task that found no cache there, or
-// one V8 rejected, writes what it compiled once its first item is through (just before it changes
-// V8's options, src/runtime/tiering.ts), or when it exits if that never comes: the bytecode of every
-// function it ran, not only the top level, so the tasks of the next run of the same program parse and
-// compile almost nothing (5-task flow: 530 → 430 ms from flow.run() to the first consumed message).
+// one V8 rejected, writes what it compiled when it exits, or just before it changes V8's options
+// (VF_EAGER_OPTIMIZATION, src/runtime/tiering.ts): the bytecode of every function it ran, not only
+// the top level, so the tasks of the next run of the same program parse and compile almost nothing
+// (5-task flow: 530 → 430 ms from flow.run() to the first consumed message).
 // Node 20 has no code cache for ES modules, nor for `require`: hence a script compiled here.
 // Plain CommonJS beside the other preload, for it runs before any of vf's modules.
 const { lstatSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
@@ -49,8 +49,8 @@ function run(file) {
   if (cacheFile !== undefined && (cached === undefined || script.cachedDataRejected === true)) {
     const write = () => writeCache(script, cacheFile);
     process.once('exit', write);
-    // A task changes V8's options once its first item is through (src/runtime/tiering.ts), and V8 takes
-    // a cache only under the flags it was made with: the cache is written just before.
+    // A task may change V8's options once its first item is through (src/runtime/tiering.ts), and V8
+    // takes a cache only under the flags it was made with: the cache is written just before.
     process.once(BEFORE_V8_FLAGS_CHANGE_EVENT, () => {
       process.off('exit', write);
       write();

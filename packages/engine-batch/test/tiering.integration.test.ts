@@ -8,8 +8,9 @@ import { Flow, InProcessEngine } from '@vf/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
 
-// core's runtime/tiering.ts: a task process makes V8 optimize its hot code sooner once its first
-// item is through. V8's code-cache tag hashes its options, so it tells when they changed.
+// core's runtime/tiering.ts: with VF_EAGER_OPTIMIZATION=1, a task process makes V8 optimize its hot
+// code sooner once its first item is through. V8's code-cache tag hashes its options, so it tells
+// when they changed.
 const flowUrl = new URL('./flows/tiering.ts', import.meta.url);
 
 interface Tags {
@@ -17,14 +18,17 @@ interface Tags {
   readonly consumed: readonly number[];
 }
 
-describe("a task's V8 options: V8's defaults through start-up, optimizing sooner once its first item is through", () => {
+describe("a task's V8 options with VF_EAGER_OPTIMIZATION=1: V8's defaults through start-up, optimizing sooner once its first item is through", () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vf-tiering-'));
+    process.env.VF_EAGER_OPTIMIZATION = '1';
   });
   afterEach(async () => {
+    delete process.env.VF_EAGER_OPTIMIZATION;
     await rm(dir, { recursive: true, force: true });
   });
+  const plainTag = () => Number(execFileSync(process.execPath, ['-p', "require('node:v8').cachedDataVersionTag()"], { encoding: 'utf8' }));
 
   const run = async (engine: BatchExecutionEngine | InProcessEngine): Promise<Tags> => {
     const out = join(dir, 'tags.json');
@@ -35,13 +39,20 @@ describe("a task's V8 options: V8's defaults through start-up, optimizing sooner
   };
 
   it('a task process opens under the options of a plain node, and changes them after its first item', { timeout: 60_000 }, async () => {
-    const plainTag = Number(execFileSync(process.execPath, ['-p', "require('node:v8').cachedDataVersionTag()"], { encoding: 'utf8' }));
+    const plain = plainTag();
     const tags = await run(new BatchExecutionEngine());
     expect(tags.consumed).toHaveLength(5);
     // Start-up ran under the flags Node's and the program's code caches were made with.
-    expect(tags.open).toBe(plainTag);
-    expect(tags.consumed[0]).toBe(plainTag);
-    for (const tag of tags.consumed.slice(1)) expect(tag).not.toBe(plainTag);
+    expect(tags.open).toBe(plain);
+    expect(tags.consumed[0]).toBe(plain);
+    for (const tag of tags.consumed.slice(1)) expect(tag).not.toBe(plain);
+  });
+
+  it("without it (the default), a task keeps V8's options throughout", { timeout: 60_000 }, async () => {
+    delete process.env.VF_EAGER_OPTIMIZATION;
+    const plain = plainTag();
+    const tags = await run(new BatchExecutionEngine());
+    expect(tags).toEqual({ open: plain, consumed: [plain, plain, plain, plain, plain] });
   });
 
   it("leaves the user's own process alone (InProcessEngine)", { timeout: 60_000 }, async () => {

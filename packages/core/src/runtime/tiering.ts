@@ -1,18 +1,27 @@
 import { nativeHelper } from '../nativeHelper.js';
 
 /**
- * The V8 option a task process runs its flow under: TurboFan, V8's optimizing compiler, takes a
- * function once it has run ~1 KB of its bytecode a few times over, where V8's default waits for
- * ~66 KB (Node 20). The data path is a few dozen small functions run once per message; under the
- * default, a flow paced at 50 messages/s ran them unoptimized for its first seconds (a function
- * compiled after hundreds of calls), and each hop cost 0.34–0.39 ms; optimized sooner, 0.25–0.28
- * (E3, 250 items through 1 and 8 identity hops; the same hops after 5,000 unpaced warm-up
- * items: 0.24). Unpaced small messages gain ~7 % (52.7–56.5k msg/s against 48.5–52.5k through the
- * bench's 3-task chain), their warm-up being mostly unoptimized code.
- * Set once the task's first item is through, not on the command line: V8 takes Node's and the
- * program's code caches only under the flags they were made with (`native/resetV8Flags.cjs`), and
- * start-up code runs once, so optimizing it sooner only added compile work before the first message.
+ * `1`: a task process makes V8 optimize its hot code sooner once its first item is through
+ * ({@link TASK_TIERING_FLAGS}). Opt-in, for long-running paced flows where latency counts.
+ *
+ * What it does: TurboFan, V8's optimizing compiler, takes a function once it has run ~1 KB of its
+ * bytecode a few times over, where V8's default waits for ~66 KB (Node 20). The data path is a few
+ * dozen small functions run once per message; under the default, a flow paced at 50 messages/s
+ * ran them unoptimized for its first seconds, and each hop cost 0.34–0.38 ms; with this, 0.26–0.29
+ * (E3, 250 items through 1 and 8 identity hops, three alternating pairs; the same hops after 5,000
+ * unpaced warm-up items: 0.24).
+ *
+ * Why not by default: every task then compiles most of what it has run, ~100–200 ms of CPU right
+ * after its first item, and short or many-task runs pay for it: 300 frames through the bench's
+ * 3-task chain went from 1.97× to 0.81× raw ZeroMQ (CPU per frame 2.1 → 4.7 ms), and E2 at 8
+ * replicas from 7.72× to 6.44× (one run each, same session).
+ *
+ * Set after the first item, not on the command line: V8 takes Node's and the program's code caches
+ * only under the flags they were made with (`native/resetV8Flags.cjs`), and start-up code runs once.
  */
+export const EAGER_OPTIMIZATION_ENV = 'VF_EAGER_OPTIMIZATION';
+
+/** The V8 option set by {@link EAGER_OPTIMIZATION_ENV}. */
 export const TASK_TIERING_FLAGS = '--interrupt-budget=1024';
 
 /**
@@ -23,11 +32,12 @@ export const TASK_TIERING_FLAGS = '--interrupt-budget=1024';
 export const BEFORE_V8_FLAGS_CHANGE_EVENT = 'vf:beforeV8FlagsChange';
 
 /**
- * Makes V8 optimize this task's hot code sooner ({@link TASK_TIERING_FLAGS}); called once, when the
- * task's first item is through. Through the native helper; where it is not built, V8's defaults stay
- * (`node:v8` would load its streams, uncached, in the middle of the flow).
+ * With {@link EAGER_OPTIMIZATION_ENV} `1`, makes V8 optimize this task's hot code sooner; called
+ * once, when the task's first item is through. Through the native helper; where it is not built,
+ * V8's defaults stay (`node:v8` would load its streams, uncached, in the middle of the flow).
  */
 export function optimizeHotCodeSooner(): void {
+  if (process.env[EAGER_OPTIMIZATION_ENV] !== '1') return;
   const native = nativeHelper();
   if (native === null) return;
   process.emit(BEFORE_V8_FLAGS_CHANGE_EVENT as 'exit', 0);
