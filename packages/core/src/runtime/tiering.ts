@@ -9,12 +9,14 @@ import { nativeHelper } from '../nativeHelper.js';
  * dozen small functions run once per message; under the default, a flow paced at 50 messages/s
  * ran them unoptimized for its first seconds, and each hop cost 0.34–0.38 ms; with this, 0.26–0.29
  * (E3, 250 items through 1 and 8 identity hops, three alternating pairs; the same hops after 5,000
- * unpaced warm-up items: 0.24).
+ * unpaced warm-up items: 0.24). In a slower phase of the same VM: 0.36–0.43 against 0.33–0.39
+ * (four pairs).
  *
  * Why not by default: every task then compiles most of what it has run, ~100–200 ms of CPU right
- * after its first item, and short or many-task runs pay for it: 300 frames through the bench's
- * 3-task chain went from 1.97× to 0.81× raw ZeroMQ (CPU per frame 2.1 → 4.7 ms), and E2 at 8
- * replicas from 7.72× to 6.44× (one run each, same session).
+ * after its first item. The first items wait for it (E3's p95 through 8 hops: 4.7–8.5 ms without,
+ * 28–42 with), and short or many-task runs pay for it: 300 frames through the bench's 3-task chain
+ * went from 1.97× to 0.81× raw ZeroMQ (CPU per frame 2.1 → 4.7 ms), and E2 at 8 replicas from
+ * 7.72× to 6.44× (one run each, same session).
  *
  * Set after the first item, not on the command line: V8 takes Node's and the program's code caches
  * only under the flags they were made with (`native/resetV8Flags.cjs`), and start-up code runs once.
