@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { nativeHelper } from '../nativeHelper.js';
 
 /**
@@ -42,6 +43,8 @@ export function optimizeHotCodeSooner(): void {
   if (process.env[EAGER_OPTIMIZATION_ENV] !== '1') return;
   const native = nativeHelper();
   if (native === null) return;
-  process.emit(BEFORE_V8_FLAGS_CHANGE_EVENT as 'exit', 0);
+  // Node's typings list only Node's own events on `process`; it is an EventEmitter like any other.
+  const events: EventEmitter = process;
+  events.emit(BEFORE_V8_FLAGS_CHANGE_EVENT);
   native.resetV8Flags(TASK_TIERING_FLAGS);
 }
