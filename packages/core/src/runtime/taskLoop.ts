@@ -36,7 +36,8 @@ export interface TaskRunOptions {
   readonly nodeCode?: NodeCodeRunner;
   /**
    * Called once, when the task's first item is through (published, or consumed): its data path has
-   * run once, start-up is over. A process engine tunes V8 for the steady state then (`tiering.ts`).
+   * run once, start-up is over. A task process may tune V8 for the steady state then
+   * (`tiering.ts`, opt-in).
    */
   readonly onFirstItem?: () => void;
 }

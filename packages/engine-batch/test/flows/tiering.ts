@@ -8,7 +8,7 @@ import { IntProducer } from '@vf/core/nodes';
  * as its task saw it when it opened and at each item it consumed.
  */
 class TagRecorder extends ConsumerNode<[number]> {
-  readonly #tags: { open: number; consumed: number[] } = { open: cachedDataVersionTag(), consumed: [] };
+  readonly #tags: { open: number; consumed: number[] } = { open: 0, consumed: [] };
 
   constructor(private readonly out: string) {
     super({ name: 'tags' });
