@@ -176,6 +176,26 @@ describe('InputAligner', () => {
     });
   });
 
+  it('one parent: each message is its own set, with its seq, ticket and metadata, its room handed back as it is taken', () => {
+    const released: Array<[number, unknown, string]> = [];
+    const aligner = new InputAligner([1], (parentIndex, envelope, how) =>
+      released.push([parentIndex, envelope.kind === 'data' ? envelope.value : 'end', how]),
+    );
+    aligner.push(0, data(7, 'a', 3));
+    aligner.push(0, data(9, 'b', 4));
+    const first = aligner.take();
+    expect(first).toEqual({ kind: 'data', seq: 7, ticket: 3, values: ['a'], metas: [expect.objectContaining({ seq: 7, ticket: 3 })] });
+    expect(released).toEqual([[0, 'a', 'taken']]);
+    expect(values(aligner.take())).toEqual(['b']);
+    expect(aligner.take()).toBeUndefined();
+    aligner.push(0, end('stopped'));
+    expect(aligner.take()).toEqual({ kind: 'end', reason: 'stopped' });
+    expect(released).toEqual([
+      [0, 'a', 'taken'],
+      [0, 'b', 'taken'],
+    ]);
+  });
+
   it('takeRaw hands out messages unaligned, in parent order, then the end', () => {
     const aligner = new InputAligner([1, 1]);
     aligner.push(1, data(7, 'b7'));

@@ -231,6 +231,8 @@ export class InputAligner {
   readonly #dropped: number[];
   #duplicates = 0;
   readonly #onRelease: ReleaseListener | undefined;
+  /** The one edge of an `ordered` node with one parent: {@link take}'s common case, without the general alignment. */
+  readonly #single: EdgeBuffer | undefined;
 
   /**
    * @param parentReplicas number of tasks of each parent, in wiring order
@@ -244,6 +246,7 @@ export class InputAligner {
     this.#dropped = parentReplicas.map(() => 0);
     this.#onRelease = onRelease;
     this.#policy = policy;
+    this.#single = policy === 'ordered' && this.edges.length === 1 ? this.edges[0] : undefined;
   }
 
   #shift(parentIndex: number, how: ReleaseKind = 'taken'): Envelope | undefined {
@@ -297,6 +300,7 @@ export class InputAligner {
 
   /** The next aligned input set, the end of the stream, or undefined when more input is needed. */
   take(): InputSet | undefined {
+    if (this.#single !== undefined) return this.#takeSingle(this.#single);
     for (;;) {
       if (this.edges.some((edge) => edge.ended)) {
         // One parent is finished: nothing more can be aligned. Drain the others until they end.
@@ -331,6 +335,15 @@ export class InputAligner {
         if (head.meta.seq < newest) this.#discardHead(index);
       }
     }
+  }
+
+  /** {@link take} for one ordered parent: its next message, or its end. */
+  #takeSingle(edge: EdgeBuffer): InputSet | undefined {
+    const head = edge.shift();
+    if (head === undefined) return edge.ended ? { kind: 'end', reason: edge.endReason } : undefined;
+    this.#onRelease?.(0, head, 'taken');
+    const meta = head.meta as MessageMetadata;
+    return { kind: 'data', seq: meta.seq, ticket: meta.ticket, values: [head.value], metas: [meta] };
   }
 
   /**
