@@ -265,13 +265,23 @@ export class ReplicaLink {
    * and one wake-up of each side instead of one per envelope. Nothing waits past `burst`'s return.
    */
   corked(burst: () => void): void {
-    this.#corks += 1;
+    this.cork();
     try {
       burst();
     } finally {
-      this.#corks -= 1;
-      if (this.#corks === 0) this.#flush();
+      this.uncork();
     }
+  }
+
+  /** Holds what is enqueued until the matching {@link uncork}; see {@link corked}. */
+  cork(): void {
+    this.#corks += 1;
+  }
+
+  /** Ends a {@link cork}: the last one sends what waits. */
+  uncork(): void {
+    this.#corks -= 1;
+    if (this.#corks === 0) this.#flush();
   }
 
   async #drain(): Promise<void> {
@@ -320,12 +330,14 @@ export class ChildLink {
 
   /** Runs `burst` with every replica {@link ReplicaLink.corked}: what it sends each leaves as one ZeroMQ message. */
   corked(burst: () => void): void {
-    const corkFrom = (index: number): void => {
-      const replica = this.replicas[index];
-      if (replica === undefined) burst();
-      else replica.corked(() => corkFrom(index + 1));
-    };
-    corkFrom(0);
+    // No closure per call: this runs whenever room comes back, and the task program keeps function
+    // names (esbuild's `keepNames`), which costs a named closure an `Object.defineProperty` each time.
+    for (const replica of this.replicas) replica.cork();
+    try {
+      burst();
+    } finally {
+      for (const replica of this.replicas) replica.uncork();
+    }
   }
 
   /** A replica with credit, taken round-robin so that free replicas share the work; else undefined. */
