@@ -24,13 +24,13 @@ import {
   createSharedDirectory,
   encodeValue,
   nativeSharedMemory,
-  packHeader,
+  packDataHeader,
+  parseDataHeader,
   removeSharedDirectory,
   SHARED_STATS_ENV,
   SharedFrameReader,
   SharedFrameSender,
   type SharedFrameStats,
-  unpackHeader,
 } from '@vf/core/engine';
 import { BatchExecutionEngine } from '@vf/engine-batch';
 import { RealtimeExecutionEngine } from '@vf/engine-realtime';
@@ -634,11 +634,11 @@ async function sharedFrameCost(count: number, forwarded = false): Promise<number
     const reader = new SharedFrameReader(directory);
     // With `forwarded`, what is timed is the hop after: the mapped frame sent on unwritten (a link), then mapped.
     const forwarder = new SharedFrameSender(directory, { received: reader });
-    const header = packHeader(['d', 0, 0, 0, 0, 0, 0, 2]);
+    const header = packDataHeader({ seq: 0, ticket: 0, taskIndex: 0, proctimeMs: 0, actualProctimeMs: 0, createdAt: 0 }, 2);
     const frame = Buffer.alloc(FRAME_BYTES, 7);
     const hop = (sending: SharedFrameSender, payload: Buffer) => {
       const sent = sending.outgoing([header, Buffer.alloc(1), payload], 0);
-      const [reference] = (unpackHeader(sent[0]) as unknown[])[9] as Array<[number, string, number]>;
+      const [reference] = parseDataHeader(sent[0] as Buffer).shared as Array<[number, string, number]>;
       return reader.read(reference?.[1], reference?.[2]);
     };
     let elapsed = 0;

@@ -95,3 +95,4 @@ export {
   unpackHeader,
   WireError,
 } from './wire/codec.js';
+export { type DataHeader, type DataHeaderFields, packDataHeader, parseDataHeader } from './wire/dataHeader.js';

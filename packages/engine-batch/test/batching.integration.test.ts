@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flow } from '@vf/core';
-import { encodeValue, packHeader } from '@vf/core/engine';
+import { encodeValue, packDataHeader, packHeader } from '@vf/core/engine';
 import { findLeftovers } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
@@ -93,7 +93,10 @@ describe('small messages in bulk (batch engine)', () => {
     if (endpoint === undefined) throw new Error('no sink endpoint');
     intruder = new zmq.Dealer({ linger: 0 });
     intruder.connect(endpoint);
-    const item = [packHeader(['d', 0, 0, 0, 0, 0, 0, 1]), ...encodeValue('forged')];
+    const item = [
+      packDataHeader({ seq: 0, ticket: 0, taskIndex: 0, proctimeMs: 0, actualProctimeMs: 0, createdAt: 0 }, 1),
+      ...encodeValue('forged'),
+    ];
     // Lengths that overrun the payload; a well-formed batch of a forged item; a lone batch header.
     await intruder.send([packHeader(['b', [1_000_000]]), Buffer.concat(item)]);
     await intruder.send([packHeader(['b', item.map((frame) => frame.length)]), Buffer.concat(item)]);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Flow } from '@vf/core';
-import { encodeValue, packHeader, sshLauncher } from '@vf/core/engine';
+import { encodeValue, packDataHeader, packHeader, sshLauncher } from '@vf/core/engine';
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
@@ -128,7 +128,10 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
         // whether they ever leave is not the point, so their failures are ignored.
         void (async () => {
           await intruder.send(packHeader(['h', 0]));
-          await intruder.send([packHeader(['d', 0, 0, 0, 0, 0, 0, 1]), ...encodeValue({ v: 'injected' })]);
+          await intruder.send([
+            packDataHeader({ seq: 0, ticket: 0, taskIndex: 0, proctimeMs: 0, actualProctimeMs: 0, createdAt: 0 }, 1),
+            ...encodeValue({ v: 'injected' }),
+          ]);
         })().catch(() => undefined);
       }
       for (const intruder of intruders) await expect(intruder.receive()).rejects.toMatchObject({ code: 'EAGAIN' });

@@ -9,7 +9,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NATIVE_HELPER_PATH } from '../nativeHelper.js';
-import { encodeValue, packHeader, unpackHeader } from '../wire/codec.js';
+import { encodeValue } from '../wire/codec.js';
+import { packDataHeader, parseDataHeader } from '../wire/dataHeader.js';
 import { parseEnvelope } from '../wire/envelope.js';
 import {
   createSharedDirectory,
@@ -28,7 +29,7 @@ const sha = (bytes: ArrayBufferView) =>
 /** A data message as publishMessage builds it: envelope header, then the value's frames. */
 function dataMessage(value: unknown): Buffer[] {
   const frames = encodeValue(value);
-  return [packHeader(['d', 1, 1, 0, 0, 0, 0, frames.length]), ...frames];
+  return [packDataHeader({ seq: 1, ticket: 1, taskIndex: 0, proctimeMs: 0, actualProctimeMs: 0, createdAt: 0 }, frames.length), ...frames];
 }
 
 /** Random bytes, so that a wrong offset or a stale segment shows in the hash. */
@@ -107,7 +108,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
     const large = dataMessage({ data: new Uint8Array(SHARED_FRAME_MIN_BYTES), label: 'x' });
     const sent = sender.outgoing(large, 7);
     expect(sent[2]?.length).toBe(0);
-    const references = (unpackHeader(sent[0]) as unknown[])[9] as Array<[number, string, number]>;
+    const references = parseDataHeader(sent[0] as Buffer).shared as Array<[number, string, number]>;
     expect(references).toEqual([[1, expect.stringMatching(/^[0-9a-f]{16}-7-[0-9]+$/), SHARED_FRAME_MIN_BYTES]]);
     for (const name of readdirSync(directory)) expect(statSync(join(directory, name)).mode & 0o777).toBe(0o600);
     expect(sender.pooledBytes).toBe(SHARED_FRAME_MIN_BYTES);
@@ -116,7 +117,8 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
   it('keeps a producer-stamped timestamp beside the segment references (a time join behind shared frames)', () => {
     const frames = encodeValue({ data: noise(SHARED_FRAME_MIN_BYTES) });
     for (const timestamp of [undefined, 1234.5]) {
-      const stamped = [packHeader(['d', 1, 1, 0, 0, 0, 0, frames.length, ...(timestamp === undefined ? [] : [timestamp])]), ...frames];
+      const meta = { seq: 1, ticket: 1, taskIndex: 0, proctimeMs: 0, actualProctimeMs: 0, createdAt: 0 };
+      const stamped = [packDataHeader(timestamp === undefined ? meta : { ...meta, timestamp }, frames.length), ...frames];
       const sent = new SharedFrameSender(directory).outgoing(stamped, 1);
       const { envelope } = parseEnvelope(sent, 0, new SharedFrameReader(directory));
       if (envelope.kind !== 'data') throw new Error('not data');
@@ -310,7 +312,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
       (parseEnvelope(frames, 0, reader).envelope as { value: { data: Uint8Array } }).value.data;
     const inode = (name: string) => statSync(join(directory, name)).ino;
     const referenceOf = (frames: readonly Buffer[]) =>
-      (((unpackHeader(frames[0] as Buffer) as unknown[])[9] as Array<[number, string, number]>)[0] as [number, string, number])[1];
+      ((parseDataHeader(frames[0] as Buffer).shared as Array<[number, string, number]>)[0] as [number, string, number])[1];
 
     it('unwritten(): true for a fresh or only read private mapping, false once any page of it is written', () => {
       const sent = new SharedFrameSender(directory).outgoing(dataMessage({ data: noise(SHARED_FRAME_MIN_BYTES * 8) }), 1);
@@ -422,7 +424,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
     expect(() => reader.read('../../etc/passwd', 10)).toThrow(expect.objectContaining({ code: 'WIRE_FORMAT' }));
     expect(() => reader.read('0123456789abcdef-1-1', 10)).toThrow(/cannot be (mapped|opened)/);
     const sent = new SharedFrameSender(directory).outgoing(dataMessage({ data: noise(SHARED_FRAME_MIN_BYTES) }), 1);
-    const [reference] = (unpackHeader(sent[0]) as unknown[])[9] as Array<[number, string, number]>;
+    const [reference] = parseDataHeader(sent[0] as Buffer).shared as Array<[number, string, number]>;
     expect(() => reader.read(reference?.[1], SHARED_FRAME_MIN_BYTES + 1)).toThrow(expect.objectContaining({ code: 'WIRE_FORMAT' }));
     expect(receiverLinks(directory)).toEqual([]);
     // A receiver without shared memory refuses references instead of guessing.

@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
-import { packHeader, unpackHeader } from '../wire/codec.js';
+import { withSharedReferences } from '../wire/dataHeader.js';
 import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
 
 /**
@@ -222,7 +222,7 @@ export class SharedFrameSender {
       out[index] = EMPTY;
     }
     if (out === undefined || shared === undefined) return frames;
-    out[0] = withSharedFrames(frames[0] as Buffer, shared);
+    out[0] = withSharedReferences(frames[0] as Buffer, shared);
     return out;
   }
 
@@ -395,12 +395,6 @@ const EMPTY = Buffer.alloc(0);
 function writeWhole(fd: number, frame: Buffer): void {
   let written = 0;
   while (written < frame.length) written += writeSync(fd, frame, written, frame.length - written, written);
-}
-
-/** Appends the segment references to a data envelope header (its tenth field, after the optional timestamp). */
-function withSharedFrames(header: Buffer, shared: ReadonlyArray<[number, string, number]>): Buffer {
-  const fields = unpackHeader(header) as unknown[];
-  return packHeader([...fields, ...(fields.length === 8 ? [null] : []), shared]);
 }
 
 /**

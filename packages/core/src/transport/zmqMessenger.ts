@@ -10,6 +10,7 @@ import { createNodeAligner, type NodeAligner } from '../runtime/timeAligner.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { packEnvelopes } from '../wire/batchFrame.js';
 import { encodeValue, packHeader, WireError } from '../wire/codec.js';
+import { packDataHeader } from '../wire/dataHeader.js';
 import { parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelope.js';
 import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandler } from './curve.js';
 import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } from './helloProof.js';
@@ -658,20 +659,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     const m = this.metadataFor(meta);
     // Checked here, in the sender: a value that cannot travel fails this node, not its receiver.
     const frames = encodeValue(value, this.init.task.nodeName);
-    const message = [
-      packHeader([
-        'd',
-        m.seq,
-        m.ticket,
-        m.taskIndex,
-        m.proctimeMs,
-        m.actualProctimeMs,
-        m.createdAt,
-        frames.length,
-        ...(m.timestamp === undefined ? [] : [m.timestamp]),
-      ]),
-      ...frames,
-    ];
+    const message = [packDataHeader(m, frames.length), ...frames];
     if (this.#fatal !== undefined) throw this.#fatal;
     for (const link of this.children) await this.deliver(link, { seq: m.seq, frames: message });
     if (this.#confirmsOutputs) {

@@ -2,12 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BATCHABLE_ENVELOPE_BYTES, packBatch, packEnvelopes, unpackBatch } from './batchFrame.js';
 import { encodeValue, packHeader, WireError } from './codec.js';
+import { packDataHeader } from './dataHeader.js';
 import { parseEnvelope, type WireEnvelope } from './envelope.js';
 
 /** A data envelope's frames for `value`, as a publisher builds them. */
 function dataEnvelope(value: unknown, seq: number): Buffer[] {
   const frames = encodeValue(value);
-  return [packHeader(['d', seq, seq, 0, 0.5, 1.5, 1_700_000_000_000, frames.length]), ...frames];
+  const meta = { seq, ticket: seq, taskIndex: 0, proctimeMs: 0.5, actualProctimeMs: 1.5, createdAt: 1_700_000_000_000 };
+  return [packDataHeader(meta, frames.length), ...frames];
 }
 
 /** Parses a whole ZeroMQ message as a receiver does: batches opened, their envelopes parsed in turn. */

@@ -2,12 +2,27 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isVfError } from '../errors.js';
 import { encodeValue, packHeader, WireError } from './codec.js';
+import { DATA_HEADER_MARK, packDataHeader } from './dataHeader.js';
 import { parseEnvelope, parseFeedback } from './envelope.js';
+
+const META = { seq: 0, ticket: 0, taskIndex: 0, proctimeMs: 0, actualProctimeMs: 0, createdAt: 0 };
+
+/** A data envelope's header for a value of `frameCount` frames, with `meta`'s fields over {@link META}'s. */
+function dataHeader(frameCount: number, meta: Partial<typeof META> & { timestamp?: number } = {}): Buffer {
+  return packDataHeader({ ...META, ...meta }, frameCount);
+}
+
+/** A data header for one frame, unstamped, its flags byte then set to `flags`. */
+function withFlags(flags: number): Buffer {
+  const header = dataHeader(1);
+  header[1] = flags;
+  return header;
+}
 
 /** A valid data envelope's frames for `value`. */
 function dataFrames(value: unknown, seq = 3): Buffer[] {
   const frames = encodeValue(value);
-  return [packHeader(['d', seq, seq, 0, 1.5, 2.5, 1_700_000_000_000, frames.length]), ...frames];
+  return [dataHeader(frames.length, { seq, ticket: seq, proctimeMs: 1.5, actualProctimeMs: 2.5, createdAt: 1_700_000_000_000 }), ...frames];
 }
 
 /** Parses every envelope of a message; returns them, or the error that stopped the parse. */
@@ -89,23 +104,39 @@ describe('parseEnvelope', () => {
     ['a proof that is not 64 hex digits', [packHeader(['p', 4, 'AB'.repeat(32)])], /proof envelope/],
     ['a proof without a task id', [packHeader(['p', 'ab'.repeat(32)])], /proof envelope/],
     ['an end with an unknown reason', [packHeader(['e', 'exploded'])], /end envelope/],
-    ['a data envelope missing fields', [packHeader(['d', 1, 1])], /3 fields, expected 8/],
-    ['a negative seq', [packHeader(['d', -1, 0, 0, 0, 0, 0, 1]), ...encodeValue(null)], /must be counts/],
     [
-      'more value frames announced than sent',
-      [packHeader(['d', 0, 0, 0, 0, 0, 0, 2]), ...encodeValue(null)],
-      /announces 2 value frames, 1 present/,
+      'a data envelope in MessagePack (not its binary header)',
+      [packHeader(['d', 1, 1, 0, 0, 0, 0, 1]), ...encodeValue(null)],
+      /unknown envelope kind "d"/,
     ],
-    ['a data envelope without its value', [packHeader(['d', 0, 0, 0, 0, 0, 0, 0])], /announces 0 value frames/],
-    ['a timestamp that is not a number', [packHeader(['d', 0, 0, 0, 0, 0, 0, 1, 'noon']), ...encodeValue(null)], /non-numeric timing/],
+    ['a data header cut short', [Buffer.from([DATA_HEADER_MARK, 0, 0, 0, 1, 0, 0, 0])], /8 bytes, expected at least 56/],
+    ['a data header with unknown flags', [withFlags(4), ...encodeValue(null)], /unknown flags/],
+    ['a data header with bytes after it', [Buffer.concat([dataHeader(1), Buffer.from([0])]), ...encodeValue(null)], /1 bytes too many/],
+    ['a negative seq', [dataHeader(1, { seq: -1 }), ...encodeValue(null)], /must be counts/],
+    ['a fractional ticket', [dataHeader(1, { ticket: 1.5 }), ...encodeValue(null)], /must be counts/],
+    ['a NaN timing field', [dataHeader(1, { proctimeMs: Number.NaN }), ...encodeValue(null)], /non-numeric timing/],
+    ['an infinite timestamp', [dataHeader(1, { timestamp: Number.POSITIVE_INFINITY }), ...encodeValue(null)], /non-numeric timing/],
+    ['a timestamp announced but missing', [withFlags(1), ...encodeValue(null)], /announces a timestamp it lacks/],
+    [
+      'shared frames announced but not valid MessagePack',
+      [Buffer.concat([withFlags(2), Buffer.from([0x93, 0xa1])]), ...encodeValue(null)],
+      /not valid MessagePack/,
+    ],
+    [
+      'shared frames referenced where none are read',
+      [Buffer.concat([withFlags(2), packHeader([[1, 'x', 1]])]), ...encodeValue(null)],
+      /does not use/,
+    ],
+    ['more value frames announced than sent', [dataHeader(2), ...encodeValue(null)], /announces 2 value frames, 1 present/],
+    ['a data envelope without its value', [dataHeader(0)], /announces 0 value frames/],
     [
       'a raw frame whose size contradicts its dtype',
-      [packHeader(['d', 0, 0, 0, 0, 0, 0, 2]), packHeader([2, { '\u0000': ['V', 'float32', 0, 0, 12] }]), Buffer.alloc(5)],
+      [dataHeader(2), packHeader([2, { '\u0000': ['V', 'float32', 0, 0, 12] }]), Buffer.alloc(5)],
       /does not fit frame 0/,
     ],
     [
       'a view of 2^40 bytes',
-      [packHeader(['d', 0, 0, 0, 0, 0, 0, 2]), packHeader([2, { '\u0000': ['V', 'uint8', 0, 0, 2 ** 40] }]), Buffer.alloc(1)],
+      [dataHeader(2), packHeader([2, { '\u0000': ['V', 'uint8', 0, 0, 2 ** 40] }]), Buffer.alloc(1)],
       /does not fit/,
     ],
   ])('rejects %s with a WireError', (_name, frames, message) => {
@@ -115,9 +146,41 @@ describe('parseEnvelope', () => {
 
   it('carries a producer-stamped timestamp when there is one, and none otherwise', () => {
     const frames = encodeValue('frame');
-    const stamped = parseEnvelope([packHeader(['d', 0, 0, 0, 0, 0, 5, frames.length, 1234.5]), ...frames], 0).envelope;
+    const stamped = parseEnvelope([dataHeader(frames.length, { createdAt: 5, timestamp: 1234.5 }), ...frames], 0).envelope;
     expect(stamped).toMatchObject({ kind: 'data', createdAt: 5, timestamp: 1234.5, value: 'frame' });
     expect(parseEnvelope(dataFrames('x'), 0).envelope).not.toHaveProperty('timestamp');
+  });
+
+  it('reads back every field of a data header as written, seq and ticket up to 2^53 - 1', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          seq: fc.maxSafeNat(),
+          ticket: fc.maxSafeNat(),
+          taskIndex: fc.nat(),
+          proctimeMs: fc.double({ noNaN: true, noDefaultInfinity: true }),
+          actualProctimeMs: fc.double({ noNaN: true, noDefaultInfinity: true }),
+          createdAt: fc.double({ noNaN: true, noDefaultInfinity: true }),
+          timestamp: fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }), { nil: undefined }),
+        }),
+        (meta) => {
+          const frames = encodeValue('v');
+          const { envelope } = parseEnvelope([packDataHeader(meta, frames.length), ...frames], 0);
+          const { timestamp, ...rest } = meta;
+          expect(envelope).toEqual({ kind: 'data', ...rest, ...(timestamp === undefined ? {} : { timestamp }), value: 'v' });
+        },
+      ),
+    );
+  });
+
+  it('fuzz: a data header with random bytes after its mark parses or throws a WireError', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 80 }), fc.nat({ max: 3 }), (bytes, flags) => {
+        const header = Buffer.concat([Buffer.from([DATA_HEADER_MARK, flags]), Buffer.from(bytes)]);
+        expectTypedOutcome(() => parseAll([header, ...encodeValue(null)]));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('fuzz: random frames never crash the parser, they parse or throw a WireError', () => {

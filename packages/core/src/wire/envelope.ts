@@ -1,13 +1,14 @@
 import { unpackBatch } from './batchFrame.js';
 import { decodeValue, unpackHeader, WireError } from './codec.js';
+import { isDataHeader, parseDataHeader } from './dataHeader.js';
 
 /**
  * The envelopes of the data path, as parsed from ZeroMQ frames. Publisher → receiver:
  *   hello  `['h', taskId]`                      first message of every connection: who it claims to be
  *   proof  `['p', taskId, proof]`               its answer to the challenge (`transport/helloProof.ts`)
- *   data   `['d', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, n, timestamp?, shared?]` + the
- *          value's n frames (its header, then its raw frames: see `encodeValue`); `timestamp` only when
- *          stamped (`null` when absent but `shared` follows); `shared` `[[frame, segment, bytes], ...]`
+ *   data   a binary header (`dataHeader.ts`: seq, ticket, taskIndex, proctimeMs, actualProctimeMs,
+ *          createdAt, n, timestamp?, shared?) + the value's n frames (its header, then its raw frames:
+ *          see `encodeValue`); `timestamp` only when stamped; `shared` `[[frame, segment, bytes], ...]`
  *          says which raw frames travel through shared memory (`transport/sharedFrames.ts`): those
  *          frames are empty, their bytes are in the named segment
  *   end    `['e', reason]`                      the end of the stream; never dropped
@@ -61,10 +62,6 @@ export type WireFeedback =
 
 const HEX_256 = /^[0-9a-f]{64}$/;
 
-function isNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value);
-}
-
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
@@ -82,7 +79,9 @@ export function parseEnvelope(
   shared?: SharedSegmentReader,
   batchAllowed = true,
 ): { envelope: WireEnvelope; next: number } {
-  const fields = unpackHeader(frames[at]);
+  const header = frames[at];
+  if (isDataHeader(header)) return parseData(frames, at, header as Buffer, shared);
+  const fields = unpackHeader(header);
   if (!Array.isArray(fields) || typeof fields[0] !== 'string')
     throw new WireError('envelope header must be an array starting with its kind');
   switch (fields[0]) {
@@ -102,40 +101,6 @@ export function parseEnvelope(
       }
       return { envelope: { kind: 'end', reason: fields[1] }, next: at + 1 };
     }
-    case 'd': {
-      if (fields.length < 8 || fields.length > 10) throw new WireError(`data envelope has ${fields.length} fields, expected 8 to 10`);
-      const [, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, frameCount, timestamp] = fields as unknown[];
-      if (!isCount(seq) || !isCount(ticket) || !isCount(taskIndex))
-        throw new WireError('data envelope: seq, ticket and taskIndex must be counts');
-      if (
-        !isNumber(proctimeMs) ||
-        !isNumber(actualProctimeMs) ||
-        !isNumber(createdAt) ||
-        (fields.length >= 9 && !isNumber(timestamp) && !(fields.length === 10 && timestamp === null))
-      ) {
-        throw new WireError('data envelope has a non-numeric timing field');
-      }
-      if (!isCount(frameCount) || frameCount < 1 || at + 1 + frameCount > frames.length) {
-        throw new WireError(`data envelope announces ${String(frameCount)} value frames, ${frames.length - at - 1} present`);
-      }
-      const valueFrames = frames.slice(at + 1, at + 1 + frameCount);
-      if (fields.length === 10) readSharedFrames(fields[9], valueFrames, shared);
-      const value = decodeValue(valueFrames);
-      return {
-        envelope: {
-          kind: 'data',
-          seq,
-          ticket,
-          taskIndex,
-          proctimeMs,
-          actualProctimeMs,
-          createdAt,
-          ...(isNumber(timestamp) ? { timestamp } : {}),
-          value,
-        },
-        next: at + 1 + frameCount,
-      };
-    }
     case 'w':
     case 'r': {
       if (fields.length !== 1) throw new WireError(`${fields[0]} envelope must be [${fields[0]}]`);
@@ -150,6 +115,29 @@ export function parseEnvelope(
     default:
       throw new WireError(`unknown envelope kind ${JSON.stringify(fields[0])}`);
   }
+}
+
+/** The data envelope whose header (binary, `dataHeader.ts`) is `frames[at]`. */
+function parseData(
+  frames: readonly Buffer[],
+  at: number,
+  header: Buffer,
+  shared: SharedSegmentReader | undefined,
+): { envelope: WireEnvelope; next: number } {
+  const fields = parseDataHeader(header);
+  const { frameCount } = fields;
+  if (frameCount < 1 || at + 1 + frameCount > frames.length) {
+    throw new WireError(`data envelope announces ${frameCount} value frames, ${frames.length - at - 1} present`);
+  }
+  const valueFrames = frames.slice(at + 1, at + 1 + frameCount);
+  if (fields.shared !== undefined) readSharedFrames(fields.shared, valueFrames, shared);
+  const value = decodeValue(valueFrames);
+  const { seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp } = fields;
+  const envelope: WireEnvelope =
+    timestamp === undefined
+      ? { kind: 'data', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, value }
+      : { kind: 'data', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp, value };
+  return { envelope, next: at + 1 + frameCount };
 }
 
 /** Reads a shared-memory segment named in a data envelope (`transport/sharedFrames.ts`). */
