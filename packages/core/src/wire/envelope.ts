@@ -1,6 +1,6 @@
 import { unpackBatch } from './batchFrame.js';
 import { decodeValue, unpackHeader, WireError } from './codec.js';
-import { isDataHeader, parseDataHeader } from './dataHeader.js';
+import { type DataHeaderFields, isDataHeader, parseDataHeader } from './dataHeader.js';
 
 /**
  * The envelopes of the data path, as parsed from ZeroMQ frames. Publisher → receiver:
@@ -29,17 +29,7 @@ export type WireEnvelope =
   | { readonly kind: 'hello'; readonly taskId: number }
   /** `proof`: 64 hex digits, checked by the receiver (`verifyHelloProof`). */
   | { readonly kind: 'proof'; readonly taskId: number; readonly proof: string }
-  | {
-      readonly kind: 'data';
-      readonly seq: number;
-      readonly ticket: number;
-      readonly taskIndex: number;
-      readonly proctimeMs: number;
-      readonly actualProctimeMs: number;
-      readonly createdAt: number;
-      readonly timestamp?: number;
-      readonly value: unknown;
-    }
+  | ({ readonly kind: 'data'; readonly value: unknown } & DataHeaderFields)
   | { readonly kind: 'end'; readonly reason: 'completed' | 'stopped' }
   /** `frames`: the envelopes it carries, to be parsed in turn like frames of their own. */
   | { readonly kind: 'batch'; readonly frames: readonly Buffer[] }
