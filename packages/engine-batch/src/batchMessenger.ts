@@ -14,16 +14,24 @@ import { type ChildLink, type SentMessage, ZmqMessenger } from '@vf/core/engine'
 export class BatchQueueMessenger extends ZmqMessenger {
   /** Per child: the message published without room (one: the publisher waits for it), until room comes. */
   readonly #ahead = new Map<ChildLink, SentMessage[]>();
-  protected async deliver(link: ChildLink, message: SentMessage): Promise<void> {
+  protected deliver(link: ChildLink, message: SentMessage): Promise<void> | undefined {
     let ahead = this.#ahead.get(link);
     if (ahead === undefined) {
       // Nothing waiting before it: the message leaves now if a replica has room.
       const replica = this.replicaWithRoom(link, message.seq);
-      if (replica !== undefined) return this.sendTo(replica, message);
+      if (replica !== undefined) {
+        this.sendTo(replica, message);
+        return undefined;
+      }
       ahead = [];
       this.#ahead.set(link, ahead);
     }
     ahead.push(message);
+    return this.#untilSent(link, ahead);
+  }
+
+  /** Waits until every message `ahead` of `link` has left. */
+  async #untilSent(link: ChildLink, ahead: readonly SentMessage[]): Promise<void> {
     while (ahead.length > 0) await this.waitForCredit(link);
   }
 
@@ -37,7 +45,7 @@ export class BatchQueueMessenger extends ZmqMessenger {
         const replica = next === undefined ? undefined : link.pick(next.seq);
         if (next === undefined || replica === undefined) break;
         ahead.shift();
-        void this.sendTo(replica, next);
+        this.sendTo(replica, next);
       }
     });
     if (ahead.length === 0) this.#ahead.delete(link);

@@ -19,10 +19,13 @@ export class RealtimeQueueMessenger extends ZmqMessenger {
     super(init, signal, isStopRequested, 'freshest');
   }
 
-  protected async deliver(link: ChildLink, message: SentMessage): Promise<void> {
+  protected deliver(link: ChildLink, message: SentMessage): undefined {
     const destination = link.routing === 'seq' ? link.replicaFor(message.seq) : undefined;
     const replica = this.#kept.get(link)?.has(destination) ? undefined : this.replicaWithRoom(link, message.seq);
-    if (replica !== undefined) return this.sendTo(replica, message);
+    if (replica !== undefined) {
+      this.sendTo(replica, message);
+      return undefined;
+    }
     // Read after: taking room may have sent what was kept for other destinations.
     let kept = this.#kept.get(link);
     if (kept === undefined) {
@@ -33,6 +36,7 @@ export class RealtimeQueueMessenger extends ZmqMessenger {
     kept.set(destination, message);
     // Kept until room comes: a ring's receiver must then say so (it hands room back silently otherwise).
     this.askForRoom(link);
+    return undefined;
   }
 
   protected override onCredit(link: ChildLink): void {
@@ -42,7 +46,7 @@ export class RealtimeQueueMessenger extends ZmqMessenger {
       const replica = link.pick(message.seq);
       if (replica === undefined) continue;
       kept.delete(destination);
-      void this.sendTo(replica, message);
+      this.sendTo(replica, message);
     }
     if (kept.size === 0) this.#kept.delete(link);
   }
