@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
-import { withSharedReferences } from '../wire/dataHeader.js';
+import { type SharedFrameReference, withSharedReferences } from '../wire/dataHeader.js';
 import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
 
 /**
@@ -208,7 +208,7 @@ export class SharedFrameSender {
    * gains their references (see `wire/envelope.ts`) and each such frame travels empty.
    */
   outgoing(frames: readonly Buffer[], receiver: number): readonly Buffer[] {
-    let shared: Array<[number, string, number]> | undefined;
+    let shared: SharedFrameReference[] | undefined;
     let out: Buffer[] | undefined;
     // frames[1] is the value header (MessagePack, small): only raw frames, from frames[2], are shared.
     for (let index = 2; index < frames.length; index++) {

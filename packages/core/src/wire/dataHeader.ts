@@ -74,8 +74,9 @@ export function withSharedReferences(header: Buffer, references: readonly Shared
   return withReferences;
 }
 
-function isCount(value: number): boolean {
-  return Number.isSafeInteger(value) && value >= 0;
+/** A whole number from 0 to 2⁵³ − 1: what seq, ticket, task ids and counts are on the wire. */
+export function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** Decodes a data envelope's header; throws {@link WireError} for anything but the layout above. */

@@ -1,6 +1,6 @@
 import { unpackBatch } from './batchFrame.js';
 import { decodeValue, unpackHeader, WireError } from './codec.js';
-import { type DataHeaderFields, isDataHeader, parseDataHeader } from './dataHeader.js';
+import { type DataHeaderFields, isCount, isDataHeader, parseDataHeader } from './dataHeader.js';
 
 /**
  * The envelopes of the data path, as parsed from ZeroMQ frames. Publisher → receiver:
@@ -51,10 +51,6 @@ export type WireFeedback =
   | { readonly kind: 'challenge'; readonly challenge: string };
 
 const HEX_256 = /^[0-9a-f]{64}$/;
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
 
 /**
  * Parses the envelope that starts at `frames[at]`. Returns it and the index of the next envelope.
