@@ -67,8 +67,12 @@ export type InputSet =
  * receiving returns inputs aligned by origin. Termination is never dropped by any engine.
  */
 export interface Messenger {
-  /** Sends a data message to every child. May block (batch) or drop stale data (realtime). */
-  publishMessage(value: unknown, meta?: MessageMetadata): Promise<void>;
+  /**
+   * Sends a data message to every child. May block (batch) or drop stale data (realtime). May
+   * return nothing when the message left at once: a promise only where the caller must wait, so
+   * that a message sent at once costs the task loop no promise.
+   */
+  publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> | undefined;
   /** Sends the end of the stream to every child. Never dropped; may wait until it can be delivered. */
   publishTerminationMessage(reason?: EndReason, meta?: MessageMetadata): Promise<void>;
   /** Forwards the last received message unchanged to every child (for nodes without output). */
@@ -77,6 +81,12 @@ export interface Messenger {
   passthroughTerminationMessage(): Promise<void>;
   /** Waits for the next set of inputs aligned by origin, or the end of the stream. */
   receiveMessage(): Promise<InputSet>;
+  /**
+   * Optional: the next set of inputs, or the end, when one can be taken without waiting; else
+   * undefined, and `receiveMessage()` waits for it. Lets the task loop take an input ready already
+   * without a promise. Errors that `receiveMessage()` would throw are left to it.
+   */
+  tryReceiveMessage?(): InputSet | undefined;
   /** Waits for the next envelope from any parent, unaligned. */
   receiveRawMessage(): Promise<RawMessage>;
   /** True once the flow has been asked to stop. Producers check it between items. */

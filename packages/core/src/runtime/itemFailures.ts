@@ -51,7 +51,7 @@ export class ItemFailures {
    * backoff, and when the last attempt fails the item is given up (stored when a dead-letter folder
    * is set) and the marker to publish in its place is returned. An abort is always rethrown.
    */
-  async attempt<T>(call: () => Promise<T>, input: DataInput): Promise<Attempt<T>> {
+  async attempt<T>(call: () => T | PromiseLike<T>, input: DataInput): Promise<Attempt<T>> {
     for (let attempts = 1; ; attempts++) {
       try {
         return { done: true, value: await call() };

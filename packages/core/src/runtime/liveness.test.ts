@@ -104,26 +104,33 @@ describe('TaskActivity (what the main thread shares)', () => {
     expect(activity.inNode).toBe(false);
   });
 
-  it('marks node code while a call runs, until its promise settles, and after a throw no more', async () => {
+  it('marks node code while a call runs, until its promise settles, and after a throw or a rejection no more', async () => {
     const activity = new TaskActivity();
     expect(activity.inNode).toBe(false);
     let during = false;
-    await activity.runNodeCode(() => {
+    // A result that is not a promise comes back as it is, and the mark is down at once.
+    const result = activity.runNodeCode(() => {
       during = activity.inNode;
+      return 7;
     });
+    expect(result).toBe(7);
     expect(during).toBe(true);
+    expect(activity.inNode).toBe(false);
     let release: () => void = () => undefined;
     const pending = activity.runNodeCode(() => new Promise<void>((resolve) => (release = resolve)));
+    expect(pending).toBeInstanceOf(Promise);
     await Promise.resolve();
     expect(activity.inNode).toBe(true);
     release();
     await pending;
     expect(activity.inNode).toBe(false);
-    await expect(
+    expect(() =>
       activity.runNodeCode(() => {
         throw new Error('boom');
       }),
-    ).rejects.toThrow('boom');
+    ).toThrow('boom');
+    expect(activity.inNode).toBe(false);
+    await expect(activity.runNodeCode(() => Promise.reject(new Error('later')))).rejects.toThrow('later');
     expect(activity.inNode).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
 import type { Clock } from './clock.js';
+import { isPromiseLike } from './waiting.js';
 
 /**
  * Liveness of task processes: how the host tells a task that stopped answering (SIGSTOP, frozen, its
@@ -67,19 +68,40 @@ export class TaskActivity {
 
   /**
    * Runs `call` (a call into the node's own code) marked as node code until it returns or, when it
-   * returns a promise, until that settles: a main thread blocked meanwhile is a busy node.
+   * returns a promise, until that settles: a main thread blocked meanwhile is a busy node. A result
+   * that is not a promise comes back as it is, at once: a synchronous node costs its task loop no
+   * promise and no microtask turn per item.
    */
-  async runNodeCode<T>(call: () => T | PromiseLike<T>): Promise<T> {
+  runNodeCode<T>(call: () => T | PromiseLike<T>): T | Promise<T> {
     Atomics.add(this.#cells, IN_NODE, 1);
+    let result: T | PromiseLike<T>;
     try {
-      return await call();
-    } finally {
-      // Leaving node code restarts the stall clock before the mark drops (the heartbeat thread reads
-      // the mark first, then the ticks): a long stay inside node code must not read as a stall
-      // outside it in the moment before the event loop's ticker runs again.
-      Atomics.add(this.#cells, TICKS, 1);
-      Atomics.sub(this.#cells, IN_NODE, 1);
+      result = call();
+    } catch (error) {
+      this.#leaveNodeCode();
+      throw error;
     }
+    if (!isPromiseLike(result)) {
+      this.#leaveNodeCode();
+      return result;
+    }
+    return this.#settle(result);
+  }
+
+  async #settle<T>(pending: PromiseLike<T>): Promise<T> {
+    try {
+      return await pending;
+    } finally {
+      this.#leaveNodeCode();
+    }
+  }
+
+  #leaveNodeCode(): void {
+    // Leaving node code restarts the stall clock before the mark drops (the heartbeat thread reads
+    // the mark first, then the ticks): a long stay inside node code must not read as a stall
+    // outside it in the moment before the event loop's ticker runs again.
+    Atomics.add(this.#cells, TICKS, 1);
+    Atomics.sub(this.#cells, IN_NODE, 1);
   }
 }
 

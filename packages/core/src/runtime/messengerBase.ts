@@ -15,7 +15,7 @@ export abstract class MessengerBase implements Messenger {
     this.#task = task;
   }
 
-  abstract publishMessage(value: unknown, meta?: MessageMetadata): Promise<void>;
+  abstract publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> | undefined;
   abstract publishTerminationMessage(reason?: EndReason, meta?: MessageMetadata): Promise<void>;
   abstract receiveRawMessage(): Promise<RawMessage>;
   abstract checkForTermination(): boolean;
@@ -24,8 +24,24 @@ export abstract class MessengerBase implements Messenger {
   /** The next aligned input set (or end) from the transport. */
   protected abstract nextInput(): Promise<InputSet>;
 
+  /**
+   * The next aligned input set (or end) when the transport has one without waiting, else
+   * undefined. Default: never (every take waits through {@link nextInput}).
+   */
+  protected readyInput(): InputSet | undefined {
+    return undefined;
+  }
+
   async receiveMessage(): Promise<InputSet> {
-    const input = await this.nextInput();
+    return this.#remember(await this.nextInput());
+  }
+
+  tryReceiveMessage(): InputSet | undefined {
+    const input = this.readyInput();
+    return input === undefined ? undefined : this.#remember(input);
+  }
+
+  #remember(input: InputSet): InputSet {
     if (input.kind === 'data') this.#lastInput = input;
     else this.#lastEnd = input.reason;
     return input;

@@ -10,7 +10,7 @@ import type { TaskSpec } from '../plan/executionPlan.js';
 import { type Clock, systemClock } from './clock.js';
 import { ItemFailures } from './itemFailures.js';
 import type { SkippedItem } from './skippedItem.js';
-import { eventLoopWatch, isAborted, sleep } from './waiting.js';
+import { eventLoopWatch, isAborted, isPromiseLike, sleep } from './waiting.js';
 
 /** What {@link runTask} needs to run one task. */
 export interface TaskRunOptions {
@@ -42,10 +42,14 @@ export interface TaskRunOptions {
   readonly onFirstItem?: () => void;
 }
 
-/** See {@link TaskRunOptions.nodeCode}. */
-export type NodeCodeRunner = <T>(call: () => T | PromiseLike<T>) => Promise<T>;
+/**
+ * See {@link TaskRunOptions.nodeCode}. Returns what `call` returned, or a promise of it: a runner
+ * may return a result that is not a promise as it is, so that a synchronous node costs the task
+ * loop no promise per item.
+ */
+export type NodeCodeRunner = <T>(call: () => T | PromiseLike<T>) => T | PromiseLike<T>;
 
-const callDirectly: NodeCodeRunner = async (call) => call();
+const callDirectly: NodeCodeRunner = (call) => call();
 
 /** Default period of {@link TaskRunOptions.onStats}: often enough for a live view, rare enough to cost nothing. */
 export const STATS_INTERVAL_MS = 250;
@@ -149,7 +153,8 @@ async function runProducer(
         break;
       }
       const started = clock.now();
-      const next = await inNode(() => iterator.next());
+      const called = inNode(() => iterator.next());
+      const next = isPromiseLike(called) ? await called : called;
       if (next.done === true) {
         exhausted = true;
         break;
@@ -157,8 +162,10 @@ async function runProducer(
       const proctimeMs = clock.now() - started;
       const meta = meter.metadata(node.name, spec.taskIndex, seq, seq, proctimeMs, clock.epochNow());
       const item: unknown = next.value;
-      if (isTimestamped(item)) await messenger.publishMessage(item.value, { ...meta, timestamp: item.timestamp });
-      else await messenger.publishMessage(item, meta);
+      const sending = isTimestamped(item)
+        ? messenger.publishMessage(item.value, { ...meta, timestamp: item.timestamp })
+        : messenger.publishMessage(item, meta);
+      if (sending !== undefined) await sending;
       meter.emitted += 1;
       meter.countProcessed();
     }
@@ -179,7 +186,11 @@ async function runProcessor(
   inNode: NodeCodeRunner,
 ): Promise<TaskStatus> {
   for (;;) {
-    const input = await messenger.receiveMessage();
+    // Taken at once when the messenger has an input ready: no promise, no microtask turn. A loop
+    // that so never waits still gives the event loop a turn every few ms (credits, timers, the stop
+    // request and the liveness ticker run there).
+    const input = messenger.tryReceiveMessage?.() ?? (await messenger.receiveMessage());
+    if (eventLoopWatch.starving()) await eventLoopWatch.turn();
     if (input.kind === 'end') {
       await messenger.publishTerminationMessage(input.reason);
       return input.reason;
@@ -192,19 +203,24 @@ async function runProcessor(
     }
     meter.received += 1;
     const started = clock.now();
-    const attempt = failures.failsFlow
-      ? { done: true as const, value: await inNode(() => node.process(...input.values)) }
-      : await failures.attempt(() => inNode(() => node.process(...input.values)), input);
-    if (!attempt.done) {
-      await publishMarker(messenger, attempt.marker, spec, input);
-      continue;
+    let output: unknown;
+    if (failures.failsFlow) {
+      const called = inNode(() => node.process(...input.values));
+      output = isPromiseLike(called) ? await called : called;
+    } else {
+      const attempt = await failures.attempt(() => inNode(() => node.process(...input.values)), input);
+      if (!attempt.done) {
+        await publishMarker(messenger, attempt.marker, spec, input);
+        continue;
+      }
+      output = attempt.value;
     }
-    const output = attempt.value;
     const proctimeMs = clock.now() - started;
-    await messenger.publishMessage(
+    const sending = messenger.publishMessage(
       output,
       carryTimes(input.metas, meter.metadata(node.name, spec.taskIndex, input.seq, input.ticket, proctimeMs, 0)),
     );
+    if (sending !== undefined) await sending;
     meter.emitted += 1;
     meter.countProcessed();
   }
@@ -218,15 +234,24 @@ async function runConsumer(
   inNode: NodeCodeRunner,
 ): Promise<TaskStatus> {
   for (;;) {
-    const input = await messenger.receiveMessage();
+    // As in runProcessor: an input ready is taken without a promise.
+    const input = messenger.tryReceiveMessage?.() ?? (await messenger.receiveMessage());
+    if (eventLoopWatch.starving()) await eventLoopWatch.turn();
     if (input.kind === 'end') return input.reason;
     const failures = meter.failures as ItemFailures;
     if (failures.markerIn(input) !== undefined) continue;
     meter.received += 1;
     const started = clock.now();
-    const attempt = await failures.attempt(() => inNode(() => node.consume(...(node.wantsMetadata ? input.metas : input.values))), input);
+    const consume = () => node.consume(...(node.wantsMetadata ? input.metas : input.values));
+    let done = true;
+    if (failures.failsFlow) {
+      const called = inNode(consume);
+      if (isPromiseLike(called)) await called;
+    } else {
+      done = (await failures.attempt(() => inNode(consume), input)).done;
+    }
     meter.addProctime(clock.now() - started);
-    if (attempt.done) meter.countProcessed();
+    if (done) meter.countProcessed();
   }
 }
 
@@ -250,7 +275,8 @@ async function publishMarker(
     actualProctimeMs: 0,
     createdAt: 0,
   };
-  await messenger.publishMessage(marker, carryTimes(input.metas, meta));
+  const sending = messenger.publishMessage(marker, carryTimes(input.metas, meta));
+  if (sending !== undefined) await sending;
 }
 
 /**

@@ -161,3 +161,12 @@ export class EventLoopWatch {
 
 /** The process's watch: every task loop of a process starves the same event loop. */
 export const eventLoopWatch = new EventLoopWatch();
+
+/** Whether `value` is a promise or any other thenable (what `await` would wait for). */
+export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as Partial<PromiseLike<T>>).then === 'function'
+  );
+}

@@ -58,6 +58,8 @@ const TO_RING_FRAME = packHeader(['r']);
 const RING_MAPPED_FRAME = packHeader(['r']);
 /** Feedback `['w']`: room came back through the ring's counter, and the sender said it waits for it (where its bell could not be opened). */
 const WAKE_FRAME = packHeader(['w']);
+/** The aligned take (one closure for every take). */
+const takeAligned = (aligner: NodeAligner): InputSet | undefined => aligner.take();
 
 /**
  * A parent task's ring, as its receiver reads it. The stream goes on in the ring until its marker
@@ -656,21 +658,29 @@ export abstract class ZmqMessenger extends MessengerBase {
     link.creditArrived.notify();
   }
 
-  async publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> {
-    if (this.children.length === 0) return;
+  /** Returns a promise only when a child has no room for the message yet (see {@link deliver}). */
+  publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> | undefined {
+    if (this.children.length === 0) return undefined;
     const m = this.metadataFor(meta);
     // Checked here, in the sender: a value that cannot travel fails this node, not its receiver.
     const frames = encodeValue(value, this.init.task.nodeName);
-    const message = [packDataHeader(m, frames.length), ...frames];
+    const message: SentMessage = { seq: m.seq, frames: [packDataHeader(m, frames.length), ...frames] };
     if (this.#fatal !== undefined) throw this.#fatal;
-    for (const link of this.children) {
-      const waiting = this.deliver(link, { seq: m.seq, frames: message });
-      if (waiting !== undefined) await waiting;
+    return this.#deliverFrom(0, message);
+  }
+
+  /** Delivers `message` to the children from `first` on; waits (a promise) only for a child that has no room. */
+  #deliverFrom(first: number, message: SentMessage): Promise<void> | undefined {
+    const { children } = this;
+    for (let index = first; index < children.length; index++) {
+      const waiting = this.deliver(children[index] as ChildLink, message);
+      if (waiting !== undefined) return waiting.then(() => this.#deliverFrom(index + 1, message));
     }
     if (this.#confirmsOutputs) {
       this.#published += 1;
       this.#confirmOutputs();
     }
+    return undefined;
   }
 
   /**
@@ -797,7 +807,7 @@ export abstract class ZmqMessenger extends MessengerBase {
   }
 
   protected nextInput(): Promise<InputSet> {
-    return this.#until((aligner) => aligner.take());
+    return this.#until(takeAligned);
   }
 
   receiveRawMessage(): Promise<RawMessage> {
@@ -865,18 +875,43 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#sharedSender?.close(this.#label);
   }
 
+  protected override readyInput(): InputSet | undefined {
+    const aligner = this.#aligner;
+    if (aligner === undefined || this.#fatal !== undefined || this.signal.aborted) return undefined;
+    let input = this.#take(aligner, takeAligned);
+    if (input === undefined) {
+      // Entries may wait in the rings (a busy task reads them only when it runs out): read them, without sleeping.
+      try {
+        for (const inbox of this.#rings.values()) this.#pump(inbox);
+      } catch (error) {
+        this.#failWith(error);
+        return undefined;
+      }
+      input = this.#take(aligner, takeAligned);
+      if (input === undefined) return undefined;
+    }
+    this.#flushCredits(false);
+    return input;
+  }
+
+  /** One attempt at taking from the aligner, with the bookkeeping of what it took. */
+  #take<T>(aligner: NodeAligner, attempt: (aligner: NodeAligner) => T | undefined): T | undefined {
+    const result = attempt(aligner);
+    if (this.#takenFrom.length > 0) {
+      // The messages of the set just taken: their room goes back when its output is confirmed.
+      this.#unconfirmedInputs.push(this.#takenFrom);
+      this.#takenFrom = [];
+    }
+    return result;
+  }
+
   async #until<T>(attempt: (aligner: NodeAligner) => T | undefined): Promise<T> {
     const aligner = this.#aligner;
     if (aligner === undefined) throw new Error(`node "${this.init.task.nodeName}" has no inputs to receive`);
     for (;;) {
       if (this.#fatal !== undefined) throw this.#fatal;
       if (this.signal.aborted) throw new AbortedError();
-      const result = attempt(aligner);
-      if (this.#takenFrom.length > 0) {
-        // The messages of the set just taken: their room goes back when its output is confirmed.
-        this.#unconfirmedInputs.push(this.#takenFrom);
-        this.#takenFrom = [];
-      }
+      const result = this.#take(aligner, attempt);
       if (result !== undefined) {
         this.#flushCredits(false);
         return result;
