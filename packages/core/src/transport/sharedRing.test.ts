@@ -2,6 +2,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeValue } from '../wire/codec.js';
+import { packDataHeader } from '../wire/dataHeader.js';
+import { parseEnvelope, type WireEnvelope } from '../wire/envelope.js';
 import { nativeRings, RING_BYTES, RingReader, RingWriter, ringPath } from './sharedRing.js';
 
 const native = nativeRings();
@@ -66,6 +69,27 @@ describe.skipIf(native === null)('shared ring', () => {
     expect(stop).toBe('to ZeroMQ');
     expect(entries.length).toBeGreaterThan(100);
     expect(writer.fits([Buffer.alloc(4000)])).toBe(true);
+  });
+
+  it('frames are read in place, yet what is decoded from them owns its memory: reusing the ring leaves it intact', () => {
+    const values: unknown[] = [
+      { plain: 'x'.repeat(100), n: [1, 2.5, -3], nested: { ok: true } },
+      { samples: new Float64Array([1.5, -2, 3e300]), bytes: Buffer.from('raw bytes'), when: new Date(7) },
+      { illFormed: 'a\ud800b', map: new Map([['k', new Uint8Array([9, 8, 7])]]) },
+    ];
+    const fields = { ticket: 0, taskIndex: 0, proctimeMs: 1, actualProctimeMs: 2, createdAt: 3 };
+    for (const [seq, value] of values.entries()) {
+      const frames = encodeValue(value);
+      expect(writer.write([packDataHeader({ ...fields, seq }, frames.length), ...frames])).toBe('written');
+    }
+    const received: WireEnvelope[] = [];
+    reader.drain((frames) => received.push(parseEnvelope(frames, 0).envelope));
+    // The sender reuses every byte of the ring, several times over.
+    for (let round = 0; round < 3; round++) {
+      while (writer.write([Buffer.alloc(4000, 0xff)]) === 'written');
+      reader.drain(() => undefined);
+    }
+    expect(received.map((envelope) => (envelope.kind === 'data' ? envelope.value : envelope))).toEqual(values);
   });
 
   it('asks for the doorbell only when the reader said it sleeps, and once per sleep', () => {

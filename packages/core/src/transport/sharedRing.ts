@@ -269,8 +269,11 @@ export class RingReader extends RingView {
   }
 
   /**
-   * Reads entries in order, each as its frames (copies of their own), until the ring is empty or
-   * says the next envelopes are on ZeroMQ. Throws a RangeError for an entry that does not fit its ring.
+   * Reads entries in order, each as its frames, until the ring is empty or says the next envelopes
+   * are on ZeroMQ. Throws a RangeError for an entry that does not fit its ring. The frames are views
+   * of the ring itself, valid only until `onEntry` returns (the sender reuses the bytes once the
+   * read end passes them): `onEntry` copies what it keeps. The decoders do: they build values of
+   * their own and copy raw frames (`valueDecoder.ts`), so an entry costs no copy out of the ring.
    */
   drain(onEntry: (frames: Buffer[]) => void): RingDrain {
     const written = this.#written(this.cell(WRITE_END, LOAD));
@@ -289,14 +292,12 @@ export class RingReader extends RingView {
         }
         const count = this.data.readUInt32LE(at + 4);
         if (bytes < 8 || at + bytes > RING_BYTES || 8 + 4 * count > bytes) throw new RangeError(`ring entry of ${bytes} bytes at ${at}`);
-        // One copy out of the ring (the sender reuses its bytes once the read end passes them).
-        const entry = Buffer.from(this.data.subarray(at, at + bytes));
         const frames: Buffer[] = [];
-        let offset = 8 + 4 * count;
+        let offset = at + 8 + 4 * count;
         for (let index = 0; index < count; index++) {
-          const length = entry.readUInt32LE(8 + 4 * index);
-          if (offset + length > bytes) throw new RangeError(`ring entry frame of ${length} bytes overruns its entry`);
-          frames.push(entry.subarray(offset, offset + length));
+          const length = this.data.readUInt32LE(at + 8 + 4 * index);
+          if (offset + length > at + bytes) throw new RangeError(`ring entry frame of ${length} bytes overruns its entry`);
+          frames.push(this.data.subarray(offset, offset + length));
           offset += length;
         }
         this.#end = (this.#end + bytes) >>> 0;

@@ -110,9 +110,18 @@ export class WireError extends VfError {
 
 /**
  * The one MessagePack codec: plain maps and arrays, no records, no extensions of its own (vf tags
- * its special values itself, see above), 64-bit integers read as numbers.
+ * its special values itself, see above), 64-bit integers read as numbers. Binary data it reads
+ * (`bin`, in a header: rare) is copied, never a view of the frame it came in: a decoded value owns
+ * all its memory, so frames read in place (a shared ring's entries) may be reused at once.
  */
-export const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true, int64AsType: 'number' });
+export const packr = new Packr({
+  useRecords: false,
+  moreTypes: false,
+  structuredClone: false,
+  mapsAsObjects: true,
+  int64AsType: 'number',
+  copyBuffers: true,
+});
 
 /** `String.prototype.isWellFormed` (Node ≥ 20; not in the ES2023 lib typings). */
 export function isWellFormed(value: string): boolean {
