@@ -160,11 +160,10 @@ async function runProducer(
         break;
       }
       const proctimeMs = clock.now() - started;
-      const meta = meter.metadata(node.name, spec.taskIndex, seq, seq, proctimeMs, clock.epochNow());
       const item: unknown = next.value;
-      const sending = isTimestamped(item)
-        ? messenger.publishMessage(item.value, { ...meta, timestamp: item.timestamp })
-        : messenger.publishMessage(item, meta);
+      const stamped = isTimestamped(item);
+      const meta = meter.metadata(node.name, spec.taskIndex, seq, seq, proctimeMs, clock.epochNow(), stamped ? item.timestamp : undefined);
+      const sending = messenger.publishMessage(stamped ? item.value : item, meta);
       if (sending !== undefined) await sending;
       meter.emitted += 1;
       meter.countProcessed();
@@ -218,7 +217,15 @@ async function runProcessor(
     const proctimeMs = clock.now() - started;
     const sending = messenger.publishMessage(
       output,
-      carryTimes(input.metas, meter.metadata(node.name, spec.taskIndex, input.seq, input.ticket, proctimeMs, 0)),
+      meter.metadata(
+        node.name,
+        spec.taskIndex,
+        input.seq,
+        input.ticket,
+        proctimeMs,
+        earliestCreatedAt(input.metas),
+        earliestTimestamp(input.metas),
+      ),
     );
     if (sending !== undefined) await sending;
     meter.emitted += 1;
@@ -266,33 +273,58 @@ async function publishMarker(
   input: Extract<InputSet, { kind: 'data' }>,
 ): Promise<void> {
   if (messenger.dropsFailedItems === true) return;
-  const meta: MessageMetadata = {
-    seq: input.seq,
-    ticket: input.ticket,
-    node: spec.nodeName,
-    taskIndex: spec.taskIndex,
-    proctimeMs: 0,
-    actualProctimeMs: 0,
-    createdAt: 0,
-  };
-  const sending = messenger.publishMessage(marker, carryTimes(input.metas, meta));
+  const { metas } = input;
+  const meta = messageMetadata(
+    input.seq,
+    input.ticket,
+    spec.nodeName,
+    spec.taskIndex,
+    0,
+    0,
+    earliestCreatedAt(metas),
+    earliestTimestamp(metas),
+  );
+  const sending = messenger.publishMessage(marker, meta);
   if (sending !== undefined) await sending;
 }
 
-/**
+/*
  * A processor's output carries the earliest `createdAt` of its inputs, and the earliest `timestamp`
- * of those stamped (none stamped: none). Parents missing from a partial time-join group count for nothing.
+ * of those stamped (none stamped: none). Parents missing from a partial time-join group count for
+ * nothing. No arrays: this runs for every message a processor publishes.
  */
-function carryTimes(inputs: readonly (MessageMetadata | undefined)[], meta: MessageMetadata): MessageMetadata {
-  // One pass, no arrays: this runs for every message a processor publishes.
+function earliestCreatedAt(inputs: readonly (MessageMetadata | undefined)[]): number {
   let createdAt = Number.POSITIVE_INFINITY;
+  for (const input of inputs) if (input !== undefined && input.createdAt < createdAt) createdAt = input.createdAt;
+  return createdAt;
+}
+
+function earliestTimestamp(inputs: readonly (MessageMetadata | undefined)[]): number | undefined {
   let timestamp: number | undefined;
   for (const input of inputs) {
-    if (input === undefined) continue;
-    if (input.createdAt < createdAt) createdAt = input.createdAt;
-    if (input.timestamp !== undefined && (timestamp === undefined || input.timestamp < timestamp)) timestamp = input.timestamp;
+    if (input?.timestamp !== undefined && (timestamp === undefined || input.timestamp < timestamp)) timestamp = input.timestamp;
   }
-  return timestamp === undefined ? { ...meta, createdAt } : { ...meta, createdAt, timestamp };
+  return timestamp;
+}
+
+/**
+ * A message's metadata, written out as one literal of either shape: copying an object with spread
+ * and adding `timestamp` builds a map V8 cannot reuse, ~1.5 µs a message against ~0.03 (measured in
+ * a loop, Node 20).
+ */
+function messageMetadata(
+  seq: number,
+  ticket: number,
+  node: string,
+  taskIndex: number,
+  proctimeMs: number,
+  actualProctimeMs: number,
+  createdAt: number,
+  timestamp: number | undefined,
+): MessageMetadata {
+  return timestamp === undefined
+    ? { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt }
+    : { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp };
 }
 
 function isAsyncIterable<T>(value: AsyncIterable<T> | Iterable<T>): value is AsyncIterable<T> {
@@ -339,12 +371,20 @@ class TaskMeter {
     this.#proctimeTotal += ms;
   }
 
-  metadata(node: string, taskIndex: number, seq: number, ticket: number, proctimeMs: number, createdAt: number): MessageMetadata {
+  metadata(
+    node: string,
+    taskIndex: number,
+    seq: number,
+    ticket: number,
+    proctimeMs: number,
+    createdAt: number,
+    timestamp: number | undefined,
+  ): MessageMetadata {
     const now = this.#clock.now();
     const actualProctimeMs = now - (this.#lastPublish ?? this.#began ?? now);
     this.#lastPublish = now;
     this.#proctimeTotal += proctimeMs;
-    return { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt };
+    return messageMetadata(seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp);
   }
 
   stats(messenger: Pick<Messenger, 'drops' | 'rejected' | 'joinGroups'>, deviceDetail?: string): TaskStats {

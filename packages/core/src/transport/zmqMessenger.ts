@@ -1142,21 +1142,13 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
     const parentNode = this.init.nodes[this.init.tasks[sender.taskId]?.nodeIndex ?? -1];
     const { value, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp } = envelope;
-    const data: ReceivedData = {
-      kind: 'data',
-      value,
-      meta: {
-        seq,
-        ticket,
-        node: parentNode?.name ?? '?',
-        taskIndex,
-        proctimeMs,
-        actualProctimeMs,
-        createdAt,
-        ...(timestamp === undefined ? {} : { timestamp }),
-      },
-      senderTaskId: sender.taskId,
-    };
+    const node = parentNode?.name ?? '?';
+    // Two literals, not a spread of `{ timestamp }`: this runs for every message received.
+    const meta: MessageMetadata =
+      timestamp === undefined
+        ? { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt }
+        : { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp };
+    const data: ReceivedData = { kind: 'data', value, meta, senderTaskId: sender.taskId };
     this.#senderRoom.set(sender.taskId, (this.#senderRoom.get(sender.taskId) ?? 0) - 1);
     aligner.push(sender.parentIndex, data, this.init.queueSize * (parentNode?.nbTasks ?? 1));
   }
