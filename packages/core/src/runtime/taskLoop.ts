@@ -159,10 +159,18 @@ async function runProducer(
         exhausted = true;
         break;
       }
-      const proctimeMs = clock.now() - started;
       const item: unknown = next.value;
       const stamped = isTimestamped(item);
-      const meta = meter.metadata(node.name, spec.taskIndex, seq, seq, proctimeMs, clock.epochNow(), stamped ? item.timestamp : undefined);
+      const meta = meter.metadata(
+        node.name,
+        spec.taskIndex,
+        seq,
+        seq,
+        started,
+        clock.now(),
+        clock.epochNow(),
+        stamped ? item.timestamp : undefined,
+      );
       const sending = messenger.publishMessage(stamped ? item.value : item, meta);
       if (sending !== undefined) await sending;
       meter.emitted += 1;
@@ -214,7 +222,6 @@ async function runProcessor(
       }
       output = attempt.value;
     }
-    const proctimeMs = clock.now() - started;
     const sending = messenger.publishMessage(
       output,
       meter.metadata(
@@ -222,7 +229,8 @@ async function runProcessor(
         spec.taskIndex,
         input.seq,
         input.ticket,
-        proctimeMs,
+        started,
+        clock.now(),
         earliestCreatedAt(input.metas),
         earliestTimestamp(input.metas),
       ),
@@ -371,18 +379,23 @@ class TaskMeter {
     this.#proctimeTotal += ms;
   }
 
+  /**
+   * The metadata of an output computed from `started` to `finished` (`Clock.now()` ms; the clock is
+   * read once per end, it costs on every message).
+   */
   metadata(
     node: string,
     taskIndex: number,
     seq: number,
     ticket: number,
-    proctimeMs: number,
+    started: number,
+    finished: number,
     createdAt: number,
     timestamp: number | undefined,
   ): MessageMetadata {
-    const now = this.#clock.now();
-    const actualProctimeMs = now - (this.#lastPublish ?? this.#began ?? now);
-    this.#lastPublish = now;
+    const proctimeMs = finished - started;
+    const actualProctimeMs = finished - (this.#lastPublish ?? this.#began ?? finished);
+    this.#lastPublish = finished;
     this.#proctimeTotal += proctimeMs;
     return messageMetadata(seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp);
   }
