@@ -881,12 +881,8 @@ export abstract class ZmqMessenger extends MessengerBase {
     let input = this.#take(aligner, takeAligned);
     if (input === undefined) {
       // Entries may wait in the rings (a busy task reads them only when it runs out): read them, without sleeping.
-      try {
-        for (const inbox of this.#rings.values()) this.#pump(inbox);
-      } catch (error) {
-        this.#failWith(error);
-        return undefined;
-      }
+      this.#pumpRings();
+      if (this.#fatal !== undefined) return undefined;
       input = this.#take(aligner, takeAligned);
       if (input === undefined) return undefined;
     }
@@ -920,7 +916,19 @@ export abstract class ZmqMessenger extends MessengerBase {
       this.#flushCredits(true);
       if (this.#readRingsOrSleep()) continue;
       await this.#waitForInput(aligner);
+      // Woken (most often by a bell): read the rings at once. Marking them sleeping first, as the
+      // loop would, and then awake again costs two more cell operations on every wake-up.
       this.#wakeRings();
+      this.#pumpRings();
+    }
+  }
+
+  /** Reads every ring (and what waits on ZeroMQ behind it) into the aligner. A malformed entry becomes the task's error. */
+  #pumpRings(): void {
+    try {
+      for (const inbox of this.#rings.values()) this.#pump(inbox);
+    } catch (error) {
+      this.#failWith(error);
     }
   }
 
@@ -935,11 +943,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     for (const inbox of this.#rings.values()) if (inbox.mode === 'ring' && inbox.reader.sleep()) arrived = true;
     if (!arrived) return false;
     this.#wakeRings();
-    try {
-      for (const inbox of this.#rings.values()) this.#pump(inbox);
-    } catch (error) {
-      this.#failWith(error);
-    }
+    this.#pumpRings();
     return true;
   }
 
