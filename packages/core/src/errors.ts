@@ -216,3 +216,15 @@ function describeThrown(value: unknown): string {
     return String(value);
   }
 }
+
+/**
+ * A received value as an error message shows it: a primitive as `String()` writes it (cut to 64
+ * characters), any object as what it is. `String()` itself would throw on a map whose `toString`
+ * key is not a function (what a lying peer can send), and a coded error must never become a crash.
+ */
+export function describeReceived(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return value instanceof Uint8Array ? 'binary data' : 'an object';
+  const text = String(value);
+  return text.length > 64 ? `${text.slice(0, 61)}...` : text;
+}

@@ -105,6 +105,8 @@ describe('the messages a task receives (checked without zod)', () => {
     ['an unknown type', { v: 1, type: 'reboot' }, /type must be one of init, start/],
     ['another protocol version', { v: 2, type: 'start' }, /protocol version 2, expected 1/],
     ['no object at all', 'start', /protocol version undefined/],
+    // A map whose toString is no function: String() would throw a TypeError instead of the coded error.
+    ['a version that is a map with a toString key', { v: { toString: 0 }, type: 'start' }, /protocol version an object, expected 1/],
     ['a task id that is not an integer', { v: 1, type: 'peerDone', taskId: 1.5 }, /taskId must be an integer from 0, got 1.5/],
     ['an endpoint that is not a string', { v: 1, type: 'endpoints', endpoints: ['ipc://a', 7] }, /endpoints\[1\] must be a string, got 7/],
     ['init without its task', { v: 1, type: 'init', init: { ...init, task: undefined } }, /init\.task must be an object, got nothing/],

@@ -1,5 +1,5 @@
 import type { TaskOutcome, TaskStats } from '../contracts/engine.js';
-import { type SerializedError, VfError } from '../errors.js';
+import { describeReceived, type SerializedError, VfError } from '../errors.js';
 import { DEVICE_DETAIL_MAX_LENGTH } from '../nodes/node.js';
 import type { FlowSource, PlannedNode, TaskSpec } from '../plan/executionPlan.js';
 import type { CurveKeys } from '../transport/curve.js';
@@ -132,8 +132,8 @@ function checkVersion(value: unknown, from: string): void {
   if (version !== CONTROL_PROTOCOL_VERSION) {
     throw new VfError(
       'INVALID_CONTROL_MESSAGE',
-      `control message from ${from} has protocol version ${String(version)}, expected ${CONTROL_PROTOCOL_VERSION}: the host and the task run different versions of vf`,
-      { details: { from, version: String(version) } },
+      `control message from ${from} has protocol version ${describeReceived(version)}, expected ${CONTROL_PROTOCOL_VERSION}: the host and the task run different versions of vf`,
+      { details: { from, version: describeReceived(version) } },
     );
   }
 }

@@ -16,6 +16,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { describeReceived } from '../errors.js';
 import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
 import { type SharedFrameReference, withSharedReferences } from '../wire/dataHeader.js';
 import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
@@ -424,9 +425,10 @@ export class SharedFrameReader {
    * Throws {@link WireError}.
    */
   read(name: unknown, byteLength: unknown): Buffer {
-    if (typeof name !== 'string' || !SEGMENT_NAME.test(name)) throw new WireError(`malformed shared-memory segment name ${String(name)}`);
+    if (typeof name !== 'string' || !SEGMENT_NAME.test(name))
+      throw new WireError(`malformed shared-memory segment name ${describeReceived(name)}`);
     if (typeof byteLength !== 'number' || !Number.isSafeInteger(byteLength) || byteLength < 0 || byteLength > MAX_FRAME_BYTES) {
-      throw new WireError(`shared-memory segment ${name} announces ${String(byteLength)} bytes`);
+      throw new WireError(`shared-memory segment ${name} announces ${describeReceived(byteLength)} bytes`);
     }
     const path = join(this.#directory, name);
     const mapper = byteLength > 0 ? this.#mapper : null;

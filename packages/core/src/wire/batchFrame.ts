@@ -1,3 +1,4 @@
+import { describeReceived } from '../errors.js';
 import { packHeader } from './codec.js';
 import { WireError } from './format.js';
 
@@ -76,7 +77,7 @@ export function unpackBatch(lengths: unknown, payload: Buffer | undefined): Buff
   let offset = 0;
   for (const length of lengths) {
     if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0 || offset + length > payload.length) {
-      throw new WireError(`batch envelope: frame length ${String(length)} does not fit its ${payload.length}-byte payload`);
+      throw new WireError(`batch envelope: frame length ${describeReceived(length)} does not fit its ${payload.length}-byte payload`);
     }
     frames.push(payload.subarray(offset, offset + length));
     offset += length;

@@ -295,6 +295,19 @@ describe('decodeValue: a lying peer gets a WireError, never a crash', () => {
     expect(() => roundTrip(new Fragile())).toThrow(expect.objectContaining({ code: 'VALUE_DECODE_FAILED' }));
   });
 
+  // Found by the fuzz below: a map whose `toString` is no function made the error message itself
+  // throw a TypeError (String() of it), where the peer's lie must be a WireError.
+  it.each([
+    ['a reference', tagged({ '\u0000': ['r', { toString: 0 }] }), /reference an object points at no object/],
+    ['a tag kind', tagged({ '\u0000': [{ toString: 0 }] }), /unknown tag "an object"/],
+    ['a frame reference', tagged({ '\u0000': ['B', { toString: 0 }] }), /frame reference an object is out of range/],
+    ['a dtype', tagged({ '\u0000': ['V', { toString: 0 }, 0, 0, 0] }), /unknown dtype an object/],
+    ['a format', [packHeader([{ toString: 0 }, 1])], /unknown value format an object/],
+  ])('%s that is a map with a toString key is a WireError', (_name, frames, message) => {
+    expect(() => decodeValue(frames)).toThrow(WireError);
+    expect(() => decodeValue(frames)).toThrow(message);
+  });
+
   it('fuzz: random tagged headers decode or throw a coded error, nothing else', () => {
     const kinds = fc.constantFrom('r', 'z', 'n', 's', 'D', 'R', 'M', 'S', 'E', 'B', 'V', 'O', 'U', 'P', 'x');
     const node: fc.Arbitrary<unknown> = fc.letrec((tie) => ({

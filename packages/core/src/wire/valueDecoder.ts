@@ -1,4 +1,4 @@
-import { AllocationError, FlowValidationError, TaskFailedError, ValueError, VfError } from '../errors.js';
+import { AllocationError, describeReceived, FlowValidationError, TaskFailedError, ValueError, VfError } from '../errors.js';
 import { BYTES_PER_ELEMENT, DTYPES, type Dtype, FORMAT, KIND, MAX_DEPTH, MAX_HEADER_BYTES, packr, TAG, WireError } from './format.js';
 import { valueTypeNamed } from './valueTypes.js';
 
@@ -24,7 +24,7 @@ export function decodeValue(frames: readonly Buffer[]): unknown {
     if (raw.length > 0) throw new WireError(`a plain value has no raw frames, got ${raw.length}`);
     return root;
   }
-  if (format !== FORMAT.Tagged) throw new WireError(`unknown value format ${String(format)}`);
+  if (format !== FORMAT.Tagged) throw new WireError(`unknown value format ${describeReceived(format)}`);
   const decoder = new Decoder(raw);
   const value = decoder.decode(root, 0);
   decoder.checkAllFramesUsed();
@@ -99,7 +99,7 @@ class Decoder {
       case KIND.Ref: {
         const index = body[1];
         if (!isIndex(index, this.#objects.length) || this.#objects[index] === PENDING)
-          throw new WireError(`reference ${String(index)} points at no object`);
+          throw new WireError(`reference ${describeReceived(index)} points at no object`);
         return this.#objects[index];
       }
       case KIND.MinusZero:
@@ -175,7 +175,7 @@ class Decoder {
         return this.#keep(Object(primitive) as object);
       }
       default:
-        throw new WireError(`unknown tag ${JSON.stringify(String(kind))}`);
+        throw new WireError(`unknown tag ${JSON.stringify(describeReceived(kind))}`);
     }
   }
 
@@ -203,7 +203,7 @@ class Decoder {
   /** Raw frame `index` as an ArrayBuffer of exactly its bytes, shared by every view on it. */
   #buffer(index: unknown): ArrayBuffer {
     if (!isIndex(index, this.#raw.length))
-      throw new WireError(`frame reference ${String(index)} is out of range (0..${this.#raw.length - 1})`);
+      throw new WireError(`frame reference ${describeReceived(index)} is out of range (0..${this.#raw.length - 1})`);
     const used = this.#frameUse[index];
     if (used === 'string') throw new WireError(`frame ${index} is used as a string and as a buffer`);
     if (used !== undefined) return used;
@@ -220,12 +220,13 @@ class Decoder {
 
   #view(body: unknown[]): ArrayBufferView {
     const [, dtype, frame, offset, byteLength] = body;
-    if (typeof dtype !== 'string' || !Object.hasOwn(BYTES_PER_ELEMENT, dtype)) throw new WireError(`unknown dtype ${String(dtype)}`);
+    if (typeof dtype !== 'string' || !Object.hasOwn(BYTES_PER_ELEMENT, dtype))
+      throw new WireError(`unknown dtype ${describeReceived(dtype)}`);
     const buffer = this.#buffer(frame);
     const size = BYTES_PER_ELEMENT[dtype as Dtype];
     if (!isIndex(offset, buffer.byteLength + 1) || !isIndex(byteLength, buffer.byteLength - offset + 1)) {
       throw new WireError(
-        `view of ${String(byteLength)} bytes at ${String(offset)} does not fit frame ${String(frame)} (${buffer.byteLength} bytes)`,
+        `view of ${describeReceived(byteLength)} bytes at ${describeReceived(offset)} does not fit frame ${describeReceived(frame)} (${buffer.byteLength} bytes)`,
       );
     }
     if (offset % size !== 0 || byteLength % size !== 0)
