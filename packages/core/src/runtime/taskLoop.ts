@@ -260,13 +260,15 @@ async function runConsumer(
     if (failures.markerIn(input) !== undefined) continue;
     meter.received += 1;
     const started = clock.now();
-    const consume = () => node.consume(...(node.wantsMetadata ? input.metas : input.values));
+    const args = node.wantsMetadata ? input.metas : input.values;
     let done = true;
+    // Closures written inline, never bound to a name: the task program keeps names (esbuild
+    // `keepNames`), so a named closure costs an Object.defineProperty each time it is made.
     if (failures.failsFlow) {
-      const called = inNode(consume);
+      const called = inNode(() => node.consume(...args));
       if (isPromiseLike(called)) await called;
     } else {
-      done = (await failures.attempt(() => inNode(consume), input)).done;
+      done = (await failures.attempt(() => inNode(() => node.consume(...args)), input)).done;
     }
     meter.addProctime(clock.now() - started);
     if (done) meter.countProcessed();
