@@ -195,11 +195,11 @@ async function runProcessor(
   for (;;) {
     // Taken at once when the messenger has an input ready: no promise, no microtask turn. A loop
     // that so never waits still gives the event loop a turn every few ms (credits, timers, the stop
-    // request and the liveness ticker run there); an input waited for came after a turn already,
-    // and the check (which schedules a marker) stays off a paced hop's path.
-    let input = messenger.tryReceiveMessage?.();
-    if (input === undefined) input = await messenger.receiveMessage();
-    else if (eventLoopWatch.starving()) await eventLoopWatch.turn();
+    // request and the liveness ticker run there). Checked after every input, waited for or not:
+    // checking only inputs taken at once (to keep the marker off a paced hop's path) made E2 at 8
+    // replicas 7.75 -> 7.6x (three alternating pairs, twice).
+    const input = messenger.tryReceiveMessage?.() ?? (await messenger.receiveMessage());
+    if (eventLoopWatch.starving()) await eventLoopWatch.turn();
     if (input.kind === 'end') {
       await messenger.publishTerminationMessage(input.reason);
       return input.reason;
@@ -252,9 +252,8 @@ async function runConsumer(
 ): Promise<TaskStatus> {
   for (;;) {
     // As in runProcessor: an input ready is taken without a promise.
-    let input = messenger.tryReceiveMessage?.();
-    if (input === undefined) input = await messenger.receiveMessage();
-    else if (eventLoopWatch.starving()) await eventLoopWatch.turn();
+    const input = messenger.tryReceiveMessage?.() ?? (await messenger.receiveMessage());
+    if (eventLoopWatch.starving()) await eventLoopWatch.turn();
     if (input.kind === 'end') return input.reason;
     const failures = meter.failures as ItemFailures;
     if (failures.markerIn(input) !== undefined) continue;
