@@ -218,9 +218,21 @@ function describeThrown(value: unknown): string {
 }
 
 /**
- * A received value as an error message shows it: a primitive as `String()` writes it (cut to 64
- * characters), any object as what it is. `String()` itself would throw on a map whose `toString`
- * key is not a function (what a lying peer can send), and a coded error must never become a crash.
+ * A value a user gave (an option, a policy) as an error message shows it: strings quoted, objects by
+ * kind, never by `String()` (which throws on a map whose `toString` key is not a function).
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
+}
+
+/**
+ * A received value (from a peer, on the wire) as an error message shows it: a primitive as
+ * `String()` writes it (cut to 64 characters: a peer may send a 64 KB string), any object as what it
+ * is, never by `String()` (a lying peer's map whose `toString` key is not a function would make it
+ * throw, and a coded error must never become a crash).
  */
 export function describeReceived(value: unknown): string {
   if (Array.isArray(value)) return 'an array';

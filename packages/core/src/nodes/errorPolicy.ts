@@ -1,4 +1,4 @@
-import { FlowValidationError } from '../errors.js';
+import { describeValue, FlowValidationError } from '../errors.js';
 import { lazySchema } from '../lazyZod.js';
 
 /**
@@ -109,11 +109,4 @@ function invalid(nodeLabel: string, option: string, requirement: string, value: 
   return new FlowValidationError('INVALID_OPTION', `${nodeLabel}: ${option} ${requirement}, got ${shown}`, {
     details: { option, value: shown },
   });
-}
-
-function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
 }

@@ -1,4 +1,4 @@
-import { FlowValidationError } from '../errors.js';
+import { describeValue, FlowValidationError } from '../errors.js';
 import { lazySchema } from '../lazyZod.js';
 
 /** Which item a parent contributes when several of its items fall in one window (see {@link TimeJoinOptions.collect}). */
@@ -79,8 +79,8 @@ const timeJoinSchema = lazySchema((z) =>
 export function validateJoinOptions(value: unknown, nodeName: string, nbTasks: number): TimeJoinSpec | undefined {
   if (value === undefined) return undefined;
   const fail = (option: string, requirement: string, got: unknown): never => {
-    throw new FlowValidationError('INVALID_OPTION', `node "${nodeName}": ${option} ${requirement}, got ${describe(got)}`, {
-      details: { node: nodeName, option, value: describe(got) },
+    throw new FlowValidationError('INVALID_OPTION', `node "${nodeName}": ${option} ${requirement}, got ${describeValue(got)}`, {
+      details: { node: nodeName, option, value: describeValue(got) },
     });
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value))
@@ -120,11 +120,4 @@ export function checkJoinWiring(spec: TimeJoinSpec | undefined, nodeName: string
       { details: { node: nodeName, option: 'join.quorum', value: spec.quorum } },
     );
   }
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
 }

@@ -1,5 +1,5 @@
 import type { TaskOutcome, TaskStats } from '../contracts/engine.js';
-import { describeReceived, type SerializedError, VfError } from '../errors.js';
+import { describeReceived, describeValue, type SerializedError, VfError } from '../errors.js';
 import { DEVICE_DETAIL_MAX_LENGTH } from '../nodes/node.js';
 import type { FlowSource, PlannedNode, TaskSpec } from '../plan/executionPlan.js';
 import type { CurveKeys } from '../transport/curve.js';
@@ -139,14 +139,7 @@ function checkVersion(value: unknown, from: string): void {
 }
 
 function invalid(from: string, path: string, expected: string, got: unknown): never {
-  const shown =
-    got === undefined
-      ? 'nothing'
-      : typeof got === 'object' && got !== null
-        ? Array.isArray(got)
-          ? 'an array'
-          : 'an object'
-        : JSON.stringify(got);
+  const shown = got === undefined ? 'nothing' : describeValue(got);
   throw new VfError('INVALID_CONTROL_MESSAGE', `invalid control message from ${from}: ${path} must be ${expected}, got ${shown}`, {
     details: { from, path },
   });

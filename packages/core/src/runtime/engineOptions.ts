@@ -1,5 +1,5 @@
 import type { Spawner } from '../contracts/spawner.js';
-import { FlowValidationError } from '../errors.js';
+import { describeValue, FlowValidationError } from '../errors.js';
 import { forkSpawner } from './forkSpawner.js';
 import { MIN_LIVENESS_TIMEOUT_MS } from './liveness.js';
 import { checkPlacement, type Placement } from './placement.js';
@@ -140,12 +140,4 @@ function parseOptions(engine: string, rules: Readonly<Record<string, OptionRule>
     parsed[option] = value;
   }
   return parsed;
-}
-
-/** A value as an error message shows it: strings quoted, objects by kind. */
-function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
 }
