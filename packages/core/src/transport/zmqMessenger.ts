@@ -5,7 +5,7 @@ import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMess
 import type { PlannedNode } from '../plan/executionPlan.js';
 import type { TaskInit } from '../runtime/controlProtocol.js';
 import { type AlignmentPolicy, type ReleaseKind, routeBySeq, type SeqRoute } from '../runtime/inputAligner.js';
-import { MessengerBase } from '../runtime/messengerBase.js';
+import { MessengerBase, messageMetadata } from '../runtime/messengerBase.js';
 import { createNodeAligner, type NodeAligner } from '../runtime/timeAligner.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { packEnvelopes } from '../wire/batchFrame.js';
@@ -1146,12 +1146,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
     const parentNode = this.init.nodes[this.init.tasks[sender.taskId]?.nodeIndex ?? -1];
     const { value, seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp } = envelope;
-    const node = parentNode?.name ?? '?';
-    // Two literals, not a spread of `{ timestamp }`: this runs for every message received.
-    const meta: MessageMetadata =
-      timestamp === undefined
-        ? { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt }
-        : { seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp };
+    const meta = messageMetadata(seq, ticket, parentNode?.name ?? '?', taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp);
     const data: ReceivedData = { kind: 'data', value, meta, senderTaskId: sender.taskId };
     this.#senderRoom.set(sender.taskId, (this.#senderRoom.get(sender.taskId) ?? 0) - 1);
     aligner.push(sender.parentIndex, data, this.init.queueSize * (parentNode?.nbTasks ?? 1));
