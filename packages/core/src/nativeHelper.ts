@@ -56,16 +56,17 @@ export interface NativeHelper {
    * Absent from a helper built before vf had it: rings then go through `fs.writeSync`.
    */
   ringBell?(fd: number): void;
-  /** V8's own `SetFlagsFromString(flags)`; false where node does not export it (see `native/resetV8Flags.cjs`). */
+  /** V8's own `SetFlagsFromString(flags)`; false where node does not export it (see `native/taskPreload.cjs`). */
   resetV8Flags(flags: string): boolean;
 }
 
 /**
- * Preloaded (`--require`) by every task process after its V8 heap options: sets them back to V8's
- * defaults before any other module loads, through the helper where it was built (see the file).
+ * Preloaded (`--require`) by every task process after its V8 heap options: puts back the host's
+ * `NODE_EXTRA_CA_CERTS` (`runtime/extraCaCerts.ts`), and sets the V8 options back to V8's defaults
+ * before any other module loads, through the helper where it was built (see the file).
  * From src/ (source) or dist/ (built): the native folder is their sibling.
  */
-export const RESET_V8_FLAGS_PRELOAD = fileURLToPath(new URL('../native/resetV8Flags.cjs', import.meta.url));
+export const TASK_PRELOAD = fileURLToPath(new URL('../native/taskPreload.cjs', import.meta.url));
 
 /**
  * Runs a task program built as CommonJS through V8's code cache (`node … <this> <program> <label>`).

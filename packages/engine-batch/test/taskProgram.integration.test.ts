@@ -61,7 +61,7 @@ describe('the task program: a flow module compiled once in the host, run by ever
         arg === '--import' || arg === '--require' ? [`${arg} ${String(all[index + 1])}`] : [],
       );
       expect(preloads).toHaveLength(1);
-      expect(preloads[0]).toMatch(/^--require .*[\\/]native[\\/]resetV8Flags\.cjs$/);
+      expect(preloads[0]).toMatch(/^--require .*[\\/]native[\\/]taskPreload\.cjs$/);
     }
     expect(findLeftovers(engine)).toEqual([]);
     expect(existsSync(program)).toBe(false);

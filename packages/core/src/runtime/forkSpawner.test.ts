@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RESET_V8_FLAGS_PRELOAD } from '../nativeHelper.js';
+import { TASK_PRELOAD } from '../nativeHelper.js';
 import { taskNodeArguments } from './forkSpawner.js';
 
 describe('taskNodeArguments', () => {
@@ -39,11 +39,11 @@ describe('taskNodeArguments', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vf-reset-'));
     try {
       // A copy of the preload with no build/ beside it: the helper cannot load.
-      const preload = join(dir, 'resetV8Flags.cjs');
-      copyFileSync(RESET_V8_FLAGS_PRELOAD, preload);
+      const preload = join(dir, 'taskPreload.cjs');
+      copyFileSync(TASK_PRELOAD, preload);
       const nodeOptions = taskNodeArguments({ taskId: 0, label: 'sink[0]', env: {}, typescript: false })
         .slice(0, -2)
-        .map((option) => (option === RESET_V8_FLAGS_PRELOAD ? preload : option));
+        .map((option) => (option === TASK_PRELOAD ? preload : option));
       expect(nodeOptions).toContain(preload);
       const probe = "const v8 = require('node:v8'); console.log(v8.cachedDataVersionTag());";
       const tag = Number(execFileSync(process.execPath, [...nodeOptions, '-e', probe], { encoding: 'utf8' }));

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Spawner, SpawnRequest, TaskProcess } from '../contracts/spawner.js';
-import { LOAD_TASK_PROGRAM, RESET_V8_FLAGS_PRELOAD } from '../nativeHelper.js';
+import { LOAD_TASK_PROGRAM, TASK_PRELOAD } from '../nativeHelper.js';
 import { CONTROL_FDS_ENV, type ControlFds, type pipeControlChannel } from './controlChannel.js';
 import { restartedIfCaughtAtFork } from './forkWindow.js';
 import { jsonLine, readJsonLines } from './jsonLines.js';
@@ -35,7 +35,7 @@ const TASK_V8_OPTIONS = ['--initial-old-space-size=64', '--max-semi-space-size=4
 
 /**
  * Node options a task process needs: V8's, then the preload that resets them
- * ({@link RESET_V8_FLAGS_PRELOAD}), the `tsx` loader for TypeScript without a compiled program, the
+ * ({@link TASK_PRELOAD}), the `tsx` loader for TypeScript without a compiled program, the
  * source condition from source.
  *
  * Why the reset: V8 accepts a code cache only where the flags it was made with match the
@@ -50,7 +50,7 @@ const TASK_V8_OPTIONS = ['--initial-old-space-size=64', '--max-semi-space-size=4
  * option at all. Node's IPC channel would load before any preload: tasks have pipes.
  */
 function taskExecArgv(request: SpawnRequest, compiledProgram = false): string[] {
-  const execArgv: string[] = [...TASK_V8_OPTIONS, '--require', RESET_V8_FLAGS_PRELOAD];
+  const execArgv: string[] = [...TASK_V8_OPTIONS, '--require', TASK_PRELOAD];
   if (compiledProgram) return execArgv;
   if (request.typescript || fromSource) execArgv.push('--import', tsxLoaderUrl());
   if (fromSource) execArgv.push('--conditions=@vf/source');

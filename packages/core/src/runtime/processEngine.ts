@@ -12,6 +12,7 @@ import { emitWarningOnce } from '../warnings.js';
 import { systemClock } from './clock.js';
 import { type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
 import { type ResolvedProcessEngineOptions, resolveProcessEngineOptions } from './engineOptions.js';
+import { trimmedExtraCaCertsEnv } from './extraCaCerts.js';
 import { heartbeatPeriodMs, LivenessWatch } from './liveness.js';
 import { checkPlacedNodes, type Placement, tcpBindEndpoint } from './placement.js';
 import { EMPTY_TASK_STATS } from './taskLoop.js';
@@ -109,6 +110,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   protected readonly options: ResolvedProcessEngineOptions;
   #tasks: LiveTask[] = [];
   #runDir: string | undefined;
+  /** Environment for the tasks this host starts itself, on top of their own (see {@link trimmedExtraCaCertsEnv}). */
+  #localTaskEnv: Readonly<Record<string, string>> = {};
   #sharedDir: string | undefined;
   #endpointTable: readonly string[] | undefined;
   #failed = false;
@@ -136,6 +139,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     checkPlacedNodes(this.constructor.name, this.options.placement, plan);
     const endpoints = this.#endpoints(plan);
     const program = await this.#taskProgram(plan, [source.moduleUrl, this.messengerModule.moduleUrl]);
+    if (this.#runDir !== undefined) this.#localTaskEnv = await trimmedExtraCaCertsEnv(this.#runDir);
     const curve = this.options.curve ? generateCurveKeys() : undefined;
     const runSecret = generateRunSecret();
     // Only with ipc: every task is on this host. Undefined where there is no tmpfs (frames go inline).
@@ -298,7 +302,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       const request = {
         taskId: spec.id,
         label,
-        env: spec.env,
+        env: launcher === undefined && !('NODE_EXTRA_CA_CERTS' in spec.env) ? { ...this.#localTaskEnv, ...spec.env } : spec.env,
         typescript,
         ...(launcher === undefined && program !== undefined
           ? { program: program.path, ...(program.codeCache === undefined ? {} : { programCodeCache: program.codeCache }) }

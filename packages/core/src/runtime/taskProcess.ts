@@ -1,5 +1,5 @@
 import { rmdirSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
@@ -10,6 +10,7 @@ import { forwardProcessWarnings } from '../warnings.js';
 import { importModule } from './bundledModules.js';
 import { type ControlChannel, defaultControlChannel } from './controlChannel.js';
 import { type HostMessage, parseHostMessage, type TaskInit, type TaskMessage } from './controlProtocol.js';
+import { TRIMMED_EXTRA_CA_CERTS_FILE } from './extraCaCerts.js';
 import { TaskActivity } from './liveness.js';
 import { runTask } from './taskLoop.js';
 import { optimizeHotCodeSooner } from './tiering.js';
@@ -49,11 +50,12 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
     // (segments in flight are of no use to anyone now).
     if (hostGone) removeSharedDirectory(sharedDirectory);
     // Without a host nobody else removes this run's socket files: each orphan removes its own,
-    // and the last one out removes the directory.
+    // and the last one out removes the directory (with what every task of the run shares in it).
     if (!orphaned) return;
     const files = [socketFile, program, program === undefined ? undefined : `${program}.map`].filter((file) => file !== undefined);
     for (const file of files) rmSync(file, { force: true });
     for (const directory of new Set(files.map((file) => dirname(file)))) {
+      rmSync(join(directory, TRIMMED_EXTRA_CA_CERTS_FILE), { force: true });
       try {
         rmdirSync(directory);
       } catch {

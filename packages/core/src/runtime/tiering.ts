@@ -20,7 +20,7 @@ import { nativeHelper } from '../nativeHelper.js';
  * 7.72× to 6.44× (one run each, same session).
  *
  * Set after the first item, not on the command line: V8 takes Node's and the program's code caches
- * only under the flags they were made with (`native/resetV8Flags.cjs`), and start-up code runs once.
+ * only under the flags they were made with (`native/taskPreload.cjs`), and start-up code runs once.
  */
 export const EAGER_OPTIMIZATION_ENV = 'VF_EAGER_OPTIMIZATION';
 
