@@ -215,7 +215,13 @@ static napi_value unwritten(napi_env env, napi_callback_info info) {
 
 // Heartbeats. Each says how long the main thread's event loop has not turned (its tick counter,
 // cells[0], unchanged) and whether the main thread is inside node code (cells[1] > 0): the same line
-// as liveness.ts's worker thread writes, `{"v":1,"type":"heartbeat","stalledMs":n,"inNode":b}`.
+// as liveness.ts's worker thread writes, `{"v":2,"type":"heartbeat","stalledMs":n,"inNode":b}`.
+// The version is the control protocol's (CONTROL_PROTOCOL_VERSION in src/runtime/controlProtocol.ts),
+// exported as `heartbeatProtocol`: a task whose helper was built from another version's source
+// (not rebuilt since) takes its heartbeats from a worker thread instead (src/runtime/liveness.ts).
+#define HEARTBEAT_PROTOCOL 2
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 typedef struct {
   int fd;
   int period_ms;
@@ -263,7 +269,7 @@ static bool beat(Beats* beats) {
     beats->changed_at = now;
   }
   char line[128];
-  int length = snprintf(line, sizeof line, "{\"v\":1,\"type\":\"heartbeat\",\"stalledMs\":%lld,\"inNode\":%s}\n",
+  int length = snprintf(line, sizeof line, "{\"v\":" STRINGIFY(HEARTBEAT_PROTOCOL) ",\"type\":\"heartbeat\",\"stalledMs\":%lld,\"inNode\":%s}\n",
                         (long long)(now - beats->changed_at), in_node ? "true" : "false");
   return write_line(beats->fd, line, (size_t)length);
 }
@@ -661,6 +667,9 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "startHeartbeats", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "stopHeartbeats", NAPI_AUTO_LENGTH, stop_heartbeats, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "stopHeartbeats", fn) != napi_ok) return NULL;
+  napi_value protocol;
+  if (napi_create_int32(env, HEARTBEAT_PROTOCOL, &protocol) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "heartbeatProtocol", protocol) != napi_ok) return NULL;
   if (napi_create_function(env, "cell", NAPI_AUTO_LENGTH, ring_cell, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "cell", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "makeFifo", NAPI_AUTO_LENGTH, make_fifo, NULL, &fn) != napi_ok) return NULL;

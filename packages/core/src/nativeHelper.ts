@@ -30,6 +30,11 @@ export interface NativeHelper {
   /** No heartbeat after the current one. */
   stopHeartbeats(handle: unknown): void;
   /**
+   * The control protocol version of the heartbeat lines (`CONTROL_PROTOCOL_VERSION`); absent from a
+   * helper built before vf had it, whose lines say 1.
+   */
+  readonly heartbeatProtocol?: number;
+  /**
    * A sequentially consistent atomic operation on the 32-bit cell `index` of `buffer` (a shared ring's
    * mapping): `op` 0 load, 1 store (exchange), 2 add, 3 or, 4 and, with `operand`. Returns the
    * cell's value before it (a load: its value).

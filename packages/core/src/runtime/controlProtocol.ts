@@ -11,7 +11,15 @@ import type { WarningRecord } from '../warnings.js';
  * from the data path (ZeroMQ) and carries no user data. A message that fails its check is a
  * {@link VfError} `INVALID_CONTROL_MESSAGE`.
  */
-export const CONTROL_PROTOCOL_VERSION = 1;
+export const CONTROL_PROTOCOL_VERSION = 2;
+
+/**
+ * The version field of every control message ({@link CONTROL_PROTOCOL_VERSION}). It also stands for
+ * the data path's wire format (envelopes, data headers, rings): a change there bumps it, so that a
+ * task running another vf fails at its first control message, with a message that says so, rather
+ * than on its first data message (the wire format's own test pins the format to the version).
+ */
+type Version = typeof CONTROL_PROTOCOL_VERSION;
 
 /** Which end of an edge binds: tasks bind their inbound socket here. */
 export interface TransportSettings {
@@ -60,16 +68,16 @@ export interface TaskInit {
 
 /** Host → task. */
 export type HostMessage =
-  | { readonly v: 1; readonly type: 'init'; readonly init: TaskInit }
-  | { readonly v: 1; readonly type: 'start' }
+  | { readonly v: Version; readonly type: 'init'; readonly init: TaskInit }
+  | { readonly v: Version; readonly type: 'start' }
   /** The actual inbound endpoint of every task, by task id, once all are bound: connect to these. */
-  | { readonly v: 1; readonly type: 'endpoints'; readonly endpoints: readonly string[] }
-  | { readonly v: 1; readonly type: 'stop' }
-  | { readonly v: 1; readonly type: 'abort'; readonly reason: string }
+  | { readonly v: Version; readonly type: 'endpoints'; readonly endpoints: readonly string[] }
+  | { readonly v: Version; readonly type: 'stop' }
+  | { readonly v: Version; readonly type: 'abort'; readonly reason: string }
   /** Task `taskId` (a child of the receiver) finished: it needs nothing more, its end acknowledgement included. */
-  | { readonly v: 1; readonly type: 'peerDone'; readonly taskId: number }
+  | { readonly v: Version; readonly type: 'peerDone'; readonly taskId: number }
   /** Task `taskId` (a parent or child of the receiver) died and the flow goes on without it (`restartOnFailure`). */
-  | { readonly v: 1; readonly type: 'peerLost'; readonly taskId: number };
+  | { readonly v: Version; readonly type: 'peerLost'; readonly taskId: number };
 
 /** Task → host. */
 export type TaskMessage =
@@ -77,23 +85,23 @@ export type TaskMessage =
    * The first message, sent before `init` arrives: the task's pid on its own machine, so that a
    * launcher can kill the task there even when it hangs in synchronous code before it is ready.
    */
-  | { readonly v: 1; readonly type: 'hello'; readonly pid: number }
+  | { readonly v: Version; readonly type: 'hello'; readonly pid: number }
   /** The task bound its inbound socket here (absent: it has none, a producer). */
-  | { readonly v: 1; readonly type: 'bound'; readonly endpoint?: string }
-  | { readonly v: 1; readonly type: 'ready'; readonly pid: number }
-  | { readonly v: 1; readonly type: 'started' }
-  | { readonly v: 1; readonly type: 'error'; readonly error: SerializedError }
+  | { readonly v: Version; readonly type: 'bound'; readonly endpoint?: string }
+  | { readonly v: Version; readonly type: 'ready'; readonly pid: number }
+  | { readonly v: Version; readonly type: 'started' }
+  | { readonly v: Version; readonly type: 'error'; readonly error: SerializedError }
   /**
    * Proof of life from the task's heartbeat thread (see `runtime/liveness.ts`), every `heartbeatMs`
    * even while the main thread is blocked: how long the main event loop has not turned, and whether
    * the main thread is in node code (busy) rather than in the runtime.
    */
-  | { readonly v: 1; readonly type: 'heartbeat'; readonly stalledMs: number; readonly inNode: boolean }
+  | { readonly v: Version; readonly type: 'heartbeat'; readonly stalledMs: number; readonly inNode: boolean }
   /** The task's counters so far, sent periodically while its loop runs (live monitoring). */
-  | { readonly v: 1; readonly type: 'stats'; readonly stats: TaskStats }
+  | { readonly v: Version; readonly type: 'stats'; readonly stats: TaskStats }
   /** A process warning emitted in the task; the host prints each distinct one once. */
-  | { readonly v: 1; readonly type: 'warning'; readonly warning: WarningRecord }
-  | { readonly v: 1; readonly type: 'done'; readonly outcome: TaskOutcome };
+  | { readonly v: Version; readonly type: 'warning'; readonly warning: WarningRecord }
+  | { readonly v: Version; readonly type: 'done'; readonly outcome: TaskOutcome };
 
 /**
  * Checks a message received by a task. Throws `INVALID_CONTROL_MESSAGE` naming the field when it is

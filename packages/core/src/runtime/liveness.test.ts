@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { nativeHelper } from '../nativeHelper.js';
-import { parseTaskMessage } from './controlProtocol.js';
+import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
+import { CONTROL_PROTOCOL_VERSION, parseTaskMessage } from './controlProtocol.js';
 import { HeartbeatThread, heartbeatPeriodMs, heartbeatsTo, LivenessWatch, NATIVE_HEARTBEATS_ENV, TaskActivity } from './liveness.js';
 
 /** A clock the test moves by hand. */
@@ -195,6 +195,16 @@ describe("heartbeatsTo (a forked task's heartbeat pipe)", () => {
     const thread = heartbeatsTo(99);
     expect(thread).toBeInstanceOf(HeartbeatThread);
     thread.close();
+  });
+
+  it('is a worker thread where the helper was built from the source of another protocol version (not rebuilt since)', () => {
+    const helper = nativeHelper() as NativeHelper;
+    expect(helper.heartbeatProtocol).toBe(CONTROL_PROTOCOL_VERSION);
+    for (const heartbeatProtocol of [undefined, CONTROL_PROTOCOL_VERSION - 1]) {
+      const thread = heartbeatsTo(99, { ...helper, heartbeatProtocol });
+      expect(thread).toBeInstanceOf(HeartbeatThread);
+      thread.close();
+    }
   });
 
   for (const kind of ['native', 'worker thread'] as const) {

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
 import type { Clock } from './clock.js';
+import { CONTROL_PROTOCOL_VERSION } from './controlProtocol.js';
 import { isPromiseLike } from './waiting.js';
 
 /**
@@ -140,7 +141,7 @@ function startBeating(heartbeatMs, buffer) {
       seen = ticks;
       changedAt = now;
     }
-    write(JSON.stringify({ v: 1, type: 'heartbeat', stalledMs: now - changedAt, inNode }) + '\\n');
+    write(JSON.stringify({ v: ${CONTROL_PROTOCOL_VERSION}, type: 'heartbeat', stalledMs: now - changedAt, inNode }) + '\\n');
   };
   beat();
   timer = setInterval(beat, heartbeatMs);
@@ -245,9 +246,9 @@ export const NATIVE_HEARTBEATS_ENV = 'VF_NATIVE_HEARTBEATS';
  * Heartbeats written to `fd`, a descriptor of their own (a forked task's heartbeat pipe): from a
  * native thread where the helper was built, else from a {@link HeartbeatThread}.
  */
-export function heartbeatsTo(fd: number): Heartbeats {
-  const native = process.env[NATIVE_HEARTBEATS_ENV] === '0' ? null : nativeHelper();
-  return native === null ? new HeartbeatThread(fd, false) : new NativeHeartbeats(fd, native);
+export function heartbeatsTo(fd: number, native = process.env[NATIVE_HEARTBEATS_ENV] === '0' ? null : nativeHelper()): Heartbeats {
+  // A helper built from another vf's source writes another protocol version: the host would refuse its heartbeats.
+  return native?.heartbeatProtocol === CONTROL_PROTOCOL_VERSION ? new NativeHeartbeats(fd, native) : new HeartbeatThread(fd, false);
 }
 
 /** What a heartbeat says about the task's main thread. */
