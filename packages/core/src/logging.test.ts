@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isVfError } from './errors.js';
-import { configureLogging, getLogger, isLogLevelEnabled, LOG_LEVEL_ENV, taskLoggingEnv } from './logging.js';
+import { configureLogging, getLogger, isLogLevelEnabled, LOG_LEVEL_ENV, tagTaskLogs, taskLoggingEnv } from './logging.js';
 import { captureLogs } from './testing/captureLogs.js';
 
 /** A stream that keeps what is written to it as text. */
@@ -49,6 +49,25 @@ describe('the framework logger', () => {
     getLogger().warn({ code: 'VF_X' }, 'careful');
     expect(sink.text()).toMatch(/WARN.*\[VF_X\] careful\n$/);
     expect(sink.text().split('\n')).toHaveLength(2);
+  });
+
+  it("leads a task's pretty lines with its node and replica, replica 0 included (it printed as `numbers[]`)", () => {
+    const sink = textSink();
+    configureLogging({ format: 'pretty', destination: sink.stream });
+    try {
+      for (const replica of [0, 1]) {
+        tagTaskLogs({ run: 'run1', node: 'numbers', replica });
+        getLogger().warn({ code: 'VF_X' }, `from replica ${replica}`);
+      }
+    } finally {
+      tagTaskLogs(undefined);
+    }
+    getLogger().info('from the host');
+    const lines = sink.text().trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/WARN.*: numbers\[0\] \[VF_X\] from replica 0$/);
+    expect(lines[1]).toMatch(/WARN.*: numbers\[1\] \[VF_X\] from replica 1$/);
+    expect(lines[2]).toMatch(/INFO.*: from the host$/);
   });
 
   it('refuses a level or format it does not know, naming where it came from', () => {

@@ -99,7 +99,9 @@ function build(current: Settings): Logger {
           translateTime: 'HH:MM:ss.l',
           // The task's name and the warning's code lead the message, as Node prints `[CODE]`.
           ignore: 'pid,hostname,run,node,replica,code,type',
-          messageFormat: '{if node}{node}[{replica}] {end}{if code}[{code}] {end}{msg}',
+          // A function, not a template: a template prints a falsy value as nothing, replica 0 as `node[]`.
+          messageFormat: (log, messageKey) =>
+            `${log.node === undefined ? '' : `${String(log.node)}[${String(log.replica)}] `}${log.code === undefined ? '' : `[${String(log.code)}] `}${String(log[messageKey])}`,
         })
       : ((current.destination as DestinationStream | undefined) ?? pino.destination({ fd: 2, sync: true }));
   const logger = pino({ name: 'vf', level: current.level, base: { pid: process.pid } }, destination);
@@ -151,8 +153,8 @@ export function newRunId(): string {
   return randomUUID().slice(0, 8);
 }
 
-/** In a task process: tag every line from now on with the task's run, node and replica. */
-export function tagTaskLogs(taskTags: TaskLogTags): void {
+/** In a task process: tag every line from now on with the task's run, node and replica (undefined: no tags). */
+export function tagTaskLogs(taskTags: TaskLogTags | undefined): void {
   tags = taskTags;
   root = undefined;
 }
