@@ -21,6 +21,9 @@ export const CONTROL_PROTOCOL_VERSION = 2;
  */
 type Version = typeof CONTROL_PROTOCOL_VERSION;
 
+/** A control message as its sender writes it: the sending side adds {@link CONTROL_PROTOCOL_VERSION}, in one place. */
+export type Unversioned<Message> = Message extends unknown ? Omit<Message, 'v'> : never;
+
 /** Which end of an edge binds: tasks bind their inbound socket here. */
 export interface TransportSettings {
   /** `ipc` (one host; sockets in a per-flow temporary directory) or `tcp` (loopback or other hosts). */

@@ -10,7 +10,7 @@ import { generateRunSecret } from '../transport/helloProof.js';
 import { createSharedDirectory, removeSharedDirectory } from '../transport/sharedFrames.js';
 import { emitWarningOnce } from '../warnings.js';
 import { systemClock } from './clock.js';
-import { CONTROL_PROTOCOL_VERSION, type HostMessage, parseTaskMessage, type TaskInit } from './controlProtocol.js';
+import { CONTROL_PROTOCOL_VERSION, type HostMessage, parseTaskMessage, type TaskInit, type Unversioned } from './controlProtocol.js';
 import { type ResolvedProcessEngineOptions, resolveProcessEngineOptions } from './engineOptions.js';
 import { trimmedExtraCaCertsEnv } from './extraCaCerts.js';
 import { heartbeatPeriodMs, LivenessWatch } from './liveness.js';
@@ -197,7 +197,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
               if (boundCount === plan.tasks.length) {
                 const table = actualEndpoints as string[];
                 this.#endpointTable = table;
-                for (const other of this.#tasks) this.#send(other, { v: CONTROL_PROTOCOL_VERSION, type: 'endpoints', endpoints: table });
+                for (const other of this.#tasks) this.#send(other, { type: 'endpoints', endpoints: table });
               }
             }
             break;
@@ -264,7 +264,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         messenger: this.messengerModule,
         heartbeatMs: heartbeatPeriodMs(this.options.livenessTimeoutMs),
       };
-      this.#send(task, { v: CONTROL_PROTOCOL_VERSION, type: 'init', init });
+      this.#send(task, { type: 'init', init });
     }
 
     if (this.#failed) ready.resolve();
@@ -286,7 +286,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       const outcomes = await this.joinTaskProcesses();
       throw taskFailureOf(outcomes) ?? new VfError('START_FAILED', `${this.constructor.name}: the flow failed before it started`);
     }
-    for (const task of this.#tasks) this.#send(task, { v: CONTROL_PROTOCOL_VERSION, type: 'start' });
+    for (const task of this.#tasks) this.#send(task, { type: 'start' });
   }
 
   /**
@@ -356,7 +356,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   }
 
   signalFlowTermination(): void {
-    for (const task of this.#tasks) this.#send(task, { v: CONTROL_PROTOCOL_VERSION, type: 'stop' });
+    for (const task of this.#tasks) this.#send(task, { type: 'stop' });
     if (this.#stopTimer !== undefined || this.#tasks.length === 0) return;
     // A stop must end the flow even when a node never returns: fail what is still running, then kill it.
     this.#stopTimer = setTimeout(() => {
@@ -396,8 +396,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   #announceDone(finished: LiveTask, plan: ExecutionPlan): void {
     const parents = plan.nodes[finished.spec.nodeIndex]?.parents ?? [];
     for (const task of this.#tasks) {
-      if (parents.includes(task.spec.nodeIndex))
-        this.#send(task, { v: CONTROL_PROTOCOL_VERSION, type: 'peerDone', taskId: finished.spec.id });
+      if (parents.includes(task.spec.nodeIndex)) this.#send(task, { type: 'peerDone', taskId: finished.spec.id });
     }
   }
 
@@ -421,8 +420,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     const node = plan.nodes[lost.spec.nodeIndex];
     const neighbours = [...(node?.parents ?? []), ...(node?.children ?? [])];
     for (const task of this.#tasks) {
-      if (neighbours.includes(task.spec.nodeIndex))
-        this.#send(task, { v: CONTROL_PROTOCOL_VERSION, type: 'peerLost', taskId: lost.spec.id });
+      if (neighbours.includes(task.spec.nodeIndex)) this.#send(task, { type: 'peerLost', taskId: lost.spec.id });
     }
   }
 
@@ -445,16 +443,15 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   #fail(): void {
     if (this.#failed) return;
     this.#failed = true;
-    for (const task of this.#tasks)
-      this.#send(task, { v: CONTROL_PROTOCOL_VERSION, type: 'abort', reason: 'another task of the flow failed' });
+    for (const task of this.#tasks) this.#send(task, { type: 'abort', reason: 'another task of the flow failed' });
     this.#killTimer = setTimeout(() => {
       for (const task of this.#tasks) if (!task.exited) task.process.kill('SIGKILL');
     }, this.options.killGraceMs);
     this.#killTimer.unref();
   }
 
-  #send(task: LiveTask, message: HostMessage): void {
-    if (!task.exited) task.process.send(message);
+  #send(task: LiveTask, message: Unversioned<HostMessage>): void {
+    if (!task.exited) task.process.send({ v: CONTROL_PROTOCOL_VERSION, ...message });
   }
 
   /**

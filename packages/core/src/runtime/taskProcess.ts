@@ -9,7 +9,14 @@ import type { ZmqMessenger } from '../transport/zmqMessenger.js';
 import { forwardProcessWarnings } from '../warnings.js';
 import { importModule } from './bundledModules.js';
 import { type ControlChannel, defaultControlChannel } from './controlChannel.js';
-import { CONTROL_PROTOCOL_VERSION, type HostMessage, parseHostMessage, type TaskInit, type TaskMessage } from './controlProtocol.js';
+import {
+  CONTROL_PROTOCOL_VERSION,
+  type HostMessage,
+  parseHostMessage,
+  type TaskInit,
+  type TaskMessage,
+  type Unversioned,
+} from './controlProtocol.js';
 import { TRIMMED_EXTRA_CA_CERTS_FILE } from './extraCaCerts.js';
 import { TaskActivity } from './liveness.js';
 import { runTask } from './taskLoop.js';
@@ -28,9 +35,9 @@ type MessengerClass = new (init: TaskInit, signal: AbortSignal, isStopRequested:
  * run's compiled task program this process runs (`runtime/taskProgram.ts`), removed by orphans.
  */
 export function runTaskProcess(channel: ControlChannel = defaultControlChannel(), program?: string): void {
-  const send = (message: TaskMessage) => channel.send(message);
+  const send = (message: Unversioned<TaskMessage>) => channel.send({ v: CONTROL_PROTOCOL_VERSION, ...message });
   // Every task would print the same warnings (the flow module runs in each): the host prints them once.
-  forwardProcessWarnings((warning) => send({ v: CONTROL_PROTOCOL_VERSION, type: 'warning', warning }));
+  forwardProcessWarnings((warning) => send({ type: 'warning', warning }));
   const abort = new AbortController();
   const stop = new AbortController();
   const start = deferred();
@@ -67,7 +74,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
   const lostPeers: number[] = [];
 
   const fail = (error: unknown) => {
-    send({ v: CONTROL_PROTOCOL_VERSION, type: 'error', error: serializeError(error) });
+    send({ type: 'error', error: serializeError(error) });
     abort.abort();
     start.reject(new AbortedError());
   };
@@ -120,7 +127,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
     }
   });
   // Before anything can hang (the flow module, open()): a launcher kills a remote task by this pid.
-  send({ v: CONTROL_PROTOCOL_VERSION, type: 'hello', pid: process.pid });
+  send({ type: 'hello', pid: process.pid });
   // SIGINT reaches the whole process group on Ctrl-C: the host turns it into a stop; ignore it here.
   process.on('SIGINT', () => undefined);
 
@@ -147,7 +154,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
     messenger = taskMessenger;
     // Bind first and say where (a remote machine picks its own port), then connect once every task has.
     const boundAt = await taskMessenger.bind();
-    send({ v: CONTROL_PROTOCOL_VERSION, type: 'bound', ...(boundAt === undefined ? {} : { endpoint: boundAt }) });
+    send({ type: 'bound', ...(boundAt === undefined ? {} : { endpoint: boundAt }) });
     await taskMessenger.connect(await endpoints.promise);
     // Admission runs while open() does; `ready` waits for both (see ZmqMessenger.admitted).
     const admitted = taskMessenger.admitted();
@@ -163,18 +170,18 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
       signal: AbortSignal.any([stop.signal, abort.signal]),
       onReady: () => {
         admitted.then(
-          () => send({ v: CONTROL_PROTOCOL_VERSION, type: 'ready', pid: process.pid }),
+          () => send({ type: 'ready', pid: process.pid }),
           // Aborted or broken: the abort or the error reaches the host on its own path.
           () => undefined,
         );
       },
       start: start.promise,
-      onStats: (stats) => send({ v: CONTROL_PROTOCOL_VERSION, type: 'stats', stats }),
+      onStats: (stats) => send({ type: 'stats', stats }),
       nodeCode: (call) => activity.runNodeCode(call),
       onFirstItem: optimizeHotCodeSooner,
     });
     await taskMessenger.close(outcome.status === 'completed' || outcome.status === 'stopped');
-    send({ v: CONTROL_PROTOCOL_VERSION, type: 'done', outcome });
+    send({ type: 'done', outcome });
     closedChannel = true;
     channel.close();
   }
