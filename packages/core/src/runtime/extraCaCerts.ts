@@ -11,7 +11,8 @@ export const HOST_EXTRA_CA_CERTS_ENV = 'VF_HOST_NODE_EXTRA_CA_CERTS';
 /** The trimmed bundle's name in the run's directory: a task orphaned by its host removes it with the directory. */
 export const TRIMMED_EXTRA_CA_CERTS_FILE = 'extra-ca-certs.pem';
 
-const EXTRA_CA_CERTS_ENV = 'NODE_EXTRA_CA_CERTS';
+/** Node's variable: a node's own `env` that sets it keeps its value (it is then not the host's to trim). */
+export const EXTRA_CA_CERTS_ENV = 'NODE_EXTRA_CA_CERTS';
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 const PEM_BEGIN = /-----BEGIN ([^-]+)-----/g;
 

@@ -12,7 +12,7 @@ import { emitWarningOnce } from '../warnings.js';
 import { systemClock } from './clock.js';
 import { CONTROL_PROTOCOL_VERSION, type HostMessage, parseTaskMessage, type TaskInit, type Unversioned } from './controlProtocol.js';
 import { type ResolvedProcessEngineOptions, resolveProcessEngineOptions } from './engineOptions.js';
-import { trimmedExtraCaCertsEnv } from './extraCaCerts.js';
+import { EXTRA_CA_CERTS_ENV, trimmedExtraCaCertsEnv } from './extraCaCerts.js';
 import { heartbeatPeriodMs, LivenessWatch } from './liveness.js';
 import { checkPlacedNodes, type Placement, tcpBindEndpoint } from './placement.js';
 import { EMPTY_TASK_STATS } from './taskLoop.js';
@@ -302,7 +302,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       const request = {
         taskId: spec.id,
         label,
-        env: launcher === undefined && !('NODE_EXTRA_CA_CERTS' in spec.env) ? { ...this.#localTaskEnv, ...spec.env } : spec.env,
+        env: launcher === undefined && !(EXTRA_CA_CERTS_ENV in spec.env) ? { ...this.#localTaskEnv, ...spec.env } : spec.env,
         typescript,
         ...(launcher === undefined && program !== undefined
           ? { program: program.path, ...(program.codeCache === undefined ? {} : { programCodeCache: program.codeCache }) }
