@@ -49,6 +49,8 @@ const rows = process.env.VF_BENCH_ROWS === undefined ? undefined : new Set(proce
 const runsRow = (tag: string) => rows === undefined || rows.has(tag);
 /** How many times the paired transport rows run, interleaved (`VF_BENCH_REPEATS`, default 5). */
 const repeats = Math.max(1, Number(process.env.VF_BENCH_REPEATS ?? 5));
+/** How many interleaved rounds the latency case runs (`VF_BENCH_LATENCY_ROUNDS`, default 3). */
+const latencyRounds = Math.max(1, Number(process.env.VF_BENCH_LATENCY_ROUNDS ?? 3));
 const flowUrl = new URL('./flows/throughput.ts', import.meta.url);
 const latencyUrl = new URL('./flows/latency.ts', import.meta.url);
 const overloadUrl = new URL('./flows/overload.ts', import.meta.url);
@@ -352,33 +354,51 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
 /**
  * E3, per-hop latency: 250 items paced at 50/s through chains of 1, 2, 4 and 8 identity hops on the
  * batch engine; the slope of the median end-to-end latency over the number of hops, against one raw
- * ZeroMQ hop measured the same way. Then the same chains with `VF_EAGER_OPTIMIZATION=1`.
+ * ZeroMQ hop measured the same way and a chain of bare node processes. Then the same chains with
+ * `VF_EAGER_OPTIMIZATION=1`. One run of a slope moved by ±25 % on the bench VM, so the three run
+ * in {@link latencyRounds} interleaved rounds; each row is the median slope, with its range.
  */
 async function latency(): Promise<void> {
   const count = Math.max(50, Math.round(250 * scale));
   const fps = 50;
   const raw = await rawZmqLatency(count, fps);
-  console.log(`\nper-hop latency (E3): ${count} items at ${fps}/s through chains of identity hops, batch engine (median ms)`);
-  const chains = [1, 2, 4, 8];
-  const perHop = slope(chains, await chainMedians(chains, count, fps, true));
-  const bareMedians: number[] = [];
-  for (const hops of chains) bareMedians.push(await bareNodeChainLatency(hops, count, fps));
-  const barePerHop = slope(chains, bareMedians);
   console.log(
-    `  bare node processes (stdin to stdout, no vf): ${chains.map((hops, index) => `${hops} hops ${bareMedians[index]?.toFixed(3)}`).join(', ')} ms`,
+    `\nper-hop latency (E3): ${count} items at ${fps}/s through chains of identity hops, batch engine (median ms); ${latencyRounds} rounds, interleaved`,
   );
-  const row = (label: string, ms: number) =>
-    console.log(
-      `${label.padEnd(52)} ${ms.toFixed(3).padStart(9)} ms/hop   ${(ms / raw).toFixed(2)}× raw zmq one hop (${raw.toFixed(3)} ms), ${(ms / barePerHop).toFixed(2)}× a bare node hop (${barePerHop.toFixed(3)} ms)`,
-    );
-  row('batch: per-hop latency, fitted slope', perHop);
-  // The opt-in for long-running paced flows (core's runtime/tiering.ts): tasks inherit the variable.
-  process.env.VF_EAGER_OPTIMIZATION = '1';
-  try {
-    row('  same, VF_EAGER_OPTIMIZATION=1', slope(chains, await chainMedians(chains, count, fps, false)));
-  } finally {
-    delete process.env.VF_EAGER_OPTIMIZATION;
+  const chains = [1, 2, 4, 8];
+  const slopes: number[] = [];
+  const eagerSlopes: number[] = [];
+  const bareSlopes: number[] = [];
+  for (let round = 0; round < latencyRounds; round++) {
+    slopes.push(slope(chains, await chainMedians(chains, count, fps, round === 0)));
+    const bareMedians: number[] = [];
+    for (const hops of chains) bareMedians.push(await bareNodeChainLatency(hops, count, fps));
+    bareSlopes.push(slope(chains, bareMedians));
+    if (round === 0) {
+      console.log(
+        `  bare node processes (stdin to stdout, no vf): ${chains.map((hops, index) => `${hops} hops ${bareMedians[index]?.toFixed(3)}`).join(', ')} ms`,
+      );
+    }
+    // The opt-in for long-running paced flows (core's runtime/tiering.ts): tasks inherit the variable.
+    process.env.VF_EAGER_OPTIMIZATION = '1';
+    try {
+      eagerSlopes.push(slope(chains, await chainMedians(chains, count, fps, false)));
+    } finally {
+      delete process.env.VF_EAGER_OPTIMIZATION;
+    }
   }
+  const barePerHop = median(bareSlopes);
+  const range = (values: readonly number[]) =>
+    values.length > 1 ? `range ${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}` : '';
+  const bareRange = latencyRounds > 1 ? `, ${range(bareSlopes)}` : '';
+  const row = (label: string, values: readonly number[]) => {
+    const ms = median(values);
+    console.log(
+      `${label.padEnd(52)} ${ms.toFixed(3).padStart(9)} ms/hop${latencyRounds > 1 ? ` (${range(values)})` : ''}   ${(ms / raw).toFixed(2)}× raw zmq one hop (${raw.toFixed(3)} ms), ${(ms / barePerHop).toFixed(2)}× a bare node hop (${barePerHop.toFixed(3)} ms${bareRange})`,
+    );
+  };
+  row('batch: per-hop latency, fitted slope', slopes);
+  row('  same, VF_EAGER_OPTIMIZATION=1', eagerSlopes);
 }
 
 /** The median latency through each chain of `chains` identity hops; `print`: each chain's p50 and p95. */
