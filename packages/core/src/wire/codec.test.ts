@@ -100,6 +100,23 @@ describe('encodeValue / decodeValue: what round-trips exactly', () => {
     expect(back.self).toBe(back);
   });
 
+  it('shared and circular references keep their shape wherever they first appear', () => {
+    // The encoder tracks objects only from the root's first object child on (valueEncoder's isPlain).
+    const leaf = { n: 1 };
+    const inArray = roundTrip([1, leaf, 'x', leaf]);
+    expect(inArray[3]).toBe(inArray[1]);
+    const array: unknown[] = [1, 2];
+    array.push(array);
+    const selfArray = roundTrip(array);
+    expect(selfArray[2]).toBe(selfArray);
+    const record: Record<string, unknown> = { n: 1 };
+    record.self = record;
+    const selfRecord = roundTrip(record);
+    expect(selfRecord.self).toBe(selfRecord);
+    const deep = roundTrip({ a: { x: leaf }, b: { y: [leaf] } });
+    expect(deep.b.y[0]).toBe(deep.a.x);
+  });
+
   it('a registered class arrives as an instance of it, sharing kept', () => {
     const point = new Point(3, 4);
     const back = roundTrip({ point, again: point });

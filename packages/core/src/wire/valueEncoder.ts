@@ -65,7 +65,7 @@ function encodeFrames(value: unknown, trackPath: boolean): Buffer[] {
   let header: Buffer;
   let frames: Buffer[];
   let root: unknown;
-  if (isPlain(value, 0, new Set())) {
+  if (isPlain(value, 0, undefined)) {
     root = value;
     header = packr.pack([FORMAT.Plain, value]);
     frames = [];
@@ -82,8 +82,13 @@ function encodeFrames(value: unknown, trackPath: boolean): Buffer[] {
 /**
  * True when MessagePack alone carries `value` exactly: nothing to tag, no object twice. Most
  * messages are like this; they skip the tagging copy on both sides.
+ *
+ * `seen`: the objects met so far, made at the root's first object child. A value whose objects hold
+ * no object (a flat record, an array of numbers: most messages) needs none, and made a `Set` per
+ * message for nothing. Below the root it always exists: a parent makes it, with itself in it,
+ * before it visits an object child.
  */
-function isPlain(value: unknown, depth: number, seen: Set<object>): boolean {
+function isPlain(value: unknown, depth: number, seen: Set<object> | undefined): boolean {
   switch (typeof value) {
     case 'number':
       return value !== 0 || 1 / value > 0;
@@ -98,12 +103,16 @@ function isPlain(value: unknown, depth: number, seen: Set<object>): boolean {
       return false;
   }
   if (value === null) return true;
-  if (depth > MAX_DEPTH || seen.has(value)) return false;
-  seen.add(value);
+  if (depth > MAX_DEPTH || seen?.has(value) === true) return false;
+  seen?.add(value);
   const prototype = Object.getPrototypeOf(value);
   if (prototype === Array.prototype) {
     const array = value as unknown[];
-    for (let index = 0; index < array.length; index++) if (!isPlain(array[index], depth + 1, seen)) return false;
+    for (let index = 0; index < array.length; index++) {
+      const item = array[index];
+      if (seen === undefined && typeof item === 'object' && item !== null) seen = new Set([array]);
+      if (!isPlain(item, depth + 1, seen)) return false;
+    }
     return true;
   }
   if (prototype !== Object.prototype) return false;
@@ -111,7 +120,11 @@ function isPlain(value: unknown, depth: number, seen: Set<object>): boolean {
   if (Object.hasOwn(record, TAG) || Object.hasOwn(record, '__proto__')) return false;
   const keys = Object.keys(record);
   if (keys.length > MAX_MAP_KEYS) return false;
-  for (const key of keys) if (!isPlain(record[key], depth + 1, seen)) return false;
+  for (const key of keys) {
+    const field = record[key];
+    if (seen === undefined && typeof field === 'object' && field !== null) seen = new Set([record]);
+    if (!isPlain(field, depth + 1, seen)) return false;
+  }
   return true;
 }
 
