@@ -55,8 +55,8 @@ const FIELD_BYTES = FIXED_BYTES - FIELDS_AT;
 /**
  * The float64 fields, staged in the platform's byte order and copied into or out of a header in
  * one go: `Buffer#writeDoubleLE` and `readDoubleLE` each copy their 8 bytes one by one in
- * JavaScript, and a header has six or seven of them (measured in a loop on the bench machine: a
- * header packed in 350–380 ns that way, 100–150 staged; parsed in 260–300, 50–100 staged). Only
+ * JavaScript, and a header has six or seven of them (measured in loops on the bench machine: a
+ * header packed in 350–427 ns that way, 163–172 staged; parsed in 295–301, 166–236 staged). Only
  * where the platform is little-endian, as the header is; elsewhere, field by field
  * ({@link packDataHeaderPortably}).
  */
