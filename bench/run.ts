@@ -241,8 +241,13 @@ async function interleaved<Rows extends Record<string, () => Promise<unknown>>>(
 /** The median over rounds of `rows[i] / baselines[i]`, with its range. */
 function pairedRatio(rows: readonly Rate[], baselines: readonly Rate[]): string {
   const ratios = rows.map((row, round) => row.perSecond / (baselines[round]?.perSecond ?? Number.NaN));
-  const range = ratios.length > 1 ? ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : '';
+  const range = ratios.length > 1 ? ` (${rangeOf(ratios, 2)})` : '';
   return `${median(ratios).toFixed(2)}×${range}`;
+}
+
+/** `min–max` of `values`, each with `digits` decimals. */
+function rangeOf(values: readonly number[], digits: number): string {
+  return `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 }
 
 /** {@link line} for a row run in rounds: its median rate, and its median ratio to each baseline's run of the same round. */
@@ -388,13 +393,11 @@ async function latency(): Promise<void> {
     }
   }
   const barePerHop = median(bareSlopes);
-  const range = (values: readonly number[]) =>
-    values.length > 1 ? `range ${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}` : '';
-  const bareRange = latencyRounds > 1 ? `, ${range(bareSlopes)}` : '';
+  const bareRange = latencyRounds > 1 ? `, range ${rangeOf(bareSlopes, 3)}` : '';
   const row = (label: string, values: readonly number[]) => {
     const ms = median(values);
     console.log(
-      `${label.padEnd(52)} ${ms.toFixed(3).padStart(9)} ms/hop${latencyRounds > 1 ? ` (${range(values)})` : ''}   ${(ms / raw).toFixed(2)}× raw zmq one hop (${raw.toFixed(3)} ms), ${(ms / barePerHop).toFixed(2)}× a bare node hop (${barePerHop.toFixed(3)} ms${bareRange})`,
+      `${label.padEnd(52)} ${ms.toFixed(3).padStart(9)} ms/hop${latencyRounds > 1 ? ` (range ${rangeOf(values, 3)})` : ''}   ${(ms / raw).toFixed(2)}× raw zmq one hop (${raw.toFixed(3)} ms), ${(ms / barePerHop).toFixed(2)}× a bare node hop (${barePerHop.toFixed(3)} ms${bareRange})`,
     );
   };
   row('batch: per-hop latency, fitted slope', slopes);
