@@ -53,22 +53,28 @@ const FIELDS_AT = 8;
 const FIELD_BYTES = FIXED_BYTES - FIELDS_AT;
 
 /**
- * The float64 fields, staged in the platform's byte order and copied into or out of a header in
- * one go: `Buffer#writeDoubleLE` and `readDoubleLE` each copy their 8 bytes one by one in
- * JavaScript, and a header has six or seven of them (measured in loops on the bench machine: a
- * header packed in 350–427 ns that way, 163–172 staged; parsed in 295–301, 166–236 staged). Only
- * where the platform is little-endian, as the header is; elsewhere, field by field
- * ({@link packDataHeaderPortably}).
+ * The float64 fields pass through here, in the platform's byte order. Where it is little-endian,
+ * as the header is, they are copied into or out of a header in one go: `Buffer#writeDoubleLE` and
+ * `readDoubleLE` each copy their 8 bytes one by one in JavaScript, and a header has six or seven of
+ * them (measured in loops on the bench machine: a header packed in 350–427 ns that way, 163–172
+ * copied; parsed in 295–301, 166–236 copied). Elsewhere, field by field.
  */
 const staged = new Float64Array(7);
-const stagedBytes = new Uint8Array(staged.buffer);
 const stagedFixed = new Uint8Array(staged.buffer, 0, FIELD_BYTES);
 const stagedStamped = new Uint8Array(staged.buffer, 0, FIELD_BYTES + TIMESTAMP_BYTES);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Encodes a data envelope's header for a value of `frameCount` frames. */
 export function packDataHeader(fields: DataHeaderFields, frameCount: number): Buffer {
-  if (!LITTLE_ENDIAN) return packDataHeaderPortably(fields, frameCount);
+  return packFields(fields, frameCount, LITTLE_ENDIAN);
+}
+
+/** {@link packDataHeader} field by field, as on a big-endian platform. Exported for its test. */
+export function packDataHeaderPortably(fields: DataHeaderFields, frameCount: number): Buffer {
+  return packFields(fields, frameCount, false);
+}
+
+function packFields(fields: DataHeaderFields, frameCount: number, inOneCopy: boolean): Buffer {
   const stamped = fields.timestamp !== undefined;
   const header = Buffer.allocUnsafe(FIXED_BYTES + (stamped ? TIMESTAMP_BYTES : 0));
   header[0] = DATA_HEADER_MARK;
@@ -83,25 +89,9 @@ export function packDataHeader(fields: DataHeaderFields, frameCount: number): Bu
   staged[4] = fields.actualProctimeMs;
   staged[5] = fields.createdAt;
   if (stamped) staged[6] = fields.timestamp as number;
-  header.set(stamped ? stagedStamped : stagedFixed, FIELDS_AT);
-  return header;
-}
-
-/** {@link packDataHeader} field by field, in any byte order. Exported for its test. */
-export function packDataHeaderPortably(fields: DataHeaderFields, frameCount: number): Buffer {
-  const stamped = fields.timestamp !== undefined;
-  const header = Buffer.allocUnsafe(FIXED_BYTES + (stamped ? TIMESTAMP_BYTES : 0));
-  header[0] = DATA_HEADER_MARK;
-  header[1] = stamped ? HAS_TIMESTAMP : 0;
-  header.writeUInt16LE(0, 2);
-  header.writeUInt32LE(frameCount, 4);
-  header.writeDoubleLE(fields.seq, 8);
-  header.writeDoubleLE(fields.ticket, 16);
-  header.writeDoubleLE(fields.taskIndex, 24);
-  header.writeDoubleLE(fields.proctimeMs, 32);
-  header.writeDoubleLE(fields.actualProctimeMs, 40);
-  header.writeDoubleLE(fields.createdAt, 48);
-  if (stamped) header.writeDoubleLE(fields.timestamp as number, FIXED_BYTES);
+  const into = stamped ? stagedStamped : stagedFixed;
+  if (inOneCopy) header.set(into, FIELDS_AT);
+  else for (let index = 0; index < into.length / 8; index++) header.writeDoubleLE(staged[index] as number, FIELDS_AT + 8 * index);
   return header;
 }
 
@@ -123,12 +113,12 @@ export function parseDataHeader(header: Buffer): DataHeader {
   return parseFields(header, LITTLE_ENDIAN);
 }
 
-/** {@link parseDataHeader} field by field, in any byte order. Exported for its test. */
+/** {@link parseDataHeader} field by field, as on a big-endian platform. Exported for its test. */
 export function parseDataHeaderPortably(header: Buffer): DataHeader {
   return parseFields(header, false);
 }
 
-function parseFields(header: Buffer, stage: boolean): DataHeader {
+function parseFields(header: Buffer, inOneCopy: boolean): DataHeader {
   if (header.length < FIXED_BYTES || header[0] !== DATA_HEADER_MARK) {
     throw new WireError(`data envelope header of ${header.length} bytes, expected at least ${FIXED_BYTES}`);
   }
@@ -136,15 +126,16 @@ function parseFields(header: Buffer, stage: boolean): DataHeader {
   if ((flags & ~(HAS_TIMESTAMP | HAS_SHARED)) !== 0 || header[2] !== 0 || header[3] !== 0) {
     throw new WireError('data envelope header has unknown flags');
   }
-  if (stage) for (let index = 0; index < FIELD_BYTES; index++) stagedBytes[index] = header[FIELDS_AT + index] as number;
-  const seq = stage ? (staged[0] as number) : header.readDoubleLE(8);
-  const ticket = stage ? (staged[1] as number) : header.readDoubleLE(16);
-  const taskIndex = stage ? (staged[2] as number) : header.readDoubleLE(24);
+  if (inOneCopy) for (let index = 0; index < FIELD_BYTES; index++) stagedFixed[index] = header[FIELDS_AT + index] as number;
+  else for (let index = 0; index < FIELD_BYTES / 8; index++) staged[index] = header.readDoubleLE(FIELDS_AT + 8 * index);
+  const seq = staged[0] as number;
+  const ticket = staged[1] as number;
+  const taskIndex = staged[2] as number;
   if (!isCount(seq) || !isCount(ticket) || !isCount(taskIndex))
     throw new WireError('data envelope: seq, ticket and taskIndex must be counts');
-  const proctimeMs = stage ? (staged[3] as number) : header.readDoubleLE(32);
-  const actualProctimeMs = stage ? (staged[4] as number) : header.readDoubleLE(40);
-  const createdAt = stage ? (staged[5] as number) : header.readDoubleLE(48);
+  const proctimeMs = staged[3] as number;
+  const actualProctimeMs = staged[4] as number;
+  const createdAt = staged[5] as number;
   let end = FIXED_BYTES;
   let timestamp: number | undefined;
   if ((flags & HAS_TIMESTAMP) !== 0) {
