@@ -61,15 +61,16 @@ export abstract class MessengerBase implements Messenger {
     if (meta !== undefined) return meta;
     const ticket = this.#published++;
     const input = this.#lastInput;
-    return {
-      seq: input?.seq ?? ticket,
-      ticket: input?.ticket ?? ticket,
-      node: this.#task.nodeName,
-      taskIndex: this.#task.taskIndex,
-      proctimeMs: 0,
-      actualProctimeMs: 0,
-      createdAt: Date.now(),
-    };
+    return messageMetadata(
+      input?.seq ?? ticket,
+      input?.ticket ?? ticket,
+      this.#task.nodeName,
+      this.#task.taskIndex,
+      0,
+      0,
+      Date.now(),
+      undefined,
+    );
   }
 }
 
