@@ -642,7 +642,7 @@ static napi_value copy_streaming_fn(napi_env env, napi_callback_info info) {
 
 // resetV8Flags(flags): V8's own v8::V8::SetFlagsFromString(flags), found in the node executable at
 // run time; false (nothing done) where node does not export it. What node:v8's setFlagsFromString
-// calls, without loading node:v8 first: native/resetV8Flags.cjs sets a task's heap options back to
+// calls, without loading node:v8 first: native/taskPreload.cjs sets a task's heap options back to
 // V8's defaults before any built-in module loads (see there).
 static napi_value reset_v8_flags(napi_env env, napi_callback_info info) {
   char flags[256];
