@@ -12,19 +12,26 @@ import { type ChildLink, type SentMessage, ZmqMessenger } from '@vf/core/engine'
  * queue held it back (for ever, for one stuck in a loop; test/batching.integration.test.ts).
  */
 export class BatchQueueMessenger extends ZmqMessenger {
-  /** Per child: the message published without room (one: the publisher waits for it), until room comes. */
+  /**
+   * Per child: the message published without room (one: the publisher waits for it), until room
+   * comes. A child's array stays once made, empty while nothing waits: a `Map` entry deleted each
+   * time the queue drained made V8 allocate the map a new table each time (see `Notifier`).
+   */
   readonly #ahead = new Map<ChildLink, SentMessage[]>();
+
   protected deliver(link: ChildLink, message: SentMessage): Promise<void> | undefined {
     let ahead = this.#ahead.get(link);
-    if (ahead === undefined) {
+    if (ahead === undefined || ahead.length === 0) {
       // Nothing waiting before it: the message leaves now if a replica has room.
       const replica = this.replicaWithRoom(link, message.seq);
       if (replica !== undefined) {
         this.sendTo(replica, message);
         return undefined;
       }
-      ahead = [];
-      this.#ahead.set(link, ahead);
+      if (ahead === undefined) {
+        ahead = [];
+        this.#ahead.set(link, ahead);
+      }
     }
     ahead.push(message);
     return this.#untilSent(link, ahead);
@@ -37,7 +44,7 @@ export class BatchQueueMessenger extends ZmqMessenger {
 
   protected override onCredit(link: ChildLink): void {
     const ahead = this.#ahead.get(link);
-    if (ahead === undefined) return;
+    if (ahead === undefined || ahead.length === 0) return;
     link.corked(() => {
       // In order: a message whose replica has no room yet holds back those behind it (batch order).
       for (;;) {
@@ -48,10 +55,9 @@ export class BatchQueueMessenger extends ZmqMessenger {
         this.sendTo(replica, next);
       }
     });
-    if (ahead.length === 0) this.#ahead.delete(link);
   }
 
   protected override holdsMessagesFor(link: ChildLink): boolean {
-    return this.#ahead.has(link);
+    return (this.#ahead.get(link)?.length ?? 0) > 0;
   }
 }

@@ -10,8 +10,13 @@ import { type ChildLink, type ReplicaLink, type SentMessage, type TaskInit, ZmqM
  * waits for the kept messages.
  */
 export class RealtimeQueueMessenger extends ZmqMessenger {
-  /** Per child, per destination (a replica when routed by origin, else any): the freshest message that found no room yet. */
-  readonly #kept = new Map<ChildLink, Map<ReplicaLink | undefined, SentMessage>>();
+  /**
+   * Per child, per destination (a replica when routed by origin, else any): the freshest message
+   * that found no room yet, undefined when none waits. Entries stay once made (a child's
+   * destinations are few): a `Map` entry deleted each time one left made V8 allocate the map a new
+   * table each time (see `Notifier`).
+   */
+  readonly #kept = new Map<ChildLink, Map<ReplicaLink | undefined, SentMessage | undefined>>();
   /** A failing item is dropped, never retried: a retry would deliver it late (see `Messenger.dropsFailedItems`). */
   readonly dropsFailedItems = true;
 
@@ -21,7 +26,7 @@ export class RealtimeQueueMessenger extends ZmqMessenger {
 
   protected deliver(link: ChildLink, message: SentMessage): undefined {
     const destination = link.routing === 'seq' ? link.replicaFor(message.seq) : undefined;
-    const replica = this.#kept.get(link)?.has(destination) ? undefined : this.replicaWithRoom(link, message.seq);
+    const replica = this.#kept.get(link)?.get(destination) !== undefined ? undefined : this.replicaWithRoom(link, message.seq);
     if (replica !== undefined) {
       this.sendTo(replica, message);
       return undefined;
@@ -32,7 +37,7 @@ export class RealtimeQueueMessenger extends ZmqMessenger {
       kept = new Map();
       this.#kept.set(link, kept);
     }
-    if (kept.has(destination)) this.recordUnsent(link);
+    if (kept.get(destination) !== undefined) this.recordUnsent(link);
     kept.set(destination, message);
     // Kept until room comes: a ring's receiver must then say so (it hands room back silently otherwise).
     this.askForRoom(link);
@@ -43,16 +48,17 @@ export class RealtimeQueueMessenger extends ZmqMessenger {
     const kept = this.#kept.get(link);
     if (kept === undefined) return;
     for (const [destination, message] of kept) {
+      if (message === undefined) continue;
       const replica = link.pick(message.seq);
       if (replica === undefined) continue;
-      kept.delete(destination);
+      kept.set(destination, undefined);
       this.sendTo(replica, message);
     }
-    if (kept.size === 0) this.#kept.delete(link);
   }
 
   // The end must not overtake the freshest message: every kept one leaves first.
   protected override holdsMessagesFor(link: ChildLink): boolean {
-    return this.#kept.has(link);
+    for (const message of this.#kept.get(link)?.values() ?? []) if (message !== undefined) return true;
+    return false;
   }
 }
