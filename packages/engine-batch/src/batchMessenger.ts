@@ -34,12 +34,12 @@ export class BatchQueueMessenger extends ZmqMessenger {
       }
     }
     ahead.push(message);
-    return this.#untilSent(link, ahead);
+    return this.#untilSent(link, ahead, message);
   }
 
-  /** Waits until every message `ahead` of `link` has left. */
-  async #untilSent(link: ChildLink, ahead: readonly SentMessage[]): Promise<void> {
-    while (ahead.length > 0) await this.waitForCredit(link);
+  /** Waits until `message`, and so every message before it in `ahead`, has left. */
+  async #untilSent(link: ChildLink, ahead: readonly SentMessage[], message: SentMessage): Promise<void> {
+    while (ahead.includes(message)) await this.waitForCredit(link);
   }
 
   protected override onCredit(link: ChildLink): void {
