@@ -8,7 +8,7 @@ import { Flow, TaskFailedError } from '@vf/core';
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
-import { lines, replicasParams, SOURCE_NODE_ARGS, waitFor } from './helpers.js';
+import { joinWithin, lines, replicasParams, SOURCE_NODE_ARGS, waitFor } from './helpers.js';
 
 /** The pids of `pid`'s child processes (Linux /proc). */
 function childPids(pid: number): number[] {
@@ -256,7 +256,8 @@ describe('SIGKILL of a replica mid-run', () => {
       expect(pid).toBeDefined();
       const killedAt = Date.now();
       process.kill(Number(pid), 'SIGKILL');
-      const report = await flow.join();
+      // Within the test's own timeout, so that a hang reports where the flow stands.
+      const report = await joinWithin(flow, 60_000);
       return { report, engine, killedAt, out: await lines(params.out) };
     }
 

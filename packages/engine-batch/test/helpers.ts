@@ -11,7 +11,6 @@ import type { Flow, FlowReport } from '@vf/core';
 export const lines = async (file: string): Promise<string[]> =>
   existsSync(file) ? (await readFile(file, 'utf8')).split('\n').filter(Boolean) : [];
 
-/** `flow.join()`, or a rejection naming the wait once `ms` have passed. */
 /**
  * Sums a statistics file (one JSON line per task or ring, `label` starting `node#`) per node, over
  * `fields`: what the tasks of each node counted together.
@@ -31,11 +30,22 @@ export async function statsByNode<Field extends string>(
   return byNode;
 }
 
+/**
+ * `flow.join()`, or, once `ms` have passed, a rejection that says where the flow stands (each
+ * node's items handled and backlog, from `flow.liveStats()`), the flow then asked to stop: a flow
+ * that hangs in a test names the node it hangs at, and its tasks do not outlive the test.
+ */
 export function joinWithin(flow: Flow, ms: number): Promise<FlowReport> {
-  return Promise.race([
-    flow.join(),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`join() did not resolve within ${ms} ms`)), ms).unref()),
-  ]);
+  let timer: NodeJS.Timeout | undefined;
+  const overdue = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const nodes = flow.liveStats()?.nodes.map((node) => `${node.name} ${node.processed} handled, ${node.queued} queued`);
+      flow.stop();
+      reject(new Error(`join() did not resolve within ${ms} ms; nodes: ${nodes?.join('; ') ?? 'no counters'}`));
+    }, ms);
+    timer.unref();
+  });
+  return Promise.race([flow.join(), overdue]).finally(() => clearTimeout(timer));
 }
 
 /** Polls `check` every 20 ms until it holds; rejects naming `what` after `timeoutMs`. */
