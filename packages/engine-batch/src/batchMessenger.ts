@@ -20,21 +20,26 @@ export class BatchQueueMessenger extends ZmqMessenger {
   readonly #ahead = new Map<ChildLink, SentMessage[]>();
 
   protected deliver(link: ChildLink, message: SentMessage): Promise<void> | undefined {
-    let ahead = this.#ahead.get(link);
-    if (ahead === undefined || ahead.length === 0) {
+    const ahead = this.#aheadOf(link);
+    if (ahead.length === 0) {
       // Nothing waiting before it: the message leaves now if a replica has room.
       const replica = this.replicaWithRoom(link, message.seq);
       if (replica !== undefined) {
         this.sendTo(replica, message);
         return undefined;
       }
-      if (ahead === undefined) {
-        ahead = [];
-        this.#ahead.set(link, ahead);
-      }
     }
     ahead.push(message);
     return this.#untilSent(link, ahead, message);
+  }
+
+  #aheadOf(link: ChildLink): SentMessage[] {
+    let ahead = this.#ahead.get(link);
+    if (ahead === undefined) {
+      ahead = [];
+      this.#ahead.set(link, ahead);
+    }
+    return ahead;
   }
 
   /** Waits until `message`, and so every message before it in `ahead`, has left. */

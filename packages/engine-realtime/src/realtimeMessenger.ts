@@ -26,22 +26,29 @@ export class RealtimeQueueMessenger extends ZmqMessenger {
 
   protected deliver(link: ChildLink, message: SentMessage): undefined {
     const destination = link.routing === 'seq' ? link.replicaFor(message.seq) : undefined;
-    const replica = this.#kept.get(link)?.get(destination) !== undefined ? undefined : this.replicaWithRoom(link, message.seq);
+    const kept = this.#keptFor(link);
+    // A message kept for this destination holds its place: this one replaces it (taking room can
+    // only send kept messages, never keep one, so it changes nothing here).
+    const stale = kept.get(destination);
+    const replica = stale !== undefined ? undefined : this.replicaWithRoom(link, message.seq);
     if (replica !== undefined) {
       this.sendTo(replica, message);
       return undefined;
     }
-    // Read after: taking room may have sent what was kept for other destinations.
+    if (stale !== undefined) this.recordUnsent(link);
+    kept.set(destination, message);
+    // Kept until room comes: a ring's receiver must then say so (it hands room back silently otherwise).
+    this.askForRoom(link);
+    return undefined;
+  }
+
+  #keptFor(link: ChildLink): Map<ReplicaLink | undefined, SentMessage | undefined> {
     let kept = this.#kept.get(link);
     if (kept === undefined) {
       kept = new Map();
       this.#kept.set(link, kept);
     }
-    if (kept.get(destination) !== undefined) this.recordUnsent(link);
-    kept.set(destination, message);
-    // Kept until room comes: a ring's receiver must then say so (it hands room back silently otherwise).
-    this.askForRoom(link);
-    return undefined;
+    return kept;
   }
 
   protected override onCredit(link: ChildLink): void {
