@@ -149,6 +149,20 @@ export class EdgeBuffer {
   }
 
   /**
+   * Routed: origin `seq` is done (a lost replica of this node released its output; a parent says so
+   * with `done`), so a copy of it from another parent, re-sent when the replica died, will never find
+   * its partner: the copy queued here, if any, is returned (the caller releases it), and any later one
+   * is a duplicate. This replica's own share is never done elsewhere: nothing changes for it.
+   */
+  markDone(seq: number): DataEnvelope | undefined {
+    const route = this.#route;
+    if (route === undefined || seq % route.replicas === route.index || this.#adoptedTaken.has(seq)) return undefined;
+    this.#adoptedTaken.add(seq);
+    const at = this.#adopted.findIndex((kept) => kept.meta.seq === seq);
+    return at < 0 ? undefined : this.#adopted.splice(at, 1)[0];
+  }
+
+  /**
    * Adds an envelope. `stale`: a `freshest` edge refuses a message older than one it already
    * released (a late replica's output); the caller counts it as dropped. `duplicate`: an `ordered`
    * edge already has this ticket (a replica died after sending its output, and the item was
@@ -296,6 +310,21 @@ export class InputAligner {
       return;
     }
     if (this.#policy === 'freshest') while (edge.size > capacity && this.#discardHead(parentIndex));
+  }
+
+  /**
+   * Origins `seqs` are done (see {@link EdgeBuffer.markDone}): their copies queued on routed edges
+   * are released as duplicates (refused: their room goes back), and later copies are refused.
+   */
+  markDone(seqs: readonly number[]): void {
+    for (const [parentIndex, edge] of this.edges.entries()) {
+      for (const seq of seqs) {
+        const copy = edge.markDone(seq);
+        if (copy === undefined) continue;
+        this.#duplicates += 1;
+        this.#onRelease?.(parentIndex, copy, 'refused');
+      }
+    }
   }
 
   /** The next aligned input set, the end of the stream, or undefined when more input is needed. */

@@ -20,6 +20,12 @@ export interface NodeAligner {
   /** The next input set, the end of the stream, or undefined when more input (or time) is needed. */
   take(): InputSet | undefined;
   takeRaw(): { parentIndex: number; envelope: Envelope } | undefined;
+  /**
+   * Origins `seqs` are done: a lost replica of this node released their outputs (`restartOnFailure`),
+   * so copies of their inputs re-sent by other parents are dropped as duplicates. Optional: an
+   * aligner without it waits for partners that may never come (time joins close groups anyway).
+   */
+  markDone?(seqs: readonly number[]): void;
   /** When (`Clock.now()` ms) `take()` may have something without new input; undefined: only new input can change it. */
   nextDeadline?(): number | undefined;
   /** Time joins: groups released complete, released partial, and dropped. */

@@ -11,7 +11,7 @@ import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { packEnvelopes } from '../wire/batchFrame.js';
 import { encodeValue, packHeader, WireError } from '../wire/codec.js';
 import { packDataHeader } from '../wire/dataHeader.js';
-import { parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelope.js';
+import { DONE_SEQS_MAX, parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelope.js';
 import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandler } from './curve.js';
 import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } from './helloProof.js';
 import { BellListener, BellRinger, bellPath, RING_BELL_ENV } from './ringBell.js';
@@ -48,6 +48,19 @@ export function routesBySeq(nodes: readonly PlannedNode[], nodeIndex: number): b
   const node = nodes[nodeIndex];
   if (node === undefined || node.nbTasks < 2) return false;
   return node.parents.length > 1 || node.parents.some((parent) => (nodes[parent]?.nbTasks ?? 1) > 1);
+}
+
+/**
+ * How many confirmed origins a sender remembers per replica of a replicated join (0 for any other
+ * child): the parts that other senders still hold of sets the replica confirmed to this one are at
+ * most their unconfirmed messages, `queueSize` per sender task plus what earlier losses re-sent
+ * beyond room (`queueSize` per lost replica), hence queue size × the join's parent tasks × its tasks.
+ */
+function recentlyConfirmedLimit(nodes: readonly PlannedNode[], childIndex: number, queueSize: number): number {
+  const child = nodes[childIndex];
+  if (child === undefined || child.parents.length < 2 || !routesBySeq(nodes, childIndex)) return 0;
+  const parentTasks = child.parents.reduce((total, parent) => total + (nodes[parent]?.nbTasks ?? 1), 0);
+  return Math.min(DONE_SEQS_MAX, queueSize * parentTasks * child.nbTasks);
 }
 
 /** `['w']`: entries wait in the ring of a receiver that said it sleeps (where its bell could not be opened). */
@@ -92,6 +105,15 @@ export class ReplicaLink {
    * back in the order it got them, so each credit confirms the oldest; these are what a death re-sends.
    */
   readonly unconfirmed: SentMessage[] | undefined;
+  /**
+   * To a replicated join under `restartOnFailure`: the origins of the last messages the replica
+   * confirmed, oldest first. A replica confirms an input set to each of its senders in turn, so one
+   * that dies in between leaves some senders holding their part of a set whose output it had
+   * released: re-sent, those parts would wait forever at a survivor for the parts no sender holds
+   * any more. When it dies, its senders tell the survivors which origins it confirmed ({@link ChildLink.announceDone}).
+   */
+  readonly recentlyConfirmed: number[] | undefined;
+  readonly #recentLimit: number;
   /** Envelopes (each its frames) queued to leave, in order. */
   #outbox: Buffer[][] = [];
   #sending = false;
@@ -124,10 +146,13 @@ export class ReplicaLink {
   /** The replica is on this host: large frames of data messages go through shared memory (`sharedFrames.ts`). */
   shareFrames: ((frames: readonly Buffer[]) => readonly Buffer[]) | undefined;
 
-  constructor(socket: Zmq.Dealer, taskId: number, keepsUnconfirmed = false) {
+  /** `recentLimit`: how many confirmed origins {@link recentlyConfirmed} keeps (0: none; it needs `keepsUnconfirmed`). */
+  constructor(socket: Zmq.Dealer, taskId: number, keepsUnconfirmed = false, recentLimit = 0) {
     this.socket = socket;
     this.taskId = taskId;
     this.unconfirmed = keepsUnconfirmed ? [] : undefined;
+    this.recentlyConfirmed = keepsUnconfirmed && recentLimit > 0 ? [] : undefined;
+    this.#recentLimit = recentLimit;
   }
 
   /** Gives this link a shared ring to its replica; envelopes use it once the replica says it maps it ({@link ringMapped}). */
@@ -199,7 +224,12 @@ export class ReplicaLink {
     }
     if (!released) return;
     this.released += count;
-    this.unconfirmed?.splice(0, count);
+    const confirmed = this.unconfirmed?.splice(0, count);
+    const recent = this.recentlyConfirmed;
+    if (confirmed === undefined || recent === undefined) return;
+    for (const message of confirmed) recent.push(message.seq);
+    // Trimmed in bulk, when twice the limit: one copy per limit's worth of confirmations.
+    if (recent.length >= 2 * this.#recentLimit) recent.splice(0, recent.length - this.#recentLimit);
   }
 
   /** Queues a data message's frames (see {@link enqueue}), its large frames through shared memory when the replica is local. */
@@ -341,6 +371,17 @@ export class ChildLink {
     } finally {
       for (const replica of this.replicas) replica.uncork();
     }
+  }
+
+  /**
+   * Tells the survivors which origins `lost` confirmed last ({@link ReplicaLink.recentlyConfirmed}):
+   * their outputs were released downstream, so the parts of them other parents re-send are not needed.
+   */
+  announceDone(lost: ReplicaLink): void {
+    const seqs = lost.recentlyConfirmed?.splice(0) ?? [];
+    if (seqs.length === 0) return;
+    const frame = packHeader(['f', seqs.slice(-DONE_SEQS_MAX)]);
+    for (const replica of this.replicas) if (!replica.lost) replica.enqueue([frame]);
   }
 
   /** A replica with credit, taken round-robin so that free replicas share the work; else undefined. */
@@ -517,6 +558,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     for (const childIndex of node?.children ?? []) {
       const childTasks = tasks.filter((candidate) => candidate.nodeIndex === childIndex);
       const keepsUnconfirmed = this.init.restartOnFailure && childTasks.length > 1;
+      const recentLimit = keepsUnconfirmed ? recentlyConfirmedLimit(nodes, childIndex, this.init.queueSize) : 0;
       const replicas = childTasks.map((childTask) => {
         // No fixed routing id: a stranger taking it first would lock the real task out.
         const socket = new (zeromq().Dealer)({
@@ -530,7 +572,7 @@ export abstract class ZmqMessenger extends MessengerBase {
         });
         const endpoint = endpoints[childTask.id] as string;
         socket.connect(endpoint);
-        const replica = new ReplicaLink(socket, childTask.id, keepsUnconfirmed);
+        const replica = new ReplicaLink(socket, childTask.id, keepsUnconfirmed, recentLimit);
         // An ipc endpoint is on this host, hence can read this host's shared memory; tcp may be another machine.
         const shared = this.#sharedSender;
         if (shared !== undefined && endpoint.startsWith('ipc://')) {
@@ -760,6 +802,7 @@ export abstract class ZmqMessenger extends MessengerBase {
         replica.closeRing(this.#label);
         this.#sharedSender?.lost(taskId);
         if (!link.resendFrom(replica)) this.#fatal ??= new Error(`every task of node "${link.nodeName}" is lost`);
+        link.announceDone(replica);
         // What the policy kept for the lost replica now goes to a survivor, which may have room
         // already and send no credit for a long time (or ever: it may be waiting for exactly these).
         this.onCredit(link);
@@ -1137,6 +1180,11 @@ export abstract class ZmqMessenger extends MessengerBase {
     // An admitted connection is one of this run's tasks: a repeated handshake is a bug, not a stranger.
     if (envelope.kind === 'hello' || envelope.kind === 'proof') throw new WireError(`second ${envelope.kind} from task ${sender.taskId}`);
     const aligner = this.#aligner as NodeAligner;
+    if (envelope.kind === 'done') {
+      aligner.markDone?.(envelope.seqs);
+      this.#received.notify();
+      return;
+    }
     if (envelope.kind === 'end') {
       // A sender reported lost has already been counted as ended.
       if (!this.#endedSenders.has(sender.taskId)) aligner.push(sender.parentIndex, { kind: 'end', reason: envelope.reason });

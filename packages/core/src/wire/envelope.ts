@@ -16,6 +16,8 @@ import { type DataHeaderFields, isCount, isDataHeader, parseDataHeader } from '.
  *          back to back in the payload (`wire/batchFrame.ts`)
  *   doorbell `['w']`                            entries wait in the shared ring (`transport/sharedRing.ts`) of a receiver that slept
  *   to ring  `['r']`                            the envelopes after this one are in the shared ring again
+ *   done   `['f', [seq, ...]]`                  (`restartOnFailure`, to a replicated join) these origins are done:
+ *          a replica that died had released their outputs, so a copy re-sent by another parent is not needed
  * Receiver → publisher:
  *   challenge `['n', challenge]`                the answer to a hello: prove you belong to this run
  *   grant  `['g', n]`                           room for n more data messages (on hello, or extra room)
@@ -34,7 +36,12 @@ export type WireEnvelope =
   /** `frames`: the envelopes it carries, to be parsed in turn like frames of their own. */
   | { readonly kind: 'batch'; readonly frames: readonly Buffer[] }
   | { readonly kind: 'doorbell' }
-  | { readonly kind: 'toRing' };
+  | { readonly kind: 'toRing' }
+  /** `seqs`: origins whose input sets a lost replica of the receiver's node finished (see `ReplicaLink.recentlyConfirmed`). */
+  | { readonly kind: 'done'; readonly seqs: readonly number[] };
+
+/** The most origins one `done` envelope may name (a sender names far fewer: `transport/zmqMessenger.ts`, `ReplicaLink`). */
+export const DONE_SEQS_MAX = 1 << 16;
 
 /** What a publisher receives back. */
 export type WireFeedback =
@@ -91,6 +98,13 @@ export function parseEnvelope(
     case 'r': {
       if (fields.length !== 1) throw new WireError(`${fields[0]} envelope must be [${fields[0]}]`);
       return { envelope: { kind: fields[0] === 'w' ? 'doorbell' : 'toRing' }, next: at + 1 };
+    }
+    case 'f': {
+      const seqs = fields[1];
+      if (fields.length !== 2 || !Array.isArray(seqs) || seqs.length > DONE_SEQS_MAX || !seqs.every(isCount)) {
+        throw new WireError(`done envelope must be [f, [seq, ...]] with at most ${DONE_SEQS_MAX} seqs`);
+      }
+      return { envelope: { kind: 'done', seqs: seqs as number[] }, next: at + 1 };
     }
     case 'b': {
       // `batchAllowed` is false for the envelopes inside a batch: nesting would buy nothing.

@@ -13,7 +13,7 @@ import { packDataHeader, withSharedReferences } from './dataHeader.js';
  * fail later, on its first data message (`WireError: unknown envelope kind`).
  */
 const WIRE_FORMAT_BY_VERSION: Readonly<Record<number, string>> = {
-  2: 'f8d9a87211a7117ac37766b2db4968df4b99e2999a904d66d57ee991d2cd52ac',
+  3: '9db96069ba3b7c8e0ec6cf8e06b516dcea440083f172908b8e18c18994cff0ab',
 };
 
 /** The frames of one sample of each kind, concatenated with their lengths. */
@@ -33,6 +33,7 @@ function sampleFrames(): Buffer {
     packHeader(['a']),
     packHeader(['r']),
     packHeader(['w']),
+    packHeader(['f', [3, 9]]),
   ];
   return Buffer.concat(frames.flatMap((frame) => [Buffer.from(String(frame.length)), frame]));
 }
