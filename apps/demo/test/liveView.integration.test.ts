@@ -90,12 +90,18 @@ describe('the live view in headless Chromium (realtime engine, camera-paced vide
     );
 
     // The preview of the latest annotated frame, loaded; the bottleneck marked; an fps history per node.
+    // Its width read in the same step that finds it loaded: the page points the image at each new
+    // frame as it comes, and a second look could land while the next one loads (a width of 0, once).
+    let previewWidth = 0;
     await waitUntil(
-      () => page.locator('#preview').evaluate((image: ImageLike) => image.complete && image.naturalWidth > 0),
+      async () => {
+        previewWidth = await page.locator('#preview').evaluate((image: ImageLike) => (image.complete ? image.naturalWidth : 0));
+        return previewWidth > 0;
+      },
       30_000,
       'the preview image to load',
     );
-    expect(await page.locator('#preview').evaluate((image: ImageLike) => image.naturalWidth)).toBe(480); // 640 wide, scaled to the preview's 480
+    expect(previewWidth).toBe(480); // 640 wide, scaled to the preview's 480
     await page.locator('.node.bottleneck .badge').first().waitFor({ timeout: 30_000 });
     expect(await page.locator('[data-bottleneck="true"]').count()).toBeGreaterThanOrEqual(1);
     const sparkPoints = async (node: string) =>
