@@ -127,8 +127,10 @@ describe('RealtimeExecutionEngine under overload', () => {
     // The camera outruns the processor by far: most items are dropped, and counted.
     expect(camera.emitted).toBeGreaterThan(10 * detect.received);
     expect(detect.received + detect.dropped).toBe(camera.emitted);
-    // The processor works all the time (at least half of what its measured speed allows, on a busy machine).
-    expect(detect.actualFps).toBeGreaterThan(0.5 * detect.possibleFps);
+    // The processor works all the time: a producer that never yields does not starve it. Measured on
+    // 2 cores: 0.90-0.93 of what its speed allows when idle, 0.31-0.42 with three heavy test files
+    // running beside it (where half failed twice in ~8 runs); a starved processor gets next to none.
+    expect(detect.actualFps).toBeGreaterThan(0.25 * detect.possibleFps);
     // Freshest wins: the last item the camera produced is the last one delivered.
     expect(delivered.at(-1)).toBe(camera.emitted - 1);
     expectNothingLeft(engine);
