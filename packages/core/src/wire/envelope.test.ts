@@ -95,6 +95,7 @@ describe('parseEnvelope', () => {
     expect(first.next).toBe(3);
     expect(first.envelope).toMatchObject({ kind: 'data', seq: 3, ticket: 3, proctimeMs: 1.5, value: { index: 7, data: frame } });
     expect(parseEnvelope(frames, first.next).envelope).toEqual({ kind: 'end', reason: 'completed' });
+    expect(parseEnvelope([packHeader(['f', [0, 7, 2 ** 40]])], 0)).toEqual({ envelope: { kind: 'done', seqs: [0, 7, 2 ** 40] }, next: 1 });
   });
 
   it.each([
@@ -104,6 +105,15 @@ describe('parseEnvelope', () => {
     ['a proof that is not 64 hex digits', [packHeader(['p', 4, 'AB'.repeat(32)])], /proof envelope/],
     ['a proof without a task id', [packHeader(['p', 'ab'.repeat(32)])], /proof envelope/],
     ['an end with an unknown reason', [packHeader(['e', 'exploded'])], /end envelope/],
+    ['a done envelope without its list', [packHeader(['f', 3])], /done envelope must be \[f, \[seq, ...\]\]/],
+    ['a done envelope naming a negative origin', [packHeader(['f', [1, -2]])], /done envelope/],
+    ['a done envelope naming a fractional origin', [packHeader(['f', [1.5]])], /done envelope/],
+    ['a done envelope with a field too many', [packHeader(['f', [1], 'x'])], /done envelope/],
+    [
+      'a done envelope naming more than 65,536 origins',
+      [packHeader(['f', Array.from({ length: 65_537 }, (_, seq) => seq)])],
+      /at most 65536/,
+    ],
     [
       'a data envelope in MessagePack (not its binary header)',
       [packHeader(['d', 1, 1, 0, 0, 0, 0, 1]), ...encodeValue(null)],
