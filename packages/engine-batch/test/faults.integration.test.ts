@@ -61,11 +61,11 @@ describe('fault suite (batch engine)', () => {
   }
 
   /** Starts a host process running the faults flow; `detached`: in a process group of its own, as a shell starts a job. */
-  function spawnHost(fault: string, options: { detached?: boolean } = {}): ChildProcess {
+  function spawnHost(fault: string, options: { detached?: boolean; env?: Record<string, string> } = {}): ChildProcess {
     const child = spawn(
       process.execPath,
       [...SOURCE_NODE_ARGS, hostScript, faultsUrl.href, JSON.stringify(params(fault)), join(dir, 'info.json')],
-      { stdio: ['ignore', 'pipe', 'inherit'], detached: options.detached === true },
+      { stdio: ['ignore', 'pipe', 'inherit'], detached: options.detached === true, env: { ...process.env, ...options.env } },
     );
     host = child;
     return child;
@@ -79,6 +79,20 @@ describe('fault suite (batch engine)', () => {
     await waitFor(() => info.pids.every((pid) => !isProcessAlive(pid)), 'the orphaned tasks to exit', 5_000);
     expect(Date.now() - killedAt).toBeLessThan(2_000 + 500);
     await waitFor(() => !existsSync(info.socketDirectory), 'the socket directory to go', 2_000);
+  });
+
+  it('a host that quits (process.exit) once its tasks ended, before joining them, leaves no run directory behind', {
+    timeout: 60_000,
+  }, async () => {
+    // The demo's second Ctrl-C, at its worst: tasks that ended leave their socket files to the host.
+    const child = spawnHost('none', { env: { HOST_EXIT_ONCE_TASKS_ENDED: '1' } });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    expect(await exited).toBe(130);
+    const info = JSON.parse(readFileSync(join(dir, 'info.json'), 'utf8')) as { pids: number[]; socketDirectory: string | undefined };
+    expect(info.socketDirectory).toEqual(expect.any(String));
+    // Its tasks, zombies until the host went, are reaped by init.
+    await waitFor(() => info.pids.every((pid) => !isProcessAlive(pid)), 'the ended tasks to be reaped', 5_000);
+    expect(findLeftovers(info)).toEqual([]);
   });
 
   it('SIGINT to the host: a clean stop, every close() runs, status stopped', { timeout: 60_000 }, async () => {

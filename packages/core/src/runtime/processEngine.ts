@@ -119,6 +119,16 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   #stopTimer: NodeJS.Timeout | undefined;
   #livenessTimer: NodeJS.Timeout | undefined;
   #finished: Promise<readonly TaskOutcome[]> | undefined;
+  /**
+   * Removes the run's files (socket directory, task program, shared memory) if the host exits before
+   * its join did (`process.exit` from a second Ctrl-C, say): tasks that had already ended leave their
+   * socket files for the host, and an orphan only removes its own. Registered while a run lasts
+   * ({@link removeAtExit}).
+   */
+  readonly #removeRunFilesAtExit = (): void => {
+    if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
+    removeSharedDirectory(this.#sharedDir);
+  };
 
   constructor(options: ProcessEngineOptions = {}) {
     this.options = resolveProcessEngineOptions(new.target.name, options);
@@ -129,6 +139,20 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
 
   async allocateAndRunTasks(plan: ExecutionPlan): Promise<void> {
     if (this.#tasks.length > 0) throw new FlowValidationError('INVALID_STATE', `this ${this.constructor.name} is already running a flow`);
+    removeAtExit(this.#removeRunFilesAtExit);
+    try {
+      await this.#start(plan);
+    } catch (error) {
+      // Failed before any task started: nothing will join, so the run's files go now.
+      if (this.#tasks.length === 0) {
+        this.#removeRunFilesAtExit();
+        keepAtExit(this.#removeRunFilesAtExit);
+      }
+      throw error;
+    }
+  }
+
+  async #start(plan: ExecutionPlan): Promise<void> {
     const source = plan.source;
     if (source === undefined) {
       throw new FlowValidationError(
@@ -384,8 +408,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     clearTimeout(this.#killTimer);
     clearTimeout(this.#stopTimer);
     clearInterval(this.#livenessTimer);
-    if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
-    removeSharedDirectory(this.#sharedDir);
+    this.#removeRunFilesAtExit();
+    keepAtExit(this.#removeRunFilesAtExit);
     return this.#tasks.map((task) => (task.lost && !this.#failed ? lostOutcome(task) : outcomeOf(task, this.#failed)));
   }
 
@@ -473,6 +497,24 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     this.#runDir = mkdtempSync(join(tmpdir(), 'vf-'));
     return plan.tasks.map((task) => `ipc://${join(this.#runDir as string, `t${task.id}`)}`);
   }
+}
+
+/** What to remove if this process exits before a run's join: one `exit` listener for every run in progress. */
+const removalsAtExit = new Set<() => void>();
+
+function removeEverythingAtExit(): void {
+  for (const remove of removalsAtExit) remove();
+}
+
+/** Runs `remove` if the process exits before {@link keepAtExit} takes it back. */
+function removeAtExit(remove: () => void): void {
+  if (removalsAtExit.size === 0) process.on('exit', removeEverythingAtExit);
+  removalsAtExit.add(remove);
+}
+
+function keepAtExit(remove: () => void): void {
+  removalsAtExit.delete(remove);
+  if (removalsAtExit.size === 0) process.off('exit', removeEverythingAtExit);
 }
 
 /** A stand-in for the process of a task that was never started. */
