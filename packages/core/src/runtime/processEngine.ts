@@ -120,12 +120,12 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   #livenessTimer: NodeJS.Timeout | undefined;
   #finished: Promise<readonly TaskOutcome[]> | undefined;
   /**
-   * Removes the run's files (socket directory, task program, shared memory) if the host exits before
-   * its join did (`process.exit` from a second Ctrl-C, say): tasks that had already ended leave their
-   * socket files for the host, and an orphan only removes its own. Registered while a run lasts
-   * ({@link removeAtExit}).
+   * Removes the run's files (socket directory, task program, shared memory): at join, or as the host
+   * exits if that comes first (`process.exit` from a second Ctrl-C, say), for tasks that had already
+   * ended leave their socket files to the host and an orphan only removes its own. Registered for
+   * the exit while a run lasts ({@link removeAtExit}).
    */
-  readonly #removeRunFilesAtExit = (): void => {
+  readonly #removeRunFiles = (): void => {
     if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
     removeSharedDirectory(this.#sharedDir);
   };
@@ -139,14 +139,14 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
 
   async allocateAndRunTasks(plan: ExecutionPlan): Promise<void> {
     if (this.#tasks.length > 0) throw new FlowValidationError('INVALID_STATE', `this ${this.constructor.name} is already running a flow`);
-    removeAtExit(this.#removeRunFilesAtExit);
+    removeAtExit(this.#removeRunFiles);
     try {
       await this.#start(plan);
     } catch (error) {
       // Failed before any task started: nothing will join, so the run's files go now.
       if (this.#tasks.length === 0) {
-        this.#removeRunFilesAtExit();
-        keepAtExit(this.#removeRunFilesAtExit);
+        this.#removeRunFiles();
+        forgetAtExit(this.#removeRunFiles);
       }
       throw error;
     }
@@ -408,8 +408,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     clearTimeout(this.#killTimer);
     clearTimeout(this.#stopTimer);
     clearInterval(this.#livenessTimer);
-    this.#removeRunFilesAtExit();
-    keepAtExit(this.#removeRunFilesAtExit);
+    this.#removeRunFiles();
+    forgetAtExit(this.#removeRunFiles);
     return this.#tasks.map((task) => (task.lost && !this.#failed ? lostOutcome(task) : outcomeOf(task, this.#failed)));
   }
 
@@ -506,13 +506,14 @@ function removeEverythingAtExit(): void {
   for (const remove of removalsAtExit) remove();
 }
 
-/** Runs `remove` if the process exits before {@link keepAtExit} takes it back. */
+/** Runs `remove` if the process exits before {@link forgetAtExit} takes it back. */
 function removeAtExit(remove: () => void): void {
   if (removalsAtExit.size === 0) process.on('exit', removeEverythingAtExit);
   removalsAtExit.add(remove);
 }
 
-function keepAtExit(remove: () => void): void {
+/** Takes back a `remove` given to {@link removeAtExit}: its run was joined (or never started), its files are gone. */
+function forgetAtExit(remove: () => void): void {
   removalsAtExit.delete(remove);
   if (removalsAtExit.size === 0) process.off('exit', removeEverythingAtExit);
 }
