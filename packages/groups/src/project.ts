@@ -5,6 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ExecutionEngine, FlowReport } from '@vf/core';
 import type { DeviceAllocator } from '@vf/core/engine';
+import { onExit } from 'signal-exit';
 import { type Aggregator, aggregateId } from './aggregator.js';
 import { runCli } from './cli.js';
 import type { Condition, ConditionContext } from './conditions.js';
@@ -15,6 +16,7 @@ import { type FlowBudget, flowBudget, runFlowWithBudget } from './flowBudget.js'
 import { checkName, describeGroupJob, FlowGroup, type GroupJob, type GroupMembership, type GroupOptions } from './group.js';
 import { type Hooks, withHooks } from './hooks.js';
 import { tryLock } from './locks.js';
+import { setLongTimeout } from './longTimeout.js';
 import { FlowOperation, type OperationContext, type OperationFunction, type OperationOptions } from './operation.js';
 import { detectScheduler, SCHEDULERS, type SchedulerName } from './schedulers/detectScheduler.js';
 import type { Scheduler } from './schedulers/scheduler.js';
@@ -782,6 +784,9 @@ export class FlowProject implements ConditionContext {
    * Runs `<executable> <script> exec OP ID --group G` in a child, its output forwarded, bounded by
    * walltime. The child leads its own process group, so the walltime (or this process exiting)
    * kills everything it started, not only the shell; the promise settles once the child is gone.
+   * Exiting includes a fatal signal (Ctrl-C, SIGTERM), after which Node emits no `exit`: the group
+   * is killed then too (`signal-exit`), or it would run on, orphaned, without the lock this process
+   * held for it, and the next `run` would start the operation again beside it.
    */
   #fork(
     group: string,
@@ -813,20 +818,20 @@ export class FlowProject implements ConditionContext {
           // The group is gone already.
         }
       };
-      process.once('exit', killGroup);
+      const forgetKill = onExit(killGroup);
       child.stdout.on('data', (chunk: Buffer) => this.#out(chunk.toString('utf8')));
       child.stderr.on('data', (chunk: Buffer) => this.#err(chunk.toString('utf8')));
       let timedOut = false;
-      const timer =
+      const cancelTimeout =
         timeoutMs === Number.POSITIVE_INFINITY
           ? undefined
-          : setTimeout(() => {
+          : setLongTimeout(() => {
               timedOut = true;
               killGroup();
             }, timeoutMs);
       const settle = () => {
-        if (timer) clearTimeout(timer);
-        process.off('exit', killGroup);
+        cancelTimeout?.();
+        forgetKill();
       };
       child.once('error', (error) => {
         settle();

@@ -1,5 +1,6 @@
 // Several `run` processes on one workspace, and the walltime of a forked operation: the guarantees
 // that only show with real processes (locks across processes, process-group kill).
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +72,47 @@ describe('walltime of a forked operation', () => {
     const status = await project.status();
     expect(status.groups.find((group) => group.name === 'sleeper')?.complete).toBe(0);
   });
+});
+
+describe('walltime and timeout longer than a Node timer waits', () => {
+  it('a walltime of 600 h or a timeout of 3,000,000 s lets the operation finish, not kill it after 1 ms', {
+    timeout: 120_000,
+  }, async () => {
+    const job = createConcurrencyProject(root).openJob({ n: 5 }).init();
+    const walltime = await cli('run', '-o', 'brief');
+    expect([walltime.code, walltime.stderr]).toEqual([0, '']);
+    expect(Number(readFileSync(job.fn('brief.txt'), 'utf8'))).not.toBe(process.pid);
+    rmSync(job.fn('brief.txt'));
+    const timeout = await cli('run', '-o', 'brief', '-t', '3000000');
+    expect([timeout.code, timeout.stderr]).toEqual([0, '']);
+    expect(existsSync(job.fn('brief.txt'))).toBe(true);
+  });
+});
+
+describe('a run ended by a signal', () => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal}: kills the forked operation's process group with it, and releases its lock`, { timeout: 120_000 }, async () => {
+      const job = createConcurrencyProject(root).openJob({ n: 6 }).init();
+      const run = spawn(nodeWithTsx[0]!, [...nodeWithTsx.slice(1), concurrencyScript, 'run', '-o', 'sleeper'], {
+        env: { ...process.env, VF_PROJECT_ROOT: root, VF_SCHEDULER: '', VF_TEST_WALLTIME: '1' },
+        stdio: 'ignore',
+      });
+      const exited = new Promise<NodeJS.Signals | number | null>((resolve) => run.once('exit', (code, killed) => resolve(killed ?? code)));
+      let pids: number[] = [];
+      try {
+        await waitUntil('the forked operation to start', 60_000, () => existsSync(job.fn('sleeper.pids')));
+        pids = JSON.parse(readFileSync(job.fn('sleeper.pids'), 'utf8')) as number[];
+        run.kill(signal);
+        expect(await exited).toBe(signal);
+        // Before, the operation and its grandchild ran on, orphaned; the next run started it again.
+        await waitUntil('the operation and its grandchild to be gone', 10_000, () => !pids.some(isProcessAlive));
+        expect(existsSync(job.fn('.vf_operation_sleeper.lock'))).toBe(false);
+      } finally {
+        run.kill('SIGKILL');
+        for (const pid of pids) if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
+      }
+    });
+  }
 });
 
 describe('run -t/--timeout', () => {
