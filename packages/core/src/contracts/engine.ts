@@ -85,7 +85,11 @@ export type TaskProgress = Pick<TaskOutcome, 'taskId' | 'nodeName' | 'taskIndex'
  * run and how their queues behave.
  */
 export interface ExecutionEngine {
-  /** Starts every task of the plan; resolves once all are running (after their `open()`). */
+  /**
+   * Starts every task of the plan; resolves once all are running (after their `open()`). An engine
+   * object runs one flow: given a second, it rejects with `INVALID_STATE` before starting anything
+   * (and only then: the flow takes that code to mean none of its tasks started).
+   */
   allocateAndRunTasks(plan: ExecutionPlan): Promise<void>;
   /** Asks the flow to stop: producers stop, the end of the stream flows down, every `close()` runs. */
   signalFlowTermination(): void;

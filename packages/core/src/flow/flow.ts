@@ -173,8 +173,16 @@ export class Flow {
       await engine.allocateAndRunTasks(this.#plan);
     } catch (error) {
       this.#releaseSigint();
-      this.#state = 'finished';
       await this.closeMetrics();
+      if (isVfError(error) && error.code === 'INVALID_STATE') {
+        // The engine refused the flow before starting anything (it runs another one): nothing of
+        // this flow ran, so join() must not report that other flow's run, and this one may run on
+        // another engine.
+        this.#engine = undefined;
+        this.#state = 'ready';
+      } else {
+        this.#state = 'finished';
+      }
       throw error;
     }
     this.#state = 'running';

@@ -39,7 +39,10 @@ export class InProcessEngine implements ExecutionEngine {
 
   async allocateAndRunTasks(plan: ExecutionPlan): Promise<void> {
     if (this.#run !== undefined) {
-      throw new FlowValidationError('INVALID_STATE', 'this InProcessEngine is already running a flow; create one engine per run');
+      throw new FlowValidationError(
+        'INVALID_STATE',
+        'this InProcessEngine has already been given a flow: one engine object runs one flow, create a new one for each run',
+      );
     }
     this.#run = new InProcessRun(plan, this.#queueSize);
     await this.#run.started;

@@ -109,6 +109,8 @@ interface LiveTask {
 export abstract class ProcessExecutionEngine implements ExecutionEngine {
   protected readonly options: ResolvedProcessEngineOptions;
   #tasks: LiveTask[] = [];
+  /** Set by the first {@link allocateAndRunTasks}: one engine object runs one flow. */
+  #claimed = false;
   #runDir: string | undefined;
   /** Environment for the tasks this host starts itself, on top of their own (see {@link trimmedExtraCaCertsEnv}). */
   #localTaskEnv: Readonly<Record<string, string>> = {};
@@ -138,7 +140,15 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   protected abstract readonly messengerModule: MessengerModule;
 
   async allocateAndRunTasks(plan: ExecutionPlan): Promise<void> {
-    if (this.#tasks.length > 0) throw new FlowValidationError('INVALID_STATE', `this ${this.constructor.name} is already running a flow`);
+    // Claimed before the first await: two flows started on one engine in the same turn must not
+    // both pass (they hung, sharing one run directory, and leaked it).
+    if (this.#claimed) {
+      throw new FlowValidationError(
+        'INVALID_STATE',
+        `this ${this.constructor.name} has already been given a flow: one engine object runs one flow, create a new one for each run`,
+      );
+    }
+    this.#claimed = true;
     removeAtExit(this.#removeRunFiles);
     try {
       await this.#start(plan);

@@ -8,6 +8,7 @@ import { isVfError, TaskFailedError, type VfError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
 import type { FlowReport } from '../flow/report.js';
 import { describeValue, REFUSED_CASES, VALUE_CASES } from './flows/valueCases.js';
+import { findLeftovers, type InspectableEngine } from './leftovers.js';
 
 /** Which delivery contract the engine under test promises. */
 export type EngineContract = 'batch' | 'realtime';
@@ -103,6 +104,29 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expect(report.nodes.map((node) => node.name)).toEqual(['numbers', 'identity', 'sink']);
       expectConserved(report, 'numbers', 'identity');
       expectConserved(report, 'identity', 'sink');
+    });
+
+    it('one engine object runs one flow: of two given it in the same turn, the second is refused before anything of it starts, and runs on a new engine', {
+      timeout: 2 * timeout,
+    }, async () => {
+      const engine = createEngine();
+      const outs = [join(dir, 'first.jsonl'), join(dir, 'second.jsonl')];
+      const [first, second] = await Promise.all(outs.map((out) => Flow.load(fixture('linear'), { end: 49, out })));
+      const runs = await Promise.allSettled([first?.run(engine), second?.run(engine)]);
+      // Both passed the engine's check before, shared its run and hung.
+      expect(runs[0]?.status).toBe('fulfilled');
+      const refusal = runs[1]?.status === 'rejected' ? runs[1].reason : undefined;
+      expect(isVfError(refusal) ? refusal.code : refusal).toBe('INVALID_STATE');
+      expectCompleted(await (first as Flow).join());
+      expectDelivered(await lines(outs[0] as string), 49);
+      // Its join() reported the first flow's run; nothing of it ran.
+      await expect((second as Flow).join()).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      expect(await lines(outs[1] as string)).toEqual([]);
+      await expect((first as Flow).run(createEngine())).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      await (second as Flow).run(createEngine());
+      expectCompleted(await (second as Flow).join());
+      expectDelivered(await lines(outs[1] as string), 49);
+      if ('pids' in engine) expect(findLeftovers(engine as unknown as InspectableEngine)).toEqual([]);
     });
 
     it('a diamond join pairs outputs of the same origin', { timeout }, async () => {
