@@ -72,6 +72,25 @@ describe('VideoFileReader', () => {
     expect(frames.map((frame) => [frame.width, frame.height])).toEqual(Array.from({ length: 5 }, () => [48, 64]));
     expect(Buffer.concat(frames.map((frame) => frame.data)).equals(expected)).toBe(true);
   });
+
+  it('reads a variable-frame-rate video as its own frames, each once, timestamps within its duration', async () => {
+    // One second at 30 fps, then two at 5 fps: ffmpeg's default constant-rate output repeats the slow frames at 30 fps.
+    const vfr = join(dir, 'vfr.mp4');
+    await ffmpegOutput([
+      ...['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=30:duration=1', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=5:duration=2'],
+      ...['-filter_complex', '[0][1]concat=n=2:v=1', '-vsync', 'vfr', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', vfr],
+    ]);
+    const counted = await probeVideo(vfr, { countFrames: true });
+    expect(counted.frames).toBeGreaterThan(30);
+    const reader = new VideoFileReader({ name: 'video', path: vfr });
+    await reader.open();
+    const frames = await collect(reader.produce(context));
+    await reader.close();
+    expect(frames).toHaveLength(counted.frames);
+    const timestamps = frames.map((frame) => frame.timestampMs);
+    expect(timestamps).toEqual([...timestamps].sort((a, b) => a - b));
+    expect(Math.max(...timestamps)).toBeLessThanOrEqual(counted.durationS * 1000);
+  });
 });
 
 describe('ImageFolderReader', () => {

@@ -202,6 +202,26 @@ function rotationOf(stream: StreamEntries): number {
   return ((turn % 360) + 360) % 360;
 }
 
+const passthroughByFfmpeg = new Map<string, Promise<readonly string[]>>();
+
+/**
+ * The ffmpeg output options that pass every decoded frame through once, at its own time: without
+ * them ffmpeg writes a constant-rate stream at the stream's `r_frame_rate`, duplicating the frames of
+ * a variable-frame-rate file (60 frames came out as 197). ffmpeg 5.1 added `-fps_mode` and
+ * deprecated `-vsync`, which older builds (the npm-shipped one) alone know: ask the ffmpeg in use.
+ */
+export function passthroughArgs(ffmpeg = findFfmpeg().ffmpeg): Promise<readonly string[]> {
+  let args = passthroughByFfmpeg.get(ffmpeg);
+  if (args === undefined) {
+    args = run(ffmpeg, ['-hide_banner', '-h', 'full']).then(
+      (help) => (/^\s*-fps_mode\b/m.test(help) ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough']),
+      () => ['-vsync', 'passthrough'],
+    );
+    passthroughByFfmpeg.set(ffmpeg, args);
+  }
+  return args;
+}
+
 /** Throws {@link VideoError} `VIDEO_NOT_FOUND` unless `file` is an existing file. */
 export function assertFileExists(file: string): void {
   if (!existsSync(file) || !statSync(file).isFile()) {

@@ -13,8 +13,11 @@ export interface VideoFileReaderOptions extends ProducerOptions {
 
 /**
  * Decodes a video file into RGB24 {@link VideoFrame}s (`{ index, timestampMs, width, height,
- * channels: 3, data }`, `timestampMs = index / fps`) with an ffmpeg child process. Frames are decoded as fast as the flow takes them: ffmpeg waits on a full
- * pipe (backpressure). A missing or unreadable file fails the task in `open()` with a `VideoError`
+ * channels: 3, data }`) with an ffmpeg child process: every frame the file has, once, upright (its
+ * rotation metadata applied). `timestampMs = index / fps`, `fps` being the file's average frame rate:
+ * ffmpeg's raw pipe carries no timestamps, and so a variable-rate file's frames are spread evenly
+ * over its duration rather than at their own times. Frames are decoded as fast as the flow takes
+ * them: ffmpeg waits on a full pipe (backpressure). A missing or unreadable file fails the task in `open()` with a `VideoError`
  * (`VIDEO_NOT_FOUND`, `VIDEO_UNREADABLE`) naming the file; `close()` ends ffmpeg whatever happened.
  */
 export class VideoFileReader extends ProducerNode<VideoFrame> {
