@@ -1,4 +1,5 @@
 import { type ProduceContext, ProducerNode, type ProducerOptions } from '@vf/core';
+import { checkOption, integerFrom, nonEmptyString } from '../options.js';
 import { probeVideo, type VideoInfo } from './ffmpeg.js';
 import { VideoDecoder } from './videoDecoder.js';
 import type { VideoFrame } from './videoFrame.js';
@@ -7,7 +8,7 @@ import type { VideoFrame } from './videoFrame.js';
 export interface VideoFileReaderOptions extends ProducerOptions {
   /** The video file to decode (any format ffmpeg reads). */
   readonly path: string;
-  /** Stop after this many frames. Default: the whole video. */
+  /** Stop after this many frames (a positive integer). Default: the whole video. */
   readonly maxFrames?: number;
 }
 
@@ -29,6 +30,8 @@ export class VideoFileReader extends ProducerNode<VideoFrame> {
   constructor(options: VideoFileReaderOptions) {
     const { path, maxFrames, ...producerOptions } = options;
     super(producerOptions);
+    checkOption(this.name, options, 'path', nonEmptyString, true);
+    checkOption(this.name, options, 'maxFrames', integerFrom(1));
     this.path = path;
     this.#maxFrames = maxFrames;
   }

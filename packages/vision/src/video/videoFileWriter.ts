@@ -1,4 +1,5 @@
 import { ConsumerNode, type ConsumerOptions } from '@vf/core';
+import { checkOption, nonEmptyString, numberIn, positiveNumber } from '../options.js';
 import { VideoError, VideoErrorCode } from './ffmpeg.js';
 import { VideoEncoder } from './videoEncoder.js';
 import type { VideoFrame } from './videoFrame.js';
@@ -7,7 +8,7 @@ import type { VideoFrame } from './videoFrame.js';
 export interface VideoFileWriterOptions extends ConsumerOptions {
   /** The MP4 file to write (replaced if it exists). */
   readonly path: string;
-  /** Frame rate of the file: frame slots are `fps` per second of the input's timeline. */
+  /** Frame rate of the file (a positive number): frame slots are `fps` per second of the input's timeline. */
   readonly fps: number;
   /**
    * Frames the input has (e.g. `probeVideo(input).frames`, or the reader's `maxFrames`).
@@ -64,6 +65,10 @@ export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
   constructor(options: VideoFileWriterOptions) {
     const { path, fps, totalFrames: _totalFrames, inputVideo: _inputVideo, crf, finishTimeoutMs, ...consumerOptions } = options;
     super(consumerOptions);
+    checkOption(this.name, options, 'path', nonEmptyString, true);
+    checkOption(this.name, options, 'fps', positiveNumber, true);
+    checkOption(this.name, options, 'crf', numberIn(0, 51));
+    checkOption(this.name, options, 'finishTimeoutMs', positiveNumber);
     this.path = path;
     this.#fps = fps;
     this.#encoderOptions = { ...(crf === undefined ? {} : { crf }), ...(finishTimeoutMs === undefined ? {} : { finishTimeoutMs }) };
