@@ -8,6 +8,7 @@ import { isVfError } from '@vf/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ImageFolderReader,
+  probeVideo,
   runningFfmpegCount,
   VideoEncoder,
   VideoErrorCode,
@@ -15,6 +16,7 @@ import {
   type VideoFrame,
   VideoStreamReader,
 } from '../src/index.js';
+import { ffmpegOutput } from './support/ffmpeg.js';
 import { redOf, solidFrame, writePng } from './support/frames.js';
 
 const FPS = 10;
@@ -50,6 +52,44 @@ describe('VideoFileReader', () => {
       Array.from({ length: CLIP_FRAMES }, (_, index) => [index, index * 100, 3]),
     );
     expect(frames.map((frame) => Math.round(redOf(frame) / 10))).toEqual(Array.from({ length: CLIP_FRAMES }, (_, index) => index));
+  });
+
+  it('reads a rotated video (a portrait phone clip) upright, at its displayed size, as ffmpeg decodes it', async () => {
+    // testsrc is 64×48; the rotate tag asks players to show it turned a quarter, i.e. 48×64.
+    const stored = join(dir, 'landscape.mp4');
+    const rotated = join(dir, 'rotated.mp4');
+    await ffmpegOutput(['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10:duration=0.5', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', stored]);
+    await ffmpegOutput(['-i', stored, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', rotated]);
+    const info = await probeVideo(rotated);
+    expect(info).toMatchObject({ width: 48, height: 64 });
+    expect([90, 270]).toContain(info.rotation);
+    const reader = new VideoFileReader({ name: 'video', path: rotated });
+    await reader.open();
+    const frames = await collect(reader.produce(context));
+    await reader.close();
+    const expected = await ffmpegOutput(['-i', rotated, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']);
+    expect(frames).toHaveLength(5);
+    expect(frames.map((frame) => [frame.width, frame.height])).toEqual(Array.from({ length: 5 }, () => [48, 64]));
+    expect(Buffer.concat(frames.map((frame) => frame.data)).equals(expected)).toBe(true);
+  });
+
+  it('reads a variable-frame-rate video as its own frames, each once, timestamps within its duration', async () => {
+    // One second at 30 fps, then two at 5 fps: ffmpeg's default constant-rate output repeats the slow frames at 30 fps.
+    const vfr = join(dir, 'vfr.mp4');
+    await ffmpegOutput([
+      ...['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=30:duration=1', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=5:duration=2'],
+      ...['-filter_complex', '[0][1]concat=n=2:v=1', '-vsync', 'vfr', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', vfr],
+    ]);
+    const counted = await probeVideo(vfr, { countFrames: true });
+    expect(counted.frames).toBeGreaterThan(30);
+    const reader = new VideoFileReader({ name: 'video', path: vfr });
+    await reader.open();
+    const frames = await collect(reader.produce(context));
+    await reader.close();
+    expect(frames).toHaveLength(counted.frames);
+    const timestamps = frames.map((frame) => frame.timestampMs);
+    expect(timestamps).toEqual([...timestamps].sort((a, b) => a - b));
+    expect(Math.max(...timestamps)).toBeLessThanOrEqual(counted.durationS * 1000);
   });
 });
 

@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isVfError } from '@vf/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { probeVideo, VideoDecoder, VideoFileWriter, type VideoFrame } from '../src/index.js';
+import { probeVideo, runningFfmpegCount, VideoDecoder, VideoErrorCode, VideoFileWriter, type VideoFrame } from '../src/index.js';
 import { redOf, solidFrame } from './support/frames.js';
 import { processesWith, waitFor } from './support/processes.js';
 
@@ -31,16 +32,16 @@ async function write(path: string, indices: readonly number[], totalFrames?: num
 }
 
 describe('VideoFileWriter keeps the input timing', () => {
-  it('fills frames missing in the middle and at the end: 20 frames, 2 s, from 7 received', async () => {
+  it('fills frames missing in the middle; the file ends with the last frame received, not padded to totalFrames', async () => {
     const path = join(dir, 'gaps.mp4');
-    // What a realtime engine delivers from a 20-frame input at 10 fps: frames dropped here and there, the last 3 too.
+    // Frames dropped here and there, then the flow stopped after frame 16 of 20: the file must not look complete.
     const writer = await write(path, [0, 1, 5, 6, 9, 12, 16], 20);
-    expect(writer.framesRepeated).toBe(13);
+    expect(writer.framesRepeated).toBe(10);
     const info = await probeVideo(path, { countFrames: true });
-    expect(info.frames).toBe(20);
-    expect(info.durationS).toBeCloseTo(2, 1);
+    expect(info.frames).toBe(17);
+    expect(info.durationS).toBeCloseTo(1.7, 1);
     // Each gap holds the frame before it (the red channel encodes the frame index).
-    const expected = [0, 1, 1, 1, 1, 5, 6, 6, 6, 9, 9, 9, 12, 12, 12, 12, 16, 16, 16, 16];
+    const expected = [0, 1, 1, 1, 1, 5, 6, 6, 6, 9, 9, 9, 12, 12, 12, 12, 16];
     const reds = (await decodeAll(path)).map(redOf);
     expect(reds).toHaveLength(expected.length);
     for (const [slot, red] of reds.entries())
@@ -66,6 +67,60 @@ describe('VideoFileWriter keeps the input timing', () => {
     );
     expect(writer.framesRepeated).toBe(0);
     expect((await probeVideo(path, { countFrames: true })).frames).toBe(15);
+  });
+});
+
+describe('VideoFileWriter failures', () => {
+  const expectEncodeFailed = (error: unknown, path: string) => {
+    expect(isVfError(error), String(error)).toBe(true);
+    expect(error).toMatchObject({ code: VideoErrorCode.EncodeFailed });
+    expect((error as Error).message).toContain('writer');
+    expect((error as Error).message).toContain(path);
+  };
+
+  it('a path under a file, a frame of another size and a frame of 2 channels are coded VideoErrors naming the node and file', async () => {
+    const blocker = join(dir, 'a-file');
+    writeFileSync(blocker, 'not a directory');
+    const under = join(blocker, 'out.mp4');
+    const blocked = new VideoFileWriter({ name: 'writer', path: under, fps: FPS });
+    const mkdirError = await blocked.consume(solidFrame(0, FPS)).catch((error: unknown) => error);
+    expectEncodeFailed(mkdirError, under);
+    await blocked.close().catch(() => undefined);
+
+    const resized = join(dir, 'resized.mp4');
+    const writer = new VideoFileWriter({ name: 'writer', path: resized, fps: FPS });
+    await writer.consume(solidFrame(0, FPS));
+    expectEncodeFailed(await writer.consume(solidFrame(1, FPS, 32, 24)).catch((error: unknown) => error), resized);
+    await writer.close(); // the frame of another size failed alone: the file holds the others
+    expect((await probeVideo(resized, { countFrames: true })).frames).toBe(1);
+
+    const twoChannels = join(dir, 'two-channels.mp4');
+    const grey = new VideoFileWriter({ name: 'writer', path: twoChannels, fps: FPS });
+    const frame = { index: 0, timestampMs: 0, width: 4, height: 4, channels: 2, data: new Uint8Array(32) };
+    expectEncodeFailed(await grey.consume(frame).catch((error: unknown) => error), twoChannels);
+    await grey.close();
+    expect(readdirSync(dir).filter((name) => name.startsWith('two-channels'))).toEqual([]);
+  });
+
+  it('when ffmpeg fails mid-stream (killed, disk full) the writer fails with VIDEO_ENCODE_FAILED and leaves no file', async () => {
+    const folder = join(dir, 'killed');
+    mkdirSync(folder);
+    const path = join(folder, 'out.mp4');
+    const writer = new VideoFileWriter({ name: 'writer', path, fps: FPS });
+    await writer.consume(solidFrame(0, FPS));
+    const encoders = processesWith(path).filter((line) => line.includes('ffmpeg'));
+    expect(encoders).toHaveLength(1);
+    process.kill(Number.parseInt((encoders[0] as string).trim(), 10), 'SIGKILL');
+    let failure: unknown;
+    // Bounded: the pipe takes a few frames more before the write fails.
+    for (let index = 1; index < 500 && failure === undefined; index++) {
+      failure = await writer.consume(solidFrame(index, FPS)).catch((error: unknown) => error);
+    }
+    const closed = await writer.close().catch((error: unknown) => error);
+    expectEncodeFailed(failure ?? closed, path);
+    expectEncodeFailed(closed, path);
+    expect(readdirSync(folder)).toEqual([]);
+    expect(runningFfmpegCount()).toBe(0);
   });
 });
 

@@ -1,5 +1,6 @@
 import { ProcessorNode, type ProcessorOptions } from '@vf/core';
 import type { FrameDetections } from '../detect/objectDetector.js';
+import { boolean, checkOption } from '../options.js';
 import type { VideoFrame } from '../video/videoFrame.js';
 import { annotationCanvas, drawLabelledBox, labelColor, strokeBox } from './draw.js';
 
@@ -28,6 +29,8 @@ export class BoxAnnotator extends ProcessorNode<[VideoFrame, FrameDetections], V
   constructor(options: BoxAnnotatorOptions = {}) {
     const { showLabel, showScore, ...processorOptions } = options;
     super(processorOptions);
+    checkOption(this.name, options, 'showLabel', boolean);
+    checkOption(this.name, options, 'showScore', boolean);
     this.#showLabel = showLabel ?? true;
     this.#showScore = showScore ?? true;
   }

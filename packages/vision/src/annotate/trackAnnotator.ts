@@ -1,4 +1,5 @@
 import { ProcessorNode, type ProcessorOptions } from '@vf/core';
+import { boolean, checkOption } from '../options.js';
 import type { TrackedFrame } from '../track/sortTrackerNode.js';
 import type { VideoFrame } from '../video/videoFrame.js';
 import { annotationCanvas, drawTrack } from './draw.js';
@@ -26,6 +27,7 @@ export class TrackAnnotator extends ProcessorNode<[VideoFrame, TrackedFrame], Vi
   constructor(options: TrackAnnotatorOptions = {}) {
     const { showLabel, ...processorOptions } = options;
     super(processorOptions);
+    checkOption(this.name, options, 'showLabel', boolean);
     this.#showLabel = showLabel ?? true;
   }
 

@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { VfError } from '@vf/core';
+import { FlowValidationError, VfError } from '@vf/core';
 import { type LoadedTensorflow, loadTensorflow, type Tensorflow } from '@vf/gpu';
+import { checkOption, numberIn } from '../options.js';
 import type { VideoFrame } from '../video/videoFrame.js';
 import { type Detection, iou } from './box.js';
 import { COCO_LABELS } from './cocoLabels.js';
@@ -77,6 +78,16 @@ export class CocoDetector extends ObjectDetector {
   constructor(options: CocoDetectorOptions = {}) {
     const { nmsIouThreshold, modelDir, onTensorflow, ...detectorOptions } = options;
     super({ deviceType: 'gpu', minScore: 0.35, ...detectorOptions });
+    checkOption(this.name, options, 'nmsIouThreshold', numberIn(0, 1));
+    // A misspelt label ('persn') would silently filter out everything.
+    const unknown = [...(this.labels ?? [])].filter((label) => !COCO_LABELS.includes(label));
+    if (unknown.length > 0) {
+      throw new FlowValidationError(
+        'INVALID_OPTION',
+        `${this.name}: labels must be COCO labels (COCO_LABELS, e.g. 'person', 'car'); not COCO labels: ${unknown.map((label) => JSON.stringify(label)).join(', ')}`,
+        { details: { node: this.name, option: 'labels', value: unknown.join(', ') } },
+      );
+    }
     this.#nmsIouThreshold = nmsIouThreshold ?? 0.5;
     this.#modelDir = modelDir;
     this.#onTensorflow = onTensorflow;

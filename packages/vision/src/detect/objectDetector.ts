@@ -1,4 +1,5 @@
-import { ProcessorNode, type ProcessorOptions } from '@vf/core';
+import { FlowValidationError, ProcessorNode, type ProcessorOptions } from '@vf/core';
+import { checkOption, numberIn } from '../options.js';
 import type { VideoFrame } from '../video/videoFrame.js';
 import type { Detection } from './box.js';
 
@@ -47,6 +48,12 @@ export abstract class ObjectDetector extends ProcessorNode<[VideoFrame], FrameDe
   constructor(options: ObjectDetectorOptions = {}) {
     const { minScore, labels, ...processorOptions } = options;
     super(processorOptions);
+    checkOption(this.name, options, 'minScore', numberIn(0, 1));
+    if (labels !== undefined && !(Array.isArray(labels) && labels.every((label) => typeof label === 'string' && label !== ''))) {
+      throw new FlowValidationError('INVALID_OPTION', `${this.name}: labels must be an array of label names, got ${String(labels)}`, {
+        details: { node: this.name, option: 'labels', value: String(labels) },
+      });
+    }
     this.minScore = minScore ?? 0.3;
     this.labels = labels === undefined ? undefined : new Set(labels);
   }

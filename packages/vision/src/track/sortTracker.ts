@@ -1,6 +1,7 @@
 import { inverse, Matrix } from 'ml-matrix';
 import munkres from 'munkres';
 import { type Box, type Detection, iou } from '../detect/box.js';
+import { boolean, checkOption, integerFrom, numberIn } from '../options.js';
 
 /** One tracked object in one frame. */
 export interface Track {
@@ -31,6 +32,17 @@ export interface SortTrackerOptions {
 }
 
 /**
+ * Throws `FlowValidationError` `INVALID_OPTION`, naming `owner` (a node, or `SortTracker`), unless
+ * `options` are valid {@link SortTrackerOptions}.
+ */
+export function checkSortTrackerOptions(owner: string, options: SortTrackerOptions): void {
+  checkOption(owner, options, 'maxAge', integerFrom(0));
+  checkOption(owner, options, 'minHits', integerFrom(0));
+  checkOption(owner, options, 'iouThreshold', numberIn(0, 1));
+  checkOption(owner, options, 'matchLabels', boolean);
+}
+
+/**
  * SORT (Bewley et al., 2016, "Simple Online and Realtime Tracking"): one constant-velocity Kalman
  * filter per track over `[cx, cy, area, aspect, vcx, vcy, varea]`, detections assigned to the
  * predicted boxes by the Hungarian algorithm on `1 − IoU` (the `munkres` package), unmatched
@@ -49,7 +61,9 @@ export class SortTracker {
   #frames = 0;
   #lastIndex: number | undefined;
 
+  /** Throws `FlowValidationError` `INVALID_OPTION` for an invalid option. */
   constructor(options: SortTrackerOptions = {}) {
+    checkSortTrackerOptions('SortTracker', options);
     this.#maxAge = options.maxAge ?? 5;
     this.#minHits = options.minHits ?? 3;
     this.#iouThreshold = options.iouThreshold ?? 0.2;

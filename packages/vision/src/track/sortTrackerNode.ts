@@ -1,6 +1,6 @@
 import { OneTaskProcessorNode, type ProcessorOptions } from '@vf/core';
 import type { FrameDetections } from '../detect/objectDetector.js';
-import { SortTracker, type SortTrackerOptions, type Track } from './sortTracker.js';
+import { checkSortTrackerOptions, SortTracker, type SortTrackerOptions, type Track } from './sortTracker.js';
 
 /** What the tracker emits per frame: the detections and the tracks matched in the frame. */
 export interface TrackedFrame extends FrameDetections {
@@ -22,6 +22,7 @@ export class SortTrackerNode extends OneTaskProcessorNode<[FrameDetections], Tra
   constructor(options: SortTrackerNodeOptions = {}) {
     const { maxAge, minHits, iouThreshold, matchLabels, ...processorOptions } = options;
     super(processorOptions);
+    checkSortTrackerOptions(this.name, options); // errors name the node, not the SortTracker inside it
     this.#tracker = new SortTracker({
       ...(maxAge === undefined ? {} : { maxAge }),
       ...(minHits === undefined ? {} : { minHits }),

@@ -1,4 +1,5 @@
 import type { ProduceContext } from '@vf/core';
+import { checkOption, integerFrom } from '../options.js';
 import { VideoFileReader, type VideoFileReaderOptions } from './videoFileReader.js';
 import type { VideoFrame } from './videoFrame.js';
 
@@ -6,7 +7,7 @@ import type { VideoFrame } from './videoFrame.js';
 export interface CameraSourceOptions extends VideoFileReaderOptions {
   /** Frames per second the source emits at, like a camera. */
   readonly fps: number;
-  /** Times the video is played, back to back (indices keep counting). Default 1. */
+  /** Times the video is played, back to back (indices keep counting), a positive integer. Default 1. */
   readonly loops?: number;
 }
 
@@ -22,6 +23,7 @@ export class CameraSource extends VideoFileReader {
   constructor(options: CameraSourceOptions) {
     const { loops, ...readerOptions } = options;
     super(readerOptions);
+    checkOption(this.name, options, 'loops', integerFrom(1));
     this.#loops = loops ?? 1;
   }
 

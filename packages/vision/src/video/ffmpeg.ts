@@ -97,8 +97,18 @@ function isExecutable(path: string): boolean {
 
 /** What {@link probeVideo} reads from a file's first video stream. */
 export interface VideoInfo {
+  /** Width of the frames as a player shows them: the stored height when {@link rotation} is 90 or 270. */
   readonly width: number;
+  /** Height of the frames as a player shows them: the stored width when {@link rotation} is 90 or 270. */
   readonly height: number;
+  /**
+   * The turn, in degrees in [0, 360), that the file asks players to apply to its stored frames (a
+   * portrait phone clip: 90 or 270): the display matrix's angle as ffprobe reports it, else the
+   * legacy `rotate` tag; 0 when it has none. ffmpeg applies it while decoding, so the readers' frames
+   * are upright and {@link width} × {@link height}. (Its sign convention has changed between ffprobe
+   * versions: rely on it being a quarter turn or not, not on its direction.)
+   */
+  readonly rotation: number;
   /** Frames per second (the stream's average frame rate). */
   readonly fps: number;
   /** Frame count from the container, or estimated from duration × fps; 0 when unknown. */
@@ -137,7 +147,13 @@ async function probe(file: string, inputArgs: readonly string[], countFrames: bo
   const args = ['-v', 'error', ...inputArgs, '-select_streams', 'v:0'];
   const options = { countFrames };
   if (options.countFrames === true) args.push('-count_frames');
-  args.push('-show_entries', 'stream=width,height,avg_frame_rate,nb_frames,nb_read_frames,codec_name:format=duration', '-of', 'json', file);
+  args.push(
+    '-show_entries',
+    'stream=width,height,avg_frame_rate,nb_frames,nb_read_frames,codec_name:stream_side_data=rotation:stream_tags=rotate:format=duration',
+    '-of',
+    'json',
+    file,
+  );
   let stdout: string;
   try {
     stdout = await run(findFfmpeg().ffprobe, args);
@@ -145,15 +161,21 @@ async function probe(file: string, inputArgs: readonly string[], countFrames: bo
     throw new VideoError(VideoErrorCode.Unreadable, `cannot read video ${file}: ${(error as Error).message}`, { file, cause: error });
   }
   const parsed = JSON.parse(stdout) as {
-    streams?: Array<Record<string, string | number | undefined>>;
+    streams?: Array<StreamEntries>;
     format?: { duration?: string };
   };
   const stream = parsed.streams?.[0];
-  const width = Number(stream?.width);
-  const height = Number(stream?.height);
-  if (stream === undefined || !(width > 0) || !(height > 0)) {
+  const storedWidth = Number(stream?.width);
+  const storedHeight = Number(stream?.height);
+  if (stream === undefined || !(storedWidth > 0) || !(storedHeight > 0)) {
     throw new VideoError(VideoErrorCode.Unreadable, `cannot read video ${file}: it has no video stream`, { file });
   }
+  const rotation = rotationOf(stream);
+  // ffmpeg turns the frames upright while decoding (its default -autorotate), and only a quarter turn
+  // (within 1°, as ffmpeg rounds) swaps their sides: the readers must cut its pixels at that size.
+  const quarterTurn = Math.abs(rotation - 90) < 1 || Math.abs(rotation - 270) < 1;
+  const width = quarterTurn ? storedHeight : storedWidth;
+  const height = quarterTurn ? storedWidth : storedHeight;
   const [num, den] = String(stream.avg_frame_rate ?? '0/1')
     .split('/')
     .map(Number);
@@ -161,7 +183,43 @@ async function probe(file: string, inputArgs: readonly string[], countFrames: bo
   const durationS = Number(parsed.format?.duration ?? 0) || 0;
   const counted = Number(stream.nb_read_frames ?? stream.nb_frames);
   const frames = Number.isInteger(counted) && counted > 0 ? counted : Math.round(durationS * fps);
-  return { width, height, fps: fps > 0 ? fps : 25, frames, durationS, codec: String(stream.codec_name ?? 'unknown') };
+  return { width, height, rotation, fps: fps > 0 ? fps : 25, frames, durationS, codec: String(stream.codec_name ?? 'unknown') };
+}
+
+type StreamEntries = Record<string, unknown> & {
+  side_data_list?: Array<{ rotation?: number | string }>;
+  tags?: { rotate?: string };
+};
+
+/**
+ * The turn a stream asks for, in [0, 360): ffprobe's `rotation` of its display matrix; else the
+ * `rotate` tag, which ffprobe before 5.0 also gives and which `-metadata:s:v rotate=90` writes.
+ */
+function rotationOf(stream: StreamEntries): number {
+  const matrix = stream.side_data_list?.find((entry) => entry.rotation !== undefined)?.rotation;
+  const turn = Number(matrix ?? stream.tags?.rotate ?? 0);
+  if (!Number.isFinite(turn)) return 0;
+  return ((turn % 360) + 360) % 360;
+}
+
+const passthroughByFfmpeg = new Map<string, Promise<readonly string[]>>();
+
+/**
+ * The ffmpeg output options that pass every decoded frame through once, at its own time: without
+ * them ffmpeg writes a constant-rate stream at the stream's `r_frame_rate`, duplicating the frames of
+ * a variable-frame-rate file (60 frames came out as 197). ffmpeg 5.1 added `-fps_mode` and
+ * deprecated `-vsync`, which older builds (the npm-shipped one) alone know: ask the ffmpeg in use.
+ */
+export function passthroughArgs(ffmpeg = findFfmpeg().ffmpeg): Promise<readonly string[]> {
+  let args = passthroughByFfmpeg.get(ffmpeg);
+  if (args === undefined) {
+    args = run(ffmpeg, ['-hide_banner', '-h', 'full']).then(
+      (help) => (/^\s*-fps_mode\b/m.test(help) ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough']),
+      () => ['-vsync', 'passthrough'],
+    );
+    passthroughByFfmpeg.set(ffmpeg, args);
+  }
+  return args;
 }
 
 /** Throws {@link VideoError} `VIDEO_NOT_FOUND` unless `file` is an existing file. */

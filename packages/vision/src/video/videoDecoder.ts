@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { assertFileExists, exited, lastLines, spawnFfmpeg, stopProcess, VideoError, VideoErrorCode } from './ffmpeg.js';
+import { assertFileExists, exited, lastLines, passthroughArgs, spawnFfmpeg, stopProcess, VideoError, VideoErrorCode } from './ffmpeg.js';
 import { rgbFrameBytes, type VideoFrame } from './videoFrame.js';
 
 /** Options of {@link VideoDecoder}. */
@@ -19,7 +19,10 @@ export class VideoDecoder {
   readonly file: string;
   readonly width: number;
   readonly height: number;
-  /** Frame rate the timestamps are computed from (`index / fps`). */
+  /**
+   * Frame rate the timestamps are computed from (`index / fps`): give the file's average rate
+   * (`probeVideo().fps`), so that a variable-rate file's timestamps stay within its duration.
+   */
   readonly fps: number;
   readonly #options: VideoDecoderOptions;
   #child: ChildProcess | undefined;
@@ -45,7 +48,9 @@ export class VideoDecoder {
     assertFileExists(this.file);
     const step = this.#options.step ?? 1;
     const args = ['-nostdin', '-i', this.file, '-an', '-sn'];
-    if (step > 1) args.push('-vf', `select=not(mod(n\\,${step}))`, '-vsync', 'vfr');
+    if (step > 1) args.push('-vf', `select=not(mod(n\\,${step}))`);
+    // The file's own frames, each once: not a constant-rate stream with duplicates (variable-rate files).
+    args.push(...(await passthroughArgs()));
     if (this.#options.maxFrames !== undefined) args.push('-frames:v', String(this.#options.maxFrames));
     args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', '-');
     const { child, stderr } = spawnFfmpeg(args, 'ignore');

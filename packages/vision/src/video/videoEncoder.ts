@@ -1,9 +1,28 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, extname } from 'node:path';
 import { exited, lastLines, spawnFfmpeg, stopProcess, VideoError, VideoErrorCode, waitOrStop } from './ffmpeg.js';
 
 const PIXEL_FORMATS: Record<number, string> = { 1: 'gray', 3: 'rgb24', 4: 'rgba' };
+
+/** Partial files of encoders still running in this process: removed if it exits before they finish. */
+const partialFiles = new Set<string>();
+let exitHookInstalled = false;
+
+function trackPartial(file: string): void {
+  partialFiles.add(file);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers run synchronously: an unfinished file is unplayable, so it must not stay.
+  process.once('exit', () => {
+    for (const partial of partialFiles) rmSync(partial, { force: true });
+  });
+}
+
+function removePartial(file: string): void {
+  partialFiles.delete(file);
+  rmSync(file, { force: true });
+}
 
 /** Options of {@link VideoEncoder.start}. */
 export interface VideoEncoderOptions {
@@ -23,9 +42,15 @@ export interface VideoEncoderOptions {
 /**
  * Encodes RGB24 frames into an H.264 MP4 (yuv420p, so every player reads it) through an ffmpeg
  * child process fed on its stdin. {@link write} waits when ffmpeg's pipe is full (backpressure).
+ *
+ * ffmpeg writes a partial file beside the target (`<file>.<pid>.partial<ext>`), renamed into place
+ * when {@link finish} succeeds: an MP4 cut short (ffmpeg killed, disk full) has no index and is
+ * unplayable, so a failure, {@link abort} or the process exiting removes it and leaves any earlier
+ * `file` as it was. Every error is a {@link VideoError} `VIDEO_ENCODE_FAILED` naming the file.
  */
 export class VideoEncoder {
   readonly file: string;
+  readonly #partial: string;
   readonly #child: ChildProcess;
   readonly #stderr: () => string;
   readonly #frameBytes: number;
@@ -33,8 +58,9 @@ export class VideoEncoder {
   #finishTimeoutMs = 60_000;
   #pipeError: Error | undefined;
 
-  private constructor(file: string, child: ChildProcess, stderr: () => string, frameBytes: number) {
+  private constructor(file: string, partial: string, child: ChildProcess, stderr: () => string, frameBytes: number) {
     this.file = file;
+    this.#partial = partial;
     this.#child = child;
     this.#stderr = stderr;
     this.#frameBytes = frameBytes;
@@ -44,13 +70,35 @@ export class VideoEncoder {
     });
   }
 
-  /** Starts ffmpeg writing `file` (its directory is created; an existing file is replaced). */
+  /** Starts ffmpeg writing `file` (its directory is created; an existing file is replaced once the video is finished). */
   static start(file: string, options: VideoEncoderOptions): VideoEncoder {
-    mkdirSync(dirname(file), { recursive: true });
     const { width, height, fps } = options;
     const channels = options.channels ?? 3;
     const pixelFormat = PIXEL_FORMATS[channels];
-    if (pixelFormat === undefined) throw new RangeError(`${file}: cannot encode frames of ${channels} channels (1, 3 or 4)`);
+    if (pixelFormat === undefined) {
+      throw new VideoError(
+        VideoErrorCode.EncodeFailed,
+        `cannot encode video ${file}: frames of ${channels} channels (1, 3 or 4 are encodable)`,
+        {
+          file,
+        },
+      );
+    }
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+    } catch (error) {
+      throw new VideoError(
+        VideoErrorCode.EncodeFailed,
+        `cannot encode video ${file}: cannot create its directory: ${(error as Error).message}`,
+        {
+          file,
+          cause: error,
+        },
+      );
+    }
+    // ffmpeg picks the container from the name: keep the target's extension (MP4 when it has none).
+    const partial = `${file}.${process.pid}.partial${extname(file) || '.mp4'}`;
+    trackPartial(partial);
     const { child, stderr } = spawnFfmpeg(
       [
         '-y',
@@ -59,11 +107,11 @@ export class VideoEncoder {
         // yuv420p halves the chroma resolution, so it needs even sizes: pad odd ones by a pixel.
         ...['-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2'],
         ...['-c:v', 'libx264', '-preset', options.preset ?? 'veryfast', '-crf', String(options.crf ?? 20), '-pix_fmt', 'yuv420p'],
-        ...['-movflags', '+faststart', file],
+        ...['-movflags', '+faststart', partial],
       ],
       'pipe',
     );
-    const encoder = new VideoEncoder(file, child, stderr, width * height * channels);
+    const encoder = new VideoEncoder(file, partial, child, stderr, width * height * channels);
     encoder.#finishTimeoutMs = options.finishTimeoutMs ?? 60_000;
     return encoder;
   }
@@ -76,7 +124,11 @@ export class VideoEncoder {
   /** Queues one frame; resolves when ffmpeg can take more. */
   async write(data: Uint8Array): Promise<void> {
     if (data.length !== this.#frameBytes) {
-      throw new RangeError(`${this.file}: frame ${this.#frames} has ${data.length} bytes, expected ${this.#frameBytes}`);
+      throw new VideoError(
+        VideoErrorCode.EncodeFailed,
+        `cannot encode video ${this.file}: frame ${this.#frames} has ${data.length} bytes, expected ${this.#frameBytes}`,
+        { file: this.file },
+      );
     }
     const stdin = this.#child.stdin;
     if (stdin === null || this.#pipeError !== undefined || this.#child.exitCode !== null) throw await this.#failure();
@@ -96,18 +148,33 @@ export class VideoEncoder {
   }
 
   /**
-   * Closes ffmpeg's input and waits (bounded by `finishTimeoutMs`) for it to finish the file.
-   * Throws when ffmpeg failed or had to be killed.
+   * Closes ffmpeg's input, waits (bounded by `finishTimeoutMs`) for it to finish the file, and moves
+   * it into place. Throws when ffmpeg failed or had to be killed; the partial file is then removed.
    */
   async finish(): Promise<void> {
     this.#child.stdin?.end();
     const code = await waitOrStop(this.#child, this.#finishTimeoutMs);
-    if (code !== 0) throw await this.#failure();
+    if (code !== 0) {
+      const failure = await this.#failure();
+      removePartial(this.#partial);
+      throw failure;
+    }
+    try {
+      renameSync(this.#partial, this.file);
+      partialFiles.delete(this.#partial);
+    } catch (error) {
+      removePartial(this.#partial);
+      throw new VideoError(VideoErrorCode.EncodeFailed, `cannot encode video ${this.file}: ${(error as Error).message}`, {
+        file: this.file,
+        cause: error,
+      });
+    }
   }
 
-  /** Kills ffmpeg without finishing the file (on failure). */
-  abort(): Promise<void> {
-    return stopProcess(this.#child, 500);
+  /** Kills ffmpeg without finishing the file and removes what it wrote (on failure). */
+  async abort(): Promise<void> {
+    await stopProcess(this.#child, 500);
+    removePartial(this.#partial);
   }
 
   async #failure(): Promise<VideoError> {

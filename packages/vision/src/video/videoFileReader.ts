@@ -1,4 +1,5 @@
 import { type ProduceContext, ProducerNode, type ProducerOptions } from '@vf/core';
+import { checkOption, integerFrom, nonEmptyString } from '../options.js';
 import { probeVideo, type VideoInfo } from './ffmpeg.js';
 import { VideoDecoder } from './videoDecoder.js';
 import type { VideoFrame } from './videoFrame.js';
@@ -7,14 +8,17 @@ import type { VideoFrame } from './videoFrame.js';
 export interface VideoFileReaderOptions extends ProducerOptions {
   /** The video file to decode (any format ffmpeg reads). */
   readonly path: string;
-  /** Stop after this many frames. Default: the whole video. */
+  /** Stop after this many frames (a positive integer). Default: the whole video. */
   readonly maxFrames?: number;
 }
 
 /**
  * Decodes a video file into RGB24 {@link VideoFrame}s (`{ index, timestampMs, width, height,
- * channels: 3, data }`, `timestampMs = index / fps`) with an ffmpeg child process. Frames are decoded as fast as the flow takes them: ffmpeg waits on a full
- * pipe (backpressure). A missing or unreadable file fails the task in `open()` with a `VideoError`
+ * channels: 3, data }`) with an ffmpeg child process: every frame the file has, once, upright (its
+ * rotation metadata applied). `timestampMs = index / fps`, `fps` being the file's average frame rate:
+ * ffmpeg's raw pipe carries no timestamps, and so a variable-rate file's frames are spread evenly
+ * over its duration rather than at their own times. Frames are decoded as fast as the flow takes
+ * them: ffmpeg waits on a full pipe (backpressure). A missing or unreadable file fails the task in `open()` with a `VideoError`
  * (`VIDEO_NOT_FOUND`, `VIDEO_UNREADABLE`) naming the file; `close()` ends ffmpeg whatever happened.
  */
 export class VideoFileReader extends ProducerNode<VideoFrame> {
@@ -26,6 +30,8 @@ export class VideoFileReader extends ProducerNode<VideoFrame> {
   constructor(options: VideoFileReaderOptions) {
     const { path, maxFrames, ...producerOptions } = options;
     super(producerOptions);
+    checkOption(this.name, options, 'path', nonEmptyString, true);
+    checkOption(this.name, options, 'maxFrames', integerFrom(1));
     this.path = path;
     this.#maxFrames = maxFrames;
   }

@@ -1,5 +1,6 @@
 import { ConsumerNode, type ConsumerOptions } from '@vf/core';
-import { probeVideo } from './ffmpeg.js';
+import { checkOption, nonEmptyString, numberIn, positiveNumber } from '../options.js';
+import { VideoError, VideoErrorCode } from './ffmpeg.js';
 import { VideoEncoder } from './videoEncoder.js';
 import type { VideoFrame } from './videoFrame.js';
 
@@ -7,17 +8,18 @@ import type { VideoFrame } from './videoFrame.js';
 export interface VideoFileWriterOptions extends ConsumerOptions {
   /** The MP4 file to write (replaced if it exists). */
   readonly path: string;
-  /** Frame rate of the file: frame slots are `fps` per second of the input's timeline. */
+  /** Frame rate of the file (a positive number): frame slots are `fps` per second of the input's timeline. */
   readonly fps: number;
   /**
-   * Frames the input has (e.g. `probeVideo(input).frames`, or the reader's `maxFrames`): frames
-   * missing at the end (dropped by a realtime engine, or a stopped flow) are filled by repeating the
-   * last one, so the file lasts as long as the input. Default: no tail padding.
+   * Frames the input has (e.g. `probeVideo(input).frames`, or the reader's `maxFrames`).
+   * @deprecated No longer used: the file ends with the last frame received. Padding the end to this
+   * count also padded a stopped or failed flow's file with its last frame, so that it looked
+   * complete. Still accepted, so that existing flows build.
    */
   readonly totalFrames?: number;
   /**
-   * The input video file, when the flow reads one: `open()` probes it for `totalFrames` when that is
-   * not given (its container's frame count). Default: none.
+   * The input video file, when the flow reads one.
+   * @deprecated No longer used (it was probed for {@link VideoFileWriterOptions.totalFrames}).
    */
   readonly inputVideo?: string;
   /** x264 constant rate factor (0–51, lower is better). Default 20. */
@@ -28,45 +30,48 @@ export interface VideoFileWriterOptions extends ConsumerOptions {
 
 /**
  * Encodes the frames it receives into an H.264 MP4 (yuv420p) with an ffmpeg child process fed on
- * its stdin; the size and channel count come from the first frame.
+ * its stdin; the size and channel count come from the first frame, and every later frame must have
+ * them.
  *
  * It keeps the input's timing: each frame goes to the slot of its `timestampMs` at `fps`
  * (`round(timestampMs × fps / 1000)`), and slots that received no frame (frames a realtime engine
- * dropped) repeat the previous frame, so the output plays at the input's speed and lasts as long
- * (with `totalFrames`, also when the last frames were dropped). A frame whose slot is already
- * written is skipped. The first frame received also fills the slots before it.
+ * dropped) repeat the previous frame, so the output plays at the input's speed. A frame whose slot
+ * is already written is skipped. The first frame received also fills the slots before it. The file
+ * ends with the last frame received: a stopped flow's file holds the frames processed so far, and is
+ * shorter than the input (a realtime engine keeps the freshest frame, so a completed flow's last
+ * frame arrives and its file lasts as long as the input).
  *
  * A full pipe makes `consume()` wait, so the flow slows to the encoder's pace rather than buffering
- * frames. `close()` finishes the file (also when the flow was stopped: what arrived is a playable
- * video) by closing ffmpeg's stdin and waiting, bounded, for it; it fails the task if ffmpeg failed.
+ * frames. ffmpeg writes beside `path` and the file is moved into place when finished: `close()`
+ * finishes it by closing ffmpeg's stdin and waiting, bounded, for it (also when the flow was stopped
+ * or failed elsewhere: what arrived is a playable video). When the writer itself fails (ffmpeg fails,
+ * e.g. the disk is full; a frame of another size; a directory that cannot be created) no file is left
+ * at `path` (an earlier one stays as it was) and the task fails with a {@link VideoError}
+ * `VIDEO_ENCODE_FAILED` naming the node and the file.
  */
 export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
   readonly path: string;
   readonly #fps: number;
-  #totalFrames: number | undefined;
-  readonly #inputVideo: string | undefined;
   readonly #encoderOptions: { crf?: number; finishTimeoutMs?: number };
   #encoder: VideoEncoder | undefined;
+  /** The encoder's failure: the file cannot be finished, so close() removes it and reports this. */
+  #failure: unknown;
+  #first: { width: number; height: number; channels: number } | undefined;
   #last: Uint8Array | undefined;
   #nextSlot = 0;
   #repeated = 0;
   #skipped = 0;
 
   constructor(options: VideoFileWriterOptions) {
-    const { path, fps, totalFrames, inputVideo, crf, finishTimeoutMs, ...consumerOptions } = options;
+    const { path, fps, totalFrames: _totalFrames, inputVideo: _inputVideo, crf, finishTimeoutMs, ...consumerOptions } = options;
     super(consumerOptions);
+    checkOption(this.name, options, 'path', nonEmptyString, true);
+    checkOption(this.name, options, 'fps', positiveNumber, true);
+    checkOption(this.name, options, 'crf', numberIn(0, 51));
+    checkOption(this.name, options, 'finishTimeoutMs', positiveNumber);
     this.path = path;
     this.#fps = fps;
-    this.#totalFrames = totalFrames;
-    this.#inputVideo = inputVideo;
     this.#encoderOptions = { ...(crf === undefined ? {} : { crf }), ...(finishTimeoutMs === undefined ? {} : { finishTimeoutMs }) };
-  }
-
-  override async open(): Promise<void> {
-    if (this.#totalFrames === undefined && this.#inputVideo !== undefined) {
-      const { frames } = await probeVideo(this.#inputVideo);
-      if (frames > 0) this.#totalFrames = frames;
-    }
   }
 
   /** Frames written so far, repeats included. */
@@ -85,23 +90,58 @@ export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
   }
 
   async consume(frame: VideoFrame): Promise<void> {
-    this.#encoder ??= VideoEncoder.start(this.path, {
-      width: frame.width,
-      height: frame.height,
-      channels: frame.channels,
-      fps: this.#fps,
-      ...this.#encoderOptions,
-    });
-    const slot = Math.round((frame.timestampMs * this.#fps) / 1000);
-    if (slot < this.#nextSlot) {
-      this.#skipped += 1;
-      return;
+    if (this.#failure !== undefined) throw this.#failure;
+    this.#checkFrame(frame);
+    try {
+      this.#encoder ??= VideoEncoder.start(this.path, {
+        width: frame.width,
+        height: frame.height,
+        channels: frame.channels,
+        fps: this.#fps,
+        ...this.#encoderOptions,
+      });
+      const slot = Math.round((frame.timestampMs * this.#fps) / 1000);
+      if (slot < this.#nextSlot) {
+        this.#skipped += 1;
+        return;
+      }
+      // Before the first frame there is nothing to hold: it fills the slots it missed itself.
+      await this.#fillTo(slot, this.#last ?? frame.data);
+      await this.#encoder.write(frame.data);
+      this.#last = frame.data;
+      this.#nextSlot = slot + 1;
+    } catch (error) {
+      // The encoder is unusable now (with onError 'skip' the flow goes on): every later frame and close() report this.
+      this.#failure = this.#named(error);
+      throw this.#failure;
     }
-    // Before the first frame there is nothing to hold: it fills the slots it missed itself.
-    await this.#fillTo(slot, this.#last ?? frame.data);
-    await this.#encoder.write(frame.data);
-    this.#last = frame.data;
-    this.#nextSlot = slot + 1;
+  }
+
+  /** A frame the file cannot take fails alone (before anything is written), naming it. */
+  #checkFrame(frame: VideoFrame): void {
+    const { width, height, channels, data } = frame;
+    this.#first ??= { width, height, channels };
+    const first = this.#first;
+    let problem: string | undefined;
+    if (!(channels === 1 || channels === 3 || channels === 4)) problem = `has ${String(channels)} channels (1, 3 or 4 are encodable)`;
+    else if (width !== first.width || height !== first.height || channels !== first.channels) {
+      problem = `is ${width}×${height}×${channels}, but the video is ${first.width}×${first.height}×${first.channels} (its first frame's size)`;
+    } else if (data.length !== width * height * channels) problem = `has ${data.length} bytes, not ${width}×${height}×${channels}`;
+    if (problem === undefined) return;
+    if (this.#encoder === undefined) this.#first = undefined; // no frame written yet: the next one may set the size
+    throw new VideoError(VideoErrorCode.EncodeFailed, `${this.name}: cannot write frame ${frame.index} to ${this.path}: it ${problem}`, {
+      file: this.path,
+    });
+  }
+
+  #named(error: unknown): unknown {
+    if (error instanceof VideoError) {
+      return new VideoError(VideoErrorCode.EncodeFailed, `${this.name}: ${error.message}`, { file: this.path, cause: error });
+    }
+    return new VideoError(VideoErrorCode.EncodeFailed, `${this.name}: cannot encode video ${this.path}: ${String(error)}`, {
+      file: this.path,
+      cause: error,
+    });
   }
 
   /** Writes `fill` into every slot up to (not including) `slot`. */
@@ -117,13 +157,15 @@ export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
 
   override async close(): Promise<void> {
     const encoder = this.#encoder;
+    this.#encoder = undefined;
     if (encoder === undefined) return;
     try {
-      if (this.#totalFrames !== undefined && this.#last !== undefined) await this.#fillTo(this.#totalFrames, this.#last);
-      this.#encoder = undefined;
+      if (this.#failure !== undefined) throw this.#failure;
       await encoder.finish();
+    } catch (error) {
+      throw error === this.#failure ? error : this.#named(error);
     } finally {
-      this.#encoder = undefined;
+      // After a failure: kills ffmpeg and removes the unfinished file. After finish(): nothing left to do.
       await encoder.abort();
     }
   }

@@ -15,8 +15,9 @@ export interface VideoFrame {
   /** Position of the frame in its stream, from 0 (dropped or skipped frames leave gaps). */
   readonly index: number;
   /**
-   * Presentation time from the start of the stream, in ms: `index / fps` for files (decoded at a
-   * constant rate), time since the first frame for live streams. Writers place frames by it.
+   * Presentation time from the start of the stream, in ms: `index / fps` for files, `fps` being the
+   * file's average frame rate (so a variable-rate file's frames are spread evenly over its duration),
+   * time since the first frame for live streams. Writers place frames by it.
    */
   readonly timestampMs: number;
   readonly width: number;

@@ -29,7 +29,7 @@ export default defineFlow((params: VtestParams) => {
   const detector = new CocoDetector({ name: 'detector', nbTasks: params.detectorTasks, labels: ['person'] }).from(video);
   const tracker = new SortTrackerNode({ name: 'tracker' }).from(detector);
   const annotator = new TrackAnnotator({ name: 'annotator' }).from(video, tracker);
-  const writer = new VideoFileWriter({ name: 'writer', path: params.output, fps: params.fps, totalFrames: params.frames }).from(annotator);
+  const writer = new VideoFileWriter({ name: 'writer', path: params.output, fps: params.fps }).from(annotator);
   const counter = new TrackCounter({ name: 'counter', path: params.counts }).from(tracker);
   return new Flow([video], [writer, counter]);
 });

@@ -1,0 +1,67 @@
+import { isVfError } from '@vf/core';
+import { describe, expect, it } from 'vitest';
+import {
+  BoxAnnotator,
+  CameraSource,
+  CocoDetector,
+  SortTracker,
+  SortTrackerNode,
+  TrackAnnotator,
+  VideoFileReader,
+  VideoFileWriter,
+} from './index.js';
+
+/** The construction's error: a FlowValidationError INVALID_OPTION naming the node and the option. */
+function invalid(construct: () => unknown, node: string, option: string): string {
+  let error: unknown;
+  try {
+    construct();
+  } catch (thrown) {
+    error = thrown;
+  }
+  expect(isVfError(error), `${option}: ${String(error)}`).toBe(true);
+  expect(error).toMatchObject({ name: 'FlowValidationError', code: 'INVALID_OPTION' });
+  const message = (error as Error).message;
+  expect(message).toContain(node);
+  expect(message).toContain(option);
+  return message;
+}
+
+describe('invalid node options fail at construction with INVALID_OPTION naming the option', () => {
+  it('VideoFileReader maxFrames must be a positive integer; CameraSource loops too', () => {
+    for (const maxFrames of [0, -3, 2.5, Number.NaN]) {
+      expect(invalid(() => new VideoFileReader({ name: 'video', path: 'in.mp4', maxFrames }), 'video', 'maxFrames')).toMatch(
+        /positive integer/,
+      );
+    }
+    invalid(() => new VideoFileReader({ name: 'video', path: '' }), 'video', 'path');
+    invalid(() => new CameraSource({ name: 'camera', path: 'in.mp4', fps: 10, loops: 0 }), 'camera', 'loops');
+    expect(new VideoFileReader({ name: 'video', path: 'in.mp4', maxFrames: 1 }).path).toBe('in.mp4');
+  });
+
+  it('VideoFileWriter fps must be a positive number, crf 0-51', () => {
+    for (const fps of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(invalid(() => new VideoFileWriter({ name: 'writer', path: 'out.mp4', fps }), 'writer', 'fps')).toMatch(/positive/);
+    }
+    invalid(() => new VideoFileWriter({ name: 'writer', path: 'out.mp4', fps: 10, crf: 60 }), 'writer', 'crf');
+    invalid(() => new VideoFileWriter({ name: 'writer', path: 'out.mp4', fps: 10, finishTimeoutMs: 0 }), 'writer', 'finishTimeoutMs');
+    expect(new VideoFileWriter({ name: 'writer', path: 'out.mp4', fps: 2.5 }).path).toBe('out.mp4');
+  });
+
+  it('CocoDetector labels must be COCO labels, minScore and nmsIouThreshold within 0-1', () => {
+    expect(invalid(() => new CocoDetector({ name: 'detector', labels: ['person', 'persn'] }), 'detector', 'labels')).toContain('"persn"');
+    invalid(() => new CocoDetector({ name: 'detector', labels: 'person' as never }), 'detector', 'labels');
+    for (const minScore of [7, -1, Number.NaN]) invalid(() => new CocoDetector({ name: 'detector', minScore }), 'detector', 'minScore');
+    invalid(() => new CocoDetector({ name: 'detector', nmsIouThreshold: 1.5 }), 'detector', 'nmsIouThreshold');
+    expect(new CocoDetector({ name: 'detector', labels: ['person', 'car'], minScore: 0 }).minScore).toBe(0);
+  });
+
+  it('the tracker and the annotators check theirs', () => {
+    invalid(() => new SortTrackerNode({ name: 'tracker', maxAge: -1 }), 'tracker', 'maxAge');
+    invalid(() => new SortTrackerNode({ name: 'tracker', minHits: 1.5 }), 'tracker', 'minHits');
+    invalid(() => new SortTrackerNode({ name: 'tracker', iouThreshold: 2 }), 'tracker', 'iouThreshold');
+    invalid(() => new SortTracker({ matchLabels: 'yes' as never }), 'SortTracker', 'matchLabels');
+    invalid(() => new BoxAnnotator({ name: 'boxes', showScore: 'no' as never }), 'boxes', 'showScore');
+    invalid(() => new TrackAnnotator({ name: 'tracks', showLabel: 1 as never }), 'tracks', 'showLabel');
+  });
+});

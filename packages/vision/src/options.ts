@@ -1,0 +1,46 @@
+import { FlowValidationError } from '@vf/core';
+
+/**
+ * What an option must be, as a test and the words of the error: each node states its options' rules
+ * once, and every invalid one fails at construction with a {@link FlowValidationError}
+ * `INVALID_OPTION` that names the node, the option, what it must be and what it got.
+ */
+export interface OptionRule {
+  readonly test: (value: unknown) => boolean;
+  readonly must: string;
+}
+
+const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+/** An integer ≥ `min`. */
+export const integerFrom = (min: number): OptionRule => ({
+  test: (value) => Number.isInteger(value) && (value as number) >= min,
+  must: min === 1 ? 'a positive integer' : `an integer ≥ ${min}`,
+});
+/** A finite number > 0. */
+export const positiveNumber: OptionRule = { test: (value) => isNumber(value) && value > 0, must: 'a positive finite number' };
+/** A finite number in [`min`, `max`]. */
+export const numberIn = (min: number, max: number): OptionRule => ({
+  test: (value) => isNumber(value) && value >= min && value <= max,
+  must: `a number from ${min} to ${max}`,
+});
+/** A boolean. */
+export const boolean: OptionRule = { test: (value) => typeof value === 'boolean', must: 'true or false' };
+/** A string that is not empty. */
+export const nonEmptyString: OptionRule = { test: (value) => typeof value === 'string' && value !== '', must: 'a non-empty string' };
+
+/**
+ * Throws {@link FlowValidationError} `INVALID_OPTION` when `options[name]` is given and breaks `rule`
+ * (`required`: also when it is missing).
+ */
+export function checkOption(node: string, options: object, name: string, rule: OptionRule, required = false): void {
+  const value = (options as Record<string, unknown>)[name];
+  if (value === undefined ? !required : rule.test(value)) return;
+  throw new FlowValidationError('INVALID_OPTION', `${node}: ${name} must be ${rule.must}, got ${describe(value)}`, {
+    details: { node, option: name, value: describe(value) },
+  });
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
