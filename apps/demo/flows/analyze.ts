@@ -62,9 +62,8 @@ export default defineFlow((params: AnalyzeParams) => {
       : new MovingObjectDetector({ name: 'detector', nbTasks: params.detectorTasks, background: params.input }).from(video);
   const tracker = new SortTrackerNode({ name: 'tracker' }).from(detector);
   const annotator = new TrackAnnotator({ name: 'annotator', showLabel: params.detector === 'coco' }).from(video, tracker);
-  // Frames a realtime engine drops are filled in, so the output lasts as long as the input.
-  const timing = params.maxFrames === undefined ? { inputVideo: params.input } : { totalFrames: params.maxFrames };
-  const writer = new VideoFileWriter({ name: 'writer', path: params.output, fps: params.fps, ...timing }).from(annotator);
+  // Frames a realtime engine drops are filled in from their timestamps, so the output plays at the input's pace.
+  const writer = new VideoFileWriter({ name: 'writer', path: params.output, fps: params.fps }).from(annotator);
   const counter = new TrackCounter({ name: 'counter', path: params.counts }).from(tracker);
   const preview = params.preview === undefined ? [] : [new FramePreview({ name: 'preview', path: params.preview }).from(annotator)];
   return new Flow([video], [writer, counter, ...preview]);
