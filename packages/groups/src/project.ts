@@ -12,7 +12,7 @@ import type { Condition, ConditionContext } from './conditions.js';
 import { combineDirectives, type ResolvedDirectives, resolveDirectives } from './directives.js';
 import { GroupsError, requirePositiveInteger } from './errors.js';
 import { type JobFilter, jobMatcher } from './filter.js';
-import { type FlowBudget, flowBudget, runFlowWithBudget } from './flowBudget.js';
+import { type FlowBudget, flowBudget, GpuPool, runFlowWithBudget } from './flowBudget.js';
 import { checkName, describeGroupJob, FlowGroup, type GroupJob, type GroupMembership, type GroupOptions } from './group.js';
 import { type Hooks, withHooks } from './hooks.js';
 import { tryLock } from './locks.js';
@@ -578,6 +578,8 @@ export class FlowProject implements ConditionContext {
     const busy: RunRecord[] = [];
     const planned: GroupJob[] = [];
     let passes = 0;
+    // Groups-on-jobs running at once (--parallel) get disjoint GPUs from this run's.
+    const gpus = new GpuPool(process.env.CUDA_VISIBLE_DEVICES);
     if (options.pretend !== true) for (const job of jobs) removeStaleTemporaries(job.path);
     for (let pass = 1; pass <= numPasses; pass++) {
       const todo: GroupJob[] = [];
@@ -628,7 +630,7 @@ export class FlowProject implements ConditionContext {
           try {
             // Asked again under the lock: the process that held it may have just completed it.
             if (!(await this.isEligible(operation, job, ignore))) continue;
-            await this.#runOperation(entry.group, operation, job, timeoutMs === undefined ? {} : { timeoutMs });
+            await this.#runOperation(entry.group, operation, job, timeoutMs === undefined ? { gpus } : { timeoutMs, gpus });
             executed.push(record);
           } finally {
             await release();
@@ -652,7 +654,7 @@ export class FlowProject implements ConditionContext {
         }
         try {
           if (!(await this.#aggregateEligible(entry.op, entry.jobs, ignore))) return;
-          await this.#runAggregate(entry.op, entry.jobs, entry.id);
+          await this.#runAggregate(entry.op, entry.jobs, entry.id, gpus);
           executed.push(record);
         } finally {
           await release();
@@ -683,6 +685,7 @@ export class FlowProject implements ConditionContext {
     const group = options.group ?? operation;
     if (!this.group(group).includes(operation)) throw new GroupsError('NOT_FOUND', `operation "${operation}" is not in group "${group}"`);
     const records: RunRecord[] = [];
+    const gpus = new GpuPool(process.env.CUDA_VISIBLE_DEVICES);
     for (const job of this.selectJobs(jobIds)) {
       // A forked operation's parent `run` holds the lock already.
       const held = process.env[LOCK_HELD_ENV] === `${operation}/${job.id}`;
@@ -695,7 +698,7 @@ export class FlowProject implements ConditionContext {
         );
       }
       try {
-        await this.#runOperation(group, operation, job, { inProcess: true });
+        await this.#runOperation(group, operation, job, { inProcess: true, gpus });
       } finally {
         await release();
       }
@@ -711,9 +714,10 @@ export class FlowProject implements ConditionContext {
     );
   }
 
-  async #runAggregate(op: AggregateOperation, jobs: readonly Job[], id: string): Promise<void> {
+  async #runAggregate(op: AggregateOperation, jobs: readonly Job[], id: string, gpus: GpuPool): Promise<void> {
     const directives = resolveDirectives(op.options.directives ?? {}, { defaultExecutable: this.executable, operation: op.name });
-    const budget = flowBudget(directives);
+    const lease = await gpus.acquire(directives.ngpu, `operation "${op.name}" on aggregate ${id}`);
+    const budget = flowBudget(directives, { CUDA_VISIBLE_DEVICES: lease.devices.join(',') });
     try {
       await withHooks([op.options.hooks ?? {}, ...this.#hooks], op.name, jobs, () =>
         Promise.resolve(op.fn(jobs, this.#context(op.name, op.name, directives, budget, `aggregate ${id}`))),
@@ -727,6 +731,8 @@ export class FlowProject implements ConditionContext {
           details: { operation: op.name, aggregate: id, jobs: jobs.map((job) => job.id) },
         },
       );
+    } finally {
+      lease.release();
     }
   }
 
@@ -752,11 +758,35 @@ export class FlowProject implements ConditionContext {
     group: string,
     operation: string,
     job: Job,
-    options: { readonly inProcess?: boolean; readonly timeoutMs?: number } = {},
+    options: { readonly inProcess?: boolean; readonly timeoutMs?: number; readonly gpus: GpuPool },
+  ): Promise<void> {
+    const directives = this.directivesIn(group, operation, job);
+    const where = `operation "${operation}" on job ${job.id}${group === operation ? '' : ` (group "${group}")`}`;
+    // Held while the operation (or its fork) runs: the GPUs of operations running at once are disjoint.
+    const lease = await options.gpus.acquire(directives.ngpu, where);
+    try {
+      await this.#runWithin(
+        group,
+        operation,
+        job,
+        directives,
+        flowBudget(directives, { CUDA_VISIBLE_DEVICES: lease.devices.join(',') }),
+        options,
+      );
+    } finally {
+      lease.release();
+    }
+  }
+
+  async #runWithin(
+    group: string,
+    operation: string,
+    job: Job,
+    directives: ResolvedDirectives,
+    budget: FlowBudget,
+    options: { readonly inProcess?: boolean; readonly timeoutMs?: number },
   ): Promise<void> {
     const op = this.#resolveOperation(operation);
-    const directives = this.directivesIn(group, operation, job);
-    const budget = flowBudget(directives);
     // A forked operation's hooks run in its parent, around the fork, not again in the child.
     const forkedChild = process.env[LOCK_HELD_ENV] === `${operation}/${job.id}`;
     try {

@@ -79,6 +79,28 @@ describe('an in-process operation that blocks the event loop', () => {
   });
 });
 
+describe('GPUs of forked operations', () => {
+  it('run --parallel 2 gives two operations with ngpu 1 running at once disjoint GPUs of CUDA_VISIBLE_DEVICES', {
+    timeout: 120_000,
+  }, async () => {
+    const project = createConcurrencyProject(root);
+    const jobs = [project.openJob({ n: 8 }).init(), project.openJob({ n: 9 }).init()];
+    const result = await cliWith({ CUDA_VISIBLE_DEVICES: '0,1' }, 'run', '-o', 'gpu', '--parallel', '2');
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    expect(jobs.map((job) => readFileSync(job.fn('gpu.env'), 'utf8')).sort()).toEqual(['0', '1']);
+  });
+
+  it('an operation needing more GPUs than CUDA_VISIBLE_DEVICES names fails with NO_GPU before it starts', {
+    timeout: 120_000,
+  }, async () => {
+    const job = createConcurrencyProject(root).openJob({ n: 10 }).init();
+    const result = await cliWith({ CUDA_VISIBLE_DEVICES: '-1' }, 'run', '-o', 'gpu');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/\[NO_GPU\]: operation "gpu" on job \w+ needs ngpu=1 GPU\(s\) but CUDA_VISIBLE_DEVICES="-1" names 0/);
+    expect(existsSync(job.fn('gpu.env'))).toBe(false);
+  });
+});
+
 describe('walltime of a forked operation', () => {
   it('kills the whole process tree, and the operation is not reported complete', { timeout: 120_000 }, async () => {
     const stderr = collector();
