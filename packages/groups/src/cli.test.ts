@@ -146,8 +146,8 @@ describe('submit flags', () => {
     expect(queue).toHaveLength(2);
     expect((await cli(flow, 'submit', '-o', 'mark', '-b')).code).toBe(0);
     expect(queue).toHaveLength(3);
-    expect(queue[2]!.name).toMatch(/^p\.bundle\./);
+    expect(queue[2]!.name).toMatch(/^p-[0-9a-f]{8}\.bundle\./);
     const pretend = await cli(flow, 'submit', '-o', 'after_mark', '--ignore-conditions', 'pre', '-b', '3', '-p', '--pretend');
-    expect(pretend.out.match(/--job-name=p\.bundle\./g)).toHaveLength(2);
+    expect(pretend.out.match(/--job-name=p-[0-9a-f]{8}\.bundle\./g)).toHaveLength(2);
   });
 });

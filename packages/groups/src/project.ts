@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
@@ -204,6 +205,12 @@ export function defaultExecutable(execArgv: readonly string[] = process.execArgv
 export class FlowProject implements ConditionContext {
   readonly root: string;
   readonly name: string;
+  /**
+   * The start of this project's cluster job names: `<name>-<8 hex digits of the root's hash>`.
+   * Job ids depend only on the state point, so two projects of one name (`study1/project`,
+   * `study2/project`) would otherwise take each other's queued jobs for their own.
+   */
+  readonly clusterPrefix: string;
   readonly workspace: Workspace;
   readonly script: string;
   readonly executable: string;
@@ -223,6 +230,7 @@ export class FlowProject implements ConditionContext {
     this.#options = options;
     this.root = resolve(options.root);
     this.name = (options.name ?? basename(this.root)).replace(/[^A-Za-z0-9_-]/g, '_') || 'project';
+    this.clusterPrefix = `${this.name}-${createHash('sha1').update(this.root).digest('hex').slice(0, 8)}`;
     this.workspace = new Workspace(resolve(options.workspace ?? join(this.root, 'workspace')));
     this.script = resolve(options.script ?? process.argv[1] ?? 'project.js');
     this.executable = options.executable ?? defaultExecutable();
@@ -889,9 +897,9 @@ export class FlowProject implements ConditionContext {
     return this.#scheduler;
   }
 
-  /** The cluster job name of a group on a job: `<project>.<job id>.<group>` (the group is part of it). */
+  /** The cluster job name of a group on a job: `<project>-<root hash>.<job id>.<group>` (see {@link FlowProject.clusterPrefix}). */
   clusterJobName(group: string, job: string): string {
-    return `${this.name}.${job}.${group}`;
+    return `${this.clusterPrefix}.${job}.${group}`;
   }
 
   /**

@@ -100,7 +100,7 @@ interface ClusterStates {
 async function clusterStates(project: FlowProject, scheduler: Scheduler): Promise<ClusterStates> {
   const byGroup = new Map<string, ClusterJob>();
   const byOperation = new Map<string, ClusterJob>();
-  const prefix = `${project.name}.`;
+  const prefix = `${project.clusterPrefix}.`;
   const note = (group: string, job: string, clusterJob: ClusterJob) => {
     if (!project.groups.some((known) => known.name === group)) return;
     byGroup.set(`${group}\0${job}`, clusterJob);
@@ -187,7 +187,7 @@ async function submitLocked(project: FlowProject, options: SubmitOptions): Promi
     const name =
       bundle.length === 1
         ? project.clusterJobName(bundle[0]!.group, bundle[0]!.job)
-        : `${project.name}.${BUNDLE_MARK}.${createHash('sha1').update(JSON.stringify(bundle)).digest('hex').slice(0, 16)}`;
+        : `${project.clusterPrefix}.${BUNDLE_MARK}.${createHash('sha1').update(JSON.stringify(bundle)).digest('hex').slice(0, 16)}`;
     const commands: ScriptCommand[] = bundle.map((entry, index) => ({
       ...entry,
       command: [

@@ -14,7 +14,7 @@ export interface ScriptCommand {
 
 /** What a scheduler script is rendered from. */
 export interface ScriptRequest {
-  /** The cluster job name: `<project>/<job id>/<group>`, or `<project>/bundle/<hash>` for a bundle. */
+  /** The cluster job name: `<project>-<root hash>.<job id>.<group>`, or `<project>-<root hash>.bundle.<hash>` for a bundle. */
   readonly name: string;
   /** The project root: the script `cd`s there. */
   readonly root: string;
