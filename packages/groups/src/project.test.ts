@@ -6,6 +6,7 @@ import { createProject } from '../test/fixtures/project.js';
 import { collector, tsxExecutable } from '../test/helpers.js';
 import { PROGRESS_THRESHOLD } from './cli.js';
 import { post, pre } from './conditions.js';
+import type { Directives } from './directives.js';
 import { GroupsError } from './errors.js';
 import { defaultExecutable, FlowProject } from './project.js';
 import type { Job } from './workspace.js';
@@ -71,6 +72,20 @@ describe('definitions', () => {
     const combined = project.groupDirectives('ex');
     expect([combined.np, combined.ngpu, combined.walltime, combined.memory]).toEqual([2, 1, 4, 0.5]);
     expect(project.groupDirectives('a').memory).toBe(8);
+  });
+
+  it("rejects invalid group directives at definition (INVALID_DIRECTIVE), as an operation's own are, so nothing runs", () => {
+    const project = new FlowProject({ root, ...quiet() });
+    const ex = project.makeGroup('ex');
+    project.operation('op1', touch('a'), { groups: [ex] });
+    // Typed as unknown: the values a JavaScript caller (or a cast) can still pass.
+    for (const directives of [{ np: -1 }, { walltime: 'abc' }, { memory: '4x' }] as unknown as Directives[]) {
+      expect(() => project.operation(`op_${Object.keys(directives)[0]}`, touch('b'), { groups: [ex.with({ directives })] })).toThrow(
+        expect.objectContaining({ code: 'INVALID_DIRECTIVE', message: expect.stringContaining('in group "ex"') }),
+      );
+    }
+    // A function of the job can only be checked with a job: at run time, as before.
+    project.operation('op2', touch('b'), { groups: [ex.with({ directives: { np: () => 2 } })] });
   });
 
   it('rejects a group named like an operation, and an operation named like a group', () => {

@@ -10,7 +10,7 @@ import { onExit } from 'signal-exit';
 import { type Aggregator, aggregateId } from './aggregator.js';
 import { runCli } from './cli.js';
 import type { Condition, ConditionContext } from './conditions.js';
-import { combineDirectives, type ResolvedDirectives, resolveDirectives } from './directives.js';
+import { combineDirectives, type Directives, type ResolvedDirectives, resolveDirectives } from './directives.js';
 import { GroupsError, requirePositiveInteger } from './errors.js';
 import { type JobFilter, jobMatcher } from './filter.js';
 import { type FlowBudget, flowBudget, GpuPool, runFlowWithBudget } from './flowBudget.js';
@@ -285,10 +285,7 @@ export class FlowProject implements ConditionContext {
       throw new GroupsError('GROUP_DEFINITION', `cannot define operation "${name}": ${what} of that name exists`, { details: { name } });
     }
     const operation = new FlowOperation(name, fn, options.directives ?? {}, options.pre ?? [], options.post ?? [], options.hooks ?? {});
-    // Directives without functions can be checked now, so definition errors surface at once.
-    if (!Object.values(operation.directives).some((value) => typeof value === 'function')) {
-      resolveDirectives(operation.directives, { defaultExecutable: this.executable, operation: name });
-    }
+    this.#checkDirectives(operation.directives, name);
     this.#operations.set(name, operation);
     const singleton = new FlowGroup(name, {}, true, (ref) => this.#resolveOperation(ref));
     singleton.add(operation);
@@ -298,9 +295,16 @@ export class FlowProject implements ConditionContext {
       if (!(membership?.group instanceof FlowGroup) || this.#groups.get(membership.group.name) !== membership.group) {
         throw new GroupsError('GROUP_DEFINITION', `operation "${name}": groups must hold groups made by this project's makeGroup()`);
       }
+      if (membership.directives !== undefined) this.#checkDirectives(membership.directives, name, membership.group.name);
       membership.group.add(operation, membership.directives === undefined ? {} : { directives: membership.directives });
     }
     return operation;
+  }
+
+  /** Directives without functions are checked at definition, so an invalid one fails before anything runs. */
+  #checkDirectives(directives: Directives, operation: string, group?: string): void {
+    if (Object.values(directives).some((value) => typeof value === 'function')) return;
+    resolveDirectives(directives, { defaultExecutable: this.executable, operation, ...(group === undefined ? {} : { group }) });
   }
 
   /**
