@@ -139,6 +139,28 @@ describe('status flags', () => {
   });
 });
 
+describe('selection errors', () => {
+  it('status -o and exec report a bad pattern (USAGE, exit 2) and an unknown name (NOT_FOUND, exit 1) as run does', async () => {
+    const { project: flow } = project();
+    for (const command of ['run', 'status']) {
+      const bad = await cli(flow, command, '-o', '(');
+      expect([command, bad.code, bad.err]).toEqual([
+        command,
+        2,
+        expect.stringMatching(/^error \[USAGE\]: -o \(: not a regular expression/),
+      ]);
+      const unknown = await cli(flow, command, '-o', 'nomatch');
+      expect([command, unknown.code, unknown.err]).toEqual([
+        command,
+        1,
+        expect.stringMatching(/^error \[NOT_FOUND\]: -o nomatch matches no group/),
+      ]);
+    }
+    const exec = await cli(flow, 'exec', 'nope');
+    expect([exec.code, exec.err]).toEqual([1, expect.stringMatching(/^error \[NOT_FOUND\]: no operation named "nope"/)]);
+  });
+});
+
 describe('submit flags', () => {
   it('-n 2 submits two; -b bundles, a bare -b all in one; --hold, -p pass through to the script', async () => {
     const { project: flow, queue } = project();

@@ -275,7 +275,7 @@ describe('run', () => {
     const [job] = project.jobs();
     await project.exec('third', [job!.id.slice(0, 6)]);
     expect(order).toEqual([`third:${String(job!.sp.n)}`]);
-    await expectRejection(project.exec('nope'), 'GROUP_DEFINITION', /not an operation/);
+    await expectRejection(project.exec('nope'), 'NOT_FOUND', /no operation named "nope"/);
   });
 
   it('forks an operation with fork: true, restricting it to its GPU budget', { timeout: 30_000 }, async () => {

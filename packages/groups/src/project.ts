@@ -450,20 +450,7 @@ export class FlowProject implements ConditionContext {
    */
   selectGroups(patterns?: readonly string[]): FlowGroup[] {
     if (patterns === undefined || patterns.length === 0) return this.groups.filter((group) => group.singleton);
-    const selected = new Set<FlowGroup>();
-    for (const pattern of patterns) {
-      let regex: RegExp;
-      try {
-        regex = new RegExp(`^(?:${pattern})$`);
-      } catch (error) {
-        throw new GroupsError('USAGE', `-o ${pattern}: not a regular expression (${(error as Error).message})`);
-      }
-      const matches = this.groups.filter((group) => regex.test(group.name));
-      if (matches.length === 0 && ![...this.#aggregates.keys()].some((name) => regex.test(name))) {
-        throw new GroupsError('NOT_FOUND', `-o ${pattern} matches no group or operation`);
-      }
-      for (const group of matches) selected.add(group);
-    }
+    const selected = this.matchGroups(patterns);
     const owner = new Map<string, string>();
     for (const group of selected) {
       for (const operation of group.operationNames) {
@@ -477,6 +464,24 @@ export class FlowProject implements ConditionContext {
         }
         owner.set(operation, group.name);
       }
+    }
+    return selected;
+  }
+
+  /**
+   * The groups whose full name matches one of `patterns`, overlapping or not (what `status -o`
+   * shows). Throws `USAGE` for a pattern that is not a regular expression and `NOT_FOUND` for one
+   * matching no group, operation or aggregate operation.
+   */
+  matchGroups(patterns: readonly string[]): FlowGroup[] {
+    const selected = new Set<FlowGroup>();
+    for (const pattern of patterns) {
+      const regex = patternRegExp(pattern);
+      const matches = this.groups.filter((group) => regex.test(group.name));
+      if (matches.length === 0 && ![...this.#aggregates.keys()].some((name) => regex.test(name))) {
+        throw new GroupsError('NOT_FOUND', `-o ${pattern} matches no group or operation`);
+      }
+      for (const group of matches) selected.add(group);
     }
     return [...selected];
   }
@@ -508,7 +513,7 @@ export class FlowProject implements ConditionContext {
   #selectAggregates(patterns?: readonly string[]): AggregateOperation[] {
     const all = [...this.#aggregates.values()];
     if (patterns === undefined || patterns.length === 0) return all;
-    const regexes = patterns.map((pattern) => new RegExp(`^(?:${pattern})$`));
+    const regexes = patterns.map(patternRegExp);
     return all.filter((op) => regexes.some((regex) => regex.test(op.name)));
   }
 
@@ -693,7 +698,11 @@ export class FlowProject implements ConditionContext {
    * once on a job).
    */
   async exec(operation: string, jobIds?: readonly string[], options: { readonly group?: string } = {}): Promise<RunRecord[]> {
-    this.#resolveOperation(operation);
+    if (!this.#operations.has(operation)) {
+      throw new GroupsError('NOT_FOUND', `no operation named "${operation}" (known: ${[...this.#operations.keys()].join(', ')})`, {
+        details: { operation },
+      });
+    }
     const group = options.group ?? operation;
     if (!this.group(group).includes(operation)) throw new GroupsError('NOT_FOUND', `operation "${operation}" is not in group "${group}"`);
     const records: RunRecord[] = [];
@@ -970,6 +979,15 @@ export interface MainOptions {
   readonly stderr?: Output;
   /** Set `process.exitCode` on failure (default true). */
   readonly setExitCode?: boolean;
+}
+
+/** `-o PATTERN` as a regular expression matching whole names; throws `USAGE` for an invalid one. */
+function patternRegExp(pattern: string): RegExp {
+  try {
+    return new RegExp(`^(?:${pattern})$`);
+  } catch (error) {
+    throw new GroupsError('USAGE', `-o ${pattern}: not a regular expression (${(error as Error).message})`);
+  }
 }
 
 function errorMessage(error: unknown): string {

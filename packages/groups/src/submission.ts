@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { combineDirectives, type ResolvedDirectives } from './directives.js';
 import { GroupsError, requirePositiveInteger } from './errors.js';
-import { describeGroupJob, type FlowGroup, type GroupJob } from './group.js';
+import { describeGroupJob, type GroupJob } from './group.js';
 import { lockWithin } from './locks.js';
 import type { AggregateStatus, FlowProject, IgnoreConditions, Selection } from './project.js';
 import { ACTIVE_STATES, type ClusterJob, type ClusterJobState, type Scheduler } from './schedulers/scheduler.js';
@@ -242,7 +242,7 @@ async function submitLocked(project: FlowProject, options: SubmitOptions): Promi
  */
 export async function projectStatus(project: FlowProject, options: StatusOptions = {}): Promise<StatusReport> {
   const groups =
-    options.operations === undefined ? project.groups : dedupe(options.operations.flatMap((pattern) => matching(project, pattern)));
+    options.operations === undefined || options.operations.length === 0 ? project.groups : project.matchGroups(options.operations);
   const jobs = project.jobsOf(options);
   const scheduler = await project.scheduler();
   let states: ClusterStates = { byGroup: new Map(), byOperation: new Map() };
@@ -297,19 +297,10 @@ export async function projectStatus(project: FlowProject, options: StatusOptions
   };
 }
 
-function matching(project: FlowProject, pattern: string): FlowGroup[] {
-  const regex = new RegExp(`^(?:${pattern})$`);
-  return project.groups.filter((group) => regex.test(group.name));
-}
-
 function bundleDir(project: FlowProject): string {
   return join(project.root, '.vf', 'bundles');
 }
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function dedupe<T>(items: readonly T[]): T[] {
-  return [...new Set(items)];
 }
