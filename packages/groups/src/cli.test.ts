@@ -159,6 +159,19 @@ describe('selection errors', () => {
     const exec = await cli(flow, 'exec', 'nope');
     expect([exec.code, exec.err]).toEqual([1, expect.stringMatching(/^error \[NOT_FOUND\]: no operation named "nope"/)]);
   });
+
+  it('submit refuses (USAGE) a --partition with a space or newline, which would break the script header', async () => {
+    const { project: flow } = project();
+    for (const partition of ['gpu debug', 'gpu\n#SBATCH --wrap=x', '']) {
+      const submit = await cli(flow, 'submit', '--pretend', '--partition', partition);
+      expect([submit.code, submit.out, submit.err]).toEqual([
+        2,
+        '',
+        expect.stringMatching(/^error \[USAGE\]: --partition .*not a partition/),
+      ]);
+    }
+    expect((await cli(flow, 'submit', '--pretend', '--partition', 'gpu,debug')).code).toBe(0);
+  });
 });
 
 describe('submit flags', () => {

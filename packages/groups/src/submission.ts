@@ -22,7 +22,7 @@ export interface SubmitOptions extends Selection {
   readonly hold?: boolean;
   /** Start only after this cluster job succeeded. Submission itself never waits. */
   readonly after?: string;
-  /** Partition (SLURM) or queue (PBS, LSF). */
+  /** Partition (SLURM; several separated by commas) or queue (PBS, LSF): letters, digits and `_ . , @ : + -`, else `USAGE`. */
   readonly partition?: string;
   /** Submit at most this many groups-on-jobs (signac-flow's `-n`; a bundle counts its entries). */
   readonly num?: number;
@@ -149,6 +149,13 @@ async function submitLocked(project: FlowProject, options: SubmitOptions): Promi
   const bundleSize = requirePositiveInteger('--bundle', options.bundle ?? 1);
   if (options.after !== undefined && !/^[\w.[\]-]+$/.test(options.after)) {
     throw new GroupsError('USAGE', `--after ${options.after}: not a cluster job id`);
+  }
+  // Written unquoted into the script header, where a space or newline would end the directive.
+  if (options.partition !== undefined && !/^[\w.,@:+-]+$/.test(options.partition)) {
+    throw new GroupsError(
+      'USAGE',
+      `--partition ${JSON.stringify(options.partition)}: not a partition or queue name (letters, digits and _ . , @ : + -; a comma separates partitions)`,
+    );
   }
   const scheduler = await project.scheduler();
   if (scheduler === undefined && options.pretend !== true) {
