@@ -139,6 +139,41 @@ describe('status flags', () => {
   });
 });
 
+describe('selection errors', () => {
+  it('status -o and exec report a bad pattern (USAGE, exit 2) and an unknown name (NOT_FOUND, exit 1) as run does', async () => {
+    const { project: flow } = project();
+    for (const command of ['run', 'status']) {
+      const bad = await cli(flow, command, '-o', '(');
+      expect([command, bad.code, bad.err]).toEqual([
+        command,
+        2,
+        expect.stringMatching(/^error \[USAGE\]: -o \(: not a regular expression/),
+      ]);
+      const unknown = await cli(flow, command, '-o', 'nomatch');
+      expect([command, unknown.code, unknown.err]).toEqual([
+        command,
+        1,
+        expect.stringMatching(/^error \[NOT_FOUND\]: -o nomatch matches no group/),
+      ]);
+    }
+    const exec = await cli(flow, 'exec', 'nope');
+    expect([exec.code, exec.err]).toEqual([1, expect.stringMatching(/^error \[NOT_FOUND\]: no operation named "nope"/)]);
+  });
+
+  it('submit refuses (USAGE) a --partition with a space or newline, which would break the script header', async () => {
+    const { project: flow } = project();
+    for (const partition of ['gpu debug', 'gpu\n#SBATCH --wrap=x', '']) {
+      const submit = await cli(flow, 'submit', '--pretend', '--partition', partition);
+      expect([submit.code, submit.out, submit.err]).toEqual([
+        2,
+        '',
+        expect.stringMatching(/^error \[USAGE\]: --partition .*not a partition/),
+      ]);
+    }
+    expect((await cli(flow, 'submit', '--pretend', '--partition', 'gpu,debug')).code).toBe(0);
+  });
+});
+
 describe('submit flags', () => {
   it('-n 2 submits two; -b bundles, a bare -b all in one; --hold, -p pass through to the script', async () => {
     const { project: flow, queue } = project();
@@ -146,8 +181,8 @@ describe('submit flags', () => {
     expect(queue).toHaveLength(2);
     expect((await cli(flow, 'submit', '-o', 'mark', '-b')).code).toBe(0);
     expect(queue).toHaveLength(3);
-    expect(queue[2]!.name).toMatch(/^p\.bundle\./);
+    expect(queue[2]!.name).toMatch(/^p-[0-9a-f]{8}\.bundle\./);
     const pretend = await cli(flow, 'submit', '-o', 'after_mark', '--ignore-conditions', 'pre', '-b', '3', '-p', '--pretend');
-    expect(pretend.out.match(/--job-name=p\.bundle\./g)).toHaveLength(2);
+    expect(pretend.out.match(/--job-name=p-[0-9a-f]{8}\.bundle\./g)).toHaveLength(2);
   });
 });

@@ -20,6 +20,8 @@ export const GroupsErrorCode = {
   CommandNotFound: 'COMMAND_NOT_FOUND',
   /** A flow asks for more than its group's directives allow (tasks > np, GPUs > ngpu). */
   BudgetExceeded: 'BUDGET_EXCEEDED',
+  /** An operation needs more GPUs (`ngpu`) than `CUDA_VISIBLE_DEVICES` names. */
+  NoGpu: 'NO_GPU',
   /** The command line is invalid. */
   Usage: 'USAGE',
   /** A scheduler script template failed to render. */

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collector } from '../test/helpers.js';
 import { post } from './conditions.js';
 import { GroupsError } from './errors.js';
-import { budgetAllocator, flowBudget, runFlowWithBudget } from './flowBudget.js';
+import { budgetAllocator, flowBudget, GpuPool, runFlowWithBudget } from './flowBudget.js';
 import { flowOperation } from './operation.js';
 import { FlowProject } from './project.js';
 
@@ -23,18 +23,60 @@ const lines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').ma
 
 describe('flowBudget', () => {
   it('takes np and ngpu from the directives and the GPU ids from CUDA_VISIBLE_DEVICES', () => {
-    expect(flowBudget({ np: 4, ngpu: 0 }, {})).toEqual({ np: 4, ngpu: 0, gpuIds: [], cudaVisibleDevices: '', env: {} });
+    expect(flowBudget({ np: 4, ngpu: 0 }, {})).toEqual({ np: 4, ngpu: 0, devices: [], gpuIds: [], cudaVisibleDevices: '', env: {} });
     expect(flowBudget({ np: 1, ngpu: 2 }, {})).toEqual({
       np: 1,
       ngpu: 2,
+      devices: ['0', '1'],
       gpuIds: [0, 1],
       cudaVisibleDevices: '0,1',
       env: { CUDA_VISIBLE_DEVICES: '0,1' },
     });
-    expect(flowBudget({ np: 1, ngpu: 2 }, { CUDA_VISIBLE_DEVICES: '3, GPU-x,5,7' }).gpuIds).toEqual([3, 5]);
-    expect(flowBudget({ np: 1, ngpu: 2 }, { CUDA_VISIBLE_DEVICES: '' }).gpuIds).toEqual([]);
+    expect(flowBudget({ np: 1, ngpu: 2 }, { CUDA_VISIBLE_DEVICES: '3, 5,7' }).gpuIds).toEqual([3, 5]);
+    expect(flowBudget({ np: 1, ngpu: 0 }, { CUDA_VISIBLE_DEVICES: '' }).env).toEqual({});
   });
 
+  it('hands out GPU and MIG UUIDs like indices, in the child environment too', () => {
+    const gpus = 'GPU-6c3b1a2e-1111-2222-3333-444455556666,GPU-7d4c2b3f-1111-2222-3333-444455556666';
+    expect(flowBudget({ np: 1, ngpu: 2 }, { CUDA_VISIBLE_DEVICES: gpus })).toMatchObject({
+      devices: gpus.split(','),
+      gpuIds: [],
+      cudaVisibleDevices: gpus,
+      env: { CUDA_VISIBLE_DEVICES: gpus },
+    });
+    const mig = 'MIG-0b5c7f2a-aaaa-bbbb-cccc-ddddeeeeffff';
+    expect(flowBudget({ np: 1, ngpu: 1 }, { CUDA_VISIBLE_DEVICES: `${mig},1` }).env).toEqual({ CUDA_VISIBLE_DEVICES: mig });
+  });
+
+  it('refuses (NO_GPU) a CUDA_VISIBLE_DEVICES naming fewer GPUs than ngpu, read as CUDA does (up to the first invalid token)', () => {
+    for (const visible of ['2', '', '-1', '0,-1,1', '0,x,1']) {
+      expect(() => flowBudget({ np: 1, ngpu: 2 }, { CUDA_VISIBLE_DEVICES: visible }), visible).toThrow(
+        expect.objectContaining({ code: 'NO_GPU', message: expect.stringContaining('needs ngpu=2 GPU(s)') }),
+      );
+    }
+  });
+});
+
+describe('GpuPool', () => {
+  it('gives operations running at once disjoint GPUs, waits while too few are free, refuses more than there are', async () => {
+    const pool = new GpuPool('0,1');
+    const a = await pool.acquire(1, 'a');
+    const b = await pool.acquire(1, 'b');
+    expect([a.devices, b.devices]).toEqual([['0'], ['1']]);
+    let c: { readonly devices: readonly string[] } | undefined;
+    const waiting = pool.acquire(2, 'c').then((lease) => (c = lease));
+    a.release();
+    await Promise.resolve();
+    expect(c).toBeUndefined();
+    b.release();
+    expect((await waiting).devices).toEqual(['0', '1']);
+    await expect(pool.acquire(3, 'operation "d" on job 1')).rejects.toMatchObject({ code: 'NO_GPU' });
+    const unset = new GpuPool(undefined);
+    expect([(await unset.acquire(1, 'e')).devices, (await unset.acquire(2, 'f')).devices]).toEqual([['0'], ['1', '2']]);
+  });
+});
+
+describe('flowBudget and flows', () => {
   it('refuses GPUs outside the budget before anything starts', async () => {
     const greedy: DeviceAllocator = {
       allocate: (nodes) =>

@@ -6,6 +6,7 @@ import { createProject } from '../test/fixtures/project.js';
 import { collector, tsxExecutable } from '../test/helpers.js';
 import { PROGRESS_THRESHOLD } from './cli.js';
 import { post, pre } from './conditions.js';
+import type { Directives } from './directives.js';
 import { GroupsError } from './errors.js';
 import { defaultExecutable, FlowProject } from './project.js';
 import type { Job } from './workspace.js';
@@ -71,6 +72,20 @@ describe('definitions', () => {
     const combined = project.groupDirectives('ex');
     expect([combined.np, combined.ngpu, combined.walltime, combined.memory]).toEqual([2, 1, 4, 0.5]);
     expect(project.groupDirectives('a').memory).toBe(8);
+  });
+
+  it("rejects invalid group directives at definition (INVALID_DIRECTIVE), as an operation's own are, so nothing runs", () => {
+    const project = new FlowProject({ root, ...quiet() });
+    const ex = project.makeGroup('ex');
+    project.operation('op1', touch('a'), { groups: [ex] });
+    // Typed as unknown: the values a JavaScript caller (or a cast) can still pass.
+    for (const directives of [{ np: -1 }, { walltime: 'abc' }, { memory: '4x' }] as unknown as Directives[]) {
+      expect(() => project.operation(`op_${Object.keys(directives)[0]}`, touch('b'), { groups: [ex.with({ directives })] })).toThrow(
+        expect.objectContaining({ code: 'INVALID_DIRECTIVE', message: expect.stringContaining('in group "ex"') }),
+      );
+    }
+    // A function of the job can only be checked with a job: at run time, as before.
+    project.operation('op2', touch('b'), { groups: [ex.with({ directives: { np: () => 2 } })] });
   });
 
   it('rejects a group named like an operation, and an operation named like a group', () => {
@@ -260,7 +275,7 @@ describe('run', () => {
     const [job] = project.jobs();
     await project.exec('third', [job!.id.slice(0, 6)]);
     expect(order).toEqual([`third:${String(job!.sp.n)}`]);
-    await expectRejection(project.exec('nope'), 'GROUP_DEFINITION', /not an operation/);
+    await expectRejection(project.exec('nope'), 'NOT_FOUND', /no operation named "nope"/);
   });
 
   it('forks an operation with fork: true, restricting it to its GPU budget', { timeout: 30_000 }, async () => {
@@ -335,22 +350,52 @@ describe('main (the command line)', () => {
   });
 
   it('status shows as submitted only the submitted group, not another group sharing an operation with it', async () => {
-    let id = '';
+    let name = '';
     const scheduler = {
       name: 'fake',
       submit: async () => '1',
-      queue: async () => [{ id: '7', name: `p.${id}.g1`, state: 'queued' as const, detail: 'PENDING' }],
+      queue: async () => [{ id: '7', name, state: 'queued' as const, detail: 'PENDING' }],
     };
     const project = new FlowProject({ root, name: 'p', scheduler, ...quiet() });
     const [g1, g2] = [project.makeGroup('g1'), project.makeGroup('g2')];
     project.operation('a', () => {}, { groups: [g1] });
     project.operation('b', () => {}, { groups: [g1, g2] });
     project.operation('c', () => {}, { groups: [g2] });
-    id = project.openJob({ n: 1 }).init().id;
+    name = project.clusterJobName('g1', project.openJob({ n: 1 }).init().id);
     const report = await project.status();
     const states = Object.fromEntries(report.groups.map((group) => [group.name, group.states]));
     // g1 was submitted, and so its operations are queued; g2 was not, though it shares b.
     expect(states).toEqual({ g1: { queued: 1 }, g2: {}, a: { queued: 1 }, b: { queued: 1 }, c: {} });
+  });
+
+  it("two projects whose roots share a folder name do not take each other's cluster jobs for their own", async () => {
+    const queue: { id: string; name: string; state: 'queued'; detail: string }[] = [];
+    const scheduler = {
+      name: 'fake',
+      submit: async (script: string) => {
+        queue.push({ id: String(queue.length + 1), name: /--job-name=(\S+)/.exec(script)![1]!, state: 'queued', detail: 'PENDING' });
+        return String(queue.length);
+      },
+      queue: async () => [...queue],
+    };
+    const [a, b] = ['study1', 'study2'].map((study) => {
+      const project = new FlowProject({
+        root: join(root, study, 'project'),
+        scheduler,
+        templates: { fake: '#SBATCH --job-name=<%= it.name %>\n' },
+        ...quiet(),
+      });
+      project.operation('simulate', () => {});
+      project.openJob({ T: 300 }).init();
+      return project;
+    });
+    expect(a!.name).toBe(b!.name);
+    expect(await a!.submit()).toHaveLength(1);
+    // Before, B saw A's queued job (same name, same job id) as its own and submitted nothing.
+    expect(await b!.submit()).toHaveLength(1);
+    expect((await b!.status()).groups.find((group) => group.name === 'simulate')?.states).toEqual({ queued: 1 });
+    expect(queue[0]!.name).toMatch(/^project-[0-9a-f]{8}\.[0-9a-f]{32}\.simulate$/);
+    expect(queue[0]!.name).not.toBe(queue[1]!.name);
   });
 
   it('two concurrent submits submit each group on each job once', async () => {
@@ -398,7 +443,7 @@ describe('main (the command line)', () => {
     const before = readdirSync(root, { recursive: true }).sort();
     const result = await cli(project, 'submit', '--pretend', '-o', 'ex', '--hold', '--after', '42');
     expect(result.code).toBe(0);
-    expect(result.out).toContain(`#SBATCH --job-name=fixture.${job.id}.ex`);
+    expect(result.out).toContain(`#SBATCH --job-name=${project.clusterJobName('ex', job.id)}`);
     expect(result.out).toContain('#SBATCH --hold');
     expect(result.out).toContain('#SBATCH --dependency=afterok:42');
     expect(result.out).toContain(`run -o '^ex$' -j ${job.id}`);

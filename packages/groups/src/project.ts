@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
@@ -9,10 +10,10 @@ import { onExit } from 'signal-exit';
 import { type Aggregator, aggregateId } from './aggregator.js';
 import { runCli } from './cli.js';
 import type { Condition, ConditionContext } from './conditions.js';
-import { combineDirectives, type ResolvedDirectives, resolveDirectives } from './directives.js';
+import { combineDirectives, type Directives, type ResolvedDirectives, resolveDirectives } from './directives.js';
 import { GroupsError, requirePositiveInteger } from './errors.js';
 import { type JobFilter, jobMatcher } from './filter.js';
-import { type FlowBudget, flowBudget, runFlowWithBudget } from './flowBudget.js';
+import { type FlowBudget, flowBudget, GpuPool, runFlowWithBudget } from './flowBudget.js';
 import { checkName, describeGroupJob, FlowGroup, type GroupJob, type GroupMembership, type GroupOptions } from './group.js';
 import { type Hooks, withHooks } from './hooks.js';
 import { tryLock } from './locks.js';
@@ -204,6 +205,12 @@ export function defaultExecutable(execArgv: readonly string[] = process.execArgv
 export class FlowProject implements ConditionContext {
   readonly root: string;
   readonly name: string;
+  /**
+   * The start of this project's cluster job names: `<name>-<8 hex digits of the root's hash>`.
+   * Job ids depend only on the state point, so two projects of one name (`study1/project`,
+   * `study2/project`) would otherwise take each other's queued jobs for their own.
+   */
+  readonly clusterPrefix: string;
   readonly workspace: Workspace;
   readonly script: string;
   readonly executable: string;
@@ -223,6 +230,7 @@ export class FlowProject implements ConditionContext {
     this.#options = options;
     this.root = resolve(options.root);
     this.name = (options.name ?? basename(this.root)).replace(/[^A-Za-z0-9_-]/g, '_') || 'project';
+    this.clusterPrefix = `${this.name}-${createHash('sha1').update(this.root).digest('hex').slice(0, 8)}`;
     this.workspace = new Workspace(resolve(options.workspace ?? join(this.root, 'workspace')));
     this.script = resolve(options.script ?? process.argv[1] ?? 'project.js');
     this.executable = options.executable ?? defaultExecutable();
@@ -277,10 +285,7 @@ export class FlowProject implements ConditionContext {
       throw new GroupsError('GROUP_DEFINITION', `cannot define operation "${name}": ${what} of that name exists`, { details: { name } });
     }
     const operation = new FlowOperation(name, fn, options.directives ?? {}, options.pre ?? [], options.post ?? [], options.hooks ?? {});
-    // Directives without functions can be checked now, so definition errors surface at once.
-    if (!Object.values(operation.directives).some((value) => typeof value === 'function')) {
-      resolveDirectives(operation.directives, { defaultExecutable: this.executable, operation: name });
-    }
+    this.#checkDirectives(operation.directives, name);
     this.#operations.set(name, operation);
     const singleton = new FlowGroup(name, {}, true, (ref) => this.#resolveOperation(ref));
     singleton.add(operation);
@@ -290,9 +295,16 @@ export class FlowProject implements ConditionContext {
       if (!(membership?.group instanceof FlowGroup) || this.#groups.get(membership.group.name) !== membership.group) {
         throw new GroupsError('GROUP_DEFINITION', `operation "${name}": groups must hold groups made by this project's makeGroup()`);
       }
+      if (membership.directives !== undefined) this.#checkDirectives(membership.directives, name, membership.group.name);
       membership.group.add(operation, membership.directives === undefined ? {} : { directives: membership.directives });
     }
     return operation;
+  }
+
+  /** Directives without functions are checked at definition, so an invalid one fails before anything runs. */
+  #checkDirectives(directives: Directives, operation: string, group?: string): void {
+    if (Object.values(directives).some((value) => typeof value === 'function')) return;
+    resolveDirectives(directives, { defaultExecutable: this.executable, operation, ...(group === undefined ? {} : { group }) });
   }
 
   /**
@@ -438,20 +450,7 @@ export class FlowProject implements ConditionContext {
    */
   selectGroups(patterns?: readonly string[]): FlowGroup[] {
     if (patterns === undefined || patterns.length === 0) return this.groups.filter((group) => group.singleton);
-    const selected = new Set<FlowGroup>();
-    for (const pattern of patterns) {
-      let regex: RegExp;
-      try {
-        regex = new RegExp(`^(?:${pattern})$`);
-      } catch (error) {
-        throw new GroupsError('USAGE', `-o ${pattern}: not a regular expression (${(error as Error).message})`);
-      }
-      const matches = this.groups.filter((group) => regex.test(group.name));
-      if (matches.length === 0 && ![...this.#aggregates.keys()].some((name) => regex.test(name))) {
-        throw new GroupsError('NOT_FOUND', `-o ${pattern} matches no group or operation`);
-      }
-      for (const group of matches) selected.add(group);
-    }
+    const selected = this.matchGroups(patterns);
     const owner = new Map<string, string>();
     for (const group of selected) {
       for (const operation of group.operationNames) {
@@ -465,6 +464,24 @@ export class FlowProject implements ConditionContext {
         }
         owner.set(operation, group.name);
       }
+    }
+    return selected;
+  }
+
+  /**
+   * The groups whose full name matches one of `patterns`, overlapping or not (what `status -o`
+   * shows). Throws `USAGE` for a pattern that is not a regular expression and `NOT_FOUND` for one
+   * matching no group, operation or aggregate operation.
+   */
+  matchGroups(patterns: readonly string[]): FlowGroup[] {
+    const selected = new Set<FlowGroup>();
+    for (const pattern of patterns) {
+      const regex = patternRegExp(pattern);
+      const matches = this.groups.filter((group) => regex.test(group.name));
+      if (matches.length === 0 && ![...this.#aggregates.keys()].some((name) => regex.test(name))) {
+        throw new GroupsError('NOT_FOUND', `-o ${pattern} matches no group or operation`);
+      }
+      for (const group of matches) selected.add(group);
     }
     return [...selected];
   }
@@ -496,7 +513,7 @@ export class FlowProject implements ConditionContext {
   #selectAggregates(patterns?: readonly string[]): AggregateOperation[] {
     const all = [...this.#aggregates.values()];
     if (patterns === undefined || patterns.length === 0) return all;
-    const regexes = patterns.map((pattern) => new RegExp(`^(?:${pattern})$`));
+    const regexes = patterns.map(patternRegExp);
     return all.filter((op) => regexes.some((regex) => regex.test(op.name)));
   }
 
@@ -578,6 +595,8 @@ export class FlowProject implements ConditionContext {
     const busy: RunRecord[] = [];
     const planned: GroupJob[] = [];
     let passes = 0;
+    // Groups-on-jobs running at once (--parallel) get disjoint GPUs from this run's.
+    const gpus = new GpuPool(process.env.CUDA_VISIBLE_DEVICES);
     if (options.pretend !== true) for (const job of jobs) removeStaleTemporaries(job.path);
     for (let pass = 1; pass <= numPasses; pass++) {
       const todo: GroupJob[] = [];
@@ -628,7 +647,7 @@ export class FlowProject implements ConditionContext {
           try {
             // Asked again under the lock: the process that held it may have just completed it.
             if (!(await this.isEligible(operation, job, ignore))) continue;
-            await this.#runOperation(entry.group, operation, job, timeoutMs === undefined ? {} : { timeoutMs });
+            await this.#runOperation(entry.group, operation, job, timeoutMs === undefined ? { gpus } : { timeoutMs, gpus });
             executed.push(record);
           } finally {
             await release();
@@ -652,7 +671,7 @@ export class FlowProject implements ConditionContext {
         }
         try {
           if (!(await this.#aggregateEligible(entry.op, entry.jobs, ignore))) return;
-          await this.#runAggregate(entry.op, entry.jobs, entry.id);
+          await this.#runAggregate(entry.op, entry.jobs, entry.id, gpus);
           executed.push(record);
         } finally {
           await release();
@@ -679,10 +698,15 @@ export class FlowProject implements ConditionContext {
    * once on a job).
    */
   async exec(operation: string, jobIds?: readonly string[], options: { readonly group?: string } = {}): Promise<RunRecord[]> {
-    this.#resolveOperation(operation);
+    if (!this.#operations.has(operation)) {
+      throw new GroupsError('NOT_FOUND', `no operation named "${operation}" (known: ${[...this.#operations.keys()].join(', ')})`, {
+        details: { operation },
+      });
+    }
     const group = options.group ?? operation;
     if (!this.group(group).includes(operation)) throw new GroupsError('NOT_FOUND', `operation "${operation}" is not in group "${group}"`);
     const records: RunRecord[] = [];
+    const gpus = new GpuPool(process.env.CUDA_VISIBLE_DEVICES);
     for (const job of this.selectJobs(jobIds)) {
       // A forked operation's parent `run` holds the lock already.
       const held = process.env[LOCK_HELD_ENV] === `${operation}/${job.id}`;
@@ -695,7 +719,7 @@ export class FlowProject implements ConditionContext {
         );
       }
       try {
-        await this.#runOperation(group, operation, job, { inProcess: true });
+        await this.#runOperation(group, operation, job, { inProcess: true, gpus });
       } finally {
         await release();
       }
@@ -711,9 +735,10 @@ export class FlowProject implements ConditionContext {
     );
   }
 
-  async #runAggregate(op: AggregateOperation, jobs: readonly Job[], id: string): Promise<void> {
+  async #runAggregate(op: AggregateOperation, jobs: readonly Job[], id: string, gpus: GpuPool): Promise<void> {
     const directives = resolveDirectives(op.options.directives ?? {}, { defaultExecutable: this.executable, operation: op.name });
-    const budget = flowBudget(directives);
+    const lease = await gpus.acquire(directives.ngpu, `operation "${op.name}" on aggregate ${id}`);
+    const budget = flowBudget(directives, { CUDA_VISIBLE_DEVICES: lease.devices.join(',') });
     try {
       await withHooks([op.options.hooks ?? {}, ...this.#hooks], op.name, jobs, () =>
         Promise.resolve(op.fn(jobs, this.#context(op.name, op.name, directives, budget, `aggregate ${id}`))),
@@ -727,6 +752,8 @@ export class FlowProject implements ConditionContext {
           details: { operation: op.name, aggregate: id, jobs: jobs.map((job) => job.id) },
         },
       );
+    } finally {
+      lease.release();
     }
   }
 
@@ -752,11 +779,35 @@ export class FlowProject implements ConditionContext {
     group: string,
     operation: string,
     job: Job,
-    options: { readonly inProcess?: boolean; readonly timeoutMs?: number } = {},
+    options: { readonly inProcess?: boolean; readonly timeoutMs?: number; readonly gpus: GpuPool },
+  ): Promise<void> {
+    const directives = this.directivesIn(group, operation, job);
+    const where = `operation "${operation}" on job ${job.id}${group === operation ? '' : ` (group "${group}")`}`;
+    // Held while the operation (or its fork) runs: the GPUs of operations running at once are disjoint.
+    const lease = await options.gpus.acquire(directives.ngpu, where);
+    try {
+      await this.#runWithin(
+        group,
+        operation,
+        job,
+        directives,
+        flowBudget(directives, { CUDA_VISIBLE_DEVICES: lease.devices.join(',') }),
+        options,
+      );
+    } finally {
+      lease.release();
+    }
+  }
+
+  async #runWithin(
+    group: string,
+    operation: string,
+    job: Job,
+    directives: ResolvedDirectives,
+    budget: FlowBudget,
+    options: { readonly inProcess?: boolean; readonly timeoutMs?: number },
   ): Promise<void> {
     const op = this.#resolveOperation(operation);
-    const directives = this.directivesIn(group, operation, job);
-    const budget = flowBudget(directives);
     // A forked operation's hooks run in its parent, around the fork, not again in the child.
     const forkedChild = process.env[LOCK_HELD_ENV] === `${operation}/${job.id}`;
     try {
@@ -859,9 +910,9 @@ export class FlowProject implements ConditionContext {
     return this.#scheduler;
   }
 
-  /** The cluster job name of a group on a job: `<project>.<job id>.<group>` (the group is part of it). */
+  /** The cluster job name of a group on a job: `<project>-<root hash>.<job id>.<group>` (see {@link FlowProject.clusterPrefix}). */
   clusterJobName(group: string, job: string): string {
-    return `${this.name}.${job}.${group}`;
+    return `${this.clusterPrefix}.${job}.${group}`;
   }
 
   /**
@@ -928,6 +979,15 @@ export interface MainOptions {
   readonly stderr?: Output;
   /** Set `process.exitCode` on failure (default true). */
   readonly setExitCode?: boolean;
+}
+
+/** `-o PATTERN` as a regular expression matching whole names; throws `USAGE` for an invalid one. */
+function patternRegExp(pattern: string): RegExp {
+  try {
+    return new RegExp(`^(?:${pattern})$`);
+  } catch (error) {
+    throw new GroupsError('USAGE', `-o ${pattern}: not a regular expression (${(error as Error).message})`);
+  }
 }
 
 function errorMessage(error: unknown): string {

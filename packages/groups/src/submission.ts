@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { combineDirectives, type ResolvedDirectives } from './directives.js';
 import { GroupsError, requirePositiveInteger } from './errors.js';
-import { describeGroupJob, type FlowGroup, type GroupJob } from './group.js';
+import { describeGroupJob, type GroupJob } from './group.js';
 import { lockWithin } from './locks.js';
 import type { AggregateStatus, FlowProject, IgnoreConditions, Selection } from './project.js';
 import { ACTIVE_STATES, type ClusterJob, type ClusterJobState, type Scheduler } from './schedulers/scheduler.js';
@@ -22,7 +22,7 @@ export interface SubmitOptions extends Selection {
   readonly hold?: boolean;
   /** Start only after this cluster job succeeded. Submission itself never waits. */
   readonly after?: string;
-  /** Partition (SLURM) or queue (PBS, LSF). */
+  /** Partition (SLURM; several separated by commas) or queue (PBS, LSF): letters, digits and `_ . , @ : + -`, else `USAGE`. */
   readonly partition?: string;
   /** Submit at most this many groups-on-jobs (signac-flow's `-n`; a bundle counts its entries). */
   readonly num?: number;
@@ -100,7 +100,7 @@ interface ClusterStates {
 async function clusterStates(project: FlowProject, scheduler: Scheduler): Promise<ClusterStates> {
   const byGroup = new Map<string, ClusterJob>();
   const byOperation = new Map<string, ClusterJob>();
-  const prefix = `${project.name}.`;
+  const prefix = `${project.clusterPrefix}.`;
   const note = (group: string, job: string, clusterJob: ClusterJob) => {
     if (!project.groups.some((known) => known.name === group)) return;
     byGroup.set(`${group}\0${job}`, clusterJob);
@@ -150,6 +150,13 @@ async function submitLocked(project: FlowProject, options: SubmitOptions): Promi
   if (options.after !== undefined && !/^[\w.[\]-]+$/.test(options.after)) {
     throw new GroupsError('USAGE', `--after ${options.after}: not a cluster job id`);
   }
+  // Written unquoted into the script header, where a space or newline would end the directive.
+  if (options.partition !== undefined && !/^[\w.,@:+-]+$/.test(options.partition)) {
+    throw new GroupsError(
+      'USAGE',
+      `--partition ${JSON.stringify(options.partition)}: not a partition or queue name (letters, digits and _ . , @ : + -; a comma separates partitions)`,
+    );
+  }
   const scheduler = await project.scheduler();
   if (scheduler === undefined && options.pretend !== true) {
     throw new GroupsError(
@@ -187,7 +194,7 @@ async function submitLocked(project: FlowProject, options: SubmitOptions): Promi
     const name =
       bundle.length === 1
         ? project.clusterJobName(bundle[0]!.group, bundle[0]!.job)
-        : `${project.name}.${BUNDLE_MARK}.${createHash('sha1').update(JSON.stringify(bundle)).digest('hex').slice(0, 16)}`;
+        : `${project.clusterPrefix}.${BUNDLE_MARK}.${createHash('sha1').update(JSON.stringify(bundle)).digest('hex').slice(0, 16)}`;
     const commands: ScriptCommand[] = bundle.map((entry, index) => ({
       ...entry,
       command: [
@@ -242,7 +249,7 @@ async function submitLocked(project: FlowProject, options: SubmitOptions): Promi
  */
 export async function projectStatus(project: FlowProject, options: StatusOptions = {}): Promise<StatusReport> {
   const groups =
-    options.operations === undefined ? project.groups : dedupe(options.operations.flatMap((pattern) => matching(project, pattern)));
+    options.operations === undefined || options.operations.length === 0 ? project.groups : project.matchGroups(options.operations);
   const jobs = project.jobsOf(options);
   const scheduler = await project.scheduler();
   let states: ClusterStates = { byGroup: new Map(), byOperation: new Map() };
@@ -297,19 +304,10 @@ export async function projectStatus(project: FlowProject, options: StatusOptions
   };
 }
 
-function matching(project: FlowProject, pattern: string): FlowGroup[] {
-  const regex = new RegExp(`^(?:${pattern})$`);
-  return project.groups.filter((group) => regex.test(group.name));
-}
-
 function bundleDir(project: FlowProject): string {
   return join(project.root, '.vf', 'bundles');
 }
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function dedupe<T>(items: readonly T[]): T[] {
-  return [...new Set(items)];
 }

@@ -1,7 +1,7 @@
 // Several `run` processes on one workspace, and the walltime of a forked operation: the guarantees
 // that only show with real processes (locks across processes, process-group kill).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isProcessAlive } from '@vf/core/testing';
@@ -21,11 +21,12 @@ afterEach(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const cli = (...argv: string[]) =>
+const cliWith = (env: Record<string, string>, ...argv: string[]) =>
   runCommand(nodeWithTsx[0]!, [...nodeWithTsx.slice(1), concurrencyScript, ...argv], {
-    env: { VF_PROJECT_ROOT: root, VF_SCHEDULER: '' },
+    env: { VF_PROJECT_ROOT: root, VF_SCHEDULER: '', ...env },
     timeoutMs: 90_000,
   });
+const cli = (...argv: string[]) => cliWith({}, ...argv);
 
 async function waitUntil(what: string, timeoutMs: number, done: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -51,6 +52,52 @@ describe('concurrent runs on one workspace', () => {
     for (const result of results) expect(result.code, result.stderr).toBe(0);
     expect(readFileSync(job.fn('once.log'), 'utf8').trim().split('\n')).toHaveLength(1);
     expect(job.doc.get('done')).toBe(true);
+  });
+});
+
+describe('an in-process operation that blocks the event loop', () => {
+  it('keeps its lock past the stale time: a second run skips it rather than running it beside it', { timeout: 120_000 }, async () => {
+    const job = createConcurrencyProject(root).openJob({ n: 7 }).init();
+    // The stale time shortened to 2 s (from 30 s) so that the test takes seconds; the operation blocks for 12 s.
+    const env = { VF_GROUPS_OPERATION_STALE_MS: '2000', VF_TEST_BLOCK_S: '12' };
+    const first = cliWith(env, 'run', '-o', 'blocker', '-j', job.id);
+    await waitUntil('the operation to start', 60_000, () => existsSync(job.fn('blocker.log')));
+    const startedAt = Date.now();
+    // Until the lock was refreshed after it would have gone stale (before, it never was while the
+    // event loop was blocked), and at most three stale times.
+    await waitUntil('the stale time to pass', 10_000, () => {
+      const lock = job.fn('.vf_operation_blocker.lock');
+      return (existsSync(lock) && statSync(lock).mtimeMs > startedAt + 2_000) || Date.now() > startedAt + 6_000;
+    });
+    const second = await cliWith(env, 'run', '-o', 'blocker', '-j', job.id);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/skipped blocker on job \w+: another process is running it/);
+    const result = await first;
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    expect(readFileSync(job.fn('blocker.log'), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(existsSync(job.fn('.vf_operation_blocker.lock'))).toBe(false);
+  });
+});
+
+describe('GPUs of forked operations', () => {
+  it('run --parallel 2 gives two operations with ngpu 1 running at once disjoint GPUs of CUDA_VISIBLE_DEVICES', {
+    timeout: 120_000,
+  }, async () => {
+    const project = createConcurrencyProject(root);
+    const jobs = [project.openJob({ n: 8 }).init(), project.openJob({ n: 9 }).init()];
+    const result = await cliWith({ CUDA_VISIBLE_DEVICES: '0,1' }, 'run', '-o', 'gpu', '--parallel', '2');
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    expect(jobs.map((job) => readFileSync(job.fn('gpu.env'), 'utf8')).sort()).toEqual(['0', '1']);
+  });
+
+  it('an operation needing more GPUs than CUDA_VISIBLE_DEVICES names fails with NO_GPU before it starts', {
+    timeout: 120_000,
+  }, async () => {
+    const job = createConcurrencyProject(root).openJob({ n: 10 }).init();
+    const result = await cliWith({ CUDA_VISIBLE_DEVICES: '-1' }, 'run', '-o', 'gpu');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/\[NO_GPU\]: operation "gpu" on job \w+ needs ngpu=1 GPU\(s\) but CUDA_VISIBLE_DEVICES="-1" names 0/);
+    expect(existsSync(job.fn('gpu.env'))).toBe(false);
   });
 });
 

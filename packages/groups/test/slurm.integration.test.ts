@@ -59,7 +59,7 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 async function ourQueue(): Promise<string[]> {
   const scheduler = await project.scheduler();
   return (await scheduler!.queue())
-    .filter((job) => job.name.startsWith(`${project.name}.`) && ACTIVE_STATES.includes(job.state))
+    .filter((job) => job.name.startsWith(`${project.clusterPrefix}.`) && ACTIVE_STATES.includes(job.state))
     .map((job) => `${job.id}:${job.state}`);
 }
 
@@ -86,7 +86,9 @@ describe('FlowGroups on a real SLURM', () => {
     requireSlurm(context);
     const jobs = [1, 2].map((n) => project.openJob({ n }).init());
     const submissions = await project.submit({ operations: ['ex'] });
-    expect(submissions.map((submission) => submission.name).sort()).toEqual(jobs.map((job) => `fixture.${job.id}.ex`).sort());
+    expect(submissions.map((submission) => submission.name).sort()).toEqual(
+      jobs.map((job) => `${project.clusterPrefix}.${job.id}.ex`).sort(),
+    );
     expect(submissions.every((submission) => /^\d+$/.test(submission.clusterId ?? ''))).toBe(true);
 
     const report = await project.status();
@@ -145,7 +147,7 @@ describe('FlowGroups on a real SLURM', () => {
     const jobs = [6, 7].map((n) => project.openJob({ n }).init());
     const submissions = await project.submit({ operations: ['independent'], bundle: 2, parallel: true });
     expect(submissions).toHaveLength(1);
-    expect(submissions[0]!.name).toMatch(/^fixture\.bundle\.[0-9a-f]{16}$/);
+    expect(submissions[0]!.name).toMatch(/^fixture-[0-9a-f]{8}\.bundle\.[0-9a-f]{16}$/);
     const report = await project.status();
     expect(active(states(report.groups, 'independent'))).toBe(2);
     expect(new Set(report.jobs.map((job) => job.groups.independent!.clusterId))).toEqual(new Set([submissions[0]!.clusterId]));

@@ -100,6 +100,14 @@ describe('template helpers', () => {
     expect(formatMemory(0.5)).toEqual({ slurm: '512M', pbs: '512mb', mb: 512 });
   });
 
+  it('formats walltimes with floating-point error without an extra second, and rounds LSF minutes up into the hour', () => {
+    expect(formatWalltime(1.1)).toEqual({ slurm: '01:06:00', hms: '01:06:00', hm: '01:06' });
+    expect(formatWalltime(0.1 + 0.2).slurm).toBe('00:18:00');
+    expect(formatWalltime(2.3).slurm).toBe('02:18:00');
+    expect(formatWalltime(1e-9).slurm).toBe('00:00:01');
+    expect(formatWalltime(1 + 3599 / 3600)).toEqual({ slurm: '01:59:59', hms: '01:59:59', hm: '02:00' });
+  });
+
   it('quotes shell words only when needed', () => {
     expect(shellQuote('/a/b-c_d.ts')).toBe('/a/b-c_d.ts');
     expect(shellQuote("it's here")).toBe(`'it'"'"'s here'`);

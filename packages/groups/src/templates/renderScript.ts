@@ -14,7 +14,7 @@ export interface ScriptCommand {
 
 /** What a scheduler script is rendered from. */
 export interface ScriptRequest {
-  /** The cluster job name: `<project>/<job id>/<group>`, or `<project>/bundle/<hash>` for a bundle. */
+  /** The cluster job name: `<project>-<root hash>.<job id>.<group>`, or `<project>-<root hash>.bundle.<hash>` for a bundle. */
   readonly name: string;
   /** The project root: the script `cd`s there. */
   readonly root: string;
@@ -46,9 +46,14 @@ export function shellQuote(word: string): string {
 
 const pad = (value: number) => String(value).padStart(2, '0');
 
-/** Wall time in hours as `D-HH:MM:SS` (SLURM), `HH:MM:SS` (PBS) and `HH:MM` (LSF), rounded up to the second. */
+/**
+ * Wall time in hours as `D-HH:MM:SS` (SLURM), `HH:MM:SS` (PBS) and `HH:MM` (LSF, rounded up to the
+ * minute), rounded up to the second (at least one).
+ */
 export function formatWalltime(hours: number): { slurm: string; hms: string; hm: string } {
-  const seconds = Math.ceil(hours * 3600);
+  // To the millisecond first: 1.1 h is 3960.0000000000005 s in floating point, not 3961 s.
+  const seconds = Math.max(1, Math.ceil(Math.round(hours * 3_600_000) / 1000));
+  const minutes = Math.ceil(seconds / 60);
   const h = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);
   const s = seconds % 60;
@@ -56,7 +61,7 @@ export function formatWalltime(hours: number): { slurm: string; hms: string; hm:
   return {
     slurm: `${days > 0 ? `${days}-` : ''}${pad(h % 24)}:${pad(m)}:${pad(s)}`,
     hms: `${pad(h)}:${pad(m)}:${pad(s)}`,
-    hm: `${pad(h)}:${pad(Math.ceil((seconds - h * 3600) / 60))}`,
+    hm: `${pad(Math.floor(minutes / 60))}:${pad(minutes % 60)}`,
   };
 }
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-#BSUB -J golden.bundle.f4e2c0574bd9f2e7
+#BSUB -J golden-42e61b40.bundle.f4e2c0574bd9f2e7
 #BSUB -cwd '/srv/vf project'
 #BSUB -o '/srv/vf project/.vf/logs/%J.out'
 #BSUB -q short

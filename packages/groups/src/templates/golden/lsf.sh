@@ -1,5 +1,5 @@
 #!/bin/bash
-#BSUB -J golden.53d21dfb7b3e4ffc83a7bbe3f8aefc3e.ex
+#BSUB -J golden-42e61b40.53d21dfb7b3e4ffc83a7bbe3f8aefc3e.ex
 #BSUB -cwd '/srv/vf project'
 #BSUB -o '/srv/vf project/.vf/logs/%J.out'
 #BSUB -n 2
@@ -17,7 +17,7 @@ node '/srv/vf project/project.js' run -o '^ex$' -j 53d21dfb7b3e4ffc83a7bbe3f8aef
 
 # ---- next cluster job ----
 #!/bin/bash
-#BSUB -J golden.96d730b7a405ed0e9cb1068b43e06fe4.ex
+#BSUB -J golden-42e61b40.96d730b7a405ed0e9cb1068b43e06fe4.ex
 #BSUB -cwd '/srv/vf project'
 #BSUB -o '/srv/vf project/.vf/logs/%J.out'
 #BSUB -n 2

@@ -1,5 +1,5 @@
 #!/bin/bash
-#PBS -N golden.bundle.f4e2c0574bd9f2e7
+#PBS -N golden-42e61b40.bundle.f4e2c0574bd9f2e7
 #PBS -V
 #PBS -j oe
 #PBS -o '/srv/vf project/.vf/logs/'

@@ -1,5 +1,5 @@
 #!/bin/bash
-#PBS -N golden.53d21dfb7b3e4ffc83a7bbe3f8aefc3e.ex
+#PBS -N golden-42e61b40.53d21dfb7b3e4ffc83a7bbe3f8aefc3e.ex
 #PBS -V
 #PBS -j oe
 #PBS -o '/srv/vf project/.vf/logs/'
@@ -17,7 +17,7 @@ node '/srv/vf project/project.js' run -o '^ex$' -j 53d21dfb7b3e4ffc83a7bbe3f8aef
 
 # ---- next cluster job ----
 #!/bin/bash
-#PBS -N golden.96d730b7a405ed0e9cb1068b43e06fe4.ex
+#PBS -N golden-42e61b40.96d730b7a405ed0e9cb1068b43e06fe4.ex
 #PBS -V
 #PBS -j oe
 #PBS -o '/srv/vf project/.vf/logs/'

@@ -1,5 +1,5 @@
 #!/bin/bash
-#SBATCH --job-name=golden.53d21dfb7b3e4ffc83a7bbe3f8aefc3e.ex
+#SBATCH --job-name=golden-42e61b40.53d21dfb7b3e4ffc83a7bbe3f8aefc3e.ex
 #SBATCH --chdir='/srv/vf project'
 #SBATCH --output='/srv/vf project/.vf/logs/%j.out'
 #SBATCH --partition=debug
@@ -19,7 +19,7 @@ node '/srv/vf project/project.js' run -o '^ex$' -j 53d21dfb7b3e4ffc83a7bbe3f8aef
 
 # ---- next cluster job ----
 #!/bin/bash
-#SBATCH --job-name=golden.96d730b7a405ed0e9cb1068b43e06fe4.ex
+#SBATCH --job-name=golden-42e61b40.96d730b7a405ed0e9cb1068b43e06fe4.ex
 #SBATCH --chdir='/srv/vf project'
 #SBATCH --output='/srv/vf project/.vf/logs/%j.out'
 #SBATCH --partition=debug
