@@ -81,7 +81,10 @@ describe('the demo as a FlowProject: two generated videos, run -o analyze, run, 
     expect(scripts).toHaveLength(2);
     const ids = jobDirs().map((dir) => basename(dir));
     for (const script of scripts) {
-      const id = ids.find((candidate) => script.includes(`#SBATCH --job-name=${basename(root)}.${candidate}.analyze`));
+      // The project's name, then 8 hex digits of its root's hash (names unique per project root).
+      const id = ids.find((candidate) =>
+        new RegExp(`^#SBATCH --job-name=${basename(root)}-[0-9a-f]{8}\\.${candidate}\\.analyze$`, 'm').test(script),
+      );
       expect(id, script).toBeDefined();
       // np = reader + 1 detector + writer; ngpu from detect; memory max(4g, 2g); walltime 0.75 + 0.25 h.
       for (const line of ['#SBATCH --ntasks=3', '#SBATCH --gres=gpu:1', '#SBATCH --mem=4G', '#SBATCH --time=01:00:00']) {

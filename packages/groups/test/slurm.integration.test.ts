@@ -198,7 +198,7 @@ describe('FlowGroups on a real SLURM', () => {
       setExitCode: false,
     });
     expect(code).toBe(0);
-    expect(stdout.text).toContain('#SBATCH --job-name=fixture.');
+    expect(stdout.text).toContain(`#SBATCH --job-name=${project.clusterPrefix}.`);
     expect(readdirSync(root, { recursive: true }).sort()).toEqual(before);
     expect(await ourQueue()).toEqual(queueBefore);
   });
