@@ -1,4 +1,5 @@
 import { FlowValidationError } from '../errors.js';
+import { checkNodeOptions } from './node.js';
 import { ProcessorNode, type ProcessorOptions } from './processorNode.js';
 
 /**
@@ -23,6 +24,7 @@ export class FunctionProcessorNode<TIn extends unknown[] = unknown[], TOut = unk
   readonly fn: (...inputs: TIn) => TOut | Promise<TOut>;
 
   constructor(fn: (...inputs: TIn) => TOut | Promise<TOut>, options: ProcessorOptions = {}) {
+    checkNodeOptions(options, new.target.name);
     if (typeof fn !== 'function') {
       throw new FlowValidationError(
         'INVALID_OPTION',

@@ -37,6 +37,7 @@ export abstract class Node {
   #timeJoin: TimeJoinSpec | undefined;
 
   constructor(options: NodeOptions = {}) {
+    checkNodeOptions(options, new.target.name);
     if (options.name !== undefined && (typeof options.name !== 'string' || options.name.trim() === '')) {
       throw new FlowValidationError('INVALID_OPTION', `node name must be a non-empty string, got ${String(options.name)}`);
     }
@@ -202,6 +203,18 @@ export abstract class Node {
 /** `"a", "b"` for error messages. */
 export function describe(nodes: readonly Node[]): string {
   return nodes.map((node) => `"${node.name}"`).join(', ');
+}
+
+/**
+ * Throws `INVALID_OPTION` unless a node's `options` argument is an object (or left out): `null`
+ * failed with a bare TypeError reading its `name`, and a number or string was taken as no options.
+ */
+export function checkNodeOptions(options: unknown, nodeClass: string): void {
+  if (options === undefined || (typeof options === 'object' && options !== null && !Array.isArray(options))) return;
+  const got = options === null ? 'null' : Array.isArray(options) ? 'an array' : `${typeof options} ${String(options)}`;
+  throw new FlowValidationError('INVALID_OPTION', `${nodeClass}: node options must be an object, got ${got}`, {
+    details: { option: 'options', value: got },
+  });
 }
 
 /** Validates the `nbTasks` option; returns the value or throws `INVALID_OPTION`. */

@@ -2,7 +2,15 @@ import { AllocationError } from '../errors.js';
 import { emitWarningOnce } from '../warnings.js';
 import { type ErrorPolicy, type OnError, resolveOnError } from './errorPolicy.js';
 import { type TimeJoinOptions, validateJoinOptions } from './joinOptions.js';
-import { type DeviceType, Node, type NodeOptions, validateDeviceType, validateGpuMemoryMb, validateNbTasks } from './node.js';
+import {
+  checkNodeOptions,
+  type DeviceType,
+  Node,
+  type NodeOptions,
+  validateDeviceType,
+  validateGpuMemoryMb,
+  validateNbTasks,
+} from './node.js';
 
 /** Options of a {@link ProcessorNode}. */
 export interface ProcessorOptions extends NodeOptions {
@@ -92,6 +100,7 @@ export abstract class ProcessorNode<TIn extends unknown[] = unknown[], TOut = un
  */
 export abstract class OneTaskProcessorNode<TIn extends unknown[] = unknown[], TOut = unknown> extends ProcessorNode<TIn, TOut> {
   constructor(options: ProcessorOptions = {}) {
+    checkNodeOptions(options, new.target.name);
     super({ ...options, nbTasks: validateNbTasks(options.nbTasks, `processor "${options.name ?? new.target.name}"`) });
     if (options.nbTasks !== undefined && options.nbTasks !== 1) {
       emitWarningOnce(`processor "${options.name ?? new.target.name}" is a one-task processor: nbTasks ${options.nbTasks} is ignored`, {

@@ -1,7 +1,7 @@
 import { FlowValidationError } from '../errors.js';
 import { topologicalSort } from '../graph/topologicalSort.js';
 import { emitWarningOnce } from '../warnings.js';
-import { describe, type Node, validateNbTasks } from './node.js';
+import { checkNodeOptions, describe, type Node, validateNbTasks } from './node.js';
 import { OneTaskProcessorNode, ProcessorNode } from './processorNode.js';
 
 /** Options of a {@link TaskModuleNode}. */
@@ -32,6 +32,7 @@ export class TaskModuleNode<TIn extends unknown[] = unknown[], TOut = unknown> e
   // Typed so that any processor fits: `ProcessorNode` alone means `ProcessorNode<unknown[], unknown>`,
   // which a processor with typed inputs (`ProcessorNode<[Frame], Frame>`) is not assignable to.
   constructor(entry: ProcessorNode<TIn, unknown>, exit: ProcessorNode<never, TOut>, options: TaskModuleOptions = {}) {
+    checkNodeOptions(options, new.target.name);
     const label = `task module "${options.name ?? 'TaskModuleNode'}"`;
     const members = collectMembers(entry as ProcessorNode, exit as ProcessorNode, label);
     const stateful = members.some((member) => member instanceof OneTaskProcessorNode);
