@@ -161,6 +161,8 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
   if (!(error instanceof Error)) {
     return { name: 'NonError', message: describeThrown(error) };
   }
+  // Whatever a node threw must cross to the host as itself: a message that is a number, or details
+  // JSON cannot carry, made the task's report an invalid control message (an internal error instead).
   const base: {
     name: string;
     message: string;
@@ -168,13 +170,40 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
     code?: string;
     details?: Record<string, unknown>;
     cause?: SerializedError;
-  } = { name: error.name, message: error.message };
-  if (error.stack !== undefined) base.stack = error.stack;
+  } = { name: textOf(error.name), message: textOf(error.message) };
+  if (error.stack !== undefined) base.stack = textOf(error.stack);
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') base.code = code;
-  if (isVfError(error)) base.details = error.details;
+  if (isVfError(error)) base.details = jsonDetails(error.details);
   if (error.cause !== undefined && depth < 8) base.cause = serializeError(error.cause, depth + 1);
   return base;
+}
+
+/** A thrown error's field as text; never throws (a `toString` that throws, or a symbol's). */
+function textOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return String(value);
+  } catch {
+    return describeValue(value);
+  }
+}
+
+/**
+ * `details` as JSON carries them: each field JSON cannot carry (a BigInt, a cycle) becomes text (a
+ * BigInt as `123n`), the others kept as they are.
+ */
+function jsonDetails(details: Record<string, unknown>): Record<string, unknown> {
+  const carried: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(details)) {
+    try {
+      JSON.stringify(value);
+      carried[key] = value;
+    } catch {
+      carried[key] = typeof value === 'bigint' ? `${value}n` : describeValue(value);
+    }
+  }
+  return carried;
 }
 
 /** Rebuilds an error serialised by {@link serializeError}, restoring vf's classes where known. */

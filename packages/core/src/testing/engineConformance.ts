@@ -257,6 +257,28 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expect((await readFile(closeLog, 'utf8')).trim()).toBe('after');
     });
 
+    it('a node error of an odd shape (a number for message; BigInt and circular details) fails the flow as itself, with its counters', {
+      timeout,
+    }, async () => {
+      for (const shape of ['numericMessage', 'oddDetails'] as const) {
+        const report = await runToEnd('throwing', {
+          out: join(dir, `${shape}.jsonl`),
+          failAt: 25,
+          closeLog: join(dir, 'close.log'),
+          shape,
+        });
+        expect(report.status).toBe('failed');
+        expect(report.error).toBeInstanceOf(TaskFailedError);
+        expect(report.error?.nodeName).toBe('exploder');
+        // Before, multi-process engines reported an internal error instead (an invalid control message, or JSON failing on a BigInt).
+        const cause = report.error?.cause as (Error & { code?: string }) | undefined;
+        if (shape === 'numericMessage') expect(String(cause?.message)).toMatch(/^\d+$/);
+        else expect([cause?.code, cause?.message]).toEqual(['EXPLODED', expect.stringMatching(/^exploded on item \d+$/)]);
+        const exploder = report.nodes.find((node) => node.name === 'exploder');
+        expect(exploder?.received).toBeGreaterThanOrEqual(contract === 'batch' ? 26 : 1);
+      }
+    });
+
     it('values arrive exactly as sent, across two hops (the value matrix)', { timeout: 2 * timeout }, async () => {
       const out = join(dir, 'out.jsonl');
       // Realtime may drop items: pace the producer so that most cases get through.

@@ -3,7 +3,7 @@
  * them whatever process the task ran in.
  */
 import { appendFileSync } from 'node:fs';
-import { ConsumerNode, type ConsumerOptions, OneTaskProcessorNode, ProcessorNode, type ProcessorOptions } from '../../index.js';
+import { ConsumerNode, type ConsumerOptions, OneTaskProcessorNode, ProcessorNode, type ProcessorOptions, VfError } from '../../index.js';
 import { FileAppenderConsumer, IntProducer } from '../../nodes.js';
 
 /** Appends `name:taskIndex`-free marker lines: one line per close() call. */
@@ -55,14 +55,23 @@ export class Exploder extends OneTaskProcessorNode<[number], number> {
   constructor(
     private readonly failAt: number,
     options: ProcessorOptions = {},
+    /** The error's shape: a plain Error; one whose message is a number; a VfError whose details JSON cannot carry. */
+    private readonly shape: 'error' | 'numericMessage' | 'oddDetails' = 'error',
   ) {
     super(options);
   }
 
   process(value: number): number {
     // The first item at or past failAt: a realtime engine may have dropped failAt itself.
-    if (value >= this.failAt) throw new Error(`exploded on item ${value}`);
-    return value;
+    if (value < this.failAt) return value;
+    const message = `exploded on item ${value}`;
+    if (this.shape === 'numericMessage') throw Object.assign(new Error(message), { message: value });
+    if (this.shape === 'oddDetails') {
+      const details: Record<string, unknown> = { item: value, big: 10n ** 20n };
+      details.self = details;
+      throw new VfError('EXPLODED', message, { details });
+    }
+    throw new Error(message);
   }
 }
 
