@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,5 +61,56 @@ describe('a flow module that loads itself', () => {
     const { code, stderr } = await runScript(fixture('guardedRunner'), out);
     expect(code, stderr).toBe(0);
     expect(readFileSync(out, 'utf8')).toBe('completed');
+  });
+});
+
+describe('a TypeScript flow module in a package that is not "type": "module"', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vf-cjs-flow-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // tsx runs it as CommonJS, and its require('@vf/core') gets a copy of its own: the Flow it builds
+  // is not the loader's. Before, the error said that its factory returned no Flow, which it did.
+  it('fails with INVALID_FLOW_MODULE saying why and how to make it an ES module', { timeout: 60_000 }, async () => {
+    await mkdir(join(dir, 'node_modules', '@vf'), { recursive: true });
+    await symlink(fileURLToPath(new URL('..', import.meta.url)), join(dir, 'node_modules', '@vf', 'core'), 'dir');
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'cjs-app', version: '1.0.0' }));
+    await writeFile(
+      join(dir, 'flow.ts'),
+      [
+        "import { defineFlow, Flow } from '@vf/core';",
+        "import { IntProducer, VoidConsumer } from '@vf/core/nodes';",
+        'export default defineFlow(() => {',
+        '  const numbers = new IntProducer(0, 3);',
+        '  return new Flow([numbers], [new VoidConsumer().from(numbers)]);',
+        '});',
+      ].join('\n'),
+    );
+    const host = join(dir, 'host.mjs');
+    await writeFile(
+      host,
+      [
+        "import { writeFileSync } from 'node:fs';",
+        "import { Flow } from '@vf/core';",
+        'try {',
+        "  await Flow.load(new URL('./flow.ts', import.meta.url));",
+        "  writeFileSync(process.argv[2], 'loaded');",
+        '} catch (error) {',
+        '  console.error(`${error.code}: ${error.message}`);',
+        '  process.exit(1);',
+        '}',
+      ].join('\n'),
+    );
+    const out = join(dir, 'status.txt');
+    const { code, stderr } = await runScript(host, out);
+    expect(code, stderr).toBe(1);
+    expect(stderr).toContain('INVALID_FLOW_MODULE');
+    expect(stderr).toContain('another copy of @vf/core');
+    expect(stderr).toContain('"type": "module"');
+    expect(existsSync(out)).toBe(false);
   });
 });

@@ -120,6 +120,12 @@ export class Flow {
     }
     const flow = await module.default.create(params ?? (null as TParams));
     if (!(flow instanceof Flow)) {
+      if (isFlowOfAnotherCopy(flow)) {
+        throw new FlowValidationError(
+          'INVALID_FLOW_MODULE',
+          `flow module ${url} built its Flow with another copy of @vf/core than the one loading it: it ran as CommonJS (under tsx, a .ts file is CommonJS in a package without "type": "module"), which gets a copy of its own. Make it an ES module: set "type": "module" in its package.json, or name it .mts`,
+        );
+      }
       throw new FlowValidationError('INVALID_FLOW_MODULE', `the factory of flow module ${url} did not return a Flow`);
     }
     flow.#source = { moduleUrl: url, params: params ?? null };
@@ -279,6 +285,18 @@ export class Flow {
   #releaseSigint(): void {
     process.removeListener('SIGINT', this.#onSigint);
   }
+}
+
+/**
+ * Marks every Flow, whichever copy of @vf/core made it (`Symbol.for` is the same in every copy): a
+ * CommonJS flow module loads its own copy, whose Flow is not this copy's (`instanceof` fails), and
+ * must be told so rather than that it returned no Flow.
+ */
+const FLOW_BRAND = Symbol.for('@vf/core.Flow');
+Object.defineProperty(Flow.prototype, FLOW_BRAND, { value: true });
+
+function isFlowOfAnotherCopy(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FLOW_BRAND] === true;
 }
 
 /** Every task logs at this process's level and format, tagged with the run's id. */
