@@ -76,6 +76,9 @@ function childrenCpuMs(): number {
 
 const CLOCK_TICKS = process.platform === 'linux' ? Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) : 100;
 
+/** The raw baseline's queue on each side: ZeroMQ's default high-water mark. */
+const RAW_ZMQ_HIGH_WATER_MARK = 1000;
+
 /**
  * Raw ZeroMQ: Push → Pull over ipc in one process, one hop, no encoding. Its rate, the rate over its
  * second half (past its warm-up), and its CPU per message (both ends, ZeroMQ's I/O threads included).
@@ -84,9 +87,9 @@ async function rawZmq(count: number, payload: Buffer): Promise<Rate & { readonly
   const cpuBefore = process.cpuUsage();
   const socketPath = join(tmpdir(), `vf-bench-${process.pid}`);
   const address = `ipc://${socketPath}`;
-  const pull = new zmq.Pull({ receiveHighWaterMark: 1000 });
+  const pull = new zmq.Pull({ receiveHighWaterMark: RAW_ZMQ_HIGH_WATER_MARK });
   await pull.bind(address);
-  const push = new zmq.Push({ sendHighWaterMark: 1000 });
+  const push = new zmq.Push({ sendHighWaterMark: RAW_ZMQ_HIGH_WATER_MARK });
   push.connect(address);
   const header = Buffer.from('h');
   const receiving = (async (): Promise<{ perSecond: number; secondHalfPerSecond: number }> => {
@@ -130,12 +133,13 @@ async function flowRate(
   params: { count: number; payload: 'small' | 'frame'; identities: number; nbTasks: number },
   url = flowUrl,
   sharedMemory = true,
+  queueSize = Number(process.env.VF_BENCH_QUEUE ?? 16),
 ) {
   const out = join(tmpdir(), `vf-bench-${process.pid}-${Date.now()}.json`);
   const flow = await Flow.load(url, { ...params, out });
   const cpuBefore = childrenCpuMs();
   const runAt = Date.now();
-  await flow.run(new BatchExecutionEngine({ queueSize: Number(process.env.VF_BENCH_QUEUE ?? 16), sharedMemory }));
+  await flow.run(new BatchExecutionEngine({ queueSize, sharedMemory }));
   const report = await flow.join();
   if (report.status !== 'completed') throw new Error(`benchmark flow ${report.status}: ${report.error?.message}`);
   const timing = JSON.parse(readFileSync(out, 'utf8')) as { first: number; half: number; last: number; count: number; marks: number[] };
@@ -182,6 +186,8 @@ async function transport(): Promise<void> {
       rings: () => flowRate(small),
       // The same with every envelope on ZeroMQ (no shared rings): what the rings bring, in this run.
       zmqOnly: () => withEnv({ VF_SHARED_RING: '0' }, () => flowRate(small)),
+      // The same with as deep a queue as the baseline's (ZeroMQ's default high-water mark, on each side).
+      deepQueue: () => flowRate(small, flowUrl, true, RAW_ZMQ_HIGH_WATER_MARK),
     });
     console.log(
       `small messages: ${repeats} runs of each row, interleaved; rates are medians, ratios the median of each run's ratio (range)`,
@@ -212,6 +218,12 @@ async function transport(): Promise<void> {
     console.log(
       pairedLine('  same, rings off (every envelope on ZeroMQ)', runs.zmqOnly, SMALL_BYTES, [['raw zmq', runs.raw]]),
       `  (${(median(runs.zmqOnly.map((run) => run.cpuMsPerItem)) * 1000).toFixed(1)} µs CPU/msg; rings: ${pairedRatio(runs.rings, runs.zmqOnly)})`,
+    );
+    console.log(
+      pairedLine(`  same, queueSize ${RAW_ZMQ_HIGH_WATER_MARK.toLocaleString('en')} (the baseline's depth)`, runs.deepQueue, SMALL_BYTES, [
+        ['raw zmq', runs.raw],
+      ]),
+      `  (second half ${pairedRatio(secondHalf(runs.deepQueue), secondHalf(runs.raw))})`,
     );
   }
   if (runsRow('frames')) await frames();
