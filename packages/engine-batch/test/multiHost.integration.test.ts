@@ -99,6 +99,35 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
     console.info(`multi-host: ${count} items through a remote node in ${seconds.toFixed(2)} s (run + join, ssh start included)`);
   });
 
+  it("a child process of the remote task writing to its stdout (the control channel): its line is the task's output, every item arrives", {
+    timeout: 60_000,
+  }, async () => {
+    const count = 100;
+    const flow = await Flow.load(remoteUrl, { ...params(count), echo: { at: 50, line: 'progress: item 50' } });
+    const engine = new BatchExecutionEngine(engineOptions());
+    await flow.run(engine);
+    const report = await flow.join();
+    // Before: the line failed the channel, the flow stopped early and was reported completed.
+    expect(report.error).toBeUndefined();
+    expect(report.status).toBe('completed');
+    expect((await lines(params(count).out)).map(Number)).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
+  it('a line in the control channel that looks like a control message but is not one fails the flow, naming the task', {
+    timeout: 60_000,
+  }, async () => {
+    const flow = await Flow.load(remoteUrl, { ...params(100), echo: { at: 50, line: '{"v":3,"type":"forged"}' } });
+    const engine = new BatchExecutionEngine(engineOptions());
+    await flow.run(engine);
+    const report = await flow.join();
+    // Before: the task then reported itself aborted, which hid its error: "completed", 53 of 100 items.
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('relay');
+    expect((report.error?.cause as { code?: string } | undefined)?.code).toBe('INVALID_CONTROL_MESSAGE');
+    expect(findLeftovers(engine)).toEqual([]);
+  });
+
   it('a client without the run key is refused: no credit back, no frame reaches the task', { timeout: 60_000 }, async () => {
     const count = 200;
     const flow = await Flow.load(remoteUrl, params(count, 15));

@@ -4,12 +4,18 @@ import type { Readable } from 'node:stream';
 /**
  * Reads newline-delimited JSON (the control channel over a launcher's stdio), one message per line.
  * A line that is not JSON reaches the listener as the string itself, so that the protocol check
- * rejects it by name rather than it vanishing. Close the returned interface to stop reading.
+ * rejects it by name rather than it vanishing; with `onStray`, a line that holds no control message
+ * at all (none of `{"v":`, which starts every one) goes there instead: output that something else
+ * wrote into the channel (a child process of the task). Close the returned interface to stop reading.
  */
-export function readJsonLines(input: Readable, listener: (message: unknown) => void): Interface {
+export function readJsonLines(input: Readable, listener: (message: unknown) => void, onStray?: (line: string) => void): Interface {
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   lines.on('line', (line) => {
     if (line.trim() === '') return;
+    if (onStray !== undefined && !line.includes(CONTROL_LINE_START)) {
+      onStray(line);
+      return;
+    }
     let message: unknown;
     try {
       message = JSON.parse(line);
@@ -20,6 +26,9 @@ export function readJsonLines(input: Readable, listener: (message: unknown) => v
   });
   return lines;
 }
+
+/** How every control message's line starts (`{ v: version, ... }`, also the native helper's heartbeats). */
+const CONTROL_LINE_START = '{"v":';
 
 /** One message as a line of the control channel. */
 export function jsonLine(message: unknown): string {

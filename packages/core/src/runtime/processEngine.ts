@@ -98,6 +98,11 @@ interface LiveTask {
   /** Latest counters the task reported (live monitoring). */
   stats: TaskStats | undefined;
   error: SerializedError | undefined;
+  /**
+   * The host found this task at fault itself (a control message it could not take): its error is
+   * the flow's failure even if the task then reports that it was aborted.
+   */
+  faulted: boolean;
   readonly exit: Promise<void>;
 }
 
@@ -208,6 +213,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         outcome: undefined,
         stats: undefined,
         error: undefined,
+        faulted: false,
         exit: exit.promise,
       };
       this.#tasks.push(task);
@@ -216,7 +222,10 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         try {
           message = parseTaskMessage(raw);
         } catch (error) {
-          task.error ??= serializeError(error);
+          if (task.error === undefined) {
+            task.error = serializeError(error);
+            task.faulted = true;
+          }
           this.#fail();
           return;
         }
@@ -548,6 +557,7 @@ function notStarted(spec: TaskSpec, error?: SerializedError): LiveTask {
     outcome: undefined,
     stats: undefined,
     error,
+    faulted: false,
     exit: Promise.resolve(),
   };
 }
@@ -589,7 +599,7 @@ function outcomeOf(task: LiveTask, flowFailed: boolean): TaskOutcome {
   };
   if (task.error !== undefined && (base.status !== 'failed' || base.error === undefined)) {
     // A task that reported an error, or died, is the failure; one that was merely aborted is not.
-    const aborted = task.error.code === 'ABORTED' || (flowFailed && task.outcome?.status === 'aborted');
+    const aborted = !task.faulted && (task.error.code === 'ABORTED' || (flowFailed && task.outcome?.status === 'aborted'));
     if (!aborted) return { ...base, status: 'failed', error: task.error };
   }
   return base;

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { defineFlow, Flow, ProcessorNode } from '@vf/core';
 import { FileAppenderConsumer, IntProducer } from '@vf/core/nodes';
@@ -11,6 +12,7 @@ class Relay extends ProcessorNode<[number], number> {
     private readonly pidFile: string,
     private readonly delayMs: number,
     private readonly spinAt: number | undefined,
+    private readonly echo: { readonly at: number; readonly line: string } | undefined,
   ) {
     super({ name: 'relay' });
   }
@@ -23,14 +25,19 @@ class Relay extends ProcessorNode<[number], number> {
 
   async process(value: number): Promise<number> {
     if (value === this.spinAt) for (;;);
+    // A child process with the task's stdio, as ffmpeg or a shell command run that way: it writes to
+    // the real stdout, the control channel, where the task's own writes never go.
+    if (value === this.echo?.at) execFileSync('echo', [this.echo.line], { stdio: 'inherit' });
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     return value;
   }
 }
 
-export default defineFlow((params: { count: number; out: string; pidFile: string; delayMs?: number; spinAt?: number }) => {
-  const numbers = new IntProducer(0, params.count - 1, { name: 'numbers' });
-  const relay = new Relay(params.pidFile, params.delayMs ?? 0, params.spinAt).from(numbers);
-  const sink = new FileAppenderConsumer(params.out, { name: 'sink' }).from(relay);
-  return new Flow([numbers], [sink]);
-});
+export default defineFlow(
+  (params: { count: number; out: string; pidFile: string; delayMs?: number; spinAt?: number; echo?: { at: number; line: string } }) => {
+    const numbers = new IntProducer(0, params.count - 1, { name: 'numbers' });
+    const relay = new Relay(params.pidFile, params.delayMs ?? 0, params.spinAt, params.echo).from(numbers);
+    const sink = new FileAppenderConsumer(params.out, { name: 'sink' }).from(relay);
+    return new Flow([numbers], [sink]);
+  },
+);

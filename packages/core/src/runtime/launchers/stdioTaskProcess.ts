@@ -64,10 +64,17 @@ export function stdioTaskProcess(child: ChildProcess, terminate: TerminateTask =
   heartbeat.unref();
   const listeners: Array<(message: unknown) => void> = [];
   let remotePid: number | undefined;
-  readJsonLines(stdout, (message) => {
-    remotePid ??= helloPid(message);
-    for (const listener of listeners) listener(message);
-  });
+  readJsonLines(
+    stdout,
+    (message) => {
+      remotePid ??= helloPid(message);
+      for (const listener of listeners) listener(message);
+    },
+    // The task's own writes to stdout go to its stderr; a child process it starts with inherited
+    // stdio (ffmpeg, a shell command) still writes here. Its lines are the task's output, not a
+    // broken channel: shown as the launcher's stderr is. A control line it cut in two still fails.
+    (line) => process.stderr.write(`${line}\n`),
+  );
   return {
     pid: child.pid,
     send: (message) => {
