@@ -117,6 +117,23 @@ describe('serializeError / deserializeError', () => {
     expect(serialized.code).toBeUndefined();
   });
 
+  it("keeps name, message, code and stack of an error that is not an Error instance (a native addon's, such as ZeroMQ's)", () => {
+    const addonError = { name: 'Error', message: 'No such device', code: 'ENODEV', stack: 'Error: No such device\n    at bind' };
+    expect(serializeError(addonError)).toEqual({ name: 'Error', message: 'No such device', code: 'ENODEV', stack: addonError.stack });
+    // A plain object without a stack is a thrown value, described as before.
+    expect(serializeError({ name: 'Error', message: 'x' })).toEqual({ name: 'NonError', message: '{"name":"Error","message":"x"}' });
+  });
+
+  it('takes a message, name or stack that is not a string as text, and details JSON cannot carry as text', () => {
+    const numeric = Object.assign(new Error('x'), { message: 42 });
+    expect(serializeError(numeric).message).toBe('42');
+    const details: Record<string, unknown> = { big: 10n ** 20n, ok: [1, 'two'] };
+    details.self = details;
+    const serialized = serializeError(new VfError('EXPLODED', 'boom', { details }));
+    expect(serialized.details).toEqual({ big: '100000000000000000000n', ok: [1, 'two'], self: 'an object' });
+    expect(() => JSON.stringify(serialized)).not.toThrow();
+  });
+
   it('round-trips a thrown string', () => {
     const serialized = serializeError('just a string');
     expect(serialized).toEqual({ name: 'NonError', message: 'just a string' });

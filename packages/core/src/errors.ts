@@ -158,7 +158,7 @@ export function isVfError(value: unknown): value is VfError {
 
 /** Turns any thrown value into JSON that {@link deserializeError} can rebuild in another process. */
 export function serializeError(error: unknown, depth = 0): SerializedError {
-  if (!(error instanceof Error)) {
+  if (!isErrorLike(error)) {
     return { name: 'NonError', message: describeThrown(error) };
   }
   // Whatever a node threw must cross to the host as itself: a message that is a number, or details
@@ -177,6 +177,17 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
   if (isVfError(error)) base.details = jsonDetails(error.details);
   if (error.cause !== undefined && depth < 8) base.cause = serializeError(error.cause, depth + 1);
   return base;
+}
+
+/**
+ * An `Error`, or an object that is one in all but its prototype (a string `name`, `message` and
+ * `stack`): errors from another realm or from a native addon (ZeroMQ's) keep their fields and code.
+ */
+function isErrorLike(value: unknown): value is Error {
+  if (value instanceof Error) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const { name, message, stack } = value as { name?: unknown; message?: unknown; stack?: unknown };
+  return typeof name === 'string' && typeof message === 'string' && typeof stack === 'string';
 }
 
 /** A thrown error's field as text; never throws (a `toString` that throws, or a symbol's). */

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flow, FlowValidationError, TaskFailedError } from '@vf/core';
 import { FileAppenderConsumer, IntProducer } from '@vf/core/nodes';
@@ -15,6 +15,13 @@ const linearUrl = new URL('../../core/src/testing/flows/linear.ts', import.meta.
 function expectNothingLeft(engine: BatchExecutionEngine): void {
   expect(engine.pids.length).toBeGreaterThan(0);
   expect(findLeftovers(engine)).toEqual([]);
+}
+
+/** Whether this machine has an IPv6 loopback address. */
+function hasIpv6Loopback(): boolean {
+  return Object.values(networkInterfaces()).some((addresses) =>
+    addresses?.some((address) => address.family === 'IPv6' && address.address === '::1'),
+  );
 }
 
 const readLines = async (file: string) =>
@@ -81,6 +88,22 @@ describe('BatchExecutionEngine', () => {
         sha: createHash('sha256').update(frame.data).digest('hex'),
       }));
       expect(await readLines(out)).toEqual(expected);
+      expectNothingLeft(engine);
+    }
+  });
+
+  // Before, tasks bound IPv6 addresses without ZeroMQ's ipv6 option: 'No such device' (ENODEV).
+  it.skipIf(!hasIpv6Loopback())('runs over tcp on an IPv6 host address ([::1]), with and without CURVE', { timeout: 60_000 }, async () => {
+    for (const curve of [true, false]) {
+      const out = join(dir, `ipv6-${curve}.jsonl`);
+      const flow = await Flow.load(linearUrl, { end: 99, out, nbTasks: 2, maxDelayMs: 0 });
+      const engine = new BatchExecutionEngine({ transport: 'tcp', host: '[::1]', curve });
+      await flow.run(engine);
+      const report = await flow.join();
+      expect(report.error?.message).toBeUndefined();
+      expect(await readLines(out)).toEqual(Array.from({ length: 100 }, (_, index) => index));
+      // The two identity replicas and the sink listen on [::1] (the producer binds nothing).
+      expect(engine.endpoints?.filter((endpoint) => /^tcp:\/\/\[::1\]:\d+$/.test(endpoint))).toHaveLength(3);
       expectNothingLeft(engine);
     }
   });

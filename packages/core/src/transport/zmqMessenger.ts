@@ -512,6 +512,8 @@ export abstract class ZmqMessenger extends MessengerBase {
     if (node.parents.length > 0) {
       this.#inbound = new (zeromq().Router)({
         linger: 0,
+        // IPv6 addresses too (a host like [fd00::2]); ZeroMQ binds IPv4 ones alike with it.
+        ipv6: init.transport.kind === 'tcp',
         receiveHighWaterMark: 0,
         sendHighWaterMark: 0,
         ...curveServerOptions(init.transport.curve),
@@ -568,6 +570,7 @@ export abstract class ZmqMessenger extends MessengerBase {
           linger: 1000,
           sendHighWaterMark: 0,
           receiveHighWaterMark: 0,
+          ipv6: transport.kind === 'tcp',
           ...curveClientOptions(transport.curve),
         });
         const endpoint = endpoints[childTask.id] as string;
