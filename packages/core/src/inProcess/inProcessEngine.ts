@@ -1,4 +1,4 @@
-import type { ExecutionEngine, JoinGroupCounts, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
+import type { EdgeFailures, ExecutionEngine, JoinGroupCounts, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import { FlowValidationError, taskFailureOf, VfError } from '../errors.js';
 import type { TimeJoinSpec } from '../nodes/joinOptions.js';
@@ -6,7 +6,7 @@ import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { resolveInProcessEngineOptions } from '../runtime/engineOptions.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { EMPTY_TASK_STATS, runTask } from '../runtime/taskLoop.js';
-import { createNodeAligner, type NodeAligner } from '../runtime/timeAligner.js';
+import { createNodeAligner, type NodeAligner, type SkippedCounts } from '../runtime/timeAligner.js';
 import { AbortedError, deferred, Mutex, Notifier } from '../runtime/waiting.js';
 import { decodeValue, encodeValue } from '../wire/codec.js';
 
@@ -84,6 +84,10 @@ class NodeInbox {
 
   get droppedByParent(): readonly number[] {
     return this.#aligner.droppedByParent;
+  }
+
+  get skippedByParent(): readonly SkippedCounts[] {
+    return this.#aligner.skippedByParent ?? [];
   }
 
   joinGroups(): JoinGroupCounts | undefined {
@@ -169,6 +173,19 @@ class InProcessMessenger extends MessengerBase {
     return this.inbox.droppedByParent
       .map((count, parentIndex) => ({ from: this.parentNames[parentIndex] ?? String(parentIndex), to: this.spec.nodeName, count }))
       .filter((edge) => edge.count > 0);
+  }
+
+  skipped(): readonly EdgeFailures[] {
+    // Replicas share one inbox: report once, on replica 0.
+    if (this.spec.taskIndex !== 0 || this.inbox === undefined) return [];
+    return this.inbox.skippedByParent
+      .map(({ failed, deadLettered }, parentIndex) => ({
+        from: this.parentNames[parentIndex] ?? String(parentIndex),
+        to: this.spec.nodeName,
+        failed,
+        deadLettered,
+      }))
+      .filter((edge) => edge.failed > 0);
   }
 }
 
