@@ -10,6 +10,7 @@ import {
 } from '../../index.js';
 import { FileAppenderConsumer } from '../../nodes.js';
 import { sleep } from '../../runtime/waiting.js';
+import { DelayedIdentity } from './fixtureNodes.js';
 
 /**
  * A camera: one frame slot every `periodMs` (paced in wall time when `paced`), each stamped with its
@@ -56,8 +57,9 @@ class Flaky extends ProcessorNode<[number], number> {
 /**
  * The white paper's E6: two cameras joined by time into one consumer, which writes each group as a
  * JSON line `[cam1 slot, cam2 slot]` (`null` for a missing camera; arrays of slots with `collect: 'all'`).
- * Between camera 2 and the join, with `skipEvery`: a node `flaky` that throws on slots
- * `slot % skipEvery === 1` with `onError: 'skip'`. `dropEvery: 0`: camera 2 drops nothing.
+ * Between camera 2 and the join: with `relayTasks`, an identity replicated that many times whose
+ * replicas finish out of order (`relayDelayMs`); then with `skipEvery`, a node `flaky` that throws
+ * on slots `slot % skipEvery === 1` with `onError: 'skip'`. `dropEvery: 0`: camera 2 drops nothing.
  */
 export default defineFlow(
   (params: {
@@ -70,6 +72,8 @@ export default defineFlow(
     timeoutMs?: number;
     quorum?: number;
     collect?: 'first' | 'last' | 'all';
+    relayTasks?: number;
+    relayDelayMs?: number;
     skipEvery?: number;
   }) => {
     const slots = params.slots ?? 150;
@@ -79,6 +83,9 @@ export default defineFlow(
     const dropEvery = params.dropEvery ?? 3;
     const cam2 = new Camera(slots, periodMs, paced, dropEvery === 0 ? undefined : dropEvery, { name: 'cam2' });
     let second: Node = cam2;
+    if (params.relayTasks !== undefined) {
+      second = new DelayedIdentity(params.relayDelayMs ?? 0, undefined, { name: 'relay', nbTasks: params.relayTasks }).from(second);
+    }
     if (params.skipEvery !== undefined) second = new Flaky(params.skipEvery, { name: 'flaky', onError: 'skip' }).from(second);
     const sink = new FileAppenderConsumer(params.out, {
       name: 'sink',
