@@ -63,7 +63,14 @@ export { MessengerBase } from './runtime/messengerBase.js';
 export type { Placement } from './runtime/placement.js';
 export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine } from './runtime/processEngine.js';
 export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } from './runtime/taskLoop.js';
-export { createNodeAligner, eventTime, type NodeAligner, type NodeAlignerOptions, TimeAligner } from './runtime/timeAligner.js';
+export {
+  createNodeAligner,
+  eventTime,
+  type NodeAligner,
+  type NodeAlignerOptions,
+  type SkippedCounts,
+  TimeAligner,
+} from './runtime/timeAligner.js';
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { type CurveKeys, generateCurveKeys } from './transport/curve.js';
 export { RING_BELL_ENV } from './transport/ringBell.js';

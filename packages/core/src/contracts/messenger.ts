@@ -1,4 +1,4 @@
-import type { JoinGroupCounts } from './engine.js';
+import type { EdgeFailures, JoinGroupCounts } from './engine.js';
 
 /**
  * The `Messenger` port: how one task talks to the tasks around it. Engines implement it; the
@@ -110,4 +110,10 @@ export interface Messenger {
   readonly dropsFailedItems?: boolean;
   /** Optional: for a node with a time join, what became of its groups so far (see `TaskStats.joins`). */
   joinGroups?(): JoinGroupCounts | undefined;
+  /**
+   * Optional: per edge into the node, origins absent because a node upstream gave up on them, whose
+   * markers the messenger consumed itself (a time join takes one as its parent's absence from the
+   * group) rather than handing them to the task loop, which counts the others.
+   */
+  skipped?(): readonly EdgeFailures[];
 }

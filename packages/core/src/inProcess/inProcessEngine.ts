@@ -1,4 +1,4 @@
-import type { ExecutionEngine, JoinGroupCounts, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
+import type { EdgeFailures, ExecutionEngine, JoinGroupCounts, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import { FlowValidationError, taskFailureOf, VfError } from '../errors.js';
 import type { TimeJoinSpec } from '../nodes/joinOptions.js';
@@ -6,13 +6,16 @@ import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { resolveInProcessEngineOptions } from '../runtime/engineOptions.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { EMPTY_TASK_STATS, runTask } from '../runtime/taskLoop.js';
-import { createNodeAligner, type NodeAligner } from '../runtime/timeAligner.js';
+import { createNodeAligner, type NodeAligner, type SkippedCounts } from '../runtime/timeAligner.js';
 import { AbortedError, deferred, Mutex, Notifier } from '../runtime/waiting.js';
 import { decodeValue, encodeValue } from '../wire/codec.js';
 
 /** Options of {@link InProcessEngine}. */
 export interface InProcessEngineOptions {
-  /** Capacity of each edge's queue, in messages. A full queue blocks its publisher. Default 8. */
+  /**
+   * Capacity of each edge's queue, in messages per task of the sending node (as on the batch
+   * engine). A full queue blocks its publisher. Default 8.
+   */
   readonly queueSize?: number;
 }
 
@@ -67,18 +70,34 @@ export class InProcessEngine implements ExecutionEngine {
   }
 }
 
-/** The inputs of one node, shared by its replicas: a bounded queue per parent plus alignment. */
+/**
+ * The inputs of one node, shared by its replicas: a bounded queue per parent plus alignment. As on
+ * the batch engine (credits), each task of a parent has `queueSize` messages of room, held until
+ * the aligner releases them, so a parent's queue holds `queueSize` × its tasks. Room per edge
+ * instead let one replica of a parent fill the queue while the output before them was still on its
+ * way from another: a time join then took that parent for stalled (its edge full) and closed its
+ * groups without it, differently on every run.
+ */
 class NodeInbox {
   readonly #aligner: NodeAligner;
-  readonly #capacity: number;
+  readonly #queueSize: number;
+  /** Per parent, per task of it: messages received and not yet released by the aligner. */
+  readonly #held: number[][];
   readonly #changed = new Notifier();
   readonly #receiving = new Mutex();
   readonly #signal: AbortSignal;
 
-  constructor(parentReplicas: readonly number[], capacity: number, signal: AbortSignal, join?: TimeJoinSpec) {
+  constructor(parentReplicas: readonly number[], queueSize: number, signal: AbortSignal, join?: TimeJoinSpec) {
+    this.#queueSize = queueSize;
+    this.#held = parentReplicas.map((replicas) => new Array<number>(replicas).fill(0));
+    const onRelease = (parentIndex: number, envelope: Envelope) => {
+      if (envelope.kind !== 'data') return;
+      const held = this.#held[parentIndex] as number[];
+      held[envelope.meta.taskIndex] = (held[envelope.meta.taskIndex] ?? 0) - 1;
+    };
     // A time join here closes groups on event time only, as on the batch engine (no wall clock).
-    this.#aligner = createNodeAligner(parentReplicas, join === undefined ? {} : { join, capacity: parentReplicas.map(() => capacity) });
-    this.#capacity = capacity;
+    const capacity = parentReplicas.map((replicas) => queueSize * replicas);
+    this.#aligner = createNodeAligner(parentReplicas, join === undefined ? { onRelease } : { onRelease, join, capacity });
     this.#signal = signal;
   }
 
@@ -86,15 +105,30 @@ class NodeInbox {
     return this.#aligner.droppedByParent;
   }
 
+  get skippedByParent(): readonly SkippedCounts[] {
+    return this.#aligner.skippedByParent ?? [];
+  }
+
   joinGroups(): JoinGroupCounts | undefined {
     return this.#aligner.joinGroups?.();
   }
 
   async push(parentIndex: number, envelope: Envelope): Promise<void> {
-    while (!this.#aligner.canAccept(parentIndex, envelope, this.#capacity)) await this.#changed.wait(this.#signal);
+    while (!this.#hasRoom(parentIndex, envelope)) await this.#changed.wait(this.#signal);
     if (this.#signal.aborted) throw new AbortedError();
+    if (envelope.kind === 'data') {
+      const held = this.#held[parentIndex] as number[];
+      held[envelope.meta.taskIndex] = (held[envelope.meta.taskIndex] ?? 0) + 1;
+    }
     this.#aligner.push(parentIndex, envelope);
     this.#changed.notify();
+  }
+
+  #hasRoom(parentIndex: number, envelope: Envelope): boolean {
+    if (envelope.kind === 'end') return true;
+    if ((this.#held[parentIndex]?.[envelope.meta.taskIndex] ?? 0) < this.#queueSize) return true;
+    // The next message in the parent's order always gets in: the others wait for it.
+    return this.#aligner.canAccept(parentIndex, envelope, 0);
   }
 
   next(): Promise<InputSet> {
@@ -169,6 +203,19 @@ class InProcessMessenger extends MessengerBase {
     return this.inbox.droppedByParent
       .map((count, parentIndex) => ({ from: this.parentNames[parentIndex] ?? String(parentIndex), to: this.spec.nodeName, count }))
       .filter((edge) => edge.count > 0);
+  }
+
+  skipped(): readonly EdgeFailures[] {
+    // Replicas share one inbox: report once, on replica 0.
+    if (this.spec.taskIndex !== 0 || this.inbox === undefined) return [];
+    return this.inbox.skippedByParent
+      .map(({ failed, deadLettered }, parentIndex) => ({
+        from: this.parentNames[parentIndex] ?? String(parentIndex),
+        to: this.spec.nodeName,
+        failed,
+        deadLettered,
+      }))
+      .filter((edge) => edge.failed > 0);
   }
 }
 

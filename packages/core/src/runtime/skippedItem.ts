@@ -7,7 +7,8 @@ const SKIPPED_BRAND = Symbol.for('vf.SkippedItem');
  * dead-lettered). It takes the item's place in the stream (same `seq` and `ticket`), so that the
  * nodes downstream do not wait for an origin that will never come: a replica's in-order release, a
  * routed replica's share, a join. The task runtime consumes it — user code never sees it: a
- * processor passes it on, a join drops the other inputs of that origin, a consumer counts it.
+ * processor passes it on, a join drops the other inputs of that origin (a time join, which has no
+ * origins to match, takes it as that parent's absence from the group), a consumer counts it.
  * It travels as an ordinary value (a registered value type), so every transport carries it
  * unchanged, with the same credits and ordering as data.
  */

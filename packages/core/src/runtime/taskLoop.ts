@@ -385,8 +385,10 @@ class TaskMeter {
     return messageMetadata(seq, ticket, node, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp);
   }
 
-  stats(messenger: Pick<Messenger, 'drops' | 'rejected' | 'joinGroups'>, deviceDetail?: string): TaskStats {
+  stats(messenger: Pick<Messenger, 'drops' | 'rejected' | 'joinGroups' | 'skipped'>, deviceDetail?: string): TaskStats {
     const failures = this.failures;
+    const skipped = messenger.skipped?.() ?? [];
+    const edgeFailures = failures === undefined ? skipped : [...failures.edgeFailures(), ...skipped];
     const drops = failures === undefined ? messenger.drops() : [...messenger.drops(), ...failures.discarded()];
     const detail = typeof deviceDetail === 'string' && deviceDetail !== '' ? deviceDetail.slice(0, DEVICE_DETAIL_MAX_LENGTH) : undefined;
     const rejected = messenger.rejected?.();
@@ -401,9 +403,9 @@ class TaskMeter {
       proctimeTotalMs: this.#proctimeTotal,
       activeMs,
       ...(rejected === undefined ? {} : { rejected }),
-      ...(failures === undefined || (failures.failed === 0 && failures.retried === 0 && failures.edgeFailures().length === 0)
+      ...(failures === undefined || (failures.failed === 0 && failures.retried === 0 && edgeFailures.length === 0)
         ? {}
-        : { failed: failures.failed, deadLettered: failures.deadLettered, retried: failures.retried, failures: failures.edgeFailures() }),
+        : { failed: failures.failed, deadLettered: failures.deadLettered, retried: failures.retried, failures: edgeFailures }),
       ...(joins === undefined ? {} : { joins }),
       ...(detail === undefined ? {} : { deviceDetail: detail }),
     };

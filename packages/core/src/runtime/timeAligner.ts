@@ -3,6 +3,7 @@ import type { EndReason, Envelope, InputSet, MessageMetadata } from '../contract
 import type { TimeJoinSpec } from '../nodes/joinOptions.js';
 import { type Clock, systemClock } from './clock.js';
 import { type AlignmentPolicy, EdgeBuffer, InputAligner, type ReleaseListener, type SeqRoute } from './inputAligner.js';
+import { isSkippedItem } from './skippedItem.js';
 
 type DataEnvelope = Extract<Envelope, { kind: 'data' }>;
 type DataSet = Extract<InputSet, { kind: 'data' }>;
@@ -30,6 +31,18 @@ export interface NodeAligner {
   nextDeadline?(): number | undefined;
   /** Time joins: groups released complete, released partial, and dropped. */
   joinGroups?(): JoinGroupCounts;
+  /**
+   * Time joins: per parent, the markers of items given up upstream (`onError`) that it consumed,
+   * as that parent's absence from the groups (see {@link SkippedCounts}). Other aligners hand
+   * markers on to the task loop, which counts them.
+   */
+  readonly skippedByParent?: readonly SkippedCounts[];
+}
+
+/** Markers of one parent consumed by a time join: items given up upstream, and of those, dead-lettered. */
+export interface SkippedCounts {
+  readonly failed: number;
+  readonly deadLettered: number;
 }
 
 /** The event time of a message: the timestamp its producer stamped, else its capture time. */
@@ -96,6 +109,7 @@ export class TimeAligner implements NodeAligner {
   readonly #pending: Pending[][];
   readonly #watermark: number[];
   readonly #dropped: number[];
+  readonly #skipped: { failed: number; deadLettered: number }[];
   readonly #spec: TimeJoinSpec;
   readonly #quorum: number;
   readonly #policy: AlignmentPolicy;
@@ -115,6 +129,7 @@ export class TimeAligner implements NodeAligner {
     this.#pending = parentReplicas.map(() => []);
     this.#watermark = parentReplicas.map(() => Number.NEGATIVE_INFINITY);
     this.#dropped = parentReplicas.map(() => 0);
+    this.#skipped = parentReplicas.map(() => ({ failed: 0, deadLettered: 0 }));
     this.#spec = spec;
     this.#quorum = spec.quorum ?? parentReplicas.length;
     this.#clock = options.clock ?? systemClock;
@@ -130,6 +145,10 @@ export class TimeAligner implements NodeAligner {
 
   get droppedByParent(): readonly number[] {
     return this.#dropped;
+  }
+
+  get skippedByParent(): readonly SkippedCounts[] {
+    return this.#skipped;
   }
 
   /** Copies of messages already received (re-sent after a replica died). Not losses. */
@@ -169,6 +188,17 @@ export class TimeAligner implements NodeAligner {
   #admit(parentIndex: number, envelope: DataEnvelope): void {
     const time = eventTime(envelope.meta);
     if (this.#releasesOnArrival) this.#onRelease?.(parentIndex, envelope, 'taken');
+    if (isSkippedItem(envelope.value)) {
+      // An item given up upstream: this parent is absent from the group, exactly as if it had never
+      // sent the item (realtime sends no markers), so every engine makes the same groups. The marker
+      // only says the parent has got that far in time; its room goes back now.
+      if (!this.#releasesOnArrival) this.#onRelease?.(parentIndex, envelope, 'taken');
+      const skipped = this.#skipped[parentIndex] as { failed: number; deadLettered: number };
+      skipped.failed += 1;
+      if (envelope.value.deadLettered) skipped.deadLettered += 1;
+      if (time > (this.#watermark[parentIndex] as number)) this.#watermark[parentIndex] = time;
+      return;
+    }
     if (time < this.#lastAnchor) {
       // Its group has closed already: too late to join one.
       if (!this.#releasesOnArrival) this.#onRelease?.(parentIndex, envelope, 'discarded');

@@ -525,5 +525,88 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expectIncreasing(slots);
       expect(groups.length).toBeGreaterThan(0);
     });
+
+    // A marker (an item given up upstream, onError) is that parent's absence in a time join: the
+    // group is released partial when it meets the quorum, else dropped; user code never sees one.
+    // Realtime sends no markers: its groups are those of a camera that never had the frames.
+    describe('a time join behind a node that skips failing items', () => {
+      const cases = (['first', 'last', 'all'] as const).flatMap((collect) => [1, 2].map((quorum) => ({ collect, quorum })));
+      it.each(cases)('collect $collect, quorum $quorum: the skipped frames count as missing', { timeout }, async ({ collect, quorum }) => {
+        const out = join(dir, 'out.jsonl');
+        const report = await runToEnd('timeJoin', {
+          out,
+          slots: 30,
+          periodMs: 20,
+          dropEvery: 0,
+          skipEvery: 3,
+          toleranceMs: 5,
+          quorum,
+          collect,
+        });
+        expectCompleted(report);
+        // One slot per camera, or null; 'all' gives arrays of one slot.
+        const slotOf = (value: unknown): number | null =>
+          (collect === 'all' && Array.isArray(value) && value.length === 1 ? value[0] : value) as number | null;
+        const groups = ((await lines(out)) as unknown[][]).map((group) => group.map(slotOf));
+        for (const group of groups) for (const slot of group) expect(slot === null || Number.isInteger(slot)).toBe(true);
+        const sink = report.nodes.find((node) => node.name === 'sink');
+        const complete = groups.filter(([a, b]) => a !== null && b !== null);
+        expect(sink?.joins?.complete).toBe(complete.length);
+        expect(sink?.joins?.partial).toBe(groups.length - complete.length);
+        if (contract === 'batch') {
+          const expected = Array.from({ length: 30 }, (_, slot) => [slot, slot % 3 === 1 ? null : slot]).filter(
+            ([, b]) => quorum === 1 || b !== null,
+          );
+          expect(groups).toEqual(expected);
+          expect(sink?.joins).toEqual(quorum === 1 ? { complete: 20, partial: 10, dropped: 0 } : { complete: 20, partial: 0, dropped: 10 });
+          expect(report.edges.find((edge) => edge.from === 'flaky' && edge.to === 'sink')).toMatchObject({ failed: 10, dropped: 0 });
+          expect(report.edges.find((edge) => edge.from === 'cam1' && edge.to === 'sink')?.dropped ?? 0).toBe(quorum === 1 ? 0 : 10);
+          return;
+        }
+        for (const [a, b] of groups) {
+          if (b !== null && b !== undefined) expect(b % 3).not.toBe(1);
+          if (a !== null && b !== null) expect(a).toBe(b);
+        }
+        expectIncreasing(groups.map(([a, b]) => (a ?? b) as number));
+      });
+    });
+
+    // Replicas of a parent finish out of order (a fast one runs ahead of the one whose output is
+    // next); the join puts their outputs back in order first, so the groups are E6's, exactly, on
+    // batch engines, whatever the timing.
+    it.each([
+      { relayTasks: 2, relayDelayMs: 0, work: 'no wait' },
+      { relayTasks: 4, relayDelayMs: 10, work: 'waits up to 10 ms' },
+    ])(
+      'a time join whose parent is replicated ($relayTasks tasks, each $work) makes the same groups as without replicas',
+      {
+        timeout,
+      },
+      async ({ relayTasks, relayDelayMs }) => {
+        const out = join(dir, 'out.jsonl');
+        const report = await runToEnd('timeJoin', {
+          out,
+          slots: 90,
+          periodMs: 20,
+          paced: false,
+          dropEvery: 3,
+          toleranceMs: 12,
+          quorum: 1,
+          relayTasks,
+          relayDelayMs,
+        });
+        expectCompleted(report);
+        const groups = (await lines(out)) as Array<[number | null, number | null]>;
+        const sink = report.nodes.find((node) => node.name === 'sink');
+        if (contract === 'batch') {
+          expect(groups).toEqual(Array.from({ length: 90 }, (_, slot) => [slot, slot % 3 === 2 ? null : slot]));
+          expect(sink?.joins).toEqual({ complete: 60, partial: 30, dropped: 0 });
+          expect(report.edges.filter((edge) => edge.to === 'sink' && edge.dropped > 0)).toEqual([]);
+          return;
+        }
+        for (const [a, b] of groups) if (a !== null && b !== null) expect(a).toBe(b);
+        expectIncreasing(groups.map(([a, b]) => (a ?? b) as number));
+      },
+    );
   });
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type * as Zmq from 'zeromq';
-import type { JoinGroupCounts } from '../contracts/engine.js';
+import type { EdgeFailures, JoinGroupCounts } from '../contracts/engine.js';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import type { PlannedNode } from '../plan/executionPlan.js';
 import type { TaskInit } from '../runtime/controlProtocol.js';
@@ -1027,6 +1027,20 @@ export abstract class ZmqMessenger extends MessengerBase {
   /** Time joins: what became of the groups so far. */
   joinGroups(): JoinGroupCounts | undefined {
     return this.#aligner?.joinGroups?.();
+  }
+
+  /** Time joins: markers of items given up upstream, consumed as their parent's absence. */
+  skipped(): readonly EdgeFailures[] {
+    const { nodes, task } = this.init;
+    const node = nodes[task.nodeIndex];
+    return (this.#aligner?.skippedByParent ?? [])
+      .map(({ failed, deadLettered }, parentIndex) => ({
+        from: nodes[node?.parents[parentIndex] ?? -1]?.name ?? String(parentIndex),
+        to: task.nodeName,
+        failed,
+        deadLettered,
+      }))
+      .filter((edge) => edge.failed > 0);
   }
 
   async #receiveLoop(socket: Zmq.Router): Promise<void> {

@@ -1,6 +1,16 @@
-import { defineFlow, Flow, type ProduceContext, ProducerNode, timestamped } from '../../index.js';
+import {
+  defineFlow,
+  Flow,
+  type Node,
+  ProcessorNode,
+  type ProcessorOptions,
+  type ProduceContext,
+  ProducerNode,
+  timestamped,
+} from '../../index.js';
 import { FileAppenderConsumer } from '../../nodes.js';
 import { sleep } from '../../runtime/waiting.js';
+import { DelayedIdentity } from './fixtureNodes.js';
 
 /**
  * A camera: one frame slot every `periodMs` (paced in wall time when `paced`), each stamped with its
@@ -29,9 +39,27 @@ class Camera extends ProducerNode<number> {
   }
 }
 
+/** Identity that throws on every slot with `slot % every === 1` (its `onError` says what then). */
+class Flaky extends ProcessorNode<[number], number> {
+  constructor(
+    private readonly every: number,
+    options: ProcessorOptions,
+  ) {
+    super(options);
+  }
+
+  process(slot: number): number {
+    if (slot % this.every === 1) throw new Error(`flaky on slot ${slot}`);
+    return slot;
+  }
+}
+
 /**
  * The white paper's E6: two cameras joined by time into one consumer, which writes each group as a
- * JSON line `[cam1 slot, cam2 slot]` (`null` for a missing camera).
+ * JSON line `[cam1 slot, cam2 slot]` (`null` for a missing camera; arrays of slots with `collect: 'all'`).
+ * Between camera 2 and the join: with `relayTasks`, an identity replicated that many times whose
+ * replicas finish out of order (`relayDelayMs`); then with `skipEvery`, a node `flaky` that throws
+ * on slots `slot % skipEvery === 1` with `onError: 'skip'`. `dropEvery: 0`: camera 2 drops nothing.
  */
 export default defineFlow(
   (params: {
@@ -43,16 +71,32 @@ export default defineFlow(
     toleranceMs?: number;
     timeoutMs?: number;
     quorum?: number;
+    collect?: 'first' | 'last' | 'all';
+    relayTasks?: number;
+    relayDelayMs?: number;
+    skipEvery?: number;
   }) => {
     const slots = params.slots ?? 150;
     const periodMs = params.periodMs ?? 20;
     const paced = params.paced ?? true;
     const cam1 = new Camera(slots, periodMs, paced, undefined, { name: 'cam1' });
-    const cam2 = new Camera(slots, periodMs, paced, params.dropEvery ?? 3, { name: 'cam2' });
+    const dropEvery = params.dropEvery ?? 3;
+    const cam2 = new Camera(slots, periodMs, paced, dropEvery === 0 ? undefined : dropEvery, { name: 'cam2' });
+    let second: Node = cam2;
+    if (params.relayTasks !== undefined) {
+      second = new DelayedIdentity(params.relayDelayMs ?? 0, undefined, { name: 'relay', nbTasks: params.relayTasks }).from(second);
+    }
+    if (params.skipEvery !== undefined) second = new Flaky(params.skipEvery, { name: 'flaky', onError: 'skip' }).from(second);
     const sink = new FileAppenderConsumer(params.out, {
       name: 'sink',
-      join: { mode: 'time', toleranceMs: params.toleranceMs ?? 12, timeoutMs: params.timeoutMs ?? 250, quorum: params.quorum ?? 1 },
-    }).from(cam1, cam2);
+      join: {
+        mode: 'time',
+        toleranceMs: params.toleranceMs ?? 12,
+        timeoutMs: params.timeoutMs ?? 250,
+        quorum: params.quorum ?? 1,
+        ...(params.collect === undefined ? {} : { collect: params.collect }),
+      },
+    }).from(cam1, second);
     return new Flow([cam1, cam2], [sink]);
   },
 );
