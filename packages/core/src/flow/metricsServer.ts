@@ -70,6 +70,35 @@ export function checkMetricsOptions(metrics: unknown): asserts metrics is Metric
 }
 
 /**
+ * The drops of every task, counted on the task they were meant for, as the report and
+ * `liveStats()` count them (on the receiving node, per edge). A task counts what it discarded on
+ * its inputs; a realtime publisher counts on its own task the stale messages it replaced before
+ * sending them: those go to the receiving node, on its only task, or on task `any` when it has
+ * replicas (the message was meant for whichever replica would take it first).
+ */
+function dropsByReceiver(
+  progress: readonly TaskProgress[],
+  live: LiveStats | undefined,
+): Array<{ node: string; task: string; count: number }> {
+  const counts = new Map<string, { node: string; task: string; count: number }>();
+  const add = (node: string, task: string, count: number) => {
+    const key = JSON.stringify([node, task]);
+    const found = counts.get(key) ?? { node, task, count: 0 };
+    found.count += count;
+    counts.set(key, found);
+  };
+  for (const task of progress) {
+    // Every task has its series, 0 when nothing meant for it was dropped.
+    add(task.nodeName, String(task.taskIndex), 0);
+    for (const edge of task.stats.drops) {
+      if (edge.to === task.nodeName) add(edge.to, String(task.taskIndex), edge.count);
+      else add(edge.to, live?.nodes.find((node) => node.name === edge.to)?.tasks === 1 ? '0' : 'any', edge.count);
+    }
+  }
+  return [...counts.values()];
+}
+
+/**
  * Starts the endpoint. The server never keeps the process alive (it is unref'd and closes every
  * connection after its response): a batch job still exits when its flow is done, and until then a
  * last scrape reads the final counters.
@@ -92,11 +121,16 @@ export async function startMetricsServer(options: MetricsOptions, source: Metric
     });
   perTask('vf_task_received_total', 'Aligned input sets the task handled', (task) => task.stats.received);
   perTask('vf_task_emitted_total', 'Messages the task published', (task) => task.stats.emitted);
-  perTask(
-    'vf_task_dropped_total',
-    'Messages meant for the task that were discarded (stale, or impossible to align)',
-    (task) => task.stats.dropped,
-  );
+  new Counter({
+    name: 'vf_task_dropped_total',
+    help: 'Messages meant for the task that were discarded (stale, or impossible to align); task "any": dropped by a realtime publisher before a replica of the node took them',
+    labelNames: taskLabels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { node, task, count } of dropsByReceiver(source.taskProgress(), source.liveStats())) this.inc({ node, task }, count);
+    },
+  });
   perTask('vf_task_processed_total', 'Items the task produced, processed or consumed', (task) => task.stats.processed);
   new Gauge({
     name: 'vf_node_queue_depth',
