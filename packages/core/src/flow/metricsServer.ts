@@ -4,7 +4,7 @@
  * serves is read from the engine's task progress, the source of `flow.liveStats()`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import type { TaskProgress } from '../contracts/engine.js';
 import { FlowValidationError, VfError } from '../errors.js';
 import type { LiveStats } from './liveStats.js';
@@ -13,7 +13,10 @@ import type { LiveStats } from './liveStats.js';
 export interface MetricsOptions {
   /** TCP port; 0 lets the system pick a free one (read it from `flow.metricsUrl`). */
   readonly port: number;
-  /** Address to listen on. Default `127.0.0.1` (loopback): say `0.0.0.0` to let another machine scrape. */
+  /**
+   * Address to listen on: an IP address (IPv6 without brackets, `::1`) or a host name. Default
+   * `127.0.0.1` (loopback): say `0.0.0.0` to let another machine scrape. An empty host is refused.
+   */
   readonly host?: string;
 }
 
@@ -58,15 +61,34 @@ export function checkMetricsOptions(metrics: unknown): asserts metrics is Metric
       },
     );
   }
-  if (options.host !== undefined && typeof options.host !== 'string') {
+  if (options.host !== undefined && !isHost(options.host)) {
     throw new FlowValidationError(
       'INVALID_OPTION',
-      `flow.run(): metrics.host must be an address string such as "127.0.0.1", got ${JSON.stringify(options.host)}`,
+      `flow.run(): metrics.host must be an IP address ("127.0.0.1", "0.0.0.0", "::1", without brackets) or a host name ("localhost"), got ${JSON.stringify(options.host)}; leave it out for 127.0.0.1`,
       {
         details: { option: 'metrics.host' },
       },
     );
   }
+}
+
+/** A DNS host name: dot-separated labels of letters, digits and inner hyphens. */
+const HOST_NAME = /^(?=.{1,253}\.?$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+
+/**
+ * Whether `host` can be listened on and written in `flow.metricsUrl`: an empty host would listen on
+ * every interface and make the URL `http://:port`; a bracketed or zoned IPv6 address, or a name
+ * with spaces, makes no usable URL.
+ */
+function isHost(host: unknown): host is string {
+  if (typeof host !== 'string') return false;
+  if (isIP(host) === 4 || HOST_NAME.test(host)) return true;
+  return isIP(host) === 6 && !host.includes('%');
+}
+
+/** `http://host:port`, an IPv6 address in brackets. */
+function endpointUrl(host: string, port: number): string {
+  return `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
 }
 
 /**
@@ -227,7 +249,7 @@ export async function startMetricsServer(options: MetricsOptions, source: Metric
   server.unref();
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: endpointUrl(host, port),
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(sampler);
