@@ -61,6 +61,13 @@ export function checkMetricsOptions(metrics: unknown): asserts metrics is Metric
       },
     );
   }
+  for (const key of Object.keys(options)) {
+    if (key !== 'port' && key !== 'host') {
+      throw new FlowValidationError('INVALID_OPTION', `flow.run(): metrics.${key} is not an option (the options are port, host)`, {
+        details: { option: `metrics.${key}` },
+      });
+    }
+  }
   if (options.host !== undefined && !isHost(options.host)) {
     throw new FlowValidationError(
       'INVALID_OPTION',
