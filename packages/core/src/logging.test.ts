@@ -85,6 +85,53 @@ describe('the framework logger', () => {
   });
 });
 
+describe('configureLogging refusing what it cannot log to', () => {
+  afterEach(() => configureLogging());
+
+  /** The INVALID_OPTION that `action` throws. */
+  function refusal(action: () => unknown): { message: string; details?: Record<string, unknown> } {
+    let caught: unknown;
+    try {
+      action();
+    } catch (error) {
+      caught = error;
+    }
+    expect(isVfError(caught) && caught.code, String(caught)).toBe('INVALID_OPTION');
+    return caught as { message: string; details?: Record<string, unknown> };
+  }
+
+  it.each([
+    ['a file descriptor (every line after it disappeared)', 42],
+    ['a file name (every line after it disappeared)', 'stdout'],
+    ['an object without write() (the next line crashed the process)', { x: 1 }],
+    ['null', null],
+  ])('refuses a destination that is %s with INVALID_OPTION naming log.destination', (_label, destination) => {
+    const sink = textSink();
+    configureLogging({ format: 'json', destination: sink.stream });
+    const error = refusal(() => configureLogging({ destination } as never));
+    expect(error.details).toMatchObject({ option: 'log.destination' });
+    expect(error.message).toMatch(/^log\.destination must be a writable stream, an object with a write\(line\) method/);
+    // The settings before it are kept: lines still reach the stream.
+    getLogger().info('still logging');
+    expect(sink.text()).toContain('"msg":"still logging"');
+  });
+
+  it('refuses a key that is not an option, and options that are not an object', () => {
+    const sink = textSink();
+    const typo = refusal(() => configureLogging({ levle: 'debug', destination: sink.stream } as never));
+    expect(typo.details).toMatchObject({ option: 'log.levle' });
+    expect(typo.message).toContain('log.levle is not an option (the options are level, format, destination)');
+    expect(refusal(() => configureLogging('debug' as never)).details).toMatchObject({ option: 'log' });
+  });
+
+  it('takes any writable stream as destination', () => {
+    const sink = textSink();
+    configureLogging({ format: 'json', destination: sink.stream });
+    getLogger().info('to the stream');
+    expect(sink.text()).toContain('"msg":"to the stream"');
+  });
+});
+
 describe('isLogLevelEnabled', () => {
   afterEach(() => configureLogging());
 

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { DestinationStream, Logger } from 'pino';
 import type { build as prettyStreamType } from 'pino-pretty';
-import { FlowValidationError } from './errors.js';
+import { describeValue, FlowValidationError } from './errors.js';
 
 // pino and pino-pretty take ~70 ms to load: every task process would pay it at start-up, so they
 // load with the first line logged (both are CommonJS, so a synchronous require does).
@@ -35,7 +35,10 @@ export interface LoggingOptions {
   readonly level?: LogLevel;
   /** Default: `VF_LOG_FORMAT`, else `pretty`. */
   readonly format?: LogFormat;
-  /** Where lines go. Default: stderr, written synchronously so that nothing is lost on exit. */
+  /**
+   * Where lines go: a writable stream (an object with a `write` method), such as `process.stdout`
+   * or `fs.createWriteStream(path)`. Default: stderr, written synchronously so that nothing is lost on exit.
+   */
   readonly destination?: NodeJS.WritableStream;
 }
 
@@ -70,8 +73,45 @@ function checkFormat(format: unknown, source: string): LogFormat {
   });
 }
 
+/** The keys of {@link LoggingOptions}. */
+const LOGGING_OPTIONS: readonly string[] = ['level', 'format', 'destination'] satisfies readonly (keyof LoggingOptions)[];
+
+/** What a `destination` must be, as error messages say it. */
+const DESTINATION_REQUIREMENT =
+  'must be a writable stream, an object with a write(line) method such as process.stdout or fs.createWriteStream(path) (a file name or descriptor is not one)';
+
+function invalidOption(option: string, requirement: string, value: unknown): FlowValidationError {
+  const shown = describeValue(value);
+  return new FlowValidationError('INVALID_OPTION', `${option} ${requirement}, got ${shown}`, { details: { option, value: shown } });
+}
+
+/**
+ * Checks the shape of `configureLogging`'s options (`flow.run`'s `log`): an object of known keys
+ * and a destination lines can be written to. Pino would take a number or a string as a file to
+ * open, and fail at the first line logged on anything else.
+ */
+function checkLoggingOptions(options: unknown): asserts options is LoggingOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalidOption('log', 'must be an object ({ level, format, destination })', options);
+  }
+  for (const key of Object.keys(options)) {
+    if (!LOGGING_OPTIONS.includes(key)) {
+      throw invalidOption(
+        `log.${key}`,
+        `is not an option (the options are ${LOGGING_OPTIONS.join(', ')})`,
+        (options as Record<string, unknown>)[key],
+      );
+    }
+  }
+  const { destination } = options as { destination?: unknown };
+  if (destination !== undefined && typeof (destination as { write?: unknown } | null)?.write !== 'function') {
+    throw invalidOption('log.destination', DESTINATION_REQUIREMENT, destination);
+  }
+}
+
 /** Options over the environment over the defaults; a wrong value is an `INVALID_OPTION` naming its source. */
 function resolveSettings(options: LoggingOptions, env: NodeJS.ProcessEnv): Settings {
+  checkLoggingOptions(options);
   const level =
     options.level !== undefined
       ? checkLevel(options.level, 'log.level')
@@ -112,7 +152,8 @@ function build(current: Settings): Logger {
  * Sets the framework's log level, format and destination for this process and for the task
  * processes it starts from now on (they inherit level and format through `VF_LOG_LEVEL` and
  * `VF_LOG_FORMAT`). Options left out fall back to those variables, then to `info` and `pretty`.
- * Throws `INVALID_OPTION` for a level or format it does not know.
+ * Throws `INVALID_OPTION` naming the option for a level or format it does not know, a destination
+ * that is not a writable stream, or a key that is not an option.
  *
  * @example
  * ```ts

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureLogs, isProcessAlive } from '@vf/core/testing';
@@ -28,16 +28,16 @@ describe('parseNvidiaSmi', () => {
     ]);
   });
 
-  it('keeps commas inside a name, reads [N/A] memory as 0, and rejects what it cannot read', () => {
+  it('keeps commas inside a name, reads [N/A] memory as 0, and ignores lines that are not GPU records', () => {
     expect(parseNvidiaSmi('2, GRID T4-8C, rev 2, [N/A], [N/A]')).toEqual([
       { id: 2, name: 'GRID T4-8C, rev 2', memoryTotalMb: 0, memoryFreeMb: 0 },
     ]);
     expect(parseNvidiaSmi('')).toEqual([]);
-    expect(() => parseNvidiaSmi('No devices were found')).toThrow(/unexpected nvidia-smi line/);
+    expect(parseNvidiaSmi('No devices were found')).toEqual([]);
   });
 });
 
-describe('detectGpus with a fake nvidia-smi first on PATH', () => {
+describe('detectGpus with a fake nvidia-smi', () => {
   let dir: string;
   let capture: ReturnType<typeof captureWarnings>;
   beforeEach(async () => {
@@ -47,6 +47,11 @@ describe('detectGpus with a fake nvidia-smi first on PATH', () => {
   afterEach(async () => {
     capture.stop();
     vi.unstubAllEnvs();
+    // Whatever a failing test left running, by the pids its script wrote.
+    for (const name of ['wrapper.pid', 'child.pid']) {
+      const pid = Number(await readFile(join(dir, name), 'utf8').catch(() => ''));
+      if (pid > 0 && isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
+    }
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -107,6 +112,79 @@ describe('detectGpus with a fake nvidia-smi first on PATH', () => {
     const pid = Number(/pid (\d+)/.exec(await readFile(log, 'utf8'))?.[1]);
     expect(pid).toBeGreaterThan(0);
     expect(isProcessAlive(pid), `the hung nvidia-smi (pid ${pid}) is still running`).toBe(false);
+  });
+
+  /** An executable `nvidia-smi` in the test's folder running `body` (sh); its path. */
+  async function fakeNvidiaSmi(body: string): Promise<string> {
+    const command = join(dir, 'nvidia-smi');
+    await writeFile(command, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    return command;
+  }
+
+  const warnings = async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    return capture.warnings;
+  };
+
+  it('keeps the GPUs when a line among them is not a GPU record (the infoROM warning), with no warning', async () => {
+    const command = await fakeNvidiaSmi(
+      [
+        'echo "0, NVIDIA A100-SXM4-40GB, 40960, 40000"',
+        'echo "WARNING: infoROM is corrupted at gpu 0000:01:00.0"',
+        'echo "1, NVIDIA A100-SXM4-40GB, 40960, 39000"',
+      ].join('\n'),
+    );
+    expect(await detectGpus({ command, env: { PATH: process.env.PATH } })).toEqual([
+      { id: 0, name: 'NVIDIA A100-SXM4-40GB', memoryTotalMb: 40960, memoryFreeMb: 40000 },
+      { id: 1, name: 'NVIDIA A100-SXM4-40GB', memoryTotalMb: 40960, memoryFreeMb: 39000 },
+    ]);
+    expect(await warnings()).toEqual([]);
+  });
+
+  it('"No devices were found" (on stdout, exit 6): no GPU, and a warning saying that none was found', async () => {
+    const command = await fakeNvidiaSmi('echo "No devices were found"\nexit 6');
+    expect(await detectGpus({ command, env: { PATH: process.env.PATH } })).toEqual([]);
+    const found = await warnings();
+    expect(found).toHaveLength(1);
+    expect(found[0]?.code).toBe('VF_NVIDIA_SMI');
+    expect(found[0]?.message).toBe(`${command} found no GPU ("No devices were found"), so no GPU is used`);
+  });
+
+  it('a failure said on stdout is the warning, not "Command failed"', async () => {
+    const command = await fakeNvidiaSmi('echo "Failed to initialize NVML: Driver/library version mismatch"\nexit 18');
+    expect(await detectGpus({ command, env: { PATH: process.env.PATH } })).toEqual([]);
+    expect((await warnings())[0]?.message).toBe(
+      `${command} failed, so no GPU is used: Failed to initialize NVML: Driver/library version mismatch`,
+    );
+  });
+
+  it('output with no GPU record at all: no GPU, and a warning quoting it', async () => {
+    const command = await fakeNvidiaSmi('echo "something else"');
+    expect(await detectGpus({ command, env: { PATH: process.env.PATH } })).toEqual([]);
+    expect((await warnings())[0]?.message).toBe(`${command} printed no GPU record, so no GPU is used: "something else"`);
+  });
+
+  it('a wrapper script that hangs in a child: the timeout ends the wrapper and its child, nothing is left', async () => {
+    // The wrapper waits for a child (`exec sleep` keeps the pid it wrote), as `sleep 30` in a wrapper does.
+    const command = await fakeNvidiaSmi(
+      [
+        `echo $$ > "${dir}/wrapper.pid"`,
+        `sh -c 'echo $$ > "$0"; exec sleep 30' "${dir}/child.pid"`,
+        'echo "0, NVIDIA A100, 40960, 40000"',
+      ].join('\n'),
+    );
+    const started = performance.now();
+    expect(await detectGpus({ command, env: { PATH: process.env.PATH }, timeoutMs: 1_500 })).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect((await warnings())[0]?.message).toContain('timed out after 1500 ms');
+    for (const name of ['wrapper.pid', 'child.pid']) {
+      const pid = Number(await readFile(join(dir, name), 'utf8'));
+      expect(pid, name).toBeGreaterThan(0);
+      // SIGKILL is immediate, but an orphan is reaped by init a moment later: wait, bounded.
+      const deadline = performance.now() + 5_000;
+      while (isProcessAlive(pid) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(isProcessAlive(pid), `${name} (pid ${pid}) is still running`).toBe(false);
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { emitWarningOnce } from '@vf/core/engine';
 
 /** One GPU as `nvidia-smi` describes it. */
@@ -59,24 +59,38 @@ export function visibleGpus(system: readonly GpuInfo[], cudaVisibleDevices: stri
   return [...visible.values()];
 }
 
-/** Parses the output of `nvidia-smi` with {@link NVIDIA_SMI_ARGS}; throws on a line it cannot read. */
+/**
+ * Parses the output of `nvidia-smi` with {@link NVIDIA_SMI_ARGS}: the GPU records among its lines.
+ * Other lines (`WARNING: infoROM is corrupted at gpu ...`, which nvidia-smi prints among the
+ * records) are ignored.
+ */
 export function parseNvidiaSmi(output: string): GpuInfo[] {
-  return output
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '')
-    .map((line) => {
-      const fields = line.split(',').map((field) => field.trim());
-      // The name may itself contain commas: index first, the two memory columns last.
-      const [index, ...rest] = fields;
-      const free = rest.pop();
-      const total = rest.pop();
-      const gpu = { id: Number(index), name: rest.join(', '), memoryTotalMb: megabytes(total), memoryFreeMb: megabytes(free) };
-      if (!/^\d+$/.test(index ?? '') || rest.length === 0 || !Number.isFinite(gpu.memoryTotalMb) || !Number.isFinite(gpu.memoryFreeMb)) {
-        throw new Error(`unexpected nvidia-smi line: ${JSON.stringify(line)}`);
-      }
-      return gpu;
-    });
+  return readNvidiaSmi(output).gpus;
+}
+
+/** The GPU records of `nvidia-smi`'s output, and the other non-empty lines. */
+function readNvidiaSmi(output: string): { gpus: GpuInfo[]; others: string[] } {
+  const gpus: GpuInfo[] = [];
+  const others: string[] = [];
+  for (const line of output.split('\n').map((text) => text.trim())) {
+    if (line === '') continue;
+    const gpu = gpuRecord(line);
+    if (gpu === undefined) others.push(line);
+    else gpus.push(gpu);
+  }
+  return { gpus, others };
+}
+
+/** One line as a GPU, or undefined when it is not a GPU record. */
+function gpuRecord(line: string): GpuInfo | undefined {
+  const fields = line.split(',').map((field) => field.trim());
+  // The name may itself contain commas: index first, the two memory columns last.
+  const [index, ...rest] = fields;
+  const free = rest.pop();
+  const total = rest.pop();
+  const gpu = { id: Number(index), name: rest.join(', '), memoryTotalMb: megabytes(total), memoryFreeMb: megabytes(free) };
+  const isRecord = /^\d+$/.test(index ?? '') && rest.length > 0 && Number.isFinite(gpu.memoryTotalMb) && Number.isFinite(gpu.memoryFreeMb);
+  return isRecord ? gpu : undefined;
 }
 
 /** A memory column; `[N/A]` (some virtual GPUs) counts as 0 MB: such a GPU can still be taken whole. */
@@ -84,33 +98,72 @@ function megabytes(field: string | undefined): number {
   return field !== undefined && /^\[?N\/A\]?$/i.test(field) ? 0 : Number(field ?? Number.NaN);
 }
 
+/** What nvidia-smi prints, on stdout, when the driver runs but sees no GPU (it exits 6). */
+const NO_DEVICES = /^No devices were found/m;
+
 async function systemGpus(env: NodeJS.ProcessEnv, command: string, timeoutMs: number): Promise<GpuInfo[]> {
   let output: string;
   try {
     output = await run(command, env, timeoutMs);
   } catch (error) {
-    const failure = error as NodeJS.ErrnoException & { killed?: boolean; stderr?: string };
+    const failure = error as NodeJS.ErrnoException & { timedOut?: boolean; stdout?: string; stderr?: string };
     // No nvidia-smi: a machine without NVIDIA GPUs, not a problem worth a word.
     if (failure.code === 'ENOENT') return [];
-    const why = failure.killed ? `timed out after ${timeoutMs} ms` : (failure.stderr?.trim() || failure.message).split('\n')[0];
+    if (NO_DEVICES.test(failure.stdout ?? '')) {
+      emitWarningOnce(`${command} found no GPU ("No devices were found"), so no GPU is used`, { code: 'VF_NVIDIA_SMI' });
+      return [];
+    }
+    // nvidia-smi says why on stdout as often as on stderr; "Command failed: <command line>" says nothing.
+    const said = failure.stderr?.trim() || failure.stdout?.trim();
+    const why = failure.timedOut ? `timed out after ${timeoutMs} ms` : (said || failure.message).split('\n')[0];
     emitWarningOnce(`${command} failed, so no GPU is used: ${why}`, { code: 'VF_NVIDIA_SMI' });
     return [];
   }
-  try {
-    return parseNvidiaSmi(output);
-  } catch (error) {
-    emitWarningOnce(`${command} printed something unexpected, so no GPU is used: ${(error as Error).message}`, {
-      code: 'VF_NVIDIA_SMI',
-    });
-    return [];
+  const { gpus, others } = readNvidiaSmi(output);
+  if (gpus.length === 0 && others.length > 0) {
+    const message = NO_DEVICES.test(output)
+      ? `${command} found no GPU ("No devices were found"), so no GPU is used`
+      : `${command} printed no GPU record, so no GPU is used: ${JSON.stringify(others[0])}`;
+    emitWarningOnce(message, { code: 'VF_NVIDIA_SMI' });
   }
+  return gpus;
 }
 
+/**
+ * Runs the query. nvidia-smi is often a wrapper script (containers, environment modules): it runs
+ * in a process group of its own, and a timeout kills the whole group, so that no child of the
+ * wrapper is left running (`execFile`'s timeout killed the wrapper alone, and left its child an
+ * orphan). Rejects with `code` ENOENT when there is no such command.
+ */
 function run(command: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, NVIDIA_SMI_ARGS, { env, timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error) reject(Object.assign(error, { stderr }));
-      else resolve(stdout);
+    const child = spawn(command, NVIDIA_SMI_ARGS, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // The group has ended already.
+      }
+    }, timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(Object.assign(error, { stdout, stderr }));
+    });
+    // 'close': the streams are closed too, so every line printed is in.
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0 && !timedOut) resolve(stdout);
+      else reject(Object.assign(new Error(`${command} exited with ${signal ?? `code ${code}`}`), { timedOut, stdout, stderr }));
     });
   });
 }

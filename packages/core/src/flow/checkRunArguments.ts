@@ -1,8 +1,12 @@
 import type { ExecutionEngine } from '../contracts/engine.js';
 import { FlowValidationError } from '../errors.js';
+import type { RunOptions } from './flow.js';
 
 /** Methods every engine has (the optional `taskProgress` is not checked). */
 const ENGINE_METHODS = ['allocateAndRunTasks', 'signalFlowTermination', 'joinTaskProcesses'] as const;
+
+/** The keys of `RunOptions`: any other is a typo (`metricz`) that would be ignored silently. */
+const RUN_OPTIONS: readonly string[] = ['deviceAllocator', 'handleSigint', 'log', 'metrics'] satisfies readonly (keyof RunOptions)[];
 
 /**
  * Checks what `flow.run(engine, options)` was given before the flow changes state, so that a wrong
@@ -22,6 +26,15 @@ export function checkRunArguments(engine: unknown, options: unknown): asserts en
     throw new FlowValidationError('INVALID_OPTION', `flow.run(): options must be an object, got ${describe(options)}`, {
       details: { option: 'options' },
     });
+  }
+  for (const key of Object.keys(options)) {
+    if (!RUN_OPTIONS.includes(key)) {
+      throw new FlowValidationError(
+        'INVALID_OPTION',
+        `flow.run(): ${key} is not an option (the options are ${RUN_OPTIONS.join(', ')}), got ${describe((options as Record<string, unknown>)[key])}`,
+        { details: { option: key } },
+      );
+    }
   }
   const { deviceAllocator, handleSigint, log } = options as Record<string, unknown>;
   if (log !== undefined && (typeof log !== 'object' || log === null)) {

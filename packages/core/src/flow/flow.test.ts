@@ -106,6 +106,27 @@ describe('Flow lifecycle', () => {
     expect(sink.items).toEqual([0, 1, 2]);
   });
 
+  it('run() with a key that is not an option (a typo like metricz), or a bad log option, rejects with INVALID_OPTION naming it; the flow can still run', async () => {
+    const { flow, sink } = tinyFlow();
+    const run = (options: unknown) => flow.run(new InProcessEngine(), { handleSigint: false, ...(options as object) } as RunOptions);
+    const typo = await expectRejection(run({ metricz: { port: 0 } }), 'INVALID_OPTION');
+    expect(typo.message).toBe(
+      'flow.run(): metricz is not an option (the options are deviceAllocator, handleSigint, log, metrics), got an object',
+    );
+    expect(typo.details).toMatchObject({ option: 'metricz' });
+    expect((await expectRejection(run({ log: { levl: 'debug' } }), 'INVALID_OPTION')).details).toMatchObject({ option: 'log.levl' });
+    expect((await expectRejection(run({ log: { destination: 'stdout' } }), 'INVALID_OPTION')).details).toMatchObject({
+      option: 'log.destination',
+    });
+    expect((await expectRejection(run({ metrics: { port: 0, hots: '::1' } }), 'INVALID_OPTION')).details).toMatchObject({
+      option: 'metrics.hots',
+    });
+    expect(flow.metricsUrl).toBeUndefined();
+    await flow.run(new InProcessEngine(), { handleSigint: false });
+    expect((await flow.join()).status).toBe('completed');
+    expect(sink.items).toEqual([0, 1, 2]);
+  });
+
   it('join() returns the same report when called twice', async () => {
     const { flow } = tinyFlow();
     await flow.run(new InProcessEngine());

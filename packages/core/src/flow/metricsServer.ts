@@ -4,7 +4,7 @@
  * serves is read from the engine's task progress, the source of `flow.liveStats()`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import type { TaskProgress } from '../contracts/engine.js';
 import { FlowValidationError, VfError } from '../errors.js';
 import type { LiveStats } from './liveStats.js';
@@ -13,7 +13,10 @@ import type { LiveStats } from './liveStats.js';
 export interface MetricsOptions {
   /** TCP port; 0 lets the system pick a free one (read it from `flow.metricsUrl`). */
   readonly port: number;
-  /** Address to listen on. Default `127.0.0.1` (loopback): say `0.0.0.0` to let another machine scrape. */
+  /**
+   * Address to listen on: an IP address (IPv6 without brackets, `::1`) or a host name. Default
+   * `127.0.0.1` (loopback): say `0.0.0.0` to let another machine scrape. An empty host is refused.
+   */
   readonly host?: string;
 }
 
@@ -58,15 +61,70 @@ export function checkMetricsOptions(metrics: unknown): asserts metrics is Metric
       },
     );
   }
-  if (options.host !== undefined && typeof options.host !== 'string') {
+  for (const key of Object.keys(options)) {
+    if (key !== 'port' && key !== 'host') {
+      throw new FlowValidationError('INVALID_OPTION', `flow.run(): metrics.${key} is not an option (the options are port, host)`, {
+        details: { option: `metrics.${key}` },
+      });
+    }
+  }
+  if (options.host !== undefined && !isHost(options.host)) {
     throw new FlowValidationError(
       'INVALID_OPTION',
-      `flow.run(): metrics.host must be an address string such as "127.0.0.1", got ${JSON.stringify(options.host)}`,
+      `flow.run(): metrics.host must be an IP address ("127.0.0.1", "0.0.0.0", "::1", without brackets) or a host name ("localhost"), got ${JSON.stringify(options.host)}; leave it out for 127.0.0.1`,
       {
         details: { option: 'metrics.host' },
       },
     );
   }
+}
+
+/** A DNS host name: dot-separated labels of letters, digits and inner hyphens. */
+const HOST_NAME = /^(?=.{1,253}\.?$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+
+/**
+ * Whether `host` can be listened on and written in `flow.metricsUrl`: an empty host would listen on
+ * every interface and make the URL `http://:port`; a bracketed or zoned IPv6 address, or a name
+ * with spaces, makes no usable URL.
+ */
+function isHost(host: unknown): host is string {
+  if (typeof host !== 'string') return false;
+  if (isIP(host) === 4 || HOST_NAME.test(host)) return true;
+  return isIP(host) === 6 && !host.includes('%');
+}
+
+/** `http://host:port`, an IPv6 address in brackets. */
+function endpointUrl(host: string, port: number): string {
+  return `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The drops of every task, counted on the task they were meant for, as the report and
+ * `liveStats()` count them (on the receiving node, per edge). A task counts what it discarded on
+ * its inputs; a realtime publisher counts on its own task the stale messages it replaced before
+ * sending them: those go to the receiving node, on its only task, or on task `any` when it has
+ * replicas (the message was meant for whichever replica would take it first).
+ */
+function dropsByReceiver(
+  progress: readonly TaskProgress[],
+  live: LiveStats | undefined,
+): Array<{ node: string; task: string; count: number }> {
+  const counts = new Map<string, { node: string; task: string; count: number }>();
+  const add = (node: string, task: string, count: number) => {
+    const key = JSON.stringify([node, task]);
+    const found = counts.get(key) ?? { node, task, count: 0 };
+    found.count += count;
+    counts.set(key, found);
+  };
+  for (const task of progress) {
+    // Every task has its series, 0 when nothing meant for it was dropped.
+    add(task.nodeName, String(task.taskIndex), 0);
+    for (const edge of task.stats.drops) {
+      if (edge.to === task.nodeName) add(edge.to, String(task.taskIndex), edge.count);
+      else add(edge.to, live?.nodes.find((node) => node.name === edge.to)?.tasks === 1 ? '0' : 'any', edge.count);
+    }
+  }
+  return [...counts.values()];
 }
 
 /**
@@ -92,11 +150,16 @@ export async function startMetricsServer(options: MetricsOptions, source: Metric
     });
   perTask('vf_task_received_total', 'Aligned input sets the task handled', (task) => task.stats.received);
   perTask('vf_task_emitted_total', 'Messages the task published', (task) => task.stats.emitted);
-  perTask(
-    'vf_task_dropped_total',
-    'Messages meant for the task that were discarded (stale, or impossible to align)',
-    (task) => task.stats.dropped,
-  );
+  new Counter({
+    name: 'vf_task_dropped_total',
+    help: 'Messages meant for the task that were discarded (stale, or impossible to align); task "any": dropped by a realtime publisher before a replica of the node took them',
+    labelNames: taskLabels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { node, task, count } of dropsByReceiver(source.taskProgress(), source.liveStats())) this.inc({ node, task }, count);
+    },
+  });
   perTask('vf_task_processed_total', 'Items the task produced, processed or consumed', (task) => task.stats.processed);
   new Gauge({
     name: 'vf_node_queue_depth',
@@ -193,7 +256,7 @@ export async function startMetricsServer(options: MetricsOptions, source: Metric
   server.unref();
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: endpointUrl(host, port),
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(sampler);
