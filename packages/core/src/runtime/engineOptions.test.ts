@@ -37,6 +37,14 @@ describe('process engine options', () => {
     });
   });
 
+  it('refuses a key that is no option (a typo would pass for the default): INVALID_OPTION naming it and the options', () => {
+    const error = refusal(() => resolve({ queueSiz: 3 }), 'queueSiz');
+    expect(error.message).toBe(
+      'TestEngine: "queueSiz" is not an option (options: queueSize, transport, host, spawner, placement, curve, readyTimeoutMs, killGraceMs, stopTimeoutMs, restartOnFailure, livenessTimeoutMs, sharedMemory)',
+    );
+    refusal(() => new InProcessEngine({ queueSiz: 3 } as never), 'queueSiz');
+  });
+
   it('takes sharedMemory as a boolean, on by default', () => {
     expect(resolve({}).sharedMemory).toBe(true);
     expect(resolve({ sharedMemory: false }).sharedMemory).toBe(false);

@@ -116,13 +116,25 @@ export function resolveInProcessEngineOptions(options: unknown): { readonly queu
   return parseOptions('InProcessEngine', IN_PROCESS_ENGINE_OPTIONS, options) as { readonly queueSize: number };
 }
 
-/** The known options of `options`, each checked in turn, with defaults for those not given; other keys are left out. */
+/** The options of `options`, each checked in turn, with defaults for those not given; a key that is no option is `INVALID_OPTION`. */
 function parseOptions(engine: string, rules: Readonly<Record<string, OptionRule>>, options: unknown): Record<string, unknown> {
   const given = options ?? {};
   if (typeof given !== 'object' || Array.isArray(given)) {
     throw new FlowValidationError('INVALID_OPTION', `${engine}: options must be an object, got ${describeValue(given)}`, {
       details: { value: describeValue(given) },
     });
+  }
+  // A misspelt option (queueSiz) must not pass for the default without a word.
+  for (const key of Object.keys(given)) {
+    if (!Object.hasOwn(rules, key)) {
+      throw new FlowValidationError(
+        'INVALID_OPTION',
+        `${engine}: ${JSON.stringify(key)} is not an option (options: ${Object.keys(rules).join(', ')})`,
+        {
+          details: { option: key },
+        },
+      );
+    }
   }
   const parsed: Record<string, unknown> = {};
   for (const [option, rule] of Object.entries(rules)) {
