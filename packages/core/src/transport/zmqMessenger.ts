@@ -512,8 +512,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     if (node.parents.length > 0) {
       this.#inbound = new (zeromq().Router)({
         linger: 0,
-        // IPv6 addresses too (a host like [fd00::2]); ZeroMQ binds IPv4 ones alike with it.
-        ipv6: init.transport.kind === 'tcp',
+        ipv6: isIpv6Endpoint(init.transport.endpoints[init.task.id]),
         receiveHighWaterMark: 0,
         sendHighWaterMark: 0,
         ...curveServerOptions(init.transport.curve),
@@ -570,7 +569,7 @@ export abstract class ZmqMessenger extends MessengerBase {
           linger: 1000,
           sendHighWaterMark: 0,
           receiveHighWaterMark: 0,
-          ipv6: transport.kind === 'tcp',
+          ipv6: isIpv6Endpoint(endpoints[childTask.id]),
           ...curveClientOptions(transport.curve),
         });
         const endpoint = endpoints[childTask.id] as string;
@@ -1335,4 +1334,13 @@ export abstract class ZmqMessenger extends MessengerBase {
 function isClosed(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'EAGAIN' || code === 'ETERM' || code === 'ENOTSOCK' || code === 'EBADF';
+}
+
+/**
+ * Whether `endpoint` names an IPv6 address (`tcp://[fd00::2]:*`): its socket needs ZeroMQ's `ipv6`
+ * option to bind or reach it ("No such device" without). Only then: with it, ZeroMQ reports an
+ * IPv4 endpoint as IPv4-mapped (`tcp://[::ffff:10.0.0.2]:port`).
+ */
+function isIpv6Endpoint(endpoint: string | undefined): boolean {
+  return endpoint?.startsWith('tcp://[') === true;
 }
