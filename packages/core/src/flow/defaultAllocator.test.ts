@@ -119,7 +119,7 @@ describe('flow.run() without a deviceAllocator', () => {
     expect(fake.calls).toEqual([]);
   });
 
-  it('an explicit deviceAllocator wins over the registered one, and its choices draw no warning', async () => {
+  it('an explicit deviceAllocator wins over the registered one; a GPU task it leaves on the CPU is named in a warning too', async () => {
     const registered = fakeGpuAllocator(2);
     unregister = registerDefaultGpuAllocator(registered.allocator);
     const explicit = fakeGpuAllocator(0);
@@ -129,7 +129,12 @@ describe('flow.run() without a deviceAllocator', () => {
     });
     expect(registered.calls).toEqual([]);
     expect(explicit.calls).toHaveLength(1);
-    expect(warnings).toEqual([]);
+    // The contract: never placed on the CPU silently, also with new GpuAllocator() given to run().
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'node "detect" asks for a GPU, but its task runs on the CPU: the deviceAllocator given to flow.run() found no free GPU',
+      ),
+    ]);
   });
 
   it('the latest registration is the default; removing it restores the one before', () => {

@@ -23,12 +23,11 @@ export function chooseAllocator(nodes: readonly Node[], given: DeviceAllocator |
 }
 
 /**
- * Never silent: when the caller gave no allocator and tasks of nodes that ask for a GPU were placed
- * on the CPU, one warning (`VF_GPU_ON_CPU`) names them and the fix. A caller who gave an allocator
- * chose its policy (`GpuAllocator` documents its fallback to the CPU); the report shows devices.
+ * Never silent (the contract: a flow whose nodes ask for a GPU is never placed on the CPU
+ * silently, whichever allocator placed it): when tasks of nodes that ask for a GPU were placed on
+ * the CPU, one warning (`VF_GPU_ON_CPU`) per node names them and the fix.
  */
 export function warnGpuTasksOnCpu(plan: ExecutionPlan, choice: AllocatorChoice): void {
-  if (choice.source === 'given') return;
   const onCpu = plan.nodes
     .filter(wantsGpu)
     .map((node) => ({ node, cpuTasks: plan.tasks.filter((task) => task.nodeIndex === node.index && task.device === 'cpu').length }))
@@ -45,8 +44,9 @@ export function warnGpuTasksOnCpu(plan: ExecutionPlan, choice: AllocatorChoice):
   }
   for (const { node, cpuTasks } of onCpu) {
     const share = node.nbTasks === 1 ? 'its task runs' : `${cpuTasks} of its ${node.nbTasks} tasks run`;
+    const allocator = choice.source === 'given' ? 'the deviceAllocator given to flow.run()' : 'the default GPU allocator';
     emitWarningOnce(
-      `node "${node.name}" asks for a GPU, but ${share} on the CPU: the default GPU allocator found no free GPU for ${cpuTasks === 1 ? 'it' : 'them'}. ` +
+      `node "${node.name}" asks for a GPU, but ${share} on the CPU: ${allocator} found no free GPU for ${cpuTasks === 1 ? 'it' : 'them'}. ` +
         `Check nvidia-smi and CUDA_VISIBLE_DEVICES, lower nbTasks, or set gpuMemoryMb to let tasks share a GPU`,
       { code: 'VF_GPU_ON_CPU' },
     );
