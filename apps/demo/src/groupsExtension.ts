@@ -17,6 +17,14 @@ import { ANALYZE_GROUP, createVideoProject } from './project/videoProject.js';
 /** The project folder when `--root` is not given, relative to the working directory. */
 export const DEFAULT_PROJECT_ROOT = 'vf-demo-project';
 
+/**
+ * How the user started the demo, to say what to type next: `pnpm demo` (its `start` script, the
+ * README's way) or the built `vf-demo` binary, which is on no PATH unless installed.
+ */
+function demoCommand(): string {
+  return process.env.npm_package_name === '@vf/demo' && process.env.npm_lifecycle_event === 'start' ? 'pnpm demo' : 'vf-demo';
+}
+
 /** The `@vf/groups` commands `vf-demo project` hands on as they are. */
 const GROUPS_COMMANDS = [
   ['status', 'eligible and complete jobs per group (-d: per job), and their scheduler states'],
@@ -163,7 +171,7 @@ async function runInit(root: string, videos: readonly string[], options: InitOpt
       console.log(`${created ? 'added ' : 'exists'} ${job.id}  ${basename(source)}  ${settings}`);
     }
     console.log(
-      `${project.jobs().length} job(s) in ${project.workspace.path}\nnext: vf-demo project${root === DEFAULT_PROJECT_ROOT ? '' : ` --root ${root}`} run -o ${ANALYZE_GROUP}`,
+      `${project.jobs().length} job(s) in ${project.workspace.path}\nnext: ${demoCommand()} project${root === DEFAULT_PROJECT_ROOT ? '' : ` --root ${root}`} run -o ${ANALYZE_GROUP}`,
     );
     return 0;
   } catch (error) {

@@ -2,7 +2,7 @@
 // build, add --conditions=@vf/source so that @vf/* resolve to their sources), e.g.:
 //   node --import tsx examples/project.ts init      # make three jobs
 //   node --import tsx examples/project.ts status    # eligible/complete per group
-//   node --import tsx examples/project.ts run -o compute      # op "prepare" then "compute", in passes
+//   node --import tsx examples/project.ts run -o pipeline     # its operations, "prepare" then "compute", in passes
 //   node --import tsx examples/project.ts submit --pretend    # the SLURM scripts it would submit
 import { readFileSync, writeFileSync } from 'node:fs';
 import { FlowProject, flowOperation, post, pre } from '@vf/groups';

@@ -338,7 +338,7 @@ export class FlowProject implements ConditionContext {
    *
    * @example
    * ```ts
-   * project.label('converged', (job) => job.doc.get('residual') < 1e-6);
+   * project.label('converged', (job) => Number(job.doc.get('residual')) < 1e-6);
    * project.label('phase', (job) => `phase-${job.doc.get('phase') ?? 'unknown'}`);
    * ```
    */
