@@ -32,6 +32,8 @@ export interface AnalyzeParams {
   readonly minScore?: number;
   /** Keep only these COCO labels (e.g. `['person']`). Default: all. */
   readonly labels?: readonly string[];
+  /** Where the detector asks to run: `'gpu'` (the default) only where a GPU is visible. */
+  readonly detectorDevice?: 'cpu' | 'gpu';
   /** Read only this many frames of the input. Default: all. */
   readonly maxFrames?: number;
   /** With the live view: keep this JPEG the latest annotated frame (node `preview`). */
@@ -51,15 +53,19 @@ export default defineFlow((params: AnalyzeParams) => {
   const video = params.camera
     ? new CameraSource({ name: 'video', path: params.input, fps: params.fps, ...limit })
     : new VideoFileReader({ name: 'video', path: params.input, ...limit });
+  const device = params.detectorDevice ?? 'gpu';
   const detector =
     params.detector === 'coco'
       ? new CocoDetector({
           name: 'detector',
           nbTasks: params.detectorTasks,
+          deviceType: device,
           ...(params.minScore === undefined ? {} : { minScore: params.minScore }),
           ...(params.labels === undefined ? {} : { labels: params.labels }),
         }).from(video)
-      : new MovingObjectDetector({ name: 'detector', nbTasks: params.detectorTasks, background: params.input }).from(video);
+      : new MovingObjectDetector({ name: 'detector', nbTasks: params.detectorTasks, background: params.input, deviceType: device }).from(
+          video,
+        );
   const tracker = new SortTrackerNode({ name: 'tracker' }).from(detector);
   const annotator = new TrackAnnotator({ name: 'annotator', showLabel: params.detector === 'coco' }).from(video, tracker);
   // Frames a realtime engine drops are filled in from their timestamps, so the output plays at the input's pace.

@@ -14,6 +14,8 @@ export interface DetectParams {
   readonly threshold: number;
   /** Smallest object in foreground pixels. */
   readonly minArea: number;
+  /** Where the detector asks to run: `'gpu'` (the default) only where a GPU is visible. */
+  readonly detectorDevice?: 'cpu' | 'gpu';
 }
 
 /** Task processes the detection flow runs: the reader, the detector replicas, the writer. */
@@ -37,6 +39,7 @@ export default defineFlow((params: DetectParams) => {
     background: params.input,
     threshold: params.threshold,
     minArea: params.minArea,
+    deviceType: params.detectorDevice ?? 'gpu',
   }).from(video);
   const detections = new DetectionsWriter({ name: 'detections', path: params.output }).from(detector);
   return new Flow([video], [detections]);

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { type ExecutionEngine, Flow, type FlowReport, InProcessEngine, isVfError } from '@vf/core';
 import { BatchExecutionEngine } from '@vf/engine-batch';
 import { RealtimeExecutionEngine } from '@vf/engine-realtime';
-import { GpuAllocator } from '@vf/gpu';
+import { detectGpus, GpuAllocator } from '@vf/gpu';
 import type { TrackCounts } from '@vf/vision';
 import { probeVideo, realFootage, type VideoInfo } from '@vf/vision';
 import type { AnalyzeParams, DetectorName } from '../flows/analyze.js';
@@ -169,6 +169,7 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
     detectorTasks: options.detectorTasks ?? 2,
     camera: options.camera ?? engineName === 'realtime',
     detector,
+    detectorDevice: await detectorDevice(),
     ...(maxFrames === undefined ? {} : { maxFrames }),
     ...(options.preview === true ? { preview: join(outputDir, 'preview.jpg') } : {}),
   };
@@ -187,7 +188,8 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
   if (options.signal?.aborted === true) stop();
   options.signal?.addEventListener('abort', stop, { once: true });
   try {
-    // GpuAllocator places the detector on a GPU when one is visible; without one it runs on the CPU.
+    // GpuAllocator places the detector on a GPU; it asks for one only where one is visible (else a
+    // GPU node on the CPU draws VF_GPU_ON_CPU, which on a machine without GPUs says nothing new).
     await flow.run(engine, { deviceAllocator: new GpuAllocator(), handleSigint: options.signal === undefined });
   } catch (error) {
     options.signal?.removeEventListener('abort', stop);
@@ -327,4 +329,12 @@ function readCounts(file: string): CounterReport | undefined {
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
+}
+
+/**
+ * Where the detector asks to run: on a GPU when this process sees one (nvidia-smi and
+ * `CUDA_VISIBLE_DEVICES`, as `GpuAllocator` reads them), else on the CPU from the start.
+ */
+export async function detectorDevice(env: NodeJS.ProcessEnv = process.env): Promise<'cpu' | 'gpu'> {
+  return (await detectGpus({ env })).length > 0 ? 'gpu' : 'cpu';
 }

@@ -5,7 +5,7 @@ import { GroupsError, type Job, type OperationFunction, writeFileAtomic } from '
 import type { FrameDetections, TrackSpan } from '@vf/vision';
 import { assertFileExists, type VideoInfo } from '@vf/vision';
 import type { DetectParams } from '../../flows/detect.js';
-import { type NodeSummary, summarizeNodes } from '../analyzeVideo.js';
+import { detectorDevice, type NodeSummary, summarizeNodes } from '../analyzeVideo.js';
 import { flowModuleUrl } from '../appPaths.js';
 import { trackDetections } from '../vision/trackDetections.js';
 import { JOB_FILES, jobDetectorTasks, type VideoParameters, videoPath, videoStatepoint } from './videoJobs.js';
@@ -75,6 +75,8 @@ export function detectOperation(root: string, log: LogLine): OperationFunction {
       detectorTasks: jobDetectorTasks(job),
       threshold: statepoint.threshold,
       minArea: statepoint.minArea,
+      // A GPU of the operation's budget that this machine has, else the CPU from the start.
+      detectorDevice: await detectorDevice({ ...process.env, CUDA_VISIBLE_DEVICES: context.budget.cudaVisibleDevices }),
     };
     try {
       const report = await context.runFlow(DETECT_FLOW, params);
