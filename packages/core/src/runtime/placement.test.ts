@@ -1,7 +1,8 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Launcher } from '../contracts/spawner.js';
 import { FlowValidationError } from '../errors.js';
 import type { ExecutionPlan } from '../plan/executionPlan.js';
+import { captureLogs } from '../testing/captureLogs.js';
 import { checkPlacedNodes, checkPlacement, tcpBindEndpoint } from './placement.js';
 
 const launcher: Launcher = {
@@ -28,17 +29,17 @@ describe('placement of nodes on other machines', () => {
     expect(checkPlacement('E', { transport: 'ipc', curve: true })).toMatchObject({ transport: 'ipc', curve: true });
   });
 
-  it('tcp: CURVE unless opted out with curve: false, which warns once per process', () => {
-    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  it("tcp: CURVE unless opted out with curve: false, which warns once per process (logged, as vf's other warnings)", () => {
+    const logs = captureLogs();
     try {
+      const curveOff = () => logs.records.filter((record) => record.code === 'VF_CURVE_OFF').map((record) => String(record.msg));
       expect(checkPlacement('E', { transport: 'tcp' })).toMatchObject({ transport: 'tcp', curve: true });
-      expect(warn).not.toHaveBeenCalled();
+      expect(curveOff()).toEqual([]);
       expect(checkPlacement('E', { transport: 'tcp', curve: false })).toMatchObject({ transport: 'tcp', curve: false });
       expect(checkPlacement('E', { transport: 'tcp', curve: false })).toMatchObject({ curve: false });
-      expect(warn).toHaveBeenCalledTimes(1);
-      expect(String(warn.mock.calls[0]?.[0])).toMatch(/curve: false sends the flow's data in clear/);
+      expect(curveOff()).toEqual([expect.stringMatching(/curve: false sends the flow's data in clear/)]);
     } finally {
-      warn.mockRestore();
+      logs.stop();
     }
   });
 
@@ -55,6 +56,30 @@ describe('placement of nodes on other machines', () => {
       expect(
         refusal(() => checkPlacement('E', { ...(host === undefined ? {} : { host }), placement: { relay: launcher } })).message,
       ).toMatch(/cannot reach/);
+    }
+  });
+
+  it('refuses loopback and wildcard hosts however written, and takes addresses other machines can reach', () => {
+    // Before, a string match let all of these through.
+    const written = [
+      '[::1]',
+      '::ffff:127.0.0.1',
+      '[::ffff:127.0.0.1]',
+      'LOCALHOST',
+      'localhost.',
+      'ip6-localhost',
+      '0x7f000001',
+      '2130706433',
+      '0',
+      '127.1',
+      '[::]',
+      'app.localhost',
+    ];
+    for (const host of written) {
+      expect(refusal(() => checkPlacement('E', { host, placement: { relay: launcher } })).message, host).toMatch(/cannot reach/);
+    }
+    for (const host of ['10.0.0.1', '192.0.2.2', '[fd00::2]', 'fd00::2', 'node17.cluster', '128.0.0.1', '::ffff:10.0.0.1']) {
+      expect(checkPlacement('E', { host, placement: { relay: launcher } }), host).toMatchObject({ transport: 'tcp', curve: true });
     }
   });
 

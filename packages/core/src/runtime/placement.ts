@@ -1,6 +1,8 @@
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { Launcher } from '../contracts/spawner.js';
 import { FlowValidationError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
+import { emitWarningOnce } from '../warnings.js';
 
 /** Node name → the launcher that starts that node's tasks on another machine. */
 export type Placement = Readonly<Record<string, Launcher>>;
@@ -68,20 +70,55 @@ export function checkPlacement(
   return { placement: placement as Placement, transport, curve };
 }
 
-let curveOffWarned = false;
-
 /** Once per process: a tcp run without CURVE lets anyone who reaches its ports read its data. */
 function warnCurveOff(engine: string): void {
-  if (curveOffWarned) return;
-  curveOffWarned = true;
-  process.emitWarning(
+  emitWarningOnce(
     `${engine}: transport 'tcp' with curve: false sends the flow's data in clear, readable by anyone who reaches its ports (strangers still cannot join: every task proves it belongs to the run); leave curve unset to encrypt`,
     { code: 'VF_CURVE_OFF' },
   );
 }
 
+/** Loopback and wildcard addresses, IPv4-mapped IPv6 ones included. */
+const UNREACHABLE = new BlockList();
+UNREACHABLE.addSubnet('127.0.0.0', 8, 'ipv4');
+UNREACHABLE.addAddress('0.0.0.0', 'ipv4');
+UNREACHABLE.addAddress('::1', 'ipv6');
+UNREACHABLE.addAddress('::', 'ipv6');
+UNREACHABLE.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+UNREACHABLE.addAddress('::ffff:0.0.0.0', 'ipv6');
+const LOOPBACK_NAMES = new Set(['localhost', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback', '*']);
+
+/**
+ * Whether `host` names this machine only (loopback) or no address (a wildcard), however written:
+ * `[::1]`, `LOCALHOST.`, `::ffff:127.0.0.1`, and the IPv4 forms the resolver also takes (`0`,
+ * `2130706433`, `0x7f000001`, `127.1`).
+ */
 function unreachableFromElsewhere(host: string): boolean {
-  return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '0.0.0.0' || host === '::' || host === '*';
+  const name = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
+  if (LOOPBACK_NAMES.has(name) || name.endsWith('.localhost')) return true;
+  if (isIPv6(name)) return UNREACHABLE.check(name, 'ipv6');
+  const ipv4 = ipv4Of(name);
+  return ipv4 !== undefined && UNREACHABLE.check(ipv4, 'ipv4');
+}
+
+/** `name` as a dotted IPv4 address if the resolver would read it as one (inet_aton's forms), else undefined. */
+function ipv4Of(name: string): string | undefined {
+  if (isIPv4(name)) return name;
+  const parts = name.split('.');
+  if (parts.length > 4 || !parts.every((part) => /^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/.test(part))) return undefined;
+  const values = parts.map((part) =>
+    part.startsWith('0x') ? Number.parseInt(part, 16) : part.length > 1 && part.startsWith('0') ? Number.parseInt(part, 8) : Number(part),
+  );
+  // The last part fills the bytes the others leave (127.1 is 127.0.0.1; 2130706433 is all four).
+  const last = values.pop() as number;
+  if (values.some((value) => value > 255) || last >= 2 ** (8 * (4 - values.length))) return undefined;
+  const bytes = [...values];
+  for (let index = 3 - values.length; index >= 0; index--) bytes.push(Math.floor(last / 2 ** (8 * index)) % 256);
+  return bytes.join('.');
 }
 
 /** Refuses placement entries that name no node of the flow (a typo would silently run locally). */

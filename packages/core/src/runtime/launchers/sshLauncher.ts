@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Launcher, SpawnRequest, TaskProcess } from '../../contracts/spawner.js';
 import { FlowValidationError } from '../../errors.js';
+import { emitWarningOnce } from '../../warnings.js';
 import { taskNodeArguments } from '../forkSpawner.js';
 import { restartedIfCaughtAtFork } from '../forkWindow.js';
 import { hostSilenceEnv, shellQuote, stdioTaskProcess } from './stdioTaskProcess.js';
@@ -130,7 +131,7 @@ export function sshLauncher(options: SshLauncherOptions): Launcher {
           if (remoteKill === undefined) {
             remoteKill = killRemote(ssh, [...sshArgs, '-o', 'ConnectTimeout=5', options.host], remotePid, signal).then((failure) => {
               if (failure === undefined) return true;
-              process.emitWarning(`sshLauncher: could not kill task ${request.label} (pid ${remotePid}) on ${options.host}: ${failure}`, {
+              emitWarningOnce(`sshLauncher: could not kill task ${request.label} (pid ${remotePid}) on ${options.host}: ${failure}`, {
                 code: 'VF_REMOTE_KILL_FAILED',
               });
               return false;
