@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EndReason, Envelope, InputSet } from '../contracts/messenger.js';
-import { EdgeBuffer, InputAligner, routeBySeq } from './inputAligner.js';
+import { EdgeBuffer, InputAligner, JOIN_WINDOW, type ReleaseKind, routeBySeq } from './inputAligner.js';
 
 /** A data envelope of origin `seq`; `ticket` defaults to `seq` (the parent's output position). */
 function data(seq: number, value: unknown = seq, ticket = seq): Envelope {
@@ -349,6 +349,67 @@ describe("InputAligner, 'freshest' policy (realtime)", () => {
     aligner.push(1, data(5, 'b5'));
     expect(values(aligner.take())).toEqual(['a5', 'b5']);
     expect(aligner.dropped).toBe(5);
+  });
+
+  /** A freshest join of two one-task parents that records every release as `parent:value:how`. */
+  function recordedJoin(): { aligner: InputAligner; released: string[] } {
+    const released: string[] = [];
+    const listener = (parent: number, envelope: Envelope, how: ReleaseKind) =>
+      released.push(`${parent}:${envelope.kind === 'data' ? String(envelope.value) : 'end'}:${how}`);
+    return { aligner: new InputAligner([1, 1], listener, 'freshest'), released };
+  }
+
+  it('a join keeps an item beyond the capacity while its partner may still come, handing its room back at once', () => {
+    const { aligner, released } = recordedJoin();
+    // The fast branch is two items ahead of the slow one; nothing was dropped upstream.
+    for (const seq of [0, 1, 2]) aligner.push(0, data(seq, `a${seq}`), 1);
+    expect(aligner.edges[0]?.size).toBe(3);
+    // One room back per arrival beyond the capacity, as when the oldest was pushed out.
+    expect(released).toEqual(['0:a0:kept', '0:a1:kept']);
+    expect(aligner.take()).toBeUndefined();
+    for (const seq of [0, 1, 2]) {
+      aligner.push(1, data(seq, `b${seq}`), 1);
+      expect(values(aligner.take())).toEqual([`a${seq}`, `b${seq}`]);
+    }
+    expect(aligner.droppedByParent).toEqual([0, 0]);
+    // Each message reported once: a kept one is not reported again when it is taken.
+    expect(released).toEqual(['0:a0:kept', '0:a1:kept', '1:b0:taken', '1:b1:taken', '0:a2:taken', '1:b2:taken']);
+  });
+
+  it('a join discards what can no longer be paired, and the oldest beyond its window, counted', () => {
+    const { aligner, released } = recordedJoin();
+    // Older than a complete set waiting: a1 and a2 go as soon as a3 completes set 3.
+    aligner.push(1, data(3, 'b3'), 1);
+    for (const seq of [1, 2, 3]) aligner.push(0, data(seq, `a${seq}`), 1);
+    expect(aligner.droppedByParent).toEqual([2, 0]);
+    expect(values(aligner.take())).toEqual(['a3', 'b3']);
+    // The window bounds an edge even when all of it could be paired: the oldest go.
+    const last = 4 + JOIN_WINDOW + 1;
+    for (let seq = 4; seq <= last; seq++) aligner.push(1, data(seq, `b${seq}`), 1);
+    expect(aligner.edges[1]?.size).toBe(JOIN_WINDOW);
+    expect(aligner.droppedByParent).toEqual([2, 2]);
+    // Its partner b4 has left (no complete set waits): a4 goes when a5 comes beyond the capacity.
+    aligner.push(0, data(4, 'a4'), 1);
+    aligner.push(0, data(5, 'a5'), 1);
+    expect(aligner.droppedByParent).toEqual([3, 2]);
+    expect(aligner.edges[0]?.size).toBe(1);
+    aligner.push(0, data(6, 'a6'), 1);
+    expect(aligner.droppedByParent).toEqual([4, 2]);
+    expect(values(aligner.take())).toEqual(['a6', 'b6']);
+    // Once the other edge has ended, nothing is kept for a partner that will never come.
+    const ended = recordedJoin();
+    ended.aligner.push(1, end(), 1);
+    for (const seq of [0, 1, 2]) ended.aligner.push(0, data(seq, `a${seq}`), 1);
+    expect(ended.aligner.edges[0]?.size).toBe(1);
+    expect(ended.released).toEqual(['0:a0:discarded', '0:a1:discarded']);
+    // Every message reported exactly once, whichever way it left.
+    for (const how of ['taken', 'discarded', 'kept']) expect(released.some((entry) => entry.endsWith(how))).toBe(true);
+    const perMessage = new Map<string, number>();
+    for (const entry of released) {
+      const message = entry.slice(0, entry.lastIndexOf(':'));
+      perMessage.set(message, (perMessage.get(message) ?? 0) + 1);
+    }
+    expect([...perMessage.values()].every((times) => times === 1)).toBe(true);
   });
 
   it('a replicated parent: outputs are released as they come, one older than a released one is refused', () => {

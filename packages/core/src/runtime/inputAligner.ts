@@ -2,17 +2,35 @@ import type { EndReason, Envelope, InputSet, MessageMetadata } from '../contract
 
 type DataEnvelope = Extract<Envelope, { kind: 'data' }>;
 
-/** How a message left the buffers: taken in an input set, discarded (unmatched, stale), or refused on arrival. */
-export type ReleaseKind = 'taken' | 'discarded' | 'refused';
+/**
+ * How a message left the buffers: taken in an input set, discarded (unmatched, stale), or refused
+ * on arrival. `kept`: it has not left, but its room goes back now (a `freshest` join holds it in its
+ * window beyond the edge's capacity, see {@link JOIN_WINDOW}); it is not reported again when it leaves.
+ */
+export type ReleaseKind = 'taken' | 'discarded' | 'refused' | 'kept';
 
-/** Told of every message that leaves an {@link InputAligner}. */
+/** Told once of every message that leaves an {@link InputAligner}, or whose room it hands back before (`kept`). */
 export type ReleaseListener = (parentIndex: number, envelope: Envelope, how: ReleaseKind) => void;
+
+/**
+ * `freshest` joins: messages an edge may hold while they wait for their partners (same origin) on
+ * the other edges, when that is more than the edge's capacity (`queueSize` × the parent's tasks).
+ * A join behind branches of different latency (a detector's output joined back with its frame)
+ * sees each fast item before its slow partner: with room for one message, every fast item was
+ * pushed out by the next before its partner came, and next to nothing was paired. 16 covers a
+ * branch 16 items behind (about 0.5 s at 30 fps, 0.25 s at 60 fps: a detector's usual latency) and
+ * bounds memory to 16 messages per edge. Only a message that can still be paired stays beyond the
+ * capacity, and its room goes back on arrival as before (`kept`): publishers never wait for it.
+ */
+export const JOIN_WINDOW = 16;
 
 /**
  * How a node's inputs are released. `ordered` (batch): every message, in the parent's output
  * order, waiting for a slow replica's output. `freshest` (realtime): never wait for a gap (a
  * message dropped upstream never comes); a message older than one already released is discarded;
- * each step takes the freshest complete input set and discards the older ones.
+ * each step takes the freshest complete input set and discards the older ones. An edge holds
+ * `capacity` messages (the oldest go first); a join's edge also holds, up to {@link JOIN_WINDOW},
+ * those that can still be paired.
  */
 export type AlignmentPolicy = 'ordered' | 'freshest';
 
@@ -247,6 +265,10 @@ export class InputAligner {
   readonly #onRelease: ReleaseListener | undefined;
   /** The one edge of an `ordered` node with one parent: {@link take}'s common case, without the general alignment. */
   readonly #single: EdgeBuffer | undefined;
+  /** Per parent: the newest origin that has left its edge (taken or discarded); -1 before any. */
+  readonly #released: number[];
+  /** Per parent: messages a `freshest` join keeps beyond the edge's capacity, their room handed back (`kept`). */
+  readonly #kept: Set<Envelope>[];
 
   /**
    * @param parentReplicas number of tasks of each parent, in wiring order
@@ -261,11 +283,16 @@ export class InputAligner {
     this.#onRelease = onRelease;
     this.#policy = policy;
     this.#single = policy === 'ordered' && this.edges.length === 1 ? this.edges[0] : undefined;
+    this.#released = parentReplicas.map(() => -1);
+    this.#kept = parentReplicas.map(() => new Set());
   }
 
   #shift(parentIndex: number, how: ReleaseKind = 'taken'): Envelope | undefined {
     const envelope = this.edges[parentIndex]?.shift();
-    if (envelope !== undefined) this.#onRelease?.(parentIndex, envelope, how);
+    if (envelope === undefined) return undefined;
+    if (envelope.meta.seq > (this.#released[parentIndex] as number)) this.#released[parentIndex] = envelope.meta.seq;
+    // A kept message's room went back when it was kept.
+    if (!this.#kept[parentIndex]?.delete(envelope)) this.#onRelease?.(parentIndex, envelope, how);
     return envelope;
   }
 
@@ -292,12 +319,14 @@ export class InputAligner {
 
   canAccept(parentIndex: number, envelope: Envelope, capacity: number): boolean {
     if (envelope.kind === 'end') return true;
-    return this.#edge(parentIndex).canAccept(envelope.meta.ticket, capacity);
+    // Kept messages have handed their room back.
+    return this.#edge(parentIndex).canAccept(envelope.meta.ticket, capacity + (this.#kept[parentIndex]?.size ?? 0));
   }
 
   /**
    * Adds an envelope from parent `parentIndex`. `freshest`: when the edge then holds more than
-   * `capacity` messages, the oldest go (a queue that drops stale data, never the new message).
+   * `capacity` messages, the oldest go (a queue that drops stale data, never the new message); on
+   * a join, those that can still be paired stay, up to {@link JOIN_WINDOW} (see {@link #holdForPartners}).
    */
   push(parentIndex: number, envelope: Envelope, capacity = Number.POSITIVE_INFINITY): void {
     const edge = this.#edge(parentIndex);
@@ -309,7 +338,45 @@ export class InputAligner {
       this.#onRelease?.(parentIndex, envelope, 'refused');
       return;
     }
-    if (this.#policy === 'freshest') while (edge.size > capacity && this.#discardHead(parentIndex));
+    if (this.#policy !== 'freshest') return;
+    if (this.edges.length > 1) this.#holdForPartners(parentIndex, edge, capacity);
+    else while (edge.size > capacity && this.#discardHead(parentIndex));
+  }
+
+  /**
+   * A `freshest` join's edge over its capacity. What can no longer be paired goes first: anything
+   * older than a complete set waiting (the next take would discard it), then the oldest messages
+   * whose partner has left another edge (taken or discarded) or will never come (that edge ended).
+   * The rest, which can still be paired, stays up to the window ({@link JOIN_WINDOW}, or the
+   * capacity if larger; beyond it the oldest go, pairable or not). Every message held beyond the
+   * capacity hands its room back at once (`kept`), the oldest first: as many rooms go back on
+   * arrival as when the oldest were pushed out, so the window never holds a publisher back.
+   */
+  #holdForPartners(parentIndex: number, edge: EdgeBuffer, capacity: number): void {
+    if (edge.size <= capacity) return;
+    this.#discardOlderThanFreshestSet();
+    for (let head = edge.peek(); edge.size > capacity && head !== undefined && !this.#pairable(parentIndex, head); head = edge.peek()) {
+      this.#discardHead(parentIndex);
+    }
+    const window = Math.max(capacity, JOIN_WINDOW);
+    while (edge.size > window && this.#discardHead(parentIndex));
+    const kept = this.#kept[parentIndex] as Set<Envelope>;
+    for (const envelope of edge.queued) {
+      if (edge.size - kept.size <= capacity) return;
+      if (kept.has(envelope)) continue;
+      kept.add(envelope);
+      this.#onRelease?.(parentIndex, envelope, 'kept');
+    }
+  }
+
+  /** Whether `envelope` of parent `parentIndex` may still find its partner on every other edge. */
+  #pairable(parentIndex: number, envelope: DataEnvelope): boolean {
+    const { seq } = envelope.meta;
+    return this.edges.every(
+      (other, index) =>
+        index === parentIndex ||
+        (seq > (this.#released[index] as number) && !(other.allEndsReceived && !other.queued.some((queued) => queued.meta.seq === seq))),
+    );
   }
 
   /**

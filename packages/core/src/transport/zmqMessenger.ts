@@ -1100,7 +1100,8 @@ export abstract class ZmqMessenger extends MessengerBase {
     // Before the grant, on the same socket: the sender knows where to write before it may.
     if (this.#openRing(claim)) this.#sendTo(routingId, RING_MAPPED_FRAME);
     // `freshest` grants one message more than it keeps: the newest arrival pushes the oldest out
-    // and its credit comes straight back, so a sender is never stuck holding fresher data.
+    // (or a join keeps it in its window, `kept`) and its credit comes straight back, so a sender is
+    // never stuck holding fresher data.
     this.#grant(claim.taskId, this.init.queueSize + (this.#alignment === 'freshest' ? 1 : 0), false);
   }
 
