@@ -11,6 +11,14 @@ import { processesWith, waitFor } from './support/processes.js';
 
 const FPS = 10;
 const dir = mkdtempSync(join(tmpdir(), 'vf-vision-writer-'));
+
+/** `error` is the writer's coded failure, naming the node and `path`. */
+function expectEncodeFailed(error: unknown, path: string): void {
+  expect(isVfError(error), String(error)).toBe(true);
+  expect(error).toMatchObject({ code: VideoErrorCode.EncodeFailed });
+  expect((error as Error).message).toContain('writer');
+  expect((error as Error).message).toContain(path);
+}
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function decodeAll(path: string): Promise<VideoFrame[]> {
@@ -71,13 +79,6 @@ describe('VideoFileWriter keeps the input timing', () => {
 });
 
 describe('VideoFileWriter failures', () => {
-  const expectEncodeFailed = (error: unknown, path: string) => {
-    expect(isVfError(error), String(error)).toBe(true);
-    expect(error).toMatchObject({ code: VideoErrorCode.EncodeFailed });
-    expect((error as Error).message).toContain('writer');
-    expect((error as Error).message).toContain(path);
-  };
-
   it('a path under a file, a frame of another size and a frame of 2 channels are coded VideoErrors naming the node and file', async () => {
     const blocker = join(dir, 'a-file');
     writeFileSync(blocker, 'not a directory');
@@ -121,6 +122,32 @@ describe('VideoFileWriter failures', () => {
     expectEncodeFailed(closed, path);
     expect(readdirSync(folder)).toEqual([]);
     expect(runningFfmpegCount()).toBe(0);
+  });
+});
+
+describe('VideoFileWriter when ffmpeg was killed while it waited for a frame', () => {
+  it('the next frame (larger than the pipe takes at once) fails with VIDEO_ENCODE_FAILED instead of waiting forever', async () => {
+    const folder = join(dir, 'killed-idle');
+    mkdirSync(folder);
+    const path = join(folder, 'out.mp4');
+    const writer = new VideoFileWriter({ name: 'writer', path, fps: FPS });
+    await writer.consume(solidFrame(0, FPS, 640, 480));
+    const encoder = Number.parseInt((processesWith(path).find((line) => line.includes('ffmpeg')) as string).trim(), 10);
+    process.kill(encoder, 'SIGKILL');
+    // ffmpeg is gone (its exit seen) before the next frame comes: killed by a signal, its exitCode stays null.
+    expect(await waitFor(() => processesWith(path).every((line) => !line.includes('ffmpeg')), 10_000)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const outcome = await Promise.race([
+      writer.consume(solidFrame(1, FPS, 640, 480)).then(
+        () => 'written',
+        (error: unknown) => error,
+      ),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting after 10 s'), 10_000).unref()),
+    ]);
+    // Before: 'still waiting' (the write waited for a 'drain' that never comes).
+    expectEncodeFailed(outcome, path);
+    expectEncodeFailed(await writer.close().catch((error: unknown) => error), path);
+    expect(readdirSync(folder)).toEqual([]);
   });
 });
 

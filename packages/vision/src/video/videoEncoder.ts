@@ -131,20 +131,32 @@ export class VideoEncoder {
       );
     }
     const stdin = this.#child.stdin;
-    if (stdin === null || this.#pipeError !== undefined || this.#child.exitCode !== null) throw await this.#failure();
+    if (stdin === null || this.#pipeError !== undefined || this.#exited()) throw await this.#failure();
     this.#frames += 1;
     if (!stdin.write(data)) {
+      // ffmpeg may be gone already (killed while this writer waited for a frame: its 'exit' has
+      // fired), and then no 'drain' ever comes: the pipe's error or close ends the wait too.
       await new Promise<void>((resolve) => {
         const done = () => {
           stdin.off('drain', done);
+          stdin.off('error', done);
+          stdin.off('close', done);
           this.#child.off('exit', done);
           resolve();
         };
         stdin.on('drain', done);
+        stdin.once('error', done);
+        stdin.once('close', done);
         this.#child.once('exit', done);
+        if (this.#exited() || stdin.destroyed) done();
       });
-      if (this.#child.exitCode !== null && this.#child.exitCode !== 0) throw await this.#failure();
+      if (this.#pipeError !== undefined || this.#exited()) throw await this.#failure();
     }
+  }
+
+  /** Whether ffmpeg has ended: with a code, or killed by a signal (then `exitCode` stays null). */
+  #exited(): boolean {
+    return this.#child.exitCode !== null || this.#child.signalCode !== null;
   }
 
   /**

@@ -45,9 +45,11 @@ export interface VideoFileWriterOptions extends ConsumerOptions {
  * frames. ffmpeg writes beside `path` and the file is moved into place when finished: `close()`
  * finishes it by closing ffmpeg's stdin and waiting, bounded, for it (also when the flow was stopped
  * or failed elsewhere: what arrived is a playable video). When the writer itself fails (ffmpeg fails,
- * e.g. the disk is full; a frame of another size; a directory that cannot be created) no file is left
- * at `path` (an earlier one stays as it was) and the task fails with a {@link VideoError}
- * `VIDEO_ENCODE_FAILED` naming the node and the file.
+ * e.g. the disk is full or it was killed; a directory that cannot be created) no file is left at
+ * `path` (an earlier one stays as it was) and the task fails with a {@link VideoError}
+ * `VIDEO_ENCODE_FAILED` naming the node and the file. A frame the file cannot take (another size
+ * than the first, a channel count other than 1, 3 or 4) fails alone with that error, before anything
+ * of it is written: the file goes on.
  */
 export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
   readonly path: string;
