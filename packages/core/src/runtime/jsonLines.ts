@@ -10,11 +10,21 @@ import type { Readable } from 'node:stream';
  */
 export function readJsonLines(input: Readable, listener: (message: unknown) => void, onStray?: (line: string) => void): Interface {
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  lines.on('line', (line) => {
+  lines.on('line', (received) => {
+    let line = received;
     if (line.trim() === '') return;
-    if (onStray !== undefined && !line.includes(CONTROL_LINE_START)) {
-      onStray(line);
-      return;
+    if (onStray !== undefined) {
+      const start = line.indexOf(CONTROL_LINE_START);
+      if (start === -1) {
+        onStray(line);
+        return;
+      }
+      // A child's output without a newline (`printf '50%'`, a progress bar) runs into the next
+      // control line: the text before the message is the stray part.
+      if (start > 0) {
+        onStray(line.slice(0, start));
+        line = line.slice(start);
+      }
     }
     let message: unknown;
     try {
