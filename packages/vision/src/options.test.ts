@@ -4,11 +4,13 @@ import {
   BoxAnnotator,
   CameraSource,
   CocoDetector,
+  ImageFolderReader,
   SortTracker,
   SortTrackerNode,
   TrackAnnotator,
   VideoFileReader,
   VideoFileWriter,
+  VideoStreamReader,
 } from './index.js';
 
 /** The construction's error: a FlowValidationError INVALID_OPTION naming the node and the option. */
@@ -54,6 +56,20 @@ describe('invalid node options fail at construction with INVALID_OPTION naming t
     for (const minScore of [7, -1, Number.NaN]) invalid(() => new CocoDetector({ name: 'detector', minScore }), 'detector', 'minScore');
     invalid(() => new CocoDetector({ name: 'detector', nmsIouThreshold: 1.5 }), 'detector', 'nmsIouThreshold');
     expect(new CocoDetector({ name: 'detector', labels: ['person', 'car'], minScore: 0 }).minScore).toBe(0);
+  });
+
+  it('VideoStreamReader and ImageFolderReader check theirs (a retry delay past a Node timer would fire at once)', () => {
+    invalid(() => new VideoStreamReader({ name: 'stream', source: '' }), 'stream', 'source');
+    invalid(() => new VideoStreamReader({ name: 'stream', source: 'rtsp://cam/1', width: 0 }), 'stream', 'width');
+    invalid(() => new VideoStreamReader({ name: 'stream', source: 'rtsp://cam/1', maxFrames: 1.5 }), 'stream', 'maxFrames');
+    invalid(() => new VideoStreamReader({ name: 'stream', source: 'rtsp://cam/1', maxRetries: -1 }), 'stream', 'maxRetries');
+    invalid(() => new VideoStreamReader({ name: 'stream', source: 'rtsp://cam/1', retryDelayMs: 2 ** 31 }), 'stream', 'retryDelayMs');
+    invalid(() => new VideoStreamReader({ name: 'stream', source: 'rtsp://cam/1', stallTimeoutMs: 0 }), 'stream', 'stallTimeoutMs');
+    invalid(() => new ImageFolderReader({ name: 'images', path: 'frames', fps: 0 }), 'images', 'fps');
+    invalid(() => new ImageFolderReader({ name: 'images', path: 'frames', extensions: ['png'] }), 'images', 'extensions');
+    invalid(() => new ImageFolderReader({ name: 'images', path: '' }), 'images', 'path');
+    expect(new VideoStreamReader({ name: 'stream', source: 'rtsp://cam/1', maxRetries: 0 }).source).toBe('rtsp://cam/1');
+    expect(new ImageFolderReader({ name: 'images', path: 'frames', extensions: ['.png'] }).path).toBe('frames');
   });
 
   it('the tracker and the annotators check theirs', () => {

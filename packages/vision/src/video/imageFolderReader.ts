@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { type ProduceContext, ProducerNode, type ProducerOptions } from '@vf/core';
+import { checkOption, nonEmptyString, type OptionRule, positiveNumber } from '../options.js';
 import { exited, lastLines, spawnFfmpeg, stopProcess, VideoError, VideoErrorCode } from './ffmpeg.js';
 import type { VideoFrame } from './videoFrame.js';
 
@@ -15,6 +16,11 @@ export interface ImageFolderReaderOptions extends ProducerOptions {
 }
 
 const DEFAULT_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm'];
+/** `extensions`: file name endings with their dot, as `extname` gives them. */
+const extensionList: OptionRule = {
+  test: (value) => Array.isArray(value) && value.every((extension) => typeof extension === 'string' && /^\.[^./]+$/.test(extension)),
+  must: 'an array of file extensions with their dot (e.g. [".png", ".jpg"])',
+};
 // Natural order: frame2.png before frame10.png, as a person numbering frames means.
 const naturalOrder = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
 
@@ -39,6 +45,9 @@ export class ImageFolderReader extends ProducerNode<VideoFrame> {
   constructor(options: ImageFolderReaderOptions) {
     const { path, extensions, fps, ...producerOptions } = options;
     super(producerOptions);
+    checkOption(this.name, options, 'path', nonEmptyString, true);
+    checkOption(this.name, options, 'fps', positiveNumber);
+    checkOption(this.name, options, 'extensions', extensionList);
     this.path = path;
     this.#extensions = new Set(extensions ?? DEFAULT_EXTENSIONS);
     this.#fps = fps ?? 25;

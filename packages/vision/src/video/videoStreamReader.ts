@@ -1,8 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ProduceContext, ProducerNode, type ProducerOptions } from '@vf/core';
+import { checkOption, integerFrom, nonEmptyString, numberIn } from '../options.js';
 import { lastLines, probeStream, spawnFfmpeg, stopProcess, VideoError, VideoErrorCode } from './ffmpeg.js';
 import { rawFrames } from './videoDecoder.js';
 import { rgbFrameBytes, type VideoFrame } from './videoFrame.js';
+
+/** The longest wait a Node timer takes (2³¹ − 1 ms): a longer one fires after 1 ms. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /** Options of {@link VideoStreamReader}. */
 export interface VideoStreamReaderOptions extends ProducerOptions {
@@ -55,6 +59,13 @@ export class VideoStreamReader extends ProducerNode<VideoFrame> {
     const { source, inputArgs, width, height, maxFrames, maxRetries, retryDelayMs, stallTimeoutMs, onReconnect, ...producerOptions } =
       options;
     super(producerOptions);
+    checkOption(this.name, options, 'source', nonEmptyString, true);
+    checkOption(this.name, options, 'width', integerFrom(1));
+    checkOption(this.name, options, 'height', integerFrom(1));
+    checkOption(this.name, options, 'maxFrames', integerFrom(1));
+    checkOption(this.name, options, 'maxRetries', integerFrom(0));
+    checkOption(this.name, options, 'retryDelayMs', numberIn(0, MAX_DELAY_MS));
+    checkOption(this.name, options, 'stallTimeoutMs', numberIn(1, MAX_DELAY_MS));
     this.source = source;
     this.#options = options;
   }
