@@ -91,34 +91,20 @@ const LOOPBACK_NAMES = new Set(['localhost', 'localhost.localdomain', 'ip6-local
 /**
  * Whether `host` names this machine only (loopback) or no address (a wildcard), however written:
  * `[::1]`, `LOCALHOST.`, `::ffff:127.0.0.1`, and the IPv4 forms the resolver also takes (`0`,
- * `2130706433`, `0x7f000001`, `127.1`).
+ * `2130706433`, `0x7f000001`, `127.1`). The URL host parser reads those forms (WHATWG's IPv4
+ * parser is inet_aton's) and lowercases names.
  */
 function unreachableFromElsewhere(host: string): boolean {
-  const name = host
-    .trim()
-    .toLowerCase()
-    .replace(/^\[(.*)\]$/, '$1')
-    .replace(/\.$/, '');
+  const given = host.trim().replace(/^\[(.*)\]$/, '$1');
+  let name: string;
+  try {
+    name = new URL(`http://${isIPv6(given) ? `[${given}]` : given}`).hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  } catch {
+    return false;
+  }
   if (LOOPBACK_NAMES.has(name) || name.endsWith('.localhost')) return true;
   if (isIPv6(name)) return UNREACHABLE.check(name, 'ipv6');
-  const ipv4 = ipv4Of(name);
-  return ipv4 !== undefined && UNREACHABLE.check(ipv4, 'ipv4');
-}
-
-/** `name` as a dotted IPv4 address if the resolver would read it as one (inet_aton's forms), else undefined. */
-function ipv4Of(name: string): string | undefined {
-  if (isIPv4(name)) return name;
-  const parts = name.split('.');
-  if (parts.length > 4 || !parts.every((part) => /^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/.test(part))) return undefined;
-  const values = parts.map((part) =>
-    part.startsWith('0x') ? Number.parseInt(part, 16) : part.length > 1 && part.startsWith('0') ? Number.parseInt(part, 8) : Number(part),
-  );
-  // The last part fills the bytes the others leave (127.1 is 127.0.0.1; 2130706433 is all four).
-  const last = values.pop() as number;
-  if (values.some((value) => value > 255) || last >= 2 ** (8 * (4 - values.length))) return undefined;
-  const bytes = [...values];
-  for (let index = 3 - values.length; index >= 0; index--) bytes.push(Math.floor(last / 2 ** (8 * index)) % 256);
-  return bytes.join('.');
+  return isIPv4(name) && UNREACHABLE.check(name, 'ipv4');
 }
 
 /** Refuses placement entries that name no node of the flow (a typo would silently run locally). */
