@@ -161,6 +161,10 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
   const video = await probeVideo(input);
   const detector = options.detector ?? (kind === 'sample' ? 'motion' : 'coco');
   const maxFrames = framesToRead(video, options.maxSeconds ?? (kind === 'clip' ? DEFAULT_CLIP_SECONDS : 0));
+  // Probed once: the detector asks for a GPU only where one is visible (else a GPU node on the CPU
+  // draws VF_GPU_ON_CPU, which on a machine without GPUs says nothing new), and the allocator
+  // places it on those same GPUs.
+  const gpus = await detectGpus();
   const params: AnalyzeParams = {
     input,
     output: join(outputDir, 'annotated.mp4'),
@@ -169,7 +173,7 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
     detectorTasks: options.detectorTasks ?? 2,
     camera: options.camera ?? engineName === 'realtime',
     detector,
-    detectorDevice: await detectorDevice(),
+    detectorDevice: gpus.length > 0 ? 'gpu' : 'cpu',
     ...(maxFrames === undefined ? {} : { maxFrames }),
     ...(options.preview === true ? { preview: join(outputDir, 'preview.jpg') } : {}),
   };
@@ -188,9 +192,7 @@ export async function analyzeVideo(options: AnalyzeVideoOptions): Promise<{ summ
   if (options.signal?.aborted === true) stop();
   options.signal?.addEventListener('abort', stop, { once: true });
   try {
-    // GpuAllocator places the detector on a GPU; it asks for one only where one is visible (else a
-    // GPU node on the CPU draws VF_GPU_ON_CPU, which on a machine without GPUs says nothing new).
-    await flow.run(engine, { deviceAllocator: new GpuAllocator(), handleSigint: options.signal === undefined });
+    await flow.run(engine, { deviceAllocator: new GpuAllocator({ probe: () => gpus }), handleSigint: options.signal === undefined });
   } catch (error) {
     options.signal?.removeEventListener('abort', stop);
     throw error;
@@ -329,12 +331,4 @@ function readCounts(file: string): CounterReport | undefined {
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
-}
-
-/**
- * Where the detector asks to run: on a GPU when this process sees one (nvidia-smi and
- * `CUDA_VISIBLE_DEVICES`, as `GpuAllocator` reads them), else on the CPU from the start.
- */
-export async function detectorDevice(env: NodeJS.ProcessEnv = process.env): Promise<'cpu' | 'gpu'> {
-  return (await detectGpus({ env })).length > 0 ? 'gpu' : 'cpu';
 }

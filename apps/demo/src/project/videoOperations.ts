@@ -1,11 +1,12 @@
 import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { JsonValue } from '@vf/core';
+import { detectGpus } from '@vf/gpu';
 import { GroupsError, type Job, type OperationFunction, writeFileAtomic } from '@vf/groups';
 import type { FrameDetections, TrackSpan } from '@vf/vision';
 import { assertFileExists, type VideoInfo } from '@vf/vision';
 import type { DetectParams } from '../../flows/detect.js';
-import { detectorDevice, type NodeSummary, summarizeNodes } from '../analyzeVideo.js';
+import { type NodeSummary, summarizeNodes } from '../analyzeVideo.js';
 import { flowModuleUrl } from '../appPaths.js';
 import { trackDetections } from '../vision/trackDetections.js';
 import { JOB_FILES, jobDetectorTasks, type VideoParameters, videoPath, videoStatepoint } from './videoJobs.js';
@@ -76,7 +77,8 @@ export function detectOperation(root: string, log: LogLine): OperationFunction {
       threshold: statepoint.threshold,
       minArea: statepoint.minArea,
       // A GPU of the operation's budget that this machine has, else the CPU from the start.
-      detectorDevice: await detectorDevice({ ...process.env, CUDA_VISIBLE_DEVICES: context.budget.cudaVisibleDevices }),
+      detectorDevice:
+        (await detectGpus({ env: { ...process.env, CUDA_VISIBLE_DEVICES: context.budget.cudaVisibleDevices } })).length > 0 ? 'gpu' : 'cpu',
     };
     try {
       const report = await context.runFlow(DETECT_FLOW, params);
