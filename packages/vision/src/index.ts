@@ -74,7 +74,7 @@ export {
   waitOrStop,
 } from './video/ffmpeg.js';
 export { ImageFolderReader, type ImageFolderReaderOptions, parsePpm } from './video/imageFolderReader.js';
-export { rawFrames, VideoDecoder, type VideoDecoderOptions } from './video/videoDecoder.js';
+export { rawFrames, VIDEO_DAMAGED, VideoDecoder, type VideoDecoderOptions } from './video/videoDecoder.js';
 export { VideoEncoder, type VideoEncoderOptions } from './video/videoEncoder.js';
 export { VideoFileReader, type VideoFileReaderOptions } from './video/videoFileReader.js';
 export { VideoFileWriter, type VideoFileWriterOptions } from './video/videoFileWriter.js';

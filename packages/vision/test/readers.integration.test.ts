@@ -1,10 +1,11 @@
 import { once } from 'node:events';
-import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVfError } from '@vf/core';
+import { captureLogs } from '@vf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ImageFolderReader,
@@ -90,6 +91,44 @@ describe('VideoFileReader', () => {
     const timestamps = frames.map((frame) => frame.timestampMs);
     expect(timestamps).toEqual([...timestamps].sort((a, b) => a - b));
     expect(Math.max(...timestamps)).toBeLessThanOrEqual(counted.durationS * 1000);
+  });
+  it('a video cut short gives the frames ffmpeg decodes, then a VIDEO_DAMAGED warning naming the file and the count', async () => {
+    // The index first (faststart), as a file still being copied or downloaded has it: ffmpeg then
+    // decodes the frames that are there, complains, and exits 0.
+    const whole = join(dir, 'whole.mp4');
+    const cut = join(dir, 'cut.mp4');
+    await ffmpegOutput([
+      ...['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=25:duration=4'],
+      ...['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', whole],
+    ]);
+    writeFileSync(cut, readFileSync(whole).subarray(0, Math.floor(statSync(whole).size * 0.6)));
+    const logs = captureLogs('warn');
+    let frames: VideoFrame[];
+    try {
+      const reader = new VideoFileReader({ name: 'video', path: cut });
+      await reader.open();
+      frames = await collect(reader.produce(context));
+      await reader.close();
+    } finally {
+      logs.stop();
+    }
+    expect(frames.length).toBeGreaterThan(0);
+    expect(frames.length).toBeLessThan(100);
+    const warnings = logs.records.filter((record) => record.code === 'VIDEO_DAMAGED');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.msg).toContain(cut);
+    expect(warnings[0]?.msg).toContain(`decoded ${frames.length} frames of the 100 it lists`);
+    // A whole file is read without one.
+    const quiet = captureLogs('warn');
+    try {
+      const reader = new VideoFileReader({ name: 'video', path: whole });
+      await reader.open();
+      expect(await collect(reader.produce(context))).toHaveLength(100);
+      await reader.close();
+    } finally {
+      quiet.stop();
+    }
+    expect(quiet.records).toEqual([]);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { emitWarningOnce } from '@vf/core/engine';
 import { assertFileExists, exited, lastLines, passthroughArgs, spawnFfmpeg, stopProcess, VideoError, VideoErrorCode } from './ffmpeg.js';
 import { rgbFrameBytes, type VideoFrame } from './videoFrame.js';
 
@@ -24,19 +25,22 @@ export class VideoDecoder {
    * (`probeVideo().fps`), so that a variable-rate file's timestamps stay within its duration.
    */
   readonly fps: number;
+  /** Frames the container lists (`probeVideo().frames`); 0 when unknown. */
+  readonly #listedFrames: number;
   readonly #options: VideoDecoderOptions;
   #child: ChildProcess | undefined;
   #stopped = false;
 
   constructor(
     file: string,
-    size: { readonly width: number; readonly height: number; readonly fps?: number },
+    size: { readonly width: number; readonly height: number; readonly fps?: number; readonly frames?: number },
     options: VideoDecoderOptions = {},
   ) {
     this.file = file;
     this.width = size.width;
     this.height = size.height;
     this.fps = size.fps !== undefined && size.fps > 0 ? size.fps : 25;
+    this.#listedFrames = size.frames ?? 0;
     this.#options = options;
   }
 
@@ -68,6 +72,16 @@ export class VideoDecoder {
         const why = lastLines(stderr()) || (code === 0 ? 'no video frames in it' : `ffmpeg exited with ${String(code)}`);
         throw new VideoError(VideoErrorCode.Unreadable, `cannot decode video ${this.file}: ${why}`, { file: this.file });
       }
+      // ffmpeg decodes what it can of a damaged or cut-short file and still exits 0; at `-v error`
+      // anything it printed is such a complaint. The frames are good; the user must hear of the rest.
+      const complaints = lastLines(stderr());
+      if (complaints !== '') {
+        const listed =
+          this.#listedFrames > count && step === 1 && this.#options.maxFrames === undefined ? ` of the ${this.#listedFrames} it lists` : '';
+        emitWarningOnce(`video ${this.file} is damaged or cut short: decoded ${count} frames${listed}; ffmpeg reported: ${complaints}`, {
+          code: VIDEO_DAMAGED,
+        });
+      }
     } finally {
       // Also reached when the consumer stops early: ffmpeg must not outlive the loop.
       await stopProcess(child);
@@ -80,6 +94,9 @@ export class VideoDecoder {
     await stopProcess(this.#child);
   }
 }
+
+/** The warning code of a video that ffmpeg decoded only in part (see {@link VideoDecoder.frames}). */
+export const VIDEO_DAMAGED = 'VIDEO_DAMAGED';
 
 /**
  * Cuts a byte stream (ffmpeg's rawvideo stdout) into frames of `frameBytes` bytes, each in its own
