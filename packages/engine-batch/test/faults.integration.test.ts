@@ -31,6 +31,7 @@ function leadsOwnGroup(pid: number): boolean {
 
 const faultsUrl = new URL('./flows/faults.ts', import.meta.url);
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
+const startingHostScript = fileURLToPath(new URL('./fixtures/startingHost.ts', import.meta.url));
 
 describe('fault suite (batch engine)', () => {
   let dir: string;
@@ -94,6 +95,30 @@ describe('fault suite (batch engine)', () => {
     await waitFor(() => info.pids.every((pid) => !isProcessAlive(pid)), 'the ended tasks to be reaped', 5_000);
     expect(findLeftovers(info)).toEqual([]);
   });
+
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+    it(`${signal} to the host before any task has started: it still dies of it, and leaves no run directory behind`, {
+      timeout: 60_000,
+    }, async () => {
+      // No task knows the run's directories yet (none has its init): only the host can remove them.
+      const infoFile = join(dir, 'info.json');
+      const child = spawn(
+        process.execPath,
+        [...SOURCE_NODE_ARGS, startingHostScript, faultsUrl.href, JSON.stringify(params('none')), infoFile],
+        {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      );
+      host = child;
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+      await waitFor(() => existsSync(infoFile), 'the host to start its tasks');
+      const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { socketDirectory: string; sharedMemoryDirectory: string | undefined };
+      expect(existsSync(info.socketDirectory)).toBe(true);
+      child.kill(signal);
+      expect(await exited).toBe(signal);
+      expect(findLeftovers({ pids: [], ...info })).toEqual([]);
+    });
+  }
 
   it('SIGINT to the host: a clean stop, every close() runs, status stopped', { timeout: 60_000 }, async () => {
     const { child, info, exited, stdout } = await startHost('none');
