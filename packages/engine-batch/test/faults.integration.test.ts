@@ -29,7 +29,18 @@ function leadsOwnGroup(pid: number): boolean {
   }
 }
 
+/** CPU time process `pid` has used so far, in ms (`/proc/<pid>/stat`: utime and stime, in clock ticks of 10 ms); 0 once it is gone. */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
 const faultsUrl = new URL('./flows/faults.ts', import.meta.url);
+const livenessUrl = new URL('./flows/liveness.ts', import.meta.url);
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
 const startingHostScript = fileURLToPath(new URL('./fixtures/startingHost.ts', import.meta.url));
 
@@ -80,6 +91,29 @@ describe('fault suite (batch engine)', () => {
     await waitFor(() => info.pids.every((pid) => !isProcessAlive(pid)), 'the orphaned tasks to exit', 5_000);
     expect(Date.now() - killedAt).toBeLessThan(2_000 + 500);
     await waitFor(() => !existsSync(info.socketDirectory), 'the socket directory to go', 2_000);
+  });
+
+  it('SIGKILL of the host while a task computes synchronously (it cannot notice): the task still ends, within seconds', {
+    timeout: 60_000,
+  }, async () => {
+    // The worker spins from its first item on, for longer than the test: only its heartbeat thread can see the host go.
+    const params = { items: 1_000_000, intervalMs: 2, busyAt: 0, busyMs: 600_000, out: join(dir, 'out.txt') };
+    const infoFile = join(dir, 'info.json');
+    const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, hostScript, livenessUrl.href, JSON.stringify(params), infoFile], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    host = child;
+    await waitFor(() => existsSync(infoFile), 'the host to run its flow');
+    const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { pids: number[]; socketDirectory: string };
+    const worker = info.pids[1] as number;
+    try {
+      await waitFor(() => cpuMs(worker) > 300, 'the worker to compute');
+      child.kill('SIGKILL');
+      await waitFor(() => !isProcessAlive(worker), 'the orphaned worker to end', 15_000);
+      await waitFor(() => info.pids.every((pid) => !isProcessAlive(pid)), 'the orphaned tasks to exit', 5_000);
+    } finally {
+      if (isProcessAlive(worker)) process.kill(worker, 'SIGKILL');
+    }
   });
 
   it('a host that quits (process.exit) once its tasks ended, before joining them, leaves no run directory behind', {
