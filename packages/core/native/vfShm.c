@@ -274,6 +274,11 @@ static bool beat(Beats* beats) {
   return write_line(beats->fd, line, (size_t)length);
 }
 
+// How long a task whose host is gone (EPIPE on the heartbeat pipe) may still run before this thread
+// ends it: its main thread aborts and exits within 1.5 s (ORPHAN_EXIT_MS, taskProcess.ts) unless it
+// is stuck in synchronous code, where it would never notice, and would run on, orphaned, forever.
+#define ORPHAN_KILL_MS 5000
+
 static void* beat_loop(void* argument) {
   Beats* beats = argument;
   struct timespec due;
@@ -284,7 +289,16 @@ static void* beat_loop(void* argument) {
     due.tv_nsec %= 1000000000L;
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR) {
     }
-    if (__atomic_load_n(&beats->stop, __ATOMIC_SEQ_CST) || !beat(beats)) break;
+    if (__atomic_load_n(&beats->stop, __ATOMIC_SEQ_CST)) break;
+    if (!beat(beats)) {
+      if (errno != EPIPE) break;
+      // The host is gone. Stopped meanwhile (the task finished), or gone with the process: fine.
+      struct timespec grace = {.tv_sec = ORPHAN_KILL_MS / 1000, .tv_nsec = (ORPHAN_KILL_MS % 1000) * 1000000L};
+      while (nanosleep(&grace, &grace) != 0 && errno == EINTR) {
+      }
+      if (!__atomic_load_n(&beats->stop, __ATOMIC_SEQ_CST)) kill(getpid(), SIGKILL);
+      break;
+    }
   }
   return NULL;
 }

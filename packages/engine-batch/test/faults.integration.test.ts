@@ -29,8 +29,20 @@ function leadsOwnGroup(pid: number): boolean {
   }
 }
 
+/** CPU time process `pid` has used so far, in ms (`/proc/<pid>/stat`: utime and stime, in clock ticks of 10 ms); 0 once it is gone. */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
 const faultsUrl = new URL('./flows/faults.ts', import.meta.url);
+const livenessUrl = new URL('./flows/liveness.ts', import.meta.url);
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
+const startingHostScript = fileURLToPath(new URL('./fixtures/startingHost.ts', import.meta.url));
 
 describe('fault suite (batch engine)', () => {
   let dir: string;
@@ -81,6 +93,29 @@ describe('fault suite (batch engine)', () => {
     await waitFor(() => !existsSync(info.socketDirectory), 'the socket directory to go', 2_000);
   });
 
+  it('SIGKILL of the host while a task computes synchronously (it cannot notice): the task still ends, within seconds', {
+    timeout: 60_000,
+  }, async () => {
+    // The worker spins from its first item on, for longer than the test: only its heartbeat thread can see the host go.
+    const params = { items: 1_000_000, intervalMs: 2, busyAt: 0, busyMs: 600_000, out: join(dir, 'out.txt') };
+    const infoFile = join(dir, 'info.json');
+    const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, hostScript, livenessUrl.href, JSON.stringify(params), infoFile], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    host = child;
+    await waitFor(() => existsSync(infoFile), 'the host to run its flow');
+    const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { pids: number[]; socketDirectory: string };
+    const worker = info.pids[1] as number;
+    try {
+      await waitFor(() => cpuMs(worker) > 300, 'the worker to compute');
+      child.kill('SIGKILL');
+      await waitFor(() => !isProcessAlive(worker), 'the orphaned worker to end', 15_000);
+      await waitFor(() => info.pids.every((pid) => !isProcessAlive(pid)), 'the orphaned tasks to exit', 5_000);
+    } finally {
+      if (isProcessAlive(worker)) process.kill(worker, 'SIGKILL');
+    }
+  });
+
   it('a host that quits (process.exit) once its tasks ended, before joining them, leaves no run directory behind', {
     timeout: 60_000,
   }, async () => {
@@ -94,6 +129,30 @@ describe('fault suite (batch engine)', () => {
     await waitFor(() => info.pids.every((pid) => !isProcessAlive(pid)), 'the ended tasks to be reaped', 5_000);
     expect(findLeftovers(info)).toEqual([]);
   });
+
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+    it(`${signal} to the host before any task has started: it still dies of it, and leaves no run directory behind`, {
+      timeout: 60_000,
+    }, async () => {
+      // No task knows the run's directories yet (none has its init): only the host can remove them.
+      const infoFile = join(dir, 'info.json');
+      const child = spawn(
+        process.execPath,
+        [...SOURCE_NODE_ARGS, startingHostScript, faultsUrl.href, JSON.stringify(params('none')), infoFile],
+        {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      );
+      host = child;
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+      await waitFor(() => existsSync(infoFile), 'the host to start its tasks');
+      const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { socketDirectory: string; sharedMemoryDirectory: string | undefined };
+      expect(existsSync(info.socketDirectory)).toBe(true);
+      child.kill(signal);
+      expect(await exited).toBe(signal);
+      expect(findLeftovers({ pids: [], ...info })).toEqual([]);
+    });
+  }
 
   it('SIGINT to the host: a clean stop, every close() runs, status stopped', { timeout: 60_000 }, async () => {
     const { child, info, exited, stdout } = await startHost('none');

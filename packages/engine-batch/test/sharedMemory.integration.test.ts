@@ -9,7 +9,7 @@ import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
 import { expectedSha, FRAME_BYTES } from './flows/sharedFrames.js';
-import { lines, SOURCE_NODE_ARGS, statsByNode, waitFor } from './helpers.js';
+import { joinWithin, lines, SOURCE_NODE_ARGS, statsByNode, waitFor } from './helpers.js';
 
 const flowUrl = new URL('./flows/sharedFrames.ts', import.meta.url);
 const hostScript = fileURLToPath(new URL('./fixtures/host.ts', import.meta.url));
@@ -199,6 +199,49 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
       expect(findLeftovers(engine)).toEqual([]);
     });
   }
+
+  it('a replica SIGKILLed under restartOnFailure: its pool of segments goes at once, not when the run ends', {
+    timeout: 90_000,
+  }, async () => {
+    const out = join(dir, 'lostPool');
+    const pidFile = join(dir, 'pids-lostPool');
+    // The workers copy their frames: each sends through a pool of its own, as the producer does.
+    const flow = await Flow.load(flowUrl, { mode: 'replicas', count: 10_000, out, pidFile, workMs: 20, nbTasks: 2, copy: true });
+    const engine = new BatchExecutionEngine({ queueSize: 3, restartOnFailure: true });
+    await flow.run(engine);
+    const directory = engine.sharedMemoryDirectory;
+    expect(directory).toBeDefined();
+    // The senders that have a pool: the first part of its segments' names is the sender's own.
+    const poolOwners = () =>
+      new Set(
+        segments(directory)
+          .filter((name) => /-p[0-9]+$/.test(name))
+          .map((name) => name.split('-')[0]),
+      );
+    // Whatever fails, the flow is stopped and joined: the test leaves no task and no segment behind.
+    let failure: unknown;
+    try {
+      await waitFor(
+        async () => (await lines(pidFile)).length === 2 && poolOwners().size === 3,
+        'the producer and both workers to send frames',
+      );
+      const victim = Number((await lines(pidFile))[0]);
+      process.kill(victim, 'SIGKILL');
+      await waitFor(() => !isProcessAlive(victim), 'the victim to die', 5_000);
+      // The run goes on with the survivor; the victim's pool (up to 512 MiB of memory) must not wait for its end.
+      await waitFor(() => poolOwners().size === 2, "the lost replica's pool to be removed", 10_000);
+      expect(flow.liveStats()?.nodes.find((node) => node.name === 'a')?.processed).toBeLessThan(10_000);
+    } catch (error) {
+      failure = error;
+    }
+    flow.stop();
+    const report = await joinWithin(flow, 30_000);
+    if (failure !== undefined) throw failure;
+    expect(report.status).toBe('stopped');
+    const got = await received(`${out}.a`);
+    expect(got).toEqual(expected(got.length));
+    expect(findLeftovers(engine)).toEqual([]);
+  });
 
   it('stop() mid-run: the flow ends stopped and no segment is left', { timeout: 60_000 }, async () => {
     const out = join(dir, 'stop');

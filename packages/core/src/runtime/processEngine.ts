@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onExit } from 'signal-exit';
 import type { ExecutionEngine, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
 import type { Launcher, Spawner, TaskProcess } from '../contracts/spawner.js';
 import { FlowValidationError, type SerializedError, serializeError, taskFailureOf, VfError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { generateCurveKeys } from '../transport/curve.js';
 import { generateRunSecret } from '../transport/helloProof.js';
-import { createSharedDirectory, removeSharedDirectory } from '../transport/sharedFrames.js';
+import { createSharedDirectory, removeLostTaskSegments, removeSharedDirectory } from '../transport/sharedFrames.js';
 import { emitWarningOnce } from '../warnings.js';
 import { systemClock } from './clock.js';
 import { CONTROL_PROTOCOL_VERSION, type HostMessage, parseTaskMessage, type TaskInit, type Unversioned } from './controlProtocol.js';
@@ -133,7 +134,11 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
    * the exit while a run lasts ({@link removeAtExit}).
    */
   readonly #removeRunFiles = (): void => {
-    if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
+    try {
+      if (this.#runDir !== undefined) rmSync(this.#runDir, { recursive: true, force: true });
+    } catch {
+      // Orphaned tasks remove their files at the same moment (ENOTEMPTY): never fail an exit on it.
+    }
     removeSharedDirectory(this.#sharedDir);
   };
 
@@ -460,6 +465,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
    */
   #announceLost(lost: LiveTask, plan: ExecutionPlan): void {
     lost.lost = true;
+    // Its pool of shared-memory segments would otherwise stay until the run ends: nobody else uses it.
+    removeLostTaskSegments(this.#sharedDir, lost.spec.id);
     const node = plan.nodes[lost.spec.nodeIndex];
     const neighbours = [...(node?.parents ?? []), ...(node?.children ?? [])];
     for (const task of this.#tasks) {
@@ -518,23 +525,33 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   }
 }
 
-/** What to remove if this process exits before a run's join: one `exit` listener for every run in progress. */
+/** What to remove if this process exits before a run's join: one exit hook for every run in progress. */
 const removalsAtExit = new Set<() => void>();
+/** Takes the exit hook back; set while a run is in progress. */
+let forgetExitHook: (() => void) | undefined;
 
 function removeEverythingAtExit(): void {
   for (const remove of removalsAtExit) remove();
 }
 
-/** Runs `remove` if the process exits before {@link forgetAtExit} takes it back. */
+/**
+ * Runs `remove` if the process exits before {@link forgetAtExit} takes it back: `process.exit`, the
+ * end of the event loop, an uncaught error, or a signal that would end it (SIGTERM, SIGHUP, a second
+ * Ctrl-C; `signal-exit`, which leaves a signal this process handles itself alone). Node emits no
+ * `exit` for a fatal signal, and before any task has its init (the program compiling, tasks
+ * starting) no orphan would remove the run's directories either.
+ */
 function removeAtExit(remove: () => void): void {
-  if (removalsAtExit.size === 0) process.on('exit', removeEverythingAtExit);
+  forgetExitHook ??= onExit(removeEverythingAtExit);
   removalsAtExit.add(remove);
 }
 
 /** Takes back a `remove` given to {@link removeAtExit}: its run was joined (or never started), its files are gone. */
 function forgetAtExit(remove: () => void): void {
   removalsAtExit.delete(remove);
-  if (removalsAtExit.size === 0) process.off('exit', removeEverythingAtExit);
+  if (removalsAtExit.size > 0) return;
+  forgetExitHook?.();
+  forgetExitHook = undefined;
 }
 
 /** A stand-in for the process of a task that was never started. */

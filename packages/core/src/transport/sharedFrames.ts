@@ -56,8 +56,9 @@ import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
  * grow. A forwarded frame keeps its producer's segment in use until the last task downstream is
  * done, which the producer's pool absorbs (the forwarder needs none). Links of a replica that died
  * are unlinked by its senders (whose work is re-sent as new links, forwarded again where the frame
- * is still unwritten); the host removes the whole directory when the run ends, and every task
- * removes it when it notices that the host is gone.
+ * is still unwritten), and its pool by the host ({@link removeLostTaskSegments}); the host removes
+ * the whole directory when the run ends, and every task removes it when it notices that the host
+ * is gone.
  */
 
 /** Raw frames (typed arrays, Buffers, DataViews, ArrayBuffers, long strings) of at least this many bytes go through shared memory. */
@@ -115,6 +116,35 @@ export function removeSharedDirectory(directory: string | undefined): void {
   }
 }
 
+/** How the pool's names of the sender of task `taskId` start: `nonce-t<taskId>-p` (see {@link removeLostTaskSegments}). */
+function poolPrefix(nonce: string, taskId: number): string {
+  return `${nonce}-t${taskId}-p`;
+}
+
+/**
+ * Removes the pool of task `taskId`, which died while the run goes on (`restartOnFailure`): nobody
+ * else would until the run ends, and a pool holds up to {@link SHARED_POOL_MAX_BYTES} of memory.
+ * Receivers still reading one of its frames keep their own link to it. Never throws.
+ */
+export function removeLostTaskSegments(directory: string | undefined, taskId: number): void {
+  if (directory === undefined) return;
+  const pool = new RegExp(`^[0-9a-f]{16}-t${taskId}-p[0-9]+$`);
+  let names: string[];
+  try {
+    names = readdirSync(directory);
+  } catch {
+    return; // the run is over
+  }
+  for (const name of names) {
+    if (!pool.test(name)) continue;
+    try {
+      unlinkSync(join(directory, name));
+    } catch {
+      // gone already
+    }
+  }
+}
+
 /** What a sender did with its large frames, counted since it was made (for benchmarks and diagnostics). */
 export interface SharedFrameStats {
   /** Frames copied into a segment of the sender's pool. */
@@ -151,6 +181,11 @@ export interface SharedFrameSenderOptions {
   readonly native?: NativeShm | null;
   /** The same task's reader: a frame it mapped and that is sent on unwritten is forwarded (linked, not copied). */
   readonly received?: SharedFrameReader;
+  /**
+   * The id of the task this sender belongs to. Its pool's names then carry it, so that the host can
+   * remove them if the task dies while the run goes on ({@link removeLostTaskSegments}).
+   */
+  readonly taskId?: number;
 }
 
 /**
@@ -175,11 +210,20 @@ export class SharedFrameSender {
   /** The segment a frame was last copied into, and when: the next receiver of the same frame gets a link to it. */
   readonly #placed = new WeakMap<Buffer, { segment: Segment; generation: number }>();
   readonly #received: SharedFrameReader | undefined;
+  /** What every name of this sender's pool starts with: its nonce, and its task where known. */
+  readonly #poolPrefix: string;
   readonly #stats: SharedFrameStats = { copied: 0, forwarded: 0, linkedAgain: 0, inline: 0, poolHits: 0, poolMisses: 0 };
 
   /** @param directory the run's segment directory (`createSharedDirectory`) */
   constructor(directory: string, options: SharedFrameSenderOptions = {}) {
-    const { minBytes = SHARED_FRAME_MIN_BYTES, maxBytes = SHARED_POOL_MAX_BYTES, native = nativeSharedMemory(), received } = options;
+    const {
+      minBytes = SHARED_FRAME_MIN_BYTES,
+      maxBytes = SHARED_POOL_MAX_BYTES,
+      native = nativeSharedMemory(),
+      received,
+      taskId,
+    } = options;
+    this.#poolPrefix = taskId === undefined ? `${this.#nonce}-p` : poolPrefix(this.#nonce, taskId);
     this.#directory = directory;
     this.#minBytes = minBytes;
     this.#maxBytes = maxBytes;
@@ -325,7 +369,7 @@ export class SharedFrameSender {
   #create(frame: Buffer): Segment | undefined {
     const bytes = frame.length;
     if (this.#pooled + bytes > this.#maxBytes) return undefined;
-    const name = `${this.#nonce}-p${this.#pool.length}`;
+    const name = `${this.#poolPrefix}${this.#pool.length}`;
     let fd: number | undefined;
     try {
       // O_EXCL: never use a file somebody else prepared (nor follow a link).

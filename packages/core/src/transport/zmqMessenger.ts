@@ -497,7 +497,9 @@ export abstract class ZmqMessenger extends MessengerBase {
     this.#sharedReader = sharedDirectory === undefined ? undefined : new SharedFrameReader(sharedDirectory);
     // Given the reader, the sender forwards a frame received mapped and sent on unwritten by linking it.
     this.#sharedSender =
-      sharedDirectory === undefined ? undefined : new SharedFrameSender(sharedDirectory, { received: this.#sharedReader });
+      sharedDirectory === undefined
+        ? undefined
+        : new SharedFrameSender(sharedDirectory, { received: this.#sharedReader, taskId: init.task.id });
     this.#bell = this.#createBell();
     const node = init.nodes[init.task.nodeIndex];
     if (node === undefined) throw new RangeError(`task ${init.task.id} names no node`);

@@ -63,6 +63,7 @@ class SlowWorker extends ProcessorNode<[Frame], Frame> {
     private readonly pidFile: string,
     private readonly workMs: number,
     nbTasks: number,
+    private readonly copy: boolean,
   ) {
     super({ name: 'worker', nbTasks });
   }
@@ -73,7 +74,10 @@ class SlowWorker extends ProcessorNode<[Frame], Frame> {
 
   async process(frame: Frame): Promise<Frame> {
     await new Promise((resolve) => setTimeout(resolve, this.workMs));
-    return frame;
+    if (!this.copy) return frame;
+    // A frame of its own: it goes out through this task's pool of segments.
+    const data = new Uint8Array(frame.data);
+    return { index: frame.index, data, plane: new Float32Array(data.buffer, 1024, 256) };
   }
 }
 
@@ -97,6 +101,8 @@ interface Params {
   readonly pidFile?: string;
   readonly workMs?: number;
   readonly nbTasks?: number;
+  /** replicas: each worker sends a copy of its frame (through a pool of its own) rather than the frame it received. */
+  readonly copy?: boolean;
   /** chain: the identity feeds a second consumer `b` too (one frame, two children). */
   readonly twoChildren?: boolean;
 }
@@ -122,7 +128,12 @@ export default defineFlow((params: Params) => {
     const b = new FileAppenderConsumer<[Frame]>(`${params.out}.b`, { name: 'b', format: describeFrame }).from(forward);
     return new Flow([frames], [a, b]);
   }
-  const worker = new SlowWorker(params.pidFile ?? `${params.out}.pids`, params.workMs ?? 20, params.nbTasks ?? 2).from(frames);
+  const worker = new SlowWorker(
+    params.pidFile ?? `${params.out}.pids`,
+    params.workMs ?? 20,
+    params.nbTasks ?? 2,
+    params.copy === true,
+  ).from(frames);
   const a = new FileAppenderConsumer<[Frame]>(`${params.out}.a`, { name: 'a', format: describeFrame }).from(worker);
   return new Flow([frames], [a]);
 });
