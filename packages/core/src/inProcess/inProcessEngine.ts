@@ -86,6 +86,8 @@ class NodeInbox {
   readonly #changed = new Notifier();
   readonly #receiving = new Mutex();
   readonly #signal: AbortSignal;
+  /** A message that could not be decoded for this node, thrown by its next take (see `refuse`). */
+  #undecodable: { readonly error: unknown } | undefined;
 
   constructor(parentReplicas: readonly number[], queueSize: number, signal: AbortSignal, join?: TimeJoinSpec) {
     this.#queueSize = queueSize;
@@ -124,6 +126,16 @@ class NodeInbox {
     this.#changed.notify();
   }
 
+  /**
+   * A message for this node whose value cannot be decoded (a registered type's `decode` threw):
+   * as between processes, where the receiver decodes, it fails this node (the next take of one of
+   * its tasks throws), not the sender, which goes on.
+   */
+  refuse(error: unknown): void {
+    this.#undecodable ??= { error };
+    this.#changed.notify();
+  }
+
   #hasRoom(parentIndex: number, envelope: Envelope): boolean {
     if (envelope.kind === 'end') return true;
     if ((this.#held[parentIndex]?.[envelope.meta.taskIndex] ?? 0) < this.#queueSize) return true;
@@ -142,6 +154,7 @@ class NodeInbox {
   async #until<T>(attempt: () => T | undefined): Promise<T> {
     for (;;) {
       if (this.#signal.aborted) throw new AbortedError();
+      if (this.#undecodable !== undefined) throw this.#undecodable.error;
       const result = attempt();
       // Taking (or discarding) frees room: wake blocked publishers either way.
       this.#changed.notify();
@@ -170,7 +183,15 @@ class InProcessMessenger extends MessengerBase {
     const frames = encodeValue(value, this.spec.nodeName);
     const metadata = this.metadataFor(meta);
     for (const output of this.outputs) {
-      await output.inbox.push(output.parentIndex, { kind: 'data', value: decodeValue(copyRawFrames(frames)), meta: metadata });
+      // Decoded for the receiver, which a failing decode fails (it decodes on other engines).
+      let value: unknown;
+      try {
+        value = decodeValue(copyRawFrames(frames));
+      } catch (error) {
+        output.inbox.refuse(error);
+        continue;
+      }
+      await output.inbox.push(output.parentIndex, { kind: 'data', value, meta: metadata });
     }
   }
 

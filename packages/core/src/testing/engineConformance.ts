@@ -312,6 +312,20 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       },
     );
 
+    it('a value the receiver cannot decode (a registered decode throws) fails the receiving node, not the sender, with VALUE_DECODE_FAILED', {
+      timeout,
+    }, async () => {
+      const report = await runToEnd('values', { out: join(dir, 'out.jsonl'), refuse: 'undecodable' });
+      expect(report.status).toBe('failed');
+      expect(report.error).toBeInstanceOf(TaskFailedError);
+      // InProcessEngine decoded in the sender's publish and named "maker".
+      expect(report.error?.nodeName).toBe('sink');
+      const cause = report.error?.cause as VfError | undefined;
+      expect([cause?.name, cause?.code]).toEqual(['ValueError', 'VALUE_DECODE_FAILED']);
+      expect(cause?.message).toContain('Undecodable cannot be rebuilt');
+      expect(await lines(join(dir, 'out.jsonl'))).toEqual([]);
+    });
+
     it('a node whose open() throws: run() rejects naming it, join() resolves, every close() runs', { timeout }, async () => {
       const closeLog = join(dir, 'close.log');
       const flow = await Flow.load(fixture('openFails'), { out: join(dir, 'out.jsonl'), closeLog });
