@@ -17,6 +17,13 @@ export interface InProcessEngineOptions {
    * engine). A full queue blocks its publisher. Default 8.
    */
   readonly queueSize?: number;
+  /**
+   * How long after `stop()` the flow may take to drain, in ms (as on the batch engine). Past it,
+   * every task still waiting (a publisher blocked on a full queue, a receiver waiting for input)
+   * is aborted, so that `join()` resolves even when the flow cannot drain. Node code that never
+   * returns cannot be interrupted in-process. Default 30 000.
+   */
+  readonly stopTimeoutMs?: number;
 }
 
 /**
@@ -34,10 +41,11 @@ export interface InProcessEngineOptions {
  */
 export class InProcessEngine implements ExecutionEngine {
   readonly #queueSize: number;
+  readonly #stopTimeoutMs: number;
   #run: InProcessRun | undefined;
 
   constructor(options: InProcessEngineOptions = {}) {
-    this.#queueSize = resolveInProcessEngineOptions(options).queueSize;
+    ({ queueSize: this.#queueSize, stopTimeoutMs: this.#stopTimeoutMs } = resolveInProcessEngineOptions(options));
   }
 
   async allocateAndRunTasks(plan: ExecutionPlan): Promise<void> {
@@ -47,7 +55,7 @@ export class InProcessEngine implements ExecutionEngine {
         'this InProcessEngine has already been given a flow: one engine object runs one flow, create a new one for each run',
       );
     }
-    this.#run = new InProcessRun(plan, this.#queueSize);
+    this.#run = new InProcessRun(plan, this.#queueSize, this.#stopTimeoutMs);
     await this.#run.started;
     if (this.#run.failedToStart) {
       // A node's open() threw: the others were released from the ready gate and have closed.
@@ -265,8 +273,12 @@ class InProcessRun {
   readonly #tasks: readonly TaskSpec[];
   /** Latest counters of each task, by task id (live monitoring). */
   readonly #stats = new Map<number, TaskStats>();
+  readonly #stopTimeoutMs: number;
+  #stopTimer: NodeJS.Timeout | undefined;
+  #done = false;
 
-  constructor(plan: ExecutionPlan, queueSize: number) {
+  constructor(plan: ExecutionPlan, queueSize: number, stopTimeoutMs: number) {
+    this.#stopTimeoutMs = stopTimeoutMs;
     this.#tasks = plan.tasks;
     const inboxes = plan.nodes.map((node) =>
       node.parents.length === 0
@@ -315,13 +327,21 @@ class InProcessRun {
       }
       return outcome;
     });
-    this.finished = Promise.all(running);
+    this.finished = Promise.all(running).finally(() => {
+      this.#done = true;
+      clearTimeout(this.#stopTimer);
+    });
     if (plan.tasks.length === 0) started.resolve();
   }
 
   stop(): void {
     this.stopRequested = true;
     this.#stop.abort();
+    // A flow that cannot drain (a publisher blocked on a queue that nobody will empty) would never
+    // end: past the timeout, every wait is aborted (the tasks end 'aborted', the flow 'stopped'),
+    // as the batch engine aborts its tasks after its stopTimeoutMs. The timer keeps the process
+    // alive meanwhile: without it, the event loop ran dry and Node exited (code 13) with join() pending.
+    if (!this.#done) this.#stopTimer ??= setTimeout(() => this.#failure.abort(), this.#stopTimeoutMs);
   }
 
   progress(): readonly TaskProgress[] {
