@@ -70,6 +70,21 @@ describe('the framework logger', () => {
     expect(lines[2]).toMatch(/INFO.*: from the host$/);
   });
 
+  it("leads an in-process task's line by the node and task the record names (it printed as `faulty[undefined]`)", () => {
+    const sink = textSink();
+    configureLogging({ format: 'pretty', destination: sink.stream });
+    // InProcessEngine tags no task: a node giving up on an item names its node and taskIndex itself.
+    getLogger().warn({ node: 'faulty', taskIndex: 2 }, 'gave up');
+    getLogger().warn({ node: 'faulty' }, 'no task');
+    // Fields the line does not lead with (taskIndex) follow on lines of their own.
+    const lines = sink
+      .text()
+      .split('\n')
+      .filter((line) => line.includes('WARN'));
+    expect(lines[0]).toMatch(/WARN.*: faulty\[2\] gave up$/);
+    expect(lines[1]).toMatch(/WARN.*: faulty no task$/);
+  });
+
   it('refuses a level or format it does not know, naming where it came from', () => {
     expect(() => configureLogging({ level: 'loud' as never })).toThrow(/log\.level must be one of fatal, error, warn, info/);
     process.env[LOG_LEVEL_ENV] = 'verbose';

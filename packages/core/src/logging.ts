@@ -140,8 +140,10 @@ function build(current: Settings): Logger {
           // The task's name and the warning's code lead the message, as Node prints `[CODE]`.
           ignore: 'pid,hostname,run,node,replica,code,type',
           // A function, not a template: a template prints a falsy value as nothing, replica 0 as `node[]`.
+          // In-process tasks tag nothing: a record naming its node and `taskIndex` itself (a node
+          // giving up on an item) is led the same way; it printed as `node[undefined]`.
           messageFormat: (log, messageKey) =>
-            `${log.node === undefined ? '' : `${String(log.node)}[${String(log.replica)}] `}${log.code === undefined ? '' : `[${String(log.code)}] `}${String(log[messageKey])}`,
+            `${log.node === undefined ? '' : `${String(log.node)}${taskLabel(log.replica ?? log.taskIndex)} `}${log.code === undefined ? '' : `[${String(log.code)}] `}${String(log[messageKey])}`,
         })
       : ((current.destination as DestinationStream | undefined) ?? pino.destination({ fd: 2, sync: true }));
   const logger = pino({ name: 'vf', level: current.level, base: { pid: process.pid } }, destination);
@@ -169,6 +171,11 @@ export function configureLogging(options: LoggingOptions = {}): void {
 export function isLogLevelEnabled(level: Exclude<LogLevel, 'silent'>): boolean {
   settings ??= resolveSettings({}, process.env);
   return settings.level !== 'silent' && LOG_LEVELS.indexOf(level) <= LOG_LEVELS.indexOf(settings.level);
+}
+
+/** `[replica]` after a node's name, or nothing when the record does not say which task it comes from. */
+function taskLabel(replica: unknown): string {
+  return replica === undefined ? '' : `[${String(replica)}]`;
 }
 
 /** The framework's logger: lines from a task process carry `run`, `node` and `replica`. */

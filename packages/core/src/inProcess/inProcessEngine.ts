@@ -17,6 +17,13 @@ export interface InProcessEngineOptions {
    * engine). A full queue blocks its publisher. Default 8.
    */
   readonly queueSize?: number;
+  /**
+   * How long after `stop()` the flow may take to drain, in ms (as on the batch engine). Past it,
+   * every task still waiting (a publisher blocked on a full queue, a receiver waiting for input)
+   * is aborted, so that `join()` resolves even when the flow cannot drain. Node code that never
+   * returns cannot be interrupted in-process. Default 30 000.
+   */
+  readonly stopTimeoutMs?: number;
 }
 
 /**
@@ -34,10 +41,11 @@ export interface InProcessEngineOptions {
  */
 export class InProcessEngine implements ExecutionEngine {
   readonly #queueSize: number;
+  readonly #stopTimeoutMs: number;
   #run: InProcessRun | undefined;
 
   constructor(options: InProcessEngineOptions = {}) {
-    this.#queueSize = resolveInProcessEngineOptions(options).queueSize;
+    ({ queueSize: this.#queueSize, stopTimeoutMs: this.#stopTimeoutMs } = resolveInProcessEngineOptions(options));
   }
 
   async allocateAndRunTasks(plan: ExecutionPlan): Promise<void> {
@@ -47,7 +55,7 @@ export class InProcessEngine implements ExecutionEngine {
         'this InProcessEngine has already been given a flow: one engine object runs one flow, create a new one for each run',
       );
     }
-    this.#run = new InProcessRun(plan, this.#queueSize);
+    this.#run = new InProcessRun(plan, this.#queueSize, this.#stopTimeoutMs);
     await this.#run.started;
     if (this.#run.failedToStart) {
       // A node's open() threw: the others were released from the ready gate and have closed.
@@ -86,6 +94,8 @@ class NodeInbox {
   readonly #changed = new Notifier();
   readonly #receiving = new Mutex();
   readonly #signal: AbortSignal;
+  /** A message that could not be decoded for this node, thrown by its next take (see `refuse`). */
+  #undecodable: { readonly error: unknown } | undefined;
 
   constructor(parentReplicas: readonly number[], queueSize: number, signal: AbortSignal, join?: TimeJoinSpec) {
     this.#queueSize = queueSize;
@@ -124,6 +134,16 @@ class NodeInbox {
     this.#changed.notify();
   }
 
+  /**
+   * A message for this node whose value cannot be decoded (a registered type's `decode` threw):
+   * as between processes, where the receiver decodes, it fails this node (the next take of one of
+   * its tasks throws), not the sender, which goes on.
+   */
+  refuse(error: unknown): void {
+    this.#undecodable ??= { error };
+    this.#changed.notify();
+  }
+
   #hasRoom(parentIndex: number, envelope: Envelope): boolean {
     if (envelope.kind === 'end') return true;
     if ((this.#held[parentIndex]?.[envelope.meta.taskIndex] ?? 0) < this.#queueSize) return true;
@@ -142,6 +162,7 @@ class NodeInbox {
   async #until<T>(attempt: () => T | undefined): Promise<T> {
     for (;;) {
       if (this.#signal.aborted) throw new AbortedError();
+      if (this.#undecodable !== undefined) throw this.#undecodable.error;
       const result = attempt();
       // Taking (or discarding) frees room: wake blocked publishers either way.
       this.#changed.notify();
@@ -170,7 +191,15 @@ class InProcessMessenger extends MessengerBase {
     const frames = encodeValue(value, this.spec.nodeName);
     const metadata = this.metadataFor(meta);
     for (const output of this.outputs) {
-      await output.inbox.push(output.parentIndex, { kind: 'data', value: decodeValue(copyRawFrames(frames)), meta: metadata });
+      // Decoded for the receiver, which a failing decode fails (it decodes on other engines).
+      let value: unknown;
+      try {
+        value = decodeValue(copyRawFrames(frames));
+      } catch (error) {
+        output.inbox.refuse(error);
+        continue;
+      }
+      await output.inbox.push(output.parentIndex, { kind: 'data', value, meta: metadata });
     }
   }
 
@@ -244,8 +273,12 @@ class InProcessRun {
   readonly #tasks: readonly TaskSpec[];
   /** Latest counters of each task, by task id (live monitoring). */
   readonly #stats = new Map<number, TaskStats>();
+  readonly #stopTimeoutMs: number;
+  #stopTimer: NodeJS.Timeout | undefined;
+  #done = false;
 
-  constructor(plan: ExecutionPlan, queueSize: number) {
+  constructor(plan: ExecutionPlan, queueSize: number, stopTimeoutMs: number) {
+    this.#stopTimeoutMs = stopTimeoutMs;
     this.#tasks = plan.tasks;
     const inboxes = plan.nodes.map((node) =>
       node.parents.length === 0
@@ -294,13 +327,21 @@ class InProcessRun {
       }
       return outcome;
     });
-    this.finished = Promise.all(running);
+    this.finished = Promise.all(running).finally(() => {
+      this.#done = true;
+      clearTimeout(this.#stopTimer);
+    });
     if (plan.tasks.length === 0) started.resolve();
   }
 
   stop(): void {
     this.stopRequested = true;
     this.#stop.abort();
+    // A flow that cannot drain (a publisher blocked on a queue that nobody will empty) would never
+    // end: past the timeout, every wait is aborted (the tasks end 'aborted', the flow 'stopped'),
+    // as the batch engine aborts its tasks after its stopTimeoutMs. The timer keeps the process
+    // alive meanwhile: without it, the event loop ran dry and Node exited (code 13) with join() pending.
+    if (!this.#done) this.#stopTimer ??= setTimeout(() => this.#failure.abort(), this.#stopTimeoutMs);
   }
 
   progress(): readonly TaskProgress[] {

@@ -96,10 +96,15 @@ describe('process engine options', () => {
 
 describe('InProcessEngine options', () => {
   it('queueSize: a positive integer, default 8', () => {
-    expect(resolveInProcessEngineOptions(undefined)).toEqual({ queueSize: 8 });
+    expect(resolveInProcessEngineOptions(undefined)).toEqual({ queueSize: 8, stopTimeoutMs: 30_000 });
     expect(refusal(() => new InProcessEngine({ queueSize: 0 }), 'queueSize').message).toBe(
       'InProcessEngine: queueSize must be a positive integer, got 0',
     );
     refusal(() => new InProcessEngine({ queueSize: Number.NaN }), 'queueSize');
+  });
+
+  it('stopTimeoutMs: a number of ms, default 30 000, as on the batch engine', () => {
+    expect(resolveInProcessEngineOptions({ stopTimeoutMs: 500 })).toEqual({ queueSize: 8, stopTimeoutMs: 500 });
+    refusal(() => new InProcessEngine({ stopTimeoutMs: -1 }), 'stopTimeoutMs');
   });
 });

@@ -75,7 +75,7 @@ const PROCESS_ENGINE_OPTIONS: Readonly<Record<string, OptionRule>> = {
 };
 
 /** The options of `InProcessEngine`. */
-const IN_PROCESS_ENGINE_OPTIONS: Readonly<Record<string, OptionRule>> = { queueSize };
+const IN_PROCESS_ENGINE_OPTIONS: Readonly<Record<string, OptionRule>> = { queueSize, stopTimeoutMs: timeoutMs(30_000) };
 
 /** A multi-process engine's options, checked, with every default filled in. */
 export interface ResolvedProcessEngineOptions {
@@ -112,8 +112,11 @@ export function resolveProcessEngineOptions(engine: string, options: unknown): R
 }
 
 /** Checks the options of `InProcessEngine` and fills in the defaults (see {@link resolveProcessEngineOptions}). */
-export function resolveInProcessEngineOptions(options: unknown): { readonly queueSize: number } {
-  return parseOptions('InProcessEngine', IN_PROCESS_ENGINE_OPTIONS, options) as { readonly queueSize: number };
+export function resolveInProcessEngineOptions(options: unknown): { readonly queueSize: number; readonly stopTimeoutMs: number } {
+  return parseOptions('InProcessEngine', IN_PROCESS_ENGINE_OPTIONS, options) as {
+    readonly queueSize: number;
+    readonly stopTimeoutMs: number;
+  };
 }
 
 /** The options of `options`, each checked in turn, with defaults for those not given; a key that is no option is `INVALID_OPTION`. */

@@ -312,6 +312,20 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       },
     );
 
+    it('a value the receiver cannot decode (a registered decode throws) fails the receiving node, not the sender, with VALUE_DECODE_FAILED', {
+      timeout,
+    }, async () => {
+      const report = await runToEnd('values', { out: join(dir, 'out.jsonl'), refuse: 'undecodable' });
+      expect(report.status).toBe('failed');
+      expect(report.error).toBeInstanceOf(TaskFailedError);
+      // InProcessEngine decoded in the sender's publish and named "maker".
+      expect(report.error?.nodeName).toBe('sink');
+      const cause = report.error?.cause as VfError | undefined;
+      expect([cause?.name, cause?.code]).toEqual(['ValueError', 'VALUE_DECODE_FAILED']);
+      expect(cause?.message).toContain('Undecodable cannot be rebuilt');
+      expect(await lines(join(dir, 'out.jsonl'))).toEqual([]);
+    });
+
     it('a node whose open() throws: run() rejects naming it, join() resolves, every close() runs', { timeout }, async () => {
       const closeLog = join(dir, 'close.log');
       const flow = await Flow.load(fixture('openFails'), { out: join(dir, 'out.jsonl'), closeLog });
@@ -472,12 +486,15 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       });
     });
 
-    it('a flow with a consumer-less branch still ends', { timeout }, async () => {
+    // A replicated node with no children: under the batch engine's restartOnFailure its inputs'
+    // room went back only when an output was sent, so it stalled after queueSize × its tasks items.
+    it.each([1, 3])('a flow with a consumer-less branch (%i tasks) still ends', { timeout }, async (danglingTasks) => {
       const out = join(dir, 'out.jsonl');
-      const report = await runToEnd('branch', { end: 49, out });
+      const report = await runToEnd('branch', { end: 49, out, danglingTasks });
       expectCompleted(report);
       expectDelivered(await lines(out), 49);
       const dangling = report.nodes.find((node) => node.name === 'dangling');
+      expect(dangling?.tasks).toBe(danglingTasks);
       if (contract === 'batch') expect(dangling?.received).toBe(50);
       else expect(dangling?.received).toBeGreaterThan(0);
     });

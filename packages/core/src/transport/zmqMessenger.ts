@@ -706,7 +706,16 @@ export abstract class ZmqMessenger extends MessengerBase {
 
   /** Returns a promise only when a child has no room for the message yet (see {@link deliver}). */
   publishMessage(value: unknown, meta?: MessageMetadata): Promise<void> | undefined {
-    if (this.children.length === 0) return undefined;
+    if (this.children.length === 0) {
+      // Nothing to send, but under restartOnFailure the input's room goes back only through this
+      // count (without children, an input is confirmed once processed): a replicated node with no
+      // children stalled after queueSize × its tasks inputs.
+      if (this.#confirmsOutputs) {
+        this.#published += 1;
+        this.#confirmOutputs();
+      }
+      return undefined;
+    }
     const m = this.metadataFor(meta);
     // Checked here, in the sender: a value that cannot travel fails this node, not its receiver.
     const frames = encodeValue(value, this.init.task.nodeName);

@@ -26,6 +26,20 @@ registerValueType({
   decode: ([x, y]) => new Point(x, y),
 });
 
+/** A registered class whose `decode` always throws: it fails the node that receives one. */
+export class Undecodable {
+  readonly field = 1;
+}
+
+registerValueType({
+  name: 'vf.test.Undecodable',
+  type: Undecodable,
+  encode: (): number => 1,
+  decode: (): Undecodable => {
+    throw new Error('Undecodable cannot be rebuilt');
+  },
+});
+
 /** A class nobody registered: refused. */
 export class Unregistered {
   readonly field = 1;

@@ -1,6 +1,6 @@
 import { defineFlow, Flow, ProcessorNode, ProducerNode, type ProducerOptions } from '../../index.js';
 import { FileAppenderConsumer, IdentityProcessor, IntProducer } from '../../nodes.js';
-import { describeValue, REFUSED_CASES, VALUE_CASES } from './valueCases.js';
+import { describeValue, REFUSED_CASES, Undecodable, VALUE_CASES } from './valueCases.js';
 
 /** Emits `{ index, value }` for each case of the value matrix, built in this task. */
 class ValueCaseProducer extends ProducerNode<{ index: number; value: unknown }> {
@@ -16,13 +16,15 @@ class Refuser extends ProcessorNode<[number], unknown> {
   }
 
   process(): unknown {
+    if (this.refused === 'undecodable') return { item: new Undecodable() };
     return REFUSED_CASES[this.refused]?.make();
   }
 }
 
 /**
  * Without `refuse`: the value matrix → identity (2 replicas: every value is decoded and sent again)
- * → a file of descriptions. With `refuse`: numbers → a node sending a refused value → file.
+ * → a file of descriptions. With `refuse`: numbers → a node sending a refused value → file
+ * (`refuse: 'undecodable'`: a value that the sender encodes and the receiver, `sink`, cannot decode).
  */
 export default defineFlow((params: { out: string; fps?: number; refuse?: string }) => {
   if (params.refuse !== undefined) {
