@@ -447,6 +447,76 @@ describe("InputAligner, 'freshest' policy (realtime)", () => {
   });
 });
 
+/** A seeded generator of numbers in [0, 1) (a linear congruential one: the same runs every time). */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+describe("InputAligner, 'freshest' policy: the realtime contract as properties over random interleavings", () => {
+  // Parents of 1-4 replicas, queue sizes 1-8, each replica sending a random share of the origins in
+  // order (the rest dropped upstream), all interleaved at random with takes: the shapes the
+  // multi-process runs produce, without their timing.
+  it('sets are aligned, strictly newer each time and the freshest complete one; every message is taken or counted; the end comes once', () => {
+    for (let trial = 0; trial < 600; trial++) {
+      const random = seeded(trial + 1);
+      const pick = (n: number) => Math.floor(random() * n);
+      const replicas = Array.from({ length: 1 + pick(3) }, () => 1 + pick(4));
+      const queueSize = 1 + pick(8);
+      const streams = replicas.map((count) => {
+        const lists: number[][] = Array.from({ length: count }, () => []);
+        for (let seq = 0; seq < 1 + pick(60); seq++) if (random() < 0.8) lists[pick(count)]?.push(seq);
+        return lists.map((list) => [...list.map((seq) => data(seq)), end()]);
+      });
+      const roomBack = new Map<Envelope, number>();
+      const aligner = new InputAligner(
+        replicas,
+        (_parent, envelope) => roomBack.set(envelope, (roomBack.get(envelope) ?? 0) + 1),
+        'freshest',
+      );
+      const pushed = replicas.map(() => 0);
+      const taken: number[] = [];
+      let ends = 0;
+      const take = () => {
+        const queued = aligner.edges.map((edge) => new Set(edge.queued.map((envelope) => envelope.meta.seq)));
+        const complete = Math.max(-1, ...[...(queued[0] ?? [])].filter((seq) => queued.every((seqs) => seqs.has(seq))));
+        const set = aligner.take();
+        if (set?.kind === 'end') ends += 1;
+        if (set?.kind !== 'data') return expect(complete).toBe(-1);
+        expect(ends).toBe(0);
+        expect(set.metas.map((meta) => meta?.seq)).toEqual(replicas.map(() => set.seq));
+        expect(set.seq).toBeGreaterThan(taken.at(-1) ?? -1);
+        expect(set.seq).toBeGreaterThanOrEqual(complete);
+        taken.push(set.seq);
+      };
+      for (;;) {
+        const open = streams.flatMap((lists, parent) => lists.filter((list) => list.length > 0).map((list) => ({ parent, list })));
+        if (open.length === 0) break;
+        if (random() < 0.35) {
+          take();
+          continue;
+        }
+        const { parent, list } = open[pick(open.length)] as { parent: number; list: Envelope[] };
+        const envelope = list.shift() as Envelope;
+        if (envelope.kind === 'data') pushed[parent] = (pushed[parent] ?? 0) + 1;
+        aligner.push(parent, envelope, queueSize * (replicas[parent] ?? 1));
+        expect(aligner.edges[parent]?.size).toBeLessThanOrEqual(Math.max(queueSize * (replicas[parent] ?? 1), JOIN_WINDOW));
+      }
+      // Every sender has ended: the end comes once what is left is drained (bounded: no wait for more).
+      for (let step = 0; ends === 0 && step < 1000; step++) take();
+      expect(ends).toBe(1);
+      // Nothing vanishes: what each parent sent was taken in a set or counted as dropped on its edge...
+      expect(pushed).toEqual(aligner.droppedByParent.map((dropped) => taken.length + dropped));
+      // ...and the room of every message went back exactly once (taken, discarded, refused or kept).
+      expect([...roomBack.values()].every((count) => count === 1)).toBe(true);
+      expect(roomBack.size).toBe(pushed.reduce((total, count) => total + count, 0));
+    }
+  });
+});
+
 describe('routeBySeq', () => {
   const none = () => false;
 

@@ -285,3 +285,93 @@ describe('createNodeAligner and eventTime', () => {
     expect(eventTime({ seq: 0, ticket: 0, node: 'p', taskIndex: 0, proctimeMs: 0, actualProctimeMs: 0, createdAt: 42 })).toBe(42);
   });
 });
+
+/** A seeded generator of numbers in [0, 1) (a linear congruential one: the same runs every time). */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+describe('TimeAligner (realtime): the contract as properties over random interleavings', () => {
+  // Two or three cameras of 1-3 replicas each, frames lost upstream at random, arrivals, takes and
+  // wall time interleaved at random, every collect, tolerance and quorum: no timing, same runs each time.
+  it('groups come in order, within the tolerance and the quorum; every frame is grouped or counted; room goes back once; the end comes once', () => {
+    const collects: JoinCollect[] = ['first', 'last', 'all'];
+    for (let trial = 0; trial < 400; trial++) {
+      const random = seeded(trial + 7);
+      const pick = (n: number) => Math.floor(random() * n);
+      const replicas = Array.from({ length: 2 + pick(2) }, () => 1 + pick(3));
+      const queueSize = 1 + pick(2);
+      const joinSpec = spec({
+        toleranceMs: pick(15),
+        timeoutMs: 5 + pick(50),
+        quorum: 1 + pick(replicas.length),
+        collect: collects[pick(3)] as JoinCollect,
+      });
+      const clock = manualClock();
+      const roomBack = new Map<Envelope, number>();
+      const aligner = new TimeAligner(replicas, joinSpec, {
+        policy: 'freshest',
+        clock,
+        capacity: replicas.map((count) => queueSize * count),
+        onRelease: (_parent, envelope) => roomBack.set(envelope, (roomBack.get(envelope) ?? 0) + 1),
+      });
+      // Frame `slot` of camera `parent` is stamped slot × 5 + parent ms (distinct times per camera).
+      const streams = replicas.map((count, parent) => {
+        const lists: Envelope[][] = Array.from({ length: count }, () => []);
+        for (let slot = 0; slot < 1 + pick(30); slot++)
+          if (random() < 0.8) lists[pick(count)]?.push(at(slot * 5 + parent, slot * 5 + parent, slot));
+        return lists.map((list) => [...list, end()]);
+      });
+      const pushed = replicas.map(() => 0);
+      const grouped = replicas.map(() => 0);
+      const lastTime = replicas.map(() => Number.NEGATIVE_INFINITY);
+      let lastSeq = -1;
+      let ends = 0;
+      const take = () => {
+        const set = aligner.take();
+        if (set?.kind === 'end') ends += 1;
+        if (set?.kind !== 'data') return;
+        expect(ends).toBe(0);
+        expect(set.seq).toBeGreaterThan(lastSeq);
+        lastSeq = set.seq;
+        const times: number[] = [];
+        for (const [parent, value] of set.values.entries()) {
+          for (const time of value === undefined ? [] : Array.isArray(value) ? value : [value]) {
+            // Each camera's frames leave once, in event-time order.
+            expect(time).toBeGreaterThan(lastTime[parent] as number);
+            lastTime[parent] = time as number;
+            grouped[parent] = (grouped[parent] ?? 0) + 1;
+            times.push(time as number);
+          }
+        }
+        expect(set.values.filter((value) => value !== undefined).length).toBeGreaterThanOrEqual(joinSpec.quorum ?? replicas.length);
+        expect(Math.max(...times) - Math.min(...times)).toBeLessThanOrEqual(joinSpec.toleranceMs);
+      };
+      for (;;) {
+        const open = streams.flatMap((lists, parent) => lists.filter((list) => list.length > 0).map((list) => ({ parent, list })));
+        if (open.length === 0) break;
+        const step = random();
+        if (step < 0.3) take();
+        else if (step < 0.4) clock.advance(pick(20));
+        else {
+          const { parent, list } = open[pick(open.length)] as { parent: number; list: Envelope[] };
+          const envelope = list.shift() as Envelope;
+          if (envelope.kind === 'data') pushed[parent] = (pushed[parent] ?? 0) + 1;
+          aligner.push(parent, envelope);
+        }
+      }
+      for (let step = 0; ends === 0 && step < 1000; step++) {
+        clock.advance(10);
+        take();
+      }
+      expect(ends).toBe(1);
+      expect(pushed).toEqual(grouped.map((count, parent) => count + (aligner.droppedByParent[parent] ?? 0)));
+      expect([...roomBack.values()].every((count) => count === 1)).toBe(true);
+      expect(roomBack.size).toBe(pushed.reduce((total, count) => total + count, 0));
+    }
+  });
+});
