@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EdgeDrops, EndReason, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import { ConsumerNode } from '../nodes/consumerNode.js';
 import { ProcessorNode } from '../nodes/processorNode.js';
+import { ProducerNode } from '../nodes/producerNode.js';
 import type { TaskSpec } from '../plan/executionPlan.js';
 import { MessengerBase } from './messengerBase.js';
 import { runTask } from './taskLoop.js';
@@ -113,5 +114,28 @@ describe('runTask with inputs ready at once', () => {
     expect(outcome.status).toBe('failed');
     expect(outcome.stats.processed).toBe(5);
     expect(outcome.error?.message).toBe('five');
+  });
+});
+
+describe('runTask of a producer whose produce() returns no iterable', () => {
+  // A `produce` without its `*` or its `return`: it failed with a bare TypeError from inside vf.
+  it.each([
+    ['a number', () => 5, '5'],
+    ['undefined (a promise of it)', async () => undefined, 'undefined'],
+    ['an object', () => ({ items: [1, 2] }), 'an object'],
+  ])('returning %s fails the task with PRODUCE_NOT_ITERABLE naming the node', async (_what, produce, described) => {
+    class Broken extends ProducerNode<number> {
+      produce(): Iterable<number> {
+        return produce() as unknown as Iterable<number>;
+      }
+    }
+    const messenger = new ReadyMessenger(0);
+    const outcome = await runTask({ node: new Broken({ name: 'numbers' }), spec, messenger, signal: new AbortController().signal });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.error?.code).toBe('PRODUCE_NOT_ITERABLE');
+    expect(outcome.error?.message).toBe(
+      `node "numbers": produce() returned ${described}, which is neither an Iterable nor an AsyncIterable: return an array, a generator or an async generator (or a promise of one)`,
+    );
+    expect(messenger.published).toEqual([]);
   });
 });

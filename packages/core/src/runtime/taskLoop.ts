@@ -1,6 +1,6 @@
 import type { TaskOutcome, TaskStats, TaskStatus } from '../contracts/engine.js';
 import type { InputSet, MessageMetadata, Messenger } from '../contracts/messenger.js';
-import { serializeError } from '../errors.js';
+import { describeReceived, serializeError, VfError } from '../errors.js';
 import { ConsumerNode } from '../nodes/consumerNode.js';
 import { DEVICE_DETAIL_MAX_LENGTH, type Node } from '../nodes/node.js';
 import { ProcessorNode } from '../nodes/processorNode.js';
@@ -136,7 +136,7 @@ async function runProducer(
   const interval = node.fps === undefined ? 0 : 1000 / node.fps;
   let due = clock.now();
   const source = await inNode(() => node.produce({ signal, taskIndex: spec.taskIndex }));
-  const iterator = isAsyncIterable(source) ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+  const iterator = iteratorOf(source, node.name);
   let stopped = false;
   let exhausted = false;
   try {
@@ -320,8 +320,23 @@ function earliestTimestamp(inputs: readonly (MessageMetadata | undefined)[]): nu
   return timestamp;
 }
 
-function isAsyncIterable<T>(value: AsyncIterable<T> | Iterable<T>): value is AsyncIterable<T> {
-  return typeof (value as AsyncIterable<T>)[Symbol.asyncIterator] === 'function';
+/**
+ * The iterator of what a producer's `produce()` returned. Anything that is neither an Iterable nor
+ * an AsyncIterable (a number, undefined: a `produce` that forgot its `return` or its `*`) fails
+ * the node with `PRODUCE_NOT_ITERABLE` naming it, not with a bare TypeError from deep inside vf.
+ */
+function iteratorOf(source: unknown, nodeName: string): Iterator<unknown> | AsyncIterator<unknown> {
+  if (source !== null && source !== undefined) {
+    const asyncIterator = (source as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
+    if (typeof asyncIterator === 'function') return asyncIterator.call(source);
+    const iterator = (source as Partial<Iterable<unknown>>)[Symbol.iterator];
+    if (typeof iterator === 'function') return iterator.call(source);
+  }
+  throw new VfError(
+    'PRODUCE_NOT_ITERABLE',
+    `node "${nodeName}": produce() returned ${describeReceived(source)}, which is neither an Iterable nor an AsyncIterable: return an array, a generator or an async generator (or a promise of one)`,
+    { details: { nodeName } },
+  );
 }
 
 /** Counts and times one task's work. */
