@@ -6,7 +6,7 @@ import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { resolveInProcessEngineOptions } from '../runtime/engineOptions.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { EMPTY_TASK_STATS, runTask } from '../runtime/taskLoop.js';
-import { createNodeAligner, type NodeAligner, type SkippedCounts } from '../runtime/timeAligner.js';
+import { createNodeAligner, type NodeAligner, type SkippedCounts, skippedEdges } from '../runtime/timeAligner.js';
 import { AbortedError, deferred, Mutex, Notifier } from '../runtime/waiting.js';
 import { decodeValue, encodeValue } from '../wire/codec.js';
 
@@ -237,14 +237,11 @@ class InProcessMessenger extends MessengerBase {
   skipped(): readonly EdgeFailures[] {
     // Replicas share one inbox: report once, on replica 0.
     if (this.spec.taskIndex !== 0 || this.inbox === undefined) return [];
-    return this.inbox.skippedByParent
-      .map(({ failed, deadLettered }, parentIndex) => ({
-        from: this.parentNames[parentIndex] ?? String(parentIndex),
-        to: this.spec.nodeName,
-        failed,
-        deadLettered,
-      }))
-      .filter((edge) => edge.failed > 0);
+    return skippedEdges(
+      this.inbox.skippedByParent,
+      this.spec.nodeName,
+      (parentIndex) => this.parentNames[parentIndex] ?? String(parentIndex),
+    );
   }
 }
 

@@ -1,4 +1,4 @@
-import type { JoinGroupCounts } from '../contracts/engine.js';
+import type { EdgeFailures, JoinGroupCounts } from '../contracts/engine.js';
 import type { EndReason, Envelope, InputSet, MessageMetadata } from '../contracts/messenger.js';
 import type { TimeJoinSpec } from '../nodes/joinOptions.js';
 import { type Clock, systemClock } from './clock.js';
@@ -43,6 +43,16 @@ export interface NodeAligner {
 export interface SkippedCounts {
   readonly failed: number;
   readonly deadLettered: number;
+}
+
+/**
+ * The edges into node `to` on which a time join consumed markers ({@link NodeAligner.skippedByParent}),
+ * as a messenger's `skipped()` reports them; `parentName` names the parent of each index.
+ */
+export function skippedEdges(counts: readonly SkippedCounts[], to: string, parentName: (parentIndex: number) => string): EdgeFailures[] {
+  return counts
+    .map(({ failed, deadLettered }, parentIndex) => ({ from: parentName(parentIndex), to, failed, deadLettered }))
+    .filter((edge) => edge.failed > 0);
 }
 
 /** The event time of a message: the timestamp its producer stamped, else its capture time. */

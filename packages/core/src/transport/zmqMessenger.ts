@@ -6,7 +6,7 @@ import type { PlannedNode } from '../plan/executionPlan.js';
 import type { TaskInit } from '../runtime/controlProtocol.js';
 import { type AlignmentPolicy, type ReleaseKind, routeBySeq, type SeqRoute } from '../runtime/inputAligner.js';
 import { MessengerBase, messageMetadata } from '../runtime/messengerBase.js';
-import { createNodeAligner, type NodeAligner } from '../runtime/timeAligner.js';
+import { createNodeAligner, type NodeAligner, skippedEdges } from '../runtime/timeAligner.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { packEnvelopes } from '../wire/batchFrame.js';
 import { encodeValue, packHeader, WireError } from '../wire/codec.js';
@@ -1043,14 +1043,11 @@ export abstract class ZmqMessenger extends MessengerBase {
   skipped(): readonly EdgeFailures[] {
     const { nodes, task } = this.init;
     const node = nodes[task.nodeIndex];
-    return (this.#aligner?.skippedByParent ?? [])
-      .map(({ failed, deadLettered }, parentIndex) => ({
-        from: nodes[node?.parents[parentIndex] ?? -1]?.name ?? String(parentIndex),
-        to: task.nodeName,
-        failed,
-        deadLettered,
-      }))
-      .filter((edge) => edge.failed > 0);
+    return skippedEdges(
+      this.#aligner?.skippedByParent ?? [],
+      task.nodeName,
+      (parentIndex) => nodes[node?.parents[parentIndex] ?? -1]?.name ?? String(parentIndex),
+    );
   }
 
   async #receiveLoop(socket: Zmq.Router): Promise<void> {
