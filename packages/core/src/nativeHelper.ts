@@ -61,6 +61,12 @@ export interface NativeHelper {
    * Absent from a helper built before vf had it: rings then go through `fs.writeSync`.
    */
   ringBell?(fd: number): void;
+  /**
+   * Two float64 cells the event loop's check phase updates at every turn: how many turns it made,
+   * and when the last one came (`uv_hrtime`, in ms); see `runtime/waiting.ts`. Absent where the
+   * helper was built without libuv's header, or before vf had it.
+   */
+  watchLoopTurns?(): ArrayBuffer;
   /** V8's own `SetFlagsFromString(flags)`; false where node does not export it (see `native/taskPreload.cjs`). */
   resetV8Flags(flags: string): boolean;
 }

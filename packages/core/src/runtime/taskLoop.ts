@@ -134,6 +134,7 @@ async function runProducer(
   inNode: NodeCodeRunner,
 ): Promise<TaskStatus> {
   const interval = node.fps === undefined ? 0 : 1000 / node.fps;
+  const watch = eventLoopWatch();
   let due = clock.now();
   const source = await inNode(() => node.produce({ signal, taskIndex: spec.taskIndex }));
   const iterator = iteratorOf(source, node.name);
@@ -148,7 +149,7 @@ async function runProducer(
       }
       // A synchronous iterator, or a publish that never waits (realtime keeps the freshest
       // message without credit), would otherwise never let credits or the stop request in.
-      if (eventLoopWatch.starving()) await eventLoopWatch.turn();
+      if (watch.starving()) await watch.turn();
       if (messenger.checkForTermination() || signal.aborted) {
         stopped = true;
         break;
@@ -193,6 +194,7 @@ async function runProcessor(
   clock: Clock,
   inNode: NodeCodeRunner,
 ): Promise<TaskStatus> {
+  const watch = eventLoopWatch();
   for (;;) {
     // Taken at once when the messenger has an input ready: no promise, no microtask turn. A loop
     // that so never waits still gives the event loop a turn every few ms (credits, timers, the stop
@@ -200,7 +202,7 @@ async function runProcessor(
     // checking only inputs taken at once (to keep the marker off a paced hop's path) made E2 at 8
     // replicas 7.75 -> 7.6x (three alternating pairs, twice).
     const input = messenger.tryReceiveMessage?.() ?? (await messenger.receiveMessage());
-    if (eventLoopWatch.starving()) await eventLoopWatch.turn();
+    if (watch.starving()) await watch.turn();
     if (input.kind === 'end') {
       await messenger.publishTerminationMessage(input.reason);
       return input.reason;
@@ -251,10 +253,11 @@ async function runConsumer(
   clock: Clock,
   inNode: NodeCodeRunner,
 ): Promise<TaskStatus> {
+  const watch = eventLoopWatch();
   for (;;) {
     // As in runProcessor: an input ready is taken without a promise.
     const input = messenger.tryReceiveMessage?.() ?? (await messenger.receiveMessage());
-    if (eventLoopWatch.starving()) await eventLoopWatch.turn();
+    if (watch.starving()) await watch.turn();
     if (input.kind === 'end') return input.reason;
     const failures = meter.failures as ItemFailures;
     if (failures.markerIn(input) !== undefined) continue;

@@ -1,7 +1,8 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { AbortedError, EventLoopWatch, Notifier } from './waiting.js';
+import { nativeHelper } from '../nativeHelper.js';
+import { AbortedError, EventLoopWatch, eventLoopWatch, LoopTurnWatch, Notifier } from './waiting.js';
 
 const oldGenerationUsed = () => getHeapSpaceStatistics().find((space) => space.space_name === 'old_space')?.space_used_size ?? 0;
 
@@ -38,6 +39,48 @@ describe('EventLoopWatch', () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   });
+});
+
+describe('LoopTurnWatch', () => {
+  it('says starving only when no turn came for maxBusyMs, counting from the last turn', () => {
+    let now = 100;
+    const turns = new Float64Array([7, 100]);
+    const watch = new LoopTurnWatch(turns, () => now, 4);
+    now = 150;
+    // The first question after a turn: not starving, whenever that turn came (a marker scheduled now would not have run yet either).
+    expect(watch.starving()).toBe(false);
+    expect(watch.starving()).toBe(true);
+    turns[0] = 8;
+    turns[1] = 151;
+    now = 152;
+    expect(watch.starving()).toBe(false);
+    now = 155;
+    expect(watch.starving()).toBe(false);
+    now = 155.5;
+    expect(watch.starving()).toBe(true);
+  });
+
+  it.runIf(nativeHelper()?.watchLoopTurns !== undefined)(
+    'counts the real loop: a synchronous loop is told to yield, and a turn ends it',
+    async () => {
+      const watch = eventLoopWatch();
+      expect(watch).toBeInstanceOf(LoopTurnWatch);
+      await watch.turn();
+      expect(watch.starving()).toBe(false);
+      const busyUntil = performance.now() + 6;
+      while (performance.now() < busyUntil) {
+        // a synchronous producer
+      }
+      expect(watch.starving()).toBe(true);
+      await watch.turn();
+      expect(watch.starving()).toBe(false);
+      expect(watch.starving()).toBe(false);
+      for (let index = 0; index < 3; index++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        expect(watch.starving()).toBe(false);
+      }
+    },
+  );
 });
 
 describe('Notifier', () => {
