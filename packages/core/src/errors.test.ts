@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   AllocationError,
@@ -110,6 +111,67 @@ describe('serializeError / deserializeError', () => {
     expect(rebuilt.message).toBe(original.message);
     expect((rebuilt as Error & { code?: string }).code).toBe('ENOENT');
     expect(rebuilt.stack).toBe(original.stack);
+  });
+
+  it("round-trips a Node system error's own fields (errno, syscall, path) and a user's own field", () => {
+    let original: Error | undefined;
+    try {
+      readFileSync('/nonexistent-vf-errors-test/file');
+    } catch (error) {
+      original = Object.assign(error as Error, { attempt: 3, context: { file: 'file', tries: [1, 2] } });
+    }
+    const serialized = serializeError(original);
+    expect(serialized.details).toEqual({
+      errno: -2,
+      syscall: 'open',
+      path: '/nonexistent-vf-errors-test/file',
+      attempt: 3,
+      context: { file: 'file', tries: [1, 2] },
+    });
+    const rebuilt = roundTrip(original) as Error & Record<string, unknown>;
+    expect([rebuilt.code, rebuilt.errno, rebuilt.syscall, rebuilt.path, rebuilt.attempt]).toEqual([
+      'ENOENT',
+      -2,
+      'open',
+      '/nonexistent-vf-errors-test/file',
+      3,
+    ]);
+    expect(Object.keys(rebuilt)).toEqual(expect.arrayContaining(['errno', 'syscall', 'path', 'attempt', 'context']));
+    expect(serializeError(rebuilt)).toEqual(serialized);
+  });
+
+  it("carries an own field of a plain error within bounds: binary data, cycles and long values as text, a throwing getter, a peer's __proto__ as a plain field", () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const error = Object.assign(new Error('odd'), {
+      frame: Buffer.alloc(1 << 20),
+      cyclic,
+      long: 'x'.repeat(10_000),
+      big: 5n,
+      nothing: undefined,
+      bigObject: { list: Array.from({ length: 2000 }, (_, index) => index) },
+    });
+    Object.defineProperty(error, 'trap', {
+      enumerable: true,
+      get() {
+        throw new Error('no');
+      },
+    });
+    const details = serializeError(error).details as Record<string, unknown>;
+    expect(details.frame).toBe('an object');
+    expect(details.cyclic).toBe('an object');
+    expect(details.bigObject).toBe('an object');
+    expect(details.big).toBe('5n');
+    expect((details.long as string).length).toBe(4096);
+    expect(details.trap).toBe('a field that could not be read');
+    expect('nothing' in details).toBe(false);
+    expect(() => JSON.stringify(details)).not.toThrow();
+    const lying = deserializeError(
+      JSON.parse('{"name":"Error","message":"m","details":{"__proto__":{"polluted":true},"message":"not this"}}'),
+    );
+    expect(Object.getPrototypeOf(lying)).toBe(Error.prototype);
+    expect((lying as Error & { polluted?: unknown }).polluted).toBeUndefined();
+    expect(lying.message).toBe('m');
   });
 
   it('serialises a non-string code of a plain error as no code', () => {

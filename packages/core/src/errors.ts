@@ -12,6 +12,11 @@ export interface SerializedError {
   readonly message: string;
   readonly code?: string;
   readonly stack?: string;
+  /**
+   * A vf error's `details`; for any other error, its own enumerable fields but `name`, `message`,
+   * `stack`, `code` and `cause` (a Node error's `errno`, `syscall`, `path`; a user's own), which
+   * {@link deserializeError} puts back on the error.
+   */
   readonly details?: Record<string, unknown>;
   readonly cause?: SerializedError;
 }
@@ -175,6 +180,10 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') base.code = code;
   if (isVfError(error)) base.details = jsonDetails(error.details);
+  else {
+    const fields = ownFieldsOf(error);
+    if (fields !== undefined) base.details = fields;
+  }
   if (error.cause !== undefined && depth < 8) base.cause = serializeError(error.cause, depth + 1);
   return base;
 }
@@ -198,6 +207,56 @@ function textOf(value: unknown): string {
   } catch {
     return describeValue(value);
   }
+}
+
+/** Fields {@link serializeError} carries on their own, never among an error's own fields. */
+const CARRIED_FIELDS = new Set(['name', 'message', 'stack', 'code', 'cause']);
+/** At most this many own fields of an error are carried. */
+const OWN_FIELDS_MAX = 32;
+/** An own field whose JSON is longer than this travels as its description (an error holding a frame must not carry it). */
+const OWN_FIELD_JSON_MAX = 4096;
+
+/**
+ * The own enumerable fields of a non-vf error (a Node system error's `errno`, `syscall`, `path`, an
+ * HTTP client's `status`, a user's own), as JSON carries them; undefined when it has none. Bounded:
+ * a field JSON cannot carry, or too long, becomes its description. Never throws (a getter may).
+ */
+function ownFieldsOf(error: Error): Record<string, unknown> | undefined {
+  let fields: Record<string, unknown> | undefined;
+  let keys: string[];
+  try {
+    keys = Object.keys(error);
+  } catch {
+    return undefined;
+  }
+  let count = 0;
+  for (const key of keys) {
+    if (CARRIED_FIELDS.has(key)) continue;
+    if (++count > OWN_FIELDS_MAX) break;
+    let value: unknown;
+    try {
+      value = (error as unknown as Record<string, unknown>)[key];
+    } catch {
+      value = 'a field that could not be read';
+    }
+    // As JSON would: an undefined field is no field.
+    if (value !== undefined) (fields ??= {})[key] = carriedField(value);
+  }
+  return fields;
+}
+
+function carriedField(value: unknown): unknown {
+  if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return value;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'string') return value.length > OWN_FIELD_JSON_MAX ? `${value.slice(0, OWN_FIELD_JSON_MAX - 3)}...` : value;
+  if (typeof value !== 'object' || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return describeValue(value);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    // a cycle, a BigInt inside
+  }
+  return json !== undefined && json.length <= OWN_FIELD_JSON_MAX ? JSON.parse(json) : describeValue(value);
 }
 
 /**
@@ -242,6 +301,11 @@ export function deserializeError(data: SerializedError): Error {
       error = new Error(data.message, cause === undefined ? undefined : { cause });
       error.name = data.name;
       if (data.code !== undefined) (error as Error & { code?: string }).code = data.code;
+      // Own fields, as the error had them; defined, never assigned: a peer's `__proto__` stays a plain field.
+      for (const [key, value] of Object.entries(details)) {
+        if (CARRIED_FIELDS.has(key)) continue;
+        Object.defineProperty(error, key, { value, enumerable: true, writable: true, configurable: true });
+      }
     }
   }
   if (data.stack !== undefined) error.stack = data.stack;

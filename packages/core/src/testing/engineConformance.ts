@@ -257,10 +257,10 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       expect((await readFile(closeLog, 'utf8')).trim()).toBe('after');
     });
 
-    it('a node error of an odd shape (a number for message; BigInt and circular details) fails the flow as itself, with its counters', {
+    it("a node error of an odd shape (a number for message; BigInt and circular details; Node's own, with its fields) fails the flow as itself, with its counters", {
       timeout,
     }, async () => {
-      for (const shape of ['numericMessage', 'oddDetails'] as const) {
+      for (const shape of ['numericMessage', 'oddDetails', 'systemError'] as const) {
         const report = await runToEnd('throwing', {
           out: join(dir, `${shape}.jsonl`),
           failAt: 25,
@@ -273,7 +273,13 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         // Before, multi-process engines reported an internal error instead (an invalid control message, or JSON failing on a BigInt).
         const cause = report.error?.cause as (Error & { code?: string }) | undefined;
         if (shape === 'numericMessage') expect(String(cause?.message)).toMatch(/^\d+$/);
-        else expect([cause?.code, cause?.message]).toEqual(['EXPLODED', expect.stringMatching(/^exploded on item \d+$/)]);
+        else if (shape === 'systemError') {
+          // Its own fields arrive on it, as they would have in one process: errno, syscall, path, and the node's own.
+          const fields = cause as Error & { code?: string; errno?: number; syscall?: string; path?: string; item?: number };
+          expect([fields.code, fields.errno, fields.syscall]).toEqual(['ENOENT', -2, 'open']);
+          expect(fields.path).toBe(`/nonexistent-vf-exploder/${fields.item}`);
+          expect(fields.item).toBeGreaterThanOrEqual(25);
+        } else expect([cause?.code, cause?.message]).toEqual(['EXPLODED', expect.stringMatching(/^exploded on item \d+$/)]);
         const exploder = report.nodes.find((node) => node.name === 'exploder');
         expect(exploder?.received).toBeGreaterThanOrEqual(contract === 'batch' ? 26 : 1);
       }

@@ -2,7 +2,7 @@
  * Nodes used by the conformance flows. Side effects go to files, so that the suite can check
  * them whatever process the task ran in.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { ConsumerNode, type ConsumerOptions, OneTaskProcessorNode, ProcessorNode, type ProcessorOptions, VfError } from '../../index.js';
 import { FileAppenderConsumer, IntProducer } from '../../nodes.js';
 
@@ -55,8 +55,11 @@ export class Exploder extends OneTaskProcessorNode<[number], number> {
   constructor(
     private readonly failAt: number,
     options: ProcessorOptions = {},
-    /** The error's shape: a plain Error; one whose message is a number; a VfError whose details JSON cannot carry. */
-    private readonly shape: 'error' | 'numericMessage' | 'oddDetails' = 'error',
+    /**
+     * The error's shape: a plain Error; one whose message is a number; a VfError whose details JSON
+     * cannot carry; Node's own error for a missing file, with a field of the node's added.
+     */
+    private readonly shape: 'error' | 'numericMessage' | 'oddDetails' | 'systemError' = 'error',
   ) {
     super(options);
   }
@@ -70,6 +73,13 @@ export class Exploder extends OneTaskProcessorNode<[number], number> {
       const details: Record<string, unknown> = { item: value, big: 10n ** 20n };
       details.self = details;
       throw new VfError('EXPLODED', message, { details });
+    }
+    if (this.shape === 'systemError') {
+      try {
+        readFileSync(`/nonexistent-vf-exploder/${value}`);
+      } catch (error) {
+        throw Object.assign(error as Error, { item: value });
+      }
     }
     throw new Error(message);
   }
