@@ -62,6 +62,8 @@ export { stdioTaskProcess } from './runtime/launchers/stdioTaskProcess.js';
 export { MessengerBase } from './runtime/messengerBase.js';
 export type { Placement } from './runtime/placement.js';
 export { type MessengerModule, type ProcessEngineOptions, ProcessExecutionEngine } from './runtime/processEngine.js';
+export { RUN_OWNER_FILE } from './runtime/runOwner.js';
+export { SWEEP_STALE_RUNS_ENV } from './runtime/staleRuns.js';
 export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } from './runtime/taskLoop.js';
 export {
   createNodeAligner,

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +83,13 @@ describe('fault suite (batch engine)', () => {
     return child;
   }
 
+  /** Starts a host whose tasks never start (`fixtures/startingHost.ts`): it writes its run directories to `infoFile`, then waits. */
+  function spawnStartingHost(infoFile: string): ChildProcess {
+    return spawn(process.execPath, [...SOURCE_NODE_ARGS, startingHostScript, faultsUrl.href, JSON.stringify(params('none')), infoFile], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+
   it('SIGKILL of the host: every task notices and exits within 2 s, and removes its socket file', { timeout: 60_000 }, async () => {
     const { child, info } = await startHost('none');
     expect(info.pids.every(isProcessAlive)).toBe(true);
@@ -136,13 +143,7 @@ describe('fault suite (batch engine)', () => {
     }, async () => {
       // No task knows the run's directories yet (none has its init): only the host can remove them.
       const infoFile = join(dir, 'info.json');
-      const child = spawn(
-        process.execPath,
-        [...SOURCE_NODE_ARGS, startingHostScript, faultsUrl.href, JSON.stringify(params('none')), infoFile],
-        {
-          stdio: ['ignore', 'ignore', 'inherit'],
-        },
-      );
+      const child = spawnStartingHost(infoFile);
       host = child;
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
       await waitFor(() => existsSync(infoFile), 'the host to start its tasks');
@@ -153,6 +154,44 @@ describe('fault suite (batch engine)', () => {
       expect(findLeftovers({ pids: [], ...info })).toEqual([]);
     });
   }
+
+  it('SIGKILL of the host before any task has started: the next run on this machine removes what it left', {
+    timeout: 90_000,
+  }, async () => {
+    // Nothing catches SIGKILL, and no task knows the run's directories yet: they outlive the host.
+    const infoFile = join(dir, 'killed.json');
+    const killed = spawnStartingHost(infoFile);
+    const killedExit = new Promise<void>((resolve) => killed.once('exit', () => resolve()));
+    let left: { socketDirectory: string; sharedMemoryDirectory: string | undefined } | undefined;
+    try {
+      await waitFor(() => existsSync(infoFile), 'the first host to make its run directories');
+      left = JSON.parse(readFileSync(infoFile, 'utf8')) as { socketDirectory: string; sharedMemoryDirectory: string | undefined };
+      killed.kill('SIGKILL');
+      await killedExit;
+      expect(findLeftovers({ pids: [], ...left })).toHaveLength(left.sharedMemoryDirectory === undefined ? 1 : 2);
+      // Another host, another flow: once it runs, it sweeps what dead hosts left.
+      const { child, info, exited } = await startHost('none');
+      const gone = left;
+      let failure: unknown;
+      try {
+        await waitFor(() => findLeftovers({ pids: [], ...gone }).length === 0, "the killed host's directories to be swept", 15_000);
+        expect(existsSync(info.socketDirectory)).toBe(true); // its own, of a live host, stays
+      } catch (error) {
+        failure = error;
+      }
+      // Stopped cleanly whatever failed: its tasks write into the test's folder until they have closed.
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      if (failure !== undefined) throw failure;
+      expect(findLeftovers(info)).toEqual([]);
+    } finally {
+      killed.kill('SIGKILL');
+      // What the sweep did not remove (on a failure) is removed here.
+      for (const path of [left?.socketDirectory, left?.sharedMemoryDirectory]) {
+        if (path !== undefined) rmSync(path, { recursive: true, force: true });
+      }
+    }
+  });
 
   it('SIGINT to the host: a clean stop, every close() runs, status stopped', { timeout: 60_000 }, async () => {
     const { child, info, exited, stdout } = await startHost('none');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Flow } from '@vf/core';
+import { RUN_OWNER_FILE } from '@vf/core/engine';
 import { findLeftovers, isProcessAlive } from '@vf/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchExecutionEngine } from '../src/index.js';
@@ -37,8 +38,9 @@ const expected = (count: number, mutated = false): Received[] =>
 /** The senders' shared-memory statistics summed per node: one line per task that sent through shared memory, written when it closed (`VF_SHARED_STATS`). */
 const senderStatsByNode = (file: string) => statsByNode(file, ['copied', 'forwarded', 'linkedAgain', 'inline']);
 
-/** Segment files in a shared-memory directory (none once it is gone). */
-const segments = (directory: string | undefined) => (directory !== undefined && existsSync(directory) ? readdirSync(directory) : []);
+/** Segment files in a shared-memory directory (none once it is gone): all but its owner file. */
+const segments = (directory: string | undefined) =>
+  directory !== undefined && existsSync(directory) ? readdirSync(directory).filter((name) => name !== RUN_OWNER_FILE) : [];
 
 describe.runIf(process.platform === 'linux')('frames through shared memory (batch engine)', () => {
   let dir: string;

@@ -16,6 +16,8 @@ import { type ResolvedProcessEngineOptions, resolveProcessEngineOptions } from '
 import { EXTRA_CA_CERTS_ENV, trimmedExtraCaCertsEnv } from './extraCaCerts.js';
 import { heartbeatPeriodMs, LivenessWatch } from './liveness.js';
 import { checkPlacedNodes, type Placement, tcpBindEndpoint } from './placement.js';
+import { writeRunOwner } from './runOwner.js';
+import { sweepStaleRunsInBackground } from './staleRuns.js';
 import { EMPTY_TASK_STATS } from './taskLoop.js';
 import { buildTaskProgram, type TaskProgram } from './taskProgram.js';
 import { deferred } from './waiting.js';
@@ -162,6 +164,9 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     removeAtExit(this.#removeRunFiles);
     try {
       await this.#start(plan);
+      // What hosts killed by SIGKILL left (nothing could remove it): once per process, in the
+      // background, now that this run is up rather than on its way there.
+      sweepStaleRunsInBackground();
     } catch (error) {
       // Failed before any task started: nothing will join, so the run's files go now.
       if (this.#tasks.length === 0) {
@@ -510,7 +515,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
    */
   async #taskProgram(plan: ExecutionPlan, moduleUrls: readonly string[]): Promise<TaskProgram | undefined> {
     if (plan.tasks.every((spec) => this.options.placement[spec.nodeName] !== undefined)) return undefined;
-    this.#runDir ??= mkdtempSync(join(tmpdir(), 'vf-'));
+    this.#runDir ??= createRunDirectory();
     return buildTaskProgram(this.#runDir, moduleUrls);
   }
 
@@ -520,9 +525,19 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       return plan.tasks.map((spec) => tcpBindEndpoint(spec, this.options.placement, this.options.host));
     }
     // Unix socket paths are limited to ~107 bytes: keep the directory name short.
-    this.#runDir = mkdtempSync(join(tmpdir(), 'vf-'));
+    this.#runDir = createRunDirectory();
     return plan.tasks.map((task) => `ipc://${join(this.#runDir as string, `t${task.id}`)}`);
   }
+}
+
+/**
+ * Makes a run directory (mode 0700, a name nobody can have prepared) with its owner file: a host
+ * killed by SIGKILL before anything removes it leaves it to a later host's sweep (`staleRuns.ts`).
+ */
+function createRunDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'vf-'));
+  writeRunOwner(directory);
+  return directory;
 }
 
 /** What to remove if this process exits before a run's join: one exit hook for every run in progress. */

@@ -1,4 +1,4 @@
-import { rmdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Messenger } from '../contracts/messenger.js';
 import { serializeError } from '../errors.js';
@@ -19,6 +19,7 @@ import {
 } from './controlProtocol.js';
 import { TRIMMED_EXTRA_CA_CERTS_FILE } from './extraCaCerts.js';
 import { TaskActivity } from './liveness.js';
+import { removeRunDirectoryIfEmpty } from './runOwner.js';
 import { runTask } from './taskLoop.js';
 import { optimizeHotCodeSooner } from './tiering.js';
 import { AbortedError, deferred } from './waiting.js';
@@ -63,11 +64,8 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
     for (const file of files) rmSync(file, { force: true });
     for (const directory of new Set(files.map((file) => dirname(file)))) {
       rmSync(join(directory, TRIMMED_EXTRA_CA_CERTS_FILE), { force: true });
-      try {
-        rmdirSync(directory);
-      } catch {
-        // not empty yet: another task removes it
-      }
+      // Not empty yet: another task removes it. Its owner file stays until then, for a sweep.
+      removeRunDirectoryIfEmpty(directory);
     }
   });
   const finishedPeers: number[] = [];

@@ -9,6 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NATIVE_HELPER_PATH } from '../nativeHelper.js';
+import { currentRunOwner, parseRunOwner, RUN_OWNER_FILE } from '../runtime/runOwner.js';
 import { encodeValue } from '../wire/codec.js';
 import { packDataHeader, parseDataHeader } from '../wire/dataHeader.js';
 import { parseEnvelope } from '../wire/envelope.js';
@@ -39,8 +40,11 @@ function noise(bytes: number): Uint8Array {
   return data;
 }
 
+/** The files senders and receivers made in a segment directory: all but its owner file. */
+const segmentFiles = (directory: string) => readdirSync(directory).filter((name) => name !== RUN_OWNER_FILE);
+
 /** Names receivers hold (links), as opposed to the senders' own pool segments (`<nonce>-p<n>`). */
-const receiverLinks = (directory: string) => readdirSync(directory).filter((name) => !/-p[0-9]+$/.test(name));
+const receiverLinks = (directory: string) => segmentFiles(directory).filter((name) => !/-p[0-9]+$/.test(name));
 
 /** `gc()`, to let the test see mappings collected (their links then go). */
 function exposeGc(): () => void {
@@ -66,6 +70,9 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
     expect(directory.startsWith('/dev/shm/')).toBe(true);
     expect(basename(directory)).toMatch(/^vf-[0-9a-f]{32}$/);
     expect(statSync(directory).mode & 0o777).toBe(0o700);
+    // Its owner file names this process: a later host removes the directory if this one is killed.
+    expect(statSync(join(directory, RUN_OWNER_FILE)).mode & 0o777).toBe(0o600);
+    expect(parseRunOwner(readFileSync(join(directory, RUN_OWNER_FILE), 'utf8'))).toEqual(currentRunOwner());
     writeFileSync(join(directory, 'left'), 'x');
     removeSharedDirectory(directory);
     expect(existsSync(directory)).toBe(false);
@@ -165,7 +172,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
         const message = dataMessage({ data });
         const toA = sender.outgoing(message, 1);
         const toB = sender.outgoing(message, 2);
-        const inodes = new Set(readdirSync(directory).map((name) => statSync(join(directory, name)).ino));
+        const inodes = new Set(segmentFiles(directory).map((name) => statSync(join(directory, name)).ino));
         expect(receiverLinks(directory)).toHaveLength(2);
         expect(inodes.size).toBe(1);
         const reader = new SharedFrameReader(directory, mapper);
@@ -211,11 +218,11 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
       receive(sender.outgoing(dataMessage({ data: noise(SHARED_FRAME_MIN_BYTES) }), 1));
       expect(sender.pooledBytes).toBe(pooled);
       sender.close();
-      while (readdirSync(directory).length > 0 && Date.now() < deadline) {
+      while (segmentFiles(directory).length > 0 && Date.now() < deadline) {
         gc();
         await new Promise((resolve) => setImmediate(resolve));
       }
-      expect(readdirSync(directory)).toEqual([]);
+      expect(segmentFiles(directory)).toEqual([]);
     }
   });
 
@@ -279,7 +286,7 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
     expect(receiverLinks(directory)).toEqual([expect.stringMatching(/-2-[0-9]+$/)]);
     sender.lost(2);
     sender.close();
-    expect(readdirSync(directory)).toEqual([]);
+    expect(segmentFiles(directory)).toEqual([]);
     expect(sender.pooledBytes).toBe(0);
   });
 

@@ -18,6 +18,7 @@ import {
 import { join } from 'node:path';
 import { describeReceived } from '../errors.js';
 import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
+import { writeRunOwner } from '../runtime/runOwner.js';
 import { type SharedFrameReference, withSharedReferences } from '../wire/dataHeader.js';
 import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
 
@@ -58,7 +59,8 @@ import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
  * are unlinked by its senders (whose work is re-sent as new links, forwarded again where the frame
  * is still unwritten), and its pool by the host ({@link removeLostTaskSegments}); the host removes
  * the whole directory when the run ends, and every task removes it when it notices that the host
- * is gone.
+ * is gone; a later host removes it if the host was killed before any task knew it
+ * (`runtime/staleRuns.ts`).
  */
 
 /** Raw frames (typed arrays, Buffers, DataViews, ArrayBuffers, long strings) of at least this many bytes go through shared memory. */
@@ -88,8 +90,10 @@ export function nativeSharedMemory(): NativeShm | null {
 const SEGMENT_NAME = /^[0-9a-f]{16}-[0-9]{1,9}-[0-9]{1,15}$/;
 
 /**
- * Creates this run's segment directory, mode 0700, with an unguessable name, under `root`;
- * undefined where there is no tmpfs to put it on (then frames travel inline).
+ * Creates this run's segment directory, mode 0700, with an unguessable name, under `root`, with its
+ * owner file (`runtime/runOwner.ts`: this process, so that a later host can remove the directory if
+ * this one is killed before anything else does); undefined where there is no tmpfs to put it on
+ * (then frames travel inline).
  */
 export function createSharedDirectory(root: string = SHARED_MEMORY_ROOT): string | undefined {
   if (process.platform !== 'linux' || !existsSync(root)) return undefined;
@@ -99,6 +103,7 @@ export function createSharedDirectory(root: string = SHARED_MEMORY_ROOT): string
     mkdirSync(directory, { mode: 0o700 });
     // The process umask may have narrowed the mode; 0700 exactly is what we rely on.
     if ((statSync(directory).mode & 0o777) !== 0o700) throw new Error('unexpected mode');
+    writeRunOwner(directory);
     return directory;
   } catch {
     rmSync(directory, { recursive: true, force: true });
