@@ -240,7 +240,9 @@ function ownFieldsOf(error: Error): Record<string, unknown> | undefined {
       value = 'a field that could not be read';
     }
     // As JSON would: an undefined field is no field.
-    if (value !== undefined) (fields ??= {})[key] = carriedField(value);
+    if (value === undefined) continue;
+    fields ??= {};
+    fields[key] = carriedField(value);
   }
   return fields;
 }
