@@ -215,11 +215,11 @@ static napi_value unwritten(napi_env env, napi_callback_info info) {
 
 // Heartbeats. Each says how long the main thread's event loop has not turned (its tick counter,
 // cells[0], unchanged) and whether the main thread is inside node code (cells[1] > 0): the same line
-// as liveness.ts's worker thread writes, `{"v":3,"type":"heartbeat","stalledMs":n,"inNode":b}`.
+// as liveness.ts's worker thread writes, `{"v":4,"type":"heartbeat","stalledMs":n,"inNode":b}`.
 // The version is the control protocol's (CONTROL_PROTOCOL_VERSION in src/runtime/controlProtocol.ts),
 // exported as `heartbeatProtocol`: a task whose helper was built from another version's source
 // (not rebuilt since) takes its heartbeats from a worker thread instead (src/runtime/liveness.ts).
-#define HEARTBEAT_PROTOCOL 3
+#define HEARTBEAT_PROTOCOL 4
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
 typedef struct {

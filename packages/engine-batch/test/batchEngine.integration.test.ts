@@ -92,6 +92,24 @@ describe('BatchExecutionEngine', () => {
     }
   });
 
+  // tcp sockets refuse frames over 16 MiB + 64 KiB (peerIdentity.integration.test: a stranger's frame was
+  // buffered whole, up to 2 GiB), so larger raw frames travel in chunks: with the bound alone, every
+  // value here but the one at the chunk size and the large header would break the link.
+  it('carries values whose raw frames exceed the tcp frame bound byte-identical over CURVE tcp, in chunks', {
+    timeout: 120_000,
+  }, async () => {
+    const out = join(dir, 'large.jsonl');
+    const flow = await Flow.load(flowUrl('largeFrames'), { out });
+    const engine = new BatchExecutionEngine({ queueSize: 2, transport: 'tcp' });
+    await flow.run(engine);
+    const report = await flow.join();
+    expect(report.error?.message).toBeUndefined();
+    expect(report.status).toBe('completed');
+    const { digest, largeValues } = await import('./flows/largeFrames.js');
+    expect(await readLines(out)).toEqual(largeValues().map(({ value }) => digest(value)));
+    expectNothingLeft(engine);
+  });
+
   // Before, tasks bound IPv6 addresses without ZeroMQ's ipv6 option: 'No such device' (ENODEV).
   it.skipIf(!hasIpv6Loopback())('runs over tcp on an IPv6 host address ([::1]), with and without CURVE', { timeout: 60_000 }, async () => {
     for (const curve of [true, false]) {

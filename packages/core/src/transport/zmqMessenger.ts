@@ -12,6 +12,7 @@ import { packEnvelopes } from '../wire/batchFrame.js';
 import { encodeValue, packHeader, WireError } from '../wire/codec.js';
 import { packDataHeader } from '../wire/dataHeader.js';
 import { DONE_SEQS_MAX, parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelope.js';
+import { MAX_TCP_FRAME_BYTES, splitLargeFrames } from '../wire/frameChunks.js';
 import { curveClientOptions, curveServerOptions, startZapHandler, type ZapHandler } from './curve.js';
 import { generateChallengeSalt, helloChallenge, helloProof, verifyHelloProof } from './helloProof.js';
 import { BellListener, BellRinger, bellPath, RING_BELL_ENV } from './ringBell.js';
@@ -143,8 +144,11 @@ export class ReplicaLink {
   get admitted(): boolean {
     return this.#admitted;
   }
-  /** The replica is on this host: large frames of data messages go through shared memory (`sharedFrames.ts`). */
-  shareFrames: ((frames: readonly Buffer[]) => readonly Buffer[]) | undefined;
+  /**
+   * How data messages leave for this replica when not as they are: large frames through shared
+   * memory to a replica on this host (`sharedFrames.ts`), or split into chunks over tcp (`frameChunks.ts`).
+   */
+  prepareData: ((frames: readonly Buffer[]) => readonly Buffer[]) | undefined;
 
   /** `recentLimit`: how many confirmed origins {@link recentlyConfirmed} keeps (0: none; it needs `keepsUnconfirmed`). */
   constructor(socket: Zmq.Dealer, taskId: number, keepsUnconfirmed = false, recentLimit = 0) {
@@ -232,9 +236,9 @@ export class ReplicaLink {
     if (recent.length >= 2 * this.#recentLimit) recent.splice(0, recent.length - this.#recentLimit);
   }
 
-  /** Queues a data message's frames (see {@link enqueue}), its large frames through shared memory when the replica is local. */
+  /** Queues a data message's frames (see {@link enqueue}), prepared for this replica's link ({@link prepareData}). */
   enqueueData(frames: readonly Buffer[]): void {
-    this.enqueue(this.shareFrames === undefined ? frames : this.shareFrames(frames));
+    this.enqueue(this.prepareData === undefined ? frames : this.prepareData(frames));
   }
 
   /**
@@ -517,6 +521,7 @@ export abstract class ZmqMessenger extends MessengerBase {
         ipv6: isIpv6Endpoint(init.transport.endpoints[init.task.id]),
         receiveHighWaterMark: 0,
         sendHighWaterMark: 0,
+        ...frameBoundOptions(init.transport.endpoints[init.task.id]),
         ...curveServerOptions(init.transport.curve),
       });
       const route: SeqRoute | undefined = routedBySeq ? { replicas: node.nbTasks, index: init.task.taskIndex } : undefined;
@@ -563,6 +568,7 @@ export abstract class ZmqMessenger extends MessengerBase {
       const keepsUnconfirmed = this.init.restartOnFailure && childTasks.length > 1;
       const recentLimit = keepsUnconfirmed ? recentlyConfirmedLimit(nodes, childIndex, this.init.queueSize) : 0;
       const replicas = childTasks.map((childTask) => {
+        const endpoint = endpoints[childTask.id] as string;
         // No fixed routing id: a stranger taking it first would lock the real task out.
         const socket = new (zeromq().Dealer)({
           // What a closing socket still holds after the end was acknowledged (or given up on, by a
@@ -571,16 +577,20 @@ export abstract class ZmqMessenger extends MessengerBase {
           linger: 1000,
           sendHighWaterMark: 0,
           receiveHighWaterMark: 0,
-          ipv6: isIpv6Endpoint(endpoints[childTask.id]),
+          ipv6: isIpv6Endpoint(endpoint),
+          // Only feedback comes back, but whoever answers at a tcp address (a port reused by another
+          // program, say) is read before CURVE has checked it.
+          ...frameBoundOptions(endpoint),
           ...curveClientOptions(transport.curve),
         });
-        const endpoint = endpoints[childTask.id] as string;
         socket.connect(endpoint);
         const replica = new ReplicaLink(socket, childTask.id, keepsUnconfirmed, recentLimit);
+        // Over tcp no frame may exceed what the replica's socket accepts.
+        if (isTcpEndpoint(endpoint)) replica.prepareData = splitLargeFrames;
         // An ipc endpoint is on this host, hence can read this host's shared memory; tcp may be another machine.
         const shared = this.#sharedSender;
         if (shared !== undefined && endpoint.startsWith('ipc://')) {
-          replica.shareFrames = (frames) => shared.outgoing(frames, childTask.id);
+          replica.prepareData = (frames) => shared.outgoing(frames, childTask.id);
           this.#createRing(replica);
         }
         return replica;
@@ -1343,6 +1353,21 @@ export abstract class ZmqMessenger extends MessengerBase {
 function isClosed(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'EAGAIN' || code === 'ETERM' || code === 'ENOTSOCK' || code === 'EBADF';
+}
+
+function isTcpEndpoint(endpoint: string | undefined): boolean {
+  return endpoint?.startsWith('tcp://') === true;
+}
+
+/**
+ * ZeroMQ's bound on each frame a socket accepts ({@link MAX_TCP_FRAME_BYTES}), on tcp only: there a
+ * stranger can connect, and libzmq allocates the size a frame announces before CURVE has
+ * authenticated anyone (up to 2 GiB a connection, held until the handshake timed out). None on ipc:
+ * its socket files are in the run's 0700 directory, which only this user can enter, and the
+ * frames there travel whole (no per-message work is added to the path between tasks on one host).
+ */
+function frameBoundOptions(endpoint: string | undefined): { maxMessageSize?: number } {
+  return isTcpEndpoint(endpoint) ? { maxMessageSize: MAX_TCP_FRAME_BYTES } : {};
 }
 
 /**

@@ -1,6 +1,7 @@
 import { describeReceived } from '../errors.js';
 import { packHeader } from './codec.js';
 import { WireError } from './format.js';
+import { FRAME_CHUNK_BYTES } from './frameChunks.js';
 
 /**
  * Batch frames: several small envelopes in one pair of ZeroMQ frames, so that a burst (messages
@@ -12,6 +13,8 @@ import { WireError } from './format.js';
  *         the receiver parses them exactly like frames of their own (a batch inside a batch is refused).
  *
  * Large envelopes (a frame, a tensor) are never copied into a batch: they travel as their own frames.
+ * A payload never exceeds {@link MAX_BATCH_PAYLOAD_BYTES}: a longer run of small envelopes is cut into
+ * several batches.
  */
 
 /** An envelope larger than this (all its frames) travels as its own frames, not copied into a batch. */
@@ -19,6 +22,13 @@ export const BATCHABLE_ENVELOPE_BYTES = 16 * 1024;
 
 /** Most sub-frames one batch may announce: a bound on what a receiver allocates for one header. */
 export const MAX_BATCH_FRAMES = 65_536;
+
+/**
+ * Most bytes of one batch's payload: a frame no larger than a tcp socket accepts
+ * (`frameChunks.ts`). Without it a backlog of small envelopes (a large `queueSize` released at
+ * once) made one payload of up to 65,536 × 16 KiB, and a tcp receiver would drop the connection.
+ */
+export const MAX_BATCH_PAYLOAD_BYTES = FRAME_CHUNK_BYTES;
 
 function envelopeBytes(envelope: readonly Buffer[]): number {
   let total = 0;
@@ -44,21 +54,25 @@ export function packEnvelopes(envelopes: readonly (readonly Buffer[])[]): Buffer
   const out: Buffer[] = [];
   let run: (readonly Buffer[])[] = [];
   let runFrames = 0;
+  let runBytes = 0;
   const endRun = () => {
     if (run.length === 1) out.push(...(run[0] as readonly Buffer[]));
     else if (run.length > 1) out.push(...packBatch(run));
     run = [];
     runFrames = 0;
+    runBytes = 0;
   };
   for (const envelope of envelopes) {
-    if (envelopeBytes(envelope) > BATCHABLE_ENVELOPE_BYTES) {
+    const bytes = envelopeBytes(envelope);
+    if (bytes > BATCHABLE_ENVELOPE_BYTES) {
       endRun();
       out.push(...envelope);
       continue;
     }
-    if (runFrames + envelope.length > MAX_BATCH_FRAMES) endRun();
+    if (runFrames + envelope.length > MAX_BATCH_FRAMES || runBytes + bytes > MAX_BATCH_PAYLOAD_BYTES) endRun();
     run.push(envelope);
     runFrames += envelope.length;
+    runBytes += bytes;
   }
   endRun();
   return out;

@@ -8,18 +8,24 @@ import { packHeader, unpackHeader, WireError } from './codec.js';
  *
  * Layout, little-endian:
  *   0     {@link DATA_HEADER_MARK}: MessagePack never uses this byte, so no other header starts with it
- *   1     flags: {@link HAS_TIMESTAMP}, {@link HAS_SHARED}; the other bits must be 0
+ *   1     flags: {@link HAS_TIMESTAMP}, {@link HAS_SHARED}, {@link HAS_CHUNKS}; the other bits must be 0
  *   2–3   0
  *   4–7   uint32: how many frames the value has (its own header, then its raw frames)
  *   8–55  float64 × 6: seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt
  *   56–63 float64 timestamp, only with {@link HAS_TIMESTAMP}
  *   then, only with {@link HAS_SHARED}: MessagePack `[[frame, segment, bytes], ...]`, the value's raw
  *         frames that travel through shared memory (`transport/sharedFrames.ts`), to the end of the frame
- * Nothing else may follow. The receiver checks every field ({@link parseDataHeader}).
+ *   or, only with {@link HAS_CHUNKS}: uint32 n, then n × (uint32 frame, uint32 bytes), to the end of
+ *         the frame: the value's raw frames that travel split into chunks (tcp, `frameChunks.ts`)
+ * Nothing else may follow. The receiver checks every field ({@link parseDataHeader}). The frame
+ * count counts the value's frames, not the chunks they travel in.
  */
 export const DATA_HEADER_MARK = 0xc1;
 const HAS_TIMESTAMP = 1;
 const HAS_SHARED = 2;
+/** Shared frames are for tasks on one host, chunks for tcp: a header has one or the other, never both. */
+const HAS_CHUNKS = 4;
+const CHUNK_ENTRY_BYTES = 8;
 const FIXED_BYTES = 56;
 const TIMESTAMP_BYTES = 8;
 
@@ -34,11 +40,18 @@ export interface DataHeaderFields {
   readonly timestamp?: number;
 }
 
-/** A parsed data header: its fields, the value's frame count, and the shared-frame references as sent (checked by their reader). */
+/**
+ * A parsed data header: its fields, the value's frame count, the shared-frame references as sent
+ * (checked by their reader), and the frames sent in chunks (their shape checked, their meaning by `joinChunks`).
+ */
 export interface DataHeader extends DataHeaderFields {
   readonly frameCount: number;
   readonly shared: unknown;
+  readonly chunked: readonly ChunkedFrame[] | undefined;
 }
+
+/** A frame sent in chunks: the value's raw frame `frame` (≥ 1), `bytes` long (`frameChunks.ts`). */
+export type ChunkedFrame = readonly [frame: number, bytes: number];
 
 /** A shared-memory reference: the value's raw frame `frame` (≥ 1) is segment `segment`, `bytes` long. */
 export type SharedFrameReference = readonly [frame: number, segment: string, bytes: number];
@@ -103,6 +116,22 @@ export function withSharedReferences(header: Buffer, references: readonly Shared
   return withReferences;
 }
 
+/** `header` (a data header without references or chunks) with `chunked` listed: those frames travel in chunks. */
+export function withChunkedFrames(header: Buffer, chunked: readonly ChunkedFrame[]): Buffer {
+  if (!isDataHeader(header) || ((header[1] as number) & (HAS_SHARED | HAS_CHUNKS)) !== 0) {
+    throw new RangeError('not a data header without shared or chunked frames');
+  }
+  const table = Buffer.allocUnsafe(4 + CHUNK_ENTRY_BYTES * chunked.length);
+  table.writeUInt32LE(chunked.length, 0);
+  for (const [index, [frame, bytes]] of chunked.entries()) {
+    table.writeUInt32LE(frame, 4 + CHUNK_ENTRY_BYTES * index);
+    table.writeUInt32LE(bytes, 8 + CHUNK_ENTRY_BYTES * index);
+  }
+  const withChunks = Buffer.concat([header, table]);
+  withChunks[1] = (header[1] as number) | HAS_CHUNKS;
+  return withChunks;
+}
+
 /** A whole number from 0 to 2⁵³ − 1: what seq, ticket, task ids and counts are on the wire. */
 export function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
@@ -123,7 +152,7 @@ function parseFields(header: Buffer, inOneCopy: boolean): DataHeader {
     throw new WireError(`data envelope header of ${header.length} bytes, expected at least ${FIXED_BYTES}`);
   }
   const flags = header[1] as number;
-  if ((flags & ~(HAS_TIMESTAMP | HAS_SHARED)) !== 0 || header[2] !== 0 || header[3] !== 0) {
+  if ((flags & ~(HAS_TIMESTAMP | HAS_SHARED | HAS_CHUNKS)) !== 0 || header[2] !== 0 || header[3] !== 0) {
     throw new WireError('data envelope header has unknown flags');
   }
   if (inOneCopy) for (let index = 0; index < FIELD_BYTES; index++) stagedFixed[index] = header[FIELDS_AT + index] as number;
@@ -152,10 +181,29 @@ function parseFields(header: Buffer, inOneCopy: boolean): DataHeader {
     throw new WireError('data envelope has a non-numeric timing field');
   }
   let shared: unknown;
-  if ((flags & HAS_SHARED) !== 0) shared = unpackHeader(header.subarray(end));
-  else if (header.length !== end) throw new WireError(`data envelope header has ${header.length - end} bytes too many`);
+  let chunked: ChunkedFrame[] | undefined;
+  // The common message (neither shared nor chunked frames) pays one test of the flags, as before the chunks.
+  if ((flags & (HAS_SHARED | HAS_CHUNKS)) === 0) {
+    if (header.length !== end) throw new WireError(`data envelope header has ${header.length - end} bytes too many`);
+  } else if ((flags & HAS_CHUNKS) === 0) shared = unpackHeader(header.subarray(end));
+  else if ((flags & HAS_SHARED) !== 0) throw new WireError('data envelope header has both shared and chunked frames');
+  else chunked = parseChunkTable(header, end);
   const frameCount = header.readUInt32LE(4);
   return timestamp === undefined
-    ? { seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, frameCount, shared }
-    : { seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp, frameCount, shared };
+    ? { seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, frameCount, shared, chunked }
+    : { seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp, frameCount, shared, chunked };
+}
+
+/** The chunk table at `header[at]` to its end: its shape only; what it says is checked against the frames by `joinChunks`. */
+function parseChunkTable(header: Buffer, at: number): ChunkedFrame[] {
+  // Bounded by the header's own length before anything is allocated: a count it cannot hold is refused.
+  const count = header.length >= at + 4 ? header.readUInt32LE(at) : -1;
+  if (count < 1 || header.length !== at + 4 + CHUNK_ENTRY_BYTES * count) {
+    throw new WireError(`data envelope: chunk table of ${header.length - at} bytes does not hold the 1 or more entries it announces`);
+  }
+  const chunked: ChunkedFrame[] = [];
+  for (let entry = at + 4; entry < header.length; entry += CHUNK_ENTRY_BYTES) {
+    chunked.push([header.readUInt32LE(entry), header.readUInt32LE(entry + 4)]);
+  }
+  return chunked;
 }

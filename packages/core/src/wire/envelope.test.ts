@@ -120,7 +120,7 @@ describe('parseEnvelope', () => {
       /unknown envelope kind "d"/,
     ],
     ['a data header cut short', [Buffer.from([DATA_HEADER_MARK, 0, 0, 0, 1, 0, 0, 0])], /8 bytes, expected at least 56/],
-    ['a data header with unknown flags', [withFlags(4), ...encodeValue(null)], /unknown flags/],
+    ['a data header with unknown flags', [withFlags(8), ...encodeValue(null)], /unknown flags/],
     ['a data header with bytes after it', [Buffer.concat([dataHeader(1), Buffer.from([0])]), ...encodeValue(null)], /1 bytes too many/],
     ['a negative seq', [dataHeader(1, { seq: -1 }), ...encodeValue(null)], /must be counts/],
     ['a fractional ticket', [dataHeader(1, { ticket: 1.5 }), ...encodeValue(null)], /must be counts/],

@@ -1,16 +1,18 @@
 import { unpackBatch } from './batchFrame.js';
 import { decodeValue, unpackHeader, WireError } from './codec.js';
 import { type DataHeaderFields, isCount, isDataHeader, parseDataHeader } from './dataHeader.js';
+import { joinChunks } from './frameChunks.js';
 
 /**
  * The envelopes of the data path, as parsed from ZeroMQ frames. Publisher → receiver:
  *   hello  `['h', taskId]`                      first message of every connection: who it claims to be
  *   proof  `['p', taskId, proof]`               its answer to the challenge (`transport/helloProof.ts`)
  *   data   a binary header (`dataHeader.ts`: seq, ticket, taskIndex, proctimeMs, actualProctimeMs,
- *          createdAt, n, timestamp?, shared?) + the value's n frames (its header, then its raw frames:
+ *          createdAt, n, timestamp?, shared? or chunked?) + the value's n frames (its header, then its raw frames:
  *          see `encodeValue`); `timestamp` only when stamped; `shared` `[[frame, segment, bytes], ...]`
  *          says which raw frames travel through shared memory (`transport/sharedFrames.ts`): those
- *          frames are empty, their bytes are in the named segment
+ *          frames are empty, their bytes are in the named segment; `chunked` (tcp) lists the raw frames
+ *          over `FRAME_CHUNK_BYTES` that travel as several frames each (`wire/frameChunks.ts`)
  *   end    `['e', reason]`                      the end of the stream; never dropped
  *   batch  `['b', [n1, n2, ...]]` + one payload frame: several of the envelopes above, their frames
  *          back to back in the payload (`wire/batchFrame.ts`)
@@ -125,11 +127,16 @@ function parseData(
   shared: SharedSegmentReader | undefined,
 ): { envelope: WireEnvelope; next: number } {
   const fields = parseDataHeader(header);
-  const { frameCount } = fields;
-  if (frameCount < 1 || at + 1 + frameCount > frames.length) {
-    throw new WireError(`data envelope announces ${frameCount} value frames, ${frames.length - at - 1} present`);
-  }
-  const valueFrames = frames.slice(at + 1, at + 1 + frameCount);
+  const { frameCount, chunked } = fields;
+  let valueFrames: Buffer[];
+  let next: number;
+  if (chunked === undefined) {
+    if (frameCount < 1 || at + 1 + frameCount > frames.length) {
+      throw new WireError(`data envelope announces ${frameCount} value frames, ${frames.length - at - 1} present`);
+    }
+    valueFrames = frames.slice(at + 1, at + 1 + frameCount);
+    next = at + 1 + frameCount;
+  } else ({ valueFrames, next } = joinChunks(frames, at + 1, frameCount, chunked));
   if (fields.shared !== undefined) readSharedFrames(fields.shared, valueFrames, shared);
   const value = decodeValue(valueFrames);
   const { seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp } = fields;
@@ -137,7 +144,7 @@ function parseData(
     timestamp === undefined
       ? { kind: 'data', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, value }
       : { kind: 'data', seq, ticket, taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp, value };
-  return { envelope, next: at + 1 + frameCount };
+  return { envelope, next };
 }
 
 /** Reads a shared-memory segment named in a data envelope (`transport/sharedFrames.ts`). */

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { CONTROL_PROTOCOL_VERSION } from '../runtime/controlProtocol.js';
 import { packBatch } from './batchFrame.js';
 import { encodeValue, packHeader } from './codec.js';
-import { packDataHeader, withSharedReferences } from './dataHeader.js';
+import { packDataHeader, withChunkedFrames, withSharedReferences } from './dataHeader.js';
+import { FRAME_CHUNK_BYTES, MAX_TCP_FRAME_BYTES } from './frameChunks.js';
 
 /**
  * The data path's wire format, by the control protocol version that stands for it: a hash of the
@@ -13,7 +14,7 @@ import { packDataHeader, withSharedReferences } from './dataHeader.js';
  * fail later, on its first data message (`WireError: unknown envelope kind`).
  */
 const WIRE_FORMAT_BY_VERSION: Readonly<Record<number, string>> = {
-  3: '9db96069ba3b7c8e0ec6cf8e06b516dcea440083f172908b8e18c18994cff0ab',
+  4: '8a1ee9d1801accbc2a53866fc1d5ade4d7120ff0c2703da20ce89fab7afa5842',
 };
 
 /** The frames of one sample of each kind, concatenated with their lengths. */
@@ -34,6 +35,9 @@ function sampleFrames(): Buffer {
     packHeader(['r']),
     packHeader(['w']),
     packHeader(['f', [3, 9]]),
+    // Chunked frames (tcp): the table, and the sizes a receiver holds a sender to.
+    withChunkedFrames(packDataHeader(fields, tagged.length), [[1, 2 * FRAME_CHUNK_BYTES + 5]]),
+    Buffer.from(`${FRAME_CHUNK_BYTES} ${MAX_TCP_FRAME_BYTES}`),
   ];
   return Buffer.concat(frames.flatMap((frame) => [Buffer.from(String(frame.length)), frame]));
 }
