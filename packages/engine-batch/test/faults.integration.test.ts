@@ -51,9 +51,21 @@ describe('fault suite (batch engine)', () => {
     dir = await mkdtemp(join(tmpdir(), 'vf-faults-'));
   });
   afterEach(async () => {
-    host?.kill('SIGKILL');
+    // A test that failed part-way leaves its host running: its tasks go with it, not as orphans
+    // still writing into `dir` (its removal then failed with ENOTEMPTY).
+    if (host?.pid !== undefined && host.exitCode === null && host.signalCode === null) {
+      const tasks = childPids(host.pid);
+      host.kill('SIGKILL');
+      for (const pid of tasks) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    }
     host = undefined;
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   });
 
   const params = (fault: string) => ({ fault, out: join(dir, 'out.txt'), closeLog: join(dir, 'close.log') });
