@@ -180,7 +180,8 @@ describe('fault suite (batch engine)', () => {
       left = JSON.parse(readFileSync(infoFile, 'utf8')) as { socketDirectory: string; sharedMemoryDirectory: string | undefined };
       killed.kill('SIGKILL');
       await killedExit;
-      expect(findLeftovers({ pids: [], ...left })).toHaveLength(left.sharedMemoryDirectory === undefined ? 1 : 2);
+      // Not checked here that they are still there: a host of another test file that starts its first
+      // run now may sweep them first (on the old code nothing ever did, and the wait below times out).
       // Another host, another flow: once it runs, it sweeps what dead hosts left.
       const { child, info, exited } = await startHost('none');
       const gone = left;
