@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EndReason, Envelope, InputSet } from '../contracts/messenger.js';
+import { seeded } from '../testing/seededRandom.js';
 import { EdgeBuffer, InputAligner, JOIN_WINDOW, type ReleaseKind, routeBySeq } from './inputAligner.js';
 
 /** A data envelope of origin `seq`; `ticket` defaults to `seq` (the parent's output position). */
@@ -446,15 +447,6 @@ describe("InputAligner, 'freshest' policy (realtime)", () => {
     expect(aligner.dropped).toBe(0);
   });
 });
-
-/** A seeded generator of numbers in [0, 1) (a linear congruential one: the same runs every time). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 describe("InputAligner, 'freshest' policy: the realtime contract as properties over random interleavings", () => {
   // Parents of 1-4 replicas, queue sizes 1-8, each replica sending a random share of the origins in

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EndReason, Envelope, InputSet } from '../contracts/messenger.js';
 import type { JoinCollect, TimeJoinSpec } from '../nodes/joinOptions.js';
+import { seeded } from '../testing/seededRandom.js';
 import type { Clock } from './clock.js';
 import type { ReleaseKind } from './inputAligner.js';
 import { createNodeAligner, eventTime, TimeAligner } from './timeAligner.js';
@@ -285,15 +286,6 @@ describe('createNodeAligner and eventTime', () => {
     expect(eventTime({ seq: 0, ticket: 0, node: 'p', taskIndex: 0, proctimeMs: 0, actualProctimeMs: 0, createdAt: 42 })).toBe(42);
   });
 });
-
-/** A seeded generator of numbers in [0, 1) (a linear congruential one: the same runs every time). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 describe('TimeAligner (realtime): the contract as properties over random interleavings', () => {
   // Two or three cameras of 1-3 replicas each, frames lost upstream at random, arrivals, takes and
