@@ -34,7 +34,17 @@ export type EndReason = 'completed' | 'stopped';
 /** The unit that travels on an edge: a data message or the end of the stream. */
 export type Envelope =
   | { readonly kind: 'data'; readonly value: unknown; readonly meta: MessageMetadata }
-  | { readonly kind: 'end'; readonly reason: EndReason };
+  | {
+      readonly kind: 'end';
+      readonly reason: EndReason;
+      /**
+       * Set on an end that comes while other parents still send: a parent of an origin join has
+       * ended, so the node can pair nothing more. Its end goes to its children now (a child that
+       * waited for it would otherwise hold the longer parent back, and that parent this node); the
+       * task keeps receiving, what comes is discarded, until an end without this flag.
+       */
+      readonly draining?: true;
+    };
 
 /** Messages discarded on one edge of the graph (`from` → `to`, by node name). */
 export interface EdgeDrops {
@@ -60,7 +70,17 @@ export type InputSet =
       readonly values: readonly unknown[];
       readonly metas: readonly (MessageMetadata | undefined)[];
     }
-  | { readonly kind: 'end'; readonly reason: EndReason };
+  | {
+      readonly kind: 'end';
+      readonly reason: EndReason;
+      /**
+       * Set on an end that comes while other parents still send: a parent of an origin join has
+       * ended, so the node can pair nothing more. Its end goes to its children now (a child that
+       * waited for it would otherwise hold the longer parent back, and that parent this node); the
+       * task keeps receiving, what comes is discarded, until an end without this flag.
+       */
+      readonly draining?: true;
+    };
 
 /**
  * One task's view of the flow (the seed's `Messenger`). Publishing sends to every child;

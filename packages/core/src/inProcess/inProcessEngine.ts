@@ -94,6 +94,8 @@ class NodeInbox {
   readonly #changed = new Notifier();
   readonly #receiving = new Mutex();
   readonly #signal: AbortSignal;
+  /** Tasks of the node given the `draining` end (see {@link next}). */
+  readonly #draining = new Set<number>();
   /** A message that could not be decoded for this node, thrown by its next take (see `refuse`). */
   #undecodable: { readonly error: unknown } | undefined;
 
@@ -151,8 +153,30 @@ class NodeInbox {
     return this.#aligner.canAccept(parentIndex, envelope, 0);
   }
 
-  next(): Promise<InputSet> {
-    return this.#receiving.run(() => this.#until(() => this.#aligner.take()));
+  /** The next input set of the node's task `taskIndex` (its replicas share this inbox). */
+  next(taskIndex: number): Promise<InputSet> {
+    if (this.#draining.has(taskIndex)) return this.#untilFinalEnd(taskIndex);
+    return this.#receiving.run(() =>
+      this.#until(() => {
+        const input = this.#aligner.take(taskIndex);
+        if (input?.kind === 'end' && input.draining === true) this.#draining.add(taskIndex);
+        return input;
+      }),
+    );
+  }
+
+  /**
+   * A task given the `draining` end waits for the final one outside the receiving lock, which the
+   * node's other replicas need for their own `draining` end. Nothing to take or free here: the
+   * aligner now discards what arrives as it arrives.
+   */
+  async #untilFinalEnd(taskIndex: number): Promise<InputSet> {
+    for (;;) {
+      if (this.#signal.aborted) throw new AbortedError();
+      const input = this.#aligner.take(taskIndex);
+      if (input !== undefined) return input;
+      await this.#changed.wait(this.#signal);
+    }
   }
 
   nextRaw(): Promise<RawMessage> {
@@ -209,7 +233,7 @@ class InProcessMessenger extends MessengerBase {
 
   protected nextInput(): Promise<InputSet> {
     if (this.inbox === undefined) return Promise.resolve({ kind: 'end', reason: this.checkForTermination() ? 'stopped' : 'completed' });
-    return this.inbox.next();
+    return this.inbox.next(this.spec.taskIndex);
   }
 
   async receiveRawMessage(): Promise<RawMessage> {

@@ -159,21 +159,48 @@ describe('InputAligner', () => {
       expect(aligner.take()).toEqual({ kind: 'end', reason: 'stopped' });
     });
 
-    it("once a parent has ended, discards and counts the others' remaining items", () => {
-      const aligner = new InputAligner([1, 1]);
+    it("once a parent has ended, says so at once (a draining end), then discards and counts the others' items as they arrive", () => {
+      const released: string[] = [];
+      const aligner = new InputAligner([1, 1], (parent, envelope, how) =>
+        released.push(`${parent}:${envelope.kind === 'data' ? String(envelope.value) : 'end'}:${how}`),
+      );
       aligner.push(0, data(0, 'a0'));
       aligner.push(0, end());
       for (const seq of [0, 1, 2]) aligner.push(1, data(seq, `b${seq}`));
       expect(values(aligner.take())).toEqual(['a0', 'b0']);
-      // b1, b2 can never be matched; the other parent has not ended yet, so no end either.
-      expect(aligner.take()).toBeUndefined();
+      // b1, b2 can never be matched: the node's end may go out now, the other parent still sends.
+      expect(aligner.take()).toEqual({ kind: 'end', reason: 'completed', draining: true });
       expect(aligner.dropped).toBe(2);
-      aligner.push(1, data(3));
+      // Said once: the same taker now waits for the final end.
       expect(aligner.take()).toBeUndefined();
+      // Discarded on arrival, its room handed back at once: nobody need take for the sender to go on.
+      aligner.push(1, data(3, 'b3'));
+      expect(released.at(-1)).toBe('1:b3:discarded');
       expect(aligner.dropped).toBe(3);
+      expect(aligner.take()).toBeUndefined();
+      aligner.push(1, end('stopped'));
+      expect(aligner.take()).toEqual({ kind: 'end', reason: 'stopped' });
+      expect(aligner.dropped).toBe(3);
+    });
+
+    it('the draining end goes once to each task sharing the aligner (in-process replicas), and is the reason of the parents ended so far', () => {
+      const aligner = new InputAligner([1, 1]);
+      aligner.push(1, end('stopped'));
+      aligner.push(0, data(0));
+      expect(aligner.take(0)).toEqual({ kind: 'end', reason: 'stopped', draining: true });
+      expect(aligner.take(0)).toBeUndefined();
+      expect(aligner.take(1)).toEqual({ kind: 'end', reason: 'stopped', draining: true });
+      expect(aligner.take(1)).toBeUndefined();
+      aligner.push(0, end());
+      expect(aligner.take(0)).toEqual({ kind: 'end', reason: 'stopped' });
+      expect(aligner.take(1)).toEqual({ kind: 'end', reason: 'stopped' });
+    });
+
+    it('parents that all end together give the final end only', () => {
+      const aligner = new InputAligner([1, 1]);
+      aligner.push(0, end());
       aligner.push(1, end());
       expect(aligner.take()).toEqual({ kind: 'end', reason: 'completed' });
-      expect(aligner.dropped).toBe(3);
     });
   });
 
@@ -452,7 +479,7 @@ describe("InputAligner, 'freshest' policy: the realtime contract as properties o
   // Parents of 1-4 replicas, queue sizes 1-8, each replica sending a random share of the origins in
   // order (the rest dropped upstream), all interleaved at random with takes: the shapes the
   // multi-process runs produce, without their timing.
-  it('sets are aligned, strictly newer each time and the freshest complete one; every message is taken or counted; the end comes once', () => {
+  it('sets are aligned, strictly newer each time and the freshest complete one; every message is taken or counted; the final end comes once, after at most one draining end', () => {
     for (let trial = 0; trial < 600; trial++) {
       const random = seeded(trial + 1);
       const pick = (n: number) => Math.floor(random() * n);
@@ -472,13 +499,15 @@ describe("InputAligner, 'freshest' policy: the realtime contract as properties o
       const pushed = replicas.map(() => 0);
       const taken: number[] = [];
       let ends = 0;
+      let drainingEnds = 0;
       const take = () => {
         const queued = aligner.edges.map((edge) => new Set(edge.queued.map((envelope) => envelope.meta.seq)));
         const complete = Math.max(-1, ...[...(queued[0] ?? [])].filter((seq) => queued.every((seqs) => seqs.has(seq))));
         const set = aligner.take();
-        if (set?.kind === 'end') ends += 1;
+        if (set?.kind === 'end' && set.draining === true) drainingEnds += 1;
+        else if (set?.kind === 'end') ends += 1;
         if (set?.kind !== 'data') return expect(complete).toBe(-1);
-        expect(ends).toBe(0);
+        expect(ends + drainingEnds).toBe(0);
         expect(set.metas.map((meta) => meta?.seq)).toEqual(replicas.map(() => set.seq));
         expect(set.seq).toBeGreaterThan(taken.at(-1) ?? -1);
         expect(set.seq).toBeGreaterThanOrEqual(complete);
@@ -500,6 +529,7 @@ describe("InputAligner, 'freshest' policy: the realtime contract as properties o
       // Every sender has ended: the end comes once what is left is drained (bounded: no wait for more).
       for (let step = 0; ends === 0 && step < 1000; step++) take();
       expect(ends).toBe(1);
+      expect(drainingEnds).toBeLessThanOrEqual(1);
       // Nothing vanishes: what each parent sent was taken in a set or counted as dropped on its edge...
       expect(pushed).toEqual(aligner.droppedByParent.map((dropped) => taken.length + dropped));
       // ...and the room of every message went back exactly once (taken, discarded, refused or kept).

@@ -269,6 +269,8 @@ export class InputAligner {
   readonly #released: number[];
   /** Per parent: messages a `freshest` join keeps beyond the edge's capacity, their room handed back (`kept`). */
   readonly #kept: Set<Envelope>[];
+  /** The takers {@link take} has given the `draining` end: only the final one is left for them. */
+  readonly #toldDraining = new Set<number>();
 
   /**
    * @param parentReplicas number of tasks of each parent, in wiring order
@@ -338,6 +340,11 @@ export class InputAligner {
       this.#onRelease?.(parentIndex, envelope, 'refused');
       return;
     }
+    if (this.#toldDraining.size > 0) {
+      // Nothing can be aligned any more: what comes is discarded as it arrives, whoever takes next.
+      while (this.#discardHead(parentIndex));
+      return;
+    }
     if (this.#policy !== 'freshest') return;
     if (this.edges.length > 1) this.#holdForPartners(parentIndex, edge, capacity);
     else while (edge.size > capacity && this.#discardHead(parentIndex));
@@ -394,16 +401,28 @@ export class InputAligner {
     }
   }
 
-  /** The next aligned input set, the end of the stream, or undefined when more input is needed. */
-  take(): InputSet | undefined {
+  /**
+   * The next aligned input set, the end of the stream, or undefined when more input is needed. When
+   * one parent has ended before the others, a `draining` end comes first (once), the final end when
+   * every parent has ended.
+   *
+   * @param taker which of the node's tasks takes, where they share one aligner (in one process):
+   *   each of them is given the `draining` end once
+   */
+  take(taker = 0): InputSet | undefined {
     if (this.#single !== undefined) return this.#takeSingle(this.#single);
     for (;;) {
       if (this.edges.some((edge) => edge.ended)) {
-        // One parent is finished: nothing more can be aligned. Drain the others until they end.
+        // One parent is finished: nothing more can be aligned. Drain the others until they end,
+        // and say so once at once (`draining`), so that the node's end need not wait for theirs.
         for (const parentIndex of this.edges.keys()) while (this.#discardHead(parentIndex));
-        if (!this.edges.every((edge) => edge.ended)) return undefined;
-        const stopped = this.edges.some((edge) => edge.endReason === 'stopped');
-        return { kind: 'end', reason: stopped ? 'stopped' : 'completed' };
+        const finished = this.edges.every((edge) => edge.ended);
+        if (!finished && this.#toldDraining.has(taker)) return undefined;
+        const stopped = this.edges.some((edge) => edge.ended && edge.endReason === 'stopped');
+        const reason = stopped ? 'stopped' : 'completed';
+        if (finished) return { kind: 'end', reason };
+        this.#toldDraining.add(taker);
+        return { kind: 'end', reason, draining: true };
       }
       if (this.#policy === 'freshest') this.#discardOlderThanFreshestSet();
       const heads = this.edges.map((edge) => edge.peek());

@@ -1,5 +1,5 @@
 import type { TaskOutcome, TaskStats, TaskStatus } from '../contracts/engine.js';
-import type { InputSet, MessageMetadata, Messenger } from '../contracts/messenger.js';
+import type { EndReason, InputSet, MessageMetadata, Messenger } from '../contracts/messenger.js';
 import { describeReceived, serializeError, VfError } from '../errors.js';
 import { ConsumerNode } from '../nodes/consumerNode.js';
 import { DEVICE_DETAIL_MAX_LENGTH, type Node } from '../nodes/node.js';
@@ -205,7 +205,7 @@ async function runProcessor(
     if (watch.starving()) await watch.turn();
     if (input.kind === 'end') {
       await messenger.publishTerminationMessage(input.reason);
-      return input.reason;
+      return input.draining === true ? untilFinalEnd(messenger) : input.reason;
     }
     const failures = meter.failures as ItemFailures;
     const skipped = failures.markerIn(input);
@@ -258,7 +258,10 @@ async function runConsumer(
     // As in runProcessor: an input ready is taken without a promise.
     const input = messenger.tryReceiveMessage?.() ?? (await messenger.receiveMessage());
     if (watch.starving()) await watch.turn();
-    if (input.kind === 'end') return input.reason;
+    if (input.kind === 'end') {
+      if (input.draining === true) continue;
+      return input.reason;
+    }
     const failures = meter.failures as ItemFailures;
     if (failures.markerIn(input) !== undefined) continue;
     meter.received += 1;
@@ -275,6 +278,18 @@ async function runConsumer(
     }
     meter.addProctime(clock.now() - started);
     if (done) meter.countProcessed();
+  }
+}
+
+/**
+ * After a `draining` end (see `InputSet`): the node's end has gone out; its parents still send until
+ * they end, and what they send is discarded by the messenger (counted as dropped). Receives until
+ * the final end, whose reason is the task's.
+ */
+async function untilFinalEnd(messenger: Messenger): Promise<EndReason> {
+  for (;;) {
+    const input = messenger.tryReceiveMessage?.() ?? (await messenger.receiveMessage());
+    if (input.kind === 'end' && input.draining !== true) return input.reason;
   }
 }
 

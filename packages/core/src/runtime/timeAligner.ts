@@ -18,8 +18,11 @@ export interface NodeAligner {
   readonly droppedByParent: readonly number[];
   canAccept(parentIndex: number, envelope: Envelope, capacity: number): boolean;
   push(parentIndex: number, envelope: Envelope, capacity?: number): void;
-  /** The next input set, the end of the stream, or undefined when more input (or time) is needed. */
-  take(): InputSet | undefined;
+  /**
+   * The next input set, the end of the stream, or undefined when more input (or time) is needed.
+   * `taker`: which of the node's tasks sharing the aligner takes (see `InputAligner.take`).
+   */
+  take(taker?: number): InputSet | undefined;
   takeRaw(): { parentIndex: number; envelope: Envelope } | undefined;
   /**
    * Origins `seqs` are done: a lost replica of this node released their outputs (`restartOnFailure`),
