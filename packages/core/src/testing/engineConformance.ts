@@ -644,6 +644,38 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
     // Replicas of a parent finish out of order (a fast one runs ahead of the one whose output is
     // next); the join puts their outputs back in order first, so the groups are E6's, exactly, on
     // batch engines, whatever the timing.
+    // Its last group waits for the relay's end. Under batch's restartOnFailure the relay confirmed
+    // its inputs to camera 2 only once the join released its outputs, and camera 2 ends only once
+    // its messages are confirmed: the flow hung. The join now says when messages arrive.
+    it("a time join that waits for a replicated parent's end (collect 'all', 100 ms tolerance) completes, every item in one group or counted", {
+      timeout,
+    }, async () => {
+      const out = join(dir, 'out.jsonl');
+      const report = await runToEnd('timeJoin', {
+        out,
+        slots: 25,
+        periodMs: 10,
+        paced: false,
+        dropEvery: 0,
+        toleranceMs: 100,
+        quorum: 1,
+        collect: 'all',
+        relayTasks: 3,
+      });
+      expectCompleted(report);
+      const groups = (await lines(out)) as Array<[number[] | null, number[] | null]>;
+      for (const [parent, from] of [
+        [0, 'cam1'],
+        [1, 'relay'],
+      ] as const) {
+        const slots = groups.flatMap((group) => group[parent] ?? []);
+        expectIncreasing(slots);
+        const dropped = report.edges.find((edge) => edge.from === from && edge.to === 'sink')?.dropped ?? 0;
+        expect(slots.length + dropped).toBe(25);
+        if (contract === 'batch') expect(slots).toEqual(Array.from({ length: 25 }, (_, slot) => slot));
+      }
+    });
+
     it.each([
       { relayTasks: 2, relayDelayMs: 0, work: 'no wait' },
       { relayTasks: 4, relayDelayMs: 10, work: 'waits up to 10 ms' },

@@ -99,6 +99,14 @@ export class ReplicaLink {
   lost = false;
   /** Messages the replica has handed back room for since its first grant, i.e. released downstream. */
   released = 0;
+  /**
+   * Messages the replica said have arrived (`k`): a time join under `restartOnFailure` holds what
+   * it receives, and its room, until the message's group closes, which may take the end of this
+   * node's stream; the message is safe there (a time join runs as one task, whose loss fails the
+   * flow), so this node confirms its own inputs upstream on arrival. Waiting for the release hung
+   * the flow: the parent upstream ends only once its messages are confirmed.
+   */
+  arrived = 0;
   readonly socket: Zmq.Dealer;
   readonly taskId: number;
   /**
@@ -400,9 +408,12 @@ export class ChildLink {
     return undefined;
   }
 
-  /** Messages released by this node, all its tasks together. */
-  get released(): number {
-    return this.replicas.reduce((total, replica) => total + replica.released, 0);
+  /**
+   * Messages this node holds safe, all its tasks together: released, or held where they arrived
+   * ({@link ReplicaLink.arrived}; a message is released only after it arrived).
+   */
+  get confirmed(): number {
+    return this.replicas.reduce((total, replica) => total + Math.max(replica.released, replica.arrived), 0);
   }
 
   /** Every message sent has been released downstream, lost replicas' included (`restartOnFailure`). */
@@ -453,6 +464,8 @@ export abstract class ZmqMessenger extends MessengerBase {
   readonly #creditSends = new Mutex();
   readonly #senders = new Map<string, { taskId: number; parentIndex: number }>();
   readonly #pendingCredit = new Map<number, number>();
+  /** A time join under `restartOnFailure`: per sender task, arrivals not yet told (`k`, see {@link ReplicaLink.arrived}). */
+  readonly #pendingArrivals: Map<number, number> | undefined;
   /** Per sender task: the room it has left as this task sees it (granted, less the data received since). */
   readonly #senderRoom = new Map<number, number>();
   readonly #routingIds = new Map<number, Buffer>();
@@ -515,6 +528,7 @@ export abstract class ZmqMessenger extends MessengerBase {
     const fedByRoom = node.nbTasks > 1 && !routedBySeq;
     this.#creditBatch = fedByRoom ? 1 : Math.max(1, Math.floor(init.queueSize / 2));
     this.#confirmsOutputs = init.restartOnFailure && node.nbTasks > 1 && node.parents.length > 0;
+    this.#pendingArrivals = init.restartOnFailure && node.join !== undefined ? new Map() : undefined;
     if (node.parents.length > 0) {
       this.#inbound = new (zeromq().Router)({
         linger: 0,
@@ -861,7 +875,7 @@ export abstract class ZmqMessenger extends MessengerBase {
    * children, that has been processed). Inputs and outputs correspond one to one, in order.
    */
   #confirmOutputs(): void {
-    const confirmable = this.children.length === 0 ? this.#published : Math.min(...this.children.map((link) => link.released));
+    const confirmable = this.children.length === 0 ? this.#published : Math.min(...this.children.map((link) => link.confirmed));
     const newly = Math.min(confirmable, this.#published) - this.#confirmed;
     if (newly <= 0) return;
     this.#confirmed += newly;
@@ -1232,6 +1246,8 @@ export abstract class ZmqMessenger extends MessengerBase {
     const meta = messageMetadata(seq, ticket, parentNode?.name ?? '?', taskIndex, proctimeMs, actualProctimeMs, createdAt, timestamp);
     const data: ReceivedData = { kind: 'data', value, meta, senderTaskId: sender.taskId };
     this.#senderRoom.set(sender.taskId, (this.#senderRoom.get(sender.taskId) ?? 0) - 1);
+    const arrivals = this.#pendingArrivals;
+    if (arrivals !== undefined) arrivals.set(sender.taskId, (arrivals.get(sender.taskId) ?? 0) + 1);
     aligner.push(sender.parentIndex, data, this.init.queueSize * (parentNode?.nbTasks ?? 1));
   }
 
@@ -1256,6 +1272,13 @@ export abstract class ZmqMessenger extends MessengerBase {
    * upstream and ends its stream only once its messages are released (withholding them hung re-dispatch).
    */
   #flushCredits(waiting: boolean): void {
+    if (this.#pendingArrivals !== undefined) {
+      for (const [taskId, count] of this.#pendingArrivals) {
+        if (count === 0 || (count < this.#creditBatch && !waiting)) continue;
+        this.#pendingArrivals.set(taskId, 0);
+        this.#sendToSender(taskId, packHeader(['k', count]));
+      }
+    }
     for (const [taskId, count] of this.#pendingCredit) {
       if (count === 0) continue;
       if (
@@ -1326,6 +1349,11 @@ export abstract class ZmqMessenger extends MessengerBase {
         if (feedback.kind === 'ack') {
           replica.endAcknowledged = true;
           link.creditArrived.notify();
+          continue;
+        }
+        if (feedback.kind === 'arrived') {
+          replica.arrived += feedback.count;
+          if (this.#confirmsOutputs) this.#confirmOutputs();
           continue;
         }
         if (feedback.kind === 'ring') {

@@ -237,9 +237,10 @@ describe('parseEnvelope', () => {
 });
 
 describe('parseFeedback', () => {
-  it('accepts credits and acks, rejects the rest', () => {
+  it('accepts credits, arrivals and acks, rejects the rest', () => {
     expect(parseFeedback([packHeader(['c', 3])])).toEqual({ kind: 'credit', count: 3, released: true });
     expect(parseFeedback([packHeader(['g', 4])])).toEqual({ kind: 'credit', count: 4, released: false });
+    expect(parseFeedback([packHeader(['k', 5])])).toEqual({ kind: 'arrived', count: 5 });
     expect(parseFeedback([packHeader(['a'])])).toEqual({ kind: 'ack' });
     expect(parseFeedback([packHeader(['n', '0f'.repeat(32)])])).toEqual({ kind: 'challenge', challenge: '0f'.repeat(32) });
     for (const bad of [
@@ -249,6 +250,8 @@ describe('parseFeedback', () => {
       [packHeader(['c', -2])],
       [packHeader(['c', 1.5])],
       [packHeader(['g', 0])],
+      [packHeader(['k', 0])],
+      [packHeader(['k', '3'])],
       [packHeader(['a']), packHeader(['a'])],
       [Buffer.alloc(0)],
     ]) {

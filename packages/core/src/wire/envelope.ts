@@ -53,6 +53,12 @@ export type WireFeedback =
       /** True for `c` (the room of n released messages), false for `g` (room granted, nothing released). */
       readonly released: boolean;
     }
+  /**
+   * `k`: n more messages have arrived at a time join under `restartOnFailure`, which holds them (and
+   * their room) until their group closes: they are safe there, so their sender may confirm its own
+   * inputs upstream now (see `ReplicaLink.arrived`).
+   */
+  | { readonly kind: 'arrived'; readonly count: number }
   | { readonly kind: 'ack' }
   | { readonly kind: 'ring' }
   | { readonly kind: 'wake' }
@@ -179,5 +185,8 @@ export function parseFeedback(frames: readonly Buffer[]): WireFeedback {
   if (Array.isArray(fields) && fields.length === 2 && (fields[0] === 'c' || fields[0] === 'g') && isCount(fields[1]) && fields[1] > 0) {
     return { kind: 'credit', count: fields[1], released: fields[0] === 'c' };
   }
-  throw new WireError('feedback must be [c, n > 0], [g, n > 0], [a], [r], [w] or [n, challenge]');
+  if (Array.isArray(fields) && fields.length === 2 && fields[0] === 'k' && isCount(fields[1]) && fields[1] > 0) {
+    return { kind: 'arrived', count: fields[1] };
+  }
+  throw new WireError('feedback must be [c, n > 0], [g, n > 0], [k, n > 0], [a], [r], [w] or [n, challenge]');
 }
