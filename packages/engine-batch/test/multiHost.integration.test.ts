@@ -117,7 +117,7 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
   it('a line in the control channel that looks like a control message but is not one fails the flow, naming the task', {
     timeout: 60_000,
   }, async () => {
-    const flow = await Flow.load(remoteUrl, { ...params(100), echo: { at: 50, line: '{"v":4,"type":"forged"}' } });
+    const flow = await Flow.load(remoteUrl, { ...params(100), echo: { at: 50, line: '{"v":5,"type":"forged"}' } });
     const engine = new BatchExecutionEngine(engineOptions());
     await flow.run(engine);
     const report = await flow.join();

@@ -11,7 +11,7 @@ import type { WarningRecord } from '../warnings.js';
  * from the data path (ZeroMQ) and carries no user data. A message that fails its check is a
  * {@link VfError} `INVALID_CONTROL_MESSAGE`.
  */
-export const CONTROL_PROTOCOL_VERSION = 4;
+export const CONTROL_PROTOCOL_VERSION = 5;
 
 /**
  * The version field of every control message ({@link CONTROL_PROTOCOL_VERSION}). It also stands for
