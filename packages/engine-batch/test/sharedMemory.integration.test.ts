@@ -202,7 +202,7 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
     });
   }
 
-  it('a replica SIGKILLed under restartOnFailure: its pool of segments goes at once, not when the run ends', {
+  it('a replica SIGKILLed under restartOnFailure: its pool of segments, its bell and its rings go at once, not when the run ends', {
     timeout: 90_000,
   }, async () => {
     const out = join(dir, 'lostPool');
@@ -227,11 +227,18 @@ describe.runIf(process.platform === 'linux')('frames through shared memory (batc
         async () => (await lines(pidFile)).length === 2 && poolOwners().size === 3,
         'the producer and both workers to send frames',
       );
+      // Each pool's name holds its sender's task id: the victim's is the one whose pool goes.
+      const poolTasks = () => new Set(segments(directory).flatMap((name) => /-t([0-9]+)-p[0-9]+$/.exec(name)?.[1] ?? []));
+      const before = poolTasks();
       const victim = Number((await lines(pidFile))[0]);
       process.kill(victim, 'SIGKILL');
       await waitFor(() => !isProcessAlive(victim), 'the victim to die', 5_000);
       // The run goes on with the survivor; the victim's pool (up to 512 MiB of memory) must not wait for its end.
       await waitFor(() => poolOwners().size === 2, "the lost replica's pool to be removed", 10_000);
+      const victimTask = [...before].find((taskId) => !poolTasks().has(taskId));
+      expect(victimTask).toBeDefined();
+      // Nor its bell and the rings it wrote (they were there: it had inputs, and sent on this host).
+      expect(segments(directory).filter((name) => name === `bell-${victimTask}` || name.startsWith(`ring-${victimTask}-`))).toEqual([]);
       expect(flow.liveStats()?.nodes.find((node) => node.name === 'a')?.processed).toBeLessThan(10_000);
     } catch (error) {
       failure = error;

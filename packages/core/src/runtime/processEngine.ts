@@ -8,7 +8,7 @@ import { FlowValidationError, type SerializedError, serializeError, taskFailureO
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { generateCurveKeys } from '../transport/curve.js';
 import { generateRunSecret } from '../transport/helloProof.js';
-import { createSharedDirectory, removeLostTaskSegments, removeSharedDirectory } from '../transport/sharedFrames.js';
+import { createSharedDirectory, removeLostTaskFiles, removeSharedDirectory } from '../transport/sharedFrames.js';
 import { emitWarningOnce } from '../warnings.js';
 import { systemClock } from './clock.js';
 import { CONTROL_PROTOCOL_VERSION, type HostMessage, parseTaskMessage, type TaskInit, type Unversioned } from './controlProtocol.js';
@@ -470,8 +470,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
    */
   #announceLost(lost: LiveTask, plan: ExecutionPlan): void {
     lost.lost = true;
-    // Its pool of shared-memory segments would otherwise stay until the run ends: nobody else uses it.
-    removeLostTaskSegments(this.#sharedDir, lost.spec.id);
+    // Its pool of shared-memory segments, its bell and its rings would otherwise stay until the run ends.
+    removeLostTaskFiles(this.#sharedDir, lost.spec.id);
     const node = plan.nodes[lost.spec.nodeIndex];
     const neighbours = [...(node?.parents ?? []), ...(node?.children ?? [])];
     for (const task of this.#tasks) {

@@ -57,7 +57,7 @@ import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
  * grow. A forwarded frame keeps its producer's segment in use until the last task downstream is
  * done, which the producer's pool absorbs (the forwarder needs none). Links of a replica that died
  * are unlinked by its senders (whose work is re-sent as new links, forwarded again where the frame
- * is still unwritten), and its pool by the host ({@link removeLostTaskSegments}); the host removes
+ * is still unwritten), and its pool by the host ({@link removeLostTaskFiles}); the host removes
  * the whole directory when the run ends, and every task removes it when it notices that the host
  * is gone; a later host removes it if the host was killed before any task knew it
  * (`runtime/staleRuns.ts`).
@@ -121,19 +121,20 @@ export function removeSharedDirectory(directory: string | undefined): void {
   }
 }
 
-/** How the pool's names of the sender of task `taskId` start: `nonce-t<taskId>-p` (see {@link removeLostTaskSegments}). */
+/** How the pool's names of the sender of task `taskId` start: `nonce-t<taskId>-p` (see {@link removeLostTaskFiles}). */
 function poolPrefix(nonce: string, taskId: number): string {
   return `${nonce}-t${taskId}-p`;
 }
 
 /**
- * Removes the pool of task `taskId`, which died while the run goes on (`restartOnFailure`): nobody
- * else would until the run ends, and a pool holds up to {@link SHARED_POOL_MAX_BYTES} of memory.
- * Receivers still reading one of its frames keep their own link to it. Never throws.
+ * Removes what task `taskId` made in the run's shared directory, when it died while the run goes
+ * on (`restartOnFailure`): its pool (up to {@link SHARED_POOL_MAX_BYTES} of memory), its bell and
+ * the rings it wrote (`ringBell.ts`, `sharedRing.ts`). Nobody else would until the run ends.
+ * Receivers still reading one of its frames or rings keep their own mapping of it. Never throws.
  */
-export function removeLostTaskSegments(directory: string | undefined, taskId: number): void {
+export function removeLostTaskFiles(directory: string | undefined, taskId: number): void {
   if (directory === undefined) return;
-  const pool = new RegExp(`^[0-9a-f]{16}-t${taskId}-p[0-9]+$`);
+  const made = new RegExp(`^(?:[0-9a-f]{16}-t${taskId}-p[0-9]+|bell-${taskId}|ring-${taskId}-[0-9]+)$`);
   let names: string[];
   try {
     names = readdirSync(directory);
@@ -141,7 +142,7 @@ export function removeLostTaskSegments(directory: string | undefined, taskId: nu
     return; // the run is over
   }
   for (const name of names) {
-    if (!pool.test(name)) continue;
+    if (!made.test(name)) continue;
     try {
       unlinkSync(join(directory, name));
     } catch {
@@ -188,7 +189,7 @@ export interface SharedFrameSenderOptions {
   readonly received?: SharedFrameReader;
   /**
    * The id of the task this sender belongs to. Its pool's names then carry it, so that the host can
-   * remove them if the task dies while the run goes on ({@link removeLostTaskSegments}).
+   * remove them if the task dies while the run goes on ({@link removeLostTaskFiles}).
    */
   readonly taskId?: number;
 }
