@@ -167,16 +167,26 @@ class NodeInbox {
 
   /**
    * A task given the `draining` end waits for the final one outside the receiving lock, which the
-   * node's other replicas need for their own `draining` end. Nothing to take or free here: the
-   * aligner now discards what arrives as it arrives.
+   * node's other replicas need for their own `draining` end. An origin join's aligner now discards
+   * what arrives as it arrives; a time join's drops its groups as they close.
    */
   async #untilFinalEnd(taskIndex: number): Promise<InputSet> {
     for (;;) {
       if (this.#signal.aborted) throw new AbortedError();
+      const held = this.#heldCount();
       const input = this.#aligner.take(taskIndex);
+      // A time join still closes (and drops) groups here: wake the publishers whose room that freed.
+      // Only then: replicas waiting here side by side would otherwise wake each other for ever.
+      if (this.#heldCount() !== held) this.#changed.notify();
       if (input !== undefined) return input;
       await this.#changed.wait(this.#signal);
     }
+  }
+
+  #heldCount(): number {
+    let count = 0;
+    for (const tasks of this.#held) for (const held of tasks) count += held;
+    return count;
   }
 
   nextRaw(): Promise<RawMessage> {

@@ -54,6 +54,37 @@ describe('TimeAligner (batch: event time only)', () => {
     expect(aligner.joinGroups()).toEqual({ complete: 1, partial: 0, dropped: 0 });
   });
 
+  it('once fewer parents can send than the quorum, says so at once (a draining end), then drops the groups that close until the final end', () => {
+    const released: string[] = [];
+    const aligner = new TimeAligner([1, 1], spec({ toleranceMs: 0 }), {
+      onRelease: (parent, envelope, how) => released.push(`${parent}:${envelope.kind === 'data' ? String(envelope.value) : 'end'}:${how}`),
+    });
+    aligner.push(0, at(0, 'a0'));
+    aligner.push(1, at(0, 'b0'));
+    aligner.push(0, end());
+    expect(aligner.take()).toMatchObject({ kind: 'data', values: ['a0', 'b0'] });
+    // Parent 0 has ended: with quorum 2 (both parents), no group can be released any more.
+    expect(aligner.take()).toEqual({ kind: 'end', reason: 'completed', draining: true });
+    expect(aligner.take()).toBeUndefined();
+    aligner.push(1, at(10, 'b1'));
+    aligner.push(1, at(20, 'b2'));
+    expect(aligner.take()).toBeUndefined();
+    aligner.push(1, end());
+    expect(aligner.take()).toEqual({ kind: 'end', reason: 'completed' });
+    // Every message's room went back, the dropped ones as discarded; their groups are counted.
+    expect(released.slice(2)).toEqual(['1:b1:discarded', '1:b2:discarded']);
+    expect(aligner.joinGroups()).toEqual({ complete: 1, partial: 0, dropped: 2 });
+    expect(aligner.droppedByParent).toEqual([0, 2]);
+  });
+
+  it('with a quorum the rest can still meet, no draining end: groups go on', () => {
+    const aligner = new TimeAligner([1, 1], spec({ toleranceMs: 0, quorum: 1 }));
+    aligner.push(0, end());
+    aligner.push(1, at(10, 'b1'));
+    aligner.push(1, end());
+    expect(drain(aligner)).toEqual([[undefined, 'b1'], 'end']);
+  });
+
   it('treats the tolerance as inclusive: 12 ms apart joins, 12.5 ms apart does not', () => {
     const aligner = new TimeAligner([1, 1], spec({ quorum: 1 }));
     aligner.push(0, at(0, 'a0'));

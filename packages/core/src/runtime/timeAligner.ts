@@ -133,6 +133,8 @@ export class TimeAligner implements NodeAligner {
   readonly #ready: ReadyGroup[] = [];
   readonly #counts = { complete: 0, partial: 0, dropped: 0 };
   #lastAnchor = Number.NEGATIVE_INFINITY;
+  /** {@link take} has returned the `draining` end (a time join runs as one task). */
+  #saidDraining = false;
   #nextSeq = 0;
   #duplicates = 0;
 
@@ -233,8 +235,14 @@ export class TimeAligner implements NodeAligner {
       else this.#counts.partial += 1;
       return next.set;
     }
-    if (!this.#edges.every((_edge, parentIndex) => this.#ended(parentIndex))) return undefined;
-    return { kind: 'end', reason: this.#endReason() };
+    const live = this.#edges.filter((_edge, parentIndex) => !this.#ended(parentIndex)).length;
+    if (live === 0) return { kind: 'end', reason: this.#endReason() };
+    // Fewer parents can still send than the quorum: every group from now on is dropped. As for an
+    // origin join whose parent has ended (`InputAligner.take`), the node's end goes out now; its
+    // groups are still closed (and dropped, counted) as the others send, until they end.
+    if (live >= this.#quorum || this.#saidDraining) return undefined;
+    this.#saidDraining = true;
+    return { kind: 'end', reason: this.#endReason(), draining: true };
   }
 
   takeRaw(): { parentIndex: number; envelope: Envelope } | undefined {

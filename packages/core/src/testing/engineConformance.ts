@@ -142,16 +142,17 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
     // its end goes out then. Waiting for the longer parent's end deadlocked a later join with that
     // parent (batch, InProcessEngine): the later join waited for the first's next item or end, the
     // longer parent for room there, and the first join for the longer parent's end.
-    for (const [mode, nbTasks] of [
-      ['origin', 1],
-      ['origin', 2],
-      ['time', 1],
+    for (const [pairJoin, mode, nbTasks] of [
+      ['origin', 'origin', 1],
+      ['origin', 'origin', 2],
+      ['origin', 'time', 1],
+      ['time', 'origin', 1],
     ] as const) {
-      it(`a join of parents of different lengths ends with the shorter one: a later ${mode} join with the longer parent completes (pair nbTasks ${nbTasks})`, {
+      it(`a join (${pairJoin}) of parents of different lengths ends with the shorter one: a later ${mode} join with the longer parent completes (pair nbTasks ${nbTasks})`, {
         timeout,
       }, async () => {
         const out = join(dir, 'out.jsonl');
-        const report = await runToEnd('unevenJoin', { shortEnd: 2, longEnd: 40, out, join: mode, nbTasks });
+        const report = await runToEnd('unevenJoin', { shortEnd: 2, longEnd: 40, out, join: mode, pairJoin, nbTasks });
         expectCompleted(report);
         const sets = await lines(out);
         const pair = report.nodes.find((node) => node.name === 'pair');
