@@ -1,12 +1,19 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { currentRunOwner, RUN_OWNER_FILE, type RunOwner } from './runOwner.js';
-import { defaultRunRoots, type RunRoot, SWEEP_STALE_RUNS_ENV, sweepStaleRuns, sweepStaleRunsInBackground } from './staleRuns.js';
+import {
+  defaultRunRoots,
+  EMPTY_RUN_GRACE_MS,
+  type RunRoot,
+  SWEEP_STALE_RUNS_ENV,
+  sweepStaleRuns,
+  sweepStaleRunsInBackground,
+} from './staleRuns.js';
 
 /** The pid of a process that has run and been reaped: nothing runs under it now. */
 const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid as number;
@@ -40,6 +47,24 @@ describe.runIf(process.platform === 'linux')('sweep of stale run directories', (
     }
     return directory;
   }
+
+  it('removes an empty run directory (no owner file) once unchanged for a minute; a younger or non-empty one stays', async () => {
+    const hex = (digit: string) => digit.repeat(32);
+    const old = (Date.now() - EMPTY_RUN_GRACE_MS - 5_000) / 1000;
+    const emptyOld = join(shared.path, `vf-${hex('c')}`);
+    const emptyYoung = join(shared.path, `vf-${hex('d')}`);
+    const unownedOld = run(temporary, 'vf-noown2');
+    mkdirSync(emptyOld, { mode: 0o700 });
+    mkdirSync(emptyYoung, { mode: 0o700 });
+    utimesSync(emptyOld, old, old);
+    utimesSync(unownedOld, old, old);
+    const removed = await sweepStaleRuns({ roots: [temporary, shared] });
+    expect(removed).toEqual([emptyOld]);
+    expect(existsSync(emptyOld)).toBe(false);
+    // Maybe a run being made (its owner file comes right after), or not a run's: left alone.
+    expect(existsSync(emptyYoung)).toBe(true);
+    expect(existsSync(unownedOld)).toBe(true);
+  });
 
   it('removes the directories of owners that are gone, and keeps every other', async () => {
     const hex = (digit: string) => digit.repeat(32);

@@ -42,8 +42,9 @@ export interface SweepOptions {
  * Removes the run directories whose host is gone: in each root, the entries named as a host names
  * them that are directories (not links to one) of this user, holding a regular owner file of this
  * user ({@link RUN_OWNER_FILE}) that names a process that is gone (`ownerIsGone`: its pid runs
- * nothing, or another process). Anything else stays: no owner file (not a run's, or one being made),
- * a live owner, this process's own runs, another user's. Resolves with the directories removed;
+ * nothing, or another process), and those that are empty and unchanged for {@link EMPTY_RUN_GRACE_MS}.
+ * Anything else stays: no owner file (not a run's, or one being made), a live owner, this
+ * process's own runs, another user's. Resolves with the directories removed;
  * never rejects.
  *
  * Each step waits for an unreferenced timer first: a sweep never keeps the process alive, and one
@@ -69,6 +70,10 @@ export async function sweepStaleRuns(options: SweepOptions = {}): Promise<readon
       await laterTurn();
       const directory = join(root.path, name);
       try {
+        if (await removedIfAbandonedEmpty(directory, uid)) {
+          removed.push(directory);
+          continue;
+        }
         const owner = await staleOwner(directory, uid);
         if (owner === undefined || !isGone(owner)) continue;
         await removeRun(directory);
@@ -97,6 +102,25 @@ async function staleOwner(directory: string, uid: number): Promise<RunOwner | un
   } finally {
     await file.close();
   }
+}
+
+/**
+ * How long an empty run directory (no owner file, nothing else) must have stayed unchanged before a
+ * sweep removes it. A host writes the owner file right after making the directory, so a younger one
+ * may be a run being made; an older one was left by a run whose owner file went first (its last
+ * task removes the owner file, then the directory, and something came in between, later removed
+ * by someone else) or by a host killed between the two steps.
+ */
+export const EMPTY_RUN_GRACE_MS = 60_000;
+
+/** Removes `directory` if it is an empty directory of user `uid` unchanged for {@link EMPTY_RUN_GRACE_MS}; true if it did. */
+async function removedIfAbandonedEmpty(directory: string, uid: number): Promise<boolean> {
+  const stats = await lstat(directory);
+  if (!stats.isDirectory() || stats.uid !== uid || Date.now() - stats.mtimeMs < EMPTY_RUN_GRACE_MS) return false;
+  if ((await readdir(directory)).length > 0) return false;
+  // rmdir removes only an empty directory: a file that came meanwhile keeps it.
+  await rmdir(directory);
+  return true;
 }
 
 /** Removes a run directory whose owner is gone, its owner file last. */
