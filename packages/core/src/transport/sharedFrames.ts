@@ -115,7 +115,9 @@ export function createSharedDirectory(root: string = SHARED_MEMORY_ROOT): string
 export function removeSharedDirectory(directory: string | undefined): void {
   if (directory === undefined) return;
   try {
-    rmSync(directory, { recursive: true, force: true });
+    // Retried (ENOTEMPTY): a task still running when its host stops at once may add a file while
+    // the removal runs; left then, the directory lost its owner file first (the sweep takes it later).
+    rmSync(directory, { recursive: true, force: true, maxRetries: 3, retryDelay: 20 });
   } catch {
     // another task of the run removed it at the same moment
   }
