@@ -71,6 +71,11 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       for (let index = 1; index < values.length; index++) expect(values[index]).toBeGreaterThan(values[index - 1] as number);
     };
 
+    /** Each value is at least the one before it. */
+    const expectNonDecreasing = (values: readonly number[]) => {
+      for (let index = 1; index < values.length; index++) expect(values[index]).toBeGreaterThanOrEqual(values[index - 1] as number);
+    };
+
     /** Batch: exactly 0..end. Realtime: a strictly increasing subset of 0..end. */
     const expectDelivered = (values: unknown[], end: number) => {
       if (contract === 'batch') {
@@ -642,14 +647,10 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         // before it: a frame that comes after its group closed on the timeout (a loaded machine)
         // starts a group of its own, as the rule says (late is earlier than a closed group's start).
         for (const camera of [0, 1]) expectIncreasing(groups.flatMap((group) => (group[camera] === null ? [] : [group[camera] as number])));
-        const times = groups.map(([a, b]) => (a ?? b) as number);
-        for (let index = 1; index < times.length; index++) expect(times[index]).toBeGreaterThanOrEqual(times[index - 1] as number);
+        expectNonDecreasing(groups.map(([a, b]) => (a ?? b) as number));
       });
     });
 
-    // Replicas of a parent finish out of order (a fast one runs ahead of the one whose output is
-    // next); the join puts their outputs back in order first, so the groups are E6's, exactly, on
-    // batch engines, whatever the timing.
     // Its last group waits for the relay's end. Under batch's restartOnFailure the relay confirmed
     // its inputs to camera 2 only once the join released its outputs, and camera 2 ends only once
     // its messages are confirmed: the flow hung. The join now says when messages arrive.
@@ -687,6 +688,9 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       }
     });
 
+    // Replicas of a parent finish out of order (a fast one runs ahead of the one whose output is
+    // next); the join puts their outputs back in order first, so the groups are E6's, exactly, on
+    // batch engines, whatever the timing.
     it.each([
       { relayTasks: 2, relayDelayMs: 0, work: 'no wait' },
       { relayTasks: 4, relayDelayMs: 10, work: 'waits up to 10 ms' },
