@@ -70,11 +70,13 @@ export async function sweepStaleRuns(options: SweepOptions = {}): Promise<readon
       await laterTurn();
       const directory = join(root.path, name);
       try {
-        if (await removedIfAbandonedEmpty(directory, uid)) {
+        const stats = await lstat(directory);
+        if (!stats.isDirectory() || stats.uid !== uid) continue;
+        if (Date.now() - stats.mtimeMs >= EMPTY_RUN_GRACE_MS && (await removedIfEmpty(directory))) {
           removed.push(directory);
           continue;
         }
-        const owner = await staleOwner(directory, uid);
+        const owner = await ownerOf(directory, uid);
         if (owner === undefined || !isGone(owner)) continue;
         await removeRun(directory);
         removed.push(directory);
@@ -87,10 +89,8 @@ export async function sweepStaleRuns(options: SweepOptions = {}): Promise<readon
   return removed;
 }
 
-/** The owner that `directory`'s owner file names, if it is a directory of user `uid` with a valid owner file of that user. */
-async function staleOwner(directory: string, uid: number): Promise<RunOwner | undefined> {
-  const stats = await lstat(directory);
-  if (!stats.isDirectory() || stats.uid !== uid) return undefined;
+/** The owner that the owner file in `directory` (one of user `uid`) names, if it is a valid owner file of that user. */
+async function ownerOf(directory: string, uid: number): Promise<RunOwner | undefined> {
   // O_NOFOLLOW: a link is no owner file; O_NONBLOCK: opening a FIFO of that name must not wait for a writer.
   const file = await open(join(directory, RUN_OWNER_FILE), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
@@ -113,14 +113,14 @@ async function staleOwner(directory: string, uid: number): Promise<RunOwner | un
  */
 export const EMPTY_RUN_GRACE_MS = 60_000;
 
-/** Removes `directory` if it is an empty directory of user `uid` unchanged for {@link EMPTY_RUN_GRACE_MS}; true if it did. */
-async function removedIfAbandonedEmpty(directory: string, uid: number): Promise<boolean> {
-  const stats = await lstat(directory);
-  if (!stats.isDirectory() || stats.uid !== uid || Date.now() - stats.mtimeMs < EMPTY_RUN_GRACE_MS) return false;
-  if ((await readdir(directory)).length > 0) return false;
-  // rmdir removes only an empty directory: a file that came meanwhile keeps it.
-  await rmdir(directory);
-  return true;
+/** Removes `directory` if it is empty (`rmdir` removes nothing else: a run's owner file keeps it); true if it did. */
+async function removedIfEmpty(directory: string): Promise<boolean> {
+  try {
+    await rmdir(directory);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Removes a run directory whose owner is gone, its owner file last. */

@@ -21,7 +21,12 @@ export const RING_BELL_ENV = 'VF_RING_BELL';
 
 /** The bell of task `taskId`, in the run's shared-memory directory. */
 export function bellPath(directory: string, taskId: number): string {
-  return join(directory, `bell-${taskId}`);
+  return join(directory, bellFileName(taskId));
+}
+
+/** The name of task `taskId`'s bell in the run's shared-memory directory. */
+export function bellFileName(taskId: number): string {
+  return `bell-${taskId}`;
 }
 
 const RING_BYTE = Buffer.from('!');

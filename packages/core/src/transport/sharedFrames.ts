@@ -21,6 +21,8 @@ import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
 import { writeRunOwner } from '../runtime/runOwner.js';
 import { type SharedFrameReference, withSharedReferences } from '../wire/dataHeader.js';
 import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
+import { bellFileName } from './ringBell.js';
+import { ringFilePrefix } from './sharedRing.js';
 
 /**
  * Large raw frames between tasks on one host, through shared memory (issue 14). A sender copies a
@@ -136,7 +138,10 @@ function poolPrefix(nonce: string, taskId: number): string {
  */
 export function removeLostTaskFiles(directory: string | undefined, taskId: number): void {
   if (directory === undefined) return;
-  const made = new RegExp(`^(?:[0-9a-f]{16}-t${taskId}-p[0-9]+|bell-${taskId}|ring-${taskId}-[0-9]+)$`);
+  const pool = new RegExp(`^[0-9a-f]{16}-t${taskId}-p[0-9]+$`);
+  const bell = bellFileName(taskId);
+  const rings = ringFilePrefix(taskId);
+  const made = (name: string) => pool.test(name) || name === bell || (name.startsWith(rings) && /^[0-9]+$/.test(name.slice(rings.length)));
   let names: string[];
   try {
     names = readdirSync(directory);
@@ -144,7 +149,7 @@ export function removeLostTaskFiles(directory: string | undefined, taskId: numbe
     return; // the run is over
   }
   for (const name of names) {
-    if (!made.test(name)) continue;
+    if (!made(name)) continue;
     try {
       unlinkSync(join(directory, name));
     } catch {

@@ -93,7 +93,12 @@ export function nativeRings(): NativeRing | null {
 
 /** The file of the ring from task `senderTaskId` to task `receiverTaskId`, in the run's shared-memory directory. */
 export function ringPath(directory: string, senderTaskId: number, receiverTaskId: number): string {
-  return join(directory, `ring-${senderTaskId}-${receiverTaskId}`);
+  return join(directory, `${ringFilePrefix(senderTaskId)}${receiverTaskId}`);
+}
+
+/** How the names of the rings task `senderTaskId` writes start (the receiver's id follows). */
+export function ringFilePrefix(senderTaskId: number): string {
+  return `ring-${senderTaskId}-`;
 }
 
 function entryBytes(frames: readonly Buffer[]): number {
