@@ -66,6 +66,7 @@ export { RUN_OWNER_FILE } from './runtime/runOwner.js';
 export { SWEEP_STALE_RUNS_ENV } from './runtime/staleRuns.js';
 export { EMPTY_TASK_STATS, runTask, STATS_INTERVAL_MS, type TaskRunOptions } from './runtime/taskLoop.js';
 export {
+  convergingParents,
   createNodeAligner,
   eventTime,
   type NodeAligner,

@@ -6,7 +6,7 @@ import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { resolveInProcessEngineOptions } from '../runtime/engineOptions.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { EMPTY_TASK_STATS, runTask } from '../runtime/taskLoop.js';
-import { createNodeAligner, type NodeAligner, type SkippedCounts, skippedEdges } from '../runtime/timeAligner.js';
+import { convergingParents, createNodeAligner, type NodeAligner, type SkippedCounts, skippedEdges } from '../runtime/timeAligner.js';
 import { AbortedError, deferred, Mutex, Notifier } from '../runtime/waiting.js';
 import { decodeValue, encodeValue } from '../wire/codec.js';
 
@@ -99,7 +99,12 @@ class NodeInbox {
   /** A message that could not be decoded for this node, thrown by its next take (see `refuse`). */
   #undecodable: { readonly error: unknown } | undefined;
 
-  constructor(parentReplicas: readonly number[], queueSize: number, signal: AbortSignal, join?: TimeJoinSpec) {
+  constructor(
+    parentReplicas: readonly number[],
+    queueSize: number,
+    signal: AbortSignal,
+    join?: { readonly spec: TimeJoinSpec; readonly converging: readonly (readonly number[])[] },
+  ) {
     this.#queueSize = queueSize;
     this.#held = parentReplicas.map((replicas) => new Array<number>(replicas).fill(0));
     const onRelease = (parentIndex: number, envelope: Envelope) => {
@@ -109,7 +114,10 @@ class NodeInbox {
     };
     // A time join here closes groups on event time only, as on the batch engine (no wall clock).
     const capacity = parentReplicas.map((replicas) => queueSize * replicas);
-    this.#aligner = createNodeAligner(parentReplicas, join === undefined ? { onRelease } : { onRelease, join, capacity });
+    this.#aligner = createNodeAligner(
+      parentReplicas,
+      join === undefined ? { onRelease } : { onRelease, join: join.spec, capacity, converging: join.converging },
+    );
     this.#signal = signal;
   }
 
@@ -318,7 +326,7 @@ class InProcessRun {
             node.parents.map((parent) => plan.nodes[parent]?.nbTasks ?? 1),
             queueSize,
             this.#failure.signal,
-            node.join,
+            node.join === undefined ? undefined : { spec: node.join, converging: convergingParents(plan.nodes, node.index) },
           ),
     );
     const taskSignal = AbortSignal.any([this.#stop.signal, this.#failure.signal]);

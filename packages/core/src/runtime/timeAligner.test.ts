@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { EndReason, Envelope, InputSet } from '../contracts/messenger.js';
 import type { JoinCollect, TimeJoinSpec } from '../nodes/joinOptions.js';
+import type { PlannedNode } from '../plan/executionPlan.js';
 import { seeded } from '../testing/seededRandom.js';
 import type { Clock } from './clock.js';
 import type { ReleaseKind } from './inputAligner.js';
-import { createNodeAligner, eventTime, TimeAligner } from './timeAligner.js';
+import { convergingParents, createNodeAligner, eventTime, TimeAligner } from './timeAligner.js';
 
 /** A message stamped with event time `timestamp` (its value is `value`, its ticket `ticket`). */
 function at(timestamp: number, value: unknown = timestamp, ticket = 0): Envelope {
@@ -226,6 +227,61 @@ describe('TimeAligner (batch: event time only)', () => {
     expect(aligner.canAccept(0, at(20), 2)).toBe(true);
   });
 
+  it('lends room to converging parents while one can still add to the open group: they neither fill nor count as full', () => {
+    const released: string[] = [];
+    // Parent 1 is fed by parent 0 (a diamond): capacity 2 each, a window of 5 items.
+    const aligner = new TimeAligner([1, 1], spec({ collect: 'all', toleranceMs: 45, quorum: 1 }), {
+      capacity: [2, 2],
+      converging: [[1], [0]],
+      onRelease: (parent, envelope, how) => released.push(`${parent}:${envelope.kind === 'data' ? String(envelope.value) : 'end'}:${how}`),
+    });
+    aligner.push(0, at(0, 'a0'));
+    aligner.push(0, at(10, 'a1'));
+    // Full by its room, but not settled by it: parent 0 lends it back and may send on.
+    expect(aligner.take()).toBeUndefined();
+    expect(released).toEqual(['0:a0:taken', '0:a1:taken']);
+    expect(aligner.canAccept(0, at(20), 2)).toBe(true);
+    for (const time of [20, 30, 40, 50]) aligner.push(0, at(time, `a${time / 10}`));
+    aligner.push(1, at(0, 'b0'));
+    expect(aligner.take()).toBeUndefined();
+    // Parent 1 can still add to the window: its room and that of parent 0, which feeds it, go back.
+    expect(released).toEqual(['0:a0:taken', '0:a1:taken', '1:b0:taken', '0:a2:taken', '0:a3:taken', '0:a4:taken', '0:a5:taken']);
+    expect(aligner.canAccept(0, at(60), 2)).toBe(true);
+    for (const time of [10, 20, 30, 40, 50]) aligner.push(1, at(time, `b${time / 10}`));
+    expect(aligner.take()).toMatchObject({
+      values: [
+        ['a0', 'a1', 'a2', 'a3', 'a4'],
+        ['b0', 'b1', 'b2', 'b3', 'b4'],
+      ],
+    });
+    // Each room went back once.
+    expect(released.filter((entry) => entry.startsWith('0:a0') || entry.startsWith('1:b0'))).toHaveLength(2);
+    aligner.push(0, end());
+    aligner.push(1, end());
+    expect(drain(aligner)).toEqual([[['a5'], ['b5']], 'end']);
+    expect(new Set(released).size).toBe(released.length);
+    expect(released).toHaveLength(12);
+  });
+
+  it("lends the room of a converging parent that has settled the open group (collect 'first') while the other cannot yet", () => {
+    const released: string[] = [];
+    const aligner = new TimeAligner([1, 1], spec({ toleranceMs: 45, quorum: 2 }), {
+      capacity: [1, 1],
+      converging: [[1], [0]],
+      onRelease: (parent, envelope, how) => released.push(`${parent}:${envelope.kind === 'data' ? String(envelope.value) : 'end'}:${how}`),
+    });
+    // a0 settles parent 0 for the group (its first item), and fills its room; parent 1 waits for
+    // what parent 0 sends next (it feeds parent 1): a0's room goes back.
+    aligner.push(0, at(0, 'a0'));
+    expect(aligner.take()).toBeUndefined();
+    expect(released).toEqual(['0:a0:taken']);
+    expect(aligner.canAccept(0, at(10), 1)).toBe(true);
+    aligner.push(0, at(10, 'a1'));
+    aligner.push(1, at(10, 'b1'));
+    expect(aligner.take()).toMatchObject({ values: ['a0', 'b1'] });
+    expect(released).toEqual(['0:a0:taken', '1:b1:taken']);
+  });
+
   it('keeps each message’s room until its group closes (batch) and reports every release once', () => {
     const released: Array<[number, ReleaseKind]> = [];
     const aligner = new TimeAligner([1, 1], spec({ quorum: 2 }), { onRelease: (parent, _envelope, how) => released.push([parent, how]) });
@@ -302,6 +358,38 @@ describe('TimeAligner (realtime: event time plus a wall-clock timeout)', () => {
     ]);
     expect(aligner.joinGroups()).toEqual({ complete: 2, partial: 0, dropped: 1 });
     expect(aligner.droppedByParent).toEqual([1, 1]);
+  });
+});
+
+describe('convergingParents', () => {
+  /** Plan nodes from `[name, parents, join?]`, in order. */
+  const plan = (...nodes: Array<[string, number[], 'time'?]>): PlannedNode[] =>
+    nodes.map(([name, parents, join], index) => ({
+      index,
+      name,
+      kind: parents.length === 0 ? 'producer' : 'processor',
+      parents,
+      children: nodes.flatMap(([, others], child) => (others.includes(index) ? [child] : [])),
+      nbTasks: 1,
+      deviceType: 'cpu',
+      requiresGpu: false,
+      ...(join === undefined ? {} : { join: spec() }),
+    }));
+
+  it('pairs a parent with one it feeds, and two parents fed by one node, through any number of hops', () => {
+    // p -> r -> j(p, r): direct.
+    expect(convergingParents(plan(['p', []], ['r', [0]], ['j', [0, 1], 'time']), 2)).toEqual([[1], [0]]);
+    // src -> a -> b, src -> c; j(b, c, other): b and c converge, other does not.
+    const nodes = plan(['src', []], ['other', []], ['a', [0]], ['b', [2]], ['c', [0]], ['j', [3, 4, 1], 'time']);
+    expect(convergingParents(nodes, 5)).toEqual([[1], [0], []]);
+  });
+
+  it('not through a time join (it may consume and send nothing), nor for independent parents', () => {
+    // p -> t(p, q) by time -> j(p, t): t's sends do not follow p's.
+    expect(convergingParents(plan(['p', []], ['q', []], ['t', [0, 1], 'time'], ['j', [0, 2], 'time']), 3)).toEqual([[], []]);
+    // An origin join on the way ties them still: it sends one set per origin.
+    expect(convergingParents(plan(['p', []], ['q', []], ['o', [0, 1]], ['j', [0, 2], 'time']), 3)).toEqual([[1], [0]]);
+    expect(convergingParents(plan(['p', []], ['q', []], ['j', [0, 1], 'time']), 2)).toEqual([[], []]);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { EdgeFailures, JoinGroupCounts } from '../contracts/engine.js';
 import type { EndReason, Envelope, InputSet, MessageMetadata } from '../contracts/messenger.js';
 import type { TimeJoinSpec } from '../nodes/joinOptions.js';
+import type { PlannedNode } from '../plan/executionPlan.js';
 import { type Clock, systemClock } from './clock.js';
 import { type AlignmentPolicy, EdgeBuffer, InputAligner, type ReleaseListener, type SeqRoute } from './inputAligner.js';
 import { isSkippedItem } from './skippedItem.js';
@@ -72,6 +73,8 @@ export interface NodeAlignerOptions {
   readonly join?: TimeJoinSpec;
   /** Time joins: room of each edge, in messages (queue size × the parent's tasks). */
   readonly capacity?: readonly number[];
+  /** Time joins: per parent, the other parents fed by what feeds it (see {@link convergingParents}). */
+  readonly converging?: readonly (readonly number[])[];
   readonly clock?: Clock;
 }
 
@@ -86,6 +89,36 @@ interface Pending {
   readonly time: number;
   /** `Clock.now()` when it arrived: a group's timeout runs from its first arrival. */
   readonly arrivedAt: number;
+  /** It still holds its room on the edge (batch: until its group closes, or until lent; realtime: never). */
+  holdsRoom: boolean;
+}
+
+/**
+ * Per parent of node `nodeIndex`, the other parents that converge with it: both are fed, through
+ * nodes that are not time joins, by one node (or one feeds the other). Such a pair's progress is
+ * tied: the node above sends to both, and waits for room on either, so one can run ahead of the
+ * other by no more than the queues between them hold. A time join on the way breaks the tie (it may
+ * consume and send nothing: a group dropped below its quorum).
+ */
+export function convergingParents(nodes: readonly PlannedNode[], nodeIndex: number): number[][] {
+  const feeders = new Map<number, ReadonlySet<number>>();
+  // The node and everything that feeds it through nodes without a time join.
+  const fedBy = (index: number): ReadonlySet<number> => {
+    const known = feeders.get(index);
+    if (known !== undefined) return known;
+    const found = new Set<number>([index]);
+    const node = nodes[index];
+    if (node !== undefined && node.join === undefined)
+      for (const parent of node.parents) for (const above of fedBy(parent)) found.add(above);
+    feeders.set(index, found);
+    return found;
+  };
+  const parents = nodes[nodeIndex]?.parents ?? [];
+  return parents.map((parent, parentIndex) =>
+    parents.flatMap((other, otherIndex) =>
+      otherIndex !== parentIndex && [...fedBy(parent)].some((above) => fedBy(other).has(above)) ? [otherIndex] : [],
+    ),
+  );
 }
 
 interface Window {
@@ -97,8 +130,8 @@ interface Window {
 interface ReadyGroup {
   readonly set: DataSet;
   readonly complete: boolean;
-  /** Per parent, the messages behind the set (to count them if the group is dropped as stale). */
-  readonly members: readonly (readonly DataEnvelope[])[];
+  /** Per parent, how many messages are behind the set (to count them if the group is dropped as stale). */
+  readonly members: readonly number[];
 }
 
 /**
@@ -109,7 +142,9 @@ interface ReadyGroup {
  * - `ordered` (batch, InProcess): a group closes when every missing parent has sent a later item,
  *   has ended, or has no room left for more (its edge is full: waiting could deadlock); no wall
  *   clock is read, so the groups depend on the data alone. A message keeps its room (credit) until
- *   its group closes: backpressure holds.
+ *   its group closes: backpressure holds. Parents that converge (`converging`) never count as
+ *   full; while one of them can still add to the open group, their pending messages give their room
+ *   back (see #lendRoom).
  * - `freshest` (realtime): also on `timeoutMs` of wall time from the group's first arrival.
  *   Messages give their room back on arrival (publishers never wait); what is pending is bounded
  *   by the timeout. At most `sum(capacity)` closed groups wait for the node; older ones are dropped.
@@ -129,6 +164,9 @@ export class TimeAligner implements NodeAligner {
   readonly #clock: Clock;
   readonly #onRelease: ReleaseListener | undefined;
   readonly #capacity: readonly number[];
+  /** Per parent: its pending messages that still hold their room. */
+  readonly #holding: number[];
+  readonly #converging: readonly (readonly number[])[];
   readonly #readyCapacity: number;
   readonly #ready: ReadyGroup[] = [];
   readonly #counts = { complete: 0, partial: 0, dropped: 0 };
@@ -150,6 +188,8 @@ export class TimeAligner implements NodeAligner {
     this.#clock = options.clock ?? systemClock;
     this.#onRelease = options.onRelease;
     this.#capacity = options.capacity ?? parentReplicas.map(() => Number.POSITIVE_INFINITY);
+    this.#holding = parentReplicas.map(() => 0);
+    this.#converging = options.converging ?? parentReplicas.map(() => []);
     // As much as the edges hold together: one arrival can settle a partial group and a complete one
     // at once, and neither is stale yet.
     this.#readyCapacity = Math.max(
@@ -181,8 +221,7 @@ export class TimeAligner implements NodeAligner {
 
   canAccept(parentIndex: number, envelope: Envelope, capacity: number): boolean {
     if (envelope.kind === 'end') return true;
-    const held = this.#releasesOnArrival ? 0 : (this.#pending[parentIndex]?.length ?? 0);
-    return this.#edge(parentIndex).canAccept(envelope.meta.ticket, capacity - held);
+    return this.#edge(parentIndex).canAccept(envelope.meta.ticket, capacity - (this.#holding[parentIndex] ?? 0));
   }
 
   push(parentIndex: number, envelope: Envelope): void {
@@ -223,7 +262,9 @@ export class TimeAligner implements NodeAligner {
     const list = this.#pending[parentIndex] as Pending[];
     let at = list.length;
     while (at > 0 && (list[at - 1] as Pending).time > time) at -= 1;
-    list.splice(at, 0, { envelope, time, arrivedAt: this.#clock.now() });
+    const holdsRoom = !this.#releasesOnArrival;
+    if (holdsRoom) this.#holding[parentIndex] = (this.#holding[parentIndex] ?? 0) + 1;
+    list.splice(at, 0, { envelope, time, arrivedAt: this.#clock.now(), holdsRoom });
     if (time > (this.#watermark[parentIndex] as number)) this.#watermark[parentIndex] = time;
   }
 
@@ -249,7 +290,7 @@ export class TimeAligner implements NodeAligner {
     for (const [parentIndex, list] of this.#pending.entries()) {
       const head = list.shift();
       if (head === undefined) continue;
-      if (!this.#releasesOnArrival) this.#onRelease?.(parentIndex, head.envelope, 'taken');
+      this.#giveRoom(parentIndex, head, 'taken');
       return { parentIndex, envelope: head.envelope };
     }
     if (!this.#edges.every((_edge, parentIndex) => this.#ended(parentIndex))) return undefined;
@@ -299,9 +340,37 @@ export class TimeAligner implements NodeAligner {
     if (count > 0 && this.#spec.collect === 'first') return true;
     const edge = this.#edges[parentIndex] as EdgeBuffer;
     if (edge.ended || (this.#watermark[parentIndex] as number) > window.anchor + this.#spec.toleranceMs) return true;
-    // Batch: an edge without room can send nothing more until a group closes.
-    if (this.#releasesOnArrival) return false;
-    return (this.#pending[parentIndex] as Pending[]).length + edge.size >= (this.#capacity[parentIndex] as number);
+    // Batch: an edge without room can send nothing more until a group closes. Not so for a parent
+    // that converges with another: it is lent room instead (see #lendRoom).
+    if (this.#releasesOnArrival || (this.#converging[parentIndex] as readonly number[]).length > 0) return false;
+    return (
+      (this.#holding[parentIndex] as number) + (this.#edges[parentIndex] as EdgeBuffer).size >= (this.#capacity[parentIndex] as number)
+    );
+  }
+
+  /**
+   * Batch: a parent that converges with others (all fed by one node, e.g. `p` and a node fed by
+   * `p`) and can still add to the open group may be waiting, through that node, for one of them to
+   * send on, whose edge is full (with `collect: 'first'` one item in the group settles a parent,
+   * which may still hold the room the other needs). So the pending messages of such a parent and of
+   * those it converges with give their room back; they stay in their groups. What they then send
+   * ahead of it is bounded by the queues between them, and it lags by at most the tolerance: what
+   * the join holds beyond their room is at most what the tolerance spans plus those queues.
+   */
+  #lendRoom(window: Window): void {
+    for (const [parentIndex, others] of this.#converging.entries()) {
+      if (others.length === 0 || this.#settled(parentIndex, window)) continue;
+      for (const lender of [parentIndex, ...others])
+        for (const item of this.#pending[lender] as Pending[]) this.#giveRoom(lender, item, 'taken');
+    }
+  }
+
+  /** `item`'s room goes back to its sender, if it still holds it. */
+  #giveRoom(parentIndex: number, item: Pending, how: 'taken' | 'discarded'): void {
+    if (!item.holdsRoom) return;
+    item.holdsRoom = false;
+    this.#holding[parentIndex] = (this.#holding[parentIndex] as number) - 1;
+    this.#onRelease?.(parentIndex, item.envelope, how);
   }
 
   /** Closes groups that can no longer change (or, realtime, have timed out) until `limit` are released. */
@@ -311,7 +380,10 @@ export class TimeAligner implements NodeAligner {
       if (window === undefined) return;
       const settled = this.#edges.every((_edge, parentIndex) => this.#settled(parentIndex, window));
       const timedOut = this.#releasesOnArrival && this.#clock.now() - this.#firstArrival(window) >= this.#spec.timeoutMs;
-      if (!settled && !timedOut) return;
+      if (!settled && !timedOut) {
+        if (!this.#releasesOnArrival) this.#lendRoom(window);
+        return;
+      }
       if (this.#close(window)) released += 1;
     }
   }
@@ -321,43 +393,46 @@ export class TimeAligner implements NodeAligner {
     this.#lastAnchor = window.anchor;
     const values: unknown[] = [];
     const metas: (MessageMetadata | undefined)[] = [];
-    const members: DataEnvelope[][] = [];
-    const superseded: DataEnvelope[][] = [];
+    const members: Pending[][] = [];
+    const superseded: Pending[][] = [];
     for (const [parentIndex, count] of window.counts.entries()) {
       const list = this.#pending[parentIndex] as Pending[];
-      const taken = list.splice(0, count === 0 ? 0 : this.#spec.collect === 'first' ? 1 : count).map((item) => item.envelope);
+      const taken = list.splice(0, count === 0 ? 0 : this.#spec.collect === 'first' ? 1 : count);
       const kept = this.#spec.collect === 'last' ? taken.slice(-1) : taken;
       members.push(kept);
       superseded.push(this.#spec.collect === 'last' ? taken.slice(0, -1) : []);
       const head = kept[0];
-      values.push(head === undefined ? undefined : this.#spec.collect === 'all' ? kept.map((envelope) => envelope.value) : head.value);
-      metas.push(head?.meta);
+      values.push(
+        head === undefined ? undefined : this.#spec.collect === 'all' ? kept.map((item) => item.envelope.value) : head.envelope.value,
+      );
+      metas.push(head?.envelope.meta);
     }
-    for (const [parentIndex, envelopes] of superseded.entries()) this.#discard(parentIndex, envelopes);
+    for (const [parentIndex, items] of superseded.entries()) this.#discard(parentIndex, items);
     const present = members.filter((kept) => kept.length > 0).length;
     if (present < this.#quorum) {
-      for (const [parentIndex, envelopes] of members.entries()) this.#discard(parentIndex, envelopes);
+      for (const [parentIndex, items] of members.entries()) this.#discard(parentIndex, items);
       this.#counts.dropped += 1;
       return false;
     }
-    if (!this.#releasesOnArrival) {
-      for (const [parentIndex, envelopes] of members.entries())
-        for (const envelope of envelopes) this.#onRelease?.(parentIndex, envelope, 'taken');
-    }
+    for (const [parentIndex, items] of members.entries()) for (const item of items) this.#giveRoom(parentIndex, item, 'taken');
     const seq = this.#nextSeq++;
-    this.#ready.push({ set: { kind: 'data', seq, ticket: seq, values, metas }, complete: present === members.length, members });
+    this.#ready.push({
+      set: { kind: 'data', seq, ticket: seq, values, metas },
+      complete: present === members.length,
+      members: members.map((items) => items.length),
+    });
     // Realtime: the node sees the freshest groups; older ones waiting for it go.
     while (this.#ready.length > this.#readyCapacity) {
       const stale = this.#ready.shift() as ReadyGroup;
-      for (const [parentIndex, envelopes] of stale.members.entries()) this.#count(parentIndex, envelopes.length);
+      for (const [parentIndex, count] of stale.members.entries()) this.#count(parentIndex, count);
       this.#counts.dropped += 1;
     }
     return true;
   }
 
-  #discard(parentIndex: number, envelopes: readonly DataEnvelope[]): void {
-    if (!this.#releasesOnArrival) for (const envelope of envelopes) this.#onRelease?.(parentIndex, envelope, 'discarded');
-    this.#count(parentIndex, envelopes.length);
+  #discard(parentIndex: number, items: readonly Pending[]): void {
+    for (const item of items) this.#giveRoom(parentIndex, item, 'discarded');
+    this.#count(parentIndex, items.length);
   }
 
   #count(parentIndex: number, count: number): void {

@@ -28,6 +28,35 @@ export interface ConformanceOptions {
 }
 
 /**
+ * The groups of a time join over whole streams known at once (each parent's slots, increasing, a
+ * slot's event time its number × the period): the rule batch engines apply, with the open group
+ * starting at the earliest pending slot and `toleranceSlots` wide. As the conformance flows write
+ * them: `null` for a missing parent, an array with `'all'`.
+ */
+function groupByEventTime(
+  parents: readonly (readonly number[])[],
+  toleranceSlots: number,
+  collect: 'first' | 'last' | 'all',
+  quorum: number,
+): unknown[][] {
+  const pending = parents.map((slots) => [...slots]);
+  const groups: unknown[][] = [];
+  for (;;) {
+    const heads = pending.flatMap((slots) => slots.slice(0, 1));
+    if (heads.length === 0) return groups;
+    const end = Math.min(...heads) + toleranceSlots;
+    const members = pending.map((slots) => {
+      const inWindow = slots.filter((slot) => slot <= end).length;
+      return slots.splice(0, collect === 'first' ? Math.min(1, inWindow) : inWindow);
+    });
+    if (members.filter((taken) => taken.length > 0).length < quorum) continue;
+    groups.push(
+      members.map((taken) => (taken.length === 0 ? null : collect === 'all' ? taken : collect === 'first' ? taken[0] : taken.at(-1))),
+    );
+  }
+}
+
+/**
  * Registers the engine conformance suite with vitest: every engine must pass it. Flows are loaded
  * from flow modules (`Flow.load`), so multi-process engines can rebuild them in their tasks.
  */
@@ -687,6 +716,52 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         }
       }
     });
+
+    // One camera on both sides of a join by time, groups wider than the queue (5 frames, queues of
+    // 1 to 4): the camera's edge into the join fills while the other side still waits for the
+    // camera's next frames (with 'first', also once skips leave the camera's frames pending). Such
+    // parents are lent their room, so every group closes on event time alone: batch engines make
+    // exactly the groups of the rule applied to the whole streams at once.
+    for (const [diamond, collect, quorum, skipEvery] of [
+      ['direct', 'all', 1, undefined],
+      ['direct', 'all', 1, 4],
+      ['fork', 'all', 1, undefined],
+      ['direct', 'first', 2, 4],
+      ['fork', 'last', 2, 3],
+    ] as const) {
+      it(`a time join of two branches of one camera (${diamond}, '${collect}', quorum ${quorum}${skipEvery === undefined ? '' : ', the relay skipping'}; groups wider than the queue) completes, grouped by event time`, {
+        timeout,
+      }, async () => {
+        const out = join(dir, 'out.jsonl');
+        const slots = 60;
+        const report = await runToEnd('timeJoin', {
+          out,
+          slots,
+          periodMs: 10,
+          paced: false,
+          toleranceMs: 45,
+          quorum,
+          collect,
+          relayTasks: 2,
+          relayDelayMs: 2,
+          diamond,
+          ...(skipEvery === undefined ? {} : { skipEvery }),
+        });
+        expectCompleted(report);
+        const groups = (await lines(out)) as Array<[unknown, unknown]>;
+        const camera = Array.from({ length: slots }, (_, slot) => slot);
+        const relayed = camera.filter((slot) => skipEvery === undefined || slot % skipEvery !== 1);
+        if (contract === 'batch') {
+          expect(groups).toEqual(groupByEventTime([camera, relayed], 4, collect, quorum));
+          return;
+        }
+        for (const parent of [0, 1]) {
+          const taken = groups.flatMap((group) => (group[parent] ?? []) as number | number[]);
+          expectIncreasing(taken);
+          expect(taken.length).toBeLessThanOrEqual(slots);
+        }
+      });
+    }
 
     // Replicas of a parent finish out of order (a fast one runs ahead of the one whose output is
     // next); the join puts their outputs back in order first, so the groups are E6's, exactly, on

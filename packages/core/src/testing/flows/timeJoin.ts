@@ -60,6 +60,8 @@ class Flaky extends ProcessorNode<[number], number> {
  * Between camera 2 and the join: with `relayTasks`, an identity replicated that many times whose
  * replicas finish out of order (`relayDelayMs`); then with `skipEvery`, a node `flaky` that throws
  * on slots `slot % skipEvery === 1` with `onError: 'skip'`. `dropEvery: 0`: camera 2 drops nothing.
+ * With `diamond`, camera 1 feeds both sides and camera 2 is left out: `'direct'` joins camera 1 with
+ * what it feeds (relay, flaky), `'fork'` also puts an identity (`branch`) between camera 1 and the join.
  */
 export default defineFlow(
   (params: {
@@ -75,6 +77,7 @@ export default defineFlow(
     relayTasks?: number;
     relayDelayMs?: number;
     skipEvery?: number;
+    diamond?: 'direct' | 'fork';
   }) => {
     const slots = params.slots ?? 150;
     const periodMs = params.periodMs ?? 20;
@@ -82,7 +85,7 @@ export default defineFlow(
     const cam1 = new Camera(slots, periodMs, paced, undefined, { name: 'cam1' });
     const dropEvery = params.dropEvery ?? 3;
     const cam2 = new Camera(slots, periodMs, paced, dropEvery === 0 ? undefined : dropEvery, { name: 'cam2' });
-    let second: Node = cam2;
+    let second: Node = params.diamond === undefined ? cam2 : cam1;
     if (params.relayTasks !== undefined) {
       second = new DelayedIdentity(params.relayDelayMs ?? 0, undefined, { name: 'relay', nbTasks: params.relayTasks }).from(second);
     }
@@ -96,7 +99,9 @@ export default defineFlow(
         quorum: params.quorum ?? 1,
         ...(params.collect === undefined ? {} : { collect: params.collect }),
       },
-    }).from(cam1, second);
-    return new Flow([cam1, cam2], [sink]);
+    });
+    if (params.diamond === undefined) return new Flow([cam1, cam2], [sink.from(cam1, second)]);
+    const first = params.diamond === 'fork' ? new DelayedIdentity(0, undefined, { name: 'branch' }).from(cam1) : cam1;
+    return new Flow([cam1], [sink.from(first, second)]);
   },
 );
