@@ -150,7 +150,7 @@ describe.runIf(process.platform === 'linux')('sweep of stale run directories', (
   });
 
   it('never keeps the process alive: a process that is done exits, the sweep left to the next one', () => {
-    const directories = Array.from({ length: 20 }, (_, index) => run(temporary, `vf-exit${String(index).padStart(2, '0')}`, dead()));
+    const directories = Array.from({ length: 50 }, (_, index) => run(temporary, `vf-exit${String(index).padStart(2, '0')}`, dead()));
     const script = [
       `import { sweepStaleRuns } from ${JSON.stringify(new URL('./staleRuns.ts', import.meta.url).href)};`,
       `sweepStaleRuns({ roots: [${JSON.stringify(temporary)}].map((root) => ({ ...root, names: /^vf-/ })) })`,
@@ -170,7 +170,9 @@ describe.runIf(process.platform === 'linux')('sweep of stale run directories', (
     );
     expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: '' });
     expect(child.stdout).toBe('');
-    // Each step waits on an unreferenced timer: the process ended before the first.
-    for (const directory of directories) expect(existsSync(join(directory, RUN_OWNER_FILE))).toBe(true);
+    // Each step waits on an unreferenced timer: the process ended with the sweep unfinished. (Most
+    // often before its first step; on a loaded machine the module loader's last turns of the event
+    // loop can let a few steps run first.)
+    expect(directories.filter((directory) => existsSync(join(directory, RUN_OWNER_FILE))).length).toBeGreaterThan(0);
   });
 });
