@@ -362,8 +362,8 @@ describe('TimeAligner (realtime: event time plus a wall-clock timeout)', () => {
 });
 
 describe('convergingParents', () => {
-  /** Plan nodes from `[name, parents, join?]`, in order. */
-  const plan = (...nodes: Array<[string, number[], 'time'?]>): PlannedNode[] =>
+  /** Plan nodes from `[name, parents, join?]`, in order (`'time'`: quorum every parent; `'time1'`: quorum 1). */
+  const plan = (...nodes: Array<[string, number[], ('time' | 'time1')?]>): PlannedNode[] =>
     nodes.map(([name, parents, join], index) => ({
       index,
       name,
@@ -373,7 +373,7 @@ describe('convergingParents', () => {
       nbTasks: 1,
       deviceType: 'cpu',
       requiresGpu: false,
-      ...(join === undefined ? {} : { join: spec() }),
+      ...(join === undefined ? {} : { join: spec(join === 'time1' ? { quorum: 1 } : {}) }),
     }));
 
   it('pairs a parent with one it feeds, and two parents fed by one node, through any number of hops', () => {
@@ -384,9 +384,11 @@ describe('convergingParents', () => {
     expect(convergingParents(nodes, 5)).toEqual([[1], [0], []]);
   });
 
-  it('not through a time join (it may consume and send nothing), nor for independent parents', () => {
+  it('not through a time join that may drop every group (quorum above 1), nor for independent parents', () => {
     // p -> t(p, q) by time -> j(p, t): t's sends do not follow p's.
     expect(convergingParents(plan(['p', []], ['q', []], ['t', [0, 1], 'time'], ['j', [0, 2], 'time']), 3)).toEqual([[], []]);
+    // With quorum 1, t sends one message per group it closes: tied again.
+    expect(convergingParents(plan(['p', []], ['q', []], ['t', [0, 1], 'time1'], ['j', [0, 2], 'time']), 3)).toEqual([[1], [0]]);
     // An origin join on the way ties them still: it sends one set per origin.
     expect(convergingParents(plan(['p', []], ['q', []], ['o', [0, 1]], ['j', [0, 2], 'time']), 3)).toEqual([[1], [0]]);
     expect(convergingParents(plan(['p', []], ['q', []], ['j', [0, 1], 'time']), 2)).toEqual([[], []]);

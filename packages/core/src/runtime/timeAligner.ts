@@ -94,11 +94,19 @@ interface Pending {
 }
 
 /**
- * Per parent of node `nodeIndex`, the other parents that converge with it: both are fed, through
- * nodes that are not time joins, by one node (or one feeds the other). Such a pair's progress is
- * tied: the node above sends to both, and waits for room on either, so one can run ahead of the
- * other by no more than the queues between them hold. A time join on the way breaks the tie (it may
- * consume and send nothing: a group dropped below its quorum).
+ * Whether what `node` sends keeps pace with what it receives: a node without a time join sends one
+ * message per input set, a time join with quorum 1 one per group it closes (every group has a
+ * member). A time join with a higher quorum may drop every group, and then sends nothing.
+ */
+function keepsTie(node: PlannedNode): boolean {
+  return node.join === undefined || (node.join.quorum ?? node.parents.length) === 1;
+}
+
+/**
+ * Per parent of node `nodeIndex`, the other parents that converge with it: both are fed by one
+ * node (or one feeds the other) through nodes that keep pace with their inputs ({@link keepsTie}).
+ * Such a pair's progress is tied: the node above sends to both, and waits for room on either, so
+ * one can run ahead of the other by no more than the queues (and time joins' windows) between them.
  */
 export function convergingParents(nodes: readonly PlannedNode[], nodeIndex: number): number[][] {
   const feeders = new Map<number, ReadonlySet<number>>();
@@ -108,8 +116,7 @@ export function convergingParents(nodes: readonly PlannedNode[], nodeIndex: numb
     if (known !== undefined) return known;
     const found = new Set<number>([index]);
     const node = nodes[index];
-    if (node !== undefined && node.join === undefined)
-      for (const parent of node.parents) for (const above of fedBy(parent)) found.add(above);
+    if (node !== undefined && keepsTie(node)) for (const parent of node.parents) for (const above of fedBy(parent)) found.add(above);
     feeders.set(index, found);
     return found;
   };

@@ -728,6 +728,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       ['fork', 'all', 1, undefined],
       ['direct', 'first', 2, 4],
       ['fork', 'last', 2, 3],
+      ['nested', 'all', 2, 4],
     ] as const) {
       it(`a time join of two branches of one camera (${diamond}, '${collect}', quorum ${quorum}${skipEvery === undefined ? '' : ', the relay skipping'}; groups wider than the queue) completes, grouped by event time`, {
         timeout,
@@ -751,11 +752,21 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         const groups = (await lines(out)) as Array<[unknown, unknown]>;
         const camera = Array.from({ length: slots }, (_, slot) => slot);
         const relayed = camera.filter((slot) => skipEvery === undefined || slot % skipEvery !== 1);
+        if (contract === 'batch' && diamond === 'nested') {
+          // `inner` groups camera and relay (quorum 1); each group's event time is its earliest slot's.
+          const inner = groupByEventTime([camera, relayed], 4, collect, 1) as Array<[number[] | null, number[] | null]>;
+          const starts = inner.map((group) => Math.min(...group.flatMap((slots) => slots ?? [])));
+          const outer = groupByEventTime([starts, camera], 4, collect, quorum) as Array<[number[] | null, number[] | null]>;
+          expect(groups).toEqual(
+            outer.map(([innerStarts, slots]) => [innerStarts?.map((start) => inner[starts.indexOf(start)]) ?? null, slots]),
+          );
+          return;
+        }
         if (contract === 'batch') {
           expect(groups).toEqual(groupByEventTime([camera, relayed], 4, collect, quorum));
           return;
         }
-        for (const parent of [0, 1]) {
+        for (const parent of diamond === 'nested' ? [1] : [0, 1]) {
           const taken = groups.flatMap((group) => (group[parent] ?? []) as number | number[]);
           expectIncreasing(taken);
           expect(taken.length).toBeLessThanOrEqual(slots);

@@ -8,7 +8,7 @@ import {
   ProducerNode,
   timestamped,
 } from '../../index.js';
-import { FileAppenderConsumer } from '../../nodes.js';
+import { FileAppenderConsumer, JoinerProcessor } from '../../nodes.js';
 import { sleep } from '../../runtime/waiting.js';
 import { DelayedIdentity } from './fixtureNodes.js';
 
@@ -61,7 +61,9 @@ class Flaky extends ProcessorNode<[number], number> {
  * replicas finish out of order (`relayDelayMs`); then with `skipEvery`, a node `flaky` that throws
  * on slots `slot % skipEvery === 1` with `onError: 'skip'`. `dropEvery: 0`: camera 2 drops nothing.
  * With `diamond`, camera 1 feeds both sides and camera 2 is left out: `'direct'` joins camera 1 with
- * what it feeds (relay, flaky), `'fork'` also puts an identity (`branch`) between camera 1 and the join.
+ * what it feeds (relay, flaky), `'fork'` also puts an identity (`branch`) between camera 1 and the
+ * join; `'nested'` joins camera 1 with what it feeds by time first (`inner`, quorum 1, same
+ * tolerance and collect), then `inner` with camera 1.
  */
 export default defineFlow(
   (params: {
@@ -77,7 +79,7 @@ export default defineFlow(
     relayTasks?: number;
     relayDelayMs?: number;
     skipEvery?: number;
-    diamond?: 'direct' | 'fork';
+    diamond?: 'direct' | 'fork' | 'nested';
   }) => {
     const slots = params.slots ?? 150;
     const periodMs = params.periodMs ?? 20;
@@ -90,17 +92,19 @@ export default defineFlow(
       second = new DelayedIdentity(params.relayDelayMs ?? 0, undefined, { name: 'relay', nbTasks: params.relayTasks }).from(second);
     }
     if (params.skipEvery !== undefined) second = new Flaky(params.skipEvery, { name: 'flaky', onError: 'skip' }).from(second);
-    const sink = new FileAppenderConsumer(params.out, {
-      name: 'sink',
-      join: {
-        mode: 'time',
-        toleranceMs: params.toleranceMs ?? 12,
-        timeoutMs: params.timeoutMs ?? 250,
-        quorum: params.quorum ?? 1,
-        ...(params.collect === undefined ? {} : { collect: params.collect }),
-      },
-    });
+    const join = {
+      mode: 'time',
+      toleranceMs: params.toleranceMs ?? 12,
+      timeoutMs: params.timeoutMs ?? 250,
+      quorum: params.quorum ?? 1,
+      ...(params.collect === undefined ? {} : { collect: params.collect }),
+    } as const;
+    const sink = new FileAppenderConsumer(params.out, { name: 'sink', join });
     if (params.diamond === undefined) return new Flow([cam1, cam2], [sink.from(cam1, second)]);
+    if (params.diamond === 'nested') {
+      const inner = new JoinerProcessor({ name: 'inner', join: { ...join, quorum: 1 } }).from(cam1, second);
+      return new Flow([cam1], [sink.from(inner, cam1)]);
+    }
     const first = params.diamond === 'fork' ? new DelayedIdentity(0, undefined, { name: 'branch' }).from(cam1) : cam1;
     return new Flow([cam1], [sink.from(first, second)]);
   },
