@@ -2,6 +2,8 @@ import { FlowValidationError } from '../errors.js';
 import { ConsumerNode } from '../nodes/consumerNode.js';
 import { describe, Node } from '../nodes/node.js';
 import { ProducerNode } from '../nodes/producerNode.js';
+import { emitWarningOnce } from '../warnings.js';
+import { unrelatedOriginJoins } from './originJoins.js';
 import { topologicalSort } from './topologicalSort.js';
 
 /** A validated graph: every node in deterministic topological order, with unique names. */
@@ -88,6 +90,16 @@ export function validateGraph(producers: readonly unknown[], consumers: readonly
     );
   }
   assignNames(order);
+  for (const { node, grouped, other, timeJoin } of unrelatedOriginJoins(order)) {
+    const counts =
+      grouped === timeJoin
+        ? `"${grouped.name}" is a time join (its seqs count its groups)`
+        : `"${grouped.name}" carries the seqs of time join "${timeJoin.name}" (its groups)`;
+    emitWarningOnce(
+      `"${node.name}" joins "${grouped.name}" and "${other.name}" by origin, but ${counts} and "${other.name}" those of a stream that time join also reads: it pairs unrelated messages, and on the batch engine and InProcessEngine it waits until stop() once their rates differ. Join them by time instead (join: { mode: 'time', ... })`,
+      { code: 'VF_JOIN_UNRELATED_ORIGINS' },
+    );
+  }
   return { producers: producerList, consumers: consumerList, nodes: order };
 }
 
