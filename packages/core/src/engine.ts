@@ -73,6 +73,7 @@ export {
   type NodeAlignerOptions,
   type SkippedCounts,
   TimeAligner,
+  timeJoinAlignerOptions,
 } from './runtime/timeAligner.js';
 export { AbortedError, type Deferred, deferred, isAborted, Mutex, Notifier, sleep } from './runtime/waiting.js';
 export { type CurveKeys, generateCurveKeys } from './transport/curve.js';

@@ -1,12 +1,18 @@
 import type { EdgeFailures, ExecutionEngine, JoinGroupCounts, TaskOutcome, TaskProgress, TaskStats } from '../contracts/engine.js';
 import type { EdgeDrops, EndReason, Envelope, InputSet, MessageMetadata, RawMessage } from '../contracts/messenger.js';
 import { FlowValidationError, taskFailureOf, VfError } from '../errors.js';
-import type { TimeJoinSpec } from '../nodes/joinOptions.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { resolveInProcessEngineOptions } from '../runtime/engineOptions.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
 import { EMPTY_TASK_STATS, runTask } from '../runtime/taskLoop.js';
-import { convergingParents, createNodeAligner, type NodeAligner, type SkippedCounts, skippedEdges } from '../runtime/timeAligner.js';
+import {
+  createNodeAligner,
+  type NodeAligner,
+  type NodeAlignerOptions,
+  type SkippedCounts,
+  skippedEdges,
+  timeJoinAlignerOptions,
+} from '../runtime/timeAligner.js';
 import { AbortedError, deferred, Mutex, Notifier } from '../runtime/waiting.js';
 import { decodeValue, encodeValue } from '../wire/codec.js';
 
@@ -103,7 +109,7 @@ class NodeInbox {
     parentReplicas: readonly number[],
     queueSize: number,
     signal: AbortSignal,
-    join?: { readonly spec: TimeJoinSpec; readonly converging: readonly (readonly number[])[] },
+    timeJoin: Pick<NodeAlignerOptions, 'join' | 'capacity' | 'converging'>,
   ) {
     this.#queueSize = queueSize;
     this.#held = parentReplicas.map((replicas) => new Array<number>(replicas).fill(0));
@@ -113,11 +119,7 @@ class NodeInbox {
       held[envelope.meta.taskIndex] = (held[envelope.meta.taskIndex] ?? 0) - 1;
     };
     // A time join here closes groups on event time only, as on the batch engine (no wall clock).
-    const capacity = parentReplicas.map((replicas) => queueSize * replicas);
-    this.#aligner = createNodeAligner(
-      parentReplicas,
-      join === undefined ? { onRelease } : { onRelease, join: join.spec, capacity, converging: join.converging },
-    );
+    this.#aligner = createNodeAligner(parentReplicas, { onRelease, ...timeJoin });
     this.#signal = signal;
   }
 
@@ -326,7 +328,7 @@ class InProcessRun {
             node.parents.map((parent) => plan.nodes[parent]?.nbTasks ?? 1),
             queueSize,
             this.#failure.signal,
-            node.join === undefined ? undefined : { spec: node.join, converging: convergingParents(plan.nodes, node.index) },
+            timeJoinAlignerOptions(plan.nodes, node.index, queueSize),
           ),
     );
     const taskSignal = AbortSignal.any([this.#stop.signal, this.#failure.signal]);

@@ -5,7 +5,7 @@ import type { PlannedNode } from '../plan/executionPlan.js';
 import { seeded } from '../testing/seededRandom.js';
 import type { Clock } from './clock.js';
 import type { ReleaseKind } from './inputAligner.js';
-import { convergingParents, createNodeAligner, eventTime, TimeAligner } from './timeAligner.js';
+import { convergingParents, createNodeAligner, eventTime, TimeAligner, timeJoinAlignerOptions } from './timeAligner.js';
 
 /** A message stamped with event time `timestamp` (its value is `value`, its ticket `ticket`). */
 function at(timestamp: number, value: unknown = timestamp, ticket = 0): Envelope {
@@ -382,6 +382,12 @@ describe('convergingParents', () => {
     // src -> a -> b, src -> c; j(b, c, other): b and c converge, other does not.
     const nodes = plan(['src', []], ['other', []], ['a', [0]], ['b', [2]], ['c', [0]], ['j', [3, 4, 1], 'time']);
     expect(convergingParents(nodes, 5)).toEqual([[1], [0], []]);
+  });
+
+  it('timeJoinAlignerOptions: a time join gets its spec, room per edge (queue × the parent’s tasks) and converging parents; another node nothing', () => {
+    const nodes = plan(['p', []], ['r', [0]], ['j', [0, 1], 'time']).map((node) => (node.name === 'r' ? { ...node, nbTasks: 3 } : node));
+    expect(timeJoinAlignerOptions(nodes, 2, 4)).toEqual({ join: nodes[2]?.join, capacity: [4, 12], converging: [[1], [0]] });
+    expect(timeJoinAlignerOptions(nodes, 1, 4)).toEqual({});
   });
 
   it('not through a time join that may drop every group (quorum above 1), nor for independent parents', () => {

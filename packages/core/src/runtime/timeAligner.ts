@@ -78,6 +78,24 @@ export interface NodeAlignerOptions {
   readonly clock?: Clock;
 }
 
+/**
+ * What a time join's aligner takes from the plan (nothing for another node): its spec, each edge's
+ * room (queue size × the parent's tasks) and its converging parents. Every engine derives them alike.
+ */
+export function timeJoinAlignerOptions(
+  nodes: readonly PlannedNode[],
+  nodeIndex: number,
+  queueSize: number,
+): Pick<NodeAlignerOptions, 'join' | 'capacity' | 'converging'> {
+  const node = nodes[nodeIndex];
+  if (node?.join === undefined) return {};
+  return {
+    join: node.join,
+    capacity: node.parents.map((parent) => queueSize * (nodes[parent]?.nbTasks ?? 1)),
+    converging: convergingParents(nodes, nodeIndex),
+  };
+}
+
 /** The aligner for a node: by event time when it has a time join, else by origin. */
 export function createNodeAligner(parentReplicas: readonly number[], options: NodeAlignerOptions = {}): NodeAligner {
   if (options.join === undefined) return new InputAligner(parentReplicas, options.onRelease, options.policy, options.route);
@@ -350,9 +368,7 @@ export class TimeAligner implements NodeAligner {
     // Batch: an edge without room can send nothing more until a group closes. Not so for a parent
     // that converges with another: it is lent room instead (see #lendRoom).
     if (this.#releasesOnArrival || (this.#converging[parentIndex] as readonly number[]).length > 0) return false;
-    return (
-      (this.#holding[parentIndex] as number) + (this.#edges[parentIndex] as EdgeBuffer).size >= (this.#capacity[parentIndex] as number)
-    );
+    return (this.#holding[parentIndex] as number) + edge.size >= (this.#capacity[parentIndex] as number);
   }
 
   /**

@@ -6,7 +6,7 @@ import type { PlannedNode } from '../plan/executionPlan.js';
 import type { TaskInit } from '../runtime/controlProtocol.js';
 import { type AlignmentPolicy, type ReleaseKind, routeBySeq, type SeqRoute } from '../runtime/inputAligner.js';
 import { MessengerBase, messageMetadata } from '../runtime/messengerBase.js';
-import { convergingParents, createNodeAligner, type NodeAligner, skippedEdges } from '../runtime/timeAligner.js';
+import { createNodeAligner, type NodeAligner, skippedEdges, timeJoinAlignerOptions } from '../runtime/timeAligner.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { packEnvelopes } from '../wire/batchFrame.js';
 import { encodeValue, packHeader, WireError } from '../wire/codec.js';
@@ -544,13 +544,7 @@ export abstract class ZmqMessenger extends MessengerBase {
         onRelease: (_parentIndex, envelope, how) => this.#release(envelope, how),
         policy: alignment,
         route,
-        ...(node.join === undefined
-          ? {}
-          : {
-              join: node.join,
-              capacity: parentReplicas.map((replicas) => init.queueSize * replicas),
-              converging: convergingParents(init.nodes, init.task.nodeIndex),
-            }),
+        ...timeJoinAlignerOptions(init.nodes, init.task.nodeIndex, init.queueSize),
       });
     }
     signal.addEventListener('abort', () => this.#received.notify(), { once: true });
