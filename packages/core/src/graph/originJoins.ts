@@ -33,21 +33,28 @@ export function unrelatedOriginJoins(order: readonly Node[]): UnrelatedOriginJoi
     const startsOrigin = node.parents.length === 0 || node.timeJoin !== undefined;
     origins.set(node, startsOrigin ? new Set([node]) : new Set(node.parents.flatMap((parent) => [...(origins.get(parent) ?? [])])));
     if (startsOrigin || node.parents.length < 2) continue;
-    const unrelated = node.parents.flatMap((grouped) =>
-      node.parents.flatMap((other) => {
-        if (other === grouped) return [];
-        const otherOrigins = origins.get(other) ?? new Set<Node>();
-        const reach = new Set([other, ...(ancestors.get(other) ?? [])]);
-        const timeJoin = [...(origins.get(grouped) ?? [])].find(
-          (origin) =>
-            origin.timeJoin !== undefined &&
-            !otherOrigins.has(origin) &&
-            [...(ancestors.get(origin) ?? [])].some((feeder) => reach.has(feeder)),
-        );
-        return timeJoin === undefined ? [] : [{ node, grouped, other, timeJoin }];
-      }),
-    );
-    if (unrelated[0] !== undefined) found.push(unrelated[0]);
+    const unrelated = firstUnrelatedPair(node, origins, ancestors);
+    if (unrelated !== undefined) found.push(unrelated);
   }
   return found;
+}
+
+/** The first pair of `node`'s parents (in wiring order) whose `seq`s are unrelated, if any. */
+function firstUnrelatedPair(
+  node: Node,
+  origins: ReadonlyMap<Node, ReadonlySet<Node>>,
+  ancestors: ReadonlyMap<Node, ReadonlySet<Node>>,
+): UnrelatedOriginJoin | undefined {
+  for (const grouped of node.parents) {
+    for (const other of node.parents) {
+      if (other === grouped) continue;
+      const otherOrigins = origins.get(other) ?? new Set<Node>();
+      const reach = new Set([other, ...(ancestors.get(other) ?? [])]);
+      for (const timeJoin of origins.get(grouped) ?? []) {
+        if (timeJoin.timeJoin === undefined || otherOrigins.has(timeJoin)) continue;
+        if ([...(ancestors.get(timeJoin) ?? [])].some((feeder) => reach.has(feeder))) return { node, grouped, other, timeJoin };
+      }
+    }
+  }
+  return undefined;
 }
