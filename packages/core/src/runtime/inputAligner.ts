@@ -96,6 +96,11 @@ export class EdgeBuffer {
     if (this.#route !== undefined) this.#nextTicket = this.#route.index;
   }
 
+  /** Tasks of the parent node. */
+  get replicas(): number {
+    return this.#replicas;
+  }
+
   get #keyedByTicket(): boolean {
     return this.#route === undefined && this.#replicas > 1 && this.#policy === 'ordered';
   }

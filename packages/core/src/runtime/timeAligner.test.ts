@@ -282,6 +282,44 @@ describe('TimeAligner (batch: event time only)', () => {
     expect(released).toEqual(['0:a0:taken', '1:b1:taken']);
   });
 
+  it('lends the room of a replicated parent that can still add to the open group, up to its edge’s capacity', () => {
+    const released: string[] = [];
+    // Parent 1 runs as 3 tasks (capacity 2 × 3). Between processes each task has room for 2 of
+    // them: one that sent b0 and b1 and now holds b2 can send nothing until that room comes back,
+    // although its edge is not full (a full edge closes the group): the join waited for ever.
+    const aligner = new TimeAligner([1, 3], spec({ collect: 'all', toleranceMs: 100, quorum: 1 }), {
+      capacity: [2, 6],
+      onRelease: (parent, envelope, how) => released.push(`${parent}:${envelope.kind === 'data' ? String(envelope.value) : 'end'}:${how}`),
+    });
+    aligner.push(0, at(0, 'a0'));
+    aligner.push(0, at(10, 'a1'));
+    aligner.push(1, at(0, 'b0', 0));
+    aligner.push(1, at(10, 'b1', 1));
+    aligner.push(1, at(30, 'b3', 3));
+    expect(aligner.take()).toBeUndefined();
+    // Parent 0 is full (settled); parent 1 is not, and it may be waiting for that room.
+    expect(released).toEqual(['1:b0:taken', '1:b1:taken']);
+    aligner.push(1, at(20, 'b2', 2));
+    expect(aligner.take()).toBeUndefined();
+    expect(released.slice(2)).toEqual(['1:b2:taken', '1:b3:taken']);
+    // What was lent still counts against the edge: with 6 held, it is full and the group closes.
+    aligner.push(1, at(40, 'b4', 4));
+    aligner.push(1, at(50, 'b5', 5));
+    expect(aligner.take()).toMatchObject({
+      values: [
+        ['a0', 'a1'],
+        ['b0', 'b1', 'b2', 'b3', 'b4', 'b5'],
+      ],
+    });
+    aligner.push(1, at(60, 'b6', 6));
+    aligner.push(0, end());
+    for (let task = 0; task < 3; task++) aligner.push(1, end());
+    expect(drain(aligner)).toEqual([[undefined, ['b6']], 'end']);
+    // Each room went back once.
+    expect(new Set(released).size).toBe(released.length);
+    expect(released).toHaveLength(9);
+  });
+
   it('keeps each message’s room until its group closes (batch) and reports every release once', () => {
     const released: Array<[number, ReleaseKind]> = [];
     const aligner = new TimeAligner([1, 1], spec({ quorum: 2 }), { onRelease: (parent, _envelope, how) => released.push([parent, how]) });

@@ -168,8 +168,8 @@ interface ReadyGroup {
  *   has ended, or has no room left for more (its edge is full: waiting could deadlock); no wall
  *   clock is read, so the groups depend on the data alone. A message keeps its room (credit) until
  *   its group closes: backpressure holds. Parents that converge (`converging`) never count as
- *   full; while one of them can still add to the open group, their pending messages give their room
- *   back (see #lendRoom).
+ *   full; while one of them, or a replicated parent, can still add to the open group, their pending
+ *   messages give their room back (see #lendRoom).
  * - `freshest` (realtime): also on `timeoutMs` of wall time from the group's first arrival.
  *   Messages give their room back on arrival (publishers never wait); what is pending is bounded
  *   by the timeout. At most `sum(capacity)` closed groups wait for the node; older ones are dropped.
@@ -366,9 +366,10 @@ export class TimeAligner implements NodeAligner {
     const edge = this.#edges[parentIndex] as EdgeBuffer;
     if (edge.ended || (this.#watermark[parentIndex] as number) > window.anchor + this.#spec.toleranceMs) return true;
     // Batch: an edge without room can send nothing more until a group closes. Not so for a parent
-    // that converges with another: it is lent room instead (see #lendRoom).
+    // that converges with another: it is lent room instead (see #lendRoom). What was lent still
+    // counts here: it is held all the same.
     if (this.#releasesOnArrival || (this.#converging[parentIndex] as readonly number[]).length > 0) return false;
-    return (this.#holding[parentIndex] as number) + edge.size >= (this.#capacity[parentIndex] as number);
+    return (this.#pending[parentIndex] as Pending[]).length + edge.size >= (this.#capacity[parentIndex] as number);
   }
 
   /**
@@ -379,10 +380,17 @@ export class TimeAligner implements NodeAligner {
    * those it converges with give their room back; they stay in their groups. What they then send
    * ahead of it is bounded by the queues between them, and it lags by at most the tolerance: what
    * the join holds beyond their room is at most what the tolerance spans plus those queues.
+   *
+   * A replicated parent that can still add to the open group is lent its room too. Its edge holds
+   * `capacity` (the queue × its tasks), but each task has only the queue's share: one task may hold
+   * the open group's messages and the next one in order while the others have nothing left to send
+   * (its stream's end), and the edge never fills. What was lent still counts against the edge
+   * ({@link #settled}), so the join holds at most twice its capacity for it.
    */
   #lendRoom(window: Window): void {
     for (const [parentIndex, others] of this.#converging.entries()) {
-      if (others.length === 0 || this.#settled(parentIndex, window)) continue;
+      const lends = others.length > 0 || (this.#edges[parentIndex] as EdgeBuffer).replicas > 1;
+      if (!lends || this.#settled(parentIndex, window)) continue;
       for (const lender of [parentIndex, ...others])
         for (const item of this.#pending[lender] as Pending[]) this.#giveRoom(lender, item, 'taken');
     }
