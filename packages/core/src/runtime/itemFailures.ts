@@ -90,12 +90,16 @@ export class ItemFailures {
    * returns the marker to pass on. Undefined for an ordinary input set.
    */
   markerIn(input: DataInput): SkippedItem | undefined {
-    const marker = input.values.find(isSkippedItem);
+    let marker = input.values.find(isSkippedItem);
     if (marker === undefined) return undefined;
+    // A set with a given-up item besides a dropped group (a join of both) passes the failure on.
+    if (marker.groupDropped) for (const value of input.values) if (isSkippedItem(value) && !value.groupDropped) marker = value;
     for (const [index, value] of input.values.entries()) {
       const from = input.metas[index]?.node ?? String(index);
       const key = JSON.stringify([from, this.#node]);
       if (isSkippedItem(value)) {
+        // A group a time join dropped: no failure, only a gap in its stream.
+        if (value.groupDropped) continue;
         const edge = this.#absent.get(key) ?? { from, to: this.#node, failed: 0, deadLettered: 0 };
         edge.failed += 1;
         if (value.deadLettered) edge.deadLettered += 1;

@@ -5,6 +5,7 @@ import type { PlannedNode } from '../plan/executionPlan.js';
 import { seeded } from '../testing/seededRandom.js';
 import type { Clock } from './clock.js';
 import type { ReleaseKind } from './inputAligner.js';
+import { isSkippedItem } from './skippedItem.js';
 import { convergingParents, createNodeAligner, eventTime, TimeAligner, timeJoinAlignerOptions } from './timeAligner.js';
 
 /** A message stamped with event time `timestamp` (its value is `value`, its ticket `ticket`). */
@@ -36,10 +37,12 @@ function manualClock(): Clock & { advance(ms: number): void } {
 }
 
 /** Takes every set available now, as value arrays (`'end'` for the end). */
-function drain(aligner: { take(): InputSet | undefined }): Array<readonly unknown[] | 'end'> {
-  const sets: Array<readonly unknown[] | 'end'> = [];
+/** The sets taken until the end: their values, `'end'`, or `'dropped'` for a dropped group's marker. */
+function drain(aligner: { take(): InputSet | undefined }): Array<readonly unknown[] | 'end' | 'dropped'> {
+  const sets: Array<readonly unknown[] | 'end' | 'dropped'> = [];
   for (let set = aligner.take(); set !== undefined; set = aligner.take()) {
-    sets.push(set.kind === 'end' ? 'end' : set.values);
+    const dropped = set.kind === 'data' && set.values.every((value) => isSkippedItem(value) && value.groupDropped);
+    sets.push(set.kind === 'end' ? 'end' : dropped ? 'dropped' : set.values);
     if (set.kind === 'end') break;
   }
   return sets;
@@ -103,12 +106,12 @@ describe('TimeAligner (batch: event time only)', () => {
     const shuffled = new TimeAligner([1, 1], spec({ quorum: 1 }));
     const a = [0, 20, 40, 60].map((t) => at(t, `a${t}`));
     const b = [3, 43, 62].map((t) => at(t, `b${t}`));
-    const results: Array<Array<readonly unknown[] | 'end'>> = [];
+    const results: Array<Array<readonly unknown[] | 'end' | 'dropped'>> = [];
     for (const [aligner, order] of [
       [inOrder, [...a.map((m) => [0, m] as const), ...b.map((m) => [1, m] as const)]],
       [shuffled, [...b.map((m) => [1, m] as const), ...a.map((m) => [0, m] as const)]],
     ] as const) {
-      const sets: Array<readonly unknown[] | 'end'> = [];
+      const sets: Array<readonly unknown[] | 'end' | 'dropped'> = [];
       for (const [parent, message] of order) {
         aligner.push(parent, message);
         sets.push(...drain(aligner));
@@ -141,7 +144,11 @@ describe('TimeAligner (batch: event time only)', () => {
     aligner.push(1, at(30, 'b1'));
     aligner.push(2, at(31, 'c1'));
     aligner.push(0, at(33, 'a1'));
-    expect(drain(aligner)).toEqual([['a1', 'b1', 'c1']]);
+    // In the dropped group's place, its marker (batch): seq 0, its event time; the group released is seq 1.
+    const marker = aligner.take();
+    expect(marker).toMatchObject({ kind: 'data', seq: 0, ticket: 0, metas: [{ timestamp: 0 }, undefined, undefined] });
+    expect(marker?.kind === 'data' && marker.values.every((value) => isSkippedItem(value) && value.groupDropped)).toBe(true);
+    expect(aligner.take()).toMatchObject({ seq: 1, values: ['a1', 'b1', 'c1'] });
     expect(aligner.joinGroups()).toEqual({ complete: 1, partial: 0, dropped: 1 });
     expect(aligner.droppedByParent).toEqual([1, 0, 0]);
   });
@@ -158,7 +165,7 @@ describe('TimeAligner (batch: event time only)', () => {
     strict.push(0, at(0, 'a0'));
     strict.push(0, end());
     strict.push(1, end());
-    expect(strict.take()).toEqual({ kind: 'end', reason: 'completed' });
+    expect(drain(strict)).toEqual(['dropped', 'end']);
     expect(strict.joinGroups()).toEqual({ complete: 0, partial: 0, dropped: 1 });
   });
 
@@ -428,10 +435,9 @@ describe('convergingParents', () => {
     expect(timeJoinAlignerOptions(nodes, 1, 4)).toEqual({});
   });
 
-  it('not through a time join that may drop every group (quorum above 1), nor for independent parents', () => {
-    // p -> t(p, q) by time -> j(p, t): t's sends do not follow p's.
-    expect(convergingParents(plan(['p', []], ['q', []], ['t', [0, 1], 'time'], ['j', [0, 2], 'time']), 3)).toEqual([[], []]);
-    // With quorum 1, t sends one message per group it closes: tied again.
+  it('through time joins of any quorum (one message or marker per group closed), not for independent parents', () => {
+    // p -> t(p, q) by time -> j(p, t): t sends a marker for each group it drops below its quorum 2.
+    expect(convergingParents(plan(['p', []], ['q', []], ['t', [0, 1], 'time'], ['j', [0, 2], 'time']), 3)).toEqual([[1], [0]]);
     expect(convergingParents(plan(['p', []], ['q', []], ['t', [0, 1], 'time1'], ['j', [0, 2], 'time']), 3)).toEqual([[1], [0]]);
     // An origin join on the way ties them still: it sends one set per origin.
     expect(convergingParents(plan(['p', []], ['q', []], ['o', [0, 1]], ['j', [0, 2], 'time']), 3)).toEqual([[1], [0]]);

@@ -4,7 +4,7 @@ import type { TimeJoinSpec } from '../nodes/joinOptions.js';
 import type { PlannedNode } from '../plan/executionPlan.js';
 import { type Clock, systemClock } from './clock.js';
 import { type AlignmentPolicy, EdgeBuffer, InputAligner, type ReleaseListener, type SeqRoute } from './inputAligner.js';
-import { isSkippedItem } from './skippedItem.js';
+import { isSkippedItem, SkippedItem } from './skippedItem.js';
 
 type DataEnvelope = Extract<Envelope, { kind: 'data' }>;
 type DataSet = Extract<InputSet, { kind: 'data' }>;
@@ -102,6 +102,9 @@ export function createNodeAligner(parentReplicas: readonly number[], options: No
   return new TimeAligner(parentReplicas, options.join, options);
 }
 
+/** The marker of a group dropped below the quorum: one object, never changed, for every such group. */
+const GROUP_DROPPED = Object.freeze(new SkippedItem('', false, true));
+
 interface Pending {
   readonly envelope: DataEnvelope;
   readonly time: number;
@@ -112,29 +115,21 @@ interface Pending {
 }
 
 /**
- * Whether what `node` sends keeps pace with what it receives: a node without a time join sends one
- * message per input set, a time join with quorum 1 one per group it closes (every group has a
- * member). A time join with a higher quorum may drop every group, and then sends nothing.
- */
-function keepsTie(node: PlannedNode): boolean {
-  return node.join === undefined || (node.join.quorum ?? node.parents.length) === 1;
-}
-
-/**
  * Per parent of node `nodeIndex`, the other parents that converge with it: both are fed by one
- * node (or one feeds the other) through nodes that keep pace with their inputs ({@link keepsTie}).
- * Such a pair's progress is tied: the node above sends to both, and waits for room on either, so
- * one can run ahead of the other by no more than the queues (and time joins' windows) between them.
+ * node (or one feeds the other). Every node keeps pace with its inputs: one message per input set
+ * (a marker for an item given up), a time join one per group it closes (a marker for a group it
+ * drops below its quorum), until its end. Such a pair's progress is tied: the node above sends to
+ * both, and waits for room on either, so one can run ahead of the other by no more than the queues
+ * (and time joins' windows) between them.
  */
 export function convergingParents(nodes: readonly PlannedNode[], nodeIndex: number): number[][] {
   const feeders = new Map<number, ReadonlySet<number>>();
-  // The node and everything that feeds it through nodes without a time join.
+  // The node and everything that feeds it.
   const fedBy = (index: number): ReadonlySet<number> => {
     const known = feeders.get(index);
     if (known !== undefined) return known;
     const found = new Set<number>([index]);
-    const node = nodes[index];
-    if (node !== undefined && keepsTie(node)) for (const parent of node.parents) for (const above of fedBy(parent)) found.add(above);
+    for (const parent of nodes[index]?.parents ?? []) for (const above of fedBy(parent)) found.add(above);
     feeders.set(index, found);
     return found;
   };
@@ -155,6 +150,8 @@ interface Window {
 interface ReadyGroup {
   readonly set: DataSet;
   readonly complete: boolean;
+  /** A group dropped below the quorum: the set is its marker ({@link SkippedItem.groupDropped}). */
+  readonly dropped?: true;
   /** Per parent, how many messages are behind the set (to count them if the group is dropped as stale). */
   readonly members: readonly number[];
 }
@@ -273,7 +270,7 @@ export class TimeAligner implements NodeAligner {
       // only says the parent has got that far in time; its room goes back now.
       if (!this.#releasesOnArrival) this.#onRelease?.(parentIndex, envelope, 'taken');
       const skipped = this.#skipped[parentIndex] as { failed: number; deadLettered: number };
-      skipped.failed += 1;
+      if (!envelope.value.groupDropped) skipped.failed += 1;
       if (envelope.value.deadLettered) skipped.deadLettered += 1;
       if (time > (this.#watermark[parentIndex] as number)) this.#watermark[parentIndex] = time;
       return;
@@ -298,7 +295,7 @@ export class TimeAligner implements NodeAligner {
     const next = this.#ready.shift();
     if (next !== undefined) {
       if (next.complete) this.#counts.complete += 1;
-      else this.#counts.partial += 1;
+      else if (next.dropped !== true) this.#counts.partial += 1;
       return next.set;
     }
     const live = this.#edges.filter((_edge, parentIndex) => !this.#ended(parentIndex)).length;
@@ -443,7 +440,14 @@ export class TimeAligner implements NodeAligner {
     if (present < this.#quorum) {
       for (const [parentIndex, items] of members.entries()) this.#discard(parentIndex, items);
       this.#counts.dropped += 1;
-      return false;
+      // Batch: the node sends a marker in the group's place (its event time is the group's), so a
+      // time join below, waiting to hear how far this one has got, need not wait for its next group
+      // or its end. Not once its end has gone out (draining), nor on realtime, which never waits.
+      if (this.#releasesOnArrival || this.#saidDraining) return false;
+      const seq = this.#nextSeq++;
+      const values = members.map(() => GROUP_DROPPED);
+      this.#ready.push({ set: { kind: 'data', seq, ticket: seq, values, metas }, complete: false, members: [], dropped: true });
+      return true;
     }
     for (const [parentIndex, items] of members.entries()) for (const item of items) this.#giveRoom(parentIndex, item, 'taken');
     const seq = this.#nextSeq++;

@@ -39,17 +39,17 @@ class Camera extends ProducerNode<number> {
   }
 }
 
-/** Identity that throws on every slot with `slot % every === 1` (its `onError` says what then). */
+/** Identity that throws on the slots `fails` picks (its `onError` says what then). */
 class Flaky extends ProcessorNode<[number], number> {
   constructor(
-    private readonly every: number,
+    private readonly fails: (slot: number) => boolean,
     options: ProcessorOptions,
   ) {
     super(options);
   }
 
   process(slot: number): number {
-    if (slot % this.every === 1) throw new Error(`flaky on slot ${slot}`);
+    if (this.fails(slot)) throw new Error(`flaky on slot ${slot}`);
     return slot;
   }
 }
@@ -59,11 +59,12 @@ class Flaky extends ProcessorNode<[number], number> {
  * JSON line `[cam1 slot, cam2 slot]` (`null` for a missing camera; arrays of slots with `collect: 'all'`).
  * Between camera 2 and the join: with `relayTasks`, an identity replicated that many times whose
  * replicas finish out of order (`relayDelayMs`); then with `skipEvery`, a node `flaky` that throws
- * on slots `slot % skipEvery === 1` with `onError: 'skip'`. `dropEvery: 0`: camera 2 drops nothing.
+ * on slots `slot % skipEvery === 1` (or, with `skipSlots: [from, to]`, on those slots) with
+ * `onError: 'skip'`. `dropEvery: 0`: camera 2 drops nothing.
  * With `diamond`, camera 1 feeds both sides and camera 2 is left out: `'direct'` joins camera 1 with
  * what it feeds (relay, flaky), `'fork'` also puts an identity (`branch`) between camera 1 and the
- * join; `'nested'` joins camera 1 with what it feeds by time first (`inner`, quorum 1, same
- * tolerance and collect), then `inner` with camera 1.
+ * join; `'nested'` joins camera 1 with what it feeds by time first (`inner`, quorum `innerQuorum`,
+ * default 1, same tolerance and collect), then `inner` with camera 1.
  */
 export default defineFlow(
   (params: {
@@ -79,7 +80,9 @@ export default defineFlow(
     relayTasks?: number;
     relayDelayMs?: number;
     skipEvery?: number;
+    skipSlots?: [number, number];
     diamond?: 'direct' | 'fork' | 'nested';
+    innerQuorum?: number;
   }) => {
     const slots = params.slots ?? 150;
     const periodMs = params.periodMs ?? 20;
@@ -91,7 +94,12 @@ export default defineFlow(
     if (params.relayTasks !== undefined) {
       second = new DelayedIdentity(params.relayDelayMs ?? 0, undefined, { name: 'relay', nbTasks: params.relayTasks }).from(second);
     }
-    if (params.skipEvery !== undefined) second = new Flaky(params.skipEvery, { name: 'flaky', onError: 'skip' }).from(second);
+    const { skipEvery, skipSlots } = params;
+    if (skipEvery !== undefined || skipSlots !== undefined) {
+      const fails = (slot: number) =>
+        skipSlots === undefined ? slot % (skipEvery as number) === 1 : slot >= skipSlots[0] && slot <= skipSlots[1];
+      second = new Flaky(fails, { name: 'flaky', onError: 'skip' }).from(second);
+    }
     const join = {
       mode: 'time',
       toleranceMs: params.toleranceMs ?? 12,
@@ -102,7 +110,7 @@ export default defineFlow(
     const sink = new FileAppenderConsumer(params.out, { name: 'sink', join });
     if (params.diamond === undefined) return new Flow([cam1, cam2], [sink.from(cam1, second)]);
     if (params.diamond === 'nested') {
-      const inner = new JoinerProcessor({ name: 'inner', join: { ...join, quorum: 1 } }).from(cam1, second);
+      const inner = new JoinerProcessor({ name: 'inner', join: { ...join, quorum: params.innerQuorum ?? 1 } }).from(cam1, second);
       return new Flow([cam1], [sink.from(inner, cam1)]);
     }
     const first = params.diamond === 'fork' ? new DelayedIdentity(0, undefined, { name: 'branch' }).from(cam1) : cam1;
