@@ -7,8 +7,10 @@ import { readDeadLetters } from '../deadLetters/readDeadLetters.js';
 import { isVfError, TaskFailedError, type VfError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
 import type { FlowReport } from '../flow/report.js';
+import { InProcessEngine } from '../inProcess/inProcessEngine.js';
 import { describeValue, REFUSED_CASES, VALUE_CASES } from './flows/valueCases.js';
 import { findLeftovers, type InspectableEngine } from './leftovers.js';
+import { describeRandomFlow, randomFlowSpec } from './randomFlows.js';
 
 /** Which delivery contract the engine under test promises. */
 export type EngineContract = 'batch' | 'realtime';
@@ -793,6 +795,31 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         }
       });
     }
+
+    // Flows drawn at random (the same for each seed), whose output the contract fixes on batch
+    // engines: they make exactly what InProcessEngine makes with queues no group outgrows.
+    // `VF_RANDOM_FLOWS` sets how many (a longer run finds rarer cases; default 6).
+    describe('random flows', () => {
+      const count = Number(process.env.VF_RANDOM_FLOWS ?? 6);
+      for (let seed = 1; seed <= count; seed++) {
+        const spec = randomFlowSpec(seed);
+        it(`flow ${seed} (${describeRandomFlow(spec)}) completes${contract === 'batch' ? ', its output that of InProcessEngine' : ''}`, {
+          timeout,
+        }, async () => {
+          const run = async (engine: ExecutionEngine, name: string) => {
+            const out = join(dir, `${name}.jsonl`);
+            const flow = await Flow.load(fixture('randomFlow'), { spec, out });
+            await flow.run(engine);
+            const report = await flow.join();
+            expectCompleted(report);
+            return (await lines(out)) as unknown[][];
+          };
+          // Realtime: that it completes (run checks it); what it drops depends on timing.
+          const written = await run(createEngine(), 'tested');
+          if (contract === 'batch') expect(written).toEqual(await run(new InProcessEngine({ queueSize: 64 }), 'reference'));
+        });
+      }
+    });
 
     // Replicas of a parent finish out of order (a fast one runs ahead of the one whose output is
     // next); the join puts their outputs back in order first, so the groups are E6's, exactly, on

@@ -1,0 +1,107 @@
+import type { JoinCollect } from '../nodes/joinOptions.js';
+import { seeded } from './seededRandom.js';
+
+/** A node of a {@link RandomFlowSpec}; `from` names earlier nodes by index (the producers come first). */
+export type RandomNodeSpec =
+  /** An identity over `tasks` replicas that skips (`onError: 'skip'`) the values whose hash `% skipEvery` is 0. */
+  | { readonly kind: 'relay'; readonly from: number; readonly tasks: number; readonly skipEvery?: number }
+  /** A join by origin of two nodes of one origin (e.g. a camera and what a relay made of it). */
+  | { readonly kind: 'zip'; readonly from: readonly number[]; readonly tasks: number }
+  /** A join by event time. */
+  | {
+      readonly kind: 'time';
+      readonly from: readonly number[];
+      readonly toleranceMs: number;
+      readonly quorum: number;
+      readonly collect: JoinCollect;
+    };
+
+/**
+ * A flow drawn at random ({@link randomFlowSpec}), built by the `randomFlow` fixture: stamped
+ * producers (value `[producer, slot]`, event time `slot × periodMs`, unpaced), then `nodes`, then a
+ * sink that writes each input as a JSON line, joined by origin or by time when it has two parents.
+ */
+export interface RandomFlowSpec {
+  readonly producers: readonly { readonly length: number; readonly periodMs: number }[];
+  readonly nodes: readonly RandomNodeSpec[];
+  readonly sink: { readonly from: readonly number[]; readonly join?: 'origin' | 'time'; readonly toleranceMs?: number };
+}
+
+/**
+ * Draws flow number `seed` (the same flow for the same seed): 1–3 producers of 15–40 slots, 10, 20
+ * or 30 ms apart; 2–5 nodes (relays of 1–3 tasks, some skipping; joins by origin of two nodes of
+ * one origin, 1–2 tasks; joins by time of 2–3 nodes, any quorum and collect); a sink on the last
+ * node and maybe one more.
+ *
+ * It keeps to flows whose output the contract fixes on batch engines: a time join's tolerance is
+ * below the producers' shortest period, so no window holds two items of one parent and a full edge
+ * never changes a group; joins by origin only pair nodes of one origin (pairing a time join's
+ * groups with another stream is warned against: `VF_JOIN_UNRELATED_ORIGINS`).
+ */
+export function randomFlowSpec(seed: number): RandomFlowSpec {
+  const random = seeded(seed * 7919 + 13);
+  const pick = (n: number) => Math.floor(random() * n);
+  const choose = <T>(items: readonly T[]): T => items[pick(items.length)] as T;
+  const producers = Array.from({ length: 1 + pick(3) }, () => ({ length: 15 + pick(26), periodMs: choose([10, 20, 30]) }));
+  const shortest = Math.min(...producers.map((producer) => producer.periodMs));
+  // Per node: where its seqs come from (a producer, or a time join, which starts a new origin).
+  const origins: string[] = producers.map((_producer, index) => `p${index}`);
+  const nodes: RandomNodeSpec[] = [];
+  const timeJoin = (from: readonly number[]): RandomNodeSpec => ({
+    kind: 'time',
+    from,
+    toleranceMs: pick(shortest),
+    quorum: 1 + pick(from.length),
+    collect: choose(['first', 'last', 'all'] as const),
+  });
+  const distinct = (count: number): number[] => {
+    const all = Array.from({ length: origins.length }, (_, index) => index);
+    const taken: number[] = [];
+    for (let left = Math.min(count, all.length); left > 0; left--) taken.push(...all.splice(pick(all.length), 1));
+    return taken;
+  };
+  for (let count = 2 + pick(4); nodes.length < count; ) {
+    const kind = pick(10);
+    if (kind < 4) {
+      const from = pick(origins.length);
+      nodes.push({ kind: 'relay', from, tasks: 1 + pick(3), ...(random() < 0.5 ? { skipEvery: 3 + pick(5) } : {}) });
+      origins.push(origins[from] as string);
+      continue;
+    }
+    if (kind < 7) {
+      const first = pick(origins.length);
+      const mates = origins.flatMap((origin, index) => (index !== first && origin === origins[first] ? [index] : []));
+      if (mates.length === 0) continue;
+      nodes.push({ kind: 'zip', from: [first, choose(mates)], tasks: 1 + pick(2) });
+      origins.push(origins[first] as string);
+      continue;
+    }
+    if (origins.length < 2) continue;
+    nodes.push(timeJoin(distinct(2 + pick(2))));
+    origins.push(`t${origins.length}`);
+  }
+  const last = origins.length - 1;
+  const other = pick(last);
+  if (random() < 0.4) return { producers, nodes, sink: { from: [last] } };
+  if (origins[other] === origins[last] && random() < 0.5) return { producers, nodes, sink: { from: [last, other], join: 'origin' } };
+  return { producers, nodes, sink: { from: [last, other], join: 'time', toleranceMs: pick(shortest) } };
+}
+
+/** One line that says what flow `spec` is, e.g. `p0 30×20ms; n1 = relay(p0) ×2 skip%4; sink(n1)`. */
+export function describeRandomFlow(spec: RandomFlowSpec): string {
+  const name = (index: number) => (index < spec.producers.length ? `p${index}` : `n${index}`);
+  const producers = spec.producers.map(({ length, periodMs }, index) => `p${index} ${length}×${periodMs}ms`);
+  const nodes = spec.nodes.map((node, offset) => {
+    const own = name(spec.producers.length + offset);
+    if (node.kind === 'relay') {
+      const skip = node.skipEvery === undefined ? '' : ` skip%${node.skipEvery}`;
+      return `${own} = relay(${name(node.from)}) ×${node.tasks}${skip}`;
+    }
+    const parents = node.from.map(name).join(', ');
+    if (node.kind === 'zip') return `${own} = zip(${parents}) ×${node.tasks}`;
+    return `${own} = time(${parents}) ±${node.toleranceMs}ms quorum ${node.quorum} ${node.collect}`;
+  });
+  const { sink } = spec;
+  const how = sink.join === undefined ? '' : sink.join === 'time' ? ` by time ±${sink.toleranceMs ?? 0}ms` : ' by origin';
+  return [...producers, ...nodes, `sink(${sink.from.map(name).join(', ')})${how}`].join('; ');
+}
