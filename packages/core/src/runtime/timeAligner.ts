@@ -416,7 +416,7 @@ export class TimeAligner implements NodeAligner {
     }
   }
 
-  /** Closes the group of `window`; true when it is released, false when dropped below the quorum. */
+  /** Closes the group of `window`; true when it is released (or, batch, the marker of its drop is), else false. */
   #close(window: Window): boolean {
     this.#lastAnchor = window.anchor;
     const values: unknown[] = [];
