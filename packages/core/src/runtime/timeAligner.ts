@@ -172,7 +172,8 @@ interface ReadyGroup {
  *   by the timeout. At most `sum(capacity)` closed groups wait for the node; older ones are dropped.
  *
  * A message whose event time is earlier than the start of a group already closed is late: dropped.
- * The k-th group released has `seq` and `ticket` k (a time join starts a new origin).
+ * Groups released are numbered 0, 1, 2, ... (`seq` and `ticket`: a time join starts a new origin);
+ * batch: a group dropped below the quorum takes the next number too, for its marker.
  */
 export class TimeAligner implements NodeAligner {
   readonly #edges: EdgeBuffer[];
