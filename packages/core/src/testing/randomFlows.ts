@@ -47,14 +47,8 @@ export function randomFlowSpec(seed: number): RandomFlowSpec {
   // Per node: where its seqs come from (a producer, or a time join, which starts a new origin).
   const origins: string[] = producers.map((_producer, index) => `p${index}`);
   const nodes: RandomNodeSpec[] = [];
-  const timeJoin = (from: readonly number[]): RandomNodeSpec => ({
-    kind: 'time',
-    from,
-    toleranceMs: pick(shortest),
-    quorum: 1 + pick(from.length),
-    collect: choose(['first', 'last', 'all'] as const),
-  });
-  const distinct = (count: number): number[] => {
+  /** `count` different nodes drawn among those made so far (fewer when there are fewer). */
+  const someNodes = (count: number): number[] => {
     const all = Array.from({ length: origins.length }, (_, index) => index);
     const taken: number[] = [];
     for (let left = Math.min(count, all.length); left > 0; left--) taken.push(...all.splice(pick(all.length), 1));
@@ -77,7 +71,11 @@ export function randomFlowSpec(seed: number): RandomFlowSpec {
       continue;
     }
     if (origins.length < 2) continue;
-    nodes.push(timeJoin(distinct(2 + pick(2))));
+    const from = someNodes(2 + pick(2));
+    // Drawn in this order: a seed names the same flow as before.
+    const toleranceMs = pick(shortest);
+    const quorum = 1 + pick(from.length);
+    nodes.push({ kind: 'time', from, toleranceMs, quorum, collect: choose(['first', 'last', 'all'] as const) });
     origins.push(`t${origins.length}`);
   }
   const last = origins.length - 1;
