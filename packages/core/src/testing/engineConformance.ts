@@ -85,9 +85,10 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         .map((line) => JSON.parse(line) as unknown);
     };
 
-    const runToEnd = async (name: string, params: Record<string, unknown>) => {
+    /** Runs fixture flow `name` to its end, on a fresh engine under test unless given another. */
+    const runToEnd = async (name: string, params: Record<string, unknown>, engine: ExecutionEngine = createEngine()) => {
       const flow = await Flow.load(fixture(name), params);
-      await flow.run(createEngine());
+      await flow.run(engine);
       return flow.join();
     };
 
@@ -808,10 +809,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         }, async () => {
           const run = async (engine: ExecutionEngine, name: string) => {
             const out = join(dir, `${name}.jsonl`);
-            const flow = await Flow.load(fixture('randomFlow'), { spec, out });
-            await flow.run(engine);
-            const report = await flow.join();
-            expectCompleted(report);
+            expectCompleted(await runToEnd('randomFlow', { spec, out }, engine));
             return (await lines(out)) as unknown[][];
           };
           // Realtime: that it completes (run checks it); what it drops depends on timing.
