@@ -219,7 +219,7 @@ static napi_value unwritten(napi_env env, napi_callback_info info) {
 // The version is the control protocol's (CONTROL_PROTOCOL_VERSION in src/runtime/controlProtocol.ts),
 // exported as `heartbeatProtocol`: a task whose helper was built from another version's source
 // (not rebuilt since) takes its heartbeats from a worker thread instead (src/runtime/liveness.ts).
-#define HEARTBEAT_PROTOCOL 5
+#define HEARTBEAT_PROTOCOL 6
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
 typedef struct {

@@ -62,6 +62,24 @@ export class BatchQueueMessenger extends ZmqMessenger {
     });
   }
 
+  protected override canLend(link: ChildLink): boolean {
+    return (this.#ahead.get(link)?.length ?? 0) > 0;
+  }
+
+  /**
+   * The flow is in a deadlock of bounded queues: the message waiting first for `link` leaves past
+   * its room (its origin's replica, else the one with the most room). Its debt is repaid as room comes back.
+   */
+  protected override lend(link: ChildLink): boolean {
+    const ahead = this.#ahead.get(link);
+    const next = ahead?.[0];
+    const replica = next === undefined ? undefined : link.replicaToLend(next.seq);
+    if (ahead === undefined || next === undefined || replica === undefined) return false;
+    ahead.shift();
+    this.sendTo(replica, next);
+    return true;
+  }
+
   protected override holdsMessagesFor(link: ChildLink): boolean {
     return (this.#ahead.get(link)?.length ?? 0) > 0;
   }

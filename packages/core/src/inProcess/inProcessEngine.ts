@@ -4,6 +4,7 @@ import { FlowValidationError, taskFailureOf, VfError } from '../errors.js';
 import type { ExecutionPlan, TaskSpec } from '../plan/executionPlan.js';
 import { resolveInProcessEngineOptions } from '../runtime/engineOptions.js';
 import { MessengerBase } from '../runtime/messengerBase.js';
+import { warnQueueDeadlock } from '../runtime/queueDeadlock.js';
 import { EMPTY_TASK_STATS, runTask } from '../runtime/taskLoop.js';
 import {
   createNodeAligner,
@@ -15,6 +16,7 @@ import {
 } from '../runtime/timeAligner.js';
 import { AbortedError, deferred, Mutex, Notifier } from '../runtime/waiting.js';
 import { decodeValue, encodeValue } from '../wire/codec.js';
+import { type RoomWait, WaitBoard } from './waitBoard.js';
 
 /** Options of {@link InProcessEngine}. */
 export interface InProcessEngineOptions {
@@ -100,6 +102,11 @@ class NodeInbox {
   readonly #changed = new Notifier();
   readonly #receiving = new Mutex();
   readonly #signal: AbortSignal;
+  readonly #board: WaitBoard;
+  /** Per parent: `parent -> node`, for the warning when room is lent (see {@link WaitBoard}). */
+  readonly #edges: readonly string[];
+  /** Set when the flow can never move again ({@link WaitBoard}): every wait here throws it. */
+  #stuck: VfError | undefined;
   /** Tasks of the node given the `draining` end (see {@link next}). */
   readonly #draining = new Set<number>();
   /** A message that could not be decoded for this node, thrown by its next take (see `refuse`). */
@@ -110,8 +117,12 @@ class NodeInbox {
     queueSize: number,
     signal: AbortSignal,
     timeJoin: Pick<NodeAlignerOptions, 'join' | 'capacity' | 'converging'>,
+    board: WaitBoard,
+    edges: readonly string[],
   ) {
     this.#queueSize = queueSize;
+    this.#board = board;
+    this.#edges = edges;
     this.#held = parentReplicas.map((replicas) => new Array<number>(replicas).fill(0));
     const onRelease = (parentIndex: number, envelope: Envelope) => {
       if (envelope.kind !== 'data') return;
@@ -136,13 +147,37 @@ class NodeInbox {
   }
 
   async push(parentIndex: number, envelope: Envelope): Promise<void> {
-    while (!this.#hasRoom(parentIndex, envelope)) await this.#changed.wait(this.#signal);
+    if (!this.#hasRoom(parentIndex, envelope)) await this.#untilRoom(parentIndex, envelope);
     if (this.#signal.aborted) throw new AbortedError();
     if (envelope.kind === 'data') {
       const held = this.#held[parentIndex] as number[];
       held[envelope.meta.taskIndex] = (held[envelope.meta.taskIndex] ?? 0) + 1;
     }
     this.#aligner.push(parentIndex, envelope);
+    this.#changed.notify();
+  }
+
+  /** Waits until the parent has room for `envelope`, or until the {@link WaitBoard} lends it room. */
+  async #untilRoom(parentIndex: number, envelope: Envelope): Promise<void> {
+    let lent = false;
+    const wait: RoomWait = {
+      edge: this.#edges[parentIndex] ?? String(parentIndex),
+      lend: () => {
+        lent = true;
+        this.#changed.notify();
+      },
+    };
+    this.#board.waitForRoom(wait);
+    try {
+      while (!lent && !this.#hasRoom(parentIndex, envelope)) await this.#changed.wait(this.#signal);
+    } finally {
+      this.#board.stopWaiting(wait);
+    }
+  }
+
+  /** The flow can never move again: every wait on this inbox throws `error` (see {@link WaitBoard}). */
+  fail(error: VfError): void {
+    this.#stuck ??= error;
     this.#changed.notify();
   }
 
@@ -165,15 +200,21 @@ class NodeInbox {
 
   /** The next input set of the node's task `taskIndex` (its replicas share this inbox). */
   next(taskIndex: number): Promise<InputSet> {
-    if (this.#draining.has(taskIndex)) return this.#untilFinalEnd(taskIndex);
-    return this.#receiving.run(() =>
-      this.#until(() => {
-        const input = this.#aligner.take(taskIndex);
-        if (input?.kind === 'end' && input.draining === true) this.#draining.add(taskIndex);
-        return input;
-      }),
-    );
+    // Waiting from here (the node's replicas take their turns) until it returns, as the board sees it.
+    this.#board.waitForInput();
+    const taken = this.#draining.has(taskIndex)
+      ? this.#untilFinalEnd(taskIndex)
+      : this.#receiving.run(() =>
+          this.#until(() => {
+            const input = this.#aligner.take(taskIndex);
+            if (input?.kind === 'end' && input.draining === true) this.#draining.add(taskIndex);
+            return input;
+          }),
+        );
+    return taken.finally(this.#stopWaiting);
   }
+
+  readonly #stopWaiting = (): void => this.#board.stopWaiting();
 
   /**
    * A task given the `draining` end waits for the final one outside the receiving lock, which the
@@ -183,6 +224,7 @@ class NodeInbox {
   async #untilFinalEnd(taskIndex: number): Promise<InputSet> {
     for (;;) {
       if (this.#signal.aborted) throw new AbortedError();
+      if (this.#stuck !== undefined) throw this.#stuck;
       const held = this.#heldCount();
       const input = this.#aligner.take(taskIndex);
       // A time join still closes (and drops) groups here: wake the publishers whose room that freed.
@@ -200,12 +242,14 @@ class NodeInbox {
   }
 
   nextRaw(): Promise<RawMessage> {
-    return this.#receiving.run(() => this.#until(() => this.#aligner.takeRaw()));
+    this.#board.waitForInput();
+    return this.#receiving.run(() => this.#until(() => this.#aligner.takeRaw())).finally(this.#stopWaiting);
   }
 
   async #until<T>(attempt: () => T | undefined): Promise<T> {
     for (;;) {
       if (this.#signal.aborted) throw new AbortedError();
+      if (this.#stuck !== undefined) throw this.#stuck;
       if (this.#undecodable !== undefined) throw this.#undecodable.error;
       const result = attempt();
       // Taking (or discarding) frees room: wake blocked publishers either way.
@@ -321,6 +365,13 @@ class InProcessRun {
   constructor(plan: ExecutionPlan, queueSize: number, stopTimeoutMs: number) {
     this.#stopTimeoutMs = stopTimeoutMs;
     this.#tasks = plan.tasks;
+    const board = new WaitBoard(
+      plan.tasks.length,
+      (wait) => warnQueueDeadlock(wait.edge),
+      (error) => {
+        for (const inbox of inboxes) inbox?.fail(error);
+      },
+    );
     const inboxes = plan.nodes.map((node) =>
       node.parents.length === 0
         ? undefined
@@ -329,6 +380,8 @@ class InProcessRun {
             queueSize,
             this.#failure.signal,
             timeJoinAlignerOptions(plan.nodes, node.index, queueSize),
+            board,
+            node.parents.map((parent) => `${plan.nodes[parent]?.name ?? String(parent)} -> ${node.name}`),
           ),
     );
     const taskSignal = AbortSignal.any([this.#stop.signal, this.#failure.signal]);
@@ -357,6 +410,7 @@ class InProcessRun {
       const messenger = new InProcessMessenger(spec, inboxes[spec.nodeIndex], outputs, this, parentNames);
       const onStats = (stats: TaskStats) => this.#stats.set(spec.id, stats);
       const outcome = await runTask({ node, spec, messenger, signal: taskSignal, onReady, start: gate.promise, onStats });
+      board.taskEnded();
       onStats(outcome.stats);
       if (outcome.status === 'failed') {
         // Fail fast: wake every blocked task so that each one closes and exits.

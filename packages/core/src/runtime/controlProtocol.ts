@@ -4,6 +4,7 @@ import { DEVICE_DETAIL_MAX_LENGTH } from '../nodes/node.js';
 import type { FlowSource, PlannedNode, TaskSpec } from '../plan/executionPlan.js';
 import type { CurveKeys } from '../transport/curve.js';
 import type { WarningRecord } from '../warnings.js';
+import type { QueueWait } from './queueDeadlock.js';
 
 /**
  * The control protocol between the host (the process that called `flow.run`) and each task
@@ -11,7 +12,7 @@ import type { WarningRecord } from '../warnings.js';
  * from the data path (ZeroMQ) and carries no user data. A message that fails its check is a
  * {@link VfError} `INVALID_CONTROL_MESSAGE`.
  */
-export const CONTROL_PROTOCOL_VERSION = 5;
+export const CONTROL_PROTOCOL_VERSION = 6;
 
 /**
  * The version field of every control message ({@link CONTROL_PROTOCOL_VERSION}). It also stands for
@@ -80,7 +81,11 @@ export type HostMessage =
   /** Task `taskId` (a child of the receiver) finished: it needs nothing more, its end acknowledgement included. */
   | { readonly v: Version; readonly type: 'peerDone'; readonly taskId: number }
   /** Task `taskId` (a parent or child of the receiver) died and the flow goes on without it (`restartOnFailure`). */
-  | { readonly v: Version; readonly type: 'peerLost'; readonly taskId: number };
+  | { readonly v: Version; readonly type: 'peerLost'; readonly taskId: number }
+  /** Report what the task waits on now (`queues`): the host looks for a deadlock of bounded queues (`runtime/queueDeadlock.ts`). */
+  | { readonly v: Version; readonly type: 'probe' }
+  /** The flow is in a deadlock of bounded queues: send the message that waits for room past it (one). */
+  | { readonly v: Version; readonly type: 'lend' };
 
 /** Task → host. */
 export type TaskMessage =
@@ -101,7 +106,9 @@ export type TaskMessage =
    */
   | { readonly v: Version; readonly type: 'heartbeat'; readonly stalledMs: number; readonly inNode: boolean }
   /** The task's counters so far, sent periodically while its loop runs (live monitoring). */
-  | { readonly v: Version; readonly type: 'stats'; readonly stats: TaskStats }
+  | { readonly v: Version; readonly type: 'stats'; readonly stats: TaskStats; readonly queues?: QueueWait }
+  /** The answer to a `probe`. */
+  | { readonly v: Version; readonly type: 'queues'; readonly queues: QueueWait }
   /** A process warning emitted in the task; the host prints each distinct one once. */
   | { readonly v: Version; readonly type: 'warning'; readonly warning: WarningRecord }
   | { readonly v: Version; readonly type: 'done'; readonly outcome: TaskOutcome };
@@ -267,6 +274,8 @@ const HOST_MESSAGES: Readonly<Record<HostMessage['type'], Check>> = {
   abort: object({ reason: string }),
   peerDone: object({ taskId: integer(0) }),
   peerLost: object({ taskId: integer(0) }),
+  probe: anything,
+  lend: anything,
 };
 
 /** A task's error, its causes nested (`errors.ts`). */
@@ -297,6 +306,8 @@ const taskStats = object({
   deviceDetail: optional(shortString(DEVICE_DETAIL_MAX_LENGTH)),
 });
 
+const queueWait = object({ on: optional(oneOf('room', 'input')), child: optional(string), moved: integer(0) });
+
 /** Each task message's check, by type (`v` and `type` are checked before). */
 const TASK_MESSAGES: Readonly<Record<TaskMessage['type'], Check>> = {
   hello: object({ pid: integer(1) }),
@@ -305,7 +316,8 @@ const TASK_MESSAGES: Readonly<Record<TaskMessage['type'], Check>> = {
   started: anything,
   heartbeat: object({ stalledMs: atLeastZero, inNode: boolean }),
   error: object({ error: serializedError }),
-  stats: object({ stats: taskStats }),
+  stats: object({ stats: taskStats, queues: optional(queueWait) }),
+  queues: object({ queues: queueWait }),
   warning: object({ warning: object({ name: string, message: string, code: optional(string) }) }),
   done: object({
     outcome: object({

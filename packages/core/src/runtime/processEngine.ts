@@ -16,6 +16,7 @@ import { type ResolvedProcessEngineOptions, resolveProcessEngineOptions } from '
 import { EXTRA_CA_CERTS_ENV, trimmedExtraCaCertsEnv } from './extraCaCerts.js';
 import { heartbeatPeriodMs, LivenessWatch } from './liveness.js';
 import { checkPlacedNodes, type Placement, tcpBindEndpoint } from './placement.js';
+import { QueueDeadlockWatch, warnQueueDeadlock } from './queueDeadlock.js';
 import { writeRunOwner } from './runOwner.js';
 import { sweepStaleRunsInBackground } from './staleRuns.js';
 import { EMPTY_TASK_STATS } from './taskLoop.js';
@@ -128,6 +129,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   #killTimer: NodeJS.Timeout | undefined;
   #stopTimer: NodeJS.Timeout | undefined;
   #livenessTimer: NodeJS.Timeout | undefined;
+  #deadlocks: QueueDeadlockWatch<LiveTask> | undefined;
   #finished: Promise<readonly TaskOutcome[]> | undefined;
   /**
    * Removes the run's files (socket directory, task program, shared memory): at join, or as the host
@@ -204,6 +206,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       for (const { key, reason } of liveness.check()) this.#unresponsive(key, reason);
     }, heartbeatPeriodMs(this.options.livenessTimeoutMs));
     this.#livenessTimer.unref();
+    this.#deadlocks = this.#watchForDeadlocks();
+    const deadlocks = this.#deadlocks;
 
     for (const spec of plan.tasks) {
       // Once a task could not be started, the rest never will be: the run is failing.
@@ -267,6 +271,10 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
             break;
           case 'stats':
             task.stats = message.stats;
+            if (message.queues !== undefined) deadlocks.reported(task, message.queues);
+            break;
+          case 'queues':
+            deadlocks.probed(task, message.queues);
             break;
           case 'warning':
             emitWarningOnce(message.warning.message, { type: message.warning.name, code: message.warning.code });
@@ -278,6 +286,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
           case 'done':
             liveness.forget(task);
             task.outcome = message.outcome;
+            deadlocks.left(task);
             task.stats = message.outcome.stats;
             if (message.outcome.status === 'failed') this.#fail();
             else this.#announceDone(task, plan);
@@ -292,6 +301,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       child.onExit((code, signal) => {
         task.exited = true;
         liveness.forget(task);
+        deadlocks.left(task);
         if (task.outcome === undefined) {
           // Killed because the flow had already failed: the failure is the other task's, not this one's.
           if (this.#failed) task.error ??= { name: 'AbortedError', code: 'ABORTED', message: 'ended after the flow failed' };
@@ -437,9 +447,30 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     clearTimeout(this.#killTimer);
     clearTimeout(this.#stopTimer);
     clearInterval(this.#livenessTimer);
+    this.#deadlocks?.close();
     this.#removeRunFiles();
     forgetAtExit(this.#removeRunFiles);
     return this.#tasks.map((task) => (task.lost && !this.#failed ? lostOutcome(task) : outcomeOf(task, this.#failed)));
+  }
+
+  /**
+   * The run's watch for deadlocks of bounded queues (`queueDeadlock.ts`): it probes the tasks when
+   * all say they wait, and lets one past its room when they all still wait and none moved.
+   */
+  #watchForDeadlocks(): QueueDeadlockWatch<LiveTask> {
+    const live = (task: LiveTask) => task.ready && !task.exited && !task.lost && task.outcome === undefined;
+    return new QueueDeadlockWatch<LiveTask>({
+      live: () => (this.#failed ? [] : this.#tasks.filter(live)),
+      probe: (task) => this.#send(task, { type: 'probe' }),
+      lend: (task, wait) => {
+        this.#send(task, { type: 'lend' });
+        warnQueueDeadlock(`${task.spec.nodeName} -> ${wait.child ?? '?'}`);
+      },
+      stuck: () =>
+        emitWarningOnce('every task of the flow waits for input and none for room: nothing can wake them but stop()', {
+          code: 'VF_FLOW_STUCK',
+        }),
+    });
   }
 
   /**

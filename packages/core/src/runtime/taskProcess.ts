@@ -118,6 +118,13 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
         if (messenger === undefined) lostPeers.push(message.taskId);
         else messenger.peerLost(message.taskId);
         break;
+      case 'probe':
+        // Before the messenger exists the task waits on nothing the host could lend room to.
+        send({ type: 'queues', queues: messenger?.queueWait() ?? { moved: 0 } });
+        break;
+      case 'lend':
+        messenger?.lendRoom();
+        break;
       case 'abort':
         abort.abort();
         start.reject(new AbortedError(message.reason));
@@ -174,7 +181,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
         );
       },
       start: start.promise,
-      onStats: (stats) => send({ type: 'stats', stats }),
+      onStats: (stats) => send({ type: 'stats', stats, queues: taskMessenger.queueWait() }),
       nodeCode: (call) => activity.runNodeCode(call),
       onFirstItem: optimizeHotCodeSooner,
     });

@@ -10,7 +10,7 @@ import type { FlowReport } from '../flow/report.js';
 import { InProcessEngine } from '../inProcess/inProcessEngine.js';
 import { describeValue, REFUSED_CASES, VALUE_CASES } from './flows/valueCases.js';
 import { findLeftovers, type InspectableEngine } from './leftovers.js';
-import { describeRandomFlow, randomFlowSpec } from './randomFlows.js';
+import { CROSSED_TIME_JOINS, describeRandomFlow, randomFlowSpec } from './randomFlows.js';
 
 /** Which delivery contract the engine under test promises. */
 export type EngineContract = 'batch' | 'realtime';
@@ -816,6 +816,26 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
           const written = await run(createEngine(), 'tested');
           if (contract === 'batch') expect(written).toEqual(await run(new InProcessEngine({ queueSize: 64 }), 'reference'));
         });
+      }
+    });
+
+    // Two time joins hold back each other's producer (`CROSSED_TIME_JOINS`): every task waits; the
+    // engine lets one message past its room until the flow moves again (Parks' rule). Before, it
+    // waited until stop() on batch engines (queueSize 1, 2 and 4). Realtime never blocks a
+    // publisher: it completes.
+    it("two time joins that hold back each other's producer (windows wider than the queue) complete, the output that of InProcessEngine with queues no window outgrows", {
+      timeout,
+    }, async () => {
+      const spec = CROSSED_TIME_JOINS;
+      const run = async (engine: ExecutionEngine, name: string) => {
+        const out = join(dir, `${name}.jsonl`);
+        expectCompleted(await runToEnd('randomFlow', { spec, out }, engine));
+        return (await lines(out)) as unknown[][];
+      };
+      const written = await run(createEngine(), 'tested');
+      if (contract === 'batch') {
+        expect(written).toHaveLength(12);
+        expect(written).toEqual(await run(new InProcessEngine({ queueSize: 64 }), 'reference'));
       }
     });
 

@@ -85,6 +85,28 @@ export function randomFlowSpec(seed: number): RandomFlowSpec {
   return { producers, nodes, sink: { from: [last, other], join: 'time', toleranceMs: pick(shortest) } };
 }
 
+/**
+ * Random flow 141 with windows wider than the queue (a wide-window exploration found it): two time
+ * joins hold back each other's producer. `n5` holds `p1`'s room while it waits for `n4`, which waits
+ * through `n3` for `p2`, which `n6` holds back while it waits for `p1`. With `queueSize` 1, 2 or 4
+ * every task then waits: it completes only where the engine breaks deadlocks of bounded queues. Its
+ * sink gets `n6`'s 12 groups (`p2`'s slot k with `p1`'s slot 3k, while `p1` lasts).
+ */
+export const CROSSED_TIME_JOINS: RandomFlowSpec = {
+  producers: [
+    { length: 24, periodMs: 20 },
+    { length: 36, periodMs: 10 },
+    { length: 30, periodMs: 30 },
+  ],
+  nodes: [
+    { kind: 'time', from: [0, 2], toleranceMs: 0, quorum: 2, collect: 'all' },
+    { kind: 'time', from: [3, 0], toleranceMs: 69, quorum: 2, collect: 'all' },
+    { kind: 'time', from: [1, 4], toleranceMs: 7, quorum: 2, collect: 'all' },
+    { kind: 'time', from: [2, 1], toleranceMs: 3, quorum: 2, collect: 'all' },
+  ],
+  sink: { from: [6] },
+};
+
 /** One line that says what flow `spec` is, e.g. `p0 30×20ms; n1 = relay(p0) ×2 skip%4; sink(n1)`. */
 export function describeRandomFlow(spec: RandomFlowSpec): string {
   const name = (index: number) => (index < spec.producers.length ? `p${index}` : `n${index}`);

@@ -6,6 +6,7 @@ import type { PlannedNode } from '../plan/executionPlan.js';
 import type { TaskInit } from '../runtime/controlProtocol.js';
 import { type AlignmentPolicy, type ReleaseKind, routeBySeq, type SeqRoute } from '../runtime/inputAligner.js';
 import { MessengerBase, messageMetadata } from '../runtime/messengerBase.js';
+import type { QueueWait } from '../runtime/queueDeadlock.js';
 import { createNodeAligner, type NodeAligner, skippedEdges, timeJoinAlignerOptions } from '../runtime/timeAligner.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
 import { packEnvelopes } from '../wire/batchFrame.js';
@@ -396,6 +397,17 @@ export class ChildLink {
     for (const replica of this.replicas) if (!replica.lost) replica.enqueue([frame]);
   }
 
+  /**
+   * Where the message of origin `seq` goes when room is lent to it (a deadlock of bounded queues,
+   * `runtime/queueDeadlock.ts`): its origin's replica, else the one with the most room left.
+   */
+  replicaToLend(seq: number): ReplicaLink | undefined {
+    if (this.routing === 'seq') return this.replicaFor(seq);
+    let best: ReplicaLink | undefined;
+    for (const replica of this.replicas) if (!replica.lost && (best === undefined || replica.credit > best.credit)) best = replica;
+    return best;
+  }
+
   /** A replica with credit, taken round-robin so that free replicas share the work; else undefined. */
   pickReplica(): ReplicaLink | undefined {
     for (let tried = 0; tried < this.replicas.length; tried++) {
@@ -473,6 +485,12 @@ export abstract class ZmqMessenger extends MessengerBase {
   readonly #alignment: AlignmentPolicy;
   readonly #unsent = new Map<string, number>();
   readonly #isStopRequested: () => boolean;
+  /** The child whose room a publish of this task waits for now (see {@link queueWait}). */
+  #waitingForRoom: ChildLink | undefined;
+  /** This task's loop waits for input now. */
+  #waitingForInput = false;
+  /** Envelopes sent and received, inputs taken: when it changes, this task moved (see {@link queueWait}). */
+  #moved = 0;
   /** Per inbound socket: mixed into the challenges, so that they differ from every other socket's. */
   readonly #challengeSalt = generateChallengeSalt();
   /** Messages refused unread from connections that did not prove they are tasks of this run. */
@@ -678,6 +696,7 @@ export abstract class ZmqMessenger extends MessengerBase {
 
   /** Sends to a replica, spending one credit. For {@link deliver} implementations. */
   protected sendTo(replica: ReplicaLink, message: SentMessage): void {
+    this.#moved += 1;
     replica.credit -= 1;
     replica.unconfirmed?.push(message);
     replica.enqueueData(message.frames);
@@ -686,7 +705,44 @@ export abstract class ZmqMessenger extends MessengerBase {
   /** Waits until some replica of `link` grants credit (rejects with AbortedError on abort). */
   protected async waitForCredit(link: ChildLink): Promise<void> {
     if (this.askForRoom(link)) return;
-    await link.creditArrived.wait(this.signal);
+    this.#waitingForRoom = link;
+    try {
+      await link.creditArrived.wait(this.signal);
+    } finally {
+      this.#waitingForRoom = undefined;
+    }
+  }
+
+  /**
+   * What this task's loop waits on now, and how far it has got, for the host's deadlock watch
+   * (`runtime/queueDeadlock.ts`): room, when the policy could lend it ({@link canLend}).
+   */
+  queueWait(): QueueWait {
+    const link = this.#waitingForRoom;
+    if (link !== undefined && this.canLend(link)) return { on: 'room', child: link.nodeName, moved: this.#moved };
+    return this.#waitingForInput ? { on: 'input', moved: this.#moved } : { moved: this.#moved };
+  }
+
+  /**
+   * The flow is in a deadlock of bounded queues (the host found every task waiting and none moving):
+   * sends the message that waits for room past it, one. The room it takes is repaid as it is
+   * released. True when there was such a message.
+   */
+  lendRoom(): boolean {
+    const link = this.#waitingForRoom;
+    if (link === undefined || !this.lend(link)) return false;
+    link.creditArrived.notify();
+    return true;
+  }
+
+  /** Whether the policy holds a message for `link` that {@link lend} would send. Default: no (a policy that never blocks a publisher). */
+  protected canLend(_link: ChildLink): boolean {
+    return false;
+  }
+
+  /** Sends the first message the policy holds for `link` past its room ({@link lendRoom}); false when it holds none. Default: none. */
+  protected lend(_link: ChildLink): boolean {
+    return false;
   }
 
   /**
@@ -783,6 +839,7 @@ export abstract class ZmqMessenger extends MessengerBase {
       }
     }
     const frame = packHeader(['e', reason]);
+    this.#moved += 1;
     for (const link of this.children) {
       for (const replica of link.replicas) if (!replica.lost) replica.enqueue([frame]);
     }
@@ -989,13 +1046,16 @@ export abstract class ZmqMessenger extends MessengerBase {
       if (this.signal.aborted) throw new AbortedError();
       const result = this.#take(aligner, attempt);
       if (result !== undefined) {
+        this.#moved += 1;
         this.#flushCredits(false);
         return result;
       }
       // About to wait: hand back every credit first, or sender and receiver could wait on each other.
       this.#flushCredits(true);
       if (this.#readRingsOrSleep()) continue;
+      this.#waitingForInput = true;
       await this.#waitForInput(aligner);
+      this.#waitingForInput = false;
       // Woken (most often by a bell): read the rings at once. Marking them sleeping first, as the
       // loop would, and then awake again costs two more cell operations on every wake-up.
       this.#wakeRings();
@@ -1228,6 +1288,7 @@ export abstract class ZmqMessenger extends MessengerBase {
       throw new WireError(`${envelope.kind} from task ${sender.taskId}, which has no ring`);
     // An admitted connection is one of this run's tasks: a repeated handshake is a bug, not a stranger.
     if (envelope.kind === 'hello' || envelope.kind === 'proof') throw new WireError(`second ${envelope.kind} from task ${sender.taskId}`);
+    this.#moved += 1;
     const aligner = this.#aligner as NodeAligner;
     if (envelope.kind === 'done') {
       aligner.markDone?.(envelope.seqs);

@@ -16,6 +16,8 @@ import { FRAME_CHUNK_BYTES, MAX_TCP_FRAME_BYTES } from './frameChunks.js';
 const WIRE_FORMAT_BY_VERSION: Readonly<Record<number, string>> = {
   4: '8a1ee9d1801accbc2a53866fc1d5ade4d7120ff0c2703da20ce89fab7afa5842',
   5: 'ca6ab5ee7fb7d4eeee670e1e4bc310a1c8eac2f5d27c449f9d6475c33d6bbd2d',
+  // Version 6 changed control messages only (the deadlock watch's probe, queues and lend).
+  6: 'ca6ab5ee7fb7d4eeee670e1e4bc310a1c8eac2f5d27c449f9d6475c33d6bbd2d',
 };
 
 /** The frames of one sample of each kind, concatenated with their lengths. */

@@ -1,0 +1,143 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { QueueDeadlockWatch, type QueueWait } from './queueDeadlock.js';
+
+/** Three tasks that answer probes with whatever `state` says of them now. */
+function setUp(keys: string[] = ['camera', 'detector', 'join']) {
+  const state = new Map<string, QueueWait>();
+  const probes: string[] = [];
+  const lent: string[] = [];
+  let stuck = 0;
+  let live = [...keys];
+  const watch = new QueueDeadlockWatch<string>({
+    live: () => live,
+    probe: (key) => {
+      probes.push(key);
+      // Tasks answer through the control channel, later.
+      queueMicrotask(() => watch.probed(key, state.get(key) ?? { moved: 0 }));
+    },
+    lend: (key) => lent.push(key),
+    stuck: () => {
+      stuck += 1;
+    },
+  });
+  const report = (key: string, wait: QueueWait) => {
+    state.set(key, wait);
+    watch.reported(key, wait);
+  };
+  return {
+    watch,
+    state,
+    probes,
+    lent,
+    report,
+    stuck: () => stuck,
+    leave: (key: string) => {
+      live = live.filter((one) => one !== key);
+      watch.left(key);
+    },
+  };
+}
+
+describe("QueueDeadlockWatch (Parks' rule, across processes)", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('probes once every task reports waiting, lends after two rounds in which none moved, and probes on', async () => {
+    const { watch, probes, lent, report } = setUp();
+    report('camera', { on: 'room', child: 'join', moved: 40 });
+    report('detector', { on: 'input', moved: 12 });
+    expect(probes).toEqual([]); // the join has not said it waits
+    report('join', { on: 'input', moved: 52 });
+    expect(probes).toEqual(['camera', 'detector', 'join']);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(lent).toEqual([]); // one round says nothing of what is in flight
+    await vi.advanceTimersByTimeAsync(20);
+    expect(probes).toHaveLength(6);
+    expect(lent).toEqual(['camera']);
+    expect(watch.lent).toBe(1);
+    // It keeps probing after a loan: the next deadlock may come at once.
+    await vi.advanceTimersByTimeAsync(20);
+    expect(probes).toHaveLength(9);
+    watch.close();
+  });
+
+  it('lends nothing when a task moved between the rounds, and stops probing once one runs', async () => {
+    const { watch, state, probes, lent, report } = setUp();
+    report('camera', { on: 'room', child: 'join', moved: 40 });
+    report('detector', { on: 'input', moved: 12 });
+    report('join', { on: 'input', moved: 52 });
+    await vi.advanceTimersByTimeAsync(0);
+    state.set('join', { on: 'input', moved: 53 }); // it took an input meanwhile
+    await vi.advanceTimersByTimeAsync(20);
+    expect(lent).toEqual([]);
+    state.set('detector', { moved: 13 }); // now in node code
+    await vi.advanceTimersByTimeAsync(20);
+    const probed = probes.length;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(probes).toHaveLength(probed);
+    expect(lent).toEqual([]);
+    watch.close();
+  });
+
+  it('takes the publishers waiting for room in turn', async () => {
+    const { watch, lent, report } = setUp();
+    report('camera', { on: 'room', child: 'join', moved: 40 });
+    report('detector', { on: 'room', child: 'join', moved: 12 });
+    report('join', { on: 'input', moved: 52 });
+    // Nothing moves in this test: every second round lends again.
+    await vi.advanceTimersByTimeAsync(200);
+    expect(lent.length).toBeGreaterThanOrEqual(3);
+    expect(lent.slice(0, 4)).toEqual(['camera', 'detector', 'camera', 'detector'].slice(0, Math.min(4, lent.length)));
+    watch.close();
+  });
+
+  it('gives a round up when a task does not answer (it runs synchronous code): nothing is lent', async () => {
+    const { watch, probes, lent } = setUp();
+    const silent = new QueueDeadlockWatch<string>({
+      live: () => ['a', 'b'],
+      probe: (key) => probes.push(key),
+      lend: (key) => lent.push(key),
+      stuck: () => undefined,
+    });
+    silent.reported('a', { on: 'room', child: 'b', moved: 1 });
+    silent.reported('b', { on: 'input', moved: 1 });
+    silent.probed('a', { on: 'room', child: 'b', moved: 1 });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(probes).toEqual(['a', 'b']);
+    expect(lent).toEqual([]);
+    silent.close();
+    watch.close();
+  });
+
+  it('completes a round without a task that finished meanwhile', async () => {
+    const { watch, lent, report, leave, state } = setUp();
+    report('camera', { on: 'room', child: 'join', moved: 40 });
+    report('detector', { on: 'input', moved: 12 });
+    report('join', { on: 'input', moved: 52 });
+    state.delete('detector');
+    leave('detector');
+    await vi.advanceTimersByTimeAsync(20);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(lent).toEqual(['camera']);
+    watch.close();
+  });
+
+  it('says the flow is stuck when every task waits for input, once, and probes no more', async () => {
+    const { watch, probes, lent, report, stuck } = setUp(['a', 'b']);
+    report('a', { on: 'input', moved: 3 });
+    report('b', { on: 'input', moved: 3 });
+    await vi.advanceTimersByTimeAsync(20);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(stuck()).toBe(1);
+    expect(lent).toEqual([]);
+    const probed = probes.length;
+    report('a', { on: 'input', moved: 3 });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(probes).toHaveLength(probed);
+    watch.close();
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * Breaking deadlocks of bounded queues between task processes (Parks' rule for bounded Kahn
+ * networks), on the host. Two time joins that each hold back what the other waits for can block
+ * every task of a flow that needs only a little more room to go on: every task then waits, for
+ * room or for input, and nothing moves. The host lets one publisher waiting for room send one
+ * message past it, and again while the flow stays stuck: queues grow only when and as much as the
+ * flow needs. (`InProcessEngine` does the same from its exact view, `inProcess/waitBoard.ts`.)
+ */
+
+import { emitWarningOnce } from '../warnings.js';
+
+/**
+ * Warns (once per edge and process) that room was lent on `edge` (`parent -> child`) to break a
+ * deadlock of bounded queues: the flow goes on, with more in its queues than `queueSize` says.
+ */
+export function warnQueueDeadlock(edge: string): void {
+  emitWarningOnce(
+    `${edge}: every task of the flow waited, for room or for input, and none could go on (its bounded queues deadlocked): a message was let in there beyond queueSize. The flow goes on; a larger queueSize avoids this`,
+    { code: 'VF_QUEUE_DEADLOCK' },
+  );
+}
+
+/** What a task's loop waits on, as it tells the host (in its periodic stats and when probed). */
+export interface QueueWait {
+  /** `room`: a message it publishes waits for room in `child`'s queue; `input`: it waits for input; absent: neither (it runs, or node code waits). */
+  readonly on?: 'room' | 'input';
+  /** With `on: 'room'`: the child node whose queue it waits for. */
+  readonly child?: string;
+  /** Envelopes it has sent and received so far: when this changes, the flow moved. */
+  readonly moved: number;
+}
+
+/** What {@link QueueDeadlockWatch} does to the run's tasks. */
+export interface QueueDeadlockActions<Key> {
+  /** The tasks still running (started, not finished, not lost). */
+  live(): readonly Key[];
+  /** Asks a task to report its {@link QueueWait} now (it answers through {@link QueueDeadlockWatch.probed}). */
+  probe(key: Key): void;
+  /** Lets a task waiting for room send its message past it. */
+  lend(key: Key, wait: QueueWait): void;
+  /** Every task waits for input and none for room: nothing can be lent, nothing will wake them. */
+  stuck(): void;
+}
+
+/** How long a task may take to answer a probe before the round is given up (it was not waiting, then). */
+const PROBE_ANSWER_MS = 1_000;
+/** Between two probes of a round that saw every task waiting: what is in flight between tasks on one host lands well within it. */
+const PROBE_GAP_MS = 15;
+
+/**
+ * Watches the tasks' reports for a deadlock. When every live task's latest periodic report says it
+ * waits, the host probes them all; two rounds of answers, {@link PROBE_GAP_MS} apart, in which every
+ * task waits and none moved, are a deadlock: one publisher waiting for room (in turn, so that each
+ * edge gets its chance) is let past it, and the probing goes on until a round sees the flow move.
+ * A wrong call (a message still in flight between hosts for longer than the gap) costs one message
+ * of room, repaid as it is released.
+ */
+export class QueueDeadlockWatch<Key> {
+  readonly #actions: QueueDeadlockActions<Key>;
+  readonly #latest = new Map<Key, QueueWait>();
+  /** Answers to the probe in progress. */
+  #round: Map<Key, QueueWait> | undefined;
+  /** The last complete round, when every task waited in it. */
+  #previous: Map<Key, QueueWait> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #turn = 0;
+  #stuck = false;
+  #closed = false;
+  /** Rooms lent so far. */
+  lent = 0;
+
+  constructor(actions: QueueDeadlockActions<Key>) {
+    this.#actions = actions;
+  }
+
+  /** A task's periodic report. */
+  reported(key: Key, wait: QueueWait): void {
+    this.#latest.set(key, wait);
+    if (this.#round !== undefined || this.#timer !== undefined || this.#closed) return;
+    if (this.#allWaiting(this.#latest)) this.#probe();
+    else this.#stuck = false;
+  }
+
+  /** A task's answer to a probe. */
+  probed(key: Key, wait: QueueWait): void {
+    this.#latest.set(key, wait);
+    if (this.#round === undefined) return;
+    this.#round.set(key, wait);
+    this.#roundMayBeDone();
+  }
+
+  /** A task left the live set (finished, lost): the round in progress may be complete without it. */
+  left(key: Key): void {
+    this.#latest.delete(key);
+    if (this.#round !== undefined) this.#roundMayBeDone();
+  }
+
+  /** Stops watching (the run ends): no timer is left. */
+  close(): void {
+    this.#closed = true;
+    this.#round = undefined;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #allWaiting(waits: ReadonlyMap<Key, QueueWait>): boolean {
+    const live = this.#actions.live();
+    return live.length > 0 && live.every((key) => waits.get(key)?.on !== undefined);
+  }
+
+  #probe(): void {
+    if (this.#closed || this.#stuck) return;
+    this.#round = new Map();
+    this.#timer = setTimeout(() => this.#giveUpRound(), PROBE_ANSWER_MS);
+    for (const key of this.#actions.live()) this.#actions.probe(key);
+  }
+
+  #giveUpRound(): void {
+    this.#timer = undefined;
+    this.#round = undefined;
+    this.#previous = undefined;
+  }
+
+  #roundMayBeDone(): void {
+    const round = this.#round as Map<Key, QueueWait>;
+    const live = this.#actions.live();
+    if (!live.every((key) => round.has(key))) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#round = undefined;
+    if (!this.#allWaiting(round)) {
+      this.#previous = undefined;
+      return;
+    }
+    const previous = this.#previous;
+    const still = previous !== undefined && live.every((key) => sameWait(previous.get(key), round.get(key)));
+    this.#previous = still ? undefined : round;
+    if (still) {
+      const waitingForRoom = live.filter((key) => round.get(key)?.on === 'room');
+      if (waitingForRoom.length === 0) {
+        this.#stuck = true;
+        this.#actions.stuck();
+        return;
+      }
+      const key = waitingForRoom[this.#turn++ % waitingForRoom.length] as Key;
+      this.lent += 1;
+      this.#actions.lend(key, round.get(key) as QueueWait);
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#probe();
+    }, PROBE_GAP_MS);
+  }
+}
+
+function sameWait(before: QueueWait | undefined, now: QueueWait | undefined): boolean {
+  return before !== undefined && now !== undefined && before.on === now.on && before.moved === now.moved;
+}
