@@ -63,7 +63,7 @@ export class BatchQueueMessenger extends ZmqMessenger {
   }
 
   protected override canLend(link: ChildLink): boolean {
-    return (this.#ahead.get(link)?.length ?? 0) > 0;
+    return this.holdsMessagesFor(link);
   }
 
   /**

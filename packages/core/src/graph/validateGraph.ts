@@ -96,7 +96,7 @@ export function validateGraph(producers: readonly unknown[], consumers: readonly
         ? `"${grouped.name}" is a time join (its seqs count its groups)`
         : `"${grouped.name}" carries the seqs of time join "${timeJoin.name}" (its groups)`;
     emitWarningOnce(
-      `"${node.name}" joins "${grouped.name}" and "${other.name}" by origin, but ${counts} and "${other.name}" those of a stream that time join also reads: it pairs unrelated messages, and on the batch engine and InProcessEngine it waits until stop() once their rates differ. Join them by time instead (join: { mode: 'time', ... })`,
+      `"${node.name}" joins "${grouped.name}" and "${other.name}" by origin, but ${counts} and "${other.name}" those of a stream that time join also reads: it pairs unrelated messages, and on the batch engine and InProcessEngine its queues grow with every item once their rates differ. Join them by time instead (join: { mode: 'time', ... })`,
       { code: 'VF_JOIN_UNRELATED_ORIGINS' },
     );
   }

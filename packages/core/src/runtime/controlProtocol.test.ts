@@ -30,7 +30,7 @@ describe('the stats control message', () => {
     expect(parseTaskMessage({ v: 6, type: 'stats', stats, queues })).toEqual({ v: 6, type: 'stats', stats, queues });
     expect(parseTaskMessage({ v: 6, type: 'queues', queues: { moved: 0 } })).toEqual({ v: 6, type: 'queues', queues: { moved: 0 } });
     expect(() => parseTaskMessage({ v: 6, type: 'queues', queues: { on: 'sleep', moved: 1 } })).toThrow(
-      /queues\.on must be 'room' or 'input'/,
+      /queues\.on must be 'room' or 'input' or 'end'/,
     );
     expect(() => parseTaskMessage({ v: 6, type: 'stats', stats, queues: { on: 'input', moved: -1 } })).toThrow(/queues\.moved/);
   });

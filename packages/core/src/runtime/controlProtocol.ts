@@ -306,7 +306,7 @@ const taskStats = object({
   deviceDetail: optional(shortString(DEVICE_DETAIL_MAX_LENGTH)),
 });
 
-const queueWait = object({ on: optional(oneOf('room', 'input')), child: optional(string), moved: integer(0) });
+const queueWait = object({ on: optional(oneOf('room', 'input', 'end')), child: optional(string), moved: integer(0) });
 
 /** Each task message's check, by type (`v` and `type` are checked before). */
 const TASK_MESSAGES: Readonly<Record<TaskMessage['type'], Check>> = {

@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { QueueDeadlockWatch, type QueueWait } from './queueDeadlock.js';
+import { PROBE_GAP_MS, QueueDeadlockWatch, type QueueWait } from './queueDeadlock.js';
+
+/** One gap between probe rounds (their answers come in microtasks here). */
+const gap = () => vi.advanceTimersByTimeAsync(PROBE_GAP_MS);
 
 /** Three tasks that answer probes with whatever `state` says of them now. */
 function setUp(keys: string[] = ['camera', 'detector', 'join']) {
@@ -55,12 +58,12 @@ describe("QueueDeadlockWatch (Parks' rule, across processes)", () => {
     expect(probes).toEqual(['camera', 'detector', 'join']);
     await vi.advanceTimersByTimeAsync(0);
     expect(lent).toEqual([]); // one round says nothing of what is in flight
-    await vi.advanceTimersByTimeAsync(20);
+    await gap();
     expect(probes).toHaveLength(6);
     expect(lent).toEqual(['camera']);
     expect(watch.lent).toBe(1);
     // It keeps probing after a loan: the next deadlock may come at once.
-    await vi.advanceTimersByTimeAsync(20);
+    await gap();
     expect(probes).toHaveLength(9);
     watch.close();
   });
@@ -72,10 +75,10 @@ describe("QueueDeadlockWatch (Parks' rule, across processes)", () => {
     report('join', { on: 'input', moved: 52 });
     await vi.advanceTimersByTimeAsync(0);
     state.set('join', { on: 'input', moved: 53 }); // it took an input meanwhile
-    await vi.advanceTimersByTimeAsync(20);
+    await gap();
     expect(lent).toEqual([]);
     state.set('detector', { moved: 13 }); // now in node code
-    await vi.advanceTimersByTimeAsync(20);
+    await gap();
     const probed = probes.length;
     await vi.advanceTimersByTimeAsync(1_000);
     expect(probes).toHaveLength(probed);
@@ -89,9 +92,19 @@ describe("QueueDeadlockWatch (Parks' rule, across processes)", () => {
     report('detector', { on: 'room', child: 'join', moved: 12 });
     report('join', { on: 'input', moved: 52 });
     // Nothing moves in this test: every second round lends again.
-    await vi.advanceTimersByTimeAsync(200);
+    for (let round = 0; round < 8; round++) await gap();
     expect(lent.length).toBeGreaterThanOrEqual(3);
     expect(lent.slice(0, 4)).toEqual(['camera', 'detector', 'camera', 'detector'].slice(0, Math.min(4, lent.length)));
+    watch.close();
+  });
+
+  it('counts a task waiting for its children to take its end as waiting', async () => {
+    const { watch, lent, report } = setUp(['camera', 'join']);
+    report('camera', { on: 'end', moved: 121 });
+    report('join', { on: 'room', child: 'sink', moved: 80 });
+    await gap();
+    await gap();
+    expect(lent).toEqual(['join']);
     watch.close();
   });
 
@@ -120,8 +133,8 @@ describe("QueueDeadlockWatch (Parks' rule, across processes)", () => {
     report('join', { on: 'input', moved: 52 });
     state.delete('detector');
     leave('detector');
-    await vi.advanceTimersByTimeAsync(20);
-    await vi.advanceTimersByTimeAsync(20);
+    await gap();
+    await gap();
     expect(lent).toEqual(['camera']);
     watch.close();
   });
@@ -130,8 +143,8 @@ describe("QueueDeadlockWatch (Parks' rule, across processes)", () => {
     const { watch, probes, lent, report, stuck } = setUp(['a', 'b']);
     report('a', { on: 'input', moved: 3 });
     report('b', { on: 'input', moved: 3 });
-    await vi.advanceTimersByTimeAsync(20);
-    await vi.advanceTimersByTimeAsync(20);
+    await gap();
+    await gap();
     expect(stuck()).toBe(1);
     expect(lent).toEqual([]);
     const probed = probes.length;

@@ -22,8 +22,12 @@ export function warnQueueDeadlock(edge: string): void {
 
 /** What a task's loop waits on, as it tells the host (in its periodic stats and when probed). */
 export interface QueueWait {
-  /** `room`: a message it publishes waits for room in `child`'s queue; `input`: it waits for input; absent: neither (it runs, or node code waits). */
-  readonly on?: 'room' | 'input';
+  /**
+   * `room`: a message it publishes waits for room in `child`'s queue; `input`: it waits for input;
+   * `end`: it waits for its children to take its end of stream (or to confirm what it sent); absent:
+   * none of these (it runs, or node code waits).
+   */
+  readonly on?: 'room' | 'input' | 'end';
   /** With `on: 'room'`: the child node whose queue it waits for. */
   readonly child?: string;
   /** Envelopes it has sent and received so far: when this changes, the flow moved. */
@@ -45,7 +49,7 @@ export interface QueueDeadlockActions<Key> {
 /** How long a task may take to answer a probe before the round is given up (it was not waiting, then). */
 const PROBE_ANSWER_MS = 1_000;
 /** Between two probes of a round that saw every task waiting: what is in flight between tasks on one host lands well within it. */
-const PROBE_GAP_MS = 15;
+export const PROBE_GAP_MS = 5;
 
 /**
  * Watches the tasks' reports for a deadlock. When every live task's latest periodic report says it

@@ -10,7 +10,7 @@ import type { FlowReport } from '../flow/report.js';
 import { InProcessEngine } from '../inProcess/inProcessEngine.js';
 import { describeValue, REFUSED_CASES, VALUE_CASES } from './flows/valueCases.js';
 import { findLeftovers, type InspectableEngine } from './leftovers.js';
-import { CROSSED_TIME_JOINS, describeRandomFlow, randomFlowSpec } from './randomFlows.js';
+import { CROSSED_TIME_JOINS, DRIFTING_JOINS, describeRandomFlow, type RandomFlowSpec, randomFlowSpec } from './randomFlows.js';
 
 /** Which delivery contract the engine under test promises. */
 export type EngineContract = 'batch' | 'realtime';
@@ -819,23 +819,33 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       }
     });
 
-    // Two time joins hold back each other's producer (`CROSSED_TIME_JOINS`): every task waits; the
-    // engine lets one message past its room until the flow moves again (Parks' rule). Before, it
-    // waited until stop() on batch engines (queueSize 1, 2 and 4). Realtime never blocks a
-    // publisher: it completes.
-    it("two time joins that hold back each other's producer (windows wider than the queue) complete, the output that of InProcessEngine with queues no window outgrows", {
-      timeout,
-    }, async () => {
-      const spec = CROSSED_TIME_JOINS;
-      const run = async (engine: ExecutionEngine, name: string) => {
+    // Joins whose waits hold back each other's producers: every task waits; the engine lets one
+    // message past its room until the flow moves again (Parks' rule). Before, these waited until
+    // stop() on batch engines. Realtime never blocks a publisher: it completes.
+    describe('deadlocks of bounded queues', () => {
+      const runSpec = async (spec: RandomFlowSpec, engine: ExecutionEngine, name: string) => {
         const out = join(dir, `${name}.jsonl`);
         expectCompleted(await runToEnd('randomFlow', { spec, out }, engine));
         return (await lines(out)) as unknown[][];
       };
-      const written = await run(createEngine(), 'tested');
-      if (contract === 'batch') {
-        expect(written).toHaveLength(12);
-        expect(written).toEqual(await run(new InProcessEngine({ queueSize: 64 }), 'reference'));
+      const cases = [
+        // CROSSED_TIME_JOINS hung at queueSize 1, 2 and 4; its sink gets n6's 12 groups.
+        {
+          flow: "two time joins that hold back each other's producer (windows wider than the queue)",
+          spec: CROSSED_TIME_JOINS,
+          groups: 12,
+        },
+        // DRIFTING_JOINS needs more room with every item, at any queueSize; its sink pairs all 60.
+        { flow: 'two producers of different periods joined both by origin and by time', spec: DRIFTING_JOINS, groups: 60 },
+      ];
+      for (const { flow, spec, groups } of cases) {
+        it(`${flow}: completes, the output that of InProcessEngine with queues no window outgrows`, { timeout }, async () => {
+          const written = await runSpec(spec, createEngine(), 'tested');
+          if (contract === 'batch') {
+            expect(written).toHaveLength(groups);
+            expect(written).toEqual(await runSpec(spec, new InProcessEngine({ queueSize: 64 }), 'reference'));
+          }
+        });
       }
     });
 

@@ -107,6 +107,24 @@ export const CROSSED_TIME_JOINS: RandomFlowSpec = {
   sink: { from: [6] },
 };
 
+/**
+ * Two producers of different periods (10 and 30 ms) joined both by origin (`n2`, which keeps them
+ * in step by count) and by time (`n3`, in step by event time), and the two joins joined by time:
+ * the two rules drift apart with every item, so the flow needs more room as it goes, whatever the
+ * `queueSize`. It completes only where the engine breaks deadlocks of bounded queues.
+ */
+export const DRIFTING_JOINS: RandomFlowSpec = {
+  producers: [
+    { length: 60, periodMs: 10 },
+    { length: 60, periodMs: 30 },
+  ],
+  nodes: [
+    { kind: 'zip', from: [0, 1], tasks: 1 },
+    { kind: 'time', from: [0, 1], toleranceMs: 5, quorum: 2, collect: 'first' },
+  ],
+  sink: { from: [2, 3], join: 'time', toleranceMs: 5 },
+};
+
 /** One line that says what flow `spec` is, e.g. `p0 30×20ms; n1 = relay(p0) ×2 skip%4; sink(n1)`. */
 export function describeRandomFlow(spec: RandomFlowSpec): string {
   const name = (index: number) => (index < spec.producers.length ? `p${index}` : `n${index}`);

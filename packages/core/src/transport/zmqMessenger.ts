@@ -489,6 +489,8 @@ export abstract class ZmqMessenger extends MessengerBase {
   #waitingForRoom: ChildLink | undefined;
   /** This task's loop waits for input now. */
   #waitingForInput = false;
+  /** This task waits for its children to confirm what it sent, or to take its end of stream. */
+  #waitingForChildren = false;
   /** Envelopes sent and received, inputs taken: when it changes, this task moved (see {@link queueWait}). */
   #moved = 0;
   /** Per inbound socket: mixed into the challenges, so that they differ from every other socket's. */
@@ -720,7 +722,9 @@ export abstract class ZmqMessenger extends MessengerBase {
   queueWait(): QueueWait {
     const link = this.#waitingForRoom;
     if (link !== undefined && this.canLend(link)) return { on: 'room', child: link.nodeName, moved: this.#moved };
-    return this.#waitingForInput ? { on: 'input', moved: this.#moved } : { moved: this.#moved };
+    if (this.#waitingForInput) return { on: 'input', moved: this.#moved };
+    // Waiting for credit with nothing to lend (what it sent, unconfirmed) is waiting for the children too.
+    return this.#waitingForChildren || link !== undefined ? { on: 'end', moved: this.#moved } : { moved: this.#moved };
   }
 
   /**
@@ -845,9 +849,11 @@ export abstract class ZmqMessenger extends MessengerBase {
     }
     // Wait until every child has the end: zero-copy frames must not be freed (process exit) while
     // ZeroMQ is still writing them. A dead child ends the flow through the host, which aborts this wait.
+    this.#waitingForChildren = true;
     for (const link of this.children) {
       while (link.replicas.some((replica) => !replica.endAcknowledged)) await link.creditArrived.wait(this.signal);
     }
+    this.#waitingForChildren = false;
   }
 
   /**
