@@ -52,19 +52,24 @@ const PROBE_ANSWER_MS = 1_000;
 export const PROBE_GAP_MS = 5;
 
 /**
- * Watches the tasks' reports for a deadlock. When every live task's latest periodic report says it
- * waits, the host probes them all; two rounds of answers, {@link PROBE_GAP_MS} apart, in which every
- * task waits and none moved, are a deadlock: one publisher waiting for room (in turn, so that each
- * edge gets its chance) is let past it, and the probing goes on until a round sees the flow move.
+ * Watches the tasks' reports for a deadlock. When two periodic reports in a row of every live task
+ * say it waits and has not moved, the host probes them all; two rounds of answers, {@link PROBE_GAP_MS}
+ * apart, in which every task waits and none moved, are a deadlock: one publisher waiting for room
+ * (in turn, so that each edge gets its chance) is let past it, and the probing goes on while each
+ * loan leaves the flow stuck again. A round that sees the flow move ends the probing: a flow that
+ * runs is never probed (its tasks move between their periodic reports), and so pays nothing.
  * A wrong call (a message still in flight between hosts for longer than the gap) costs one message
  * of room, repaid as it is released.
  */
 export class QueueDeadlockWatch<Key> {
   readonly #actions: QueueDeadlockActions<Key>;
-  readonly #latest = new Map<Key, QueueWait>();
+  /** Each task's latest periodic report. */
+  readonly #periodic = new Map<Key, QueueWait>();
+  /** Tasks whose last two periodic reports say they wait, and did not move in between. */
+  readonly #still = new Set<Key>();
   /** Answers to the probe in progress. */
   #round: Map<Key, QueueWait> | undefined;
-  /** The last complete round, when every task waited in it. */
+  /** The round before, when every task waited in it. */
   #previous: Map<Key, QueueWait> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #turn = 0;
@@ -79,15 +84,18 @@ export class QueueDeadlockWatch<Key> {
 
   /** A task's periodic report. */
   reported(key: Key, wait: QueueWait): void {
-    this.#latest.set(key, wait);
+    const before = this.#periodic.get(key);
+    this.#periodic.set(key, wait);
+    if (wait.on !== undefined && sameWait(before, wait)) this.#still.add(key);
+    else this.#still.delete(key);
     if (this.#round !== undefined || this.#timer !== undefined || this.#closed) return;
-    if (this.#allWaiting(this.#latest)) this.#probe();
+    const live = this.#actions.live();
+    if (live.length > 0 && live.every((one) => this.#still.has(one))) this.#probe();
     else this.#stuck = false;
   }
 
   /** A task's answer to a probe. */
   probed(key: Key, wait: QueueWait): void {
-    this.#latest.set(key, wait);
     if (this.#round === undefined) return;
     this.#round.set(key, wait);
     this.#roundMayBeDone();
@@ -95,7 +103,8 @@ export class QueueDeadlockWatch<Key> {
 
   /** A task left the live set (finished, lost): the round in progress may be complete without it. */
   left(key: Key): void {
-    this.#latest.delete(key);
+    this.#periodic.delete(key);
+    this.#still.delete(key);
     if (this.#round !== undefined) this.#roundMayBeDone();
   }
 
@@ -107,16 +116,18 @@ export class QueueDeadlockWatch<Key> {
     this.#timer = undefined;
   }
 
-  #allWaiting(waits: ReadonlyMap<Key, QueueWait>): boolean {
-    const live = this.#actions.live();
-    return live.length > 0 && live.every((key) => waits.get(key)?.on !== undefined);
-  }
-
   #probe(): void {
     if (this.#closed || this.#stuck) return;
     this.#round = new Map();
     this.#timer = setTimeout(() => this.#giveUpRound(), PROBE_ANSWER_MS);
     for (const key of this.#actions.live()) this.#actions.probe(key);
+  }
+
+  #probeAfterGap(): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#probe();
+    }, PROBE_GAP_MS);
   }
 
   #giveUpRound(): void {
@@ -132,28 +143,26 @@ export class QueueDeadlockWatch<Key> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#round = undefined;
-    if (!this.#allWaiting(round)) {
-      this.#previous = undefined;
+    const previous = this.#previous;
+    this.#previous = undefined;
+    if (live.length === 0 || !live.every((key) => round.get(key)?.on !== undefined)) return;
+    if (previous === undefined) {
+      this.#previous = round;
+      this.#probeAfterGap();
       return;
     }
-    const previous = this.#previous;
-    const still = previous !== undefined && live.every((key) => sameWait(previous.get(key), round.get(key)));
-    this.#previous = still ? undefined : round;
-    if (still) {
-      const waitingForRoom = live.filter((key) => round.get(key)?.on === 'room');
-      if (waitingForRoom.length === 0) {
-        this.#stuck = true;
-        this.#actions.stuck();
-        return;
-      }
-      const key = waitingForRoom[this.#turn++ % waitingForRoom.length] as Key;
-      this.lent += 1;
-      this.#actions.lend(key, round.get(key) as QueueWait);
+    // It moved: back to the periodic reports.
+    if (!live.every((key) => sameWait(previous.get(key), round.get(key)))) return;
+    const waitingForRoom = live.filter((key) => round.get(key)?.on === 'room');
+    if (waitingForRoom.length === 0) {
+      this.#stuck = true;
+      this.#actions.stuck();
+      return;
     }
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#probe();
-    }, PROBE_GAP_MS);
+    const key = waitingForRoom[this.#turn++ % waitingForRoom.length] as Key;
+    this.lent += 1;
+    this.#actions.lend(key, round.get(key) as QueueWait);
+    this.#probeAfterGap();
   }
 }
 

@@ -707,12 +707,10 @@ export abstract class ZmqMessenger extends MessengerBase {
   /** Waits until some replica of `link` grants credit (rejects with AbortedError on abort). */
   protected async waitForCredit(link: ChildLink): Promise<void> {
     if (this.askForRoom(link)) return;
+    // Set around the wait only (no try/finally on this path): an abort ends the task anyway.
     this.#waitingForRoom = link;
-    try {
-      await link.creditArrived.wait(this.signal);
-    } finally {
-      this.#waitingForRoom = undefined;
-    }
+    await link.creditArrived.wait(this.signal);
+    this.#waitingForRoom = undefined;
   }
 
   /**
