@@ -455,7 +455,8 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
 
   /**
    * The run's watch for deadlocks of bounded queues (`queueDeadlock.ts`): it probes the tasks when
-   * all say they wait, and lets one past its room when they all still wait and none moved.
+   * every one has waited, still, over a stats period, and lets one past its room when they all still
+   * wait and none moved.
    */
   #watchForDeadlocks(): QueueDeadlockWatch<LiveTask> {
     const live = (task: LiveTask) => task.ready && !task.exited && !task.lost && task.outcome === undefined;
