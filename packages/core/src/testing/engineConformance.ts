@@ -92,6 +92,13 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       return flow.join();
     };
 
+    /** Runs the random-flow fixture with `spec` to completion on `engine`; what its sink wrote, in `name`.jsonl. */
+    const runRandomFlow = async (spec: RandomFlowSpec, engine: ExecutionEngine, name: string) => {
+      const out = join(dir, `${name}.jsonl`);
+      expectCompleted(await runToEnd('randomFlow', { spec, out }, engine));
+      return (await lines(out)) as unknown[][];
+    };
+
     /** The run completed; when it did not, the failure's message says why (not just "failed"). */
     const expectCompleted = (report: { status: string; error?: { message: string } | undefined }) => {
       expect(report.error?.message).toBeUndefined();
@@ -807,14 +814,9 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         it(`flow ${seed} (${describeRandomFlow(spec)}) completes${contract === 'batch' ? ', its output that of InProcessEngine' : ''}`, {
           timeout,
         }, async () => {
-          const run = async (engine: ExecutionEngine, name: string) => {
-            const out = join(dir, `${name}.jsonl`);
-            expectCompleted(await runToEnd('randomFlow', { spec, out }, engine));
-            return (await lines(out)) as unknown[][];
-          };
-          // Realtime: that it completes (run checks it); what it drops depends on timing.
-          const written = await run(createEngine(), 'tested');
-          if (contract === 'batch') expect(written).toEqual(await run(new InProcessEngine({ queueSize: 64 }), 'reference'));
+          // Realtime: that it completes (runRandomFlow checks it); what it drops depends on timing.
+          const written = await runRandomFlow(spec, createEngine(), 'tested');
+          if (contract === 'batch') expect(written).toEqual(await runRandomFlow(spec, new InProcessEngine({ queueSize: 64 }), 'reference'));
         });
       }
     });
@@ -823,11 +825,6 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
     // message past its room until the flow moves again (Parks' rule). Before, these waited until
     // stop() on batch engines. Realtime never blocks a publisher: it completes.
     describe('deadlocks of bounded queues', () => {
-      const runSpec = async (spec: RandomFlowSpec, engine: ExecutionEngine, name: string) => {
-        const out = join(dir, `${name}.jsonl`);
-        expectCompleted(await runToEnd('randomFlow', { spec, out }, engine));
-        return (await lines(out)) as unknown[][];
-      };
       const cases = [
         // CROSSED_TIME_JOINS hung at queueSize 1, 2 and 4; its sink gets n6's 12 groups.
         {
@@ -840,10 +837,10 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       ];
       for (const { flow, spec, groups } of cases) {
         it(`${flow}: completes, the output that of InProcessEngine with queues no window outgrows`, { timeout }, async () => {
-          const written = await runSpec(spec, createEngine(), 'tested');
+          const written = await runRandomFlow(spec, createEngine(), 'tested');
           if (contract === 'batch') {
             expect(written).toHaveLength(groups);
-            expect(written).toEqual(await runSpec(spec, new InProcessEngine({ queueSize: 64 }), 'reference'));
+            expect(written).toEqual(await runRandomFlow(spec, new InProcessEngine({ queueSize: 64 }), 'reference'));
           }
         });
       }
