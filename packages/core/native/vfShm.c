@@ -305,7 +305,8 @@ static void* beat_loop(void* argument) {
 
 // startHeartbeats(fd, periodMs, cells): writes one heartbeat now, then one every periodMs from a
 // thread of its own, reading cells (an Int32Array of two over a SharedArrayBuffer, kept alive for
-// the process's life). Returns a handle for stopHeartbeats. Throws when the first write fails.
+// the process's life). Returns a handle for stopHeartbeats. Throws when the first write fails, but
+// for EPIPE (the host gone).
 static napi_value start_heartbeats(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -333,7 +334,10 @@ static napi_value start_heartbeats(napi_env env, napi_callback_info info) {
   beats->cells = data;
   beats->seen = __atomic_load_n(&beats->cells[0], __ATOMIC_SEQ_CST);
   beats->changed_at = monotonic_ms();
-  if (!beat(beats)) {
+  // EPIPE: the host is gone already (killed as this task started). Not an error to report: the
+  // thread starts anyway, finds the pipe broken at its first beat, and ends the task if it is still
+  // running ORPHAN_KILL_MS later, as for a host that goes at any other time.
+  if (!beat(beats) && errno != EPIPE) {
     int error = errno;
     free(beats);
     return throw_errno(env, "heartbeat", error);

@@ -1,9 +1,10 @@
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type NativeHelper, nativeHelper } from '../nativeHelper.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { NATIVE_HELPER_PATH, type NativeHelper, nativeHelper } from '../nativeHelper.js';
 import { CONTROL_PROTOCOL_VERSION, parseTaskMessage } from './controlProtocol.js';
 import { HeartbeatThread, heartbeatPeriodMs, heartbeatsTo, LivenessWatch, NATIVE_HEARTBEATS_ENV, TaskActivity } from './liveness.js';
 
@@ -237,7 +238,70 @@ describe("heartbeatsTo (a forked task's heartbeat pipe)", () => {
       expect(blocked.length).toBeGreaterThan(0);
       expect(Math.max(...blocked.map((beat) => beat.stalledMs))).toBeGreaterThan(40);
     });
+
+    it(`${kind}: says nothing when the host's end is gone (an orphan whose host was killed as it started)`, async () => {
+      if (kind === 'worker thread') process.env[NATIVE_HEARTBEATS_ENV] = '0';
+      const pipe = join(dir, 'heartbeats');
+      (nativeHelper() as NativeHelper).makeFifo(pipe);
+      const hostEnd = openSync(pipe, constants.O_RDONLY | constants.O_NONBLOCK);
+      const fd = openSync(pipe, constants.O_WRONLY | constants.O_NONBLOCK);
+      closeSync(hostEnd);
+      const said = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      const heartbeats = heartbeatsTo(fd);
+      const activity = new TaskActivity();
+      try {
+        await heartbeats.startHeartbeats(20, activity);
+        expect(said.mock.calls.map(([text]) => String(text))).toEqual([]);
+      } finally {
+        said.mockRestore();
+        heartbeats.close();
+        activity.stopTicking();
+        closeSync(fd);
+      }
+    });
   }
+});
+
+describe('native heartbeats whose host is gone before the first one', () => {
+  it('end a task stuck in synchronous code a few seconds later, as when the host goes at any other time', { timeout: 30_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vf-heartbeat-'));
+    const pipe = join(dir, 'heartbeats');
+    (nativeHelper() as NativeHelper).makeFifo(pipe);
+    const hostEnd = openSync(pipe, constants.O_RDONLY | constants.O_NONBLOCK);
+    const taskEnd = openSync(pipe, constants.O_WRONLY | constants.O_NONBLOCK);
+    closeSync(hostEnd);
+    // A task whose host was killed as it started, and whose node code never returns.
+    const stuck = [
+      'const helper = { exports: {} };',
+      `process.dlopen(helper, ${JSON.stringify(NATIVE_HELPER_PATH)});`,
+      'helper.exports.startHeartbeats(3, 20, new Int32Array(new SharedArrayBuffer(8)));',
+      "process.stdout.write('started\\n');",
+      'for (;;);',
+    ].join('\n');
+    const task = spawn(process.execPath, ['-e', stuck], { stdio: ['ignore', 'pipe', 'pipe', taskEnd] });
+    const killedAfter = new Promise<number>((resolve) => {
+      const started = Date.now();
+      task.once('exit', (_code, signal) => resolve(signal === 'SIGKILL' ? Date.now() - started : -1));
+    });
+    let said = '';
+    task.stdout.on('data', (chunk) => {
+      said += String(chunk);
+    });
+    task.stderr.on('data', (chunk) => {
+      said += String(chunk);
+    });
+    const bound = setTimeout(() => task.kill('SIGKILL'), 20_000);
+    try {
+      const ms = await killedAfter;
+      expect(said).toBe('started\n');
+      expect(ms).toBeGreaterThan(4_000);
+      expect(ms).toBeLessThan(20_000);
+    } finally {
+      clearTimeout(bound);
+      closeSync(taskEnd);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 function beats(file: string): Array<{ stalledMs: number; inNode: boolean }> {
