@@ -284,10 +284,10 @@ describe('native heartbeats whose host is gone before the first one', () => {
       task.once('exit', (_code, signal) => resolve(signal === 'SIGKILL' ? Date.now() - started : -1));
     });
     let said = '';
-    task.stdout.on('data', (chunk) => {
+    task.stdout?.on('data', (chunk) => {
       said += String(chunk);
     });
-    task.stderr.on('data', (chunk) => {
+    task.stderr?.on('data', (chunk) => {
       said += String(chunk);
     });
     const bound = setTimeout(() => task.kill('SIGKILL'), 20_000);
