@@ -500,6 +500,21 @@ async function startup(): Promise<void> {
       'batch: TypeScript flow, 3 fresh hosts, program cached',
       Array.from({ length: 3 }, () => freshHost(cache)),
     );
+    // A user's edit-and-run loop: the flow changed since the last host ran it (vf's part of the program cached).
+    const edited = new URL(`./flows/.throughput-edited-${process.pid}.ts`, import.meta.url);
+    try {
+      writeFileSync(edited, readFileSync(flowUrl, 'utf8'));
+      timesInHost(edited, 1, { ...process.env, VF_TASK_PROGRAM_CACHE: cache });
+      row(
+        'batch: TypeScript flow, 3 hosts, each after an edit',
+        Array.from({ length: 3 }, (_, edit) => {
+          writeFileSync(edited, `${readFileSync(edited, 'utf8')}export const edit${edit} = ${edit};\n`);
+          return timesInHost(edited, 1, { ...process.env, VF_TASK_PROGRAM_CACHE: cache })[0] as number;
+        }),
+      );
+    } finally {
+      rmSync(edited, { force: true });
+    }
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }

@@ -18,20 +18,32 @@ const vm = require('node:vm');
 const BEFORE_V8_FLAGS_CHANGE_EVENT = 'vf:beforeV8FlagsChange';
 
 const program = process.argv[2];
-const cacheFile = process.env.VF_TASK_CODE_CACHE;
+const programCacheFile = process.env.VF_TASK_CODE_CACHE;
 delete process.env.VF_TASK_CODE_CACHE;
 // The program sees the argv a plain `node program.cjs <label>` gives it.
 process.argv.splice(1, 1);
 
-// Without a loader for `import()` in compiled scripts (Node before 20.12), Node's own `require`.
+/** RUN_TASK_SCRIPT of src/runtime/bundledModules.ts. */
+const RUN_TASK_SCRIPT = Symbol.for('vf.runTaskScript');
+
+// Without a loader for `import()` in compiled scripts (Node before 20.12), Node's own `require`
+// (the host splits no program for such a node: src/runtime/taskProgram.ts).
 const importModuleDynamically = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
 if (importModuleDynamically === undefined || typeof program !== 'string') {
   require(program);
 } else {
-  run(program);
+  // The second part of a split program, the flow's own modules, runs the same way, once the first
+  // asks for it: `provided` gives it what it requires of vf (`@vf/core`), the first part's modules.
+  globalThis[RUN_TASK_SCRIPT] = run;
+  run(program, programCacheFile);
 }
 
-function run(file) {
+/**
+ * Runs the CommonJS script `file` through V8's code cache `cacheFile` (none: compiled as it runs);
+ * `provided(id)`, where it gives a value, answers the script's `require(id)`. Returns the script's
+ * `module.exports` and the name its frames carry.
+ */
+function run(file, cacheFile, provided) {
   const cached = cacheFile === undefined ? undefined : readOwnFile(cacheFile);
   // A script from a code cache keeps the name it was compiled under (V8 11), and every run has a
   // directory of its own: so the script is named after its cache, the same in every run, and the
@@ -58,7 +70,13 @@ function run(file) {
   }
   const module = new Module(file, null);
   module.filename = file;
-  script.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, dirname(file), scriptName);
+  const nodeRequire = Module.createRequire(file);
+  const scriptRequire =
+    provided === undefined
+      ? nodeRequire
+      : Object.assign((id) => provided(id) ?? nodeRequire(id), { resolve: nodeRequire.resolve, cache: nodeRequire.cache });
+  script.runInThisContext().call(module.exports, module.exports, scriptRequire, module, file, dirname(file), scriptName);
+  return { exports: module.exports, scriptName };
 }
 
 /** The file's bytes, if it is a regular file of this user's that nobody else may write; else undefined. */

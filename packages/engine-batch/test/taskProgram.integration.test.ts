@@ -112,11 +112,13 @@ describe('the task program cache: a new host process reuses the program an earli
   });
 
   /** Runs the start-up flow in a host process of its own; says whether it compiled the program or took it from the cache. */
-  const host = async (name: string) => {
+  const host = async (name: string, flowUrl = startupUrl) => (await hostRun(name, flowUrl)).verdict;
+  /** The same, with what the host said of the parts it compiled (a flow's program is in two parts: vf, and the flow). */
+  const hostRun = async (name: string, flowUrl = startupUrl) => {
     const run = join(dir, name);
     await mkdir(run);
     const out = join(run, 'out.txt');
-    const result = await runFixtureHost(startupUrl, { out }, run, {
+    const result = await runFixtureHost(flowUrl, { out }, run, {
       VF_TASK_PROGRAM_CACHE: cache,
       VF_LOG_LEVEL: 'debug',
       VF_LOG_FORMAT: 'json',
@@ -126,25 +128,59 @@ describe('the task program cache: a new host process reuses the program an earli
     const messages = result.stderr
       .split('\n')
       .filter((line) => line.startsWith('{'))
-      .map((line) => (JSON.parse(line) as { msg?: string }).msg);
-    const compiled = messages.includes('task program: compiled');
-    const cached = messages.includes('task program: taken from the cache');
-    expect(compiled !== cached, result.stderr).toBe(true);
-    return compiled ? 'compiled' : 'cached';
+      .map((line) => JSON.parse(line) as { msg?: string; parts?: string[] });
+    const compiled = messages.find(({ msg }) => msg === 'task program: compiled');
+    const cached = messages.some(({ msg }) => msg === 'task program: taken from the cache');
+    expect((compiled !== undefined) !== cached, result.stderr).toBe(true);
+    return { verdict: compiled !== undefined ? 'compiled' : 'cached', parts: compiled?.parts };
   };
   const entries = () => readdirSync(cache).filter((name) => name.endsWith('.json'));
+  /** The cache entry of the program's part whose file is `name` (`task.cjs`: vf; `flow.cjs`: the flow). */
+  const entryOf = (name: string) =>
+    join(cache, entries().find((entry) => readFileSync(join(cache, entry), 'utf8').includes(`"${name}","`)) as string);
 
   it('the second host runs the flow without compiling; a corrupted entry is compiled again, never run', { timeout: 120_000 }, async () => {
-    expect(await host('first')).toBe('compiled');
-    expect(entries()).toHaveLength(1);
+    expect(await hostRun('first')).toEqual({ verdict: 'compiled', parts: ['flow', 'vf'] });
+    // The program's two parts, vf and the flow: an entry each.
+    expect(entries()).toHaveLength(2);
     expect(await host('second')).toBe('cached');
-    const file = join(cache, entries()[0] as string);
-    const whole = readFileSync(file, 'utf8');
-    // Still valid JSON, still a program: only the digest tells.
-    writeFileSync(file, whole.replace('"task.cjs","', '"task.cjs","throw new Error(\\"tampered\\");'));
-    expect(readFileSync(file, 'utf8')).not.toBe(whole);
-    expect(await host('third')).toBe('compiled');
-    expect(await host('fourth')).toBe('cached');
+    for (const [index, part] of (['task.cjs', 'flow.cjs'] as const).entries()) {
+      const file = entryOf(part);
+      const whole = readFileSync(file, 'utf8');
+      // Still valid JSON, still a program: only the digest tells.
+      writeFileSync(file, whole.replace(`"${part}","`, `"${part}","throw new Error(\\"tampered\\");`));
+      expect(readFileSync(file, 'utf8')).not.toBe(whole);
+      expect(await hostRun(`third-${index}`)).toEqual({ verdict: 'compiled', parts: [part === 'task.cjs' ? 'vf' : 'flow'] });
+      expect(await host(`fourth-${index}`)).toBe('cached');
+    }
+  });
+
+  it("a flow changed since the last host's run compiles only its own part: its tasks run vf from the code cache left before", {
+    timeout: 120_000,
+  }, async () => {
+    // A copy of the start-up flow beside it (where `@vf/core` resolves), changed between hosts.
+    const changing = new URL(`./flows/startup-${process.pid}.tmp.ts`, import.meta.url);
+    const source = readFileSync(startupUrl, 'utf8');
+    writeFileSync(changing, source);
+    try {
+      expect(await hostRun('first', changing)).toEqual({ verdict: 'compiled', parts: ['flow', 'vf'] });
+      const codeCaches = () => readdirSync(cache).filter((name) => name.endsWith('.v8'));
+      expect(codeCaches()).toHaveLength(2);
+      const vfCodeCache = (): string => {
+        const [larger] = codeCaches().sort((a, b) => statSync(join(cache, b)).size - statSync(join(cache, a)).size);
+        return join(cache, larger as string);
+      };
+      const vfCache = vfCodeCache();
+      const left = statSync(vfCache).ino;
+      writeFileSync(changing, `${source}\nexport const changed = 1;\n`);
+      expect(await hostRun('second', changing)).toEqual({ verdict: 'compiled', parts: ['flow'] });
+      // vf's code cache taken, not written again; the changed flow's part has one of its own now.
+      expect(vfCodeCache()).toBe(vfCache);
+      expect(statSync(vfCache).ino).toBe(left);
+      expect(codeCaches()).toHaveLength(3);
+    } finally {
+      await rm(changing, { force: true });
+    }
   });
 
   it("the next run's tasks start from V8's code cache the first run's left; one corrupted, or writable by others, is replaced", {
@@ -158,8 +194,11 @@ describe('the task program cache: a new host process reuses the program an earli
       return statSync(path).ino;
     };
     expect(await host('first')).toBe('compiled');
-    expect(codeCaches()).toHaveLength(1);
-    const file = join(cache, codeCaches()[0] as string);
+    // One for each part of the program (vf, and the flow): vf's is the larger.
+    expect(codeCaches()).toHaveLength(2);
+    for (const name of codeCaches()) expect(statSync(join(cache, name)).mode & 0o777).toBe(0o600);
+    const [vf] = codeCaches().sort((a, b) => statSync(join(cache, b)).size - statSync(join(cache, a)).size);
+    const file = join(cache, vf as string);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const left = pinned(file);
     // Taken, not written again (a task writes one, whole, renamed into place, only where it found none it could use).
@@ -172,7 +211,7 @@ describe('the task program cache: a new host process reuses the program an earli
     const corrupted = pinned(file);
     expect(await host('third')).toBe('cached');
     expect(statSync(file).ino).not.toBe(corrupted);
-    expect(codeCaches()).toHaveLength(1);
+    expect(codeCaches()).toHaveLength(2);
     // A cache others may write is never read.
     chmodSync(file, 0o620);
     const open = pinned(file);
@@ -186,7 +225,7 @@ describe('the task program cache: a new host process reuses the program an earli
     const results = await Promise.all([host('a'), host('b'), host('c')]);
     expect(results).toContain('compiled');
     expect(readdirSync(cache).filter((name) => name.endsWith('.tmp'))).toEqual([]);
-    expect(entries()).toHaveLength(1);
+    expect(entries()).toHaveLength(2);
     expect(await host('after')).toBe('cached');
   });
 });

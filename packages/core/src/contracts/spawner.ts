@@ -23,6 +23,13 @@ export interface SpawnRequest {
    * `native/loadTaskProgram.cjs`), when the engine keeps one.
    */
   readonly programCodeCache?: string;
+  /**
+   * The second part of a {@link program} split in two (vf's runtime in `program`, the flow's own
+   * modules here, see `runtime/taskProgram.ts`), and its code cache: a local spawner passes both to
+   * the task (`VF_TASK_FLOW_PROGRAM`, `VF_TASK_FLOW_CODE_CACHE`). Absent where the program is one file.
+   */
+  readonly flowProgram?: string;
+  readonly flowProgramCodeCache?: string;
 }
 
 /** A started task process, as the host sees it. */

@@ -5,6 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Spawner, SpawnRequest, TaskProcess } from '../contracts/spawner.js';
 import { LOAD_TASK_PROGRAM, TASK_PRELOAD } from '../nativeHelper.js';
+import { FLOW_PROGRAM_ENV } from './bundledModules.js';
 import { CONTROL_FDS_ENV, type ControlFds, type pipeControlChannel } from './controlChannel.js';
 import { restartedIfCaughtAtFork } from './forkWindow.js';
 import { jsonLine, readJsonLines } from './jsonLines.js';
@@ -121,6 +122,8 @@ function forkTask(request: SpawnRequest): TaskProcess {
       ...process.env,
       ...request.env,
       ...(request.programCodeCache === undefined ? {} : { [TASK_CODE_CACHE_ENV]: request.programCodeCache }),
+      ...(request.flowProgram === undefined ? {} : { [FLOW_PROGRAM_ENV.program]: request.flowProgram }),
+      ...(request.flowProgramCodeCache === undefined ? {} : { [FLOW_PROGRAM_ENV.codeCache]: request.flowProgramCodeCache }),
       VF_TASK: request.label,
       [CONTROL_FDS_ENV]: `${CONTROL_FDS.input},${CONTROL_FDS.heartbeats},${CONTROL_FDS.output}`,
     },

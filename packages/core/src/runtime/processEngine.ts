@@ -368,7 +368,12 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
         env: launcher === undefined && !(EXTRA_CA_CERTS_ENV in spec.env) ? { ...this.#localTaskEnv, ...spec.env } : spec.env,
         typescript,
         ...(launcher === undefined && program !== undefined
-          ? { program: program.path, ...(program.codeCache === undefined ? {} : { programCodeCache: program.codeCache }) }
+          ? {
+              program: program.path,
+              ...(program.codeCache === undefined ? {} : { programCodeCache: program.codeCache }),
+              ...(program.flow === undefined ? {} : { flowProgram: program.flow.path }),
+              ...(program.flow?.codeCache === undefined ? {} : { flowProgramCodeCache: program.flow.codeCache }),
+            }
           : {}),
       };
       const child = spawner.spawn(request);

@@ -28,26 +28,38 @@ export function mapProgramStackTraces(programFile: string, scriptName = programF
     }
     return sourceMap;
   };
-  const mapped = (site: NodeJS.CallSite): string => {
-    const text = String(site);
-    const file = site.getFileName();
-    const line = site.getLineNumber();
-    const column = site.getColumnNumber();
-    if ((file !== programUrl && file !== programFile && file !== scriptName) || line === null || column === null) return text;
-    const entry = loadMap()?.findEntry(line - 1, column - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number };
-    if (entry?.originalSource === undefined || entry.originalLine === undefined || entry.originalColumn === undefined) return text;
-    const source = entry.originalSource.startsWith('file:')
-      ? fileURLToPath(entry.originalSource)
-      : resolve(dirname(programFile), entry.originalSource);
-    return text.replace(`${file}:${line}:${column}`, `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`);
+  programs.push({ names: [programUrl, programFile, scriptName], programFile, loadMap });
+  if (programs.length === 1) Error.prepareStackTrace = prepareStackTrace;
+}
+
+/** The programs whose frames {@link mapProgramStackTraces} maps: a task runs one, or the two parts of a split one. */
+const programs: Array<{ readonly names: readonly string[]; readonly programFile: string; readonly loadMap: () => SourceMap | null }> = [];
+
+function mapped(site: NodeJS.CallSite): string {
+  const text = String(site);
+  const file = site.getFileName();
+  const line = site.getLineNumber();
+  const column = site.getColumnNumber();
+  const program = file === undefined || file === null ? undefined : programs.find(({ names }) => names.includes(file));
+  if (program === undefined || line === null || column === null) return text;
+  const entry = program.loadMap()?.findEntry(line - 1, column - 1) as {
+    originalSource?: string;
+    originalLine?: number;
+    originalColumn?: number;
   };
-  Error.prepareStackTrace = (error: Error, callSites: NodeJS.CallSite[]): string => {
-    let header: string;
-    try {
-      header = Error.prototype.toString.call(error);
-    } catch {
-      header = 'Error';
-    }
-    return [header, ...callSites.map((site) => `    at ${mapped(site)}`)].join('\n');
-  };
+  if (entry?.originalSource === undefined || entry.originalLine === undefined || entry.originalColumn === undefined) return text;
+  const source = entry.originalSource.startsWith('file:')
+    ? fileURLToPath(entry.originalSource)
+    : resolve(dirname(program.programFile), entry.originalSource);
+  return text.replace(`${file}:${line}:${column}`, `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`);
+}
+
+function prepareStackTrace(error: Error, callSites: NodeJS.CallSite[]): string {
+  let header: string;
+  try {
+    header = Error.prototype.toString.call(error);
+  } catch {
+    header = 'Error';
+  }
+  return [header, ...callSites.map((site) => `    at ${mapped(site)}`)].join('\n');
 }

@@ -7,7 +7,7 @@ import { getLogger, isLogLevelEnabled, RUN_ID_ENV, tagTaskLogs } from '../loggin
 import { removeSharedDirectory } from '../transport/sharedFrames.js';
 import type { ZmqMessenger } from '../transport/zmqMessenger.js';
 import { forwardProcessWarnings } from '../warnings.js';
-import { importModule } from './bundledModules.js';
+import { importModule, registeredFlowProgram } from './bundledModules.js';
 import { type ControlChannel, defaultControlChannel } from './controlChannel.js';
 import {
   CONTROL_PROTOCOL_VERSION,
@@ -60,7 +60,10 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
     // Without a host nobody else removes this run's socket files: each orphan removes its own,
     // and the last one out removes the directory (with what every task of the run shares in it).
     if (!orphaned) return;
-    const files = [socketFile, program, program === undefined ? undefined : `${program}.map`].filter((file) => file !== undefined);
+    const flowProgram = registeredFlowProgram();
+    const files = [socketFile, ...[program, flowProgram].flatMap((file) => (file === undefined ? [] : [file, `${file}.map`]))].filter(
+      (file) => file !== undefined,
+    );
     for (const file of files) rmSync(file, { force: true });
     for (const directory of new Set(files.map((file) => dirname(file)))) {
       rmSync(join(directory, TRIMMED_EXTRA_CA_CERTS_FILE), { force: true });

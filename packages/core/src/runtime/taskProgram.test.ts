@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { buildTaskProgram } from './taskProgram.js';
+import { buildTaskProgram, usedVfExports } from './taskProgram.js';
 
 const builds = vi.hoisted(() => ({ count: 0 }));
 vi.mock('./esbuild.js', async (importOriginal) => {
@@ -198,5 +198,85 @@ describe('buildTaskProgram', () => {
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+
+  describe('in two parts: vf, and the flow that imports it through @vf/core', () => {
+    /** A flow folder outside vf, where `@vf/core` is this vf (a link, as pnpm and npm workspaces make one). */
+    const vfProject = () => {
+      mkdirSync(join(dir, 'node_modules', '@vf'), { recursive: true });
+      symlinkSync(join(import.meta.dirname, '..', '..'), join(dir, 'node_modules', '@vf', 'core'), 'dir');
+    };
+    const flowSource = (value: number) =>
+      `import { defineFlow, Flow } from '@vf/core';\nimport { IntProducer } from '@vf/core/nodes';\nexport const value = ${value};\nexport default defineFlow(() => new Flow([new IntProducer(0, 1)], []));\n`;
+
+    it("the flow's part holds the flow and requires vf; vf's part holds the runtime and those entry points", async () => {
+      vfProject();
+      const flowUrl = write('flow.ts', flowSource(1));
+      const program = await buildTaskProgram(out, [flowUrl]);
+      expect(program?.path).toBe(join(out, 'task.cjs'));
+      expect(program?.flow?.path).toBe(join(out, 'flow.cjs'));
+      const flowText = readFileSync(program?.flow?.path as string, 'utf8');
+      expect(flowText).toContain('require("@vf/core")');
+      expect(flowText).toContain('require("@vf/core/nodes")');
+      expect(flowText).toContain(JSON.stringify(flowUrl));
+      expect(flowText).not.toContain('function parseHostMessage(');
+      expect(readFileSync(`${program?.flow?.path as string}.map`, 'utf8')).toContain('flow.ts');
+      const vfText = readFileSync(program?.path as string, 'utf8');
+      expect(vfText).toContain('function parseHostMessage(');
+      expect(vfText).toContain('registerFlowProgram(');
+      expect(vfText).not.toContain('export const value');
+    });
+
+    it("a changed flow compiles only its own part: vf's part, and the name of its code cache, stay", async () => {
+      vfProject();
+      vi.stubEnv('VF_TASK_PROGRAM_CACHE', join(dir, 'cache'));
+      try {
+        const flowUrl = write('flow.ts', flowSource(1));
+        const before = builds.count;
+        const first = await buildTaskProgram(out, [flowUrl]);
+        expect(builds.count - before).toBe(2);
+        const vfText = readFileSync(first?.path as string, 'utf8');
+        write('flow.ts', flowSource(2));
+        const second = await buildTaskProgram(out, [flowUrl]);
+        expect(builds.count - before).toBe(3);
+        expect(readFileSync(second?.flow?.path as string, 'utf8')).toContain('value = 2');
+        expect(readFileSync(second?.path as string, 'utf8')).toBe(vfText);
+        expect(second?.codeCache).toBe(first?.codeCache);
+        expect(second?.flow?.codeCache).not.toBe(first?.flow?.codeCache);
+      } finally {
+        vi.unstubAllEnvs();
+      }
+    });
+
+    it("stays one file where the flow reaches vf's files by path (two copies of a module of vf would differ), or imports no vf", async () => {
+      vfProject();
+      const errors = join(import.meta.dirname, '..', 'errors.ts');
+      const byPath = write('byPath.ts', `${flowSource(1)}export { VfError } from ${JSON.stringify(errors)};\n`);
+      const program = await buildTaskProgram(out, [byPath]);
+      expect(program?.path).toBe(join(out, 'task.cjs'));
+      expect(program?.flow).toBeUndefined();
+      const noVf = write('noVf.ts', 'export const value = 1;\n');
+      expect((await buildTaskProgram(out, [noVf]))?.flow).toBeUndefined();
+    });
+  });
+});
+
+describe("usedVfExports (what a split program's flow part reads of vf, from esbuild's output)", () => {
+  const header = 'var import_core, import_nodes, other;\n';
+
+  it('the properties read of every variable a require of the entry point is assigned to, sorted', () => {
+    const text = `${header}import_core = require("@vf/core");\nimport_nodes = require("@vf/core/nodes");\n(0, import_core.defineFlow)(() => new import_core.Flow([new import_nodes.IntProducer()]));\nother.import_core = 1;\n`;
+    expect(usedVfExports(text, '@vf/core')).toEqual(['Flow', 'defineFlow']);
+    expect(usedVfExports(text, '@vf/core/nodes')).toEqual(['IntProducer']);
+    expect(usedVfExports(text, '@vf/core/engine')).toBeUndefined();
+  });
+
+  it('all of it (undefined) where the namespace is passed on, re-exported, or required for its effects', () => {
+    const passed = `${header}import_core = require("@vf/core");\nuse(import_core, import_core.Flow);\n`;
+    expect(usedVfExports(passed, '@vf/core')).toBeUndefined();
+    const reexported = `${header}import_core = require("@vf/core");\n__reExport(exports, require("@vf/core"));\n`;
+    expect(usedVfExports(reexported, '@vf/core')).toBeUndefined();
+    const namespace = 'var vf = __toESM(require("@vf/core"));\nvf.Flow;\n';
+    expect(usedVfExports(namespace, '@vf/core')).toBeUndefined();
   });
 });

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import vm from 'node:vm';
 import { getLogger, isLogLevelEnabled } from '../logging.js';
 import { zeromq } from '../transport/zeromq.js';
 import { loadEsbuild } from './esbuild.js';
@@ -28,6 +29,9 @@ const runtimeEntry = fileURLToPath(new URL(fromSource ? './taskProgramEntry.ts' 
  */
 export const TASK_PROGRAM_FILES = { commonjs: 'task.cjs', module: 'task.mjs' } as const;
 
+/** The file of a split program's second part, the flow's own modules (its first part is `task.cjs`). */
+const FLOW_PROGRAM_FILE = 'flow.cjs';
+
 /** A run's compiled task program. */
 export interface TaskProgram {
   /** The program's file, in the run directory. */
@@ -37,6 +41,11 @@ export interface TaskProgram {
    * program with a cache folder (`taskProgramCache.ts`) only.
    */
   readonly codeCache?: string;
+  /**
+   * The program's second part, where it is split (see {@link buildTaskProgram}): the flow's own
+   * modules, which `path` (vf's runtime) runs when the flow is first imported.
+   */
+  readonly flow?: { readonly path: string; readonly codeCache?: string };
 }
 
 /** Where a bundled file's own `import.meta` values are kept (see `keepImportMeta`). */
@@ -65,8 +74,10 @@ const LOADERS: Readonly<Record<string, 'ts' | 'tsx' | 'js' | 'jsx'>> = {
 /**
  * Compiles, once per run in the host, the program every local task process runs: vf's task runtime,
  * the flow module with the local files it imports (TypeScript included), and the engine's
- * messenger module, in one JavaScript file with a source map. Task processes then start on plain
- * `node` — no TypeScript loader, one file to read — which is most of a task's start-up time.
+ * messenger module, in one JavaScript file with a source map, or in two where the flow imports vf
+ * through `@vf/core` ({@link splitTaskProgram}: vf's part is then compiled once for every flow).
+ * Task processes then start on plain `node` — no TypeScript loader, no module resolution — which is
+ * most of a task's start-up time.
  *
  * Installed CommonJS packages stay outside, imported by absolute URL (a native addon cannot be
  * bundled), but for zeromq's JavaScript (`bundledZeromq`); installed ES module packages go in (see
@@ -115,6 +126,8 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
     keep(key, cached);
     return writeProgram(dir, cached, cacheDir);
   }
+  const split = await splitTaskProgram(dir, moduleUrls, modules, cacheDir);
+  if (split !== undefined) return split;
   try {
     const started = performance.now();
     const esbuild = loadEsbuild();
@@ -137,14 +150,20 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
 }
 
 /** Bundles the generated entry `contents` into `format` (see {@link buildTaskProgram}); rejects when esbuild refuses. */
-function compile(esbuild: ReturnType<typeof loadEsbuild>, format: keyof typeof TASK_PROGRAM_FILES, dir: string, contents: string) {
+function compile(
+  esbuild: ReturnType<typeof loadEsbuild>,
+  format: keyof typeof TASK_PROGRAM_FILES,
+  dir: string,
+  contents: string,
+  flowPart?: FlowPart,
+) {
   const commonjs = format === 'commonjs';
   // `require()` takes a path; an ES module's `import` a URL.
   const externalPath = (path: string, kind: string) => (commonjs || kind === 'require-call' ? path : pathToFileURL(path).href);
   return esbuild.build({
     // Not the run directory itself: a program compiled for one run serves the next one unchanged.
     stdin: { contents, resolveDir: dirname(dir), sourcefile: ENTRY_NAME, loader: 'js' },
-    outfile: join(dir, TASK_PROGRAM_FILES[format]),
+    outfile: join(dir, flowPart === undefined ? TASK_PROGRAM_FILES[format] : FLOW_PROGRAM_FILE),
     bundle: true,
     platform: 'node',
     format: commonjs ? 'cjs' : 'esm',
@@ -172,6 +191,23 @@ function compile(esbuild: ReturnType<typeof loadEsbuild>, format: keyof typeof T
       {
         name: 'vf-task-program',
         setup(build) {
+          // The flow's part of a split program takes vf from the runtime's part: `@vf/core` and its
+          // subpaths stay outside, where they resolve to the runtime's own files (else it is not split).
+          if (flowPart !== undefined) {
+            build.onResolve({ filter: /^@vf\/core(?:\/[^/]+)?$/ }, async (args) => {
+              if (args.pluginData === 'vf-resolving') return undefined;
+              const resolved = await build.resolve(args.path, {
+                kind: args.kind,
+                resolveDir: args.resolveDir,
+                importer: args.importer,
+                pluginData: 'vf-resolving',
+              });
+              if (resolved.errors.length === 0 && resolved.path === flowPart.vfEntries.get(args.path))
+                return { path: args.path, external: true };
+              flowPart.elsewhere = true;
+              return resolved.errors.length > 0 ? { errors: resolved.errors } : resolved;
+            });
+          }
           // zeromq's JavaScript goes in, with its addon loaded by path (`bundledZeromq`).
           build.onResolve({ filter: /^vf:zeromq$/ }, () => ({ path: ZEROMQ_MODULE, namespace: PROGRAM_NAMESPACE }));
           build.onLoad({ filter: /^vf:zeromq$/, namespace: PROGRAM_NAMESPACE }, () => ({
@@ -211,6 +247,193 @@ function compile(esbuild: ReturnType<typeof loadEsbuild>, format: keyof typeof T
       },
     ],
   });
+}
+
+/** What the build of a split program's flow part needs and finds (see {@link splitTaskProgram}). */
+interface FlowPart {
+  /** vf's entry points the flow part may require from the runtime part: specifier → file. */
+  readonly vfEntries: ReadonlyMap<string, string>;
+  /** A `@vf/core` import resolved elsewhere (another copy of vf): the program is not split. */
+  elsewhere: boolean;
+}
+
+/**
+ * The program in two parts, where it can be: vf's runtime with the `@vf/core` entry points the flow
+ * imports (`task.cjs`), and the flow's own modules (`flow.cjs`), which take vf from the first. A flow
+ * changed since its last run then compiles only its own part (tens of ms, where the whole program
+ * took 150–300, most of it vf), and its tasks run vf from the code cache earlier runs of any flow
+ * left for it. Each part is cached (in this process and on disk) like a whole program.
+ *
+ * Undefined, and the program is one file as before, where the parts could not share one copy of vf:
+ * the flow reaches vf's files other than through `@vf/core`'s entry points (a module of vf's own,
+ * as the core's test flows are), or its `@vf/core` is another copy; where a part must be an ES
+ * module (a top-level await); where the tasks' node cannot run the second part through the code
+ * cache (Node before 20.12); or where esbuild refuses a part.
+ */
+async function splitTaskProgram(
+  dir: string,
+  moduleUrls: readonly string[],
+  modules: readonly string[],
+  cacheDir: string | undefined,
+): Promise<TaskProgram | undefined> {
+  const vfEntries = vfEntryPoints();
+  if (vfEntries === undefined || vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER === undefined) return undefined;
+  const files = moduleUrls.map((url) => fileURLToPath(url));
+  // Only a flow that imports vf (every flow module does: `defineFlow`) has a part to take from vf's.
+  if (files.some((file) => isInside(file, vfEntries.root)) || !files.some((file) => importsVf(file))) return undefined;
+  const started = performance.now();
+  const compiledParts: string[] = [];
+  const flowContents = `module.exports = { modules: {\n${modules.join('\n')}\n} };`;
+  const flowKey = JSON.stringify([esbuildVersion(), dirname(dir), 'flow', flowContents]);
+  let flow = await cachedPart(flowKey, cacheDir);
+  if (flow === undefined) {
+    const part: FlowPart = { vfEntries: vfEntries.entries, elsewhere: false };
+    const result = await compile(loadEsbuild(), 'commonjs', dir, flowContents, part).catch(() => undefined);
+    if (result === undefined || part.elsewhere) return undefined;
+    const inputs = hashInputs(Object.keys(result.metafile.inputs));
+    if ([...inputs.keys()].some((file) => isInside(file, vfEntries.root))) return undefined;
+    flow = { inputs, files: new Map(result.outputFiles.map((file) => [basename(file.path), file.text])) };
+    await storePart(flowKey, flow, cacheDir);
+    compiledParts.push('flow');
+  }
+  // What the flow's part requires of vf (esbuild writes an external's `require` as its specifier).
+  const text = flow.files.get(FLOW_PROGRAM_FILE) ?? '';
+  const required = [...vfEntries.entries.keys()].filter((specifier) => text.includes(`require(${JSON.stringify(specifier)})`));
+  if (required.length === 0) return undefined;
+  // Only what the flow reads of each entry point, where that can be told: esbuild then leaves out the
+  // rest of vf's public modules, which a whole namespace would hold (a quarter more program to load).
+  const imports: string[] = [];
+  const provided = required.map((specifier, index) => {
+    const file = JSON.stringify(vfEntries.entries.get(specifier));
+    const names = usedVfExports(text, specifier);
+    // A whole namespace, required lazily: esbuild evaluates a module required only when it first is.
+    if (names === undefined) return `  ${JSON.stringify(specifier)}: () => require(${file}),`;
+    imports.push(`import { ${names.map((name, at) => `${name} as __vf${index}_${at}`).join(', ')} } from ${file};`);
+    return `  ${JSON.stringify(specifier)}: () => ({ ${names.map((name, at) => `${name}: __vf${index}_${at}`).join(', ')} }),`;
+  });
+  const runtimeContents = [
+    `import { mapProgramStackTraces, registerBundledPackages, registerFlowProgram, runTaskProcess } from ${JSON.stringify(runtimeEntry)};`,
+    ...imports,
+    "mapProgramStackTraces(process.argv[1], typeof __vfScriptName === 'string' ? __vfScriptName : undefined);",
+    `registerBundledPackages({ zeromq: () => require(${JSON.stringify(ZEROMQ_MODULE)}) });`,
+    `registerFlowProgram({\n${provided.join('\n')}\n}, mapProgramStackTraces);`,
+    'runTaskProcess(undefined, process.argv[1]);',
+  ].join('\n');
+  const runtimeKey = JSON.stringify([esbuildVersion(), dirname(dir), 'runtime', runtimeContents]);
+  let runtime = await cachedPart(runtimeKey, cacheDir);
+  if (runtime === undefined) {
+    const result = await compile(loadEsbuild(), 'commonjs', dir, runtimeContents).catch(() => undefined);
+    if (result === undefined) return undefined;
+    runtime = {
+      inputs: hashInputs(Object.keys(result.metafile.inputs)),
+      files: new Map(result.outputFiles.map((file) => [basename(file.path), file.text])),
+    };
+    await storePart(runtimeKey, runtime, cacheDir);
+    compiledParts.push('vf');
+  }
+  const [main, flowPart] = await Promise.all([writeProgram(dir, runtime, cacheDir), writeProgram(dir, flow, cacheDir, FLOW_PROGRAM_FILE)]);
+  if (isLogLevelEnabled('debug')) {
+    if (compiledParts.length === 0) getLogger().debug({ cacheDir, parts: ['vf', 'flow'] }, 'task program: taken from the cache');
+    else getLogger().debug({ ms: Math.round(performance.now() - started), parts: compiledParts }, 'task program: compiled');
+  }
+  return { ...main, flow: flowPart };
+}
+
+/**
+ * The names the flow's part reads of vf's entry point `specifier`, sorted, where esbuild's output
+ * shows them all: each `require` of it is assigned to a variable (`import_core = require("@vf/core")`),
+ * and each use of such a variable reads a property (`import_core.Flow`) or declares it. Undefined where
+ * that is not so (a namespace passed on, `export *` from it, a require for its effects): all of it.
+ */
+export function usedVfExports(text: string, specifier: string): string[] | undefined {
+  const call = `require(${JSON.stringify(specifier)})`;
+  const variables = [...text.matchAll(new RegExp(`(?<![\\w$.])([A-Za-z_$][\\w$]*) = ${escapeRegExp(call)}`, 'g'))].map(
+    (match) => match[1] as string,
+  );
+  if (variables.length === 0 || variables.length !== text.split(call).length - 1) return undefined;
+  // Declarations without a value (`var import_core, import_nodes;`) name the variables too.
+  const uses = text.replace(/\bvar [A-Za-z_$][\w$]*(?:, [A-Za-z_$][\w$]*)*;/g, '');
+  const names = new Set<string>();
+  for (const variable of new Set(variables)) {
+    const use = new RegExp(`(?<![\\w$.])${escapeRegExp(variable)}(?![\\w$])(\\.[A-Za-z_$][\\w$]*| = ${escapeRegExp(call)})?`, 'g');
+    for (const [, how] of uses.matchAll(use)) {
+      if (how === undefined) return undefined;
+      if (how.startsWith('.')) names.add(how.slice(1));
+    }
+  }
+  return [...names].sort();
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A part of a split program compiled before, in this process or on disk, whose inputs have not changed since. */
+async function cachedPart(key: string, cacheDir: string | undefined): Promise<CachedProgram | undefined> {
+  const kept = compiled.get(key);
+  compiled.delete(key);
+  if (kept !== undefined && unchanged(kept.inputs)) {
+    compiled.set(key, kept);
+    return kept;
+  }
+  const cached = cacheDir === undefined ? undefined : await readCachedProgram(cacheDir, key);
+  if (cached === undefined || !unchanged(cached.inputs)) return undefined;
+  keep(key, cached);
+  return cached;
+}
+
+async function storePart(key: string, part: CachedProgram, cacheDir: string | undefined): Promise<void> {
+  keep(key, part);
+  if (cacheDir !== undefined) await writeCachedProgram(cacheDir, key, part);
+}
+
+/** Whether the module `file` names `@vf/core` (an import of it, or anything else: a cheap first look, before any build). */
+function importsVf(file: string): boolean {
+  try {
+    return /["']@vf\/core(?:\/[^"'/]+)?["']/.test(readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `file` lies in `folder`. */
+function isInside(file: string, folder: string): boolean {
+  return file.startsWith(folder.endsWith(sep) ? folder : `${folder}${sep}`);
+}
+
+let foundVfEntries: { readonly root: string; readonly entries: ReadonlyMap<string, string> } | null | undefined;
+
+/**
+ * `@vf/core`'s folder and its entry points by specifier (`@vf/core`, `@vf/core/nodes`, ...), as this
+ * host's copy of vf resolves them (its `exports`, under the `@vf/source` condition when it runs
+ * from source); undefined where they cannot be told.
+ */
+function vfEntryPoints(): { readonly root: string; readonly entries: ReadonlyMap<string, string> } | undefined {
+  if (foundVfEntries === undefined) {
+    foundVfEntries = null;
+    try {
+      let root = dirname(runtimeEntry);
+      while (!existsSync(join(root, 'package.json'))) root = dirname(root);
+      const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+        name?: unknown;
+        exports?: Record<string, unknown>;
+      };
+      if (manifest.name === '@vf/core' && manifest.exports !== undefined) {
+        const entries = new Map<string, string>();
+        for (const [subpath, target] of Object.entries(manifest.exports)) {
+          const file =
+            typeof target === 'object' && target !== null
+              ? (target as Record<string, unknown>)[fromSource ? '@vf/source' : 'default']
+              : undefined;
+          if (typeof file === 'string' && /\.[cm]?[jt]s$/.test(file)) entries.set(`@vf/core${subpath.slice(1)}`, resolve(root, file));
+        }
+        foundVfEntries = { root, entries };
+      }
+    } catch {
+      // not told: the program stays one file
+    }
+  }
+  return foundVfEntries ?? undefined;
 }
 
 /** esbuild's namespace for the modules the program makes up itself (no files: `hashInputs` skips them). */
@@ -287,11 +510,16 @@ function esbuildVersion(): string {
 /** Per program, the name of its code cache: hashed once, not again by every run that reuses the program. */
 const codeCacheNames = new WeakMap<CachedProgram, string>();
 
-async function writeProgram(dir: string, program: CachedProgram, cacheDir: string | undefined): Promise<TaskProgram> {
+async function writeProgram(
+  dir: string,
+  program: CachedProgram,
+  cacheDir: string | undefined,
+  main: string = TASK_PROGRAM_FILES.commonjs,
+): Promise<TaskProgram> {
   await Promise.all([...program.files].map(([name, text]) => writeFile(join(dir, name), text)));
-  const commonjs = program.files.get(TASK_PROGRAM_FILES.commonjs);
+  const commonjs = program.files.get(main);
   if (commonjs === undefined) return { path: join(dir, TASK_PROGRAM_FILES.module) };
-  const path = join(dir, TASK_PROGRAM_FILES.commonjs);
+  const path = join(dir, main);
   if (cacheDir === undefined) return { path };
   let name = codeCacheNames.get(program);
   if (name === undefined) {
