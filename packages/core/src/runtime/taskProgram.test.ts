@@ -248,7 +248,7 @@ describe('buildTaskProgram', () => {
       }
     });
 
-    it("stays one file where the flow reaches vf's files by path (two copies of a module of vf would differ), or imports no vf", async () => {
+    it("stays one file where the flow reaches vf's files by path (two copies of a module of vf would differ), imports no vf, or has no cache on disk", async () => {
       vfProject();
       const errors = join(import.meta.dirname, '..', 'errors.ts');
       const byPath = write('byPath.ts', `${flowSource(1)}export { VfError } from ${JSON.stringify(errors)};\n`);
@@ -257,6 +257,15 @@ describe('buildTaskProgram', () => {
       expect(program?.flow).toBeUndefined();
       const noVf = write('noVf.ts', 'export const value = 1;\n');
       expect((await buildTaskProgram(out, [noVf]))?.flow).toBeUndefined();
+      // No cache on disk: each host would compile both parts.
+      vi.stubEnv('VF_TASK_PROGRAM_CACHE', 'off');
+      try {
+        const program = await buildTaskProgram(out, [write('flow.ts', flowSource(1))]);
+        expect(program?.path).toBe(join(out, 'task.cjs'));
+        expect(program?.flow).toBeUndefined();
+      } finally {
+        vi.unstubAllEnvs();
+      }
     });
   });
 });

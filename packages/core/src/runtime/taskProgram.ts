@@ -268,7 +268,8 @@ interface FlowPart {
  * the flow reaches vf's files other than through `@vf/core`'s entry points (a module of vf's own,
  * as the core's test flows are), or its `@vf/core` is another copy; where a part must be an ES
  * module (a top-level await); where the tasks' node cannot run the second part through the code
- * cache (Node before 20.12); or where esbuild refuses a part.
+ * cache (Node before 20.12); where there is no cache on disk (`VF_TASK_PROGRAM_CACHE=off`, or no
+ * `node_modules` above the flow: each host would compile both parts); or where esbuild refuses a part.
  */
 async function splitTaskProgram(
   dir: string,
@@ -276,6 +277,9 @@ async function splitTaskProgram(
   modules: readonly string[],
   cacheDir: string | undefined,
 ): Promise<TaskProgram | undefined> {
+  // Without a cache on disk, every fresh host would compile both parts, one after the other: the
+  // split pays only where vf's part is kept for the next host.
+  if (cacheDir === undefined) return undefined;
   const vfEntries = vfEntryPoints();
   if (vfEntries === undefined || vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER === undefined) return undefined;
   const files = moduleUrls.map((url) => fileURLToPath(url));
