@@ -100,31 +100,16 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
   if (!moduleUrls.every((url) => url.startsWith('file:'))) return undefined;
   // A module that stays outside the program must run on plain node.
   if (moduleUrls.some((url) => /\.[cm]?tsx?$/.test(url) && staysOutside(fileURLToPath(url)))) return undefined;
-  // The source map names sources relative to the program's directory: a run directory elsewhere needs its own build.
-  const key = JSON.stringify([dirname(dir), moduleUrls]);
   const cacheDir = taskProgramCacheDir(moduleUrls[0] ?? '');
-  const reusable = compiled.get(key);
-  compiled.delete(key);
-  if (reusable !== undefined && unchanged(reusable.inputs)) {
-    compiled.set(key, reusable);
-    return writeProgram(dir, reusable, cacheDir);
-  }
   const modules = moduleUrls.map((url) => `  ${JSON.stringify(url)}: () => import(${JSON.stringify(fileURLToPath(url))}),`);
-  const contents = [
-    `import { mapProgramStackTraces, registerBundledModules, registerBundledPackages, runTaskProcess } from ${JSON.stringify(runtimeEntry)};`,
-    // Under `native/loadTaskProgram.cjs`, the name its frames carry (that of its code cache).
-    "mapProgramStackTraces(process.argv[1], typeof __vfScriptName === 'string' ? __vfScriptName : undefined);",
-    `registerBundledModules({\n${modules.join('\n')}\n});`,
-    `registerBundledPackages({ zeromq: () => require(${JSON.stringify(ZEROMQ_MODULE)}) });`,
-    'runTaskProcess(undefined, process.argv[1]);',
-  ].join('\n');
+  const contents = programEntry('registerBundledModules', `registerBundledModules({\n${modules.join('\n')}\n});`);
   // The entry names the runtime and the modules; the inputs' hashes, checked on a hit, cover their contents.
+  // The source map names sources relative to the program's directory: a run directory elsewhere needs its own build.
   const cacheKey = JSON.stringify([esbuildVersion(), dirname(dir), contents]);
-  const cached = cacheDir === undefined ? undefined : await readCachedProgram(cacheDir, cacheKey);
-  if (cached !== undefined && unchanged(cached.inputs)) {
-    if (isLogLevelEnabled('debug')) getLogger().debug({ cacheDir }, 'task program: taken from the cache');
-    keep(key, cached);
-    return writeProgram(dir, cached, cacheDir);
+  const reused = await reusableProgram(cacheKey, cacheDir);
+  if (reused !== undefined) {
+    if (reused.from === 'disk' && isLogLevelEnabled('debug')) getLogger().debug({ cacheDir }, 'task program: taken from the cache');
+    return writeProgram(dir, reused.program, cacheDir);
   }
   const split = await splitTaskProgram(dir, moduleUrls, modules, cacheDir);
   if (split !== undefined) return split;
@@ -133,20 +118,41 @@ export async function buildTaskProgram(dir: string, moduleUrls: readonly string[
     const esbuild = loadEsbuild();
     // CommonJS; where esbuild refuses it (a module awaits at its top level, which CommonJS cannot
     // hold), an ES module. Any refusal takes the second try: a module broken for both is built twice.
-    const result = await compile(esbuild, 'commonjs', dir, contents).catch(() => compile(esbuild, 'module', dir, contents));
-    const files = new Map(result.outputFiles.map((file) => [basename(file.path), file.text]));
-    const program = { inputs: hashInputs(Object.keys(result.metafile.inputs)), files };
+    const program = compiledProgram(
+      await compile(esbuild, 'commonjs', dir, contents).catch(() => compile(esbuild, 'module', dir, contents)),
+    );
     if (isLogLevelEnabled('debug')) getLogger().debug({ ms: Math.round(performance.now() - started) }, 'task program: compiled');
-    keep(key, program);
-    const [written] = await Promise.all([
-      writeProgram(dir, program, cacheDir),
-      cacheDir === undefined ? undefined : writeCachedProgram(cacheDir, cacheKey, program),
-    ]);
+    const [written] = await Promise.all([writeProgram(dir, program, cacheDir), storeProgram(cacheKey, program, cacheDir)]);
     return written;
   } catch (error) {
     getLogger().debug({ err: error }, 'the task program could not be compiled: tasks load the flow module themselves');
     return undefined;
   }
+}
+
+/**
+ * A program's generated entry: vf's task runtime maps the program's stack traces, runs
+ * `registration` (a call of `register`, which it imports beside `imports`), registers zeromq, and
+ * runs the task.
+ */
+function programEntry(register: string, registration: string, imports: readonly string[] = []): string {
+  return [
+    `import { mapProgramStackTraces, ${register}, registerBundledPackages, runTaskProcess } from ${JSON.stringify(runtimeEntry)};`,
+    ...imports,
+    // Under `native/loadTaskProgram.cjs`, the name its frames carry (that of its code cache).
+    "mapProgramStackTraces(process.argv[1], typeof __vfScriptName === 'string' ? __vfScriptName : undefined);",
+    registration,
+    `registerBundledPackages({ zeromq: () => require(${JSON.stringify(ZEROMQ_MODULE)}) });`,
+    'runTaskProcess(undefined, process.argv[1]);',
+  ].join('\n');
+}
+
+/** The program esbuild compiled: its files by name, and the hashes of the files it read. */
+function compiledProgram(result: Awaited<ReturnType<typeof compile>>): CachedProgram {
+  return {
+    inputs: hashInputs(Object.keys(result.metafile.inputs)),
+    files: new Map(result.outputFiles.map((file) => [basename(file.path), file.text])),
+  };
 }
 
 /** Bundles the generated entry `contents` into `format` (see {@link buildTaskProgram}); rejects when esbuild refuses. */
@@ -289,15 +295,14 @@ async function splitTaskProgram(
   const compiledParts: string[] = [];
   const flowContents = `module.exports = { modules: {\n${modules.join('\n')}\n} };`;
   const flowKey = JSON.stringify([esbuildVersion(), dirname(dir), 'flow', flowContents]);
-  let flow = await cachedPart(flowKey, cacheDir);
+  let flow = (await reusableProgram(flowKey, cacheDir))?.program;
   if (flow === undefined) {
     const part: FlowPart = { vfEntries: vfEntries.entries, elsewhere: false };
     const result = await compile(loadEsbuild(), 'commonjs', dir, flowContents, part).catch(() => undefined);
     if (result === undefined || part.elsewhere) return undefined;
-    const inputs = hashInputs(Object.keys(result.metafile.inputs));
-    if ([...inputs.keys()].some((file) => isInside(file, vfEntries.root))) return undefined;
-    flow = { inputs, files: new Map(result.outputFiles.map((file) => [basename(file.path), file.text])) };
-    await storePart(flowKey, flow, cacheDir);
+    flow = compiledProgram(result);
+    if ([...flow.inputs.keys()].some((file) => isInside(file, vfEntries.root))) return undefined;
+    await storeProgram(flowKey, flow, cacheDir);
     compiledParts.push('flow');
   }
   // What the flow's part requires of vf (esbuild writes an external's `require` as its specifier).
@@ -315,24 +320,18 @@ async function splitTaskProgram(
     imports.push(`import { ${names.map((name, at) => `${name} as __vf${index}_${at}`).join(', ')} } from ${file};`);
     return `  ${JSON.stringify(specifier)}: () => ({ ${names.map((name, at) => `${name}: __vf${index}_${at}`).join(', ')} }),`;
   });
-  const runtimeContents = [
-    `import { mapProgramStackTraces, registerBundledPackages, registerFlowProgram, runTaskProcess } from ${JSON.stringify(runtimeEntry)};`,
-    ...imports,
-    "mapProgramStackTraces(process.argv[1], typeof __vfScriptName === 'string' ? __vfScriptName : undefined);",
-    `registerBundledPackages({ zeromq: () => require(${JSON.stringify(ZEROMQ_MODULE)}) });`,
+  const runtimeContents = programEntry(
+    'registerFlowProgram',
     `registerFlowProgram({\n${provided.join('\n')}\n}, mapProgramStackTraces);`,
-    'runTaskProcess(undefined, process.argv[1]);',
-  ].join('\n');
+    imports,
+  );
   const runtimeKey = JSON.stringify([esbuildVersion(), dirname(dir), 'runtime', runtimeContents]);
-  let runtime = await cachedPart(runtimeKey, cacheDir);
+  let runtime = (await reusableProgram(runtimeKey, cacheDir))?.program;
   if (runtime === undefined) {
     const result = await compile(loadEsbuild(), 'commonjs', dir, runtimeContents).catch(() => undefined);
     if (result === undefined) return undefined;
-    runtime = {
-      inputs: hashInputs(Object.keys(result.metafile.inputs)),
-      files: new Map(result.outputFiles.map((file) => [basename(file.path), file.text])),
-    };
-    await storePart(runtimeKey, runtime, cacheDir);
+    runtime = compiledProgram(result);
+    await storeProgram(runtimeKey, runtime, cacheDir);
     compiledParts.push('vf');
   }
   const [main, flowPart] = await Promise.all([writeProgram(dir, runtime, cacheDir), writeProgram(dir, flow, cacheDir, FLOW_PROGRAM_FILE)]);
@@ -372,23 +371,30 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** A part of a split program compiled before, in this process or on disk, whose inputs have not changed since. */
-async function cachedPart(key: string, cacheDir: string | undefined): Promise<CachedProgram | undefined> {
+/**
+ * A program compiled before under `key` (a whole program, or a part of a split one), kept in this
+ * process or in the cache on disk, whose inputs have not changed since; and where it was found.
+ */
+async function reusableProgram(
+  key: string,
+  cacheDir: string | undefined,
+): Promise<{ readonly program: CachedProgram; readonly from: 'memory' | 'disk' } | undefined> {
   const kept = compiled.get(key);
   compiled.delete(key);
   if (kept !== undefined && unchanged(kept.inputs)) {
     compiled.set(key, kept);
-    return kept;
+    return { program: kept, from: 'memory' };
   }
   const cached = cacheDir === undefined ? undefined : await readCachedProgram(cacheDir, key);
   if (cached === undefined || !unchanged(cached.inputs)) return undefined;
   keep(key, cached);
-  return cached;
+  return { program: cached, from: 'disk' };
 }
 
-async function storePart(key: string, part: CachedProgram, cacheDir: string | undefined): Promise<void> {
-  keep(key, part);
-  if (cacheDir !== undefined) await writeCachedProgram(cacheDir, key, part);
+/** Keeps a program just compiled under `key`, in this process and in the cache on disk. */
+async function storeProgram(key: string, program: CachedProgram, cacheDir: string | undefined): Promise<void> {
+  keep(key, program);
+  if (cacheDir !== undefined) await writeCachedProgram(cacheDir, key, program);
 }
 
 /** Whether the module `file` names `@vf/core` (an import of it, or anything else: a cheap first look, before any build). */
