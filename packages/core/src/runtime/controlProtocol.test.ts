@@ -33,6 +33,15 @@ describe('the stats control message', () => {
       /queues\.on must be 'room' or 'input' or 'end'/,
     );
     expect(() => parseTaskMessage({ v: 6, type: 'stats', stats, queues: { on: 'input', moved: -1 } })).toThrow(/queues\.moved/);
+    const rooms = { toChildren: [[3, 0]], fromParents: [[0, 16]] };
+    expect(parseTaskMessage({ v: 6, type: 'queues', queues: { on: 'room', child: 'join', moved: 1, rooms } })).toEqual({
+      v: 6,
+      type: 'queues',
+      queues: { on: 'room', child: 'join', moved: 1, rooms },
+    });
+    expect(() => parseTaskMessage({ v: 6, type: 'queues', queues: { moved: 1, rooms: { toChildren: [[3]], fromParents: [] } } })).toThrow(
+      /queues\.rooms\.toChildren\[0\] must be a \[task id, room\] pair/,
+    );
   });
 
   it('is refused when its counters are missing or malformed', () => {

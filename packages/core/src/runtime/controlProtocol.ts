@@ -306,7 +306,15 @@ const taskStats = object({
   deviceDetail: optional(shortString(DEVICE_DETAIL_MAX_LENGTH)),
 });
 
-const queueWait = object({ on: optional(oneOf('room', 'input', 'end')), child: optional(string), moved: integer(0) });
+const roomsByTask = arrayOf(
+  is('a [task id, room] pair', (value) => Array.isArray(value) && value.length === 2 && value.every((one) => Number.isSafeInteger(one))),
+);
+const queueWait = object({
+  on: optional(oneOf('room', 'input', 'end')),
+  child: optional(string),
+  moved: integer(0),
+  rooms: optional(object({ toChildren: roomsByTask, fromParents: roomsByTask })),
+});
 
 /** Each task message's check, by type (`v` and `type` are checked before). */
 const TASK_MESSAGES: Readonly<Record<TaskMessage['type'], Check>> = {

@@ -467,6 +467,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     const live = (task: LiveTask) => task.ready && !task.exited && !task.lost && task.outcome === undefined;
     return new QueueDeadlockWatch<LiveTask>({
       live: () => (this.#failed ? [] : this.#tasks.filter(live)),
+      taskId: (task) => task.spec.id,
       probe: (task) => this.#send(task, { type: 'probe' }),
       lend: (task, wait) => {
         this.#send(task, { type: 'lend' });

@@ -13,6 +13,7 @@ function setUp(keys: string[] = ['camera', 'detector', 'join']) {
   let live = [...keys];
   const watch = new QueueDeadlockWatch<string>({
     live: () => live,
+    taskId: (key) => keys.indexOf(key),
     probe: (key) => {
       probes.push(key);
       // Tasks answer through the control channel, later.
@@ -98,6 +99,60 @@ describe("QueueDeadlockWatch (Parks' rule, across processes)", () => {
     watch.close();
   });
 
+  it('lends nothing while a message or room is on its way: the two ends of an edge count different room on it', async () => {
+    // camera (0) → detector (1) → join (2); camera waits for room at the detector, which waits for
+    // room at the join, which waits for input: a chain, where no deadlock can be.
+    const { watch, state, probes, lent, report } = setUp();
+    const camera = (sent: number): QueueWait => ({
+      on: 'room',
+      child: 'detector',
+      moved: 40,
+      rooms: { toChildren: [[1, 16 - sent]], fromParents: [] },
+    });
+    const detector = (toJoin: number): QueueWait => ({
+      on: 'room',
+      child: 'join',
+      moved: 12,
+      rooms: { toChildren: [[2, toJoin]], fromParents: [[0, 0]] },
+    });
+    const join = (fromDetector: number): QueueWait => ({
+      on: 'input',
+      moved: 52,
+      rooms: { toChildren: [], fromParents: [[1, fromDetector]] },
+    });
+    // 16 large messages sent by the detector, 8 of them not in yet: it counts 0 room, the join 8.
+    report('camera', camera(16));
+    report('detector', detector(0));
+    report('join', join(8));
+    for (let round = 0; round < 6; round++) await gap();
+    expect(probes.length).toBeGreaterThanOrEqual(6);
+    expect(lent).toEqual([]);
+    // Room handed back and not taken yet is on its way too: the join counts 16, the detector 8.
+    state.set('detector', detector(8));
+    state.set('join', join(16));
+    report('camera', camera(16));
+    for (let round = 0; round < 4; round++) await gap();
+    expect(lent).toEqual([]);
+    // Both ends agree, and still nobody moves: that is a deadlock, and it is broken.
+    state.set('detector', detector(0));
+    state.set('join', join(0));
+    report('camera', camera(16));
+    await gap();
+    await gap();
+    expect(lent).toEqual(['camera']);
+    watch.close();
+  });
+
+  it('does not say the flow is stuck while a message is on its way', async () => {
+    const { watch, report, stuck } = setUp(['a', 'b']);
+    report('a', { on: 'input', moved: 3, rooms: { toChildren: [[1, 3]], fromParents: [] } });
+    report('b', { on: 'input', moved: 3, rooms: { toChildren: [], fromParents: [[0, 4]] } });
+    await gap();
+    await gap();
+    expect(stuck()).toBe(0);
+    watch.close();
+  });
+
   it('takes the publishers waiting for room in turn', async () => {
     const { watch, lent, report } = setUp();
     report('camera', { on: 'room', child: 'join', moved: 40 });
@@ -124,6 +179,7 @@ describe("QueueDeadlockWatch (Parks' rule, across processes)", () => {
     const { watch, probes, lent } = setUp();
     const silent = new QueueDeadlockWatch<string>({
       live: () => ['a', 'b'],
+      taskId: (key) => (key === 'a' ? 0 : 1),
       probe: (key) => probes.push(key),
       lend: (key) => lent.push(key),
       stuck: () => undefined,

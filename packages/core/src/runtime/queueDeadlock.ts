@@ -32,12 +32,29 @@ export interface QueueWait {
   readonly child?: string;
   /** Envelopes it has sent and received so far: when this changes, the flow moved. */
   readonly moved: number;
+  /** In answers to a probe: the room on each of its edges, as it counts it ({@link EdgeRooms}). */
+  readonly rooms?: EdgeRooms;
+}
+
+/**
+ * The room on each edge of a task, as the task counts it. A sender and its receiver count the same
+ * room (granted, plus handed back, less the messages sent) until a message or room is in flight
+ * between them: a message sent and not yet taken in, room handed back and not yet taken. So where
+ * both ends' counts agree on every edge, nothing is on its way that would wake a task.
+ */
+export interface EdgeRooms {
+  /** `[child task id, room]`: the room each child task has left this task, as this task counts it. */
+  readonly toChildren: ReadonlyArray<readonly [number, number]>;
+  /** `[parent task id, room]`: the room this task has left each parent task, as this task counts it. */
+  readonly fromParents: ReadonlyArray<readonly [number, number]>;
 }
 
 /** What {@link QueueDeadlockWatch} does to the run's tasks. */
 export interface QueueDeadlockActions<Key> {
   /** The tasks still running (started, not finished, not lost). */
   live(): readonly Key[];
+  /** A task's id, as its peers name it in their {@link EdgeRooms}. */
+  taskId(key: Key): number;
   /** Asks a task to report its {@link QueueWait} now (it answers through {@link QueueDeadlockWatch.probed}). */
   probe(key: Key): void;
   /** Lets a task waiting for room send its message past it. */
@@ -54,12 +71,13 @@ export const PROBE_GAP_MS = 5;
 /**
  * Watches the tasks' reports for a deadlock. When two periodic reports in a row of every live task
  * say it waits and has not moved, the host probes them all; two rounds of answers, {@link PROBE_GAP_MS}
- * apart, in which every task waits and none moved, are a deadlock: one publisher waiting for room
+ * apart, in which every task waits, none moved and nothing is in flight between two of them (the two
+ * ends of every edge count the same room, {@link EdgeRooms}), are a deadlock: one publisher waiting for room
  * (in turn, so that each edge gets its chance) is let past it, and the probing goes on while each
  * loan leaves the flow stuck again. A round that sees the flow move ends the probing: a flow that
  * runs is never probed (its tasks move between their periodic reports), and so pays nothing.
- * A wrong call (a message still in flight between hosts for longer than the gap) costs one message
- * of room, repaid as it is released.
+ * A message in flight for longer than a stats period (a batch of large frames on ZeroMQ, a slow link
+ * between hosts) is not a deadlock: its sender counts less room than its receiver until it lands.
  */
 export class QueueDeadlockWatch<Key> {
   readonly #actions: QueueDeadlockActions<Key>;
@@ -151,8 +169,9 @@ export class QueueDeadlockWatch<Key> {
       this.#probeAfterGap();
       return;
     }
-    // It moved: back to the periodic reports.
+    // It moved, or something is on its way: back to the periodic reports.
     if (!live.every((key) => sameWait(previous.get(key), round.get(key)))) return;
+    if (this.#inFlight(live, round)) return;
     const waitingForRoom = live.filter((key) => round.get(key)?.on === 'room');
     if (waitingForRoom.length === 0) {
       this.#stuck = true;
@@ -163,6 +182,30 @@ export class QueueDeadlockWatch<Key> {
     this.lent += 1;
     this.#actions.lend(key, round.get(key) as QueueWait);
     this.#probeAfterGap();
+  }
+
+  /**
+   * Whether a message or room is on its way between two of the `live` tasks: the two ends of an edge
+   * count different room on it. An end that did not say ({@link QueueWait.rooms} absent) is not checked.
+   */
+  #inFlight(live: readonly Key[], round: ReadonlyMap<Key, QueueWait>): boolean {
+    const given = new Map<string, number>();
+    const ids = new Set<number>();
+    for (const key of live) {
+      const rooms = round.get(key)?.rooms;
+      if (rooms === undefined) continue;
+      const id = this.#actions.taskId(key);
+      ids.add(id);
+      for (const [parent, room] of rooms.fromParents) given.set(`${parent}>${id}`, room);
+    }
+    for (const key of live) {
+      const rooms = round.get(key)?.rooms;
+      if (rooms === undefined) continue;
+      const id = this.#actions.taskId(key);
+      // A receiver that has not admitted this sender yet has granted it nothing.
+      for (const [child, room] of rooms.toChildren) if (ids.has(child) && room !== (given.get(`${id}>${child}`) ?? 0)) return true;
+    }
+    return false;
   }
 }
 

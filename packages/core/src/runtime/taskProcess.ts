@@ -123,7 +123,7 @@ export function runTaskProcess(channel: ControlChannel = defaultControlChannel()
         break;
       case 'probe':
         // Before the messenger exists the task waits on nothing the host could lend room to.
-        send({ type: 'queues', queues: messenger?.queueWait() ?? { moved: 0 } });
+        send({ type: 'queues', queues: messenger?.queueWaitWithRooms() ?? { moved: 0 } });
         break;
       case 'lend':
         messenger?.lendRoom();

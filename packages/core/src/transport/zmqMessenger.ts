@@ -209,6 +209,16 @@ export class ReplicaLink {
     return this.collectRingCredit() || this.askRingForCredit();
   }
 
+  /**
+   * The room the replica has left this task, as this task counts it: its credit, plus what the replica
+   * handed back through the ring and this task has not taken yet (it takes room only when it needs it).
+   */
+  roomLeft(): number {
+    const ring = this.#ring;
+    if (ring === undefined || !this.#ringMapped) return this.credit;
+    return this.credit + ((ring.released() - this.#ringReleased) & 0x7fffffff);
+  }
+
   #takeReleased(released: number): boolean {
     const count = (released - this.#ringReleased) & 0x7fffffff;
     if (count === 0) return false;
@@ -723,6 +733,18 @@ export abstract class ZmqMessenger extends MessengerBase {
     if (this.#waitingForInput) return { on: 'input', moved: this.#moved };
     // Waiting for credit with nothing to lend (what it sent, unconfirmed) is waiting for the children too.
     return this.#waitingForChildren || link !== undefined ? { on: 'end', moved: this.#moved } : { moved: this.#moved };
+  }
+
+  /**
+   * {@link queueWait} with the room on each of this task's edges as it counts it (`EdgeRooms`), for
+   * the answer to the host's probe: where a peer counts otherwise, something is in flight between them.
+   */
+  queueWaitWithRooms(): QueueWait {
+    const toChildren: Array<readonly [number, number]> = [];
+    for (const link of this.children) {
+      for (const replica of link.replicas) if (!replica.lost) toChildren.push([replica.taskId, replica.roomLeft()]);
+    }
+    return { ...this.queueWait(), rooms: { toChildren, fromParents: [...this.#senderRoom] } };
   }
 
   /**
