@@ -9,7 +9,7 @@ import { MessengerBase, messageMetadata } from '../runtime/messengerBase.js';
 import type { QueueWait } from '../runtime/queueDeadlock.js';
 import { createNodeAligner, type NodeAligner, skippedEdges, timeJoinAlignerOptions } from '../runtime/timeAligner.js';
 import { AbortedError, Mutex, Notifier } from '../runtime/waiting.js';
-import { packEnvelopes } from '../wire/batchFrame.js';
+import { zmqMessages } from '../wire/batchFrame.js';
 import { encodeValue, packHeader, WireError } from '../wire/codec.js';
 import { packDataHeader } from '../wire/dataHeader.js';
 import { DONE_SEQS_MAX, parseEnvelope, parseFeedback, type WireEnvelope } from '../wire/envelope.js';
@@ -25,8 +25,9 @@ import { zeromq } from './zeromq.js';
  * The data path over ZeroMQ: each task binds a ROUTER; each parent task connects a DEALER per child
  * task. Envelopes (hello, data, end; credit and ack back) are defined in `wire/envelope.ts`.
  * Envelopes queued while a send is in flight, or released together by credit ({@link ReplicaLink.corked}),
- * leave together in one ZeroMQ message, small ones packed into one batch frame (`wire/batchFrame.ts`):
- * small messages are batched under load at no latency cost when idle.
+ * leave together, small ones packed into one batch frame of one ZeroMQ message, each large one in a
+ * message of its own (`wire/batchFrame.ts`, `zmqMessages`): small messages are batched under load at
+ * no latency cost when idle, and a receiver takes each large one as it lands.
  * Credits make every queue bounded and exact: a publisher sends only with credit, so the
  * receiver's buffer never exceeds `queueSize` per sender. What a publisher does without credit is
  * the engine's queue policy ({@link ZmqMessenger.deliver}).
@@ -134,7 +135,7 @@ export class ReplicaLink {
    */
   #admitted = false;
   #held: Buffer[][] = [];
-  /** While above zero ({@link corked}), enqueued frames wait: a burst leaves as one ZeroMQ message. */
+  /** While above zero ({@link corked}), enqueued frames wait: a burst leaves together (see {@link corked}). */
   #corks = 0;
   /** The shared ring to the replica, when it is on this host (`sharedRing.ts`); used once the replica said it maps it. */
   #ring: RingWriter | undefined;
@@ -317,8 +318,9 @@ export class ReplicaLink {
 
   /**
    * Runs `burst` (synchronous code that enqueues several envelopes at once, such as messages
-   * released together by credit) and then sends all it enqueued as one ZeroMQ message: one send
-   * and one wake-up of each side instead of one per envelope. Nothing waits past `burst`'s return.
+   * released together by credit) and then sends all it enqueued together: its small envelopes in one
+   * ZeroMQ message, each large one in its own (`zmqMessages`): one send and one wake-up of each side
+   * instead of one per envelope. Nothing waits past `burst`'s return.
    */
   corked(burst: () => void): void {
     this.cork();
@@ -346,7 +348,7 @@ export class ReplicaLink {
       while (this.#outbox.length > 0) {
         const envelopes = this.#outbox;
         this.#outbox = [];
-        await this.socket.send(packEnvelopes(envelopes));
+        for (const message of zmqMessages(envelopes)) await this.socket.send(message);
       }
     } catch (error) {
       this.#failure = error instanceof Error ? error : new Error(String(error));
@@ -384,7 +386,7 @@ export class ChildLink {
     return replica !== undefined && replica.credit > 0 ? replica : undefined;
   }
 
-  /** Runs `burst` with every replica {@link ReplicaLink.corked}: what it sends each leaves as one ZeroMQ message. */
+  /** Runs `burst` with every replica {@link ReplicaLink.corked}: what it sends each leaves together. */
   corked(burst: () => void): void {
     // No closure per call: this runs whenever room comes back, and the task program keeps function
     // names (esbuild's `keepNames`), which costs a named closure an `Object.defineProperty` each time.

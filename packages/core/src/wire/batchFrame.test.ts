@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BATCHABLE_ENVELOPE_BYTES, packBatch, packEnvelopes, unpackBatch } from './batchFrame.js';
+import { BATCHABLE_ENVELOPE_BYTES, packBatch, packEnvelopes, unpackBatch, zmqMessages } from './batchFrame.js';
 import { encodeValue, packHeader, WireError } from './codec.js';
 import { packDataHeader } from './dataHeader.js';
 import { parseEnvelope, type WireEnvelope } from './envelope.js';
@@ -52,6 +52,27 @@ describe('batch frames', () => {
     expect(received.map((envelope) => envelope.kind)).toEqual(['data', 'data', 'data', 'data', 'end']);
     expect(received.slice(0, 4).map((envelope) => (envelope.kind === 'data' ? envelope.value : undefined))).toEqual(values);
     expect(received.slice(0, 4).map((envelope) => (envelope.kind === 'data' ? envelope.seq : -1))).toEqual([0, 1, 2, 3]);
+  });
+
+  it('go out as ZeroMQ messages in which every large envelope has a message of its own, uncopied, in order', () => {
+    const big = (seq: number) => dataEnvelope(new Uint8Array(BATCHABLE_ENVELOPE_BYTES + 1).fill(seq), seq);
+    const first = big(0);
+    const envelopes = [first, big(1), dataEnvelope(2, 2), dataEnvelope(3, 3), big(4), dataEnvelope(5, 5)];
+    const messages = zmqMessages(envelopes);
+    // big, big, a batch of two small ones, big, a lone small one: a receiver takes each large frame as it lands
+    expect(messages.map((message) => message.length)).toEqual([
+      first.length,
+      first.length,
+      2,
+      first.length,
+      (envelopes[5] as Buffer[]).length,
+    ]);
+    expect(messages[0]?.every((frame, index) => frame === first[index])).toBe(true);
+    const received = messages.flatMap((message) => receive(message));
+    expect(received.map((envelope) => (envelope.kind === 'data' ? envelope.seq : -1))).toEqual([0, 1, 2, 3, 4, 5]);
+    // Small envelopes alone share one message, as packEnvelopes makes it.
+    const small = [dataEnvelope(0, 0), dataEnvelope(1, 1), [packHeader(['e', 'completed'])]];
+    expect(zmqMessages(small)).toEqual([packEnvelopes(small)]);
   });
 
   it('leave a lone envelope as it is, and a large one uncopied between two batches', () => {
