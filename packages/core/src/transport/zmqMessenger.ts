@@ -217,11 +217,16 @@ export class ReplicaLink {
   roomLeft(): number {
     const ring = this.#ring;
     if (ring === undefined || !this.#ringMapped) return this.credit;
-    return this.credit + ((ring.released() - this.#ringReleased) & 0x7fffffff);
+    return this.credit + this.#releasedSinceTaken(ring.released());
+  }
+
+  /** Room the ring's counter says was handed back since this task last took it (the counter wraps at 2³¹). */
+  #releasedSinceTaken(released: number): number {
+    return (released - this.#ringReleased) & 0x7fffffff;
   }
 
   #takeReleased(released: number): boolean {
-    const count = (released - this.#ringReleased) & 0x7fffffff;
+    const count = this.#releasedSinceTaken(released);
     if (count === 0) return false;
     this.#ringReleased = released;
     this.addCredit(count, true);
