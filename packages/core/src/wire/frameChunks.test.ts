@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packEnvelopes } from './batchFrame.js';
+import { packSmallEnvelopes } from './batchFrame.js';
 import { encodeValue, packHeader, WireError } from './codec.js';
 import { type ChunkedFrame, packDataHeader, parseDataHeader, withChunkedFrames, withSharedReferences } from './dataHeader.js';
 import { parseEnvelope } from './envelope.js';
@@ -221,7 +221,7 @@ describe('chunked frames (tcp)', () => {
     const envelope = [packHeader(['e', 'completed']), Buffer.alloc(16 * 1024 - 64)];
     const bytes = envelope.reduce((total, frame) => total + frame.length, 0);
     const count = Math.ceil((2.5 * CHUNK) / bytes);
-    const frames = packEnvelopes(Array.from({ length: count }, () => envelope));
+    const frames = packSmallEnvelopes(Array.from({ length: count }, () => envelope));
     expect(Math.max(...frames.map((frame) => frame.length))).toBeLessThanOrEqual(CHUNK);
     const batches: number[] = [];
     for (let at = 0; at < frames.length; ) {
