@@ -373,7 +373,8 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
  * batch engine; the slope of the median end-to-end latency over the number of hops, against one raw
  * ZeroMQ hop measured the same way and a chain of bare node processes. Then the same chains with
  * `VF_EAGER_OPTIMIZATION=1`. One run of a slope moved by ±25 % on the bench VM, so the three run
- * in {@link latencyRounds} interleaved rounds; each row is the median slope, with its range.
+ * in {@link latencyRounds} interleaved rounds; each row is the median slope, with its range. Last,
+ * once, the steady state: 1 and 8 hops after 3,000 items at the same pace.
  */
 async function latency(): Promise<void> {
   const count = Math.max(50, Math.round(250 * scale));
@@ -409,19 +410,29 @@ async function latency(): Promise<void> {
   const row = (label: string, values: readonly number[]) => {
     const ms = median(values);
     console.log(
-      `${label.padEnd(52)} ${ms.toFixed(3).padStart(9)} ms/hop${latencyRounds > 1 ? ` (range ${rangeOf(values, 3)})` : ''}   ${(ms / raw).toFixed(2)}× raw zmq one hop (${raw.toFixed(3)} ms), ${(ms / barePerHop).toFixed(2)}× a bare node hop (${barePerHop.toFixed(3)} ms${bareRange})`,
+      `${label.padEnd(52)} ${ms.toFixed(3).padStart(9)} ms/hop${values.length > 1 ? ` (range ${rangeOf(values, 3)})` : ''}   ${(ms / raw).toFixed(2)}× raw zmq one hop (${raw.toFixed(3)} ms), ${(ms / barePerHop).toFixed(2)}× a bare node hop (${barePerHop.toFixed(3)} ms${bareRange})`,
     );
   };
   row('batch: per-hop latency, fitted slope', slopes);
   row('  same, VF_EAGER_OPTIMIZATION=1', eagerSlopes);
+  // 250 items at 50/s are a flow's first 5 s, which V8 runs unoptimized (TurboFan takes over a relay's
+  // path over its first ~2,000 items at this pace): the same chains once a long-running flow is past it.
+  const warmup = Math.round(3000 * scale);
+  const warmChains = [1, 8];
+  row(`  same, after ${warmup.toLocaleString('en')} items at ${fps}/s (${Math.round(warmup / fps)} s)`, [
+    slope(warmChains, await chainMedians(warmChains, count, fps, false, warmup)),
+  ]);
 }
 
-/** The median latency through each chain of `chains` identity hops; `print`: each chain's p50 and p95. */
-async function chainMedians(chains: readonly number[], count: number, fps: number, print: boolean): Promise<number[]> {
+/**
+ * The median latency through each chain of `chains` identity hops; `print`: each chain's p50 and p95.
+ * `warmup` items go through first, at the same pace, unrecorded.
+ */
+async function chainMedians(chains: readonly number[], count: number, fps: number, print: boolean, warmup = 0): Promise<number[]> {
   const medians: number[] = [];
   for (const hops of chains) {
     const out = join(tmpdir(), `vf-bench-latency-${process.pid}-${hops}.json`);
-    const flow = await Flow.load(latencyUrl, { count, fps, hops, out });
+    const flow = await Flow.load(latencyUrl, { count, warmup, fps, hops, out });
     await flow.run(new BatchExecutionEngine());
     const report = await flow.join();
     if (report.status !== 'completed') throw new Error(`latency flow (${hops} hops) ${report.status}: ${report.error?.message}`);

@@ -6,9 +6,11 @@ import { IdentityProcessor } from '@vf/core/nodes';
  * Per-hop latency (Videoflow 2026 white paper, E3): `count` items paced at `fps` through a chain
  * of `hops` identity processors. Each item carries its send time (epoch ms with sub-millisecond
  * precision: every task reads the same system clock); the sink records, per item, how long it took.
+ * `warmup` items at the same pace go first, unrecorded: the steady state of a long-running flow.
  */
 interface Params {
   readonly count: number;
+  readonly warmup?: number;
   readonly fps: number;
   readonly hops: number;
   readonly out: string;
@@ -34,12 +36,16 @@ class Stamper extends ProducerNode<{ index: number; sentAt: number }> {
 class LatencySink extends ConsumerNode<[{ index: number; sentAt: number }]> {
   readonly #latencies: number[] = [];
 
-  constructor(private readonly out: string) {
+  constructor(
+    private readonly out: string,
+    private readonly warmup: number,
+  ) {
     super({ name: 'sink' });
   }
 
-  consume(item: { sentAt: number }): void {
-    this.#latencies.push(preciseNow() - item.sentAt);
+  consume(item: { index: number; sentAt: number }): void {
+    const latency = preciseNow() - item.sentAt;
+    if (item.index >= this.warmup) this.#latencies.push(latency);
   }
 
   override close(): void {
@@ -48,8 +54,9 @@ class LatencySink extends ConsumerNode<[{ index: number; sentAt: number }]> {
 }
 
 export default defineFlow((params: Params) => {
-  const camera = new Stamper(params.count, params.fps);
+  const warmup = params.warmup ?? 0;
+  const camera = new Stamper(warmup + params.count, params.fps);
   let last: Stamper | IdentityProcessor = camera;
   for (let index = 0; index < params.hops; index++) last = new IdentityProcessor({ name: `hop${index}` }).from(last);
-  return new Flow([camera], [new LatencySink(params.out).from(last)]);
+  return new Flow([camera], [new LatencySink(params.out, warmup).from(last)]);
 });
