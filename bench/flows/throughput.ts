@@ -21,7 +21,7 @@ class Source extends ProducerNode<unknown> {
     // frames: making one took ~20 ms before the first item of the start-up case, which sends small ones.
     const frame = this.params.payload === 'frame' ? new Uint8Array(1920 * 1080 * 3).fill(7) : undefined;
     for (let index = 0; index < this.params.count; index++) {
-      yield this.params.payload === 'frame' ? { index, data: frame } : { index, x: index * 2, y: 3.5, label: 'car', ok: true };
+      yield frame !== undefined ? { index, data: frame } : { index, x: index * 2, y: 3.5, label: 'car', ok: true };
     }
   }
 }

@@ -155,16 +155,18 @@ function compiledProgram(result: Awaited<ReturnType<typeof compile>>): CachedPro
   };
 }
 
-/** Bundles the generated entry `contents` into `format` (see {@link buildTaskProgram}); rejects when esbuild refuses. */
+/**
+ * Bundles the generated entry `contents` into `format` (see {@link buildTaskProgram}); rejects when
+ * esbuild refuses. `part`: which part of a split program it is (none: a one-file program).
+ */
 function compile(
   esbuild: ReturnType<typeof loadEsbuild>,
   format: keyof typeof TASK_PROGRAM_FILES,
   dir: string,
   contents: string,
-  flowPart?: FlowPart,
-  /** esbuild's `minifyWhitespace` (comments go too). */
-  minifyWhitespace = false,
+  part?: FlowPart | 'vf',
 ) {
+  const flowPart = typeof part === 'object' ? part : undefined;
   const commonjs = format === 'commonjs';
   // `require()` takes a path; an ES module's `import` a URL.
   const externalPath = (path: string, kind: string) => (commonjs || kind === 'require-call' ? path : pathToFileURL(path).href);
@@ -180,7 +182,8 @@ function compile(
     // Node runs every module a flow imports, whatever a package's `sideEffects` field says: so does the program.
     ignoreAnnotations: true,
     keepNames: true,
-    minifyWhitespace,
+    // vf's part of a split program (see splitTaskProgram): ASCII without its comments.
+    minifyWhitespace: part === 'vf',
     sourcemap: 'linked',
     sourcesContent: false,
     write: false,
@@ -337,7 +340,7 @@ async function splitTaskProgram(
     // cache: 8.5-9.1 against 15.4-16.1 ms of CPU per task (one process, four runs each). Only vf's
     // part: the flow's keeps its user's formatting (`Function.prototype.toString`), and
     // `usedVfExports` reads esbuild's usual output there. Stack traces map through the source map.
-    const result = await compile(loadEsbuild(), 'commonjs', dir, runtimeContents, undefined, true).catch(() => undefined);
+    const result = await compile(loadEsbuild(), 'commonjs', dir, runtimeContents, 'vf').catch(() => undefined);
     if (result === undefined) return undefined;
     runtime = compiledProgram(result);
     await storeProgram(runtimeKey, runtime, cacheDir);
