@@ -1,11 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { ConsumerNode, defineFlow, Flow, ProducerNode } from '@vf/core';
 import { IdentityProcessor } from '@vf/core/nodes';
+import { hostNow } from './hostClock.js';
 
 /**
  * Per-hop latency (Videoflow 2026 white paper, E3): `count` items paced at `fps` through a chain
- * of `hops` identity processors. Each item carries its send time (epoch ms with sub-millisecond
- * precision: every task reads the same system clock); the sink records, per item, how long it took.
+ * of `hops` identity processors. Each item carries its send time (the host's monotonic clock, which
+ * every task reads alike); the sink records, per item, how long it took.
  * `warmup` items at the same pace go first, unrecorded: the steady state of a long-running flow.
  */
 interface Params {
@@ -16,9 +17,6 @@ interface Params {
   readonly out: string;
 }
 
-/** Epoch milliseconds with the precision of `performance.now()`, comparable across processes on one host. */
-const preciseNow = () => performance.timeOrigin + performance.now();
-
 class Stamper extends ProducerNode<{ index: number; sentAt: number }> {
   constructor(
     private readonly count: number,
@@ -28,7 +26,7 @@ class Stamper extends ProducerNode<{ index: number; sentAt: number }> {
   }
 
   *produce() {
-    for (let index = 0; index < this.count; index++) yield { index, sentAt: preciseNow() };
+    for (let index = 0; index < this.count; index++) yield { index, sentAt: hostNow() };
   }
 }
 
@@ -44,7 +42,7 @@ class LatencySink extends ConsumerNode<[{ index: number; sentAt: number }]> {
   }
 
   consume(item: { index: number; sentAt: number }): void {
-    const latency = preciseNow() - item.sentAt;
+    const latency = hostNow() - item.sentAt;
     if (item.index >= this.warmup) this.#latencies.push(latency);
   }
 

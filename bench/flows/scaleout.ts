@@ -1,11 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsumerNode, defineFlow, Flow, ProcessorNode, ProducerNode } from '@vf/core';
+import { hostNow } from './hostClock.js';
 
 /**
  * The scale-out experiment (Videoflow 2026 white paper, E2): a producer → a stage that sleeps
  * `workMs` per item, with `nbTasks` replicas → a sink. The producer records when it starts, the
- * sink when the last item arrives; the benchmark divides the time at one replica by the time at n.
+ * sink when the last item arrives (on the host's clock, written at close: the files' writes are not
+ * timed); the benchmark divides the time at one replica by the time at n.
  */
 interface Params {
   readonly count: number;
@@ -15,13 +17,19 @@ interface Params {
 }
 
 class Items extends ProducerNode<number> {
+  #started = 0;
+
   constructor(private readonly params: Params) {
     super({ name: 'items' });
   }
 
   *produce() {
-    writeFileSync(`${this.params.out}.start`, String(performance.timeOrigin + performance.now()));
+    this.#started = hostNow();
     for (let index = 0; index < this.params.count; index++) yield index;
+  }
+
+  override close(): void {
+    writeFileSync(`${this.params.out}.start`, String(this.#started));
   }
 }
 
@@ -46,7 +54,7 @@ class Sink extends ConsumerNode<[number]> {
 
   consume(): void {
     this.#count += 1;
-    this.#last = performance.timeOrigin + performance.now();
+    this.#last = hostNow();
   }
 
   override close(): void {
