@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url';
  * vf's optional native helper (`native/vfShm.c`, built at install by `native/build.mjs` with the C
  * compiler and Node's headers): shared-memory mappings for frames (`transport/sharedFrames.ts`),
  * the atomic cells and bells of shared rings (`transport/sharedRing.ts`, `transport/ringBell.ts`), a
- * heartbeat thread for tasks (`runtime/liveness.ts`) and the reset of a task's V8 options. Where it
- * was not built, each falls back to plain Node (a copy more per frame; envelopes on ZeroMQ only; a
- * worker thread for heartbeats; `node:v8`).
+ * heartbeat thread for tasks (`runtime/liveness.ts`), the reset of a task's V8 options and the
+ * start of local task processes (`runtime/nativeSpawn.ts`). Where it was not built, each falls back
+ * to plain Node (a copy more per frame; envelopes on ZeroMQ only; a worker thread for heartbeats;
+ * `node:v8`; `child_process.spawn`).
  */
 export interface NativeHelper {
   /**
@@ -67,6 +68,24 @@ export interface NativeHelper {
    * helper was built without libuv's header, or before vf had it.
    */
   watchLoopTurns?(): ArrayBuffer;
+  /**
+   * Starts `file` with `args` (after `argv[0]`, which is `file`) and `env` (`NAME=value` strings) in
+   * a session of its own through `posix_spawn`, its descriptor `i` a copy of this process's `fds[i]`
+   * (-1: `/dev/null`); calls `onExit(code, signal)` once it has ended and been reaped (code -1 when a
+   * signal ended it, signal 0 when none did), and keeps the event loop alive until then. Returns
+   * its pid; throws when it could not start. See `runtime/nativeSpawn.ts`. Absent where the helper
+   * was built without libuv's header or glibc's `POSIX_SPAWN_SETSID`, where the kernel has no
+   * `pidfd_open` (Linux 5.3), or before vf had it.
+   */
+  spawnProcess?(
+    file: string,
+    args: readonly string[],
+    env: readonly string[],
+    fds: readonly number[],
+    onExit: (code: number, signal: number) => void,
+  ): number;
+  /** A connected Unix stream socket pair, both ends close-on-exec; present with {@link spawnProcess}. */
+  makeSocketPair?(): [number, number];
   /** V8's own `SetFlagsFromString(flags)`; false where node does not export it (see `native/taskPreload.cjs`). */
   resetV8Flags(flags: string): boolean;
 }

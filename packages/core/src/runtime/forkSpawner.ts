@@ -9,6 +9,7 @@ import { FLOW_PROGRAM_ENV } from './bundledModules.js';
 import { CONTROL_FDS_ENV, type ControlFds, type pipeControlChannel } from './controlChannel.js';
 import { restartedIfCaughtAtFork } from './forkWindow.js';
 import { jsonLine, readJsonLines } from './jsonLines.js';
+import { type StdioSetting, spawnNative } from './nativeSpawn.js';
 import { deferred } from './waiting.js';
 
 // The task entry sits beside this module: `.ts` when vf runs from source, `.js` once built.
@@ -117,22 +118,21 @@ function forkTask(request: SpawnRequest): TaskProcess {
   const { program } = request;
   // A CommonJS program runs through V8's code cache (native/loadTaskProgram.cjs).
   const entry = program === undefined ? [taskEntry] : program.endsWith('.cjs') ? [LOAD_TASK_PROGRAM, program] : [program];
-  const child = spawn(process.execPath, [...execArgv, ...entry, request.label], {
-    env: {
-      ...process.env,
-      ...request.env,
-      ...(request.programCodeCache === undefined ? {} : { [TASK_CODE_CACHE_ENV]: request.programCodeCache }),
-      ...(request.flowProgram === undefined ? {} : { [FLOW_PROGRAM_ENV.program]: request.flowProgram }),
-      ...(request.flowProgramCodeCache === undefined ? {} : { [FLOW_PROGRAM_ENV.codeCache]: request.flowProgramCodeCache }),
-      VF_TASK: request.label,
-      [CONTROL_FDS_ENV]: `${CONTROL_FDS.input},${CONTROL_FDS.heartbeats},${CONTROL_FDS.output}`,
-    },
-    stdio: ['ignore', prefixOut ? 'pipe' : 'inherit', prefixErr ? 'pipe' : 'inherit', 'pipe', 'pipe', 'pipe'],
-    // A process group of its own: Ctrl-C signals the terminal's whole group, and a task still loading
-    // its modules (before it can ignore SIGINT) would die of it. The host decides: it stops the flow.
-    // (One caught before its setsid is started again: runtime/forkWindow.ts.)
-    detached: true,
-  });
+  const args = [...execArgv, ...entry, request.label];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...request.env,
+    ...(request.programCodeCache === undefined ? {} : { [TASK_CODE_CACHE_ENV]: request.programCodeCache }),
+    ...(request.flowProgram === undefined ? {} : { [FLOW_PROGRAM_ENV.program]: request.flowProgram }),
+    ...(request.flowProgramCodeCache === undefined ? {} : { [FLOW_PROGRAM_ENV.codeCache]: request.flowProgramCodeCache }),
+    VF_TASK: request.label,
+    [CONTROL_FDS_ENV]: `${CONTROL_FDS.input},${CONTROL_FDS.heartbeats},${CONTROL_FDS.output}`,
+  };
+  const stdio: StdioSetting[] = ['ignore', prefixOut ? 'pipe' : 'inherit', prefixErr ? 'pipe' : 'inherit', 'pipe', 'pipe', 'pipe'];
+  // A session of its own either way (`detached`): Ctrl-C signals the terminal's whole group, and a
+  // task still loading its modules (before it can ignore SIGINT) would die of it. The host decides:
+  // it stops the flow. (One caught before its setsid is started again: runtime/forkWindow.ts.)
+  const child = spawnNative(process.execPath, args, env, stdio) ?? spawn(process.execPath, args, { env, stdio, detached: true });
   if (prefixOut && child.stdout !== null) prefixLines(child.stdout, process.stdout, request.label);
   if (prefixErr && child.stderr !== null) prefixLines(child.stderr, process.stderr, request.label);
   const toTask = child.stdio[CONTROL_FDS.input] as Writable | null;
