@@ -481,6 +481,54 @@ static napi_value ring_bell(napi_env env, napi_callback_info info) {
 }
 
 #if defined(VF_UV_BELL)
+// A JavaScript function that a libuv callback of this helper calls (a bell's onRing, a spawned
+// process's onExit): a reference that keeps it, and the async context it runs in.
+typedef struct {
+  napi_env env;
+  napi_ref function;
+  napi_async_context context;
+} LoopCallback;
+
+// Keeps `function` for loop_callback_call, its async resource named `name`; false (nothing kept) on failure.
+static bool loop_callback_init(napi_env env, napi_value function, const char* name, LoopCallback* callback) {
+  napi_value resource_name;
+  callback->env = env;
+  callback->function = NULL;
+  callback->context = NULL;
+  if (napi_create_reference(env, function, 1, &callback->function) == napi_ok &&
+      napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name) == napi_ok &&
+      napi_async_init(env, NULL, resource_name, &callback->context) == napi_ok)
+    return true;
+  if (callback->function != NULL) napi_delete_reference(env, callback->function);
+  return false;
+}
+
+static void loop_callback_release(LoopCallback* callback) {
+  napi_delete_reference(callback->env, callback->function);
+  napi_async_destroy(callback->env, callback->context);
+}
+
+// Calls the function with `argc` integer arguments, in its async context. An exception it throws is
+// the process's 'uncaughtException', as in any event-loop callback.
+static void loop_callback_call(LoopCallback* callback, size_t argc, const int32_t* args) {
+  napi_env env = callback->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value function;
+  napi_value receiver;
+  napi_value argv[2];
+  napi_value ignored;
+  bool ready = argc <= 2 && napi_get_reference_value(env, callback->function, &function) == napi_ok &&
+               napi_get_global(env, &receiver) == napi_ok;
+  for (size_t index = 0; ready && index < argc; index++) ready = napi_create_int32(env, args[index], &argv[index]) == napi_ok;
+  if (ready && napi_make_callback(env, callback->context, receiver, function, argc, argv, &ignored) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
 // listenBell(path, onRing): listens to the FIFO at `path` (a task's bell, made by makeFifo) on the
 // event loop itself (uv_poll), drains it and calls onRing() once per wake-up; the handle does not
 // keep the loop alive. Returns a handle for closeBell. What a net.Socket over the FIFO did in
@@ -489,15 +537,12 @@ static napi_value ring_bell(napi_env env, napi_callback_info info) {
 typedef struct {
   uv_poll_t poll;
   int fd;
-  napi_env env;
-  napi_ref on_ring;
-  napi_async_context context;
+  LoopCallback on_ring;
 } Bell;
 
 static void bell_closed(uv_handle_t* handle) {
   Bell* bell = handle->data;
-  napi_delete_reference(bell->env, bell->on_ring);
-  napi_async_destroy(bell->env, bell->context);
+  loop_callback_release(&bell->on_ring);
   close(bell->fd);
   free(bell);
 }
@@ -517,20 +562,7 @@ static void bell_rang(uv_poll_t* handle, int status, int events) {
   do {
     got = read(bell->fd, drained, sizeof drained);
   } while (got == (ssize_t)sizeof drained || (got < 0 && errno == EINTR));
-  napi_env env = bell->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value on_ring;
-  napi_value receiver;
-  napi_value ignored;
-  if (napi_get_reference_value(env, bell->on_ring, &on_ring) == napi_ok && napi_get_global(env, &receiver) == napi_ok &&
-      napi_make_callback(env, bell->context, receiver, on_ring, 0, NULL, &ignored) == napi_pending_exception) {
-    // As an exception in any event-loop callback: the process's 'uncaughtException'.
-    napi_value error;
-    napi_get_and_clear_last_exception(env, &error);
-    napi_fatal_exception(env, error);
-  }
-  napi_close_handle_scope(env, scope);
+  loop_callback_call(&bell->on_ring, 0, NULL);
 }
 
 static napi_value listen_bell(napi_env env, napi_callback_info info) {
@@ -560,14 +592,9 @@ static napi_value listen_bell(napi_env env, napi_callback_info info) {
     return throw_errno(env, "calloc", ENOMEM);
   }
   bell->fd = fd;
-  bell->env = env;
-  napi_value name;
   int error = 0;
-  if (napi_create_reference(env, argv[1], 1, &bell->on_ring) != napi_ok ||
-      napi_create_string_utf8(env, "vf:bell", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, NULL, name, &bell->context) != napi_ok || (error = uv_poll_init(loop, &bell->poll, fd)) != 0) {
-    if (bell->on_ring != NULL) napi_delete_reference(env, bell->on_ring);
-    if (bell->context != NULL) napi_async_destroy(env, bell->context);
+  if (!loop_callback_init(env, argv[1], "vf:bell", &bell->on_ring) || (error = uv_poll_init(loop, &bell->poll, fd)) != 0) {
+    if (error != 0) loop_callback_release(&bell->on_ring);
     close(fd);
     free(bell);
     napi_throw_error(env, "VF_SHM", error != 0 ? uv_strerror(error) : "listenBell: cannot set up the callback");
@@ -686,17 +713,14 @@ typedef struct {
   uv_poll_t poll;
   int pidfd;
   pid_t pid;
-  napi_env env;
-  napi_ref on_exit;
-  napi_async_context context;
+  LoopCallback on_exit;
   napi_async_cleanup_hook_handle cleanup;
 } Spawned;
 
 static void spawned_closed(uv_handle_t* handle) {
   Spawned* spawned = handle->data;
   if (spawned->cleanup != NULL) napi_remove_async_cleanup_hook(spawned->cleanup);
-  napi_delete_reference(spawned->env, spawned->on_exit);
-  napi_async_destroy(spawned->env, spawned->context);
+  loop_callback_release(&spawned->on_exit);
   close(spawned->pidfd);
   free(spawned);
 }
@@ -734,22 +758,8 @@ static void spawned_exited(uv_poll_t* handle, int status, int events) {
     if (WIFEXITED(wait_status)) code = WEXITSTATUS(wait_status);
     else if (WIFSIGNALED(wait_status)) signal_number = WTERMSIG(wait_status);
   }
-  napi_env env = spawned->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) == napi_ok) {
-    napi_value on_exit;
-    napi_value receiver;
-    napi_value argv[2];
-    napi_value ignored;
-    if (napi_get_reference_value(env, spawned->on_exit, &on_exit) == napi_ok && napi_get_global(env, &receiver) == napi_ok &&
-        napi_create_int32(env, code, &argv[0]) == napi_ok && napi_create_int32(env, signal_number, &argv[1]) == napi_ok &&
-        napi_make_callback(env, spawned->context, receiver, on_exit, 2, argv, &ignored) == napi_pending_exception) {
-      napi_value error;
-      napi_get_and_clear_last_exception(env, &error);
-      napi_fatal_exception(env, error);
-    }
-    napi_close_handle_scope(env, scope);
-  }
+  const int32_t outcome[2] = {code, signal_number};
+  loop_callback_call(&spawned->on_exit, 2, outcome);
   uv_close((uv_handle_t*)&spawned->poll, spawned_closed);
 }
 
@@ -761,7 +771,10 @@ static char** string_array(napi_env env, napi_value array, char* first) {
   uint32_t offset = first == NULL ? 0 : 1;
   char** strings = calloc((size_t)length + offset + 1, sizeof(char*));
   if (strings == NULL) return NULL;
-  if (first != NULL) strings[0] = strdup(first);
+  if (first != NULL && (strings[0] = strdup(first)) == NULL) {
+    free(strings);
+    return NULL;
+  }
   for (uint32_t index = 0; index < length; index++) {
     napi_value item;
     size_t size = 0;
@@ -878,14 +891,9 @@ static napi_value spawn_process(napi_env env, napi_callback_info info) {
   }
   spawned->pidfd = pidfd;
   spawned->pid = pid;
-  spawned->env = env;
-  napi_value name;
   int uv_error = 0;
-  if (napi_create_reference(env, argv[4], 1, &spawned->on_exit) != napi_ok ||
-      napi_create_string_utf8(env, "vf:spawned", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, NULL, name, &spawned->context) != napi_ok || (uv_error = uv_poll_init(loop, &spawned->poll, pidfd)) != 0) {
-    if (spawned->on_exit != NULL) napi_delete_reference(env, spawned->on_exit);
-    if (spawned->context != NULL) napi_async_destroy(env, spawned->context);
+  if (!loop_callback_init(env, argv[4], "vf:spawned", &spawned->on_exit) || (uv_error = uv_poll_init(loop, &spawned->poll, pidfd)) != 0) {
+    if (uv_error != 0) loop_callback_release(&spawned->on_exit);
     close(pidfd);
     free(spawned);
     end_unwatched(pid);
