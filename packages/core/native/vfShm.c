@@ -529,21 +529,59 @@ static void loop_callback_call(LoopCallback* callback, size_t argc, const int32_
   napi_close_handle_scope(env, scope);
 }
 
+// A descriptor watched for reading on the event loop (uv_poll), with the JavaScript function its
+// libuv callback calls: a bell's FIFO, a spawned process's pidfd. The watch owns the descriptor. It
+// starts the struct of its owner, so that the handle's data, and the watch, are the owner.
+typedef struct {
+  uv_poll_t poll;
+  int fd;
+  LoopCallback callback;
+} FdWatch;
+
+// Watches `fd` for reading on `loop`: `on_readable` runs at each wake-up, `function` is what it calls
+// (an async resource named `name`). `watch` starts a calloc'd owner whose handle closes through
+// `on_closed`. On failure it throws (`caller` names the call) and releases everything, the owner
+// included (freed here, or by `on_closed` once libuv has let go of the handle): false.
+static bool fd_watch_start(napi_env env, uv_loop_t* loop, FdWatch* watch, int fd, napi_value function, const char* name,
+                           const char* caller, uv_poll_cb on_readable, uv_close_cb on_closed) {
+  watch->fd = fd;
+  int error = 0;
+  if (!loop_callback_init(env, function, name, &watch->callback) || (error = uv_poll_init(loop, &watch->poll, fd)) != 0) {
+    if (error != 0) loop_callback_release(&watch->callback);
+    close(fd);
+    free(watch);
+    char message[128];
+    snprintf(message, sizeof message, "%s: cannot set up the callback", caller);
+    napi_throw_error(env, "VF_SHM", error != 0 ? uv_strerror(error) : message);
+    return false;
+  }
+  watch->poll.data = watch;
+  if ((error = uv_poll_start(&watch->poll, UV_READABLE, on_readable)) != 0) {
+    uv_close((uv_handle_t*)&watch->poll, on_closed);
+    napi_throw_error(env, "VF_SHM", uv_strerror(error));
+    return false;
+  }
+  return true;
+}
+
+// What a watch's owner releases as its handle closes: the callback and the descriptor.
+static void fd_watch_release(FdWatch* watch) {
+  loop_callback_release(&watch->callback);
+  close(watch->fd);
+}
+
 // listenBell(path, onRing): listens to the FIFO at `path` (a task's bell, made by makeFifo) on the
 // event loop itself (uv_poll), drains it and calls onRing() once per wake-up; the handle does not
 // keep the loop alive. Returns a handle for closeBell. What a net.Socket over the FIFO did in
 // JavaScript (a read into a new Buffer, the stream's push and 'data' machinery) on every wake-up is
 // one read(2) here: a paced hop runs that path cold each time (packages/core/src/transport/ringBell.ts).
 typedef struct {
-  uv_poll_t poll;
-  int fd;
-  LoopCallback on_ring;
+  FdWatch watch; // first: see FdWatch
 } Bell;
 
 static void bell_closed(uv_handle_t* handle) {
   Bell* bell = handle->data;
-  loop_callback_release(&bell->on_ring);
-  close(bell->fd);
+  fd_watch_release(&bell->watch);
   free(bell);
 }
 
@@ -552,7 +590,7 @@ static void bell_rang(uv_poll_t* handle, int status, int events) {
   Bell* bell = handle->data;
   if (status < 0) {
     // No more wake-ups by bell: the task's own waits are bounded.
-    uv_poll_stop(&bell->poll);
+    uv_poll_stop(&bell->watch.poll);
     return;
   }
   // A read that returns less than it asked for emptied the FIFO: one system call per wake-up, where
@@ -560,9 +598,9 @@ static void bell_rang(uv_poll_t* handle, int status, int events) {
   char drained[64];
   ssize_t got;
   do {
-    got = read(bell->fd, drained, sizeof drained);
+    got = read(bell->watch.fd, drained, sizeof drained);
   } while (got == (ssize_t)sizeof drained || (got < 0 && errno == EINTR));
-  loop_callback_call(&bell->on_ring, 0, NULL);
+  loop_callback_call(&bell->watch.callback, 0, NULL);
 }
 
 static napi_value listen_bell(napi_env env, napi_callback_info info) {
@@ -591,25 +629,11 @@ static napi_value listen_bell(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "calloc", ENOMEM);
   }
-  bell->fd = fd;
-  int error = 0;
-  if (!loop_callback_init(env, argv[1], "vf:bell", &bell->on_ring) || (error = uv_poll_init(loop, &bell->poll, fd)) != 0) {
-    if (error != 0) loop_callback_release(&bell->on_ring);
-    close(fd);
-    free(bell);
-    napi_throw_error(env, "VF_SHM", error != 0 ? uv_strerror(error) : "listenBell: cannot set up the callback");
-    return NULL;
-  }
-  bell->poll.data = bell;
-  if ((error = uv_poll_start(&bell->poll, UV_READABLE, bell_rang)) != 0) {
-    uv_close((uv_handle_t*)&bell->poll, bell_closed);
-    napi_throw_error(env, "VF_SHM", uv_strerror(error));
-    return NULL;
-  }
-  uv_unref((uv_handle_t*)&bell->poll);
+  if (!fd_watch_start(env, loop, &bell->watch, fd, argv[1], "vf:bell", "listenBell", bell_rang, bell_closed)) return NULL;
+  uv_unref((uv_handle_t*)&bell->watch.poll);
   napi_value handle;
   if (napi_create_external(env, bell, NULL, NULL, &handle) != napi_ok) {
-    uv_close((uv_handle_t*)&bell->poll, bell_closed);
+    uv_close((uv_handle_t*)&bell->watch.poll, bell_closed);
     napi_throw_error(env, "VF_SHM", "listenBell: cannot create its handle");
     return NULL;
   }
@@ -624,8 +648,8 @@ static napi_value close_bell(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "closeBell(handle)");
     return NULL;
   }
-  uv_poll_stop(&((Bell*)bell)->poll);
-  uv_close((uv_handle_t*)&((Bell*)bell)->poll, bell_closed);
+  uv_poll_stop(&((Bell*)bell)->watch.poll);
+  uv_close((uv_handle_t*)&((Bell*)bell)->watch.poll, bell_closed);
   return NULL;
 }
 
@@ -710,18 +734,15 @@ static napi_value watch_loop_turns(napi_env env, napi_callback_info info) {
 #define SPAWN_MAX_FDS 16
 
 typedef struct {
-  uv_poll_t poll;
-  int pidfd;
+  FdWatch watch; // first (see FdWatch): the process's pidfd, and onExit
   pid_t pid;
-  LoopCallback on_exit;
   napi_async_cleanup_hook_handle cleanup;
 } Spawned;
 
 static void spawned_closed(uv_handle_t* handle) {
   Spawned* spawned = handle->data;
   if (spawned->cleanup != NULL) napi_remove_async_cleanup_hook(spawned->cleanup);
-  loop_callback_release(&spawned->on_exit);
-  close(spawned->pidfd);
+  fd_watch_release(&spawned->watch);
   free(spawned);
 }
 
@@ -730,8 +751,8 @@ static void spawned_closed(uv_handle_t* handle) {
 static void spawned_cleanup(napi_async_cleanup_hook_handle cleanup, void* data) {
   (void)cleanup;
   Spawned* spawned = data;
-  uv_poll_stop(&spawned->poll);
-  uv_close((uv_handle_t*)&spawned->poll, spawned_closed);
+  uv_poll_stop(&spawned->watch.poll);
+  uv_close((uv_handle_t*)&spawned->watch.poll, spawned_closed);
 }
 
 static void spawned_exited(uv_poll_t* handle, int status, int events) {
@@ -751,7 +772,7 @@ static void spawned_exited(uv_poll_t* handle, int status, int events) {
       reaped = waitpid(spawned->pid, &wait_status, 0);
     } while (reaped < 0 && errno == EINTR);
   }
-  uv_poll_stop(&spawned->poll);
+  uv_poll_stop(&spawned->watch.poll);
   int code = -1;
   int signal_number = 0;
   if (reaped == spawned->pid) {
@@ -759,8 +780,8 @@ static void spawned_exited(uv_poll_t* handle, int status, int events) {
     else if (WIFSIGNALED(wait_status)) signal_number = WTERMSIG(wait_status);
   }
   const int32_t outcome[2] = {code, signal_number};
-  loop_callback_call(&spawned->on_exit, 2, outcome);
-  uv_close((uv_handle_t*)&spawned->poll, spawned_closed);
+  loop_callback_call(&spawned->watch.callback, 2, outcome);
+  uv_close((uv_handle_t*)&spawned->watch.poll, spawned_closed);
 }
 
 // A JavaScript array of strings as a NULL-terminated array of C strings (one allocation each); NULL on failure.
@@ -889,22 +910,9 @@ static napi_value spawn_process(napi_env env, napi_callback_info info) {
     end_unwatched(pid);
     return throw_errno(env, "calloc", ENOMEM);
   }
-  spawned->pidfd = pidfd;
   spawned->pid = pid;
-  int uv_error = 0;
-  if (!loop_callback_init(env, argv[4], "vf:spawned", &spawned->on_exit) || (uv_error = uv_poll_init(loop, &spawned->poll, pidfd)) != 0) {
-    if (uv_error != 0) loop_callback_release(&spawned->on_exit);
-    close(pidfd);
-    free(spawned);
+  if (!fd_watch_start(env, loop, &spawned->watch, pidfd, argv[4], "vf:spawned", "spawnProcess", spawned_exited, spawned_closed)) {
     end_unwatched(pid);
-    napi_throw_error(env, "VF_SHM", uv_error != 0 ? uv_strerror(uv_error) : "spawnProcess: cannot set up the callback");
-    return NULL;
-  }
-  spawned->poll.data = spawned;
-  if ((uv_error = uv_poll_start(&spawned->poll, UV_READABLE, spawned_exited)) != 0) {
-    end_unwatched(pid);
-    uv_close((uv_handle_t*)&spawned->poll, spawned_closed);
-    napi_throw_error(env, "VF_SHM", uv_strerror(uv_error));
     return NULL;
   }
   napi_add_async_cleanup_hook(env, spawned_cleanup, spawned, &spawned->cleanup);
