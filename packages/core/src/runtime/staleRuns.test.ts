@@ -149,8 +149,11 @@ describe.runIf(process.platform === 'linux')('sweep of stale run directories', (
     expect(sweeps).toBe(1);
   });
 
-  it('never keeps the process alive: a process that is done exits, the sweep left to the next one', () => {
-    const directories = Array.from({ length: 50 }, (_, index) => run(temporary, `vf-exit${String(index).padStart(2, '0')}`, dead()));
+  // Above the child's own 30 s: on a loaded machine its start through tsx alone can take seconds.
+  it('never keeps the process alive: a process that is done exits, the sweep left to the next one', { timeout: 60_000 }, () => {
+    // One dead owner for all: a `node` started per directory took 20 s of the test on a loaded machine.
+    const owner = dead();
+    const directories = Array.from({ length: 50 }, (_, index) => run(temporary, `vf-exit${String(index).padStart(2, '0')}`, owner));
     const script = [
       `import { sweepStaleRuns } from ${JSON.stringify(new URL('./staleRuns.ts', import.meta.url).href)};`,
       `sweepStaleRuns({ roots: [${JSON.stringify(temporary)}].map((root) => ({ ...root, names: /^vf-/ })) })`,
