@@ -243,7 +243,9 @@ describe.skipIf(reason !== undefined)('multi-host: a node on another machine (ne
     // The engine reports the task's exit only once the remote kill is over.
     expect(isProcessAlive(relayPid)).toBe(false);
     await remote.exec('sh', ['-c', `! kill -0 ${relayPid} 2>/dev/null`]);
-    expect(joinMs).toBeLessThan(5_000);
+    // Bounded: the stop timeout, the kill grace, the kill's ssh (15 s at most) and the session's 2 s;
+    // 2.7-2.9 s in the full suite and alone, 4.4-5.6 s with ten spinning processes beside the test.
+    expect(joinMs).toBeLessThan(20_000);
     expect(findLeftovers(engine)).toEqual([]);
     console.info(`multi-host: stop() of a spinning remote node ended the flow in ${joinMs} ms (stopTimeoutMs 1000), remote process gone`);
   });

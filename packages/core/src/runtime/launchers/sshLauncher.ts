@@ -40,8 +40,14 @@ export interface SshLauncherOptions {
   readonly hostSilenceMs?: number;
 }
 
-/** Longest wait for the separate `ssh host kill` that ends a remote task; the local ssh is killed then anyway. */
-const REMOTE_KILL_TIMEOUT_MS = 5_000;
+/**
+ * Longest wait for the separate `ssh host kill` that ends a remote task; the local ssh is killed then
+ * anyway. A new ssh connection's key exchange is CPU work on both ends: with the host's two cores
+ * busy (ten spinning processes), that kill took ~3 s; with three test suites at once it overran 5 s,
+ * and the remote task, spinning, outlived the flow. An unreachable machine still fails within
+ * `ConnectTimeout` (5 s unless `sshOptions` sets one).
+ */
+const REMOTE_KILL_TIMEOUT_MS = 15_000;
 /** How long the session of a remotely killed task may take to end by itself before the local ssh is killed. */
 const SESSION_END_GRACE_MS = 2_000;
 
@@ -58,7 +64,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * stdin instead, and a vf task exits on that (within 1.5 s), so the host dying ends the remote
  * task. A task stuck in synchronous code never sees its stdin end, though: killing a task therefore
  * first runs `ssh <same options> host kill -s KILL` on the process group of the pid the task
- * reported as it started (bounded by 5 s; a failure is a warning, never an error), then gives the
+ * reported as it started (bounded by 15 s; a failure is a warning, never an error), then gives the
  * session 2 s to end by itself before killing the local `ssh`. `BatchMode=yes` makes a missing key
  * fail at once instead of prompting; keepalives (5 s × 3 by default) make a dead machine fail the
  * flow instead of hanging it.
