@@ -679,7 +679,8 @@ async function frames(): Promise<void> {
 /**
  * Runs `run` with `VF_SHARED_STATS` set, so each task appends its shared-memory sender's counts
  * when it closes; returns its result and those counts per task: frames copied, forwarded (linked,
- * no copy) and the pool's hit rate (copies into a free segment, whose pages are already allocated).
+ * no copy), the pool's hit rate (copies into a free segment, whose pages are already allocated) and
+ * how many of its segments it mapped (the others it wrote with `pwrite`).
  */
 async function withSharedStats<T>(run: () => Promise<T>): Promise<{ result: T; stats: string; segmentsMade: number }> {
   const file = join(tmpdir(), `vf-bench-shared-stats-${process.pid}-${Date.now()}.jsonl`);
@@ -691,11 +692,11 @@ async function withSharedStats<T>(run: () => Promise<T>): Promise<{ result: T; s
     const stats = parsedLines
       .filter(({ copied, forwarded, inline }) => copied + forwarded + inline > 0)
       .map((parsed) => {
-        const { label, copied, forwarded, inline, poolHits, poolMisses } = parsed;
+        const { label, copied, forwarded, inline, poolHits, poolMisses, segmentsMapped } = parsed;
         const hitRate =
           poolHits + poolMisses === 0
             ? 'no copies'
-            : `pool hits ${((100 * poolHits) / (poolHits + poolMisses)).toFixed(0)} % (${poolMisses} segments made)`;
+            : `pool hits ${((100 * poolHits) / (poolHits + poolMisses)).toFixed(0)} % (${poolMisses} segments made, ${segmentsMapped} mapped)`;
         return `${label}: ${copied} copied, ${forwarded} forwarded, ${inline} inline, ${hitRate}`;
       })
       .join('; ');

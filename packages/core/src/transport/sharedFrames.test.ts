@@ -13,6 +13,7 @@ import { currentRunOwner, parseRunOwner, RUN_OWNER_FILE } from '../runtime/runOw
 import { encodeValue } from '../wire/codec.js';
 import { packDataHeader, parseDataHeader } from '../wire/dataHeader.js';
 import { parseEnvelope } from '../wire/envelope.js';
+import { SegmentMappingPolicy } from './segmentMapping.js';
 import {
   createSharedDirectory,
   nativeSharedMemory,
@@ -51,6 +52,16 @@ function exposeGc(): () => void {
   setFlagsFromString('--expose_gc');
   return runInNewContext('gc') as () => void;
 }
+
+/** This process's mappings of sender pool segments (`<nonce>-p<n>`) of `directory`. */
+const poolMappings = (directory: string) =>
+  readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(`${directory}/`) && /-p[0-9]+$/.test(line.trim()));
+
+/** The `data` field of the value of a data message sent with {@link dataMessage}, as `reader` reads it. */
+const receivedData = (frames: readonly Buffer[], reader: SharedFrameReader) =>
+  (parseEnvelope(frames, 0, reader).envelope as { value: { data: Uint8Array } }).value.data;
 
 const readers = [
   ['mapped copy-on-write (native helper)', nativeSharedMemory()],
@@ -226,25 +237,29 @@ describe.runIf(process.platform === 'linux')('shared frames', () => {
     }
   });
 
-  it.runIf(nativeSharedMemory() !== null)('writes a new segment whole without mapping it, and maps it once it reuses it', () => {
-    // Mapping a new tmpfs file zeroes each page before the copy; a write that fills whole pages does not.
-    const sender = new SharedFrameSender(directory);
-    const reader = new SharedFrameReader(directory, null);
-    const senderMappings = () =>
-      readFileSync('/proc/self/maps', 'utf8')
-        .split('\n')
-        .filter((line) => line.includes(`${directory}/`) && /-p[0-9]+$/.test(line.trim()));
-    const received = (frames: readonly Buffer[]) =>
-      (parseEnvelope(frames, 0, reader).envelope as { value: { data: Uint8Array } }).value.data;
-    const first = noise(SHARED_FRAME_MIN_BYTES);
-    expect(sha(received(sender.outgoing(dataMessage({ data: first }), 1)))).toBe(sha(first));
-    expect(senderMappings()).toEqual([]);
-    const second = new Uint8Array(SHARED_FRAME_MIN_BYTES).fill(9);
-    expect(sha(received(sender.outgoing(dataMessage({ data: second }), 1)))).toBe(sha(second));
-    expect(sender.stats).toMatchObject({ poolMisses: 1, poolHits: 1, copied: 2 });
-    expect(senderMappings()).toHaveLength(1);
-    sender.close();
-  });
+  it.runIf(nativeSharedMemory() !== null)(
+    'writes a segment with pwrite when new and until its policy says map, the same bytes either way',
+    () => {
+      // Mapping a new tmpfs file zeroes each page before the copy; a write that fills whole pages does not.
+      class MapOnThirdReuse extends SegmentMappingPolicy {
+        override shouldMap(rentedWrites: number): boolean {
+          return rentedWrites >= 2;
+        }
+      }
+      const sender = new SharedFrameSender(directory, { mapping: new MapOnThirdReuse() });
+      const reader = new SharedFrameReader(directory, null);
+      const mappedAfterEach: number[] = [];
+      for (let index = 0; index < 5; index++) {
+        const frame = noise(SHARED_FRAME_MIN_BYTES).map((byte) => byte ^ index);
+        expect(sha(receivedData(sender.outgoing(dataMessage({ data: frame }), 1), reader))).toBe(sha(frame));
+        mappedAfterEach.push(poolMappings(directory).length);
+      }
+      // Made, written twice, mapped on the third reuse, then copied into its mapping.
+      expect(mappedAfterEach).toEqual([0, 0, 0, 1, 1]);
+      expect(sender.stats).toMatchObject({ poolMisses: 1, poolHits: 4, copied: 5, segmentsMapped: 1 });
+      sender.close();
+    },
+  );
 
   it.runIf(nativeSharedMemory() !== null)('a receiver that allocates nothing else still lets go of dead mappings at scavenges', () => {
     // A process that only maps frames: V8 checks its young generation's buffer bytes only when an

@@ -22,6 +22,7 @@ import { writeRunOwner } from '../runtime/runOwner.js';
 import { type SharedFrameReference, withSharedReferences } from '../wire/dataHeader.js';
 import { MAX_FRAME_BYTES, WireError } from '../wire/format.js';
 import { bellFileName } from './ringBell.js';
+import { SegmentMappingPolicy } from './segmentMapping.js';
 import { ringFilePrefix } from './sharedRing.js';
 
 /**
@@ -172,6 +173,11 @@ export interface SharedFrameStats {
   poolHits: number;
   /** Copies into a new segment (fresh tmpfs pages). */
   poolMisses: number;
+  /**
+   * Segments of the pool mapped, where later copies into them are one `memcpy`; the others are
+   * written with `pwrite` (a mapping's first copy costs more on some machines than many writes).
+   */
+  segmentsMapped: number;
 }
 
 /** A segment of the sender's pool: its own name for it, and its bytes (mapped shared, or written with a system call). */
@@ -182,6 +188,8 @@ interface Segment {
   view: Uint8Array | undefined;
   /** Bumped each time the segment takes a new frame: a fan-out link is made only to the same frame. */
   generation: number;
+  /** Frames written into it with `pwrite` since it was made, while unmapped (see {@link SegmentMappingPolicy}). */
+  rentedWrites: number;
 }
 
 /** How a {@link SharedFrameSender} works; every field has a default. */
@@ -192,6 +200,8 @@ export interface SharedFrameSenderOptions {
   readonly maxBytes?: number;
   /** Maps the pool's segments (default: the native helper if built); null writes them with system calls. */
   readonly native?: NativeShm | null;
+  /** When a free segment is mapped rather than written with `pwrite`. Default: a {@link SegmentMappingPolicy} of its own. */
+  readonly mapping?: SegmentMappingPolicy;
   /** The same task's reader: a frame it mapped and that is sent on unwritten is forwarded (linked, not copied). */
   readonly received?: SharedFrameReader;
   /**
@@ -220,12 +230,13 @@ export class SharedFrameSender {
   #counter = 0;
   #pooled = 0;
   readonly #pool: Segment[] = [];
+  readonly #mapping: SegmentMappingPolicy;
   /** The segment a frame was last copied into, and when: the next receiver of the same frame gets a link to it. */
   readonly #placed = new WeakMap<Buffer, { segment: Segment; generation: number }>();
   readonly #received: SharedFrameReader | undefined;
   /** What every name of this sender's pool starts with: its nonce, and its task where known. */
   readonly #poolPrefix: string;
-  readonly #stats: SharedFrameStats = { copied: 0, forwarded: 0, linkedAgain: 0, inline: 0, poolHits: 0, poolMisses: 0 };
+  readonly #stats: SharedFrameStats = { copied: 0, forwarded: 0, linkedAgain: 0, inline: 0, poolHits: 0, poolMisses: 0, segmentsMapped: 0 };
 
   /** @param directory the run's segment directory (`createSharedDirectory`) */
   constructor(directory: string, options: SharedFrameSenderOptions = {}) {
@@ -233,9 +244,11 @@ export class SharedFrameSender {
       minBytes = SHARED_FRAME_MIN_BYTES,
       maxBytes = SHARED_POOL_MAX_BYTES,
       native = nativeSharedMemory(),
+      mapping = new SegmentMappingPolicy(),
       received,
       taskId,
     } = options;
+    this.#mapping = mapping;
     this.#poolPrefix = taskId === undefined ? `${this.#nonce}-p` : poolPrefix(this.#nonce, taskId);
     this.#directory = directory;
     this.#minBytes = minBytes;
@@ -396,7 +409,7 @@ export class SharedFrameSender {
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
-    const segment: Segment = { name, bytes, view: undefined, generation: 0 };
+    const segment: Segment = { name, bytes, view: undefined, generation: 0, rentedWrites: 0 };
     this.#pool.push(segment);
     this.#pooled += bytes;
     this.#stats.poolMisses += 1;
@@ -405,16 +418,20 @@ export class SharedFrameSender {
 
   /**
    * `segment`, a free one of the pool, now holding `frame`; undefined when it cannot be written
-   * (the run is over). Mapped on its first reuse where the helper is built (all its pages are
-   * allocated: mapping them costs no zeroing), then streamed past the cache: half the time of a
-   * cached copy (bench: one frame sent + received). Without the helper, or where the mapping fails,
-   * written with `pwrite`.
+   * (the run is over). Written with `pwrite` until the mapping policy says a mapping has become worth
+   * its first copy (see {@link SegmentMappingPolicy}), then mapped where the helper is built (all its
+   * pages are allocated: mapping them costs no zeroing) and streamed past the cache: half the time
+   * of a cached copy (bench: one frame sent + received). Without the helper, or where the mapping
+   * fails, always written with `pwrite`. Each write is timed for the policy.
    */
   #refill(segment: Segment, frame: Buffer): Segment | undefined {
     const native = this.#native;
-    if (segment.view === undefined && native !== null) {
+    const started = performance.now();
+    let mappedNow = false;
+    if (segment.view === undefined && native !== null && this.#mapping.shouldMap(segment.rentedWrites)) {
       try {
         segment.view = new Uint8Array(native.map(join(this.#directory, segment.name), segment.bytes, true));
+        mappedNow = true;
       } catch {
         // written with a system call instead, below
       }
@@ -425,6 +442,15 @@ export class SharedFrameSender {
       else native.copyStreaming(segment.view, frame);
     } catch {
       return undefined;
+    }
+    const took = performance.now() - started;
+    if (mappedNow) {
+      this.#stats.segmentsMapped += 1;
+      this.#mapping.recordFirstCopy(frame.length, took);
+    } else if (segment.view !== undefined) this.#mapping.recordMappedCopy(frame.length, took);
+    else {
+      segment.rentedWrites += 1;
+      this.#mapping.recordWrite(frame.length, took);
     }
     return segment;
   }
