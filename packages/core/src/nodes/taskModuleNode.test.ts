@@ -93,6 +93,51 @@ describe('TaskModuleNode', () => {
     expect(report.nodes.find((node) => node.name === 'module')?.received).toBe(5);
   });
 
+  it("applies each member's onError inside the module: a member that gives up ends the item there, one whose policy is 'fail' fails the flow", async () => {
+    const calls: string[] = [];
+    const entry = new Step((x) => x, [], { name: 'entry' });
+    // 'skip' on odd values; the members after it see only what it let through.
+    const picky = new Step(
+      (x) => {
+        if (x % 2 === 1) throw new Error(`odd ${x}`);
+        return x;
+      },
+      [],
+      { name: 'picky', onError: 'skip' },
+    ).from(entry);
+    const side = new Step((x) => x * 100, [], { name: 'side' }).from(entry);
+    const exit = new Step(
+      (x, y) => {
+        calls.push(`exit ${x}`);
+        if (x === 4) throw new Error('exit fails on 4');
+        return x + y;
+      },
+      [],
+      { name: 'exit' },
+    ).from(picky, side);
+    const numbers = new IntProducer(1, 6, { name: 'numbers' });
+    const module = new TaskModuleNode<[number], number>(entry, exit, { name: 'module' }).from(numbers);
+    const sink = new Collect({ name: 'sink' }).from(module);
+    const flow = new Flow([numbers], [sink]);
+    const logs = captureLogs('warn');
+    let report: Awaited<ReturnType<Flow['join']>>;
+    try {
+      await flow.run(new InProcessEngine());
+      report = await flow.join();
+    } finally {
+      logs.stop();
+    }
+
+    // 1 and 3 given up in picky (exit never ran on them), 2 through, 4 failed the flow in exit.
+    expect(calls).toEqual(['exit 2', 'exit 4']);
+    expect(sink.items).toEqual([202]);
+    expect(report.status).toBe('failed');
+    expect(report.error?.nodeName).toBe('module');
+    expect(report.error?.message).toContain('exit fails on 4');
+    expect(report.nodes.find((node) => node.name === 'module')).toMatchObject({ failed: 2, retried: 0 });
+    expect(logs.records.filter((record) => record.msg.includes('"picky" gave up on item 0'))).toHaveLength(1);
+  });
+
   it('keeps input order with several replicas', async () => {
     const entry = new Step(async (x) => {
       await new Promise((resolve) => setTimeout(resolve, (x * 7) % 3));

@@ -4,6 +4,18 @@ import { emitWarningOnce } from '../warnings.js';
 import { checkNodeOptions, describe, type Node, validateNbTasks } from './node.js';
 import { OneTaskProcessorNode, ProcessorNode } from './processorNode.js';
 
+/**
+ * What became of one member's `process()` under its `onError` policy: its output, or the item given
+ * up (`marker`: what the task publishes in the module's output's place).
+ */
+export type MemberOutcome = { readonly done: true; readonly value: unknown } | { readonly done: false; readonly marker: unknown };
+
+/**
+ * Runs `call` (one member's `process()` on `args`, its own inputs) under that member's `onError`
+ * policy. Given by the task loop to {@link TaskModuleNode.processGuarded}.
+ */
+export type MemberAttempt = (member: ProcessorNode, args: readonly unknown[], call: () => unknown) => Promise<MemberOutcome>;
+
 /** Options of a {@link TaskModuleNode}. */
 export interface TaskModuleOptions {
   readonly name?: string;
@@ -65,6 +77,32 @@ export class TaskModuleNode<TIn extends unknown[] = unknown[], TOut = unknown> e
     if (failure !== undefined) throw failure;
   }
 
+  /**
+   * The members whose `onError` is not `'fail'`: the task loop applies their policies ({@link processGuarded}).
+   * @internal
+   */
+  get guardedMembers(): readonly ProcessorNode[] {
+    return this.members.filter((member) => member.errorPolicy.mode !== 'fail');
+  }
+
+  /**
+   * {@link process} as a task runs it: each member's call goes through `attempt`, which applies the
+   * member's own `onError`; the first member to give up on the item ends it there (the members after
+   * it do not run), and its outcome is the module's.
+   * @internal
+   */
+  async processGuarded(inputs: readonly unknown[], attempt: MemberAttempt): Promise<MemberOutcome> {
+    const outputs = new Map<Node, unknown>();
+    for (const member of this.members) {
+      const args = member === this.entry ? inputs : member.parents.map((parent) => outputs.get(parent));
+      const outcome = await attempt(member, args, () => member.process(...args));
+      if (!outcome.done) return outcome;
+      outputs.set(member, outcome.value);
+    }
+    return { done: true, value: outputs.get(this.exit) };
+  }
+
+  /** Runs the members on one item by plain calls; a member that throws throws here (its `onError` applies only in a task: {@link processGuarded}). */
   async process(...inputs: TIn): Promise<TOut> {
     const outputs = new Map<Node, unknown>();
     for (const member of this.members) {

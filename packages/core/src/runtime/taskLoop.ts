@@ -5,6 +5,7 @@ import { ConsumerNode } from '../nodes/consumerNode.js';
 import { DEVICE_DETAIL_MAX_LENGTH, type Node } from '../nodes/node.js';
 import { ProcessorNode } from '../nodes/processorNode.js';
 import { ProducerNode } from '../nodes/producerNode.js';
+import { type MemberAttempt, TaskModuleNode } from '../nodes/taskModuleNode.js';
 import { isTimestamped } from '../nodes/timestamped.js';
 import type { TaskSpec } from '../plan/executionPlan.js';
 import { type Clock, systemClock } from './clock.js';
@@ -78,6 +79,14 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
   if (node instanceof ProcessorNode || node instanceof ConsumerNode) {
     meter.failures = new ItemFailures(spec.nodeName, spec.taskIndex, node.errorPolicy, options.signal, messenger.dropsFailedItems === true);
   }
+  if (node instanceof TaskModuleNode && node.guardedMembers.length > 0) {
+    meter.memberFailures = new Map(
+      node.guardedMembers.map((member) => [
+        member,
+        new ItemFailures(member.name, spec.taskIndex, member.errorPolicy, options.signal, messenger.dropsFailedItems === true),
+      ]),
+    );
+  }
   let status: TaskStatus = 'completed';
   let failure: unknown;
   let ticker: NodeJS.Timeout | undefined;
@@ -103,6 +112,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
     clearInterval(ticker);
     meter.end();
     meter.failures?.close();
+    for (const member of meter.memberFailures?.values() ?? []) member.close();
   }
   // close() runs exactly once per task, whatever happened, even when open() threw part-way.
   try {
@@ -216,7 +226,16 @@ async function runProcessor(
     meter.received += 1;
     const started = clock.now();
     let output: unknown;
-    if (failures.failsFlow) {
+    const members = meter.memberFailures;
+    if (members !== undefined) {
+      // A task module whose members have policies of their own: each applies inside the module.
+      const outcome = await (node as TaskModuleNode).processGuarded(input.values, memberAttempt(members, input, inNode));
+      if (!outcome.done) {
+        await publishMarker(messenger, outcome.marker as SkippedItem, spec, input);
+        continue;
+      }
+      output = outcome.value;
+    } else if (failures.failsFlow) {
       const called = inNode(() => node.process(...input.values));
       output = isPromiseLike(called) ? await called : called;
     } else {
@@ -279,6 +298,23 @@ async function runConsumer(
     meter.addProctime(clock.now() - started);
     if (done) meter.countProcessed();
   }
+}
+
+/**
+ * Runs a task module's member call under the member's own policy (`members`: the members that have
+ * one; the others' errors fail the flow, as in a processor of their own), on its own inputs: a dead
+ * letter holds what the member was given, not what the module was.
+ */
+function memberAttempt(
+  members: ReadonlyMap<ProcessorNode, ItemFailures>,
+  input: Extract<InputSet, { kind: 'data' }>,
+  inNode: NodeCodeRunner,
+): MemberAttempt {
+  return async (member, args, call) => {
+    const failures = members.get(member);
+    if (failures === undefined) return { done: true, value: await inNode(call) };
+    return failures.attempt(() => inNode(call), { ...input, values: args as unknown[] });
+  };
 }
 
 /**
@@ -364,6 +400,8 @@ class TaskMeter {
   processed = 0;
   /** Processors and consumers: the `onError` policy at work, and its counts. */
   failures: ItemFailures | undefined;
+  /** A task module: the policies of its members that have one, counted in the module's row. */
+  memberFailures: ReadonlyMap<ProcessorNode, ItemFailures> | undefined;
   #proctimeTotal = 0;
   #began: number | undefined;
   #ended: number | undefined;
@@ -427,6 +465,14 @@ class TaskMeter {
     const rejected = messenger.rejected?.();
     const joins = messenger.joinGroups?.();
     const activeMs = this.#began === undefined ? 0 : (this.#ended ?? this.#clock.now()) - this.#began;
+    let failed = failures?.failed ?? 0;
+    let deadLettered = failures?.deadLettered ?? 0;
+    let retried = failures?.retried ?? 0;
+    for (const member of this.memberFailures?.values() ?? []) {
+      failed += member.failed;
+      deadLettered += member.deadLettered;
+      retried += member.retried;
+    }
     return {
       received: this.received,
       emitted: this.emitted,
@@ -436,9 +482,9 @@ class TaskMeter {
       proctimeTotalMs: this.#proctimeTotal,
       activeMs,
       ...(rejected === undefined ? {} : { rejected }),
-      ...(failures === undefined || (failures.failed === 0 && failures.retried === 0 && edgeFailures.length === 0)
+      ...(failures === undefined || (failed === 0 && retried === 0 && edgeFailures.length === 0)
         ? {}
-        : { failed: failures.failed, deadLettered: failures.deadLettered, retried: failures.retried, failures: edgeFailures }),
+        : { failed, deadLettered, retried, failures: edgeFailures }),
       ...(joins === undefined ? {} : { joins }),
       ...(detail === undefined ? {} : { deviceDetail: detail }),
     };

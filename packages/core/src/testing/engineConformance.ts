@@ -568,6 +568,43 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
         expect(letters.every((letter) => letter.inputs?.[0] === letter.seq && letter.taskIndex < 3)).toBe(true);
       });
 
+      it.each([1, 2])(
+        "a task module (%i tasks) applies its member's onError inside it: every 100th item given up there, stored under the member's name with the member's own input, the rest in order; the module's row counts them",
+        { timeout: timeout * 2 },
+        async (nbTasks) => {
+          const out = join(dir, 'out.jsonl');
+          const deadLetter = join(dir, 'dead');
+          const report = await runToEnd('onError', {
+            shape: 'module',
+            end: 1_999,
+            out,
+            nbTasks,
+            onError: { retries: 1, backoffMs: 0, deadLetter },
+          });
+          expect(report.error).toBeUndefined();
+          expectCompleted(report);
+          const delivered = (await lines(out)) as number[];
+          const module = row(report, 'module');
+          const letters = await readDeadLetters(deadLetter);
+          if (contract === 'batch') {
+            expect(delivered).toEqual(every100(1_999));
+            expect(module).toMatchObject({ received: 2_000, emitted: 1_980, failed: 20, deadLettered: 20, retried: 20 });
+            expect(edge(report, 'module', 'sink')).toMatchObject({ failed: 20, deadLettered: 20 });
+            expect(letters.map((letter) => letter.seq)).toEqual(Array.from({ length: 20 }, (_, index) => index * 100 + 99));
+          } else {
+            expectIncreasing(delivered);
+            expect(delivered.every((value) => value % 100 !== 99)).toBe(true);
+            expect(module?.retried).toBe(0);
+          }
+          expect(module?.failed).toBe(letters.length);
+          for (const letter of letters) {
+            expect(letter).toMatchObject({ node: 'faulty', inputs: [letter.seq + 1000], attempts: contract === 'batch' ? 2 : 1 });
+            expect(letter.taskIndex).toBeLessThan(nbTasks);
+            expect(letter.error).toMatchObject({ message: `corrupt item ${letter.seq + 1000}`, code: 'CORRUPT_ITEM' });
+          }
+        },
+      );
+
       it("a consumer with onError: 'skip' counts what it skipped and consumes the rest", { timeout }, async () => {
         const out = join(dir, 'out.jsonl');
         const report = await runToEnd('onError', { shape: 'consumer', end: 999, out, onError: 'skip' });

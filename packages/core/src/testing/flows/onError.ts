@@ -1,4 +1,4 @@
-import { defineFlow, Flow, type OnError, ProcessorNode, type ProcessorOptions } from '../../index.js';
+import { defineFlow, Flow, type OnError, ProcessorNode, type ProcessorOptions, TaskModuleNode } from '../../index.js';
 import { FileAppenderConsumer, type FileAppenderOptions, IntProducer } from '../../nodes.js';
 import { Affine } from './fixtureNodes.js';
 
@@ -57,10 +57,12 @@ class FaultyAppender extends FileAppenderConsumer<[number]> {
  * - `join`: numbers → faulty (`nbTasks`) and shift (`x + 1000`, 2 tasks) → unpair (`joinTasks`) → sink:
  *   the join must drop shift's outputs of the origins faulty gave up on.
  * - `consumer`: numbers → a sink that throws on every 100th item.
+ * - `module`: numbers → a task module (`nbTasks`) of up (`x + 1000`) → faulty (`onError`) → down
+ *   (`x - 1000`) → sink: the member's own policy applies inside the module.
  */
 export default defineFlow(
   (params: {
-    shape: 'linear' | 'join' | 'consumer';
+    shape: 'linear' | 'join' | 'consumer' | 'module';
     fault?: Fault;
     onError: OnError;
     end: number;
@@ -72,6 +74,13 @@ export default defineFlow(
     if (params.shape === 'consumer') {
       const sink = new FaultyAppender(params.out, { name: 'sink', onError: params.onError }).from(numbers);
       return new Flow([numbers], [sink]);
+    }
+    if (params.shape === 'module') {
+      const up = new Affine(1, 1000, { name: 'up' });
+      const member = new Faulty(params.fault ?? 'every100', { name: 'faulty', onError: params.onError }).from(up);
+      const down = new Affine(1, -1000, { name: 'down' }).from(member);
+      const module = new TaskModuleNode(up, down, { name: 'module', nbTasks: params.nbTasks ?? 1 }).from(numbers);
+      return new Flow([numbers], [new FileAppenderConsumer(params.out, { name: 'sink' }).from(module)]);
     }
     const faulty = new Faulty(params.fault ?? 'every100', { name: 'faulty', nbTasks: params.nbTasks ?? 1, onError: params.onError }).from(
       numbers,
