@@ -121,14 +121,18 @@ function checkListed(list: readonly unknown[], type: abstract new (...args: neve
   }
 }
 
-/** Explicit names must be unique; unnamed nodes get `Class_n`, counted per class in topological order. */
-function assignNames(order: readonly Node[]): void {
+/**
+ * Explicit names must be unique (else `DUPLICATE_NAME`); unnamed nodes get `Class_n`, counted per
+ * class in `order` (topological). For a flow's nodes, and for a task module's members.
+ */
+export function assignNames(order: readonly Node[], where?: string): void {
   const taken = new Map<string, Node>();
   for (const node of order) {
     if (!node.hasExplicitName) continue;
     const other = taken.get(node.name);
     if (other !== undefined) {
-      throw new FlowValidationError('DUPLICATE_NAME', `two nodes are named "${node.name}": ${other.toString()} and ${node.toString()}`, {
+      const message = `two nodes are named "${node.name}": ${other.toString()} and ${node.toString()}`;
+      throw new FlowValidationError('DUPLICATE_NAME', where === undefined ? message : `${where}: ${message}`, {
         details: { name: node.name },
       });
     }

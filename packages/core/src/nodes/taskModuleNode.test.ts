@@ -135,7 +135,7 @@ describe('TaskModuleNode', () => {
     expect(report.error?.nodeName).toBe('module');
     expect(report.error?.message).toContain('exit fails on 4');
     expect(report.nodes.find((node) => node.name === 'module')).toMatchObject({ failed: 2, retried: 0 });
-    expect(logs.records.filter((record) => record.msg.includes('"picky" gave up on item 0'))).toHaveLength(1);
+    expect(logs.records.filter((record) => record.msg.includes('"module/picky" gave up on item 0'))).toHaveLength(1);
   });
 
   it('keeps input order with several replicas', async () => {
@@ -242,6 +242,19 @@ describe('TaskModuleNode', () => {
       const exit2 = new Step((x) => x, [], { name: 'exit2' }).from(entry2);
       new Step((x) => x, [], { name: 'deadEnd' }).from(entry2);
       expectCode(() => new TaskModuleNode(entry2, exit2), 'INVALID_WIRING', ['deadEnd']);
+    });
+
+    it('names its unnamed members per class, as a flow names its nodes, and rejects two members of one name', () => {
+      const entry = new Step((x) => x);
+      const middle = new Step((x) => x).from(entry);
+      const exit = new Step((x) => x, [], { name: 'Step_1' }).from(middle);
+      new TaskModuleNode(entry, exit);
+      // Step_1 is taken by the explicit name: the unnamed ones count on past it.
+      expect([entry.name, middle.name, exit.name]).toEqual(['Step_2', 'Step_3', 'Step_1']);
+
+      const first = new Step((x) => x, [], { name: 'twin' });
+      const second = new Step((x) => x, [], { name: 'twin' }).from(first);
+      expectCode(() => new TaskModuleNode(first, second, { name: 'mod' }), 'DUPLICATE_NAME', ['mod', 'twin']);
     });
 
     it('rejects an invalid nbTasks', () => {

@@ -1,5 +1,6 @@
 import { FlowValidationError } from '../errors.js';
 import { topologicalSort } from '../graph/topologicalSort.js';
+import { assignNames } from '../graph/validateGraph.js';
 import { emitWarningOnce } from '../warnings.js';
 import { checkNodeOptions, describe, type Node, validateNbTasks } from './node.js';
 import { OneTaskProcessorNode, ProcessorNode } from './processorNode.js';
@@ -47,6 +48,9 @@ export class TaskModuleNode<TIn extends unknown[] = unknown[], TOut = unknown> e
     checkNodeOptions(options, new.target.name);
     const label = `task module "${options.name ?? 'TaskModuleNode'}"`;
     const members = collectMembers(entry as ProcessorNode, exit as ProcessorNode, label);
+    // Members are not nodes of the flow, which names only its own: a member's name must still say
+    // which one it is (its dead letters and log lines carry it).
+    assignNames(members, label);
     const stateful = members.some((member) => member instanceof OneTaskProcessorNode);
     const requested = validateNbTasks(options.nbTasks, label);
     if (stateful && requested !== 1) {

@@ -83,7 +83,14 @@ export async function runTask(options: TaskRunOptions): Promise<TaskOutcome> {
     meter.memberFailures = new Map(
       node.guardedMembers.map((member) => [
         member,
-        new ItemFailures(member.name, spec.taskIndex, member.errorPolicy, options.signal, messenger.dropsFailedItems === true),
+        // Qualified: a member may share its name with a node of the flow, and in-process with its dead-letter files.
+        new ItemFailures(
+          `${spec.nodeName}/${member.name}`,
+          spec.taskIndex,
+          member.errorPolicy,
+          options.signal,
+          messenger.dropsFailedItems === true,
+        ),
       ]),
     );
   }

@@ -598,7 +598,7 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
           }
           expect(module?.failed).toBe(letters.length);
           for (const letter of letters) {
-            expect(letter).toMatchObject({ node: 'faulty', inputs: [letter.seq + 1000], attempts: contract === 'batch' ? 2 : 1 });
+            expect(letter).toMatchObject({ node: 'module/faulty', inputs: [letter.seq + 1000], attempts: contract === 'batch' ? 2 : 1 });
             expect(letter.taskIndex).toBeLessThan(nbTasks);
             expect(letter.error).toMatchObject({ message: `corrupt item ${letter.seq + 1000}`, code: 'CORRUPT_ITEM' });
           }
