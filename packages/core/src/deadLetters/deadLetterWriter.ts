@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { serializeError, VfError } from '../errors.js';
 import { encodeValue } from '../wire/codec.js';
 import type { DeadLetter } from './readDeadLetters.js';
@@ -44,11 +44,27 @@ export interface DeadLetterItem {
  * fsync per item, which would cost more than the failure it records). A kill in the middle of a
  * write leaves at most a torn last line, which the reader skips.
  */
+/** A pair of open dead-letter files, the frames file's end, and how many writers hold them. */
+interface OpenFiles {
+  readonly base: string;
+  readonly lines: number;
+  readonly frames: number;
+  offset: number;
+  writers: number;
+}
+
+/**
+ * The files open in this process, by path: two writers of one node and task in one process (two
+ * flows at once on the in-process engine, with the same folder and node name) share one pair and
+ * its offset, where each on its own would record offsets that the other's appends made wrong.
+ */
+const openFiles = new Map<string, OpenFiles>();
+
 export class DeadLetterWriter {
   readonly #dir: string;
   readonly #node: string;
   readonly #taskIndex: number;
-  #files: { lines: number; frames: number; offset: number } | undefined;
+  #files: OpenFiles | undefined;
 
   constructor(dir: string, node: string, taskIndex: number) {
     this.#dir = dir;
@@ -93,20 +109,39 @@ export class DeadLetterWriter {
 
   /** Closes the files (if any were opened). */
   close(): void {
-    if (this.#files === undefined) return;
-    closeSync(this.#files.lines);
-    closeSync(this.#files.frames);
+    const files = this.#files;
+    if (files === undefined) return;
     this.#files = undefined;
+    files.writers -= 1;
+    if (files.writers > 0) return;
+    openFiles.delete(files.base);
+    closeSync(files.lines);
+    closeSync(files.frames);
   }
 
-  #open(): { lines: number; frames: number; offset: number } {
+  #open(): OpenFiles {
     if (this.#files !== undefined) return this.#files;
     mkdirSync(this.#dir, { recursive: true });
-    const base = join(this.#dir, `${encodeURIComponent(this.#node)}.${this.#taskIndex}.${encodeURIComponent(hostname())}.${process.pid}`);
-    const frames = openSync(`${base}${DEAD_LETTER_FRAMES}`, 'a');
-    const lines = openSync(`${base}${DEAD_LETTER_LINES}`, 'a');
-    this.#files = { lines, frames, offset: fstatSync(frames).size };
-    return this.#files;
+    const base = resolve(
+      this.#dir,
+      `${encodeURIComponent(this.#node)}.${this.#taskIndex}.${encodeURIComponent(hostname())}.${process.pid}`,
+    );
+    let files = openFiles.get(base);
+    if (files === undefined) {
+      const frames = openSync(`${base}${DEAD_LETTER_FRAMES}`, 'a');
+      let lines: number;
+      try {
+        lines = openSync(`${base}${DEAD_LETTER_LINES}`, 'a');
+      } catch (error) {
+        closeSync(frames);
+        throw error;
+      }
+      files = { base, lines, frames, offset: fstatSync(frames).size, writers: 0 };
+      openFiles.set(base, files);
+    }
+    files.writers += 1;
+    this.#files = files;
+    return files;
   }
 }
 

@@ -18,6 +18,23 @@ describe('dead letters: DeadLetterWriter and readDeadLetters', () => {
 
   const failure = (message: string) => Object.assign(new Error(message, { cause: new TypeError('bad header') }), { code: 'CORRUPT' });
 
+  it('two writers of one node and task in one process (two in-process flows at once) share its files: each letter keeps its own input', async () => {
+    const first = new DeadLetterWriter(dir, 'decode', 0);
+    const second = new DeadLetterWriter(dir, 'decode', 0);
+    for (let seq = 0; seq < 6; seq++) {
+      const writer = seq % 2 === 0 ? first : second;
+      writer.write({ seq, ticket: seq, attempts: 1, error: failure(`item ${seq}`), inputs: [`input ${seq}`.repeat(seq + 1)] });
+    }
+    first.close();
+    second.write({ seq: 6, ticket: 6, attempts: 1, error: failure('item 6'), inputs: ['input 6'] });
+    second.close();
+    expect(readdirSync(dir).filter((name) => name.endsWith(DEAD_LETTER_LINES))).toHaveLength(1);
+    const letters = await readDeadLetters(dir);
+    expect(letters.map((letter) => letter.inputs)).toEqual(
+      Array.from({ length: 7 }, (_, seq) => [seq === 6 ? 'input 6' : `input ${seq}`.repeat(seq + 1)]),
+    );
+  });
+
   it('round-trips inputs, typed arrays as raw frames included, with the error, per node sorted by seq', async () => {
     const writer = new DeadLetterWriter(join(dir, 'nested', 'dead'), 'decode', 1);
     const pixels = new Float32Array([1.5, -2, 3.25]);
