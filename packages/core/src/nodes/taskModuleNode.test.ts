@@ -264,6 +264,18 @@ describe('TaskModuleNode', () => {
     });
   });
 
+  it("warns that a member's own nbTasks is ignored, naming the member and where to set it", async () => {
+    const entry = new Step((x) => x, [], { name: 'resize', nbTasks: 4 });
+    const exit = new Step((x) => x, [], { name: 'exit' }).from(entry);
+    let nbTasks: number | undefined;
+    const warning = await nbTasksWarning(() => {
+      nbTasks = new TaskModuleNode(entry, exit, { name: 'prep', nbTasks: 2 }).nbTasks;
+    });
+    expect(nbTasks).toBe(2);
+    expect(warning?.message).toContain('"prep"');
+    expect(warning?.message).toContain('"resize" asks for nbTasks 4');
+  });
+
   it('a module holding a one-task processor runs as one task, with a warning', async () => {
     const entry = new RunningSum({ name: 'sum' });
     const exit = new Step((x) => x, [], { name: 'exit' }).from(entry);

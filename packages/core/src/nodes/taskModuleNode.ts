@@ -51,6 +51,16 @@ export class TaskModuleNode<TIn extends unknown[] = unknown[], TOut = unknown> e
     // Members are not nodes of the flow, which names only its own: a member's name must still say
     // which one it is (its dead letters and log lines carry it).
     assignNames(members, label);
+    for (const member of members) {
+      if (member.nbTasks === 1) continue;
+      // Every item goes through the whole module in one task: its members run as many tasks as it does.
+      emitWarningOnce(
+        `${label}: member "${member.name}" asks for nbTasks ${member.nbTasks}, which is ignored inside a module; set nbTasks on the module`,
+        {
+          code: 'VF_NBTASKS_IGNORED',
+        },
+      );
+    }
     const stateful = members.some((member) => member instanceof OneTaskProcessorNode);
     const requested = validateNbTasks(options.nbTasks, label);
     if (stateful && requested !== 1) {
