@@ -154,10 +154,21 @@ describe('Flow lifecycle', () => {
     const flow = new Flow([source], [sink]);
     const sigintListeners = process.listenerCount('SIGINT');
 
-    const error = await flow.run(new InProcessEngine()).then(
+    const running = flow.run(new InProcessEngine());
+    // A join() while that run() is starting waits for it, and then says why there is no run to join.
+    const joining = flow.join().then(
       () => undefined,
       (reason: unknown) => reason,
     );
+    const error = await running.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    const joinError = await joining;
+    expect(joinError).toBeInstanceOf(FlowValidationError);
+    expect((joinError as FlowValidationError).code).toBe('INVALID_STATE');
+    expect((joinError as FlowValidationError).message).toContain('flow.run() failed before the flow started');
+    expect((joinError as FlowValidationError).cause).toBe(error);
     expect(error).toBeInstanceOf(AllocationError);
     expect(isVfError(error)).toBe(true);
     expect((error as AllocationError).code).toBe('NO_GPU');

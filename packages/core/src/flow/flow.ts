@@ -67,6 +67,8 @@ export class Flow {
   #lostTasks = 0;
   #stopRequested = false;
   #joined: Promise<FlowReport> | undefined;
+  /** While `run()` starts the flow: settles with it (with what it threw, if it threw). */
+  #starting: Promise<unknown> | undefined;
   #sigintCount = 0;
   readonly #onSigint = () => {
     this.#sigintCount += 1;
@@ -153,6 +155,20 @@ export class Flow {
       throw new FlowValidationError('INVALID_STATE', 'this flow has already been run; build a new one (Flow.load) for another run');
     }
     this.#state = 'starting';
+    const starting = this.#start(engine, options);
+    // A join() called meanwhile waits for the start to settle (it has no engine to join yet).
+    this.#starting = starting.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    try {
+      await starting;
+    } finally {
+      this.#starting = undefined;
+    }
+  }
+
+  async #start(engine: ExecutionEngine, options: RunOptions): Promise<void> {
     try {
       if (options.log !== undefined) configureLogging(options.log);
       const runId = newRunId();
@@ -226,10 +242,28 @@ export class Flow {
     return this.#runId;
   }
 
-  /** Resolves with the report once every task has exited. Never rejects for a task failure. */
+  /**
+   * Resolves with the report once every task has exited. Never rejects for a task failure. May be
+   * called while `run()` is still starting the flow: it then waits for the start first.
+   */
   join(): Promise<FlowReport> {
+    const starting = this.#starting;
+    if (starting !== undefined) return starting.then((failure) => this.#joinStarted(failure));
+    return this.#joinStarted(undefined);
+  }
+
+  /** {@link join} once no start is in flight; `failure`: what the `run()` it waited for threw, if it did. */
+  #joinStarted(failure: unknown): Promise<FlowReport> {
     if (this.#engine === undefined || this.#plan === undefined) {
-      return Promise.reject(new FlowValidationError('INVALID_STATE', 'flow.join() called before flow.run()'));
+      const error =
+        failure === undefined
+          ? new FlowValidationError('INVALID_STATE', 'flow.join() called before flow.run()')
+          : new FlowValidationError(
+              'INVALID_STATE',
+              `flow.join(): flow.run() failed before the flow started, so there is no run to join (${failure instanceof Error ? failure.message : String(failure)})`,
+              { cause: failure },
+            );
+      return Promise.reject(error);
     }
     this.#joined ??= this.#collect(this.#engine, this.#plan);
     return this.#joined;

@@ -132,6 +132,12 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   #deadlocks: QueueDeadlockWatch<LiveTask> | undefined;
   #finished: Promise<readonly TaskOutcome[]> | undefined;
   /**
+   * Resolved once this run's tasks are all spawned (or its start gave up before): a join waits for
+   * it, for a join called while the start is still under way would otherwise find no task to wait
+   * for and remove the run's files under the tasks about to start.
+   */
+  readonly #spawned = deferred();
+  /**
    * Removes the run's files (socket directory, task program, shared memory): at join, or as the host
    * exits if that comes first (`process.exit` from a second Ctrl-C, say), for tasks that had already
    * ended leave their socket files to the host and an orphan only removes its own. Registered for
@@ -165,7 +171,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
     this.#claimed = true;
     removeAtExit(this.#removeRunFiles);
     try {
-      await this.#start(plan);
+      await this.#start(plan).finally(() => this.#spawned.resolve());
       // What hosts killed by SIGKILL left (nothing could remove it): once per process, in the
       // background, now that this run is up rather than on its way there.
       sweepStaleRunsInBackground();
@@ -329,6 +335,7 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
       };
       this.#send(task, { type: 'init', init });
     }
+    this.#spawned.resolve();
 
     if (this.#failed) ready.resolve();
     const timeout = setTimeout(() => {
@@ -443,11 +450,14 @@ export abstract class ProcessExecutionEngine implements ExecutionEngine {
   }
 
   joinTaskProcesses(): Promise<readonly TaskOutcome[]> {
+    // Before any run there is nothing to wait for, and nothing to remember: the run may come later.
+    if (!this.#claimed) return Promise.resolve([]);
     this.#finished ??= this.#join();
     return this.#finished;
   }
 
   async #join(): Promise<readonly TaskOutcome[]> {
+    await this.#spawned.promise;
     await Promise.all(this.#tasks.map((task) => task.exit));
     clearTimeout(this.#killTimer);
     clearTimeout(this.#stopTimer);

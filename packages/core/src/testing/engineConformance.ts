@@ -2,12 +2,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ExecutionEngine } from '../contracts/engine.js';
+import type { ExecutionEngine, TaskOutcome } from '../contracts/engine.js';
 import { readDeadLetters } from '../deadLetters/readDeadLetters.js';
 import { isVfError, TaskFailedError, type VfError } from '../errors.js';
 import { Flow } from '../flow/flow.js';
 import type { FlowReport } from '../flow/report.js';
 import { InProcessEngine } from '../inProcess/inProcessEngine.js';
+import type { ExecutionPlan } from '../plan/executionPlan.js';
 import { describeValue, REFUSED_CASES, VALUE_CASES } from './flows/valueCases.js';
 import { findLeftovers, type InspectableEngine } from './leftovers.js';
 import { CROSSED_TIME_JOINS, DRIFTING_JOINS, describeRandomFlow, type RandomFlowSpec, randomFlowSpec } from './randomFlows.js';
@@ -170,6 +171,50 @@ export function describeEngineConformanceWith(createEngine: () => ExecutionEngin
       await (second as Flow).run(createEngine());
       expectCompleted(await (second as Flow).join());
       expectDelivered(await lines(outs[1] as string), 49);
+      if ('pids' in engine) expect(findLeftovers(engine as unknown as InspectableEngine)).toEqual([]);
+    });
+
+    it('flow.join() called while flow.run() is still starting the flow (run not awaited yet) waits for the start and reports the whole run', {
+      timeout,
+    }, async () => {
+      const out = join(dir, 'out.jsonl');
+      const flow = await Flow.load(fixture('linear'), { end: 99, out, nbTasks: 2, maxDelayMs: 0 });
+      const engine = createEngine();
+      const running = flow.run(engine);
+      const report = await flow.join();
+      await running;
+      expectCompleted(report);
+      expectDelivered(await lines(out), 99);
+      if ('pids' in engine) expect(findLeftovers(engine as unknown as InspectableEngine)).toEqual([]);
+    });
+
+    it("the engine's joinTaskProcesses() called while its allocateAndRunTasks() is still starting waits for every task of the run", {
+      timeout,
+    }, async () => {
+      const out = join(dir, 'out.jsonl');
+      const flow = await Flow.load(fixture('linear'), { end: 99, out, nbTasks: 2, maxDelayMs: 0 });
+      const engine = createEngine();
+      let joinedDuringStart: Promise<readonly TaskOutcome[]> | undefined;
+      // The engine as the flow sees it, but joined at once when asked to start (its methods on the engine itself).
+      const joiningEngine = new Proxy(engine, {
+        get(target, property) {
+          if (property === 'allocateAndRunTasks') {
+            return (plan: ExecutionPlan) => {
+              const starting = target.allocateAndRunTasks(plan);
+              joinedDuringStart = target.joinTaskProcesses();
+              return starting;
+            };
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      await flow.run(joiningEngine);
+      const report = await flow.join();
+      expectCompleted(report);
+      expectDelivered(await lines(out), 99);
+      const outcomes = await (joinedDuringStart as Promise<readonly TaskOutcome[]>);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
       if ('pids' in engine) expect(findLeftovers(engine as unknown as InspectableEngine)).toEqual([]);
     });
 
