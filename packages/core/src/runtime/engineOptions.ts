@@ -3,12 +3,13 @@ import { describeValue, FlowValidationError } from '../errors.js';
 import { forkSpawner } from './forkSpawner.js';
 import { MIN_LIVENESS_TIMEOUT_MS } from './liveness.js';
 import { checkPlacement, type Placement } from './placement.js';
+import { MAX_TIMER_MS } from './waiting.js';
 
 /**
  * The longest delay a Node timer honours: `setTimeout` fires a longer one after 1 ms (with a
  * warning), so a `readyTimeoutMs` of 3e9 would fail every flow at once. Longer timeouts are refused.
  */
-export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+export const MAX_TIMEOUT_MS = MAX_TIMER_MS;
 
 const isSpawner = (value: unknown): value is Spawner =>
   typeof value === 'object' && value !== null && typeof (value as Partial<Spawner>).spawn === 'function';

@@ -1,8 +1,8 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { nativeHelper } from '../nativeHelper.js';
-import { AbortedError, EventLoopWatch, eventLoopWatch, LoopTurnWatch, Notifier } from './waiting.js';
+import { AbortedError, EventLoopWatch, eventLoopWatch, LoopTurnWatch, MAX_TIMER_MS, Notifier, sleep } from './waiting.js';
 
 const oldGenerationUsed = () => getHeapSpaceStatistics().find((space) => space.space_name === 'old_space')?.space_used_size ?? 0;
 
@@ -184,5 +184,38 @@ describe('Notifier', () => {
     }
     // A Set there made V8 allocate a new table in the old generation per wait: ~2.2 MB here.
     expect(oldGenerationUsed() - before).toBeLessThan(512 * 1024);
+  });
+});
+
+describe('sleep', () => {
+  it('waits longer than one Node timer can (a producer at fps 1e-7), in several timers, and an abort still ends it', async () => {
+    vi.useFakeTimers();
+    try {
+      let slept = false;
+      void sleep(MAX_TIMER_MS + 5_000).then(() => {
+        slept = true;
+      });
+      // Node would fire one timer of that length after 1 ms.
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(slept).toBe(false);
+      await vi.advanceTimersByTimeAsync(MAX_TIMER_MS);
+      expect(slept).toBe(false);
+      await vi.advanceTimersByTimeAsync(4_000);
+      expect(slept).toBe(true);
+
+      const controller = new AbortController();
+      let aborted = false;
+      void sleep(3 * MAX_TIMER_MS, controller.signal).then(() => {
+        aborted = true;
+      });
+      await vi.advanceTimersByTimeAsync(MAX_TIMER_MS + 1);
+      expect(aborted).toBe(false);
+      controller.abort();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(aborted).toBe(true);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,6 +1,12 @@
 import { VfError } from '../errors.js';
 import { nativeHelper } from '../nativeHelper.js';
 
+/**
+ * The longest delay a Node timer honours: `setTimeout` fires a longer one after 1 ms, with a
+ * `TimeoutOverflowWarning`.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Thrown out of a wait when the flow aborts it (another task failed). */
 export class AbortedError extends VfError {
   constructor(reason = 'the flow was aborted') {
@@ -107,12 +113,17 @@ function waitsBoundBy(signal: AbortSignal): BoundWaits {
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (ms <= 0 || signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
     const done = () => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    // A longer wait than one timer can take (a producer at fps 1e-7) is several timers in a row.
+    const wait = (left: number) => {
+      timer = left > MAX_TIMER_MS ? setTimeout(() => wait(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(done, left);
+    };
+    wait(ms);
     signal?.addEventListener('abort', done, { once: true });
   });
 }
