@@ -1,3 +1,4 @@
+import { isVfError } from '@vf/core';
 import { describe, expect, it } from 'vitest';
 import type { Detection } from '../detect/box.js';
 import { SortTracker } from './sortTracker.js';
@@ -28,6 +29,39 @@ describe('SortTracker', () => {
     for (let frame = 6; frame < 9; frame++) tracker.update([box(300, 300)], frame);
     const back = tracker.update([box(100, 100), box(300, 300)], 9);
     expect(back.map((track) => track.id).sort()).toEqual([2, 3]);
+  });
+
+  it('ends a track missed in more than maxAge frames also when the engine dropped them (a gap in the indices), and predicts no further than that', () => {
+    const tracker = new SortTracker({ maxAge: 5 });
+    const still = Array.from({ length: 20 }, (_, index) => box(60 * index, 10));
+    for (let frame = 0; frame < 4; frame++) tracker.update(still, frame);
+    // Missed frames 4-9 (6 > maxAge) as one gap: the same boxes start new tracks.
+    expect(tracker.update(still, 10).map((track) => track.id)).toEqual(Array.from({ length: 20 }, (_, index) => 21 + index));
+    // A gap of 5 missed frames (11-15, = maxAge) keeps them.
+    expect(tracker.update(still, 16).map((track) => track.id)).toEqual(Array.from({ length: 20 }, (_, index) => 21 + index));
+    // A gap of a million frames: new tracks again (each of the 20 filters predicted maxAge + 2 steps, not a million).
+    expect(tracker.update(still, 1_000_016).map((track) => track.id)).toEqual(Array.from({ length: 20 }, (_, index) => 41 + index));
+  });
+
+  it('refuses a detection whose box is not finite with a positive size, or a non-integer index, and stays as it was', () => {
+    const tracker = new SortTracker();
+    tracker.update([box(10, 10)], 0);
+    const refused = (detections: Detection[], index: number) => {
+      try {
+        tracker.update(detections, index);
+      } catch (error) {
+        return isVfError(error) ? error.code : error;
+      }
+      return undefined;
+    };
+    expect(refused([box(Number.NaN, 12), box(12, 12)], 1)).toBe('INVALID_TRACKER_INPUT');
+    expect(refused([box(12, 12, 0, 40)], 1)).toBe('INVALID_TRACKER_INPUT');
+    expect(refused([box(12, 12, 40, Number.POSITIVE_INFINITY)], 1)).toBe('INVALID_TRACKER_INPUT');
+    expect(refused([box(12, 12)], 1.5)).toBe('INVALID_TRACKER_INPUT');
+    // Before, the NaN box took over track 1 (its box became NaN) and the real object started track 2.
+    const [track] = tracker.update([box(12, 12)], 1);
+    expect(track?.id).toBe(1);
+    expect(Number.isFinite(track?.box.x)).toBe(true);
   });
 
   it('predicts across frames the engine dropped, so a fast object keeps its id', () => {

@@ -1,3 +1,4 @@
+import { VfError } from '@vf/core';
 import { inverse, Matrix } from 'ml-matrix';
 import munkres from 'munkres';
 import { type Box, type Detection, iou } from '../detect/box.js';
@@ -70,13 +71,20 @@ export class SortTracker {
     this.#matchLabels = options.matchLabels ?? true;
   }
 
-  /** Advances to frame `index` with its detections; returns the tracks matched in this frame. */
+  /**
+   * Advances to frame `index` with its detections; returns the tracks matched in this frame. Throws
+   * `VfError` `INVALID_TRACKER_INPUT` (the tracker unchanged) for an index that is not an integer or
+   * a detection whose box is not finite with a positive width and height.
+   */
   update(detections: readonly Detection[], index: number): Track[] {
+    checkTrackerInput(detections, index);
     const steps = this.#lastIndex === undefined ? 1 : Math.max(1, index - this.#lastIndex);
     this.#lastIndex = index;
     this.#frames += 1;
-    for (const track of this.#tracks) track.predict(steps);
-    this.#tracks = this.#tracks.filter((track) => track.valid);
+    // A track missed in more than maxAge frames is over, however many of them the engine dropped:
+    // it must not be matched again (and its prediction over a long gap is not worth computing).
+    for (const track of this.#tracks) track.predict(steps, this.#maxAge + 2);
+    this.#tracks = this.#tracks.filter((track) => track.valid && track.framesSinceUpdate <= this.#maxAge + 1);
 
     const matched = new Set<number>();
     const matches: Array<[KalmanBoxTrack, Detection]> = [];
@@ -162,8 +170,9 @@ class KalmanBoxTrack {
     return Number.isFinite(area) && area > 0;
   }
 
-  predict(steps: number): void {
-    for (let step = 0; step < steps; step++) {
+  /** Moves the filter `steps` frames on (at most `maxSteps` computed: a track that far behind is dropped anyway). */
+  predict(steps: number, maxSteps: number): void {
+    for (let step = 0; step < Math.min(steps, maxSteps); step++) {
       // An area about to turn negative stops shrinking (as SORT does).
       if (this.#x.get(2, 0) + this.#x.get(6, 0) <= 0) this.#x.set(6, 0, 0);
       this.#x = F.mmul(this.#x);
@@ -188,6 +197,23 @@ class KalmanBoxTrack {
     this.detection = detection;
     this.#labels.set(detection.label, (this.#labels.get(detection.label) ?? 0) + 1);
   }
+}
+
+function checkTrackerInput(detections: readonly Detection[], index: number): void {
+  if (!Number.isInteger(index)) {
+    throw new VfError('INVALID_TRACKER_INPUT', `SortTracker: the frame index must be an integer, got ${String(index)}`, {
+      details: { index: String(index) },
+    });
+  }
+  detections.forEach((detection, at) => {
+    const { x, y, w, h } = detection;
+    if ([x, y, w, h].every(Number.isFinite) && w > 0 && h > 0) return;
+    throw new VfError(
+      'INVALID_TRACKER_INPUT',
+      `SortTracker: detection ${at} of frame ${index} has the box x ${x}, y ${y}, w ${w}, h ${h}; a tracked box needs finite numbers and a positive width and height`,
+      { details: { index, detection: at, box: { x: String(x), y: String(y), w: String(w), h: String(h) } } },
+    );
+  });
 }
 
 function toMeasurement(box: Box): [number, number, number, number] {
