@@ -8,10 +8,12 @@ import {
   SortTracker,
   SortTrackerNode,
   TrackAnnotator,
+  VideoEncoder,
   VideoFileReader,
   VideoFileWriter,
   VideoStreamReader,
 } from './index.js';
+import { MAX_DELAY_MS } from './options.js';
 
 /** The construction's error: a FlowValidationError INVALID_OPTION naming the node and the option. */
 function invalid(construct: () => unknown, node: string, option: string): string {
@@ -38,6 +40,7 @@ describe('invalid node options fail at construction with INVALID_OPTION naming t
     }
     invalid(() => new VideoFileReader({ name: 'video', path: '' }), 'video', 'path');
     invalid(() => new CameraSource({ name: 'camera', path: 'in.mp4', fps: 10, loops: 0 }), 'camera', 'loops');
+    invalid(() => new CameraSource({ name: 'camera', path: 'in.mp4', fps: 10, loops: 2, maxFrames: 0 }), 'camera', 'maxFrames');
     expect(new VideoFileReader({ name: 'video', path: 'in.mp4', maxFrames: 1 }).path).toBe('in.mp4');
   });
 
@@ -48,6 +51,20 @@ describe('invalid node options fail at construction with INVALID_OPTION naming t
     invalid(() => new VideoFileWriter({ name: 'writer', path: 'out.mp4', fps: 10, crf: 60 }), 'writer', 'crf');
     invalid(() => new VideoFileWriter({ name: 'writer', path: 'out.mp4', fps: 10, finishTimeoutMs: 0 }), 'writer', 'finishTimeoutMs');
     expect(new VideoFileWriter({ name: 'writer', path: 'out.mp4', fps: 2.5 }).path).toBe('out.mp4');
+  });
+
+  it('VideoFileWriter finishTimeoutMs must fit a Node timer (a longer one fires at once: ffmpeg killed, the video lost)', () => {
+    for (const finishTimeoutMs of [3e9, 2 ** 31, Number.POSITIVE_INFINITY]) {
+      const message = invalid(
+        () => new VideoFileWriter({ name: 'writer', path: 'out.mp4', fps: 10, finishTimeoutMs }),
+        'writer',
+        'finishTimeoutMs',
+      );
+      expect(message).toContain(String(MAX_DELAY_MS));
+    }
+    expect(new VideoFileWriter({ name: 'writer', path: 'out.mp4', fps: 10, finishTimeoutMs: MAX_DELAY_MS }).path).toBe('out.mp4');
+    // The encoder refuses it too, before it starts ffmpeg.
+    invalid(() => VideoEncoder.start('out.mp4', { width: 4, height: 4, fps: 10, finishTimeoutMs: 3e9 }), 'VideoEncoder', 'finishTimeoutMs');
   });
 
   it('CocoDetector labels must be COCO labels, minScore and nmsIouThreshold within 0-1', () => {

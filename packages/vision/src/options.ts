@@ -24,6 +24,16 @@ export const numberIn = (min: number, max: number): OptionRule => ({
   test: (value) => isNumber(value) && value >= min && value <= max,
   must: `a number from ${min} to ${max}`,
 });
+/**
+ * The longest delay a Node timer takes, in ms (2^31 − 1, about 24.8 days): a longer one fires at
+ * once, with a `TimeoutOverflowWarning`, so a timeout option must stay within it.
+ */
+export const MAX_DELAY_MS = 2 ** 31 - 1;
+/** A timeout or delay in ms: a number > 0 that a Node timer can wait (at most {@link MAX_DELAY_MS}). */
+export const timeoutMs: OptionRule = {
+  test: (value) => isNumber(value) && value > 0 && value <= MAX_DELAY_MS,
+  must: `a positive number of ms up to ${MAX_DELAY_MS} (the longest a Node timer waits)`,
+};
 /** A boolean. */
 export const boolean: OptionRule = { test: (value) => typeof value === 'boolean', must: 'true or false' };
 /** A string that is not empty. */

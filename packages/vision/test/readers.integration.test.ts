@@ -1,10 +1,12 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isVfError } from '@vf/core';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ConsumerNode, Flow, InProcessEngine, isVfError } from '@vf/core';
 import { captureLogs } from '@vf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,6 +21,7 @@ import {
 } from '../src/index.js';
 import { ffmpegOutput } from './support/ffmpeg.js';
 import { redOf, solidFrame, writePng } from './support/frames.js';
+import { processesWith, waitFor } from './support/processes.js';
 
 const FPS = 10;
 const dir = mkdtempSync(join(tmpdir(), 'vf-vision-readers-'));
@@ -41,7 +44,7 @@ async function collect<T>(iterable: AsyncIterable<T>, limit = Number.POSITIVE_IN
   return items;
 }
 
-const context = { taskIndex: 0 } as never;
+const context = { signal: new AbortController().signal, taskIndex: 0 };
 
 describe('VideoFileReader', () => {
   it('emits RGB frames with their index and timestamp (index / fps)', async () => {
@@ -253,5 +256,195 @@ describe('VideoStreamReader over HTTP', () => {
     const timestamps = frames.map((frame) => frame.timestampMs);
     expect(timestamps).toEqual([...timestamps].sort((a, b) => a - b));
     expect(runningFfmpegCount()).toBe(0);
+  });
+});
+
+describe('VideoStreamReader stopping and stalls', () => {
+  /** A flow's sink that drops what it gets. */
+  class Discard extends ConsumerNode<[VideoFrame]> {
+    consume(): void {}
+  }
+
+  /** `promise`, or a rejection once `ms` have passed without it settling. */
+  async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const overdue = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} still pending after ${ms} ms`)), ms);
+    });
+    return Promise.race([promise, overdue]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * A named pipe that nobody writes, in its own temp folder: opening it blocks ffprobe and ffmpeg
+   * forever, like a camera that never answers. `dispose` kills whatever still has it on its command
+   * line until `ended` has settled (bounded), so a failing test leaves no process behind, then
+   * removes the folder.
+   */
+  function silentFifo(): { path: string; dispose: (ended?: Promise<unknown>) => Promise<void> } {
+    const folder = mkdtempSync(join(tmpdir(), 'vf-vision-fifo-'));
+    const path = join(folder, 'silent.fifo');
+    execFileSync('mkfifo', [path]);
+    const killLeftovers = () => {
+      for (const line of processesWith(path)) {
+        try {
+          process.kill(Number.parseInt(line.trim(), 10), 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    };
+    return {
+      path,
+      dispose: async (ended) => {
+        let settled = ended === undefined;
+        void ended?.then(
+          () => {
+            settled = true;
+          },
+          () => {
+            settled = true;
+          },
+        );
+        await waitFor(() => {
+          killLeftovers();
+          return settled;
+        }, 30_000);
+        killLeftovers();
+        rmSync(folder, { recursive: true, force: true });
+      },
+    };
+  }
+
+  it.each([
+    { waiting: 'probing it with ffprobe', tool: 'ffprobe', size: {} },
+    { waiting: 'opening it with ffmpeg (size given)', tool: 'ffmpeg', size: { width: 64, height: 48 } },
+  ])('flow.stop() while $waiting on a silent source ends the flow stopped at once, the child killed', async ({ tool, size }) => {
+    const fifo = silentFifo();
+    const reader = new VideoStreamReader({
+      name: 'cam',
+      source: fifo.path,
+      maxRetries: 2,
+      retryDelayMs: 100,
+      stallTimeoutMs: 1500,
+      ...size,
+    });
+    const flow = new Flow([reader], [new Discard({ name: 'sink' }).from(reader)]);
+    let ended: Promise<unknown> | undefined;
+    try {
+      await flow.run(new InProcessEngine(), { handleSigint: false });
+      ended = flow.join();
+      expect(await waitFor(() => processesWith(fifo.path).some((line) => line.includes(tool)), 10_000)).toBe(true);
+      // Counted among the children that the exit hook kills should the process end first.
+      expect.soft(runningFfmpegCount()).toBe(1);
+      const stoppedAt = performance.now();
+      flow.stop();
+      // Before, join() came after the 20 s probe timeout (and the engine's 30 s stop timeout), or the
+      // reader went on reconnecting until the flow failed with STREAM_UNAVAILABLE.
+      const report = await within(ended, 15_000, 'join()');
+      expect(report).toMatchObject({ status: 'stopped' });
+      // ffmpeg blocked opening the fifo ignores SIGTERM: the kill comes after stopProcess's 1 s grace.
+      expect(performance.now() - stoppedAt).toBeLessThan(3_000);
+      expect(processesWith(fifo.path)).toEqual([]);
+      expect(runningFfmpegCount()).toBe(0);
+    } finally {
+      await fifo.dispose(ended);
+    }
+  });
+
+  it('close() while it probes a silent source ends produce() at once and kills ffprobe', async () => {
+    const fifo = silentFifo();
+    const reader = new VideoStreamReader({ name: 'cam', source: fifo.path, maxRetries: 2, retryDelayMs: 100 });
+    const first = reader.produce(context).next();
+    try {
+      expect(await waitFor(() => processesWith(fifo.path).length > 0, 10_000)).toBe(true);
+      await reader.close();
+      // Before, produce() went on for the 20 s of the probe's timeout, ffprobe with it.
+      await expect(within(first, 3_000, 'produce()')).resolves.toEqual({ done: true, value: undefined });
+      expect(processesWith(fifo.path)).toEqual([]);
+    } finally {
+      await fifo.dispose(first);
+    }
+  });
+
+  it('an abort during the wait before a reconnection ends produce() at once', async () => {
+    const missing = join(dir, 'no-such-stream.mp4');
+    const stop = new AbortController();
+    const reasons: string[] = [];
+    const reader = new VideoStreamReader({
+      name: 'cam',
+      source: missing,
+      width: 64,
+      height: 48,
+      retryDelayMs: 60_000,
+      onReconnect: (_attempt, reason) => {
+        reasons.push(reason);
+        // ffmpeg failed at once; the reader now waits a minute before its next attempt.
+        stop.abort();
+      },
+    });
+    try {
+      const end = await within(reader.produce({ signal: stop.signal, taskIndex: 0 }).next(), 3_000, 'produce()');
+      expect(end).toEqual({ done: true, value: undefined });
+      expect(reasons).toHaveLength(1);
+      expect(reasons[0]).toContain('no-such-stream.mp4');
+    } finally {
+      await reader.close();
+    }
+    expect(runningFfmpegCount()).toBe(0);
+  });
+
+  it('a slow consumer is not a stall: frames waiting downstream cause no reconnection', async () => {
+    const reasons: string[] = [];
+    // An endless source that ffmpeg decodes faster than it is consumed: ffmpeg soon blocks on the
+    // full pipe (a 230 kB frame), which is backpressure, not a stall.
+    const reader = new VideoStreamReader({
+      name: 'cam',
+      source: 'testsrc=size=320x240:rate=25',
+      inputArgs: ['-f', 'lavfi'],
+      width: 320,
+      height: 240,
+      maxFrames: 4,
+      stallTimeoutMs: 300,
+      retryDelayMs: 10,
+      onReconnect: (_attempt, reason) => reasons.push(reason),
+    });
+    const frames: VideoFrame[] = [];
+    try {
+      for await (const frame of reader.produce(context)) {
+        frames.push(frame);
+        // The consumer's work: twice the stall timeout per frame. Before, each took the reader to
+        // `no data for 300 ms` and a new connection.
+        await delay(600);
+      }
+    } finally {
+      await reader.close();
+    }
+    expect(reasons).toEqual([]);
+    expect(frames.map((frame) => frame.index)).toEqual([0, 1, 2, 3]);
+    expect(runningFfmpegCount()).toBe(0);
+  });
+
+  it('a source that sends nothing is still dropped after stallTimeoutMs, then fails with STREAM_UNAVAILABLE', async () => {
+    const fifo = silentFifo();
+    const reasons: string[] = [];
+    const reader = new VideoStreamReader({
+      name: 'cam',
+      source: fifo.path,
+      width: 64,
+      height: 48,
+      maxRetries: 1,
+      retryDelayMs: 10,
+      stallTimeoutMs: 300,
+      onReconnect: (_attempt, reason) => reasons.push(reason),
+    });
+    const first = reader.produce(context).next();
+    try {
+      await expect(within(first, 10_000, 'produce()')).rejects.toMatchObject({ code: VideoErrorCode.StreamUnavailable });
+      expect(reasons).toEqual(['no data for 300 ms']);
+      expect(processesWith(fifo.path)).toEqual([]);
+    } finally {
+      await reader.close();
+      await fifo.dispose(first);
+    }
   });
 });

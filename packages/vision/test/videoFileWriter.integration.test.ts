@@ -1,12 +1,22 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isVfError } from '@vf/core';
+import { Flow, type FlowReport, InProcessEngine, isVfError, type OnError } from '@vf/core';
+import { captureLogs } from '@vf/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { probeVideo, runningFfmpegCount, VideoDecoder, VideoErrorCode, VideoFileWriter, type VideoFrame } from '../src/index.js';
-import { redOf, solidFrame } from './support/frames.js';
+import {
+  ImageFolderReader,
+  probeVideo,
+  runningFfmpegCount,
+  VideoDecoder,
+  VideoErrorCode,
+  VideoFileWriter,
+  type VideoFrame,
+} from '../src/index.js';
+import { redOf, solidFrame, writePng } from './support/frames.js';
+import { joinWithin } from './support/joinWithin.js';
 import { processesWith, waitFor } from './support/processes.js';
 
 const FPS = 10;
@@ -89,11 +99,20 @@ describe('VideoFileWriter failures', () => {
     await blocked.close().catch(() => undefined);
 
     const resized = join(dir, 'resized.mp4');
-    const writer = new VideoFileWriter({ name: 'writer', path: resized, fps: FPS });
+    const writer = new VideoFileWriter({ name: 'writer', path: resized, fps: FPS, onError: 'skip' });
     await writer.consume(solidFrame(0, FPS));
     expectEncodeFailed(await writer.consume(solidFrame(1, FPS, 32, 24)).catch((error: unknown) => error), resized);
-    await writer.close(); // the frame of another size failed alone: the file holds the others
+    await writer.close(); // with onError 'skip' the frame of another size failed alone: the file holds the others
     expect((await probeVideo(resized, { countFrames: true })).frames).toBe(1);
+
+    // Under the default onError ('fail') it is the writer's failure: close() reports it and keeps no file.
+    const failed = join(dir, 'resized-failed.mp4');
+    const failing = new VideoFileWriter({ name: 'writer', path: failed, fps: FPS });
+    await failing.consume(solidFrame(0, FPS));
+    const oddFrame = await failing.consume(solidFrame(1, FPS, 32, 24)).catch((error: unknown) => error);
+    expectEncodeFailed(oddFrame, failed);
+    expect(await failing.close().catch((error: unknown) => error)).toBe(oddFrame);
+    expect(readdirSync(dir).filter((name) => name.startsWith('resized-failed'))).toEqual([]);
 
     const twoChannels = join(dir, 'two-channels.mp4');
     const grey = new VideoFileWriter({ name: 'writer', path: twoChannels, fps: FPS });
@@ -121,6 +140,81 @@ describe('VideoFileWriter failures', () => {
     expectEncodeFailed(failure ?? closed, path);
     expectEncodeFailed(closed, path);
     expect(readdirSync(folder)).toEqual([]);
+    expect(runningFfmpegCount()).toBe(0);
+  });
+});
+
+describe('VideoFileWriter finishTimeoutMs', () => {
+  it("is refused at construction beyond a Node timer's limit (its timer fired at once: ffmpeg killed, the video lost); at the limit the file is finished", async () => {
+    // Before: accepted; close() then killed ffmpeg at once and failed with "ffmpeg exited with 255".
+    expect(() => new VideoFileWriter({ name: 'writer', path: join(dir, 'overflow.mp4'), fps: FPS, finishTimeoutMs: 3e9 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('finishTimeoutMs') }),
+    );
+    const path = join(dir, 'longest-timeout.mp4');
+    const writer = new VideoFileWriter({ name: 'writer', path, fps: FPS, finishTimeoutMs: 2 ** 31 - 1 });
+    try {
+      for (let index = 0; index < 3; index++) await writer.consume(solidFrame(index, FPS));
+    } finally {
+      await writer.close();
+    }
+    expect((await probeVideo(path, { countFrames: true })).frames).toBe(3);
+    expect(runningFfmpegCount()).toBe(0);
+  });
+});
+
+describe('VideoFileWriter in a flow, given a frame of another size', () => {
+  /** A folder of 6 PNGs (64×48, the frame `odd` 32×24) → writer at `output` (holding an earlier file), run in-process. */
+  async function runFolder(name: string, odd: number, onError?: OnError): Promise<{ report: FlowReport; folder: string; output: string }> {
+    const folder = join(dir, name);
+    const images = join(folder, 'images');
+    mkdirSync(images, { recursive: true });
+    for (let index = 0; index < 6; index++) {
+      await writePng(join(images, `img${index}.png`), index === odd ? solidFrame(index, FPS, 32, 24) : solidFrame(index, FPS));
+    }
+    const output = join(folder, 'out.mp4');
+    writeFileSync(output, 'EARLIER FILE');
+    const reader = new ImageFolderReader({ name: 'images', path: images, fps: FPS });
+    const writer = new VideoFileWriter({ name: 'writer', path: output, fps: FPS, ...(onError === undefined ? {} : { onError }) }).from(
+      reader,
+    );
+    const flow = new Flow([reader], [writer]);
+    // Quiet: the runtime logs each skipped or failed item.
+    const logs = captureLogs('error');
+    try {
+      await flow.run(new InProcessEngine(), { handleSigint: false });
+      const report = await joinWithin(flow);
+      return { report, folder, output };
+    } finally {
+      logs.stop();
+    }
+  }
+
+  it('fails the flow (default onError) and leaves the earlier file at the path as it was, no partial file, no ffmpeg', async () => {
+    const { report, folder, output } = await runFolder('odd-fails', 3);
+    expect(report.status).toBe('failed');
+    expect(report.error).toMatchObject({ code: 'TASK_FAILED', nodeName: 'writer' });
+    // The cause crosses to the host serialised: its code and message, not its class.
+    const cause = report.error?.cause as Error | undefined;
+    expect(cause).toMatchObject({ code: VideoErrorCode.EncodeFailed });
+    expect(cause?.message).toContain(`writer: cannot write frame 3 to ${output}`);
+    expect(cause?.message).toMatch(/frame 3 .*is 32×24×3, but the video is 64×48×3/);
+    // Before: the earlier file was replaced by a playable MP4 of the 3 frames before the odd one.
+    expect(readFileSync(output, 'utf8')).toBe('EARLIER FILE');
+    expect(readdirSync(folder).sort()).toEqual(['images', 'out.mp4']);
+    expect(runningFfmpegCount()).toBe(0);
+  });
+
+  it("with onError 'skip' goes on without the odd frame and finishes the file, also when the odd frame is the last", async () => {
+    const middle = await runFolder('odd-skipped', 3, 'skip');
+    expect(middle.report.status, String(middle.report.error)).toBe('completed');
+    expect(middle.report.nodes.find((node) => node.name === 'writer')?.failed).toBe(1);
+    // Slot 3 repeats frame 2: the file keeps the input's timing.
+    expect((await decodeAll(middle.output)).map((frame) => Math.round(redOf(frame) / 10))).toEqual([0, 1, 2, 2, 4, 5]);
+
+    const last = await runFolder('odd-last-skipped', 5, 'skip');
+    expect(last.report.status, String(last.report.error)).toBe('completed');
+    expect((await probeVideo(last.output, { countFrames: true })).frames).toBe(5);
+    expect(readdirSync(last.folder).sort()).toEqual(['images', 'out.mp4']);
     expect(runningFfmpegCount()).toBe(0);
   });
 });

@@ -130,12 +130,20 @@ export async function probeVideo(file: string, options: { countFrames?: boolean 
 /**
  * Reads a stream's size and frame rate with ffprobe: a URL (`rtsp://`, `http://`), a device
  * (`/dev/video0` with `inputArgs` `['-f', 'v4l2']`) or anything else ffmpeg opens. Throws
- * {@link VideoError} `STREAM_UNAVAILABLE` when it cannot be opened.
+ * {@link VideoError} `STREAM_UNAVAILABLE` when it cannot be opened. A stream that never answers
+ * holds ffprobe for up to 20 s: `signal` kills it at once, and the promise rejects with the
+ * signal's reason (an `AbortError` by default).
  */
-export async function probeStream(source: string, inputArgs: readonly string[] = []): Promise<VideoInfo> {
+export async function probeStream(
+  source: string,
+  inputArgs: readonly string[] = [],
+  options: { signal?: AbortSignal } = {},
+): Promise<VideoInfo> {
+  const { signal } = options;
   try {
-    return await probe(source, inputArgs, false);
+    return await probe(source, inputArgs, false, signal);
   } catch (error) {
+    if (signal?.aborted === true) throw signal.reason;
     throw new VideoError(VideoErrorCode.StreamUnavailable, `cannot open stream ${source}: ${(error as Error).message}`, {
       file: source,
       cause: error,
@@ -143,7 +151,7 @@ export async function probeStream(source: string, inputArgs: readonly string[] =
   }
 }
 
-async function probe(file: string, inputArgs: readonly string[], countFrames: boolean): Promise<VideoInfo> {
+async function probe(file: string, inputArgs: readonly string[], countFrames: boolean, signal?: AbortSignal): Promise<VideoInfo> {
   const args = ['-v', 'error', ...inputArgs, '-select_streams', 'v:0'];
   const options = { countFrames };
   if (options.countFrames === true) args.push('-count_frames');
@@ -156,8 +164,9 @@ async function probe(file: string, inputArgs: readonly string[], countFrames: bo
   );
   let stdout: string;
   try {
-    stdout = await run(findFfmpeg().ffprobe, args);
+    stdout = await run(findFfmpeg().ffprobe, args, signal);
   } catch (error) {
+    if (signal?.aborted === true) throw signal.reason;
     throw new VideoError(VideoErrorCode.Unreadable, `cannot read video ${file}: ${(error as Error).message}`, { file, cause: error });
   }
   const parsed = JSON.parse(stdout) as {
@@ -229,13 +238,29 @@ export function assertFileExists(file: string): void {
   }
 }
 
-function run(command: string, args: readonly string[]): Promise<string> {
+/**
+ * Runs `command` to its end and resolves with its stdout. The child is one of {@link running}, so
+ * it dies with this process, and `signal` kills it: a probe of a stream that never answers must not
+ * outlive the flow that stopped waiting for it.
+ */
+function run(command: string, args: readonly string[], signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason);
+      return;
+    }
     // Bounded: ffprobe on a stream that never answers would otherwise wait forever.
-    execFile(command, args, { maxBuffer: 16 * 1024 * 1024, timeout: 20_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
-      if (error !== null) reject(new Error(lastLines(stderr) || error.message));
-      else resolve(stdout);
-    });
+    const child = execFile(
+      command,
+      args,
+      { maxBuffer: 16 * 1024 * 1024, timeout: 20_000, killSignal: 'SIGKILL', ...(signal === undefined ? {} : { signal }) },
+      (error, stdout, stderr) => {
+        if (signal?.aborted === true) reject(signal.reason);
+        else if (error !== null) reject(new Error(lastLines(stderr) || error.message));
+        else resolve(stdout);
+      },
+    );
+    track(child);
   });
 }
 
@@ -244,13 +269,27 @@ export function lastLines(text: string, count = 3): string {
   return text.trim().split('\n').slice(-count).join(' | ');
 }
 
-/** ffmpeg children of this process still running: ended when the process exits, whatever the path. */
+/** ffmpeg and ffprobe children of this process still running: ended when the process exits, whatever the path. */
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-/** ffmpeg children of this process that have not exited yet (for leak checks in tests). */
+/** ffmpeg and ffprobe children of this process that have not exited yet (for leak checks in tests). */
 export function runningFfmpegCount(): number {
   return running.size;
+}
+
+/** Counts `child` in {@link running} until it exits, and makes sure the exit hook that kills what is left is installed. */
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  child.once('error', () => running.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // 'exit' handlers run synchronously: kill() is all there is time for.
+    process.once('exit', () => {
+      for (const leftover of running) leftover.kill('SIGKILL');
+    });
+  }
 }
 
 /**
@@ -268,16 +307,7 @@ export function spawnFfmpeg(args: readonly string[], stdin: 'pipe' | 'ignore'): 
     stdio: [stdin, 'pipe', 'pipe'],
     detached: true, // Ctrl-C signals the terminal's group: the owner ends ffmpeg (see the demo's README)
   });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  child.once('error', () => running.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // 'exit' handlers run synchronously: kill() is all there is time for.
-    process.once('exit', () => {
-      for (const leftover of running) leftover.kill('SIGKILL');
-    });
-  }
+  track(child);
   let log = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (text: string) => {

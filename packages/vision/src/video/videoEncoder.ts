@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
+import { checkOption, timeoutMs } from '../options.js';
 import { exited, lastLines, spawnFfmpeg, stopProcess, VideoError, VideoErrorCode, waitOrStop } from './ffmpeg.js';
 
 const PIXEL_FORMATS: Record<number, string> = { 1: 'gray', 3: 'rgb24', 4: 'rgba' };
@@ -35,7 +36,7 @@ export interface VideoEncoderOptions {
   readonly preset?: string;
   /** x264 constant rate factor (0–51, lower is better). Default 20. */
   readonly crf?: number;
-  /** How long {@link VideoEncoder.finish} lets ffmpeg finish the file before killing it. Default 60 s. */
+  /** How long {@link VideoEncoder.finish} lets ffmpeg finish the file before killing it, in ms (at most 2^31 − 1). Default 60 s. */
   readonly finishTimeoutMs?: number;
 }
 
@@ -70,8 +71,14 @@ export class VideoEncoder {
     });
   }
 
-  /** Starts ffmpeg writing `file` (its directory is created; an existing file is replaced once the video is finished). */
+  /**
+   * Starts ffmpeg writing `file` (its directory is created; an existing file is replaced once the
+   * video is finished). A `finishTimeoutMs` no Node timer can wait is refused here, before ffmpeg
+   * starts (`FlowValidationError` `INVALID_OPTION`): its timer would fire at once, and
+   * {@link finish} kill ffmpeg and lose the video.
+   */
   static start(file: string, options: VideoEncoderOptions): VideoEncoder {
+    checkOption('VideoEncoder', options, 'finishTimeoutMs', timeoutMs);
     const { width, height, fps } = options;
     const channels = options.channels ?? 3;
     const pixelFormat = PIXEL_FORMATS[channels];

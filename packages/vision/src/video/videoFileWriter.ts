@@ -1,5 +1,5 @@
 import { ConsumerNode, type ConsumerOptions } from '@vf/core';
-import { checkOption, nonEmptyString, numberIn, positiveNumber } from '../options.js';
+import { checkOption, nonEmptyString, numberIn, positiveNumber, timeoutMs } from '../options.js';
 import { VideoError, VideoErrorCode } from './ffmpeg.js';
 import { VideoEncoder } from './videoEncoder.js';
 import type { VideoFrame } from './videoFrame.js';
@@ -24,7 +24,7 @@ export interface VideoFileWriterOptions extends ConsumerOptions {
   readonly inputVideo?: string;
   /** x264 constant rate factor (0–51, lower is better). Default 20. */
   readonly crf?: number;
-  /** How long `close()` lets ffmpeg finish the file before killing it. Default 60 s. */
+  /** How long `close()` lets ffmpeg finish the file before killing it, in ms (at most 2^31 − 1, a Node timer's limit). Default 60 s. */
   readonly finishTimeoutMs?: number;
 }
 
@@ -47,16 +47,21 @@ export interface VideoFileWriterOptions extends ConsumerOptions {
  * or failed elsewhere: what arrived is a playable video). When the writer itself fails (ffmpeg fails,
  * e.g. the disk is full or it was killed; a directory that cannot be created) no file is left at
  * `path` (an earlier one stays as it was) and the task fails with a {@link VideoError}
- * `VIDEO_ENCODE_FAILED` naming the node and the file. A frame the file cannot take (another size
- * than the first, a channel count other than 1, 3 or 4) fails alone with that error, before anything
- * of it is written: the file goes on.
+ * `VIDEO_ENCODE_FAILED` naming the node and the file. So does a frame the file cannot take (another
+ * size than the first, a channel count other than 1, 3 or 4) under the default `onError: 'fail'`:
+ * it fails the flow, and the file of the frames before it is not kept. With `onError: 'skip'` (or
+ * retries) it fails alone with that error, before anything of it is written, and the file goes on
+ * without it.
  */
 export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
   readonly path: string;
   readonly #fps: number;
   readonly #encoderOptions: { crf?: number; finishTimeoutMs?: number };
   #encoder: VideoEncoder | undefined;
-  /** The encoder's failure: the file cannot be finished, so close() removes it and reports this. */
+  /**
+   * The writer's failure (the encoder's, or a frame it cannot take under `onError: 'fail'`): the file
+   * must not be kept, so close() removes it and reports this.
+   */
   #failure: unknown;
   #first: { width: number; height: number; channels: number } | undefined;
   #last: Uint8Array | undefined;
@@ -70,7 +75,7 @@ export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
     checkOption(this.name, options, 'path', nonEmptyString, true);
     checkOption(this.name, options, 'fps', positiveNumber, true);
     checkOption(this.name, options, 'crf', numberIn(0, 51));
-    checkOption(this.name, options, 'finishTimeoutMs', positiveNumber);
+    checkOption(this.name, options, 'finishTimeoutMs', timeoutMs);
     this.path = path;
     this.#fps = fps;
     this.#encoderOptions = { ...(crf === undefined ? {} : { crf }), ...(finishTimeoutMs === undefined ? {} : { finishTimeoutMs }) };
@@ -93,7 +98,15 @@ export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
 
   async consume(frame: VideoFrame): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
-    this.#checkFrame(frame);
+    const unfit = this.#checkFrame(frame);
+    if (unfit !== undefined) {
+      // What this throw does is the onError policy's: under 'fail' it fails the flow, and close() must
+      // then leave no file (the writer failed); under 'skip' or retries the runtime drops the frame and
+      // calls consume() again, so the file goes on without it. close() cannot tell the two apart (it is
+      // called alike, and the odd frame may be the last), so the policy decides here.
+      if (this.errorPolicy.mode === 'fail') this.#failure = unfit;
+      throw unfit;
+    }
     try {
       this.#encoder ??= VideoEncoder.start(this.path, {
         width: frame.width,
@@ -119,8 +132,8 @@ export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
     }
   }
 
-  /** A frame the file cannot take fails alone (before anything is written), naming it. */
-  #checkFrame(frame: VideoFrame): void {
+  /** Why the file cannot take `frame` (checked before anything of it is written), naming it; undefined when it can. */
+  #checkFrame(frame: VideoFrame): VideoError | undefined {
     const { width, height, channels, data } = frame;
     this.#first ??= { width, height, channels };
     const first = this.#first;
@@ -129,9 +142,9 @@ export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
     else if (width !== first.width || height !== first.height || channels !== first.channels) {
       problem = `is ${width}×${height}×${channels}, but the video is ${first.width}×${first.height}×${first.channels} (its first frame's size)`;
     } else if (data.length !== width * height * channels) problem = `has ${data.length} bytes, not ${width}×${height}×${channels}`;
-    if (problem === undefined) return;
+    if (problem === undefined) return undefined;
     if (this.#encoder === undefined) this.#first = undefined; // no frame written yet: the next one may set the size
-    throw new VideoError(VideoErrorCode.EncodeFailed, `${this.name}: cannot write frame ${frame.index} to ${this.path}: it ${problem}`, {
+    return new VideoError(VideoErrorCode.EncodeFailed, `${this.name}: cannot write frame ${frame.index} to ${this.path}: it ${problem}`, {
       file: this.path,
     });
   }

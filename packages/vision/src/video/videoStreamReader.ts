@@ -30,7 +30,10 @@ export interface VideoStreamReaderOptions extends ProducerOptions {
   readonly maxRetries?: number;
   /** Wait before the first reconnection attempt; doubles each failure, up to 10 s. Default 1000 ms. */
   readonly retryDelayMs?: number;
-  /** A connection that delivers no bytes for this long is dropped and reopened. Default 10 s. */
+  /**
+   * A connection that delivers no bytes for this long is dropped and reopened. Time the consumer
+   * holds the reader back (backpressure) does not count. Default 10 s.
+   */
   readonly stallTimeoutMs?: number;
   /** Called on each reconnection attempt (attempt counts from 1), e.g. to log it. */
   readonly onReconnect?: (attempt: number, reason: string) => void;
@@ -52,7 +55,8 @@ export interface VideoStreamReaderOptions extends ProducerOptions {
 export class VideoStreamReader extends ProducerNode<VideoFrame> {
   readonly source: string;
   readonly #options: VideoStreamReaderOptions;
-  #stopped = false;
+  /** Aborted by {@link close}: ends `produce()` as the flow's signal does. */
+  readonly #closing = new AbortController();
   #stopCurrent: (() => Promise<void>) | undefined;
 
   constructor(options: VideoStreamReaderOptions) {
@@ -78,7 +82,14 @@ export class VideoStreamReader extends ProducerNode<VideoFrame> {
     return given;
   }
 
-  async *produce(_context: ProduceContext): AsyncGenerator<VideoFrame> {
+  /**
+   * The frames, across reconnections. When the flow stops or fails (`context.signal`), or on
+   * {@link close}, the probe, the wait before a reconnection and the connection are cut short, their
+   * ffprobe / ffmpeg killed, and the generator returns: a source that never answers must not hold
+   * the flow until a 20 s probe or a 10 s retry delay runs out.
+   */
+  async *produce(context: ProduceContext): AsyncGenerator<VideoFrame> {
+    const signal = AbortSignal.any([context.signal, this.#closing.signal]);
     const maxRetries = this.#options.maxRetries ?? 5;
     const maxFrames = this.#options.maxFrames ?? Number.POSITIVE_INFINITY;
     const inputArgs = this.#inputArgs();
@@ -87,7 +98,7 @@ export class VideoStreamReader extends ProducerNode<VideoFrame> {
     let index = 0;
     let started: number | undefined;
     let reason = '';
-    for (let first = true; !this.#stopped && index < maxFrames; first = false) {
+    for (let first = true; !signal.aborted && index < maxFrames; first = false) {
       if (!first) {
         if (retries >= maxRetries) {
           throw new VideoError(
@@ -99,17 +110,21 @@ export class VideoStreamReader extends ProducerNode<VideoFrame> {
         }
         retries += 1;
         this.#options.onReconnect?.(retries, reason);
-        await sleep(Math.min(10_000, (this.#options.retryDelayMs ?? 1000) * 2 ** (retries - 1)));
-        if (this.#stopped) return;
+        // Rejects only when aborted, which the check below handles.
+        await sleep(Math.min(10_000, (this.#options.retryDelayMs ?? 1000) * 2 ** (retries - 1)), undefined, { signal }).catch(() => {});
+        if (signal.aborted) return;
       }
       let size: { width: number; height: number };
       try {
-        size = await this.#size(inputArgs);
+        size = await this.#size(inputArgs, signal);
       } catch (error) {
+        if (signal.aborted) return;
         reason = (error as Error).message;
         continue;
       }
-      const session = this.#connect(inputArgs, size);
+      // Aborted as the probe resolved: the abort event has fired, no ffmpeg would hear it.
+      if (signal.aborted) return;
+      const session = this.#connect(inputArgs, size, signal);
       try {
         for await (const data of session.frames) {
           started ??= performance.now();
@@ -125,15 +140,15 @@ export class VideoStreamReader extends ProducerNode<VideoFrame> {
     }
   }
 
-  async #size(inputArgs: readonly string[]): Promise<{ width: number; height: number }> {
+  async #size(inputArgs: readonly string[], signal: AbortSignal): Promise<{ width: number; height: number }> {
     const { width, height } = this.#options;
     if (width !== undefined && height !== undefined) return { width, height };
-    const info = await probeStream(this.source, inputArgs);
+    const info = await probeStream(this.source, inputArgs, { signal });
     return { width: width ?? info.width, height: height ?? info.height };
   }
 
-  /** One connection: ffmpeg decoding the source, watched for stalls. */
-  #connect(inputArgs: readonly string[], size: { width: number; height: number }) {
+  /** One connection: ffmpeg decoding the source, watched for stalls, killed when `signal` aborts. */
+  #connect(inputArgs: readonly string[], size: { width: number; height: number }, signal: AbortSignal) {
     const scale =
       this.#options.width !== undefined || this.#options.height !== undefined ? ['-vf', `scale=${size.width}:${size.height}`] : [];
     const { child, stderr } = spawnFfmpeg(
@@ -150,17 +165,28 @@ export class VideoStreamReader extends ProducerNode<VideoFrame> {
         void stopProcess(child);
       }, stallMs);
     };
+    // Ending ffmpeg ends its stdout, which wakes the generator waiting for bytes.
+    const onAbort = () => {
+      clearTimeout(watchdog);
+      void stopProcess(child);
+    };
     const stop = async () => {
+      signal.removeEventListener('abort', onAbort);
       clearTimeout(watchdog);
       await stopProcess(child);
     };
+    signal.addEventListener('abort', onAbort, { once: true });
     this.#stopCurrent = stop;
     const stdout = child.stdout as NodeJS.ReadableStream & AsyncIterable<Buffer>;
     const watched = async function* (): AsyncGenerator<Buffer> {
       arm();
       for await (const chunk of stdout) {
-        arm();
+        // Suspended at `yield`, we wait for the consumer, not the source: a slow consumer is not a
+        // stall. ffmpeg, meanwhile, may block on the full pipe; that is our backpressure reaching
+        // it. Only the wait for the next bytes counts.
+        clearTimeout(watchdog);
         yield chunk;
+        arm();
       }
     };
     return {
@@ -171,7 +197,7 @@ export class VideoStreamReader extends ProducerNode<VideoFrame> {
   }
 
   override async close(): Promise<void> {
-    this.#stopped = true;
+    this.#closing.abort();
     await this.#stopCurrent?.();
   }
 }
