@@ -4,10 +4,13 @@ import {
   BoxAnnotator,
   CameraSource,
   CocoDetector,
+  CropTransformer,
   ImageFolderReader,
+  ResizeTransformer,
   SortTracker,
   SortTrackerNode,
   TrackAnnotator,
+  TrackCounter,
   VideoEncoder,
   VideoFileReader,
   VideoFileWriter,
@@ -96,5 +99,41 @@ describe('invalid node options fail at construction with INVALID_OPTION naming t
     invalid(() => new SortTracker({ matchLabels: 'yes' as never }), 'SortTracker', 'matchLabels');
     invalid(() => new BoxAnnotator({ name: 'boxes', showScore: 'no' as never }), 'boxes', 'showScore');
     invalid(() => new TrackAnnotator({ name: 'tracks', showLabel: 1 as never }), 'tracks', 'showLabel');
+  });
+
+  it('no options, or null, where a node needs them: INVALID_OPTION naming the class (it was a bare TypeError from the destructuring)', () => {
+    const cases: Array<[string, () => unknown]> = [
+      ['VideoFileReader', () => new VideoFileReader(undefined as never)],
+      ['CameraSource', () => new CameraSource(null as never)],
+      ['VideoStreamReader', () => new VideoStreamReader(undefined as never)],
+      ['VideoFileWriter', () => new VideoFileWriter(undefined as never)],
+      ['CropTransformer', () => new CropTransformer(undefined as never)],
+      ['ResizeTransformer', () => new ResizeTransformer(null as never)],
+      ['TrackCounter', () => new TrackCounter(null as never)],
+      ['CocoDetector', () => new CocoDetector(null as never)],
+      ['SortTracker', () => new SortTracker(null as never)],
+      ['SortTrackerNode', () => new SortTrackerNode(null as never)],
+      ['BoxAnnotator', () => new BoxAnnotator(null as never)],
+    ];
+    for (const [owner, construct] of cases) invalid(construct, owner, 'options');
+    // The ones whose options are all optional still take none.
+    expect(new TrackCounter().path).toBeUndefined();
+    expect(new SortTrackerNode().nbTasks).toBe(1);
+  });
+
+  it('the rest of the options checked at construction: stream inputArgs and onReconnect, crop box, counter path, detector modelDir, onTensorflow and labels, camera fps, huge maxFrames', () => {
+    invalid(() => new VideoStreamReader({ name: 'cam', source: '/dev/video0', inputArgs: '-f v4l2' as never }), 'cam', 'inputArgs');
+    invalid(() => new VideoStreamReader({ name: 'cam', source: '/dev/video0', onReconnect: 5 as never }), 'cam', 'onReconnect');
+    for (const box of [{ x: Number.NaN, y: 0, w: 10, h: 10 }, { x: 0, y: 0, w: 0, h: 10 }, { x: 0, y: 0, w: 10 }, 'box']) {
+      invalid(() => new CropTransformer({ name: 'crop', box: box as never }), 'crop', 'box');
+    }
+    expect(new CropTransformer({ name: 'crop', box: { x: -5, y: 0, w: 10, h: 10 } }).box.x).toBe(-5);
+    invalid(() => new TrackCounter({ name: 'counter', path: '' }), 'counter', 'path');
+    invalid(() => new TrackCounter({ name: 'counter', path: 5 as never }), 'counter', 'path');
+    invalid(() => new CocoDetector({ name: 'detector', modelDir: 5 as never }), 'detector', 'modelDir');
+    invalid(() => new CocoDetector({ name: 'detector', onTensorflow: 5 as never }), 'detector', 'onTensorflow');
+    expect(invalid(() => new CocoDetector({ name: 'detector', labels: [] }), 'detector', 'labels')).toMatch(/non-empty/);
+    invalid(() => new CameraSource({ name: 'camera', path: 'in.mp4' } as never), 'camera', 'fps');
+    invalid(() => new VideoFileReader({ name: 'video', path: 'in.mp4', maxFrames: 1e300 }), 'video', 'maxFrames');
   });
 });

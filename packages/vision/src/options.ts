@@ -12,9 +12,9 @@ export interface OptionRule {
 
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
-/** An integer ≥ `min`. */
+/** An integer ≥ `min` (and exact: at most `Number.MAX_SAFE_INTEGER`). */
 export const integerFrom = (min: number): OptionRule => ({
-  test: (value) => Number.isInteger(value) && (value as number) >= min,
+  test: (value) => Number.isSafeInteger(value) && (value as number) >= min,
   must: min === 1 ? 'a positive integer' : `an integer ≥ ${min}`,
 });
 /** A finite number > 0. */
@@ -38,6 +38,25 @@ export const timeoutMs: OptionRule = {
 export const boolean: OptionRule = { test: (value) => typeof value === 'boolean', must: 'true or false' };
 /** A string that is not empty. */
 export const nonEmptyString: OptionRule = { test: (value) => typeof value === 'string' && value !== '', must: 'a non-empty string' };
+/** A function. */
+export const aFunction: OptionRule = { test: (value) => typeof value === 'function', must: 'a function' };
+/** An array of strings. */
+export const stringArray: OptionRule = {
+  test: (value) => Array.isArray(value) && value.every((item) => typeof item === 'string'),
+  must: 'an array of strings',
+};
+
+/**
+ * A node's `options` argument, when it is an object; else {@link FlowValidationError}
+ * `INVALID_OPTION` naming `owner` (the class). Called before a constructor takes its options apart:
+ * `new VideoFileReader()` threw a bare TypeError from the destructuring.
+ */
+export function optionsObject<T extends object>(owner: string, options: T | null | undefined, expected: string): T {
+  if (typeof options === 'object' && options !== null) return options;
+  throw new FlowValidationError('INVALID_OPTION', `${owner}: options must be an object ${expected}, got ${describe(options)}`, {
+    details: { node: owner, option: 'options', value: describe(options) },
+  });
+}
 
 /**
  * Throws {@link FlowValidationError} `INVALID_OPTION` when `options[name]` is given and breaks `rule`

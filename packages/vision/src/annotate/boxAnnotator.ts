@@ -1,6 +1,6 @@
 import { ProcessorNode, type ProcessorOptions } from '@vf/core';
 import type { FrameDetections } from '../detect/objectDetector.js';
-import { boolean, checkOption } from '../options.js';
+import { boolean, checkOption, optionsObject } from '../options.js';
 import type { VideoFrame } from '../video/videoFrame.js';
 import { annotationCanvas, drawLabelledBox, labelColor, strokeBox } from './draw.js';
 
@@ -27,7 +27,7 @@ export class BoxAnnotator extends ProcessorNode<[VideoFrame, FrameDetections], V
   readonly #showScore: boolean;
 
   constructor(options: BoxAnnotatorOptions = {}) {
-    const { showLabel, showScore, ...processorOptions } = options;
+    const { showLabel, showScore, ...processorOptions } = optionsObject(new.target.name, options, '{ showLabel?, showScore?, ... }');
     super(processorOptions);
     checkOption(this.name, options, 'showLabel', boolean);
     checkOption(this.name, options, 'showScore', boolean);

@@ -1,5 +1,5 @@
 import { ProcessorNode, type ProcessorOptions } from '@vf/core';
-import { boolean, checkOption } from '../options.js';
+import { boolean, checkOption, optionsObject } from '../options.js';
 import type { TrackedFrame } from '../track/sortTrackerNode.js';
 import type { VideoFrame } from '../video/videoFrame.js';
 import { annotationCanvas, drawTrack } from './draw.js';
@@ -25,7 +25,7 @@ export class TrackAnnotator extends ProcessorNode<[VideoFrame, TrackedFrame], Vi
   readonly #showLabel: boolean;
 
   constructor(options: TrackAnnotatorOptions = {}) {
-    const { showLabel, ...processorOptions } = options;
+    const { showLabel, ...processorOptions } = optionsObject(new.target.name, options, '{ showLabel?, ... }');
     super(processorOptions);
     checkOption(this.name, options, 'showLabel', boolean);
     this.#showLabel = showLabel ?? true;

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { FlowValidationError, VfError } from '@vf/core';
 import { type LoadedTensorflow, loadTensorflow, type Tensorflow } from '@vf/gpu';
-import { checkOption, numberIn } from '../options.js';
+import { aFunction, checkOption, nonEmptyString, numberIn, optionsObject } from '../options.js';
 import type { VideoFrame } from '../video/videoFrame.js';
 import { type Detection, iou } from './box.js';
 import { COCO_LABELS } from './cocoLabels.js';
@@ -76,9 +76,11 @@ export class CocoDetector extends ObjectDetector {
   #model: GraphModel | undefined;
 
   constructor(options: CocoDetectorOptions = {}) {
-    const { nmsIouThreshold, modelDir, onTensorflow, ...detectorOptions } = options;
+    const { nmsIouThreshold, modelDir, onTensorflow, ...detectorOptions } = optionsObject(new.target.name, options, '{ minScore?, ... }');
     super({ deviceType: 'gpu', minScore: 0.35, ...detectorOptions });
     checkOption(this.name, options, 'nmsIouThreshold', numberIn(0, 1));
+    checkOption(this.name, options, 'modelDir', nonEmptyString);
+    checkOption(this.name, options, 'onTensorflow', aFunction);
     // A misspelt label ('persn') would silently filter out everything.
     const unknown = [...(this.labels ?? [])].filter((label) => !COCO_LABELS.includes(label));
     if (unknown.length > 0) {

@@ -1,5 +1,5 @@
 import { FlowValidationError, ProcessorNode, type ProcessorOptions } from '@vf/core';
-import { checkOption, numberIn } from '../options.js';
+import { checkOption, numberIn, optionsObject } from '../options.js';
 import type { VideoFrame } from '../video/videoFrame.js';
 import type { Detection } from './box.js';
 
@@ -46,13 +46,21 @@ export abstract class ObjectDetector extends ProcessorNode<[VideoFrame], FrameDe
   readonly labels: ReadonlySet<string> | undefined;
 
   constructor(options: ObjectDetectorOptions = {}) {
-    const { minScore, labels, ...processorOptions } = options;
+    const { minScore, labels, ...processorOptions } = optionsObject(new.target.name, options, '{ minScore?, labels?, ... }');
     super(processorOptions);
     checkOption(this.name, options, 'minScore', numberIn(0, 1));
-    if (labels !== undefined && !(Array.isArray(labels) && labels.every((label) => typeof label === 'string' && label !== ''))) {
-      throw new FlowValidationError('INVALID_OPTION', `${this.name}: labels must be an array of label names, got ${String(labels)}`, {
-        details: { node: this.name, option: 'labels', value: String(labels) },
-      });
+    // An empty list would filter out every detection.
+    if (
+      labels !== undefined &&
+      !(Array.isArray(labels) && labels.length > 0 && labels.every((label) => typeof label === 'string' && label !== ''))
+    ) {
+      throw new FlowValidationError(
+        'INVALID_OPTION',
+        `${this.name}: labels must be a non-empty array of label names, got ${String(labels)}`,
+        {
+          details: { node: this.name, option: 'labels', value: String(labels) },
+        },
+      );
     }
     this.minScore = minScore ?? 0.3;
     this.labels = labels === undefined ? undefined : new Set(labels);

@@ -2,7 +2,7 @@ import { VfError } from '@vf/core';
 import { inverse, Matrix } from 'ml-matrix';
 import munkres from 'munkres';
 import { type Box, type Detection, iou } from '../detect/box.js';
-import { boolean, checkOption, integerFrom, numberIn } from '../options.js';
+import { boolean, checkOption, integerFrom, numberIn, optionsObject } from '../options.js';
 
 /** One tracked object in one frame. */
 export interface Track {
@@ -64,7 +64,7 @@ export class SortTracker {
 
   /** Throws `FlowValidationError` `INVALID_OPTION` for an invalid option. */
   constructor(options: SortTrackerOptions = {}) {
-    checkSortTrackerOptions('SortTracker', options);
+    checkSortTrackerOptions('SortTracker', optionsObject('SortTracker', options, '{ maxAge?, ... }'));
     this.#maxAge = options.maxAge ?? 5;
     this.#minHits = options.minHits ?? 3;
     this.#iouThreshold = options.iouThreshold ?? 0.2;

@@ -1,5 +1,6 @@
 import { OneTaskProcessorNode, type ProcessorOptions } from '@vf/core';
 import type { FrameDetections } from '../detect/objectDetector.js';
+import { optionsObject } from '../options.js';
 import { checkSortTrackerOptions, SortTracker, type SortTrackerOptions, type Track } from './sortTracker.js';
 
 /** What the tracker emits per frame: the detections and the tracks matched in the frame. */
@@ -20,7 +21,7 @@ export class SortTrackerNode extends OneTaskProcessorNode<[FrameDetections], Tra
   readonly #tracker: SortTracker;
 
   constructor(options: SortTrackerNodeOptions = {}) {
-    const { maxAge, minHits, iouThreshold, matchLabels, ...processorOptions } = options;
+    const { maxAge, minHits, iouThreshold, matchLabels, ...processorOptions } = optionsObject(new.target.name, options, '{ maxAge?, ... }');
     super(processorOptions);
     checkSortTrackerOptions(this.name, options); // errors name the node, not the SortTracker inside it
     this.#tracker = new SortTracker({

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConsumerNode, type ConsumerOptions } from '@vf/core';
+import { checkOption, nonEmptyString, optionsObject } from '../options.js';
 import type { TrackedFrame } from './sortTrackerNode.js';
 import { type TrackCounts, TrackTally } from './trackTally.js';
 
@@ -20,9 +21,10 @@ export class TrackCounter extends ConsumerNode<[TrackedFrame]> {
   readonly path: string | undefined;
   readonly #tally = new TrackTally();
 
-  constructor(options: TrackCounterOptions) {
-    const { path, ...consumerOptions } = options;
+  constructor(options: TrackCounterOptions = {}) {
+    const { path, ...consumerOptions } = optionsObject(new.target.name, options, '{ path?, ... }');
     super(consumerOptions);
+    checkOption(this.name, options, 'path', nonEmptyString);
     this.path = path;
   }
 

@@ -1,6 +1,18 @@
 import { FlowValidationError, ProcessorNode, type ProcessorOptions } from '@vf/core';
 import type { Box } from '../detect/box.js';
+import { checkOption, type OptionRule, optionsObject } from '../options.js';
 import type { VideoFrame } from '../video/videoFrame.js';
+
+/** A crop box: finite `x`, `y` and a positive width and height (a NaN corner made frames of width NaN). */
+const cropBox: OptionRule = {
+  test: (value) => {
+    if (typeof value !== 'object' || value === null) return false;
+    const { x, y, w, h } = value as Partial<Box>;
+    const finite = [x, y, w, h].every((side) => typeof side === 'number' && Number.isFinite(side));
+    return finite && (w as number) > 0 && (h as number) > 0;
+  },
+  must: 'a box { x, y, w, h } of finite numbers with a positive width and height',
+};
 
 /**
  * The part of `frame` inside `box` (rounded to whole pixels, clipped to the frame) as a new frame
@@ -67,11 +79,9 @@ export class CropTransformer extends ProcessorNode<[VideoFrame], VideoFrame> {
   readonly box: Box;
 
   constructor(options: CropTransformerOptions) {
-    const { box, ...processorOptions } = options;
+    const { box, ...processorOptions } = optionsObject(new.target.name, options, '{ box, ... }');
     super(processorOptions);
-    if (!(box.w > 0 && box.h > 0)) {
-      throw new FlowValidationError('INVALID_OPTION', `${this.name}: box must have a positive width and height (got ${box.w}×${box.h})`);
-    }
+    checkOption(this.name, options, 'box', cropBox, true);
     this.box = box;
   }
 
@@ -94,7 +104,7 @@ export class ResizeTransformer extends ProcessorNode<[VideoFrame], VideoFrame> {
   readonly height: number;
 
   constructor(options: ResizeTransformerOptions) {
-    const { width, height, ...processorOptions } = options;
+    const { width, height, ...processorOptions } = optionsObject(new.target.name, options, '{ width, height, ... }');
     super(processorOptions);
     if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) {
       throw new FlowValidationError('INVALID_OPTION', `${this.name}: width and height must be positive integers (got ${width}×${height})`);

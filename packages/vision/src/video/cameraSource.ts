@@ -1,5 +1,5 @@
 import type { ProduceContext } from '@vf/core';
-import { checkOption, integerFrom } from '../options.js';
+import { checkOption, integerFrom, optionsObject, positiveNumber } from '../options.js';
 import { VideoFileReader, type VideoFileReaderOptions } from './videoFileReader.js';
 import type { VideoFrame } from './videoFrame.js';
 
@@ -25,8 +25,10 @@ export class CameraSource extends VideoFileReader {
 
   constructor(options: CameraSourceOptions) {
     // maxFrames is not the reader's: it would cap each loop's decode, not the frames of all loops.
-    const { loops, maxFrames, ...readerOptions } = options;
+    const { loops, maxFrames, ...readerOptions } = optionsObject(new.target.name, options, '{ path, fps, ... }');
     super(readerOptions);
+    // Without it the file would play as fast as it decodes: not a camera.
+    checkOption(this.name, options, 'fps', positiveNumber, true);
     checkOption(this.name, options, 'maxFrames', integerFrom(1));
     checkOption(this.name, options, 'loops', integerFrom(1));
     this.#loops = loops ?? 1;

@@ -1,5 +1,5 @@
 import { type ProduceContext, ProducerNode, type ProducerOptions } from '@vf/core';
-import { checkOption, integerFrom, nonEmptyString } from '../options.js';
+import { checkOption, integerFrom, nonEmptyString, optionsObject } from '../options.js';
 import { probeVideo, type VideoInfo } from './ffmpeg.js';
 import { VideoDecoder } from './videoDecoder.js';
 import type { VideoFrame } from './videoFrame.js';
@@ -28,7 +28,7 @@ export class VideoFileReader extends ProducerNode<VideoFrame> {
   #decoder: VideoDecoder | undefined;
 
   constructor(options: VideoFileReaderOptions) {
-    const { path, maxFrames, ...producerOptions } = options;
+    const { path, maxFrames, ...producerOptions } = optionsObject(new.target.name, options, '{ path, ... }');
     super(producerOptions);
     checkOption(this.name, options, 'path', nonEmptyString, true);
     checkOption(this.name, options, 'maxFrames', integerFrom(1));

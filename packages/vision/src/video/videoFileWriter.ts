@@ -1,5 +1,5 @@
 import { ConsumerNode, type ConsumerOptions } from '@vf/core';
-import { checkOption, nonEmptyString, numberIn, positiveNumber, timeoutMs } from '../options.js';
+import { checkOption, nonEmptyString, numberIn, optionsObject, positiveNumber, timeoutMs } from '../options.js';
 import { VideoError, VideoErrorCode } from './ffmpeg.js';
 import { VideoEncoder } from './videoEncoder.js';
 import type { VideoFrame } from './videoFrame.js';
@@ -70,7 +70,15 @@ export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
   #skipped = 0;
 
   constructor(options: VideoFileWriterOptions) {
-    const { path, fps, totalFrames: _totalFrames, inputVideo: _inputVideo, crf, finishTimeoutMs, ...consumerOptions } = options;
+    const {
+      path,
+      fps,
+      totalFrames: _totalFrames,
+      inputVideo: _inputVideo,
+      crf,
+      finishTimeoutMs,
+      ...consumerOptions
+    } = optionsObject(new.target.name, options, '{ path, fps, ... }');
     super(consumerOptions);
     checkOption(this.name, options, 'path', nonEmptyString, true);
     checkOption(this.name, options, 'fps', positiveNumber, true);

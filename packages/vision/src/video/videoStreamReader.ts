@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ProduceContext, ProducerNode, type ProducerOptions } from '@vf/core';
-import { checkOption, integerFrom, nonEmptyString, numberIn } from '../options.js';
+import { aFunction, checkOption, integerFrom, nonEmptyString, numberIn, optionsObject, stringArray } from '../options.js';
 import { lastLines, probeStream, spawnFfmpeg, stopProcess, VideoError, VideoErrorCode } from './ffmpeg.js';
 import { rawFrames } from './videoDecoder.js';
 import { rgbFrameBytes, type VideoFrame } from './videoFrame.js';
@@ -61,7 +61,7 @@ export class VideoStreamReader extends ProducerNode<VideoFrame> {
 
   constructor(options: VideoStreamReaderOptions) {
     const { source, inputArgs, width, height, maxFrames, maxRetries, retryDelayMs, stallTimeoutMs, onReconnect, ...producerOptions } =
-      options;
+      optionsObject(new.target.name, options, '{ source, ... }');
     super(producerOptions);
     checkOption(this.name, options, 'source', nonEmptyString, true);
     checkOption(this.name, options, 'width', integerFrom(1));
@@ -70,6 +70,8 @@ export class VideoStreamReader extends ProducerNode<VideoFrame> {
     checkOption(this.name, options, 'maxRetries', integerFrom(0));
     checkOption(this.name, options, 'retryDelayMs', numberIn(0, MAX_DELAY_MS));
     checkOption(this.name, options, 'stallTimeoutMs', numberIn(1, MAX_DELAY_MS));
+    checkOption(this.name, options, 'inputArgs', stringArray);
+    checkOption(this.name, options, 'onReconnect', aFunction);
     this.source = source;
     this.#options = options;
   }
