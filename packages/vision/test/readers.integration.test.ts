@@ -10,6 +10,7 @@ import { ConsumerNode, Flow, InProcessEngine, isVfError } from '@vf/core';
 import { captureLogs } from '@vf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  assertFileExists,
   ImageFolderReader,
   probeVideo,
   runningFfmpegCount,
@@ -161,6 +162,13 @@ describe('ImageFolderReader', () => {
     const empty = join(dir, 'empty');
     mkdirSync(empty);
     expect(() => new ImageFolderReader({ path: empty }).open()).toThrow(expect.objectContaining({ code: VideoErrorCode.ImageUnreadable }));
+    // A path of the wrong kind says so, not that it is missing.
+    const file = join(dir, 'not-a-folder.png');
+    writeFileSync(file, 'x');
+    expect(() => new ImageFolderReader({ path: file }).open()).toThrow(/is not a folder/);
+    expect(() => assertFileExists(empty)).toThrow(
+      expect.objectContaining({ code: VideoErrorCode.NotFound, message: expect.stringMatching(/is not a file/) }),
+    );
   });
 });
 

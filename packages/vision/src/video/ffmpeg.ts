@@ -233,9 +233,10 @@ export function passthroughArgs(ffmpeg = findFfmpeg().ffmpeg): Promise<readonly 
 
 /** Throws {@link VideoError} `VIDEO_NOT_FOUND` unless `file` is an existing file. */
 export function assertFileExists(file: string): void {
-  if (!existsSync(file) || !statSync(file).isFile()) {
-    throw new VideoError(VideoErrorCode.NotFound, `video file ${file} does not exist`, { file });
-  }
+  if (existsSync(file) && statSync(file).isFile()) return;
+  // A folder given for the file exists: say what it is rather than that it is missing.
+  const what = existsSync(file) ? 'is not a file (a folder?)' : 'does not exist';
+  throw new VideoError(VideoErrorCode.NotFound, `video file ${file} ${what}`, { file });
 }
 
 /**

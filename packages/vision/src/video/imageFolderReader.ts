@@ -60,7 +60,8 @@ export class ImageFolderReader extends ProducerNode<VideoFrame> {
 
   override open(): void {
     if (!existsSync(this.path) || !statSync(this.path).isDirectory()) {
-      throw new VideoError(VideoErrorCode.NotFound, `${this.name}: image folder ${this.path} does not exist`, { file: this.path });
+      const what = existsSync(this.path) ? 'is not a folder' : 'does not exist';
+      throw new VideoError(VideoErrorCode.NotFound, `${this.name}: image folder ${this.path} ${what}`, { file: this.path });
     }
     this.#files = readdirSync(this.path)
       .filter((name) => this.#extensions.has(extname(name).toLowerCase()))
