@@ -122,6 +122,23 @@ describe('VideoFileWriter failures', () => {
     expect(readdirSync(dir).filter((name) => name.startsWith('two-channels'))).toEqual([]);
   });
 
+  it('a frame stamped in epoch milliseconds (an hour-long gap to fill) or with a NaN timestamp is VIDEO_ENCODE_FAILED naming it, before anything is written', async () => {
+    const stamped = (index: number, timestampMs: number) => ({ ...solidFrame(index, FPS), timestampMs });
+    const epoch = join(dir, 'epoch.mp4');
+    const writer = new VideoFileWriter({ name: 'writer', path: epoch, fps: FPS, onError: 'skip' });
+    // Before, the first of these had the writer repeat it into 1.7e10 slots (hours of encoding).
+    const first = await writer.consume(stamped(0, 1.7e12)).catch((error: unknown) => error);
+    expectEncodeFailed(first, epoch);
+    expect((first as Error).message).toMatch(/epoch milliseconds/);
+    await writer.consume(stamped(1, 0));
+    expectEncodeFailed(await writer.consume(stamped(2, Number.NaN)).catch((error: unknown) => error), epoch);
+    expectEncodeFailed(await writer.consume(stamped(3, 3_600_000 + 1_000)).catch((error: unknown) => error), epoch);
+    await writer.consume(stamped(4, 500)); // half a second on: its gap is filled
+    await writer.close();
+    expect(writer.framesWritten).toBe(6);
+    expect((await probeVideo(epoch, { countFrames: true })).frames).toBe(6);
+  });
+
   it('when ffmpeg fails mid-stream (killed, disk full) the writer fails with VIDEO_ENCODE_FAILED and leaves no file', async () => {
     const folder = join(dir, 'killed');
     mkdirSync(folder);

@@ -28,6 +28,9 @@ export interface VideoFileWriterOptions extends ConsumerOptions {
   readonly finishTimeoutMs?: number;
 }
 
+/** The longest gap in the input's timeline a writer fills with repeated frames: an hour. */
+const MAX_FILLED_SECONDS = 3600;
+
 /**
  * Encodes the frames it receives into an H.264 MP4 (yuv420p) with an ffmpeg child process fed on
  * its stdin; the size and channel count come from the first frame, and every later frame must have
@@ -150,11 +153,29 @@ export class VideoFileWriter extends ConsumerNode<[VideoFrame]> {
     else if (width !== first.width || height !== first.height || channels !== first.channels) {
       problem = `is ${width}×${height}×${channels}, but the video is ${first.width}×${first.height}×${first.channels} (its first frame's size)`;
     } else if (data.length !== width * height * channels) problem = `has ${data.length} bytes, not ${width}×${height}×${channels}`;
+    else problem = this.#timingProblem(frame.timestampMs);
     if (problem === undefined) return undefined;
     if (this.#encoder === undefined) this.#first = undefined; // no frame written yet: the next one may set the size
     return new VideoError(VideoErrorCode.EncodeFailed, `${this.name}: cannot write frame ${frame.index} to ${this.path}: it ${problem}`, {
       file: this.path,
     });
+  }
+
+  /**
+   * Why `timestampMs` cannot place a frame in the file: not a number of ms ≥ 0, or so far past the
+   * last slot written that the gap would be filled with over an hour of repeated frames. Such a jump
+   * is not the input's timing but a clock of another origin (epoch milliseconds: `Date.now()`), and
+   * filling it would write frames for hours (1.7e10 of them for a first frame stamped `Date.now()`).
+   */
+  #timingProblem(timestampMs: number): string | undefined {
+    if (!(Number.isFinite(timestampMs) && timestampMs >= 0)) return `has the timestamp ${String(timestampMs)} (ms ≥ 0 expected)`;
+    const gap = Math.round((timestampMs * this.#fps) / 1000) - this.#nextSlot;
+    if (gap <= MAX_FILLED_SECONDS * this.#fps) return undefined;
+    const at =
+      this.#nextSlot === 0
+        ? 'the start of the video'
+        : `the end of the video so far (${((this.#nextSlot / this.#fps) * 1000).toFixed(0)} ms)`;
+    return `is stamped ${timestampMs} ms, ${(gap / this.#fps / 3600).toFixed(1)} h after ${at}: the gap would be filled with repeated frames for longer than ${MAX_FILLED_SECONDS / 3600} h (timestamps must be ms since the stream's start, not epoch milliseconds)`;
   }
 
   #named(error: unknown): unknown {
