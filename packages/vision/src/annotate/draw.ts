@@ -1,5 +1,6 @@
+import { VfError } from '@vf/core';
 import type { Box } from '../detect/box.js';
-import type { VideoFrame } from '../video/videoFrame.js';
+import { checkVideoFrame, type VideoFrame } from '../video/videoFrame.js';
 
 /** An RGB colour, 0–255 per channel. */
 export type Rgb = readonly [number, number, number];
@@ -38,7 +39,12 @@ export interface Canvas {
  * with the other nodes that receive it.
  */
 export function annotationCanvas(node: string, frame: VideoFrame, index: number, what: string): Canvas {
-  if (frame.index !== index) throw new Error(`${node}: frame ${frame.index} was aligned with the ${what} of frame ${index}`);
+  checkVideoFrame(node, frame);
+  if (frame.index !== index) {
+    throw new VfError('ANNOTATION_MISALIGNED', `${node}: frame ${frame.index} was aligned with the ${what} of frame ${index}`, {
+      details: { node, frame: frame.index, annotations: index },
+    });
+  }
   return { width: frame.width, height: frame.height, channels: frame.channels, data: frame.data.slice() };
 }
 

@@ -142,7 +142,8 @@ export class CocoDetector extends ObjectDetector {
   async detect(frame: VideoFrame): Promise<Detection[]> {
     const tf = this.#tensorflow?.tf;
     const model = this.#model;
-    if (tf === undefined || model === undefined) throw new Error(`${this.name}: process() before open()`);
+    if (tf === undefined || model === undefined)
+      throw new VfError('NOT_OPEN', `${this.name}: process() before open()`, { details: { node: this.name } });
     const { width, height, channels, data } = frame;
     const output = tf.tidy(() => {
       let pixels = tf.tensor3d(data, [height, width, channels], 'int32');

@@ -1,6 +1,6 @@
 import { FlowValidationError, ProcessorNode, type ProcessorOptions } from '@vf/core';
 import { checkOption, numberIn, optionsObject } from '../options.js';
-import type { VideoFrame } from '../video/videoFrame.js';
+import { checkVideoFrame, type VideoFrame } from '../video/videoFrame.js';
 import type { Detection } from './box.js';
 
 /** What a detector emits per frame: the frame's identity and the objects found in it (no pixels). */
@@ -75,6 +75,7 @@ export abstract class ObjectDetector extends ProcessorNode<[VideoFrame], FrameDe
   }
 
   async process(frame: VideoFrame): Promise<FrameDetections> {
+    checkVideoFrame(this.name, frame);
     const found = await this.detect(frame);
     const detections = found.filter((detection) => detection.score >= this.minScore && (this.labels?.has(detection.label) ?? true));
     const backend = this.backend;

@@ -1,7 +1,7 @@
 import { FlowValidationError, ProcessorNode, type ProcessorOptions } from '@vf/core';
 import type { Box } from '../detect/box.js';
 import { checkOption, type OptionRule, optionsObject } from '../options.js';
-import type { VideoFrame } from '../video/videoFrame.js';
+import { checkVideoFrame, type VideoFrame } from '../video/videoFrame.js';
 
 /** A crop box: finite `x`, `y` and a positive width and height (a NaN corner made frames of width NaN). */
 const cropBox: OptionRule = {
@@ -86,6 +86,7 @@ export class CropTransformer extends ProcessorNode<[VideoFrame], VideoFrame> {
   }
 
   process(frame: VideoFrame): VideoFrame {
+    checkVideoFrame(this.name, frame);
     return cropFrame(frame, this.box);
   }
 }
@@ -114,6 +115,7 @@ export class ResizeTransformer extends ProcessorNode<[VideoFrame], VideoFrame> {
   }
 
   process(frame: VideoFrame): VideoFrame {
+    checkVideoFrame(this.name, frame);
     return resizeFrame(frame, this.width, this.height);
   }
 }

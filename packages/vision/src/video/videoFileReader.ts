@@ -1,4 +1,4 @@
-import { type ProduceContext, ProducerNode, type ProducerOptions } from '@vf/core';
+import { type ProduceContext, ProducerNode, type ProducerOptions, VfError } from '@vf/core';
 import { checkOption, integerFrom, nonEmptyString, optionsObject } from '../options.js';
 import { probeVideo, type VideoInfo } from './ffmpeg.js';
 import { VideoDecoder } from './videoDecoder.js';
@@ -52,7 +52,7 @@ export class VideoFileReader extends ProducerNode<VideoFrame> {
   /** The video's frames once, their indices offset by `firstIndex`. */
   protected async *decode(firstIndex: number): AsyncGenerator<VideoFrame> {
     const info = this.#info;
-    if (info === undefined) throw new Error(`${this.name}: produce() before open()`);
+    if (info === undefined) throw new VfError('NOT_OPEN', `${this.name}: produce() before open()`, { details: { node: this.name } });
     this.#decoder = new VideoDecoder(this.path, info, this.#maxFrames === undefined ? {} : { maxFrames: this.#maxFrames });
     for await (const frame of this.#decoder.frames()) {
       if (firstIndex === 0) yield frame;
