@@ -118,12 +118,9 @@ export class TaskModuleNode<TIn extends unknown[] = unknown[], TOut = unknown> e
 
   /** Runs the members on one item by plain calls; a member that throws throws here (its `onError` applies only in a task: {@link processGuarded}). */
   async process(...inputs: TIn): Promise<TOut> {
-    const outputs = new Map<Node, unknown>();
-    for (const member of this.members) {
-      const args = member === this.entry ? inputs : member.parents.map((parent) => outputs.get(parent));
-      outputs.set(member, await member.process(...args));
-    }
-    return outputs.get(this.exit) as TOut;
+    // Every member called as it is: nothing is given up, a throw propagates.
+    const outcome = await this.processGuarded(inputs, async (_member, _args, call) => ({ done: true, value: await call() }));
+    return (outcome as { value: unknown }).value as TOut;
   }
 }
 

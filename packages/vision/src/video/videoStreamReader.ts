@@ -1,12 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ProduceContext, ProducerNode, type ProducerOptions } from '@vf/core';
-import { aFunction, checkOption, integerFrom, nonEmptyString, numberIn, optionsObject, stringArray } from '../options.js';
+import { aFunction, checkOption, integerFrom, MAX_DELAY_MS, nonEmptyString, numberIn, optionsObject, stringArray } from '../options.js';
 import { lastLines, probeStream, spawnFfmpeg, stopProcess, VideoError, VideoErrorCode } from './ffmpeg.js';
 import { rawFrames } from './videoDecoder.js';
 import { rgbFrameBytes, type VideoFrame } from './videoFrame.js';
-
-/** The longest wait a Node timer takes (2³¹ − 1 ms): a longer one fires after 1 ms. */
-const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /** Options of {@link VideoStreamReader}. */
 export interface VideoStreamReaderOptions extends ProducerOptions {
